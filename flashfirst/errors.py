@@ -1,0 +1,48 @@
+"""Our small error hierarchy: a per-item failure carries the item id and a cause a user
+can act on; everything else names the setting or resource at fault."""
+
+from __future__ import annotations
+
+
+class FlashfirstError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class ConfigError(FlashfirstError):
+    """A setting or data file is wrong; the message names it."""
+
+
+class UnknownModelError(ConfigError):
+    def __init__(self, model: str, where: str) -> None:
+        super().__init__(f"unknown model {model!r} in {where}: add it there or fix the model id")
+        self.model = model
+
+
+class ItemError(FlashfirstError):
+    """One item failed; its siblings go on."""
+
+    def __init__(self, item_id: str, cause: str) -> None:
+        super().__init__(f"item {item_id!r}: {cause}")
+        self.item_id = item_id
+        self.cause = cause
+
+
+class MediaError(ItemError):
+    """The item's media is unreadable, empty, mislabelled or failed to convert."""
+
+
+class ProbeError(FlashfirstError):
+    """A file could not be probed; raised before an item id is known."""
+
+    def __init__(self, source: str, cause: str) -> None:
+        super().__init__(f"{source}: {cause}")
+        self.source = source
+        self.cause = cause
+
+
+class BudgetExceeded(FlashfirstError):
+    """The run's estimate or its running spend is above the configured budget."""
+
+
+class StorageError(FlashfirstError):
+    """A read or write by URI failed; the message names the URI."""

@@ -1,0 +1,151 @@
+"""The values that cross stage boundaries: work items, routes, attempts and results."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from flashfirst.probe import MediaKind
+from flashfirst.settings import ModelTier
+from flashfirst.token_rules import MediaResolution, Modality
+
+
+class TaskKind(StrEnum):
+    SUMMARIZE = "summarize"
+    EXTRACT = "extract"
+    CLASSIFY = "classify"
+    TRANSCRIBE = "transcribe"
+    ANSWER = "answer"
+    CODE = "code"
+    REASON = "reason"
+    CREATIVE = "creative"
+
+
+class ServiceTier(StrEnum):
+    """Gemini's synchronous service tiers plus Batch mode (priced alike: half)."""
+
+    FLEX = "flex"
+    STANDARD = "standard"
+    PRIORITY = "priority"
+    BATCH = "batch"
+
+
+class MediaPolicy(BaseModel):
+    """Token-reduction choices for one item's media. Unset fields take the run's default.
+
+    Only these reduce tokens; 1 fps and 16 kHz alone cut bytes (Gemini samples at those
+    rates itself)."""
+
+    fps: float | None = Field(
+        None, gt=0, le=1, description="Sample below 1 fps (fewer frames, fewer tokens).")
+    media_resolution: MediaResolution | None = Field(
+        None, description="'low' bills 66 instead of 258 tokens a frame.")
+    trim_start_s: float | None = Field(None, ge=0, description="Send from this second.")
+    trim_end_s: float | None = Field(None, gt=0, description="Send up to this second.")
+    drop_audio: bool | None = Field(None, description="Drop a video's audio track (32 tok/s).")
+    remove_silence: bool | None = Field(None, description="Cut long silences from audio.")
+    keyframes_as_images: bool | None = Field(
+        None, description="Send scene-change keyframes as images instead of the video.")
+    inline: bool | None = Field(None, description="Allow inline bytes under the inline limit.")
+
+
+class WorkItem(BaseModel):
+    """One unit of work: a source (URI or text), what to do with it, and how to check it."""
+
+    id: str = Field(description="Unique within the run; names the item in results and errors.")
+    task: TaskKind = Field(TaskKind.SUMMARIZE, description="What to do; drives the route.")
+    kind: MediaKind = Field(MediaKind.TEXT, description="Kind of the source.")
+    uri: str | None = Field(None, description="Local path or gs:// URI of the source.")
+    text: str | None = Field(None, description="Inline text source (instead of a URI).")
+    prompt: str | None = Field(None, description="The instruction; a task default when unset.")
+    response_schema: dict[str, Any] | None = Field(
+        None, description="JSON Schema the answer must satisfy (JSON output).")
+    model: str | None = Field(None, description="Force this model id (routing override).")
+    media_policy: MediaPolicy | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class Route(BaseModel):
+    model: str
+    tier: ModelTier
+    service_tier: ServiceTier = ServiceTier.STANDARD
+    reason: str
+
+
+class Usage(BaseModel):
+    """Gemini's usage metadata, kept whole: ``prompt_tokens`` already includes cached."""
+
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    candidates_tokens: int = 0
+    thoughts_tokens: int = 0
+    total_tokens: int = 0
+    prompt_by_modality: dict[Modality, int] = Field(default_factory=dict)
+    cached_by_modality: dict[Modality, int] = Field(default_factory=dict)
+
+    @classmethod
+    def from_sdk(cls, meta: Any) -> Usage:
+        """From ``GenerateContentResponseUsageMetadata`` (or ``None``)."""
+        if meta is None:
+            return cls()
+
+        def details(items: Any) -> dict[Modality, int]:
+            out: dict[Modality, int] = {}
+            for d in items or []:
+                name = getattr(d.modality, "value", d.modality)
+                if name in Modality.__members__:
+                    out[Modality(name)] = out.get(Modality(name), 0) + (d.token_count or 0)
+            return out
+
+        return cls(
+            prompt_tokens=meta.prompt_token_count or 0,
+            cached_tokens=meta.cached_content_token_count or 0,
+            candidates_tokens=meta.candidates_token_count or 0,
+            thoughts_tokens=meta.thoughts_token_count or 0,
+            total_tokens=meta.total_token_count or 0,
+            prompt_by_modality=details(meta.prompt_tokens_details),
+            cached_by_modality=details(meta.cache_tokens_details),
+        )
+
+
+class Attempt(BaseModel):
+    """One billed model call (retries of transient errors are not billed and not listed)."""
+
+    model: str
+    service_tier_requested: ServiceTier
+    service_tier_served: ServiceTier
+    usage: Usage = Usage()
+    cost_usd: float = 0.0
+    ok: bool
+    finish_reason: str | None = None
+    validation_error: str | None = None
+    latency_s: float = 0.0
+    transient_retries: int = 0
+    cached_content: str | None = None
+
+
+class ItemResult(BaseModel):
+    """One JSON line of the run's results."""
+
+    id: str
+    task: TaskKind
+    route: Route | None = None
+    output: Any = None
+    attempts: list[Attempt] = Field(default_factory=list)
+    escalated: bool = False
+    error: str | None = None
+    reused: bool = Field(False, description="Answer came from the store; no call was made.")
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(a.cost_usd for a in self.attempts)
+
+    @property
+    def models(self) -> list[str]:
+        return [a.model for a in self.attempts]
