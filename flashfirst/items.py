@@ -62,6 +62,8 @@ class WorkItem(BaseModel):
     prompt: str | None = Field(None, description="The instruction; a task default when unset.")
     response_schema: dict[str, Any] | None = Field(
         None, description="JSON Schema the answer must satisfy (JSON output).")
+    check: str | None = Field(
+        None, description="Extra answer check: 'regex:<pattern>' or 'python:<module>:<fn>'.")
     model: str | None = Field(None, description="Force this model id (routing override).")
     media_policy: MediaPolicy | None = None
     metadata: dict[str, str] = Field(default_factory=dict)

@@ -151,6 +151,10 @@ class InferenceSettings(BaseModel):
     max_attempts: int = Field(6, ge=1, description="Tries for transient errors (429/5xx).")
     backoff_base_s: float = Field(1.0, gt=0)
     backoff_max_s: float = Field(60.0, gt=0)
+    batch_poll_s: float = Field(30.0, gt=0, description="How often a batch job is checked.")
+    shared_rate_limits: bool = Field(
+        False, description="Share RPM across runs and workers through Prefect global "
+        "concurrency limits named gemini-rpm-<model> (needs a Prefect server).")
     failure_threshold: float = Field(
         0.2, ge=0, le=1, description="Fail the run when more than this share of items fail.")
 

@@ -1,0 +1,1 @@
+"""Explicit context caching that pays: break-even, reuse across runs, TTL, cleanup."""

@@ -1,0 +1,68 @@
+"""Create a cache only where it saves money.
+
+Without a cache every call bills the context at the input rate. With one, the context is
+billed once at the input rate (the write), then at the cached rate on every call, plus
+storage per token-hour for as long as the cache lives. Cache only when the difference is
+positive, and never below the model's minimum cacheable size (the API refuses those)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel
+
+from flashfirst.items import ServiceTier
+from flashfirst.prices import MILLION, PriceTable, usd
+
+
+class CacheDecision(BaseModel):
+    model: str
+    create: bool
+    reason: str
+    context_tokens: int
+    items: int
+    ttl_s: float
+    saving_usd: float = 0.0
+    storage_usd: float = 0.0
+    write_usd: float = 0.0
+
+    @property
+    def net_usd(self) -> float:
+        return self.saving_usd - self.storage_usd - self.write_usd
+
+
+def decide(*, model: str, context_tokens: int, items: int, ttl_s: float, min_tokens: int,
+           prices: PriceTable, tier: ServiceTier = ServiceTier.STANDARD) -> CacheDecision:
+    base = CacheDecision(model=model, create=False, reason="", context_tokens=context_tokens,
+                         items=items, ttl_s=ttl_s)
+    if context_tokens < min_tokens:
+        base.reason = (f"context of {context_tokens} tokens is below {model}'s minimum "
+                       f"cacheable size of {min_tokens}: sent inline")
+        return base
+    if items == 0:
+        base.reason = "no items routed to this model"
+        return base
+    row = prices.for_model(model)
+    per_call = Decimal(context_tokens) * (row.input - row.cached_input) / MILLION
+    saving = per_call * items * prices.multiplier(tier)
+    storage = prices.cache_storage(model, context_tokens, ttl_s)
+    write = prices.cache_write(model, context_tokens)
+    base.saving_usd, base.storage_usd, base.write_usd = usd(saving), usd(storage), usd(write)
+    net = saving - storage - write
+    if net > 0:
+        base.create = True
+        base.reason = (f"{items} calls × {context_tokens} tokens save ${usd(saving):.6f} "
+                       f"> storage ${usd(storage):.6f} for {ttl_s:.0f}s + write "
+                       f"${usd(write):.6f}: cached")
+    else:
+        base.reason = (f"{items} calls would save ${usd(saving):.6f}, less than storage "
+                       f"${usd(storage):.6f} for {ttl_s:.0f}s + write ${usd(write):.6f}: "
+                       f"sent inline (first in the request, so implicit caching can hit)")
+    return base
+
+
+def expected_run_s(items: int, rpm: int, concurrency: int, latency_s: float) -> float:
+    """How long the calls of one model should take: the slower of quota and concurrency."""
+    if items == 0:
+        return 0.0
+    return max(items / rpm * 60.0, items * latency_s / concurrency)

@@ -1,0 +1,1 @@
+"""Calling the model: rate limits, retries, validation, escalation and the answer store."""

@@ -1,0 +1,207 @@
+"""One item through the model: rate-limited, retried when transient, validated, escalated
+once, priced, and persisted so a re-run never pays for it again."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from decimal import Decimal
+
+from google import genai
+from google.genai import types
+from pydantic import BaseModel, ConfigDict, Field
+
+from flashfirst.context import ContextProvider, ContextUse, StaticContexts
+from flashfirst.inference.answers import AnswerStore, answer_key
+from flashfirst.inference.ratelimit import limiter_for
+from flashfirst.inference.retry import CallFailure, backoff_s, classify
+from flashfirst.inference.validation import Verdict, judge
+from flashfirst.items import Attempt, ItemResult, Route, ServiceTier, Usage, WorkItem
+from flashfirst.prices import PriceTable
+from flashfirst.prompts import prompt_for
+from flashfirst.router import RoutingPolicy, escalate
+from flashfirst.settings import Settings
+from flashfirst.token_rules import MediaResolution
+
+SERVED_TIER_HEADER = "x-gemini-service-tier"
+
+
+class InferenceJob(BaseModel):
+    """An item ready to send: its route, its own parts, and its content identity."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    item: WorkItem
+    route: Route
+    parts: list[types.Part] = Field(default_factory=list)
+    identity: str = Field(description="Hash of the item's content (source bytes or text).")
+    est_prompt_tokens: int = 0
+    media_resolution: MediaResolution | None = None
+
+
+class Budget:
+    """Running spend shared by every call of a run; dispatch stops when it is reached."""
+
+    def __init__(self, limit_usd: float | None) -> None:
+        self.limit = Decimal(str(limit_usd)) if limit_usd is not None else None
+        self.spent = Decimal(0)
+        self._lock = threading.Lock()
+
+    def add(self, cost: Decimal) -> None:
+        with self._lock:
+            self.spent += cost
+
+    @property
+    def reached(self) -> bool:
+        return self.limit is not None and self.spent >= self.limit
+
+
+class _CallGaveUp(Exception):
+    def __init__(self, failure: CallFailure, tries: int) -> None:
+        super().__init__(failure.message)
+        self.failure, self.tries = failure, tries
+
+
+class Engine:
+    def __init__(self, client: genai.Client, settings: Settings, prices: PriceTable,
+                 policy: RoutingPolicy, *, contexts: ContextProvider | None = None,
+                 answers: AnswerStore | None = None, budget: Budget | None = None,
+                 deadline_at: float | None = None, gate=None, seed: int = 0) -> None:  # noqa: ANN001
+        self.client, self.settings, self.prices, self.policy = client, settings, prices, policy
+        self.contexts = contexts or StaticContexts()
+        self.answers, self.budget = answers, budget or Budget(None)
+        self.deadline_at = deadline_at  # time.time() by which the run should be done
+        self.gate = gate  # optional async (model, tokens) -> None shared across processes
+        self._rng = random.Random(seed)
+
+    async def run(self, job: InferenceJob) -> ItemResult:
+        item = job.item
+        result = ItemResult(id=item.id, task=item.task, route=job.route)
+        first_ctx = await self.contexts.use(job.route.model)
+        key = answer_key(identity=job.identity, model=job.route.model, prompt=prompt_for(item),
+                         schema=item.response_schema, check=item.check,
+                         context_hash=first_ctx.content_hash if first_ctx else None)
+        if self.answers is not None and (done := self.answers.get(key)) is not None:
+            return done.model_copy(update={"reused": True, "route": job.route})
+        route = job.route
+        for hop in range(2):  # the route, then at most one escalation
+            if self.budget.reached:
+                result.error = (f"not dispatched: budget of ${self.budget.limit} reached "
+                                f"(spent ${self.budget.spent:.6f})")
+                return result
+            try:
+                attempt, verdict = await self._attempt(job, route)
+            except _CallGaveUp as gave_up:
+                f = gave_up.failure
+                what = "gave up after" if f.transient else "failed on"
+                result.error = (f"model call {what} {gave_up.tries} tr"
+                                f"{'ies' if gave_up.tries > 1 else 'y'}: "
+                                f"{f.code or ''} {f.status or ''} {f.message}".replace("  ", " "))
+                return result
+            result.attempts.append(attempt)
+            if verdict.ok:
+                result.output = verdict.output
+                break
+            nxt = escalate(route, self.settings.models, verdict.error) if hop == 0 else None
+            if nxt is None:
+                result.error = f"answer failed validation on {route.model}: {verdict.error}"
+                break
+            result.escalated, route = True, nxt
+        if result.ok and self.answers is not None:
+            self.answers.put(key, result)
+        return result
+
+    async def _attempt(self, job: InferenceJob, route: Route) -> tuple[Attempt, Verdict]:
+        spec = self.settings.models.spec(route.model)
+        limiter = limiter_for(spec)
+        ctx = await self.contexts.use(route.model)
+        tier, recreated = route.service_tier, False
+        est = job.est_prompt_tokens + (ctx.tokens if ctx else 0)
+        cfg = self.settings.inference
+        for i in range(cfg.max_attempts):
+            ticket = await limiter.acquire(est)
+            if self.gate is not None:
+                await self.gate(route.model, est)
+            started = time.monotonic()
+            try:
+                response = await self.client.aio.models.generate_content(
+                    model=route.model, contents=self._contents(job, ctx),
+                    config=self._config(job, ctx, tier))
+            except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
+                limiter.release(ticket)
+                failure = classify(exc)
+                if ctx and ctx.cached and not recreated and _cache_gone(failure):
+                    ctx, recreated = await self.contexts.recreate(route.model, ctx.cache_name), True
+                    continue
+                if not failure.transient or i + 1 == cfg.max_attempts:
+                    raise _CallGaveUp(failure, i + 1) from exc
+                if failure.code == 429 or (failure.shed and tier is ServiceTier.FLEX):
+                    limiter.on_throttled(failure.retry_after_s)
+                delay = backoff_s(i, failure, cfg.backoff_base_s, cfg.backoff_max_s, self._rng)
+                if failure.shed and tier is ServiceTier.FLEX and not self._flex_still_fits(delay):
+                    tier = ServiceTier.STANDARD
+                await asyncio.sleep(delay)
+                continue
+            usage = Usage.from_sdk(response.usage_metadata)
+            limiter.release(ticket, usage.prompt_tokens)
+            limiter.on_success()
+            served = _served_tier(response, tier)
+            cost = self.prices.price_call(route.model, usage, served)
+            self.budget.add(cost)
+            verdict = judge(response, job.item.response_schema, job.item.check)
+            return Attempt(
+                model=route.model, service_tier_requested=route.service_tier,
+                service_tier_served=served, usage=usage, cost_usd=float(cost), ok=verdict.ok,
+                finish_reason=verdict.finish_reason, validation_error=verdict.error,
+                latency_s=round(time.monotonic() - started, 4), transient_retries=i,
+                cached_content=ctx.cache_name if ctx else None,
+            ), verdict
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def _flex_still_fits(self, delay_s: float) -> bool:
+        if self.deadline_at is None:
+            return True
+        reserve = self.policy.service_tier.standard_reserve_s
+        return time.time() + delay_s + reserve < self.deadline_at
+
+    @staticmethod
+    def _contents(job: InferenceJob, ctx: ContextUse | None) -> list[types.Content]:
+        parts: list[types.Part] = []
+        if ctx is not None and not ctx.cached:
+            parts.extend(ctx.parts)  # shared context first: implicit caching can hit
+        parts.extend(job.parts)
+        if job.item.text:
+            parts.append(types.Part(text=job.item.text))
+        parts.append(types.Part(text=prompt_for(job.item)))
+        return [types.Content(role="user", parts=parts)]
+
+    @staticmethod
+    def _config(job: InferenceJob, ctx: ContextUse | None,
+                tier: ServiceTier) -> types.GenerateContentConfig:
+        config = types.GenerateContentConfig(service_tier=types.ServiceTier(tier.value))
+        if ctx is not None and ctx.cached:
+            config.cached_content = ctx.cache_name
+        elif ctx is not None and ctx.system_instruction:
+            config.system_instruction = ctx.system_instruction
+        if job.item.response_schema is not None:
+            config.response_mime_type = "application/json"
+            config.response_json_schema = job.item.response_schema
+        if job.media_resolution is MediaResolution.LOW:
+            config.media_resolution = types.MediaResolution.MEDIA_RESOLUTION_LOW
+        return config
+
+
+def _served_tier(response: types.GenerateContentResponse, requested: ServiceTier) -> ServiceTier:
+    headers = response.sdk_http_response.headers if response.sdk_http_response else None
+    value = next((v for k, v in (headers or {}).items() if k.lower() == SERVED_TIER_HEADER), None)
+    try:
+        return ServiceTier(str(value).lower()) if value else requested
+    except ValueError:
+        return requested
+
+
+def _cache_gone(failure: CallFailure) -> bool:
+    text = failure.message.lower()
+    return failure.code in (403, 404) and ("cache" in text or "cachedcontent" in text)

@@ -1,0 +1,82 @@
+"""Which failures are worth another try, and how long to wait before it.
+
+The SDK does not retry by default, and its own retry options ignore the server's
+``RetryInfo``; we read the delay ourselves (DESIGN.md §7)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+
+import httpx
+import httpx2
+from google.genai import errors as genai_errors
+from pydantic import BaseModel
+
+_TRANSIENT_CODES = {408, 429, 500, 502, 503, 504}
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)s\s*$")
+
+
+class CallFailure(BaseModel):
+    """What went wrong with one HTTP call, in terms the retry loop can act on."""
+
+    transient: bool
+    code: int | None = None
+    status: str | None = None
+    message: str
+    retry_after_s: float | None = None
+    quota: str | None = None
+
+    @property
+    def shed(self) -> bool:
+        """A 503: on Flex this is the API shedding load, not a fault."""
+        return self.code == 503
+
+
+def classify(exc: BaseException) -> CallFailure:
+    if isinstance(exc, genai_errors.APIError):
+        code = int(exc.code) if exc.code else None
+        details = _details(exc)
+        return CallFailure(
+            transient=code in _TRANSIENT_CODES, code=code, status=exc.status,
+            message=str(exc.message or exc.status or code),
+            retry_after_s=_retry_delay(details), quota=_quota(details),
+        )
+    if isinstance(exc, httpx2.TransportError | httpx.TransportError | asyncio.TimeoutError):
+        return CallFailure(transient=True, message=f"{type(exc).__name__}: {exc}".strip(": "))
+    return CallFailure(transient=False, message=f"{type(exc).__name__}: {exc}")
+
+
+def backoff_s(attempt: int, failure: CallFailure, base_s: float, cap_s: float,
+              rng: random.Random) -> float:
+    """The server's delay when it gave one, else exponential backoff with full jitter."""
+    if failure.retry_after_s is not None:
+        return min(cap_s, failure.retry_after_s) + rng.uniform(0, base_s * 0.1)
+    return rng.uniform(0, min(cap_s, base_s * 2 ** attempt))
+
+
+def _details(exc: genai_errors.APIError) -> list[dict]:
+    body = exc.details if isinstance(exc.details, dict) else {}
+    error = body.get("error", body)
+    details = error.get("details") if isinstance(error, dict) else None
+    return [d for d in details or [] if isinstance(d, dict)]
+
+
+def _retry_delay(details: list[dict]) -> float | None:
+    for d in details:
+        if str(d.get("@type", "")).endswith("RetryInfo"):
+            match = _DURATION.match(str(d.get("retryDelay", "")))
+            if match:
+                return float(match.group(1))
+    return None
+
+
+def _quota(details: list[dict]) -> str | None:
+    """Which limit was hit (per minute, per day, tokens), as Google names it."""
+    for d in details:
+        if str(d.get("@type", "")).endswith("QuotaFailure"):
+            ids = [v.get("quotaId") or v.get("quotaMetric") or v.get("description")
+                   for v in d.get("violations", []) if isinstance(v, dict)]
+            return ", ".join(str(i) for i in ids if i) or None
+    return None

@@ -1,0 +1,92 @@
+"""Is an answer good enough to keep, or should the next model up try?"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from typing import Any
+
+import jsonschema
+from google.genai import types
+
+from flashfirst.errors import ConfigError
+
+_BLOCKED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII",
+            "IMAGE_SAFETY", "LANGUAGE", "OTHER", "MALFORMED_FUNCTION_CALL"}
+
+
+class Verdict:
+    """The parsed output and, when it failed, why."""
+
+    def __init__(self, output: Any = None, error: str | None = None,
+                 finish_reason: str | None = None) -> None:
+        self.output, self.error, self.finish_reason = output, error, finish_reason
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def judge(response: types.GenerateContentResponse, schema: dict | None,
+          check: str | None) -> Verdict:
+    feedback = response.prompt_feedback
+    if feedback is not None and feedback.block_reason:
+        return Verdict(error=f"prompt blocked: {_name(feedback.block_reason)}")
+    candidate = (response.candidates or [None])[0]
+    finish = _name(candidate.finish_reason) if candidate and candidate.finish_reason else None
+    if finish in _BLOCKED:
+        return Verdict(error=f"answer blocked (finish reason {finish})", finish_reason=finish)
+    if finish == "MAX_TOKENS":
+        return Verdict(error="answer truncated (finish reason MAX_TOKENS)", finish_reason=finish)
+    text = _text(candidate)
+    if not text.strip():
+        return Verdict(error="empty answer", finish_reason=finish)
+    output: Any = text
+    if schema is not None:
+        try:
+            output = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return Verdict(error=f"answer is not valid JSON ({exc.msg} at {exc.pos})",
+                           finish_reason=finish)
+        try:
+            jsonschema.validate(output, schema)
+        except jsonschema.ValidationError as exc:
+            where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+            return Verdict(error=f"answer does not match the schema at {where}: {exc.message}",
+                           finish_reason=finish)
+    if check:
+        problem = run_check(check, output)
+        if problem:
+            return Verdict(error=f"check {check!r} failed: {problem}", finish_reason=finish)
+    return Verdict(output=output, finish_reason=finish)
+
+
+def run_check(check: str, output: Any) -> str | None:
+    """A user's check: ``regex:<pattern>`` on the text, or ``python:<module>:<function>``
+    returning True/None when fine, False or a message when not."""
+    kind, _, spec = check.partition(":")
+    if kind == "regex":
+        text = output if isinstance(output, str) else json.dumps(output)
+        return None if re.search(spec, text) else "pattern not found"
+    if kind == "python":
+        module, _, name = spec.rpartition(":")
+        try:
+            fn = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise ConfigError(f"check {check!r}: cannot load {spec} ({exc})") from exc
+        result = fn(output)
+        if result is True or result is None:
+            return None
+        return "returned False" if result is False else str(result)
+    raise ConfigError(f"check {check!r}: use 'regex:<pattern>' or 'python:<module>:<function>'")
+
+
+def _text(candidate: types.Candidate | None) -> str:
+    if candidate is None or candidate.content is None:
+        return ""
+    return "".join(p.text or "" for p in candidate.content.parts or [] if not p.thought)
+
+
+def _name(value: Any) -> str:
+    return str(getattr(value, "value", value))

@@ -1,0 +1,53 @@
+"""The analyze flow's parameters: one model, so the Prefect UI renders a usable form."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field, model_validator
+
+from flashfirst.context import SharedContext
+from flashfirst.items import MediaPolicy, TaskKind, WorkItem
+
+
+class RunMode(StrEnum):
+    ONLINE = "online"
+    BATCH = "batch"
+
+
+class AnalyzeParams(BaseModel):
+    items: list[WorkItem] = Field(
+        default_factory=list, description="Items to analyze (or give a source instead).")
+    source: str | None = Field(
+        None, description="A manifest (.jsonl/.csv), a folder, or gs://bucket/prefix; files "
+        "get defaults by extension (video → summarize, audio → transcribe, image → classify).")
+    task: TaskKind | None = Field(
+        None, description="Task for every file found in a folder/prefix (else by extension).")
+    prompt: str | None = Field(None, description="Instruction for files found in a source.")
+    context: SharedContext = Field(
+        default_factory=SharedContext,
+        description="Shared context sent with every item; cached where it pays.")
+    media_policy: MediaPolicy = Field(
+        default_factory=MediaPolicy, description="Token-reduction policy for every media item "
+        "(an item's own policy wins).")
+    deadline_s: float | None = Field(
+        None, ge=0, description="Seconds the run may take. 900 or more sends work to the Flex "
+        "tier at half price; unset means Standard.")
+    mode: RunMode = Field(RunMode.ONLINE, description="online, or batch (Batch API, half "
+                          "price, results within 24 h).")
+    output: str | None = Field(
+        None, description="Where results.jsonl and report.json go (local or gs://); "
+        "default <storage_root>/runs/<run id>.")
+    budget_usd: float | None = Field(
+        None, ge=0, description="Refuse to start above this estimate; stop dispatching when "
+        "spent (overrides FLASHFIRST_BUDGET_USD).")
+    estimate_only: bool = Field(False, description="Count tokens and price the plan; no calls.")
+    keep_caches_s: float | None = Field(
+        None, ge=0, description="Keep caches this long after the run for reuse (0 deletes "
+        "them); default FLASHFIRST_CACHE__REUSE_WINDOW_S.")
+
+    @model_validator(mode="after")
+    def _has_input(self) -> AnalyzeParams:
+        if not self.items and not self.source:
+            raise ValueError("give items or a source (manifest, folder or gs:// prefix)")
+        return self

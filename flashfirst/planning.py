@@ -1,0 +1,60 @@
+"""From prepared items to routed inference jobs, and from jobs to cache decisions."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from flashfirst.caching.decision import CacheDecision, decide, expected_run_s
+from flashfirst.caching.manager import PreparedContext
+from flashfirst.inference.engine import InferenceJob
+from flashfirst.items import ServiceTier, WorkItem
+from flashfirst.prices import PriceTable
+from flashfirst.prompts import prompt_for
+from flashfirst.router import RoutingPolicy, route
+from flashfirst.settings import Settings
+from flashfirst.sources import SourceParts
+from flashfirst.token_rules import MediaResolution, text_tokens
+
+# A guess at one call's latency for planning cache lifetimes; Flex targets minutes.
+_PLANNING_LATENCY_S = {ServiceTier.FLEX: 300.0, ServiceTier.BATCH: 3600.0}
+_DEFAULT_LATENCY_S = 10.0
+
+
+def plan_jobs(items: list[WorkItem], sources: dict[str, SourceParts],
+              resolutions: dict[str, MediaResolution | None], policy: RoutingPolicy,
+              settings: Settings, *, context_tokens: int, deadline_s: float | None,
+              batch: bool) -> list[InferenceJob]:
+    """Route every item that has its parts; the route's reason is kept on the job."""
+    jobs = []
+    for item in items:
+        source = sources.get(item.id)
+        if source is None:
+            continue  # failed before inference; the failure is already recorded
+        est = source.tokens + text_tokens(prompt_for(item)) + context_tokens
+        chosen = route(item, policy, settings.models, prompt_tokens=est,
+                       deadline_s=deadline_s, batch=batch)
+        jobs.append(InferenceJob(item=item, route=chosen, parts=source.parts,
+                                 identity=source.identity,
+                                 est_prompt_tokens=est - context_tokens,
+                                 media_resolution=resolutions.get(item.id)))
+    return jobs
+
+
+def cache_decisions(context: PreparedContext | None, jobs: list[InferenceJob],
+                    settings: Settings, prices: PriceTable) -> list[CacheDecision]:
+    """One decision per model that receives items: cache the context there or not."""
+    if context is None or not settings.cache.enabled:
+        return []
+    per_model = Counter(j.route.model for j in jobs)
+    tiers = {j.route.model: j.route.service_tier for j in jobs}
+    decisions = []
+    for model, n in sorted(per_model.items()):
+        spec = settings.models.spec(model)
+        latency = _PLANNING_LATENCY_S.get(tiers[model], _DEFAULT_LATENCY_S)
+        ttl = max(settings.cache.min_ttl_s,
+                  expected_run_s(n, spec.rpm, spec.concurrency, latency)
+                  * settings.cache.ttl_margin)
+        decisions.append(decide(model=model, context_tokens=context.tokens, items=n,
+                                ttl_s=ttl, min_tokens=spec.min_cache_tokens, prices=prices,
+                                tier=tiers[model]))
+    return decisions

@@ -1,0 +1,148 @@
+"""The run report: one typed object written as JSON, shown as artifacts and tables."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from flashfirst.caching.decision import CacheDecision
+from flashfirst.caching.manager import CacheRecord
+from flashfirst.items import ItemResult
+from flashfirst.ledger import CostSummary
+
+
+class ItemLine(BaseModel):
+    id: str
+    task: str
+    models: list[str]
+    service_tier: str | None
+    cost_usd: float
+    escalated: bool
+    reused: bool
+    error: str | None
+
+
+class TaskEscalation(BaseModel):
+    task: str
+    items: int
+    escalated: int
+
+    @property
+    def rate(self) -> float:
+        return self.escalated / self.items if self.items else 0.0
+
+
+class MediaSummary(BaseModel):
+    items: int = 0
+    bytes_before: int = 0
+    bytes_after: int = 0
+    tokens_before: int = 0
+    tokens_after: int = 0
+    prepared_now: int = Field(0, description="Items that ran ffmpeg in this run.")
+    reused: int = Field(0, description="Items whose prepared media was already there.")
+    uploaded: int = 0
+    seconds: float = 0.0
+    note: str = ("Gemini samples video at 1 fps and audio at 16 kHz mono itself: downsampling "
+                 "to those rates cuts bytes and upload time, not tokens. Tokens fall only "
+                 "with the reduction policies (fewer frames, low resolution, trimming, "
+                 "dropping audio or silence).")
+
+
+class CacheSummary(BaseModel):
+    decisions: list[CacheDecision] = Field(default_factory=list)
+    records: list[CacheRecord] = Field(default_factory=list)
+    calls_with_cache_hits: int = 0
+    created: int = 0
+    reused: int = 0
+    recreated: int = 0
+    api_calls: int = 0
+
+
+class StageLine(BaseModel):
+    stage: str
+    seconds: float
+    cost_usd: float = 0.0
+
+
+class RunReport(BaseModel):
+    run_id: str
+    backend: str
+    price_table_version: str
+    started_at: datetime
+    finished_at: datetime
+    items_total: int
+    items_ok: int
+    items_failed: int
+    items_reused: int
+    generate_calls: int
+    costs: CostSummary
+    stages: list[StageLine] = Field(default_factory=list)
+    routing_split: dict[str, int] = Field(default_factory=dict)
+    escalation: list[TaskEscalation] = Field(default_factory=list)
+    media: MediaSummary = MediaSummary()
+    cache: CacheSummary = CacheSummary()
+    failures: dict[str, str] = Field(default_factory=dict)
+    budget_usd: float | None = None
+    budget_stopped: int = Field(0, description="Items not dispatched: the budget was reached.")
+    items: list[ItemLine] = Field(default_factory=list)
+    output_uri: str | None = None
+
+    @property
+    def wall_s(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+    @property
+    def failure_share(self) -> float:
+        return self.items_failed / self.items_total if self.items_total else 0.0
+
+
+def item_lines(results: list[ItemResult]) -> list[ItemLine]:
+    return [
+        ItemLine(id=r.id, task=r.task.value, models=r.models,
+                 service_tier=r.attempts[-1].service_tier_served.value if r.attempts else None,
+                 cost_usd=0.0 if r.reused else round(r.cost_usd, 9), escalated=r.escalated,
+                 reused=r.reused, error=r.error)
+        for r in results
+    ]
+
+
+def routing_split(results: list[ItemResult]) -> dict[str, int]:
+    """Items by the model that first served them (the routing decision)."""
+    return dict(Counter(r.route.model for r in results if r.route is not None))
+
+
+def escalation_by_task(results: list[ItemResult]) -> list[TaskEscalation]:
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in results:
+        if r.reused or not r.attempts:
+            continue
+        counts[r.task.value][0] += 1
+        counts[r.task.value][1] += int(r.escalated)
+    return [TaskEscalation(task=t, items=n, escalated=e) for t, (n, e) in sorted(counts.items())]
+
+
+def media_summary(stats: list, seconds: float) -> MediaSummary:  # list[MediaStats]
+    m = MediaSummary(items=len(stats), seconds=round(seconds, 3))
+    for s in stats:
+        m.bytes_before += s.bytes_before
+        m.bytes_after += s.bytes_after
+        m.tokens_before += s.tokens_before.total
+        m.tokens_after += s.tokens_after.total
+        m.reused += int(s.reused)
+        m.prepared_now += int(not s.reused)
+        m.uploaded += int(s.uploaded)
+    return m
+
+
+def cache_summary(decisions: list[CacheDecision], records: list[CacheRecord],
+                  results: list[ItemResult], api_calls: int) -> CacheSummary:
+    live = [r for r in results if not r.reused]
+    return CacheSummary(
+        decisions=decisions, records=records,
+        calls_with_cache_hits=sum(1 for r in live for a in r.attempts if a.usage.cached_tokens),
+        created=sum(1 for r in records if r.created_by_run),
+        reused=sum(1 for r in records if not r.created_by_run),
+        recreated=sum(1 for r in records if r.recreated), api_calls=api_calls,
+    )

@@ -1,0 +1,140 @@
+"""The run report for people: markdown (Prefect artifact), a terminal table, an SVG chart."""
+
+from __future__ import annotations
+
+from html import escape
+
+from rich.console import Console
+from rich.table import Table
+
+from flashfirst.report import RunReport
+
+
+def _money(x: float) -> str:
+    return f"${x:,.6f}" if abs(x) < 1 else f"${x:,.4f}"
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "–"
+
+
+def headline(r: RunReport) -> str:
+    c = r.costs
+    return (f"{r.items_ok}/{r.items_total} items ok, {r.items_failed} failed, "
+            f"{r.items_reused} reused · actual {_money(c.actual_usd)} vs naive "
+            f"{_money(c.naive_usd)} (saved {_money(c.saving_usd)}, "
+            f"{_pct(c.saving_usd, c.naive_usd)}) · lower bound {_money(c.lower_bound_usd)} · "
+            f"{r.generate_calls} model calls · {r.wall_s:.1f}s")
+
+
+def to_markdown(r: RunReport) -> str:
+    c = r.costs
+    lines = [f"# flashfirst run `{r.run_id}`", "", headline(r), "",
+             f"Backend: {r.backend} · price table {r.price_table_version}", "",
+             "## Cost, naive → actual", "", "| step | USD | saved |", "|---|---:|---:|",
+             f"| naive (all Pro, no cache, original media, standard) | {_money(c.naive_usd)} | |"]
+    lines += [f"| {lv.name}: {lv.explanation} | | {_money(lv.saving_usd)} |" for lv in c.levers]
+    lines += [f"| **actual** | **{_money(c.actual_usd)}** | **{_money(c.saving_usd)}** |",
+              f"| lower bound (cheapest model, batch price, no thinking) | "
+              f"{_money(c.lower_bound_usd)} | |", "",
+              "```", *_text_bars(r), "```", "",
+              "## Per model", "", "| model | calls | prompt | cached | output | thoughts | USD |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {m.model} | {m.calls} | {m.prompt_tokens} | {m.cached_tokens} | "
+              f"{m.output_tokens} | {m.thoughts_tokens} | {_money(m.cost_usd)} |"
+              for m in c.per_model]
+    lines += ["", f"Cache writes {_money(c.cache_write_usd)}, storage "
+              f"{_money(c.cache_storage_usd)}.", "", "## Per stage", "",
+              "| stage | seconds | USD |", "|---|---:|---:|"]
+    lines += [f"| {s.stage} | {s.seconds:.2f} | {_money(s.cost_usd)} |" for s in r.stages]
+    lines += ["", "## Routing", "", "| model | items |", "|---|---:|"]
+    lines += [f"| {m} | {n} |" for m, n in sorted(r.routing_split.items())]
+    if r.escalation:
+        lines += ["", "| task | items | escalated | rate |", "|---|---:|---:|---:|"]
+        lines += [f"| {e.task} | {e.items} | {e.escalated} | {e.rate:.0%} |"
+                  for e in r.escalation]
+    m = r.media
+    lines += ["", "## Media", "",
+              f"{m.items} media items: bytes {m.bytes_before:,} → {m.bytes_after:,}, tokens "
+              f"{m.tokens_before:,} → {m.tokens_after:,}; {m.prepared_now} prepared now, "
+              f"{m.reused} reused, {m.uploaded} uploaded.", "", f"_{m.note}_", "",
+              "## Caches", ""]
+    lines += [f"- {d.model}: {d.reason}" for d in r.cache.decisions] or ["- no shared context"]
+    lines += [f"- {r.cache.created} created, {r.cache.reused} reused, {r.cache.recreated} "
+              f"recreated; {r.cache.calls_with_cache_hits} calls hit a cache; "
+              f"{r.cache.api_calls} cache API calls."]
+    if r.failures:
+        lines += ["", "## Failures", "", "| item | cause |", "|---|---|"]
+        lines += [f"| {i} | {escape(e)} |" for i, e in sorted(r.failures.items())]
+    if r.budget_usd is not None:
+        lines += ["", f"Budget ${r.budget_usd}: {r.budget_stopped} items not dispatched."]
+    return "\n".join(lines) + "\n"
+
+
+def _text_bars(r: RunReport, width: int = 40) -> list[str]:
+    c = r.costs
+    top = max(c.naive_usd, c.actual_usd, 1e-12)
+    rows = [("naive", c.naive_usd)] + [(f"- {lv.name}", lv.saving_usd) for lv in c.levers]
+    rows += [("actual", c.actual_usd), ("lower bound", c.lower_bound_usd)]
+    return [f"{name:<16} {'█' * max(0, round(width * v / top)):<{width}} {_money(v)}"
+            for name, v in rows]
+
+
+def items_table(r: RunReport) -> list[dict[str, object]]:
+    return [{"item": i.id, "task": i.task, "models": " → ".join(i.models),
+             "tier": i.service_tier or "", "usd": round(i.cost_usd, 6),
+             "escalated": i.escalated, "reused": i.reused, "error": i.error or ""}
+            for i in r.items]
+
+
+def print_report(r: RunReport, console: Console | None = None) -> None:
+    console = console or Console()
+    c = r.costs
+    table = Table(title=f"flashfirst run {r.run_id}", show_lines=False)
+    table.add_column("")
+    table.add_column("USD", justify="right")
+    table.add_row("naive (all Pro, no cache, original media)", _money(c.naive_usd))
+    for lv in c.levers:
+        table.add_row(f"  saved by {lv.name}", _money(lv.saving_usd))
+    table.add_row("[bold]actual[/bold]", f"[bold]{_money(c.actual_usd)}[/bold]")
+    table.add_row("lower bound", _money(c.lower_bound_usd))
+    console.print(table)
+    m = r.media
+    console.print(
+        f"items {r.items_ok}/{r.items_total} ok, {r.items_failed} failed, {r.items_reused} "
+        f"reused · calls {r.generate_calls} · routing "
+        + ", ".join(f"{k}={v}" for k, v in sorted(r.routing_split.items()))
+        + f"\nmedia bytes {m.bytes_before:,} → {m.bytes_after:,} · tokens {m.tokens_before:,} → "
+        f"{m.tokens_after:,} · prepared {m.prepared_now}, reused {m.reused}, uploaded "
+        f"{m.uploaded}\ncaches created {r.cache.created}, reused {r.cache.reused}, calls with "
+        f"cache hits {r.cache.calls_with_cache_hits} · wall {r.wall_s:.1f}s")
+    for item_id, cause in sorted(r.failures.items()):
+        console.print(f"[red]failed[/red] {item_id}: {cause}", highlight=False)
+
+
+def to_svg(r: RunReport) -> str:
+    """A waterfall bar chart: naive, each lever's saving, actual, lower bound."""
+    c = r.costs
+    bars: list[tuple[str, float, float, str]] = [("naive", 0.0, c.naive_usd, "#9e9e9e")]
+    level = c.naive_usd
+    for lv in c.levers:
+        bars.append((lv.name, level - lv.saving_usd, level, "#43a047" if lv.saving_usd >= 0
+                     else "#e53935"))
+        level -= lv.saving_usd
+    bars += [("actual", 0.0, c.actual_usd, "#1e88e5"),
+             ("lower bound", 0.0, c.lower_bound_usd, "#8e24aa")]
+    top = max(max(hi, lo) for _, lo, hi, _ in bars) or 1.0
+    w, h, pad, bw = 640, 300, 40, 60
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+             f'font-family="sans-serif" font-size="11">',
+             f'<text x="{pad}" y="18" font-size="13">Cost by lever, naive → actual (USD)</text>']
+    for i, (name, lo, hi, color) in enumerate(bars):
+        x = pad + i * (bw + 16)
+        y_hi = h - pad - (max(lo, hi) / top) * (h - 2 * pad)
+        height = abs(hi - lo) / top * (h - 2 * pad)
+        parts.append(f'<rect x="{x}" y="{y_hi:.1f}" width="{bw}" height="{max(height, 1):.1f}" '
+                     f'fill="{color}"/>')
+        parts.append(f'<text x="{x}" y="{h - pad + 14}">{escape(name)}</text>')
+        parts.append(f'<text x="{x}" y="{y_hi - 4:.1f}">{hi - lo:.4g}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)

@@ -1,0 +1,103 @@
+"""Flash-first routing: a pure function from an item (and its size) to a Route."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+
+from flashfirst.errors import ConfigError
+from flashfirst.items import Route, ServiceTier, TaskKind, WorkItem
+from flashfirst.probe import MediaKind
+from flashfirst.settings import ModelCatalogue, ModelTier
+
+
+class RuleCondition(BaseModel):
+    task: TaskKind | None = None
+    kind: MediaKind | None = None
+    min_prompt_tokens: int | None = Field(None, ge=0)
+
+    def matches(self, item: WorkItem, prompt_tokens: int) -> bool:
+        return (
+            (self.task is None or item.task == self.task)
+            and (self.kind is None or item.kind == self.kind)
+            and (self.min_prompt_tokens is None or prompt_tokens >= self.min_prompt_tokens)
+        )
+
+
+class RoutingRule(BaseModel):
+    when: RuleCondition
+    tier: ModelTier
+    reason: str
+
+
+class ServiceTierPolicy(BaseModel):
+    flex_min_deadline_s: float = Field(900, ge=0)
+    allow_priority: bool = False
+    priority_max_deadline_s: float = Field(60, ge=0)
+    standard_reserve_s: float = Field(
+        120, ge=0, description="A shed Flex call moves to Standard when less than this "
+        "remains before the deadline.")
+
+
+class RoutingPolicy(BaseModel):
+    default_tier: ModelTier = ModelTier.FLASH
+    tasks: dict[TaskKind, ModelTier] = Field(default_factory=dict)
+    rules: list[RoutingRule] = Field(default_factory=list)
+    service_tier: ServiceTierPolicy = ServiceTierPolicy()
+
+
+def load_routing_policy(path: Path | None = None) -> RoutingPolicy:
+    where = str(path) if path else "packaged routing.yaml"
+    try:
+        text = (path.read_text() if path else
+                resources.files("flashfirst.data").joinpath("routing.yaml").read_text())
+        return RoutingPolicy.model_validate(yaml.safe_load(text) or {})
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        raise ConfigError(f"routing policy {where}: {exc}") from exc
+
+
+def choose_service_tier(policy: ServiceTierPolicy, deadline_s: float | None,
+                        batch: bool = False) -> tuple[ServiceTier, str]:
+    if batch:
+        return ServiceTier.BATCH, "batch mode: half price, results within 24 h"
+    if deadline_s is None:
+        return ServiceTier.STANDARD, "no deadline given"
+    if deadline_s >= policy.flex_min_deadline_s:
+        return ServiceTier.FLEX, (f"deadline {deadline_s:.0f}s allows Flex "
+                                  f"(>= {policy.flex_min_deadline_s:.0f}s): half price")
+    if policy.allow_priority and deadline_s <= policy.priority_max_deadline_s:
+        return ServiceTier.PRIORITY, f"deadline {deadline_s:.0f}s is urgent: Priority"
+    return ServiceTier.STANDARD, f"deadline {deadline_s:.0f}s too short for Flex"
+
+
+def route(item: WorkItem, policy: RoutingPolicy, catalogue: ModelCatalogue, *,
+          prompt_tokens: int = 0, deadline_s: float | None = None,
+          batch: bool = False) -> Route:
+    """Pick the cheapest model that does the job, and say why."""
+    service_tier, tier_reason = choose_service_tier(policy.service_tier, deadline_s, batch)
+    if item.model:
+        tier = catalogue.tier_of(item.model)
+        reason = "model set on the item"
+    else:
+        rule = next((r for r in policy.rules if r.when.matches(item, prompt_tokens)), None)
+        if rule is not None:
+            tier, reason = rule.tier, f"rule: {rule.reason}"
+        elif item.task in policy.tasks:
+            tier = policy.tasks[item.task]
+            reason = f"task {item.task.value} → {tier.value}"
+        else:
+            tier, reason = policy.default_tier, "default tier"
+    return Route(model=catalogue.by_tier(tier).id, tier=tier, service_tier=service_tier,
+                 reason=f"{reason}; {tier_reason}")
+
+
+def escalate(current: Route, catalogue: ModelCatalogue, why: str) -> Route | None:
+    """The next tier up, once; None when already at the top."""
+    up = current.tier.next_up()
+    if up is None:
+        return None
+    return Route(model=catalogue.by_tier(up).id, tier=up, service_tier=current.service_tier,
+                 reason=f"escalated from {current.model}: {why}")

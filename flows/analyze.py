@@ -1,0 +1,128 @@
+"""The analyze flow: discover → prepare media → plan routes → ensure caches → infer →
+aggregate costs → write results and report."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from prefect import flow
+from prefect.runtime import flow_run
+from tasks.media import prepare_media_items
+
+from flashfirst.errors import BudgetExceeded, FlashfirstError
+from flashfirst.estimate import RunEstimate
+from flashfirst.params import AnalyzeParams, RunMode
+from flashfirst.report import RunReport, StageLine
+from flashfirst.router import load_routing_policy
+from flashfirst.settings import Settings, load_settings
+from flashfirst.sources import (
+    CONTEXT_PREFIX,
+    context_media_items,
+    context_parts,
+    media_resolutions,
+    media_sources,
+    needs_media_stage,
+)
+from flashfirst.storage import join
+from tasks.caching import ensure_caches, finish_caches
+from tasks.costs import RunFacts, aggregate_costs, write_results
+from tasks.discovery import discover_items, prepare_shared_context, read_text_sources
+from tasks.estimate import estimate_run
+from tasks.inference import InferenceRun, run_inference
+from tasks.routing import plan_routes
+
+
+class RunFailed(FlashfirstError):
+    """More items failed than the configured threshold allows."""
+
+
+@flow(name="analyze", retries=1, retry_delay_seconds=30, log_prints=True,
+      flow_run_name="analyze-{params.mode.value}")
+def analyze(params: AnalyzeParams, settings: Settings | None = None
+            ) -> RunReport | RunEstimate:
+    settings = settings or load_settings()
+    run_id = _run_id()
+    output = params.output or join(settings.storage_root, "runs", run_id)
+    started, clock = datetime.now(UTC), _StageClock()
+
+    items = discover_items(params)
+    context_media = context_media_items(params.context)
+    prepared, media_failures = prepare_media_items(
+        [i for i in items if needs_media_stage(i)] + context_media, settings,
+        params.media_policy)
+    texts, text_failures = read_text_sources(
+        [i for i in items if not needs_media_stage(i)], settings)
+    clock.mark("prepare media")
+    context = prepare_shared_context(params, settings, context_parts(prepared, context_media))
+    policy = load_routing_policy(settings.routing_policy_path)
+    jobs = plan_routes(items, {**texts, **media_sources(prepared)}, media_resolutions(prepared),
+                       policy, settings, context.tokens if context else 0, params.deadline_s,
+                       params.mode is RunMode.BATCH)
+    clock.mark("plan routes")
+    budget = params.budget_usd if params.budget_usd is not None else settings.budget_usd
+    if params.estimate_only or budget is not None:
+        estimate = estimate_run(jobs, context, settings, budget)
+        if params.estimate_only:
+            return estimate
+    cache_plan = ensure_caches(context, jobs, settings)
+    clock.mark("ensure caches")
+    run = InferenceRun(
+        run_id=run_id, settings=settings, policy=policy,
+        context=context, plan=cache_plan.uses, cache_ttl_s=cache_plan.ttl_s,
+        state_root=settings.storage_root, budget_usd=budget,
+        deadline_at=time.time() + params.deadline_s if params.deadline_s else None)
+    inferred = run_inference(jobs, run, batch=params.mode is RunMode.BATCH)
+    clock.mark("infer")
+    keep = params.keep_caches_s if params.keep_caches_s is not None else (
+        settings.cache.reuse_window_s)
+    records, finish_calls = finish_caches(
+        _merge_records(cache_plan.records, inferred.cache_records), keep, settings)
+    report = aggregate_costs(RunFacts(
+        run_id=run_id, started_at=started, results=inferred.results,
+        failures={**media_failures, **text_failures},
+        media={i: p.stats for i, p in prepared.items() if not i.startswith(CONTEXT_PREFIX)},
+        media_seconds=clock.seconds("prepare media"), decisions=cache_plan.decisions,
+        cache_records=records,
+        cache_api_calls=cache_plan.api_calls + inferred.cache_api_calls + finish_calls,
+        stages=clock.lines(), budget_usd=budget, output_uri=output), settings)
+    write_results(inferred.results, report)
+    if report.failure_share > settings.inference.failure_threshold:
+        raise RunFailed(f"{report.items_failed} of {report.items_total} items failed "
+                        f"(threshold {settings.inference.failure_threshold:.0%}); "
+                        f"results and report are in {output}")
+    return report
+
+
+def _run_id() -> str:
+    name = flow_run.get_name() or "local"
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{name}"
+
+
+def _merge_records(*groups: list) -> list:
+    """Cache records by name; a later copy (e.g. a recreation, a refresh) wins."""
+    merged: dict[str, object] = {}
+    for group in groups:
+        for record in group:
+            merged[record.name] = record
+    return list(merged.values())
+
+
+class _StageClock:
+    def __init__(self) -> None:
+        self._last = time.monotonic()
+        self._spans: dict[str, float] = {}
+
+    def mark(self, stage: str) -> None:
+        now = time.monotonic()
+        self._spans[stage] = self._spans.get(stage, 0.0) + now - self._last
+        self._last = now
+
+    def seconds(self, stage: str) -> float:
+        return self._spans.get(stage, 0.0)
+
+    def lines(self) -> list[StageLine]:
+        return [StageLine(stage=s, seconds=round(t, 3)) for s, t in self._spans.items()]
+
+
+__all__ = ["BudgetExceeded", "analyze"]

@@ -1,0 +1,55 @@
+"""Ensuring the shared context's caches before inference, and letting them go after."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel, Field
+
+from flashfirst.caching.decision import CacheDecision
+from flashfirst.caching.manager import CacheManager, CacheRecord, PreparedContext
+from flashfirst.client import make_client
+from flashfirst.context import ContextUse
+from flashfirst.inference.engine import InferenceJob
+from flashfirst.planning import cache_decisions
+from flashfirst.prices import load_price_table
+from flashfirst.settings import Settings
+from flashfirst.storage import Storage
+
+
+class CachePlan(BaseModel):
+    decisions: list[CacheDecision] = Field(default_factory=list)
+    uses: dict[str, ContextUse] = Field(default_factory=dict)
+    records: list[CacheRecord] = Field(default_factory=list)
+    ttl_s: float = 0.0
+    api_calls: int = 0
+
+
+@task(name="ensure-caches", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def ensure_caches(context: PreparedContext | None, jobs: list[InferenceJob],
+                  settings: Settings) -> CachePlan:
+    """Find or create a cache for each model where the break-even says it pays."""
+    decisions = cache_decisions(context, jobs, settings,
+                                load_price_table(settings.price_table_path))
+    logger = get_run_logger()
+    plan = CachePlan(decisions=decisions)
+    if context is None:
+        return plan
+    manager = CacheManager(make_client(settings), Storage(), settings.storage_root)
+    for decision in decisions:
+        logger.info("cache for %s: %s", decision.model, decision.reason)
+        if decision.create:
+            plan.uses[decision.model] = manager.ensure(context, decision.model, decision.ttl_s)
+            plan.ttl_s = max(plan.ttl_s, decision.ttl_s)
+    plan.records = list(manager.records.values())
+    plan.api_calls = manager.api_calls
+    return plan
+
+
+@task(name="finish-caches", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def finish_caches(records: list[CacheRecord], keep_for_s: float,
+                  settings: Settings) -> tuple[list[CacheRecord], int]:
+    """Keep the run's caches for the reuse window, or delete them (window 0)."""
+    manager = CacheManager(make_client(settings), Storage(), settings.storage_root)
+    manager.records = {r.name: r for r in records}
+    return manager.finish(keep_for_s), manager.api_calls

@@ -1,0 +1,91 @@
+"""Pricing the run, and writing its results and report where the user reads them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
+
+from flashfirst.caching.decision import CacheDecision
+from flashfirst.caching.manager import CacheRecord
+from flashfirst.client import backend_label
+from flashfirst.items import ItemResult
+from flashfirst.ledger import MediaDelta, summarize_costs
+from flashfirst.media import MediaStats
+from flashfirst.prices import load_price_table
+from flashfirst.report import (
+    RunReport,
+    StageLine,
+    cache_summary,
+    escalation_by_task,
+    item_lines,
+    media_summary,
+    routing_split,
+)
+from flashfirst.report_render import items_table, to_markdown, to_svg
+from flashfirst.settings import Settings
+from flashfirst.storage import Storage, join
+
+
+class RunFacts(BaseModel):
+    """Everything the report is made of, gathered by the flow."""
+
+    run_id: str
+    started_at: datetime
+    results: list[ItemResult]
+    failures: dict[str, str]
+    media: dict[str, MediaStats]
+    media_seconds: float = 0.0
+    decisions: list[CacheDecision]
+    cache_records: list[CacheRecord]
+    cache_api_calls: int = 0
+    stages: list[StageLine]
+    budget_usd: float | None = None
+    output_uri: str
+
+
+@task(name="aggregate-costs", cache_policy=NO_CACHE)
+def aggregate_costs(facts: RunFacts, settings: Settings) -> RunReport:
+    prices = load_price_table(settings.price_table_path)
+    deltas = {i: MediaDelta(before=s.tokens_before, after=s.tokens_after)
+              for i, s in facts.media.items()}
+    costs = summarize_costs(facts.results, facts.cache_records, deltas, prices, settings.models)
+    failures = dict(facts.failures)
+    failures.update({r.id: r.error for r in facts.results if r.error})
+    budget_stopped = sum(1 for r in facts.results if r.error and "not dispatched" in r.error)
+    total = len(facts.results) + len(facts.failures)
+    return RunReport(
+        run_id=facts.run_id, backend=backend_label(settings), price_table_version=prices.version,
+        started_at=facts.started_at, finished_at=datetime.now(UTC), items_total=total,
+        items_ok=sum(1 for r in facts.results if r.ok), items_failed=len(failures),
+        items_reused=sum(1 for r in facts.results if r.reused),
+        generate_calls=sum(len(r.attempts) for r in facts.results if not r.reused),
+        costs=costs, stages=facts.stages, routing_split=routing_split(facts.results),
+        escalation=escalation_by_task(facts.results),
+        media=media_summary(list(facts.media.values()), facts.media_seconds),
+        cache=cache_summary(facts.decisions, facts.cache_records, facts.results,
+                            facts.cache_api_calls),
+        failures=failures, budget_usd=facts.budget_usd, budget_stopped=budget_stopped,
+        items=item_lines(facts.results), output_uri=facts.output_uri,
+    )
+
+
+@task(name="write-results", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def write_results(results: list[ItemResult], report: RunReport) -> str:
+    """results.jsonl, report.json/.md/.svg, each written atomically; Prefect artifacts."""
+    storage, out = Storage(), report.output_uri or ""
+    lines = "".join(r.model_dump_json() + "\n" for r in sorted(results, key=lambda r: r.id))
+    storage.write_text(join(out, "results.jsonl"), lines, content_type="application/x-ndjson")
+    storage.write_text(join(out, "report.json"), report.model_dump_json(indent=2),
+                       content_type="application/json")
+    markdown = to_markdown(report)
+    storage.write_text(join(out, "report.md"), markdown, content_type="text/markdown")
+    storage.write_text(join(out, "report.svg"), to_svg(report), content_type="image/svg+xml")
+    create_markdown_artifact(markdown=markdown, key="flashfirst-report",
+                             description=f"flashfirst run {report.run_id}")
+    create_table_artifact(table=items_table(report), key="flashfirst-items",
+                          description="Per item: route, tier, cost, escalation, errors")
+    return out

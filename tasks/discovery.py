@@ -1,0 +1,48 @@
+"""Discovering items and reading the non-media sources and the shared context."""
+
+from __future__ import annotations
+
+from google.genai import types
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from flashfirst.caching.manager import PreparedContext
+from flashfirst.client import make_client
+from flashfirst.discover import discover
+from flashfirst.errors import ItemError
+from flashfirst.items import WorkItem
+from flashfirst.params import AnalyzeParams
+from flashfirst.settings import Settings
+from flashfirst.sources import SourceParts, prepare_context, text_or_document_parts
+from flashfirst.storage import Storage
+
+
+@task(name="discover-items", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def discover_items(params: AnalyzeParams) -> list[WorkItem]:
+    items = list(params.items)
+    if params.source:
+        items += discover(params.source, Storage(), task=params.task, prompt=params.prompt)
+    return items
+
+
+@task(name="read-text-sources", cache_policy=NO_CACHE)
+def read_text_sources(items: list[WorkItem], settings: Settings
+                      ) -> tuple[dict[str, SourceParts], dict[str, str]]:
+    """Parts of text and document items; per-item failures come back, not raised."""
+    storage, client = Storage(), make_client(settings)
+    parts: dict[str, SourceParts] = {}
+    failures: dict[str, str] = {}
+    for item in items:
+        try:
+            parts[item.id] = text_or_document_parts(item, storage, client, settings)
+        except ItemError as exc:
+            failures[item.id] = exc.cause
+    return parts, failures
+
+
+@task(name="prepare-shared-context", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def prepare_shared_context(params: AnalyzeParams, settings: Settings,
+                           media_parts: dict[str, list[types.Part]] | None = None,
+                           ) -> PreparedContext | None:
+    return prepare_context(params.context, Storage(), make_client(settings), settings,
+                           media_parts)

@@ -1,0 +1,156 @@
+"""Fan-out inference: items in chunks, one Prefect task per chunk, async calls inside.
+
+One Prefect task per HTTP call costs ~5-7 ms of orchestration each (DESIGN.md §7) and
+thousands of task runs in the UI; a chunk of async calls keeps the quota full with a
+handful of task runs. Rate limits are per process (``ModelLimiter``) and, when
+``FLASHFIRST_INFERENCE__SHARED_RATE_LIMITS`` is on, also shared across runs and workers
+through Prefect global concurrency limits on the Prefect server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from prefect import get_run_logger, task, unmapped
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+from pydantic import BaseModel, ConfigDict, Field
+
+from flashfirst import progress
+from flashfirst.caching.manager import CacheManager, CacheRecord, PreparedContext
+from flashfirst.caching.provider import CachedContexts
+from flashfirst.client import make_client
+from flashfirst.context import ContextUse
+from flashfirst.inference.answers import AnswerStore
+from flashfirst.inference.batch import BatchRunner
+from flashfirst.inference.engine import Budget, Engine, InferenceJob
+from flashfirst.items import ItemResult
+from flashfirst.prices import load_price_table
+from flashfirst.router import RoutingPolicy
+from flashfirst.settings import Settings
+from flashfirst.storage import Storage
+
+_budgets: dict[str, Budget] = {}
+_budgets_lock = threading.Lock()
+
+
+class InferenceRun(BaseModel):
+    """What every chunk of one run shares (serializable, so chunks can run anywhere)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    run_id: str
+    settings: Settings
+    policy: RoutingPolicy
+    context: PreparedContext | None = None
+    plan: dict[str, ContextUse] = Field(default_factory=dict)
+    cache_ttl_s: float = 3600
+    state_root: str
+    deadline_at: float | None = None
+    budget_usd: float | None = None
+
+
+class ChunkResult(BaseModel):
+    results: list[ItemResult]
+    cache_records: list[CacheRecord] = Field(default_factory=list)
+    cache_api_calls: int = 0
+
+
+def run_budget(run: InferenceRun) -> Budget:
+    """One running spend per run in this process, shared by its chunks."""
+    with _budgets_lock:
+        return _budgets.setdefault(run.run_id, Budget(run.budget_usd))
+
+
+@task(name="infer-chunk", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5,
+      task_run_name="infer {jobs[0].item.id}…")
+async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun) -> ChunkResult:
+    settings = run.settings
+    client = make_client(settings)
+    storage = Storage()
+    manager = CacheManager(client, storage, run.state_root)
+    contexts = (CachedContexts(manager, run.context, run.plan, run.cache_ttl_s)
+                if run.context is not None else None)
+    engine = Engine(client, settings, load_price_table(settings.price_table_path), run.policy,
+                    contexts=contexts, answers=AnswerStore(storage, run.state_root),
+                    budget=run_budget(run), deadline_at=run.deadline_at,
+                    gate=_shared_gate(settings))
+    logger = get_run_logger()
+
+    async def one(job: InferenceJob) -> ItemResult:
+        try:
+            result = await engine.run(job)
+        except Exception as exc:  # noqa: BLE001 - one item's bug must not sink its chunk
+            logger.exception("item %s failed unexpectedly", job.item.id)
+            result = ItemResult(id=job.item.id, task=job.item.task, route=job.route,
+                                error=f"internal error: {type(exc).__name__}: {exc}")
+        if result.error:
+            logger.warning("item %s: %s", job.item.id, result.error)
+        progress.advance("infer")
+        return result
+
+    results = await asyncio.gather(*(one(j) for j in jobs))
+    return ChunkResult(results=list(results), cache_records=list(manager.records.values()),
+                       cache_api_calls=manager.api_calls)
+
+
+def _shared_gate(settings: Settings):  # noqa: ANN202
+    if not settings.inference.shared_rate_limits:
+        return None
+    from prefect.concurrency.asyncio import rate_limit
+
+    async def gate(model: str, tokens: int) -> None:
+        # Created by `flashfirst limits` (or the deployment setup) with
+        # slot_decay_per_second = RPM / 60: one slot per request, freed at the quota's pace.
+        await rate_limit(f"gemini-rpm-{model}", occupy=1)
+
+    return gate
+
+
+def chunked(jobs: list[InferenceJob], size: int) -> list[list[InferenceJob]]:
+    return [jobs[i:i + size] for i in range(0, len(jobs), size)]
+
+
+class InferenceOutcome(BaseModel):
+    results: list[ItemResult] = Field(default_factory=list)
+    cache_records: list[CacheRecord] = Field(default_factory=list)
+    cache_api_calls: int = 0
+
+
+@task(name="infer-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=30)
+def infer_batch(jobs: list[InferenceJob], run: InferenceRun) -> ChunkResult:
+    settings = run.settings
+    runner = BatchRunner(
+        make_client(settings), settings, load_price_table(settings.price_table_path),
+        run.plan, run.context.inline("") if run.context else None,
+        AnswerStore(Storage(), run.state_root), run_budget(run),
+        poll_s=settings.inference.batch_poll_s)
+    results = runner.run(jobs)
+    get_run_logger().info("batch jobs: %s", ", ".join(runner.batch_names) or "none needed")
+    progress.advance("infer", len(jobs))
+    return ChunkResult(results=results)
+
+
+def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
+                  batch: bool) -> InferenceOutcome:
+    """Dispatch the jobs (chunks online, or one batch task) and follow their progress."""
+    progress.start("infer", len(jobs))
+    outcome = InferenceOutcome()
+    if not jobs:
+        return outcome
+    artifact = create_progress_artifact(progress=0.0, key="flashfirst-progress",
+                                        description="Items answered")
+    if batch:
+        futures = [infer_batch.submit(jobs, run)]
+    else:
+        futures = infer_chunk.map(chunked(jobs, run.settings.inference.chunk_size),
+                                  unmapped(run))
+    for future in as_completed(futures):
+        chunk: ChunkResult = future.result()
+        outcome.results.extend(chunk.results)
+        outcome.cache_records.extend(chunk.cache_records)
+        outcome.cache_api_calls += chunk.cache_api_calls
+        update_progress_artifact(artifact, progress=100.0 * len(outcome.results) / len(jobs))
+    return outcome

@@ -1,0 +1,27 @@
+"""Routing every item Flash first, with the reason kept."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from flashfirst.inference.engine import InferenceJob
+from flashfirst.items import WorkItem
+from flashfirst.planning import plan_jobs
+from flashfirst.router import RoutingPolicy
+from flashfirst.settings import Settings
+from flashfirst.sources import SourceParts
+from flashfirst.token_rules import MediaResolution
+
+
+@task(name="plan-routes", cache_policy=NO_CACHE)
+def plan_routes(items: list[WorkItem], sources: dict[str, SourceParts],
+                resolutions: dict[str, MediaResolution | None], policy: RoutingPolicy,
+                settings: Settings, context_tokens: int, deadline_s: float | None,
+                batch: bool) -> list[InferenceJob]:
+    jobs = plan_jobs(items, sources, resolutions, policy, settings,
+                     context_tokens=context_tokens, deadline_s=deadline_s, batch=batch)
+    logger = get_run_logger()
+    for job in jobs:
+        logger.debug("route %s → %s (%s)", job.item.id, job.route.model, job.route.reason)
+    return jobs
