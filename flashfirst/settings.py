@@ -151,6 +151,8 @@ class InferenceSettings(BaseModel):
     max_attempts: int = Field(6, ge=1, description="Tries for transient errors (429/5xx).")
     backoff_base_s: float = Field(1.0, gt=0)
     backoff_max_s: float = Field(60.0, gt=0)
+    quota_window_s: float = Field(
+        60.0, gt=0, description="The window RPM/TPM are counted over (Google: a minute).")
     batch_poll_s: float = Field(30.0, gt=0, description="How often a batch job is checked.")
     shared_rate_limits: bool = Field(
         False, description="Share RPM across runs and workers through Prefect global "

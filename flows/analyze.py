@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 
 from prefect import flow
 from prefect.runtime import flow_run
-from tasks.media import prepare_media_items
 
-from flashfirst.errors import BudgetExceeded, FlashfirstError
+from flashfirst.client import make_client
+from flashfirst.errors import BudgetExceeded, FlashfirstError, MediaError
 from flashfirst.estimate import RunEstimate
+from flashfirst.media import PreparedMedia
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.report import RunReport, StageLine
 from flashfirst.router import load_routing_policy
@@ -24,12 +25,13 @@ from flashfirst.sources import (
     media_sources,
     needs_media_stage,
 )
-from flashfirst.storage import join
+from flashfirst.storage import Storage, join
 from tasks.caching import ensure_caches, finish_caches
 from tasks.costs import RunFacts, aggregate_costs, write_results
 from tasks.discovery import discover_items, prepare_shared_context, read_text_sources
 from tasks.estimate import estimate_run
 from tasks.inference import InferenceRun, run_inference
+from tasks.media import prepare_media_items
 from tasks.routing import plan_routes
 
 
@@ -48,9 +50,9 @@ def analyze(params: AnalyzeParams, settings: Settings | None = None
 
     items = discover_items(params)
     context_media = context_media_items(params.context)
-    prepared, media_failures = prepare_media_items(
-        [i for i in items if needs_media_stage(i)] + context_media, settings,
-        params.media_policy)
+    prepared, media_failures = split_media_outcomes(prepare_media_items(
+        [i for i in items if needs_media_stage(i)] + context_media, settings, Storage(),
+        make_client(settings), params.media_policy))
     texts, text_failures = read_text_sources(
         [i for i in items if not needs_media_stage(i)], settings)
     clock.mark("prepare media")
@@ -92,6 +94,13 @@ def analyze(params: AnalyzeParams, settings: Settings | None = None
                         f"(threshold {settings.inference.failure_threshold:.0%}); "
                         f"results and report are in {output}")
     return report
+
+
+def split_media_outcomes(outcomes: list[PreparedMedia | MediaError]
+                         ) -> tuple[dict[str, PreparedMedia], dict[str, str]]:
+    prepared = {o.item_id: o for o in outcomes if isinstance(o, PreparedMedia)}
+    failures = {o.item_id: o.cause for o in outcomes if isinstance(o, MediaError)}
+    return prepared, failures
 
 
 def _run_id() -> str:

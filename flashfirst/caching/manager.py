@@ -232,7 +232,7 @@ class CacheManager:
     def _cross_run_lock(self, content_hash: str, model: str) -> Iterator[None]:
         uri = self._marker_uri(content_hash, model).removesuffix(".json") + ".lock"
         body = json.dumps({"at": time.time()}).encode()
-        while not self.storage.create_exclusive(uri, body):
+        while not self.storage.write_if_absent(uri, body, "application/json"):
             try:
                 held_since = json.loads(self.storage.read_bytes(uri))["at"]
             except (StorageError, ValueError, KeyError):

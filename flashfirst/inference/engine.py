@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flashfirst.context import ContextProvider, ContextUse, StaticContexts
 from flashfirst.inference.answers import AnswerStore, answer_key
-from flashfirst.inference.ratelimit import limiter_for
+from flashfirst.inference.ratelimit import PROCESS, Limiters
 from flashfirst.inference.retry import CallFailure, backoff_s, classify
 from flashfirst.inference.validation import Verdict, judge
 from flashfirst.items import Attempt, ItemResult, Route, ServiceTier, Usage, WorkItem
@@ -58,6 +58,10 @@ class Budget:
         return self.limit is not None and self.spent >= self.limit
 
 
+class _BudgetReached(Exception):
+    pass
+
+
 class _CallGaveUp(Exception):
     def __init__(self, failure: CallFailure, tries: int) -> None:
         super().__init__(failure.message)
@@ -68,12 +72,14 @@ class Engine:
     def __init__(self, client: genai.Client, settings: Settings, prices: PriceTable,
                  policy: RoutingPolicy, *, contexts: ContextProvider | None = None,
                  answers: AnswerStore | None = None, budget: Budget | None = None,
-                 deadline_at: float | None = None, gate=None, seed: int = 0) -> None:  # noqa: ANN001
+                 deadline_at: float | None = None, gate=None,  # noqa: ANN001
+                 limiters: Limiters | None = None, seed: int = 0) -> None:
         self.client, self.settings, self.prices, self.policy = client, settings, prices, policy
         self.contexts = contexts or StaticContexts()
         self.answers, self.budget = answers, budget or Budget(None)
         self.deadline_at = deadline_at  # time.time() by which the run should be done
         self.gate = gate  # optional async (model, tokens) -> None shared across processes
+        self.limiters = limiters or PROCESS
         self._rng = random.Random(seed)
 
     async def run(self, job: InferenceJob) -> ItemResult:
@@ -87,12 +93,12 @@ class Engine:
             return done.model_copy(update={"reused": True, "route": job.route})
         route = job.route
         for hop in range(2):  # the route, then at most one escalation
-            if self.budget.reached:
+            try:
+                attempt, verdict = await self._attempt(job, route)
+            except _BudgetReached:
                 result.error = (f"not dispatched: budget of ${self.budget.limit} reached "
                                 f"(spent ${self.budget.spent:.6f})")
                 return result
-            try:
-                attempt, verdict = await self._attempt(job, route)
             except _CallGaveUp as gave_up:
                 f = gave_up.failure
                 what = "gave up after" if f.transient else "failed on"
@@ -115,16 +121,21 @@ class Engine:
 
     async def _attempt(self, job: InferenceJob, route: Route) -> tuple[Attempt, Verdict]:
         spec = self.settings.models.spec(route.model)
-        limiter = limiter_for(spec)
+        limiter = self.limiters.for_model(spec, self.settings.inference.quota_window_s)
         ctx = await self.contexts.use(route.model)
         tier, recreated = route.service_tier, False
         est = job.est_prompt_tokens + (ctx.tokens if ctx else 0)
         cfg = self.settings.inference
-        for i in range(cfg.max_attempts):
+        tries = 0  # per tier: moving from Flex to Standard starts a fresh count
+        while True:
             ticket = await limiter.acquire(est)
+            if self.budget.reached:  # checked at the last moment before paying
+                limiter.release(ticket)
+                raise _BudgetReached
             if self.gate is not None:
                 await self.gate(route.model, est)
             started = time.monotonic()
+            tries += 1
             try:
                 response = await self.client.aio.models.generate_content(
                     model=route.model, contents=self._contents(job, ctx),
@@ -135,13 +146,16 @@ class Engine:
                 if ctx and ctx.cached and not recreated and _cache_gone(failure):
                     ctx, recreated = await self.contexts.recreate(route.model, ctx.cache_name), True
                     continue
-                if not failure.transient or i + 1 == cfg.max_attempts:
-                    raise _CallGaveUp(failure, i + 1) from exc
-                if failure.code == 429 or (failure.shed and tier is ServiceTier.FLEX):
+                flex_shed = failure.shed and tier is ServiceTier.FLEX
+                if failure.code == 429 or flex_shed:
                     limiter.on_throttled(failure.retry_after_s)
-                delay = backoff_s(i, failure, cfg.backoff_base_s, cfg.backoff_max_s, self._rng)
-                if failure.shed and tier is ServiceTier.FLEX and not self._flex_still_fits(delay):
-                    tier = ServiceTier.STANDARD
+                delay = backoff_s(tries - 1, failure, cfg.backoff_base_s, cfg.backoff_max_s,
+                                  self._rng)
+                if flex_shed and (tries >= cfg.max_attempts or not self._flex_still_fits(delay)):
+                    tier, tries = ServiceTier.STANDARD, 0  # the deadline needs Standard now
+                    continue
+                if not failure.transient or tries >= cfg.max_attempts:
+                    raise _CallGaveUp(failure, tries) from exc
                 await asyncio.sleep(delay)
                 continue
             usage = Usage.from_sdk(response.usage_metadata)
@@ -155,10 +169,9 @@ class Engine:
                 model=route.model, service_tier_requested=route.service_tier,
                 service_tier_served=served, usage=usage, cost_usd=float(cost), ok=verdict.ok,
                 finish_reason=verdict.finish_reason, validation_error=verdict.error,
-                latency_s=round(time.monotonic() - started, 4), transient_retries=i,
+                latency_s=round(time.monotonic() - started, 4), transient_retries=tries - 1,
                 cached_content=ctx.cache_name if ctx else None,
             ), verdict
-        raise AssertionError("unreachable: the loop returns or raises")
 
     def _flex_still_fits(self, delay_s: float) -> bool:
         if self.deadline_at is None:

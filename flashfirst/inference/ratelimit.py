@@ -15,16 +15,16 @@ import asyncio
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flashfirst.settings import ModelSpec
 
 WINDOW_S = 60.0
 # Our clock starts the window a little before the server sees the request.
-_MARGIN_S = 0.5
+_MARGIN_S = 0.25
 _POLL_S = 0.005
 _MIN_FACTOR = 0.05
-_RECOVERY_PER_SUCCESS = 0.02
 
 
 @dataclass
@@ -41,8 +41,11 @@ class LimiterStats:
 
 
 class ModelLimiter:
-    def __init__(self, spec: ModelSpec, clock: callable = time.monotonic) -> None:
+    def __init__(self, spec: ModelSpec, window_s: float = WINDOW_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.spec = spec
+        self._window = window_s
+        self._margin = min(_MARGIN_S, window_s / 20)
         self._clock = clock
         self._lock = threading.Lock()
         self._requests: deque[float] = deque()
@@ -71,8 +74,10 @@ class ModelLimiter:
                 ticket.entry[1] = float(actual_tokens)
 
     def on_success(self) -> None:
+        """Additive increase: about one more request per window, per window of successes."""
         with self._lock:
-            self.factor = min(1.0, self.factor + _RECOVERY_PER_SUCCESS)
+            allowed = max(1.0, self.spec.rpm * self.factor)
+            self.factor = min(1.0, self.factor + 1.0 / (self.spec.rpm * allowed))
 
     def on_throttled(self, retry_after_s: float | None) -> None:
         """A 429 (or a shed 503): send less, and nothing until the server's delay passes."""
@@ -92,7 +97,7 @@ class ModelLimiter:
                 return None, _POLL_S
             rpm = max(1, int(self.spec.rpm * self.factor))
             if len(self._requests) >= rpm:
-                return None, self._requests[0] + WINDOW_S + _MARGIN_S - now
+                return None, self._requests[0] + self._window + self._margin - now
             tpm = self.spec.tpm * self.factor
             if self._tokens and self._token_sum + tokens > tpm:
                 return None, self._token_wait(tokens, tpm, now)
@@ -105,7 +110,7 @@ class ModelLimiter:
             return Ticket(sent_at=now, entry=entry), 0.0
 
     def _expire(self, now: float) -> None:
-        horizon = now - WINDOW_S - _MARGIN_S
+        horizon = now - self._window - self._margin
         while self._requests and self._requests[0] <= horizon:
             self._requests.popleft()
         while self._tokens and self._tokens[0][0] <= horizon:
@@ -117,18 +122,27 @@ class ModelLimiter:
         for sent, n in self._tokens:
             excess -= n
             if excess <= 0:
-                return sent + WINDOW_S + _MARGIN_S - now
+                return sent + self._window + self._margin - now
         return _POLL_S
 
 
-_shared: dict[tuple, ModelLimiter] = {}
-_shared_lock = threading.Lock()
+class Limiters:
+    """One limiter per model and limits; a process shares one registry (``PROCESS``)."""
+
+    def __init__(self) -> None:
+        self._limiters: dict[tuple, ModelLimiter] = {}
+        self._lock = threading.Lock()
+
+    def for_model(self, spec: ModelSpec, window_s: float = WINDOW_S) -> ModelLimiter:
+        key = (spec.id, spec.rpm, spec.tpm, spec.concurrency, window_s)
+        with self._lock:
+            if key not in self._limiters:
+                self._limiters[key] = ModelLimiter(spec, window_s)
+            return self._limiters[key]
+
+    def throttled(self) -> int:
+        with self._lock:
+            return sum(lim.stats.throttled for lim in self._limiters.values())
 
 
-def limiter_for(spec: ModelSpec) -> ModelLimiter:
-    """The process-wide limiter of a model (same limits → same limiter)."""
-    key = (spec.id, spec.rpm, spec.tpm, spec.concurrency)
-    with _shared_lock:
-        if key not in _shared:
-            _shared[key] = ModelLimiter(spec)
-        return _shared[key]
+PROCESS = Limiters()

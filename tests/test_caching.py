@@ -1,0 +1,148 @@
+"""Context caching that pays, end to end through the analyze flow and the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import pytest
+
+from flashfirst.caching.manager import CacheManager
+from flashfirst.caching.provider import CachedContexts
+from flashfirst.client import make_client
+from flashfirst.context import SharedContext
+from flashfirst.emulator import EmbeddedEmulator
+from flashfirst.inference.engine import Engine, InferenceJob
+from flashfirst.inference.ratelimit import Limiters
+from flashfirst.items import TaskKind, WorkItem
+from flashfirst.params import AnalyzeParams
+from flashfirst.prices import load_price_table
+from flashfirst.report import RunReport
+from flashfirst.router import load_routing_policy, route
+from flashfirst.settings import Settings
+from flashfirst.sources import prepare_context
+from flashfirst.storage import Storage
+from flows.analyze import analyze
+from flows.cache_janitor import cache_janitor
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+def handbook(tmp_path: Path, sections: int = 300, version: str = "v1") -> str:
+    """About 90 characters a section: 300 sections ≈ 7,000 tokens by the 4-chars rule."""
+    path = tmp_path / f"handbook-{version}.md"
+    path.write_text("".join(f"Section {n} ({version}): refunds take {n % 9 + 1} days; "
+                            f"escalate to team {n % 5}.\n" for n in range(sections)))
+    return str(path)
+
+
+def params(doc: str, n: int = 20, task: TaskKind = TaskKind.SUMMARIZE,
+           **kw: object) -> AnalyzeParams:
+    return AnalyzeParams(
+        items=[WorkItem(id=f"q{i}", task=task, text=f"Question {i} about refunds.")
+               for i in range(n)],
+        context=SharedContext(system_instruction="Answer from the handbook.",
+                              documents=[doc]), **kw)
+
+
+def test_first_run_caches_second_run_reuses_and_every_call_hits(
+        run_settings: Settings, emulator: EmbeddedEmulator, tmp_path: Path):
+    doc = handbook(tmp_path)
+    first: RunReport = analyze(params(doc), run_settings)
+    assert emulator.stats.cache_creations == 1
+    [decision] = first.cache.decisions
+    assert decision.model == "gemini-2.5-flash" and decision.create
+    assert first.cache.created == 1
+    emulator.control.clear_scripts()
+    # New questions, same context: no new cache, and every call reads it.
+    second: RunReport = analyze(params(doc).model_copy(update={"items": [
+        WorkItem(id=f"n{i}", text=f"Another question {i}.") for i in range(20)]}),
+        run_settings)
+    assert emulator.stats.cache_creations == 1
+    assert second.cache.reused == 1 and second.cache.created == 0
+    assert second.cache.calls_with_cache_hits == second.generate_calls == 20
+    assert all(line.cost_usd > 0 for line in second.items)
+
+
+def test_a_changed_document_gets_a_new_cache(run_settings, emulator, tmp_path):
+    analyze(params(handbook(tmp_path, version="v1")), run_settings)
+    analyze(params(handbook(tmp_path, version="v2")), run_settings)
+    assert emulator.stats.cache_creations == 2
+
+
+def test_two_runs_started_together_create_one_cache(run_settings, emulator, tmp_path):
+    doc = handbook(tmp_path)
+    reports: list[RunReport] = []
+    runs = [threading.Thread(target=lambda k=k: reports.append(analyze(
+        params(doc).model_copy(update={"items": [
+            WorkItem(id=f"{k}{i}", text=f"Run {k} question {i}") for i in range(20)]}),
+        run_settings))) for k in "ab"]
+    for t in runs:
+        t.start()
+    for t in runs:
+        t.join()
+    assert len(reports) == 2
+    assert emulator.stats.cache_creations == 1
+    assert sorted(r.cache.created for r in reports) == [0, 1]
+
+
+def test_below_the_minimum_is_never_cached_and_the_report_says_why(run_settings, emulator,
+                                                                  tmp_path):
+    report = analyze(params(handbook(tmp_path, sections=20)), run_settings)
+    assert emulator.stats.calls_to("cachedContents") == 0
+    [decision] = report.cache.decisions
+    assert not decision.create and "below" in decision.reason and "minimum" in decision.reason
+
+
+def test_a_context_not_worth_caching_is_sent_inline(run_settings, emulator, tmp_path):
+    # One call cannot pay for a cache write plus five minutes of storage on Pro.
+    report = analyze(params(handbook(tmp_path), n=1, task=TaskKind.REASON), run_settings)
+    [decision] = report.cache.decisions
+    assert decision.model == "gemini-2.5-pro" and not decision.create
+    assert "less than storage" in decision.reason
+    assert emulator.stats.cache_creations == 0
+    assert report.cache.calls_with_cache_hits == 0
+
+
+def test_a_cache_that_expires_mid_run_is_recreated_once(run_settings, emulator, tmp_path):
+    """Between ensuring the cache and the calls, it expires: the calls recreate it once."""
+    client, storage = make_client(run_settings), Storage()
+    context = prepare_context(SharedContext(system_instruction="Answer from the handbook.",
+                                            documents=[handbook(tmp_path)]),
+                              storage, client, run_settings)
+    manager = CacheManager(client, storage, run_settings.storage_root)
+    use = manager.ensure(context, "gemini-2.5-flash", ttl_s=300)
+    emulator.control.advance_clock(301)
+    contexts = CachedContexts(manager, context, {"gemini-2.5-flash": use}, ttl_s=300)
+    engine = Engine(client, run_settings, load_price_table(), load_routing_policy(),
+                    contexts=contexts, limiters=Limiters())
+    jobs = [InferenceJob(item=WorkItem(id=f"i{n}", text=f"Question {n}"), identity=f"i{n}",
+                         route=route(WorkItem(id="x"), load_routing_policy(),
+                                     run_settings.models)) for n in range(12)]
+
+    async def go() -> list:
+        return list(await asyncio.gather(*(engine.run(j) for j in jobs)))
+
+    results = asyncio.run(go())
+    assert all(r.ok for r in results)
+    assert emulator.stats.cache_creations == 2
+    assert all(r.attempts[0].usage.cached_tokens == context.tokens for r in results)
+    recreated = [r for r in manager.records.values() if r.recreated]
+    assert len(recreated) == 1 and recreated[0].name != use.cache_name
+
+
+def test_janitor_deletes_only_our_idle_caches(run_settings, emulator, tmp_path, monkeypatch):
+    from google.genai import types
+
+    analyze(params(handbook(tmp_path), keep_caches_s=7200), run_settings)
+    client = make_client(run_settings)
+    theirs = client.caches.create(model="gemini-2.5-flash", config=types.CreateCachedContentConfig(
+        display_name="someone-elses", contents=["x " * 5000], ttl="86400s"))
+    monkeypatch.setenv("FLASHFIRST_BACKEND__BASE_URL", emulator.base_url)
+    kept = cache_janitor(reuse_window_s=3600)
+    assert kept.deleted == [] and len(kept.ours) == 1
+    swept = cache_janitor(reuse_window_s=0)  # every second idle is too long now
+    assert len(swept.deleted) == 1 and swept.storage_usd > 0
+    names = [c.name for c in client.caches.list()]
+    assert theirs.name in names and swept.deleted[0].name not in names

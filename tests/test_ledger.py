@@ -1,0 +1,88 @@
+"""The cost waterfall: baseline, levers and actual, checked against hand-computed sums."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from flashfirst.caching.manager import CacheRecord
+from flashfirst.items import Attempt, ItemResult, ServiceTier, TaskKind, Usage
+from flashfirst.ledger import MediaDelta, summarize_costs
+from flashfirst.prices import load_price_table
+from flashfirst.settings import ModelCatalogue
+from flashfirst.token_rules import Modality, TokenCount
+
+FLASH, LITE = "gemini-2.5-flash", "gemini-2.5-flash-lite"
+
+
+def attempt(model: str, tier: ServiceTier, **usage: object) -> Attempt:
+    return Attempt(model=model, service_tier_requested=tier, service_tier_served=tier,
+                   usage=Usage(**usage), ok=True)
+
+
+@pytest.fixture
+def scenario():
+    text_item = ItemResult(id="a", task=TaskKind.SUMMARIZE, attempts=[attempt(
+        FLASH, ServiceTier.FLEX, prompt_tokens=5_000, cached_tokens=4_000,
+        candidates_tokens=200, thoughts_tokens=100,
+        prompt_by_modality={Modality.TEXT: 5_000}, cached_by_modality={Modality.TEXT: 4_000})])
+    video_item = ItemResult(id="b", task=TaskKind.SUMMARIZE, attempts=[attempt(
+        FLASH, ServiceTier.STANDARD, prompt_tokens=1_000, candidates_tokens=100,
+        prompt_by_modality={Modality.VIDEO: 660, Modality.TEXT: 340})])
+    escalated = ItemResult(id="c", task=TaskKind.CLASSIFY, escalated=True, attempts=[
+        attempt(LITE, ServiceTier.STANDARD, prompt_tokens=1_000, candidates_tokens=50),
+        attempt(FLASH, ServiceTier.STANDARD, prompt_tokens=1_000, candidates_tokens=60)])
+    reused = ItemResult(id="d", task=TaskKind.SUMMARIZE, reused=True, attempts=[attempt(
+        FLASH, ServiceTier.STANDARD, prompt_tokens=99_999, candidates_tokens=9_999)])
+    media = {"b": MediaDelta(
+        before=TokenCount(by_modality={Modality.VIDEO: 2_580, Modality.AUDIO: 320}),
+        after=TokenCount(by_modality={Modality.VIDEO: 660}))}
+    t0 = datetime(2026, 11, 28, tzinfo=UTC)
+    cache = CacheRecord(name="cachedContents/x", model=FLASH, content_hash="h", tokens=4_000,
+                        created_by_run=True, created_at=t0, expire_at=t0 + timedelta(hours=1),
+                        deleted_at=t0 + timedelta(seconds=600))
+    return [text_item, video_item, escalated, reused], [cache], media
+
+
+def test_baseline_levers_and_actual_match_hand_computed_dollars(scenario):
+    results, caches, media = scenario
+    s = summarize_costs(results, caches, media, load_price_table(), ModelCatalogue())
+    # Per 1M tokens. naive, all on Pro uncached with original media:
+    #   a 5,000×1.25 + 300×10 = 9,250; b (1,000+1,920+320)×1.25 + 100×10 = 5,050;
+    #   c 1,000×1.25 + 60×10 = 1,850 → 16,150
+    assert s.naive_usd == pytest.approx(0.01615, abs=1e-9)
+    # actual: a 1,000×0.30 + 4,000×0.03 + 300×2.5 = 1,170, at Flex ½ → 585; b 550;
+    #   c 120 + 450; cache write 4,000×0.30 = 1,200; storage 4,000×1.0×600/3600 = 666.667
+    assert s.actual_usd == pytest.approx(0.003571667, abs=1e-9)
+    assert s.cache_write_usd == pytest.approx(0.0012, abs=1e-9)
+    assert s.cache_storage_usd == pytest.approx(0.000666667, abs=1e-9)
+    levers = {lv.name: lv.saving_usd for lv in s.levers}
+    assert levers["routing"] == pytest.approx(0.011884, abs=1e-9)  # 16,150 − 4,266
+    assert levers["media"] == pytest.approx(0.000896, abs=1e-9)  # b: 1,446 − 550
+    # One cached call does not pay for a cache write: the lever says so, negative.
+    assert levers["caching"] == pytest.approx(-0.000786667, abs=1e-9)
+    assert levers["service tier"] == pytest.approx(0.000585, abs=1e-9)  # a at Flex
+
+
+def test_levers_add_up_exactly_to_the_saving(scenario):
+    results, caches, media = scenario
+    s = summarize_costs(results, caches, media, load_price_table(), ModelCatalogue())
+    assert sum(lv.saving_usd for lv in s.levers) == pytest.approx(
+        s.naive_usd - s.actual_usd, abs=1e-9)
+
+
+def test_lower_bound_is_the_cheapest_model_at_batch_price(scenario):
+    results, caches, media = scenario
+    s = summarize_costs(results, caches, media, load_price_table(), ModelCatalogue())
+    # a (1,000×0.10 + 4,000×0.01 + 200×0.40)/2 = 110; b (1,000×0.10 + 100×0.40)/2 = 70;
+    # c (1,000×0.10 + 60×0.40)/2 = 62 → 242 per 1M
+    assert s.lower_bound_usd == pytest.approx(0.000242, abs=1e-9)
+    assert s.lower_bound_usd <= s.actual_usd
+
+
+def test_reused_answers_cost_nothing_in_this_run(scenario):
+    results, caches, media = scenario
+    s = summarize_costs(results, caches, media, load_price_table(), ModelCatalogue())
+    flash = next(m for m in s.per_model if m.model == FLASH)
+    assert flash.calls == 3  # a, b and c's escalation; d was answered by an earlier run
