@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 from typing import Annotated
@@ -158,6 +159,14 @@ def serve() -> None:
     from deployments.serve import serve_all
 
     serve_all()
+
+
+@app.callback()
+def _options(verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Show Prefect's task and flow logs.")] = False) -> None:
+    if not verbose:  # before Prefect is imported: its logging reads this once
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def main() -> None:

@@ -31,11 +31,11 @@ def _make_media(folder: Path) -> None:
     if not (folder / "store-walkthrough.mp4").exists():
         _ffmpeg("-f", "lavfi", "-i", lavfi_video, "-f", "lavfi", "-i",
                 "sine=frequency=330:sample_rate=44100", "-ac", "2", "-t", "12",
-                "-c:v", "libx264", "-preset", "veryfast", "-b:v", "6M", "-c:a", "aac",
+                "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "6M", "-c:a", "aac",
                 "-b:a", "192k", str(folder / "store-walkthrough.mp4"))
     if not (folder / "dashcam.mp4").exists():
-        _ffmpeg("-f", "lavfi", "-i", "mandelbrot=size=1280x720:rate=60", "-t", "10",
-                "-c:v", "libx264", "-preset", "veryfast", "-b:v", "6M",
+        _ffmpeg("-f", "lavfi", "-i", "cellauto=s=1280x720:rate=60:rule=110", "-t", "10",
+                "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "6M",
                 str(folder / "dashcam.mp4"))
     if not (folder / "support-call.wav").exists():
         _ffmpeg("-f", "lavfi", "-i", "sine=frequency=220:sample_rate=44100:duration=20",

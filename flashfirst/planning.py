@@ -6,6 +6,7 @@ from collections import Counter
 
 from flashfirst.caching.decision import CacheDecision, decide, expected_run_s
 from flashfirst.caching.manager import PreparedContext
+from flashfirst.inference.answers import AnswerStore, job_key
 from flashfirst.inference.engine import InferenceJob
 from flashfirst.items import ServiceTier, WorkItem
 from flashfirst.prices import PriceTable
@@ -38,6 +39,13 @@ def plan_jobs(items: list[WorkItem], sources: dict[str, SourceParts],
                                  est_prompt_tokens=est - context_tokens,
                                  media_resolution=resolutions.get(item.id)))
     return jobs
+
+
+def unanswered(jobs: list[InferenceJob], answers: AnswerStore,
+               context: PreparedContext | None) -> list[InferenceJob]:
+    """Jobs that will really call a model: answered ones don't need a cache."""
+    context_hash = context.content_hash if context else None
+    return [j for j in jobs if not answers.has(job_key(j, context_hash))]
 
 
 def cache_decisions(context: PreparedContext | None, jobs: list[InferenceJob],

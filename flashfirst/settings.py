@@ -141,7 +141,9 @@ class MediaSettings(BaseModel):
 
 class CacheSettings(BaseModel):
     enabled: bool = True
-    reuse_window_s: float = Field(3600, ge=0, description="Keep a cache this long after a run.")
+    reuse_window_s: float = Field(
+        3600, ge=0, description="Keep a cache up to this long after a run for the next one "
+        "(capped where storage would cost more than writing it again; 0 deletes).")
     ttl_margin: float = Field(1.5, ge=1, description="TTL = expected run time × this margin.")
     min_ttl_s: float = Field(300, gt=0)
 

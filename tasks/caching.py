@@ -6,12 +6,13 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
-from flashfirst.caching.decision import CacheDecision
+from flashfirst.caching.decision import CacheDecision, worth_keeping_s
 from flashfirst.caching.manager import CacheManager, CacheRecord, PreparedContext
 from flashfirst.client import make_client
 from flashfirst.context import ContextUse
+from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.engine import InferenceJob
-from flashfirst.planning import cache_decisions
+from flashfirst.planning import cache_decisions, unanswered
 from flashfirst.prices import load_price_table
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
@@ -28,8 +29,10 @@ class CachePlan(BaseModel):
 @task(name="ensure-caches", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
 def ensure_caches(context: PreparedContext | None, jobs: list[InferenceJob],
                   settings: Settings) -> CachePlan:
-    """Find or create a cache for each model where the break-even says it pays."""
-    decisions = cache_decisions(context, jobs, settings,
+    """Find or create a cache for each model where the break-even says it pays, counting
+    only the items that will really be sent (answers already paid for need no cache)."""
+    pending = unanswered(jobs, AnswerStore(Storage(), settings.storage_root), context)
+    decisions = cache_decisions(context, pending, settings,
                                 load_price_table(settings.price_table_path))
     logger = get_run_logger()
     plan = CachePlan(decisions=decisions)
@@ -49,7 +52,10 @@ def ensure_caches(context: PreparedContext | None, jobs: list[InferenceJob],
 @task(name="finish-caches", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
 def finish_caches(records: list[CacheRecord], keep_for_s: float,
                   settings: Settings) -> tuple[list[CacheRecord], int]:
-    """Keep the run's caches for the reuse window, or delete them (window 0)."""
+    """Keep the run's caches for the reuse window, or delete them (window 0). Never longer
+    than the storage break-even: past it, writing the cache again is cheaper."""
+    prices = load_price_table(settings.price_table_path)
     manager = CacheManager(make_client(settings), Storage(), settings.storage_root)
     manager.records = {r.name: r for r in records}
-    return manager.finish(keep_for_s), manager.api_calls
+    kept = manager.finish(lambda r: min(keep_for_s, worth_keeping_s(r.model, prices)))
+    return kept, manager.api_calls

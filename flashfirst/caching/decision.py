@@ -66,3 +66,12 @@ def expected_run_s(items: int, rpm: int, concurrency: int, latency_s: float) -> 
     if items == 0:
         return 0.0
     return max(items / rpm * 60.0, items * latency_s / concurrency)
+
+
+def worth_keeping_s(model: str, prices: PriceTable) -> float:
+    """How long an idle cache may be kept before its storage costs more than writing it
+    again would: input price ÷ storage price per hour (Pro: 1.25 / 4.50 h ≈ 17 min)."""
+    row = prices.for_model(model)
+    if row.cache_storage_per_hour <= 0:
+        return float("inf")
+    return float(row.input / row.cache_storage_per_hour * 3600)

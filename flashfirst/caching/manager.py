@@ -14,7 +14,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from google import genai
@@ -195,16 +195,17 @@ class CacheManager:
                 with contextlib.suppress(genai_errors.ClientError):
                     record.expire_at = self._set_ttl(name, ttl_s) or record.expire_at
 
-    def finish(self, keep_for_s: float) -> list[CacheRecord]:
-        """End of run: keep each cache for the reuse window, or delete it (0)."""
+    def finish(self, keep_for_s: Callable[[CacheRecord], float]) -> list[CacheRecord]:
+        """End of run: keep each cache for its reuse window, or delete it (window 0)."""
         with self._lock:
             for record in self.records.values():
                 if record.deleted_at is not None:
                     continue
-                if keep_for_s > 0:
+                keep = keep_for_s(record)
+                if keep > 0:
                     with contextlib.suppress(genai_errors.ClientError):
-                        record.expire_at = self._set_ttl(record.name, keep_for_s) or (
-                            _now() + timedelta(seconds=keep_for_s))
+                        record.expire_at = self._set_ttl(record.name, keep) or (
+                            _now() + timedelta(seconds=keep))
                 else:
                     self.api_calls += 1
                     with contextlib.suppress(genai_errors.ClientError):

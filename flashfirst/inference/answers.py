@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import TYPE_CHECKING
 
 from flashfirst.errors import StorageError
 from flashfirst.items import ItemResult
+from flashfirst.prompts import prompt_for
 from flashfirst.storage import Storage, join
+
+if TYPE_CHECKING:
+    from flashfirst.inference.engine import InferenceJob
 
 
 def answer_key(*, identity: str, model: str, prompt: str, schema: dict | None,
@@ -21,6 +26,12 @@ def answer_key(*, identity: str, model: str, prompt: str, schema: dict | None,
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def job_key(job: InferenceJob, context_hash: str | None) -> str:
+    item = job.item
+    return answer_key(identity=job.identity, model=job.route.model, prompt=prompt_for(item),
+                      schema=item.response_schema, check=item.check, context_hash=context_hash)
+
+
 class AnswerStore:
     def __init__(self, storage: Storage, root: str) -> None:
         self._storage = storage
@@ -28,6 +39,9 @@ class AnswerStore:
 
     def _uri(self, key: str) -> str:
         return join(self._root, key[:2], f"{key}.json")
+
+    def has(self, key: str) -> bool:
+        return self._storage.exists(self._uri(key))
 
     def get(self, key: str) -> ItemResult | None:
         try:

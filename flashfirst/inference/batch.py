@@ -14,12 +14,11 @@ from google import genai
 from google.genai import types
 
 from flashfirst.context import ContextUse
-from flashfirst.inference.answers import AnswerStore, answer_key
+from flashfirst.inference.answers import AnswerStore, job_key
 from flashfirst.inference.engine import Budget, Engine, InferenceJob
 from flashfirst.inference.validation import judge
 from flashfirst.items import Attempt, ItemResult, Route, ServiceTier, Usage
 from flashfirst.prices import PriceTable
-from flashfirst.prompts import prompt_for
 from flashfirst.router import escalate
 from flashfirst.settings import Settings
 
@@ -44,10 +43,7 @@ class BatchRunner:
         pending: list[tuple[InferenceJob, Route]] = []
         for job in jobs:
             ctx = self._ctx(job.route.model)
-            key = answer_key(identity=job.identity, model=job.route.model,
-                             prompt=prompt_for(job.item), schema=job.item.response_schema,
-                             check=job.item.check,
-                             context_hash=ctx.content_hash if ctx else None)
+            key = job_key(job, ctx.content_hash if ctx else None)
             keys[job.item.id] = key
             done = self.answers.get(key) if self.answers else None
             if done is not None:

@@ -14,7 +14,7 @@ from google.genai import types
 from pydantic import BaseModel, ConfigDict, Field
 
 from flashfirst.context import ContextProvider, ContextUse, StaticContexts
-from flashfirst.inference.answers import AnswerStore, answer_key
+from flashfirst.inference.answers import AnswerStore, job_key
 from flashfirst.inference.ratelimit import PROCESS, Limiters
 from flashfirst.inference.retry import CallFailure, backoff_s, classify
 from flashfirst.inference.validation import Verdict, judge
@@ -86,9 +86,7 @@ class Engine:
         item = job.item
         result = ItemResult(id=item.id, task=item.task, route=job.route)
         first_ctx = await self.contexts.use(job.route.model)
-        key = answer_key(identity=job.identity, model=job.route.model, prompt=prompt_for(item),
-                         schema=item.response_schema, check=item.check,
-                         context_hash=first_ctx.content_hash if first_ctx else None)
+        key = job_key(job, first_ctx.content_hash if first_ctx else None)
         if self.answers is not None and (done := self.answers.get(key)) is not None:
             return done.model_copy(update={"reused": True, "route": job.route})
         route = job.route
