@@ -26,6 +26,10 @@ class ItemError(FlashfirstError):
         self.item_id = item_id
         self.cause = cause
 
+    def __reduce__(self) -> tuple:
+        # Process and Dask task runners pickle exceptions; keep the two fields.
+        return (type(self), (self.item_id, self.cause))
+
 
 class MediaError(ItemError):
     """The item's media is unreadable, empty, mislabelled or failed to convert."""

@@ -1,0 +1,168 @@
+"""Media preparation benchmark: our stage against the plain ffmpeg command line doing the
+same conversion, in the same run, on media generated on the spot.
+
+Prints, for a 60 s 720p60 clip with 44.1 kHz stereo audio and 10 min of 44.1 kHz stereo
+audio: wall time of ``prepare_media`` vs. ``ffmpeg`` (median of a few runs), times faster
+than real time, a second (reused) run, and bytes and tokens before/after for each
+policy. The last line is ``vs_ffmpeg=<ratio> x_realtime=<n> bytes_ratio=<after/before>``
+for the video case.
+
+    python bench/media.py [--video-seconds 60] [--audio-seconds 600] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from flashfirst.items import MediaPolicy, WorkItem
+from flashfirst.media import PreparedMedia, ffmpeg_invocations, prepare_media
+from flashfirst.media.ffmpeg_cmd import ffmpeg_exe
+from flashfirst.probe import MediaKind
+from flashfirst.settings import Settings
+from flashfirst.storage import Storage
+
+VIDEO_POLICIES: dict[str, MediaPolicy] = {
+    "default (1 fps, 768 px, 16 kHz)": MediaPolicy(),
+    "fps 0.25": MediaPolicy(fps=0.25),
+    "low resolution": MediaPolicy(media_resolution="low"),
+    "fps 0.25 + low": MediaPolicy(fps=0.25, media_resolution="low"),
+    "trim to 0-30 s": MediaPolicy(trim_end_s=30),
+    "drop audio": MediaPolicy(drop_audio=True),
+    "keyframes as images": MediaPolicy(keyframes_as_images=True),
+}
+AUDIO_POLICIES: dict[str, MediaPolicy] = {
+    "default (16 kHz mono FLAC)": MediaPolicy(),
+    "remove silence": MediaPolicy(remove_silence=True),
+    "trim to 0-300 s": MediaPolicy(trim_end_s=300),
+}
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args],
+                   check=True)
+
+
+def make_video(dest: Path, seconds: int) -> None:
+    """720p60 test pattern with a 44.1 kHz stereo tone; colours invert every 10 s (scene
+    cuts for the keyframes policy)."""
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate=60:duration={seconds}",
+           "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds}",
+           "-vf", "negate=enable='lt(mod(t,20),10)'", "-ac", "2", "-c:v", "libx264",
+           "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "192k",
+           "-shortest", str(dest))
+
+
+def make_audio(dest: Path, seconds: int) -> None:
+    """44.1 kHz stereo MP3: 7 s of tone then 3 s of silence, repeated."""
+    expr = "if(lt(mod(t,10),7),0.5*sin(2*PI*(300+20*floor(t/10))*t),0)"
+    ffmpeg("-f", "lavfi", "-i", f"aevalsrc=exprs='{expr}|{expr}':s=44100:d={seconds}",
+           "-c:a", "libmp3lame", "-b:a", "192k", str(dest))
+
+
+def plain_video(src: Path, dest: Path) -> None:
+    """The same conversion as our default video plan, typed as one command line."""
+    ffmpeg("-skip_frame", "noref", "-i", str(src), "-map", "0:v:0", "-map", "0:a:0", "-vf",
+           "fps=1,scale=w='if(gte(iw,ih),min(iw,768),-2)':h='if(gte(iw,ih),-2,min(ih,768))',"
+           "format=yuv420p", "-c:v", "libx264", "-preset", "veryfast", "-crf", "26",
+           "-c:a", "aac", "-ar", "16000", "-ac", "1", "-b:a", "32k", "-movflags", "+faststart",
+           str(dest))
+
+
+def plain_audio(src: Path, dest: Path) -> None:
+    ffmpeg("-i", str(src), "-vn", "-map", "0:a:0", "-c:a", "flac", "-ar", "16000", "-ac", "1",
+           "-sample_fmt", "s16", str(dest))
+
+
+def timed(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def ours(src: Path, kind: MediaKind, root: Path, policy: MediaPolicy) -> PreparedMedia:
+    settings = Settings(storage_root=str(root))
+    item = WorkItem(id=src.stem, kind=kind, uri=str(src), media_policy=policy)
+    return prepare_media(item, settings, Storage(), None,
+                         policy=MediaPolicy(inline=False))
+
+
+def compare(src: Path, kind: MediaKind, work: Path, repeat: int,
+            plain: Callable[[Path, Path], None], ext: str
+            ) -> tuple[float, float, float, PreparedMedia]:
+    """Median wall times of ours (fresh store each run), of the ffmpeg process inside it
+    and of plain ffmpeg, interleaved so a busy machine slows both alike."""
+    our_times, inner_times, plain_times, prepared = [], [], [], None
+    for i in range(repeat):
+        root = work / f"store-{kind.value}-{i}"
+        started = time.perf_counter()
+        prepared = ours(src, kind, root, MediaPolicy())
+        our_times.append(time.perf_counter() - started)
+        inner_times.append(prepared.stats.ffmpeg_seconds)
+        dest = work / f"plain-{i}{ext}"
+        plain_times.append(timed(lambda dest=dest: plain(src, dest)))
+    assert prepared is not None
+    return (statistics.median(our_times), statistics.median(inner_times),
+            statistics.median(plain_times), prepared)
+
+
+def policy_table(src: Path, kind: MediaKind, work: Path,
+                 policies: dict[str, MediaPolicy]) -> None:
+    print(f"  {'policy':34} {'bytes before':>13} {'bytes after':>12} {'tokens before':>14} "
+          f"{'tokens after':>13} {'ffmpeg s':>9}")
+    print("  (ffmpeg 0.00: the file was reused; media resolution is a request setting)")
+    for name, policy in policies.items():
+        prepared = ours(src, kind, work / f"policies-{kind.value}", policy)
+        s = prepared.stats
+        print(f"  {name:34} {s.bytes_before:13,} {s.bytes_after:12,} "
+              f"{s.tokens_before.total:14,} {s.tokens_after.total:13,} {s.ffmpeg_seconds:9.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--video-seconds", type=int, default=60)
+    parser.add_argument("--audio-seconds", type=int, default=600)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-media-") as tmp:
+        work = Path(tmp)
+        video, audio = work / "clip-720p60.mp4", work / "talk-44k-stereo.mp3"
+        gen = timed(lambda: (make_video(video, args.video_seconds),
+                             make_audio(audio, args.audio_seconds)))
+        print(f"generated sources in {gen:.1f} s")
+
+        v_ours, v_inner, v_plain, v = compare(video, MediaKind.VIDEO, work, args.repeat,
+                                              plain_video, ".mp4")
+        runs = ffmpeg_invocations()
+        v_again = timed(lambda: ours(video, MediaKind.VIDEO, work / "store-video-0",
+                                     MediaPolicy()))
+        assert ffmpeg_invocations() == runs, "a reused item ran ffmpeg"
+        print(f"\nvideo {args.video_seconds} s 1280x720 60 fps, 44.1 kHz stereo:")
+        print(f"  ours {v_ours:.2f} s (its ffmpeg {v_inner:.2f} s), plain ffmpeg "
+              f"{v_plain:.2f} s, ratio {v_ours / v_plain:.2f}; "
+              f"{args.video_seconds / v_ours:.1f}x real time; "
+              f"second run {v_again * 1000:.0f} ms (no ffmpeg)")
+        policy_table(video, MediaKind.VIDEO, work, VIDEO_POLICIES)
+
+        a_ours, a_inner, a_plain, a = compare(audio, MediaKind.AUDIO, work, args.repeat,
+                                              plain_audio, ".flac")
+        print(f"\naudio {args.audio_seconds} s 44.1 kHz stereo MP3:")
+        print(f"  ours {a_ours:.2f} s (its ffmpeg {a_inner:.2f} s), plain ffmpeg "
+              f"{a_plain:.2f} s, ratio {a_ours / a_plain:.2f}; "
+              f"{args.audio_seconds / a_ours:.0f}x real time; "
+              f"bytes ratio {a.stats.bytes_ratio:.3f}")
+        policy_table(audio, MediaKind.AUDIO, work, AUDIO_POLICIES)
+
+        print("\nnote: 1 fps, 768 px and 16 kHz mono cut bytes, not tokens (Gemini samples "
+              "at those rates itself); tokens fall only with the policies above.")
+        print(f"vs_ffmpeg={v_ours / v_plain:.2f} x_realtime={args.video_seconds / v_ours:.1f} "
+              f"bytes_ratio={v.stats.bytes_ratio:.4f}")
+
+
+if __name__ == "__main__":
+    main()

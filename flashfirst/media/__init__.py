@@ -1,0 +1,192 @@
+"""Media preparation: make each item's media as small and cheap as its analysis allows,
+deliver it where the model reads it, and account honestly for what that saved.
+
+``prepare_media`` is the one entry point; it knows nothing of Prefect (``tasks/media.py``
+wraps it). A second call with the same content and settings reuses the stored outputs
+(no ffmpeg) and the remembered upload (no upload) and says so in ``stats``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from google import genai
+
+from flashfirst.errors import MediaError, ProbeError, StorageError
+from flashfirst.items import MediaPolicy, WorkItem
+from flashfirst.media.accounting import (
+    MediaStats,
+    SentMedia,
+    explain,
+    frames_as_is,
+    frames_in,
+    tokens_as_is,
+    tokens_sent,
+)
+from flashfirst.media.downsample import Converted, NoUsableOutput, convert
+from flashfirst.media.ffmpeg_cmd import FfmpegFailed, ffmpeg_invocations
+from flashfirst.media.parts import NotDelivered, request_media_resolution, to_parts
+from flashfirst.media.policies import (
+    POLICY_EFFECTS,
+    Plan,
+    ResolvedPolicy,
+    effective_kind,
+    plan_media,
+    resolve_policy,
+)
+from flashfirst.media.prepared import (
+    MediaRecord,
+    MediaStore,
+    PreparedMedia,
+    StoredFile,
+    sha256_file,
+)
+from flashfirst.media.source import probe_source
+from flashfirst.media.upload import Delivery, MediaUploadError, deliver
+from flashfirst.probe import MediaInfo, MediaKind
+from flashfirst.settings import Settings
+from flashfirst.storage import Storage
+
+__all__ = [
+    "POLICY_EFFECTS", "MediaStats", "MediaUploadError", "NotDelivered", "PreparedMedia",
+    "StoredFile", "ffmpeg_invocations", "prepare_media", "request_media_resolution",
+    "to_parts",
+]
+
+_MEDIA_KINDS = (MediaKind.VIDEO, MediaKind.AUDIO, MediaKind.IMAGE, MediaKind.DOCUMENT)
+
+
+def prepare_media(item: WorkItem, settings: Settings, storage: Storage,
+                  client: genai.Client | None, policy: MediaPolicy | None = None
+                  ) -> PreparedMedia:
+    """Prepare, store and deliver one item's media.
+
+    ``policy`` is the run's default; ``item.media_policy`` overrides it field by field.
+    With ``client=None`` nothing is uploaded (inline delivery still applies). Every
+    failure of this item raises ``MediaError`` naming the item and the cause."""
+    if item.kind not in _MEDIA_KINDS:
+        raise MediaError(item.id, f"a {item.kind.value} item has no media to prepare")
+    if not item.uri:
+        raise MediaError(item.id, "no source URI: nothing to prepare")
+    try:
+        resolved = resolve_policy(policy, item.media_policy)
+    except ValueError as exc:
+        raise MediaError(item.id, f"media policy: {exc}") from exc
+    store = MediaStore(storage, settings.storage_root)
+    try:
+        with storage.local_copy(item.uri) as src:
+            sha = sha256_file(src)
+            key = MediaStore.key_for(sha, item.kind, settings.media, resolved)
+            with store.lock(key):
+                record = store.load(key)
+                reused = record is not None
+                if record is None:
+                    record = _prepare_fresh(item, src, sha, key, resolved, settings, store)
+                delivery = deliver(item.id, record, inline=resolved.inline, fresh=not reused,
+                                   settings=settings, store=store, client=client)
+    except StorageError as exc:
+        raise MediaError(item.id, str(exc)) from exc
+    except OSError as exc:
+        raise MediaError(item.id, f"{item.uri}: {exc.strerror or exc}") from exc
+    return _prepared(item, record, delivery, resolved, reused=reused)
+
+
+def _prepare_fresh(item: WorkItem, src: Path, sha: str, key: str, policy: ResolvedPolicy,
+                   settings: Settings, store: MediaStore) -> MediaRecord:
+    uri = item.uri or ""
+    try:
+        info = probe_source(src, uri)
+        kind = effective_kind(item.kind, info)
+        plan = plan_media(kind, info, policy, settings.media)
+    except ProbeError as exc:
+        raise MediaError(item.id, f"{uri}: {exc.cause}") from exc
+    except ValueError as exc:
+        raise MediaError(item.id, f"{uri}: {exc}") from exc
+    record = MediaRecord(key=key, source_uri=uri, source_sha256=sha, source=info, kind=kind,
+                         metadata_fps=plan.metadata_fps, pages=info.pages)
+    if plan.passthrough:
+        record = _store_passthrough(src, info, plan, record, store)
+    else:
+        with tempfile.TemporaryDirectory(prefix="flashfirst-media-") as tmp:
+            try:
+                converted = convert(src, info, plan, settings.media, Path(tmp))
+            except FfmpegFailed as exc:
+                raise MediaError(item.id, f"{uri}: ffmpeg could not convert it "
+                                 f"({exc.stderr_tail})") from exc
+            except NoUsableOutput as exc:
+                raise MediaError(item.id, f"{uri}: {exc}") from exc
+            record = _store_converted(converted, plan, record, store)
+    store.save(record)
+    return record
+
+
+def _store_passthrough(src: Path, info: MediaInfo, plan: Plan, record: MediaRecord,
+                       store: MediaStore) -> MediaRecord:
+    """Already compact: keep the bytes; a trim becomes videoMetadata offsets."""
+    stored = _put(store, src, record.key + plan.ext, plan.mime_type, info)
+    duration = info.duration_s
+    if plan.offsets is not None:
+        start, end = plan.offsets
+        duration = (end if end is not None else info.duration_s) - start
+    return record.model_copy(update={
+        "main": stored, "duration_s": duration, "offsets": plan.offsets,
+        "has_audio": plan.keep_audio and info.has_audio})
+
+
+def _store_converted(converted: Converted, plan: Plan, record: MediaRecord,
+                     store: MediaStore) -> MediaRecord:
+    main = None
+    if converted.main is not None and converted.main_info is not None:
+        main = _put(store, converted.main, record.key + plan.ext, plan.mime_type,
+                    converted.main_info)
+    keyframes = [_put(store, kf.path, f"{record.key}-kf{i:03d}.jpg", "image/jpeg", kf.info)
+                 .model_copy(update={"at_s": kf.at_s})
+                 for i, kf in enumerate(converted.keyframes, start=1)]
+    start, end = plan.trim or (0.0, None)
+    span = (end if end is not None else record.source.duration_s) - start
+    # A video's last frame lasts 1/fps, so its container can run up to one sampling
+    # period past the source: what is sent still covers only the source's span.
+    duration = span if converted.main_info is None else min(span, converted.main_info.duration_s)
+    has_audio = bool(converted.main_info and converted.main_info.has_audio)
+    return record.model_copy(update={
+        "main": main, "keyframes": keyframes, "duration_s": duration, "has_audio": has_audio,
+        "ffmpeg_seconds": converted.ffmpeg_seconds})
+
+
+def _put(store: MediaStore, local: Path, name: str, mime: str, info: MediaInfo) -> StoredFile:
+    uri = store.uri(name, "")
+    store.storage.upload_file(local, uri, content_type=mime)
+    return StoredFile(uri=uri, mime_type=mime, size_bytes=info.size_bytes,
+                      width=info.width, height=info.height)
+
+
+def _prepared(item: WorkItem, record: MediaRecord, delivery: Delivery, policy: ResolvedPolicy,
+              *, reused: bool) -> PreparedMedia:
+    source = record.source
+    as_keyframes = bool(record.keyframes)
+    sizes = [(k.width or 0, k.height or 0) for k in record.keyframes]
+    if record.kind is MediaKind.IMAGE and record.main:
+        sizes = [(record.main.width or 0, record.main.height or 0)]
+    sent = SentMedia(kind=record.kind, duration_s=record.duration_s, has_audio=record.has_audio,
+                     sample_fps=record.metadata_fps or 1.0, resolution=policy.media_resolution,
+                     image_sizes=sizes, pages=record.pages or 0, as_keyframes=as_keyframes)
+    bytes_after = sum(f.size_bytes for f in record.files)
+    before, after = tokens_as_is(source), tokens_sent(sent)
+    stats = MediaStats(
+        bytes_before=source.size_bytes, bytes_after=bytes_after,
+        duration_before_s=source.duration_s, duration_after_s=record.duration_s,
+        frames_before=frames_as_is(source), frames_sent=frames_in(sent),
+        tokens_before=before, tokens_after=after, reused=reused, uploaded=delivery.uploaded,
+        ffmpeg_seconds=0.0 if reused else record.ffmpeg_seconds,
+        notes=explain(source, sent, bytes_after, before, after))
+    main = delivery.main
+    start, end = record.offsets or (None, None)
+    return PreparedMedia(
+        item_id=item.id, key=record.key, source_uri=item.uri or record.source_uri,
+        source_sha256=record.source_sha256, kind=record.kind,
+        mime_type=main.mime_type if main else None, prepared_uri=main.uri if main else None,
+        file_uri=main.file_uri if main else None, file_name=main.file_name if main else None,
+        inline_data=main.inline_data if main else None, video_fps=record.metadata_fps,
+        media_resolution=policy.media_resolution, start_offset_s=start or None,
+        end_offset_s=end, keyframes=delivery.keyframes, stats=stats)

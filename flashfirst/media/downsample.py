@@ -1,0 +1,113 @@
+"""Run a plan: one ffmpeg process per item writes the prepared file(s) into a work
+folder, and each output is probed so the accounting uses what was really produced."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flashfirst.errors import ProbeError
+from flashfirst.media import ffmpeg_cmd
+from flashfirst.media.policies import Plan
+from flashfirst.probe import MediaInfo, MediaKind, probe_file
+from flashfirst.settings import MediaSettings
+from flashfirst.token_rules import GEMINI_VIDEO_FPS, frames_sampled
+
+
+class NoUsableOutput(Exception):
+    """ffmpeg succeeded but wrote nothing worth sending (e.g. audio silent throughout)."""
+
+
+@dataclass
+class Keyframe:
+    path: Path
+    info: MediaInfo
+    at_s: float  # seconds into the source
+
+
+@dataclass
+class Converted:
+    main: Path | None
+    main_info: MediaInfo | None
+    keyframes: list[Keyframe] = field(default_factory=list)
+    ffmpeg_seconds: float = 0.0
+
+
+def _timeout(info: MediaInfo) -> float:
+    """Generous: a stuck ffmpeg fails the item instead of hanging the run."""
+    return 120.0 + 4.0 * info.duration_s
+
+
+def _probe_output(path: Path, what: str) -> MediaInfo:
+    if not path.exists():
+        raise NoUsableOutput(f"ffmpeg wrote no {what}")
+    try:
+        return probe_file(path)
+    except ProbeError as exc:
+        raise NoUsableOutput(f"the {what} ffmpeg wrote is unusable ({exc.cause})") from exc
+
+
+def downsample_video(src: Path, info: MediaInfo, plan: Plan, media: MediaSettings,
+                     workdir: Path) -> Converted:
+    dest = workdir / f"prepared{plan.ext}"
+    graph = ffmpeg_cmd.video_graph(
+        src, dest, fps=plan.encode_fps or media.fps, long_side=media.max_long_side,
+        audio_rate=media.audio_sample_rate if plan.keep_audio else None, trim=plan.trim)
+    seconds = ffmpeg_cmd.run_graph(graph, workers=media.workers, timeout_s=_timeout(info))
+    return Converted(dest, _probe_output(dest, "video"), ffmpeg_seconds=seconds)
+
+
+def downsample_audio(src: Path, info: MediaInfo, plan: Plan, media: MediaSettings,
+                     workdir: Path) -> Converted:
+    dest = workdir / f"prepared{plan.ext}"
+    graph = ffmpeg_cmd.audio_graph(src, dest, rate=media.audio_sample_rate,
+                                   remove_silence=plan.remove_silence, trim=plan.trim)
+    seconds = ffmpeg_cmd.run_graph(graph, workers=media.workers, timeout_s=_timeout(info))
+    what = "audio (is it silent throughout?)" if plan.remove_silence else "audio"
+    return Converted(dest, _probe_output(dest, what), ffmpeg_seconds=seconds)
+
+
+def resize_image(src: Path, info: MediaInfo, plan: Plan, media: MediaSettings,
+                 workdir: Path) -> Converted:
+    dest = workdir / f"prepared{plan.ext}"
+    graph = ffmpeg_cmd.image_graph(src, dest, long_side=media.max_long_side)
+    seconds = ffmpeg_cmd.run_graph(graph, workers=media.workers, timeout_s=_timeout(info))
+    return Converted(dest, _probe_output(dest, "image"), ffmpeg_seconds=seconds)
+
+
+def extract_keyframes(src: Path, info: MediaInfo, plan: Plan, media: MediaSettings,
+                      workdir: Path) -> Converted:
+    """Never more images than Gemini would sample frames from the video at the plan's
+    rate: keyframes must not cost more than the video they replace."""
+    start, end = plan.trim or (0.0, None)
+    duration = (end if end is not None else info.duration_s) - start
+    sample_fps = plan.encode_fps or media.fps
+    max_frames = frames_sampled(duration, min(sample_fps, GEMINI_VIDEO_FPS))
+    audio_dest = workdir / f"prepared{plan.ext}" if plan.keep_audio else None
+    graph = ffmpeg_cmd.keyframes_graph(
+        src, workdir / "kf-%06d.jpg", sample_fps=sample_fps, long_side=media.max_long_side,
+        max_frames=max_frames, audio_dest=audio_dest, audio_rate=media.audio_sample_rate,
+        trim=plan.trim)
+    seconds = ffmpeg_cmd.run_graph(graph, workers=media.workers, timeout_s=_timeout(info))
+    frames = sorted(workdir.glob("kf-*.jpg"))
+    if not frames:
+        raise NoUsableOutput("no keyframe could be extracted")
+    keyframes = [Keyframe(p, _probe_output(p, "keyframe"),
+                          round(start + int(p.stem.removeprefix("kf-")) / sample_fps, 3))
+                 for p in frames]
+    audio_info = _probe_output(audio_dest, "audio") if audio_dest else None
+    return Converted(audio_dest, audio_info, keyframes, seconds)
+
+
+def convert(src: Path, info: MediaInfo, plan: Plan, media: MediaSettings,
+            workdir: Path) -> Converted:
+    """Dispatch on the plan; passthrough plans never reach here."""
+    if plan.keyframes:
+        return extract_keyframes(src, info, plan, media, workdir)
+    if plan.kind is MediaKind.VIDEO:
+        return downsample_video(src, info, plan, media, workdir)
+    if plan.kind is MediaKind.AUDIO:
+        return downsample_audio(src, info, plan, media, workdir)
+    if plan.kind is MediaKind.IMAGE:
+        return resize_image(src, info, plan, media, workdir)
+    raise ValueError(f"nothing to convert for {plan.kind.value}")

@@ -1,0 +1,198 @@
+"""ffmpeg-python graphs for each conversion, and the one place that runs ffmpeg.
+
+Every conversion is a single ffmpeg process reading the source and writing every output
+(frames never pass through Python). The runner counts its invocations so tests and
+reports can prove a second run did no ffmpeg work, and bounds how many run at once:
+ffmpeg is CPU-bound, so more processes than cores only slows each one down.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
+
+import ffmpeg
+import imageio_ffmpeg
+
+# The long side is capped without upscaling; -2 keeps the other side even (x264 needs it).
+_SCALE_W = "if(gte(iw,ih),min(iw,{n}),-2)"
+_SCALE_H = "if(gte(iw,ih),-2,min(ih,{n}))"
+# Silences longer than this are shortened to it (a pause stays audible as a pause).
+SILENCE_MIN_S = 1.0
+SILENCE_THRESHOLD = "-50dB"
+# A scene change is a frame this different from the previous sampled one (0..1).
+SCENE_THRESHOLD = 0.3
+VIDEO_CRF = 26
+AUDIO_BITRATE_IN_VIDEO = "32k"
+
+
+@cache
+def ffmpeg_exe() -> str:
+    """The static ffmpeg shipped in the imageio-ffmpeg wheel (no system install needed)."""
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+class FfmpegFailed(Exception):
+    """ffmpeg exited non-zero; ``stderr_tail`` holds its last error lines."""
+
+    def __init__(self, returncode: int, stderr_tail: str) -> None:
+        super().__init__(f"ffmpeg exited with {returncode}: {stderr_tail}")
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+
+
+@dataclass
+class FfmpegCounters:
+    """What this process's ffmpeg runs did: the observables of idempotence and bounds."""
+
+    runs: int = 0
+    seconds: float = 0.0
+    in_flight: int = 0
+    peak_in_flight: int = 0
+
+
+_counters = FfmpegCounters()
+_counter_lock = threading.Lock()
+_slots_lock = threading.Lock()
+_slots: dict[int, threading.BoundedSemaphore] = {}
+
+
+def ffmpeg_counters() -> FfmpegCounters:
+    """A snapshot of the counters."""
+    with _counter_lock:
+        return replace(_counters)
+
+
+def ffmpeg_invocations() -> int:
+    """How many ffmpeg processes this process has started (a second run adds none)."""
+    return ffmpeg_counters().runs
+
+
+def reset_ffmpeg_peak() -> None:
+    """Start measuring the most ffmpeg processes at once afresh."""
+    with _counter_lock:
+        _counters.peak_in_flight = _counters.in_flight
+
+
+def _slots_for(workers: int) -> threading.BoundedSemaphore:
+    with _slots_lock:
+        return _slots.setdefault(workers, threading.BoundedSemaphore(workers))
+
+
+def run_graph(graph: ffmpeg.nodes.OutputStream, *, workers: int, timeout_s: float) -> float:
+    """Run one ffmpeg process for ``graph``; return its wall time in seconds.
+
+    At most ``workers`` run at once in this process (one semaphore per worker count)."""
+    args = graph.global_args("-nostdin", "-hide_banner", "-loglevel", "error") \
+        .overwrite_output().compile(cmd=ffmpeg_exe())
+    with _slots_for(workers):
+        with _counter_lock:
+            _counters.runs += 1
+            _counters.in_flight += 1
+            _counters.peak_in_flight = max(_counters.peak_in_flight, _counters.in_flight)
+        started = time.perf_counter()
+        try:
+            proc = subprocess.run(args, capture_output=True, timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise FfmpegFailed(-1, f"timed out after {timeout_s:.0f} s") from exc
+        finally:
+            elapsed = time.perf_counter() - started
+            with _counter_lock:
+                _counters.in_flight -= 1
+                _counters.seconds += elapsed
+    if proc.returncode != 0:
+        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise FfmpegFailed(proc.returncode, " | ".join(lines[-3:]) or "no error output")
+    return elapsed
+
+
+def _cap_long_side(stream: ffmpeg.nodes.FilterableStream, long_side: int
+                   ) -> ffmpeg.nodes.FilterableStream:
+    return stream.filter("scale", w=_SCALE_W.format(n=long_side), h=_SCALE_H.format(n=long_side))
+
+
+def _input(src: Path, trim: tuple[float, float | None] | None, *, sampling: bool = False
+           ) -> ffmpeg.nodes.FilterableStream:
+    """Input-side seeking: ffmpeg never decodes what is trimmed away.
+
+    ``sampling``: frames no other frame refers to are not decoded (``-skip_frame noref``,
+    always safe); keeping one frame a second, decoding dominates and B-frame-heavy
+    sources convert about a quarter faster."""
+    opts: dict[str, float | str] = {"skip_frame": "noref"} if sampling else {}
+    if trim is not None:
+        start, end = trim
+        if start > 0:
+            opts["ss"] = start
+        if end is not None:
+            opts["to"] = end
+    return ffmpeg.input(str(src), **opts)
+
+
+def video_graph(src: Path, dest: Path, *, fps: float, long_side: int, audio_rate: int | None,
+                trim: tuple[float, float | None] | None) -> ffmpeg.nodes.OutputStream:
+    """H.264 in MP4 at ``fps`` with the long side capped; 16 kHz mono AAC when kept.
+
+    ``fps`` runs before ``scale`` so only the kept frames are scaled (DESIGN.md §7)."""
+    inp = _input(src, trim, sampling=True)
+    video = _cap_long_side(inp["v:0"].filter("fps", fps=fps), long_side)
+    video = video.filter("format", "yuv420p")
+    opts = {"vcodec": "libx264", "preset": "veryfast", "crf": VIDEO_CRF,
+            "movflags": "+faststart"}
+    if audio_rate is None:
+        return ffmpeg.output(video, str(dest), an=None, **opts)
+    return ffmpeg.output(video, inp["a:0"], str(dest), acodec="aac", ar=audio_rate, ac=1,
+                         **{"b:a": AUDIO_BITRATE_IN_VIDEO}, **opts)
+
+
+def _audio_out(stream: ffmpeg.nodes.FilterableStream, dest: Path, rate: int
+               ) -> ffmpeg.nodes.OutputStream:
+    """FLAC 16-bit mono, or Opus in OGG (never in MP4: it would report 48 kHz)."""
+    if dest.suffix == ".ogg":
+        return ffmpeg.output(stream, str(dest), vn=None, acodec="libopus", ar=rate, ac=1,
+                             **{"b:a": "32k"})
+    # From mp3/aac (float samples) FLAC would otherwise be written 24-bit: twice the size.
+    return ffmpeg.output(stream, str(dest), vn=None, acodec="flac", ar=rate, ac=1,
+                         sample_fmt="s16")
+
+
+def audio_graph(src: Path, dest: Path, *, rate: int, remove_silence: bool,
+                trim: tuple[float, float | None] | None) -> ffmpeg.nodes.OutputStream:
+    """The first audio track, mono at ``rate``; ``-vn`` so a video's frames are never decoded."""
+    audio = _input(src, trim)["a:0"]
+    if remove_silence:
+        audio = audio.filter("aresample", rate).filter(
+            "silenceremove", stop_periods=-1, stop_duration=SILENCE_MIN_S,
+            stop_threshold=SILENCE_THRESHOLD)
+    return _audio_out(audio, dest, rate)
+
+
+def image_graph(src: Path, dest: Path, *, long_side: int) -> ffmpeg.nodes.OutputStream:
+    """One image with its long side capped (JPEG, or PNG when the source was PNG)."""
+    image = _cap_long_side(ffmpeg.input(str(src))["v:0"], long_side)
+    opts = {"frames:v": 1, **({"q:v": 3} if dest.suffix == ".jpg" else {})}
+    return ffmpeg.output(image, str(dest), **opts)
+
+
+def keyframes_graph(src: Path, pattern: Path, *, sample_fps: float, long_side: int,
+                    max_frames: int, audio_dest: Path | None, audio_rate: int,
+                    trim: tuple[float, float | None] | None) -> ffmpeg.nodes.OutputStream:
+    """Scene-change frames as JPEGs (plus the audio track) from one ffmpeg process.
+
+    Frames are first sampled at ``sample_fps`` (cheap), then a frame is kept when it
+    differs from the previous sample by more than ``SCENE_THRESHOLD``; the first frame is
+    always kept and at most ``max_frames`` are written. ``pattern`` holds one ``%d``: it
+    becomes the frame's timestamp counted in samples from the (trimmed) start."""
+    inp = _input(src, trim, sampling=True)
+    frames = inp["v:0"].filter("fps", fps=sample_fps).filter(
+        "select", f"eq(n,0)+gt(scene,{SCENE_THRESHOLD})")
+    frames = _cap_long_side(frames, long_side)
+    # frame_pts names each file by its timestamp in 1/sample_fps units: when it was shot.
+    images = ffmpeg.output(frames, str(pattern), fps_mode="vfr", frame_pts=1,
+                           **{"frames:v": max_frames, "q:v": 3})
+    if audio_dest is None:
+        return images
+    return ffmpeg.merge_outputs(images, _audio_out(inp["a:0"], audio_dest, audio_rate))

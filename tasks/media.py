@@ -1,0 +1,78 @@
+"""Prefect tasks for media preparation: the core (``flashfirst.media``) plus retries of
+transient upload errors, a log line per item, and mapping that keeps siblings going.
+
+Parallelism: items are mapped on the flow's task runner; the core lets at most
+``settings.media.workers`` ffmpeg processes run at once (CPU-bound; default = cores),
+while uploads and reused items proceed beside them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from google import genai
+from prefect import get_run_logger, task, unmapped
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
+
+from flashfirst.errors import MediaError
+from flashfirst.items import MediaPolicy, WorkItem
+from flashfirst.media import MediaUploadError, PreparedMedia, prepare_media
+from flashfirst.settings import Settings
+from flashfirst.storage import Storage
+
+
+def _retry_transient_uploads(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry rate limits, server errors and dropped connections; an unreadable file
+    fails the same way every time. Prepared outputs are stored, so a retry only
+    repeats the upload, never the ffmpeg work."""
+    try:
+        state.result()
+    except MediaUploadError as exc:
+        return exc.transient
+    except Exception:  # every other failure is final for this item
+        return False
+    return False
+
+
+@task(name="prepare-media", task_run_name="prepare-media-{item.id}", retries=2,
+      retry_delay_seconds=[2, 10], retry_condition_fn=_retry_transient_uploads,
+      cache_policy=NO_CACHE)
+def prepare_media_task(item: WorkItem, settings: Settings, storage: Storage,
+                       client: genai.Client | None, policy: MediaPolicy | None = None
+                       ) -> PreparedMedia:
+    """Prepare one item's media (downsample, store, upload) and log what it saved."""
+    prepared = prepare_media(item, settings, storage, client, policy)
+    stats = prepared.stats
+    get_run_logger().info(
+        "%s: %s %s -> %s bytes, tokens %s -> %s%s%s (ffmpeg %.2f s)", item.id,
+        prepared.kind.value, f"{stats.bytes_before:,}", f"{stats.bytes_after:,}",
+        f"{stats.tokens_before.total:,}", f"{stats.tokens_after.total:,}",
+        ", reused" if stats.reused else "", ", uploaded" if stats.uploaded else "",
+        stats.ffmpeg_seconds)
+    return prepared
+
+
+def _outcome(item: WorkItem, future: PrefectFuture[PreparedMedia]) -> PreparedMedia | MediaError:
+    future.wait()
+    try:
+        return future.result()
+    except MediaError as exc:
+        return exc
+    except Exception as exc:  # recorded as this item's failure
+        return MediaError(item.id, f"{type(exc).__name__}: {exc}")
+
+
+def prepare_media_items(items: Sequence[WorkItem], settings: Settings, storage: Storage,
+                        client: genai.Client | None, policy: MediaPolicy | None = None
+                        ) -> list[PreparedMedia | MediaError]:
+    """Map ``prepare_media_task`` over ``items`` (call it inside a flow).
+
+    Returns one entry per item, in order: its ``PreparedMedia`` or the ``MediaError``
+    naming it and the cause. A failed item never fails its siblings."""
+    if not items:
+        return []
+    futures = prepare_media_task.map(list(items), unmapped(settings), unmapped(storage),
+                                     unmapped(client), unmapped(policy))
+    return [_outcome(item, future) for item, future in zip(items, futures, strict=True)]
