@@ -5,4 +5,5 @@ pytest_plugins = [
     "fixtures.media",
     "fixtures.gcs",
     "fixtures.prefect",
+    "fixtures.pubsub",
 ]

@@ -25,7 +25,7 @@ def prepare_all(items: list[WorkItem], settings: Settings) -> list[PreparedMedia
 
 
 def test_bad_files_fail_their_items_and_the_others_are_prepared(
-        prefect_server: None, video_no_audio: Path, audio_mp3: Path, empty_video: Path,
+        prefect_api: None, video_no_audio: Path, audio_mp3: Path, empty_video: Path,
         text_named_mp4: Path, corrupt_video: Path, media_settings: Settings) -> None:
     items = [
         WorkItem(id="video", kind=MediaKind.VIDEO, uri=str(video_no_audio)),
@@ -45,7 +45,7 @@ def test_bad_files_fail_their_items_and_the_others_are_prepared(
 
 
 def test_no_more_ffmpeg_processes_run_at_once_than_workers(
-        prefect_server: None, clip_720p60: Path, video_no_audio: Path, vfr_video: Path,
+        prefect_api: None, clip_720p60: Path, video_no_audio: Path, vfr_video: Path,
         scene_video: Path, audio_mp3: Path, media_settings: Settings) -> None:
     media_settings.media.workers = 1
     items = [WorkItem(id=p.stem, kind=MediaKind.VIDEO, uri=str(p))

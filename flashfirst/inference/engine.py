@@ -139,14 +139,15 @@ class Engine:
                     model=route.model, contents=self._contents(job, ctx),
                     config=self._config(job, ctx, tier))
             except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
-                limiter.release(ticket)
                 failure = classify(exc)
+                flex_shed = failure.shed and tier is ServiceTier.FLEX
+                limiter.release(ticket, refused=failure.code == 429 or flex_shed)
                 if ctx and ctx.cached and not recreated and _cache_gone(failure):
                     ctx, recreated = await self.contexts.recreate(route.model, ctx.cache_name), True
                     continue
-                flex_shed = failure.shed and tier is ServiceTier.FLEX
                 if failure.code == 429 or flex_shed:
-                    limiter.on_throttled(failure.retry_after_s)
+                    limiter.on_throttled(failure.retry_after_s, failure.quota,
+                                         learn=failure.code == 429)
                 delay = backoff_s(tries - 1, failure, cfg.backoff_base_s, cfg.backoff_max_s,
                                   self._rng)
                 if flex_shed and (tries >= cfg.max_attempts or not self._flex_still_fits(delay)):

@@ -1,0 +1,188 @@
+"""Fan-out inference against the emulator (its own process, so it does not share our GIL).
+
+Prints, for 1,000 text items on a model with a 600 RPM quota and 300 ms latency:
+- the achieved throughput as a share of what the quota allows (the quota bound: the
+  first 600 requests at once, the rest when the 60 s window frees, plus one latency);
+- the analyze flow's wall time vs. a plain asyncio script using the SDK with the same
+  concurrency and the minimum a working script needs (retry honouring RetryInfo);
+- orchestration overhead per item with zero latency and no quota (flow vs. script);
+- peak RSS of a flow run over 10,000 items (in a fresh process).
+
+Run: python bench/fanout.py   (about 3 minutes on 2 cores)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+N_ITEMS, RPM, LATENCY_S, CONCURRENCY = 1000, 600, 0.3, 64
+MODEL = "gemini-2.5-flash"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_emulator(rpm: int, latency_s: float, workdir: Path) -> tuple[subprocess.Popen, str]:
+    from flashfirst.emulator import EmulatorConfig
+
+    config = EmulatorConfig(latency_scale=1.0 if latency_s else 0.0)
+    models = []
+    for m in config.models:
+        models.append(m.model_copy(update={
+            "rpm": rpm if m.id == MODEL else m.rpm, "tpm": 10**9,
+            "time_to_first_token_s": latency_s, "seconds_per_output_token": 0.0}))
+    path = workdir / f"emulator-{rpm}-{latency_s}.json"
+    path.write_text(config.model_copy(update={"models": models}).model_dump_json())
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "flashfirst.emulator", "--port", str(port),
+                             "--config", str(path)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                return proc, url
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("emulator did not start")
+
+
+def texts(n: int, tag: str) -> list[str]:
+    return [f"Note {tag}-{i}: the parcel arrived late and the customer wants a refund."
+            for i in range(n)]
+
+
+def flow_wall(url: str, n: int, rpm: int, tag: str, workdir: Path) -> float:
+    from flashfirst.items import WorkItem
+    from flashfirst.params import AnalyzeParams
+    from flashfirst.settings import BackendSettings, Settings
+    from flows.analyze import analyze
+
+    settings = Settings(backend=BackendSettings(base_url=url),
+                        storage_root=str(workdir / f"store-{tag}"))
+    settings.models.flash.rpm = rpm
+    settings.models.flash.tpm = 10**9
+    settings.models.flash.concurrency = CONCURRENCY
+    params = AnalyzeParams(items=[WorkItem(id=f"{tag}-{i}", text=t)
+                                  for i, t in enumerate(texts(n, tag))],
+                           output=str(workdir / f"out-{tag}"))
+    start = time.perf_counter()
+    report = analyze(params, settings)
+    wall = time.perf_counter() - start
+    assert report.items_ok == n, report.failures
+    return wall
+
+
+async def _asyncio_script(url: str, n: int, tag: str) -> int:
+    """The plain way: the SDK, a semaphore, and a retry that honours RetryInfo."""
+    from google import genai
+    from google.genai import errors, types
+
+    client = genai.Client(api_key="bench", http_options=types.HttpOptions(
+        base_url=url, api_version="v1beta"))
+    gate = asyncio.Semaphore(CONCURRENCY)
+    retries = 0
+
+    async def one(text: str) -> None:
+        nonlocal retries
+        while True:
+            async with gate:
+                try:
+                    await client.aio.models.generate_content(
+                        model=MODEL, contents=text + "\nSummarize the content above.")
+                    return
+                except errors.APIError as exc:
+                    if exc.code not in (429, 503):
+                        raise
+                    delay = 1.0
+                    for d in (exc.details or {}).get("error", {}).get("details", []):
+                        m = re.match(r"([0-9.]+)s", str(d.get("retryDelay", "")))
+                        if m:
+                            delay = float(m.group(1))
+                    retries += 1
+            await asyncio.sleep(delay)
+
+    await asyncio.gather(*(one(t) for t in texts(n, tag)))
+    return retries
+
+
+def asyncio_wall(url: str, n: int, tag: str) -> tuple[float, int]:
+    start = time.perf_counter()
+    retries = asyncio.run(_asyncio_script(url, n, tag))
+    return time.perf_counter() - start, retries
+
+
+def quota_bound_s(n: int, rpm: int, latency_s: float) -> float:
+    return ((n - 1) // rpm) * 60.0 + latency_s
+
+
+def peak_rss_10k() -> float:
+    """A fresh process: its own peak RSS, flow and all, for 10,000 items."""
+    out = subprocess.run([sys.executable, __file__, "--rss-10k"], capture_output=True,
+                         text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _rss_child() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        proc, url = start_emulator(10**6, 0.0, workdir)
+        try:
+            flow_wall(url, 10_000, 10**6, "rss", workdir)
+        finally:
+            proc.terminate()
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def main() -> None:
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        fast, fast_url = start_emulator(10**6, 0.0, workdir)
+        quota, quota_url = start_emulator(RPM, LATENCY_S, workdir)
+        try:
+            flow_wall(fast_url, 20, 10**6, "warmup", workdir)  # Prefect's server starts here
+            t_flow0 = flow_wall(fast_url, N_ITEMS, 10**6, "zero", workdir)
+            t_script0, _ = asyncio_wall(fast_url, N_ITEMS, "zero-script")
+            overhead_ms = (t_flow0 - t_script0) / N_ITEMS * 1000
+            print(f"zero latency, {N_ITEMS} items: flow {t_flow0:.2f}s, asyncio "
+                  f"{t_script0:.2f}s, overhead {overhead_ms:.2f} ms/item")
+            t_flow = flow_wall(quota_url, N_ITEMS, RPM, "quota", workdir)
+            stats = json.loads(subprocess.run(
+                ["curl", "-s", f"{quota_url}/_emulator/stats"], capture_output=True,
+                text=True).stdout or "{}")
+            flow_429 = stats.get("rate_limited", 0)
+            t_script, script_retries = asyncio_wall(quota_url, N_ITEMS, "quota-script")
+            bound = quota_bound_s(N_ITEMS, RPM, LATENCY_S)
+            print(f"{RPM} RPM, {LATENCY_S * 1000:.0f} ms, {N_ITEMS} items: quota bound "
+                  f"{bound:.1f}s, flow {t_flow:.1f}s ({flow_429} 429s), asyncio script "
+                  f"{t_script:.1f}s ({script_retries} retried 429s)")
+        finally:
+            fast.terminate()
+            quota.terminate()
+    rss = peak_rss_10k()
+    print(f"peak RSS, 10,000 items in one flow run: {rss:.0f} MB")
+    print(f"quota_share={bound / t_flow:.3f} vs_asyncio={t_flow / t_script:.3f} "
+          f"overhead_ms_per_item={overhead_ms:.2f} peak_rss_mb_10k={rss:.0f}")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    if "--rss-10k" in sys.argv:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        _rss_child()
+    else:
+        main()

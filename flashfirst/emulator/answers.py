@@ -1,0 +1,139 @@
+"""Deterministic answers and their usage metadata.
+
+The same seed and request always give the same answer; with a response schema the answer
+is a valid instance of it, otherwise prose whose length depends on the request. Thinking
+tokens are drawn the same way and, as on the real 2.5 models, share ``maxOutputTokens``
+with the answer."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+from flashfirst.emulator.config import EmulatedModel, Script
+from flashfirst.emulator.errors import invalid_argument
+from flashfirst.emulator.prompt_tokens import CountedPrompt
+from flashfirst.emulator.schema_instances import schema_instance
+from flashfirst.emulator.state import StoredCache
+from flashfirst.emulator.wire import Json, digest, get, resource_id
+from flashfirst.token_rules import TEXT_CHARS_PER_TOKEN, Modality, TokenCount, text_tokens
+
+_WORDS = ("the", "clip", "shows", "a", "summary", "of", "key", "points", "with", "clear",
+          "evidence", "and", "notable", "details", "about", "scene", "speaker", "result",
+          "overall", "context", "suggests", "findings", "including", "several", "items",
+          "in", "order", "main", "topic", "is", "brief", "document", "audio", "image")
+
+
+def thinking_budget(model: EmulatedModel, generation_config: Json) -> int | None:
+    """The requested budget (None: dynamic), refused where the model cannot stop thinking."""
+    config = get(generation_config, "thinkingConfig") or {}
+    raw = get(config, "thinkingBudget")
+    if raw is None:
+        return None
+    try:
+        budget = int(raw)
+    except (TypeError, ValueError) as exc:
+        raise invalid_argument(f"Invalid value at 'thinking_budget': {raw!r}") from exc
+    if budget == 0 and model.thinks and model.thinking_required:
+        raise invalid_argument("Budget 0 is invalid. This model only works in thinking mode.")
+    return budget
+
+
+def details(count: TokenCount) -> list[dict[str, Any]]:
+    return [{"modality": m.value, "tokenCount": n}
+            for m, n in sorted(count.by_modality.items()) if n]
+
+
+def build_response(*, seed: int, model: EmulatedModel, request: Json, prompt: CountedPrompt,
+                   cache: StoredCache | None, script: Script | None) -> Json:
+    """The full GenerateContentResponse JSON for one request."""
+    generation_config = get(request, "generationConfig") or {}
+    key = digest(seed, model.id, prompt.text, prompt.media_digests,
+                 cache.content_digest if cache else None, generation_config)
+    rng = random.Random(key)
+    prompt_total = prompt.tokens.total + (cache.tokens.total if cache else 0)
+
+    thoughts = _thoughts(model, generation_config, prompt_total, rng)
+    finish_reason = script.finish_reason if script else "STOP"
+    if script is not None and (script.text is not None or finish_reason == "SAFETY"):
+        text = script.text
+    else:
+        text = _answer_text(generation_config, rng)
+
+    limit = min(int(get(generation_config, "maxOutputTokens") or model.output_token_limit),
+                model.output_token_limit)
+    answer_tokens = text_tokens(text or "")
+    if thoughts + answer_tokens > limit:
+        thoughts = min(thoughts, limit)
+        room = limit - thoughts
+        text = (text or "")[: room * TEXT_CHARS_PER_TOKEN] or None
+        answer_tokens = text_tokens(text or "")
+        finish_reason = "MAX_TOKENS"
+
+    parts: list[Json] = []
+    thinking_config = get(generation_config, "thinkingConfig") or {}
+    if thoughts and get(thinking_config, "includeThoughts"):
+        parts.append({"text": "**Planning the answer**\nReading the request and its media.",
+                      "thought": True})
+    if text is not None:
+        parts.append({"text": text})
+    candidate: Json = {"finishReason": finish_reason, "index": 0}
+    if parts:
+        candidate["content"] = {"parts": parts, "role": "model"}
+    if finish_reason == "SAFETY":
+        candidate["safetyRatings"] = [{"category": "HARM_CATEGORY_DANGEROUS_CONTENT",
+                                       "probability": "HIGH", "blocked": True}]
+
+    prompt_count = prompt.tokens + (cache.tokens if cache else TokenCount())
+    usage: Json = {"promptTokenCount": prompt_total,
+                   "candidatesTokenCount": answer_tokens,
+                   "totalTokenCount": prompt_total + answer_tokens + thoughts,
+                   "promptTokensDetails": details(prompt_count)}
+    if cache is not None:
+        usage["cachedContentTokenCount"] = cache.tokens.total
+        usage["cacheTokensDetails"] = details(cache.tokens)
+    if answer_tokens:
+        usage["candidatesTokensDetails"] = details(TokenCount.of(Modality.TEXT, answer_tokens))
+    if thoughts:
+        usage["thoughtsTokenCount"] = thoughts
+    return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model.id,
+            "responseId": resource_id(key, "response", length=22)}
+
+
+def _thoughts(model: EmulatedModel, generation_config: Json, prompt_tokens: int,
+              rng: random.Random) -> int:
+    if not model.thinks:
+        return 0
+    budget = thinking_budget(model, generation_config)
+    if budget == 0 or (budget is None and not model.thinks_by_default):
+        return 0
+    level = str(get(get(generation_config, "thinkingConfig") or {}, "thinkingLevel") or "")
+    dynamic = 96 + rng.randrange(416) + min(prompt_tokens // 20, 4096)
+    if level.upper() in ("LOW", "MINIMAL"):
+        dynamic //= 4
+    return dynamic if budget is None or budget < 0 else min(dynamic, budget)
+
+
+def _answer_text(generation_config: Json, rng: random.Random) -> str:
+    mime = str(get(generation_config, "responseMimeType") or "text/plain")
+    schema = get(generation_config, "responseJsonSchema") or get(generation_config,
+                                                                 "responseSchema")
+    if mime.startswith("application/json"):
+        value = schema_instance(schema, rng) if schema else {"answer": _prose(rng, 24)}
+        return json.dumps(value, ensure_ascii=False)
+    if mime.startswith("text/x.enum") and schema:
+        return str(rng.choice(get(schema, "enum") or ["UNKNOWN"]))
+    return _prose(rng, 16 + rng.randrange(96))
+
+
+def _prose(rng: random.Random, words: int) -> str:
+    sentences, current = [], []
+    for _ in range(words):
+        current.append(rng.choice(_WORDS))
+        if len(current) >= 6 + rng.randrange(8):
+            sentences.append(" ".join(current).capitalize() + ".")
+            current = []
+    if current:
+        sentences.append(" ".join(current).capitalize() + ".")
+    return " ".join(sentences)

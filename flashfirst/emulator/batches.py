@@ -1,0 +1,274 @@
+"""Batch Mode: ``models/{m}:batchGenerateContent`` jobs that go PENDING → RUNNING →
+SUCCEEDED on the emulator clock, with results inline or in a downloadable JSONL file.
+
+Jobs progress lazily (whenever a job or the stats are read), so no thread is needed and
+``advance_clock`` moves them on at once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from flashfirst.emulator.answers import build_response
+from flashfirst.emulator.errors import ApiError, invalid_argument, model_not_found, not_found
+from flashfirst.emulator.generate import body_of, emulator, log_call, model_or_404, prepare
+from flashfirst.emulator.state import EmulatorState, StoredFile
+from flashfirst.emulator.stats import LogEntry
+from flashfirst.emulator.wire import Json, get, page, timestamp
+
+_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch"
+_OUTPUT_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput"
+
+
+@dataclass
+class BatchItem:
+    request: Json
+    key: str | None = None
+    metadata: Any = None
+    result: Json | None = None
+
+
+@dataclass
+class BatchJob:
+    id: str
+    model: str
+    items: list[BatchItem]
+    create_time: float
+    running_at: float
+    done_at: float
+    display_name: str | None = None
+    input_file: str | None = None
+    cancelled_at: float | None = None
+    finished: bool = False
+    responses_file: str | None = None
+    counts: dict[str, int] = field(default_factory=lambda: {"ok": 0, "failed": 0})
+
+    @property
+    def name(self) -> str:
+        return f"batches/{self.id}"
+
+    def state(self, now: float) -> str:
+        if self.cancelled_at is not None:
+            return "CANCELLED"
+        if now < self.running_at:
+            return "PENDING"
+        return "RUNNING" if now < self.done_at else "SUCCEEDED"
+
+    def resource(self, now: float) -> Json:
+        state = self.state(now)
+        done = state in ("SUCCEEDED", "CANCELLED")
+        end = self.cancelled_at if state == "CANCELLED" else self.done_at
+        total = len(self.items)
+        stats = {"requestCount": str(total)}
+        if self.finished:
+            stats.update(successfulRequestCount=str(self.counts["ok"]),
+                         failedRequestCount=str(self.counts["failed"]))
+        else:
+            stats["pendingRequestCount"] = str(total)
+        metadata: Json = {
+            "@type": _TYPE, "name": self.name, "model": f"models/{self.model}",
+            "createTime": timestamp(self.create_time),
+            "updateTime": timestamp(min(now, end or now)),
+            "state": f"BATCH_STATE_{state}", "batchStats": stats,
+        }
+        if self.display_name:
+            metadata["displayName"] = self.display_name
+        if self.input_file:
+            metadata["inputConfig"] = {"fileName": self.input_file}
+        answer: Json = {"name": self.name, "metadata": metadata, "done": done}
+        if done:
+            metadata["endTime"] = timestamp(end or now)
+        if state == "SUCCEEDED":
+            output = self._output()
+            metadata["output"] = output
+            answer["response"] = {"@type": _OUTPUT_TYPE, **output}
+        return answer
+
+    def _output(self) -> Json:
+        if self.responses_file:
+            return {"responsesFile": self.responses_file}
+        responses = []
+        for item in self.items:
+            entry = dict(item.result or {})
+            if item.metadata is not None:
+                entry["metadata"] = item.metadata
+            responses.append(entry)
+        return {"inlinedResponses": {"inlinedResponses": responses}}
+
+
+def _parse_items(state: EmulatorState, input_config: Json) -> tuple[list[BatchItem], str | None]:
+    file_name = get(input_config, "fileName")
+    if file_name:
+        file_id = str(file_name).removeprefix("files/")
+        with state.lock:
+            stored = state.files.get(file_id)
+            usable = stored is not None and stored.state(state.now()) == "ACTIVE"
+        if stored is None or not usable:
+            raise invalid_argument(f"Input file {file_name} not found or not ACTIVE.")
+        items = []
+        for n, line in enumerate(stored.data.decode("utf-8", "replace").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise invalid_argument(f"Invalid JSON on line {n} of {file_name}.") from exc
+            if not isinstance(row, dict) or not isinstance(get(row, "request"), dict):
+                raise invalid_argument(f"Line {n} of {file_name} has no 'request' object.")
+            items.append(BatchItem(request=row["request"], key=row.get("key")))
+        return items, f"files/{file_id}"
+    requests = get(get(input_config, "requests") or {}, "requests")
+    if not isinstance(requests, list) or not requests:
+        raise invalid_argument("Batch input_config needs requests or a file_name.")
+    return [BatchItem(request=get(r, "request") or {}, metadata=get(r, "metadata"))
+            for r in requests], None
+
+
+async def create_batch(request: Request) -> Response:
+    state = emulator(request)
+    model_id: str | None = request.path_params["model"]
+    try:
+        model = model_or_404(state, request, "batchGenerateContent")
+        with state.lock:
+            state.stats.count_call("batchGenerateContent", model.id)
+        body = await body_of(state, request)
+        batch = get(body, "batch") or {}
+        items, input_file = _parse_items(state, get(batch, "inputConfig") or {})
+        timing = state.config.batch
+        now = state.now()
+        running_at = now + timing.pending_s
+        job = BatchJob(id=state.new_id("batch"), model=model.id, items=items, create_time=now,
+                       running_at=running_at,
+                       done_at=running_at + timing.running_s
+                       + timing.running_s_per_request * len(items),
+                       display_name=get(batch, "displayName"), input_file=input_file)
+        with state.lock:
+            state.batches[job.id] = job
+            state.stats.count("batches_created")
+            state.stats.count("batch_requests", len(items))
+            resource = job.resource(now)
+    except ApiError as exc:
+        log_call(state, "batchGenerateContent", model_id, exc.code)
+        return exc.response()
+    log_call(state, "batchGenerateContent", model.id, 200)
+    return JSONResponse(resource)
+
+
+def complete_due_batches(state: EmulatorState) -> None:
+    """Answer every job whose time has come; called before any batch or stats read."""
+    with state.lock:
+        now = state.now()
+        for job in state.batches.values():
+            if not job.finished and job.cancelled_at is None and now >= job.done_at:
+                _complete(state, job)
+
+
+def _complete(state: EmulatorState, job: BatchJob) -> None:
+    for item in job.items:
+        item.result = _answer_item(state, job.model, item.request)
+        job.counts["ok" if "response" in item.result else "failed"] += 1
+    job.finished = True
+    if job.input_file is not None:
+        lines = []
+        for item in job.items:
+            row = {"key": item.key, **(item.result or {})} if item.key is not None \
+                else dict(item.result or {})
+            lines.append(json.dumps(row))
+        data = ("\n".join(lines) + "\n").encode()
+        file_id = f"batch-{job.id}"
+        state.files[file_id] = StoredFile(
+            id=file_id, mime_type="application/jsonl", data=data,
+            sha256_hex=hashlib.sha256(data).hexdigest(), create_time=job.done_at,
+            ready_time=job.done_at, expire_time=job.done_at + state.config.file_ttl_s,
+            display_name=f"{job.name} responses", source="GENERATED")
+        job.responses_file = f"files/{file_id}"
+
+
+def _answer_item(state: EmulatorState, default_model: str, request: Json) -> Json:
+    """One request answered as generateContent would, billed at the batch tier."""
+    model_id = str(get(request, "model") or default_model).removeprefix("models/")
+    try:
+        model = state.model(model_id)
+        if model is None:
+            raise model_not_found(model_id, "v1beta", "batchGenerateContent")
+        call = prepare(state, model, request)
+        script = state.match_script(model.id, call.prompt.text)
+        if script is not None and script.status is not None:
+            raise ApiError(script.status, script.message or f"Scripted error {script.status}.")
+        response = build_response(seed=state.config.seed, model=model, request=request,
+                                  prompt=call.prompt, cache=call.cache, script=script)
+    except ApiError as exc:
+        state.stats.record(LogEntry(time=state.now(), endpoint="batch", model=model_id,
+                                    status=exc.code, tier_served="batch"))
+        return {"error": {"code": exc.code, "message": exc.message, "status": exc.status}}
+    usage = response["usageMetadata"]
+    state.stats.record_answer(model.id, "batch", usage)
+    state.stats.record(LogEntry(time=state.now(), endpoint="batch", model=model.id,
+                                tier_served="batch", usage=usage))
+    return {"response": response}
+
+
+def _job(state: EmulatorState, request: Request) -> BatchJob:
+    job = state.batches.get(request.path_params["batch_id"])
+    if job is None:
+        raise not_found(f"Batch batches/{request.path_params['batch_id']} not found.")
+    return job
+
+
+async def get_batch(request: Request) -> Response:
+    state = emulator(request)
+    complete_due_batches(state)
+    with state.lock:
+        state.stats.count_call("batches.get", None)
+        try:
+            return JSONResponse(_job(state, request).resource(state.now()))
+        except ApiError as exc:
+            return exc.response()
+
+
+async def list_batches(request: Request) -> Response:
+    state = emulator(request)
+    complete_due_batches(state)
+    with state.lock:
+        state.stats.count_call("batches.list", None)
+        now = state.now()
+        jobs = sorted(state.batches.values(), key=lambda j: j.create_time, reverse=True)
+        try:
+            chunk, token = page(jobs, request.query_params, 10, 100)
+        except ApiError as exc:
+            return exc.response()
+        answer: Json = {"operations": [j.resource(now) for j in chunk]}
+    if token:
+        answer["nextPageToken"] = token
+    return JSONResponse(answer)
+
+
+async def cancel_batch(request: Request) -> Response:
+    state = emulator(request)
+    complete_due_batches(state)
+    with state.lock:
+        state.stats.count_call("batches.cancel", None)
+        try:
+            job = _job(state, request)
+        except ApiError as exc:
+            return exc.response()
+        if not job.finished and job.cancelled_at is None:
+            job.cancelled_at = state.now()
+    return JSONResponse({})
+
+
+async def delete_batch(request: Request) -> Response:
+    state = emulator(request)
+    with state.lock:
+        state.stats.count_call("batches.delete", None)
+        try:
+            job = _job(state, request)
+        except ApiError as exc:
+            return exc.response()
+        del state.batches[job.id]
+    return JSONResponse({})

@@ -1,0 +1,53 @@
+"""Per-model RPM and input-TPM over a sliding window (60 s, as the API counts; shorter
+in tests that want a quota storm to pass quickly), and the Priority tier's own limit.
+A refused call does not use quota; the retry delay is when the window frees."""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+
+from flashfirst.emulator.config import EmulatedModel
+from flashfirst.emulator.errors import quota_exceeded
+
+
+class QuotaWindows:
+    """Not thread-safe by itself: the emulator calls it under its lock."""
+
+    def __init__(self, window_s: float = 60.0) -> None:
+        self.window_s = window_s
+        self._calls: defaultdict[str, deque[tuple[float, int]]] = defaultdict(deque)
+        self._priority: defaultdict[str, deque[float]] = defaultdict(deque)
+
+    def admit(self, model: EmulatedModel, tokens: int, now: float) -> None:
+        """Count the call or raise the 429 the API would answer."""
+        window = self._calls[model.id]
+        while window and window[0][0] <= now - self.window_s:
+            window.popleft()
+        if len(window) >= model.rpm:
+            delay = window[len(window) - model.rpm][0] + self.window_s - now
+            raise quota_exceeded(model.id, "requests", model.rpm, delay)
+        used = sum(n for _, n in window)
+        if used + tokens > model.tpm:
+            raise quota_exceeded(model.id, "input_tokens", model.tpm,
+                                 self._token_delay(window, used, tokens, model.tpm, now))
+        window.append((now, tokens))
+
+    def _token_delay(self, window: deque[tuple[float, int]], used: int, tokens: int, tpm: int,
+                     now: float) -> float:
+        if tokens > tpm:  # never fits; the API still says "retry in a minute"
+            return self.window_s
+        for started, n in window:
+            used -= n
+            if used + tokens <= tpm:
+                return started + self.window_s - now
+        return self.window_s
+
+    def admit_priority(self, model_id: str, limit_rpm: int, now: float) -> bool:
+        """True when a Priority call fits the Priority limit; else it is served Standard."""
+        window = self._priority[model_id]
+        while window and window[0] <= now - self.window_s:
+            window.popleft()
+        if len(window) >= limit_rpm:
+            return False
+        window.append(now)
+        return True

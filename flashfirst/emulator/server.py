@@ -1,0 +1,169 @@
+"""The Starlette app: Gemini Developer API routes under ``/v1/`` and ``/v1beta/``, the
+upload routes under ``/upload/``, and the ``/_emulator/`` control routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from flashfirst.emulator import batches, caches, files, generate, models
+from flashfirst.emulator.config import EmulatorConfig, Script
+from flashfirst.emulator.control import EmulatorControl
+from flashfirst.emulator.errors import ApiError, api_key_invalid, not_found
+from flashfirst.emulator.state import EmulatorState
+from flashfirst.emulator.wire import read_json
+
+API_VERSIONS = ("v1", "v1beta")
+logger = logging.getLogger(__name__)
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _api(handler: Handler, *, needs_key: bool = True) -> Handler:
+    """Checks the version and the API key, then runs the handler."""
+
+    async def endpoint(request: Request) -> Response:
+        if request.path_params.get("version") not in API_VERSIONS:
+            return not_found(f"Unknown API version in {request.url.path}").response()
+        state: EmulatorState = request.app.state.emulator
+        expected = state.config.api_key
+        upload_chunk = request.url.path.startswith("/upload/") and \
+            "upload_id" in request.query_params
+        if needs_key and expected and not upload_chunk:
+            given = request.headers.get("x-goog-api-key") or request.query_params.get("key")
+            if given != expected:
+                return api_key_invalid().response()
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            return exc.response()
+        except Exception as exc:  # an emulator bug: answer as the API would, and log it
+            logger.exception("emulator error on %s %s", request.method, request.url.path)
+            return ApiError(500, f"Internal error encountered: {type(exc).__name__}: "
+                                 f"{exc}").response()
+
+    return endpoint
+
+
+def _api_routes() -> list[Route]:
+    v = "/{version}"
+    table: list[tuple[str, Handler, list[str]]] = [
+        (f"{v}/models/{{model}}:generateContent", generate.generate_content, ["POST"]),
+        (f"{v}/models/{{model}}:streamGenerateContent", generate.stream_generate_content,
+         ["POST"]),
+        (f"{v}/models/{{model}}:countTokens", generate.count_tokens, ["POST"]),
+        (f"{v}/models/{{model}}:batchGenerateContent", batches.create_batch, ["POST"]),
+        (f"{v}/models/{{model}}", models.get_model, ["GET"]),
+        (f"{v}/models", models.list_models, ["GET"]),
+        (f"{v}/tunedModels", models.list_tuned_models, ["GET"]),
+        (f"{v}/cachedContents", caches.create_cache, ["POST"]),
+        (f"{v}/cachedContents", caches.list_caches, ["GET"]),
+        (f"{v}/cachedContents/{{cache_id}}", caches.get_cache, ["GET"]),
+        (f"{v}/cachedContents/{{cache_id}}", caches.update_cache, ["PATCH"]),
+        (f"{v}/cachedContents/{{cache_id}}", caches.delete_cache, ["DELETE"]),
+        (f"/upload{v}/files", files.upload, ["POST"]),
+        (f"{v}/files/{{file_id}}:download", files.download_file, ["GET"]),
+        (f"/download{v}/files/{{file_id}}:download", files.download_file, ["GET"]),
+        (f"{v}/files", files.list_files, ["GET"]),
+        (f"{v}/files/{{file_id}}", files.get_file, ["GET"]),
+        (f"{v}/files/{{file_id}}", files.delete_file, ["DELETE"]),
+        (f"{v}/batches/{{batch_id}}:cancel", batches.cancel_batch, ["POST"]),
+        (f"{v}/batches", batches.list_batches, ["GET"]),
+        (f"{v}/batches/{{batch_id}}", batches.get_batch, ["GET"]),
+        (f"{v}/batches/{{batch_id}}", batches.delete_batch, ["DELETE"]),
+    ]
+    return [Route(path, _api(handler), methods=methods) for path, handler, methods in table]
+
+
+def _control_routes(control: EmulatorControl) -> list[Route]:
+    async def health(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    async def get_config(request: Request) -> Response:
+        return JSONResponse(control.config.model_dump(mode="json"))
+
+    async def post_config(request: Request) -> Response:
+        try:
+            patch = read_json(await request.body())
+            config = control.configure(**patch)
+        except (ApiError, ValueError, KeyError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(config.model_dump(mode="json"))
+
+    async def get_stats(request: Request) -> Response:
+        return JSONResponse(control.stats().model_dump(mode="json"))
+
+    async def post_reset(request: Request) -> Response:
+        control.reset()
+        return JSONResponse({})
+
+    async def post_script(request: Request) -> Response:
+        try:
+            script = control.add_script(Script.model_validate(read_json(await request.body())))
+        except (ApiError, ValueError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(script.model_dump(mode="json"))
+
+    async def delete_scripts(request: Request) -> Response:
+        control.clear_scripts()
+        return JSONResponse({})
+
+    async def post_clock(request: Request) -> Response:
+        body = read_json(await request.body())
+        return JSONResponse({"now": control.advance_clock(float(body.get("advance_s", 0)))})
+
+    return [
+        Route("/_emulator/health", health, methods=["GET"]),
+        Route("/_emulator/config", get_config, methods=["GET"]),
+        Route("/_emulator/config", post_config, methods=["POST"]),
+        Route("/_emulator/stats", get_stats, methods=["GET"]),
+        Route("/_emulator/reset", post_reset, methods=["POST"]),
+        Route("/_emulator/scripts", post_script, methods=["POST"]),
+        Route("/_emulator/scripts", delete_scripts, methods=["DELETE"]),
+        Route("/_emulator/clock", post_clock, methods=["POST"]),
+    ]
+
+
+class EmulatorApp:
+    """The ASGI app. It sits outside Starlette so a handler can drop its connection:
+    only uvicorn's own ``send`` leads to the socket."""
+
+    def __init__(self, app: Starlette, state: EmulatorState, control: EmulatorControl) -> None:
+        self.starlette = app
+        self.emulator_state = state
+        self.control = control
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope["flashfirst.abort"] = lambda: _abort(send)
+        await self.starlette(scope, receive, send)
+
+
+def _abort(send: Send) -> bool:
+    """Close the socket at once; uvicorn's cycle is told so it writes nothing more."""
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if cycle is None or transport is None:
+        return False
+    cycle.disconnected = True
+    transport.abort()
+    return True
+
+
+def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
+    """The emulator as an ASGI app; ``app.control`` drives it."""
+    state = EmulatorState(config or EmulatorConfig())
+    control = EmulatorControl(state)
+
+    async def not_found_handler(request: Request, exc: Exception) -> Response:
+        return not_found(f"Method not found: {request.method} {request.url.path}").response()
+
+    app = Starlette(routes=_control_routes(control) + _api_routes(),
+                    exception_handlers={404: not_found_handler, 405: not_found_handler})
+    app.state.emulator = state
+    return EmulatorApp(app, state, control)
