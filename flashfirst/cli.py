@@ -128,15 +128,17 @@ def emulator(port: Annotated[int, typer.Option(help="Port to listen on.")] = 879
              host: Annotated[str, typer.Option(help="Interface.")] = "127.0.0.1",
              seed: Annotated[int, typer.Option(help="Seed for deterministic answers.")] = 0,
              latency_scale: Annotated[float, typer.Option(
-                 help="0 answers at once; 1 is realistic latency.")] = 0.0) -> None:
+                 help="0 answers at once; 1 is realistic latency.")] = 0.0,
+             state_dir: Annotated[str | None, typer.Option(
+                 help="Keep files, caches and batches here across restarts.")] = None) -> None:
     """Serve the Gemini API emulator (point google-genai at http://HOST:PORT)."""
     from flashfirst.client import emulator_config
     from flashfirst.emulator import serve
     from flashfirst.settings import load_settings
 
     settings = load_settings()
-    config = emulator_config(settings).model_copy(update={"seed": seed,
-                                                          "latency_scale": latency_scale})
+    config = emulator_config(settings).model_copy(update={
+        "seed": seed, "latency_scale": latency_scale, "state_dir": state_dir})
     console.print(f"Gemini API emulator on http://{host}:{port} (Ctrl-C stops it)")
     serve(host=host, port=port, config=config)
 

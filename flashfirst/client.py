@@ -15,6 +15,7 @@ from google import genai
 from google.genai import types
 
 from flashfirst.settings import Settings
+from flashfirst.storage import is_gcs, join
 
 # The embedded emulator never checks keys; the SDK insists on having one.
 _EMULATOR_KEY = "emulator-no-key"
@@ -75,7 +76,12 @@ def emulator_config(settings: Settings):  # noqa: ANN201 - emulator types load l
         else:
             models[models.index(base)] = base.model_copy(update=update)
     emu = settings.backend.emulator
-    return EmulatorConfig(seed=emu.seed, latency_scale=emu.latency_scale, models=models)
+    # Keep files and caches across processes like Google does, so a second run can
+    # reuse them (a gs:// root can't hold the emulator's state: then it is per process).
+    state_dir = None if is_gcs(settings.storage_root) else join(settings.storage_root,
+                                                                "emulator-state")
+    return EmulatorConfig(seed=emu.seed, latency_scale=emu.latency_scale, models=models,
+                          state_dir=state_dir)
 
 
 def backend_label(settings: Settings) -> str:

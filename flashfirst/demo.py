@@ -7,6 +7,7 @@ run sees the same bytes and shows the reuse (no media work, cache hit, no new ca
 from __future__ import annotations
 
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flashfirst.context import SharedContext
@@ -114,6 +115,11 @@ def demo_params(storage_root: str) -> AnalyzeParams:
                        prompt=None if task is not TaskKind.ANSWER else "Answer from the "
                        "handbook in the context.", response_schema=schema)
               for n, (task, question, schema) in enumerate(_QUESTIONS, 1)]
+    # One question that is new on every run: it shows a later run reading the cache an
+    # earlier run created, while everything already answered is reused, not paid again.
+    asked_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    items.append(WorkItem(id="question/new-this-run", task=TaskKind.ANSWER,
+                          text=f"It is {asked_at}. Which support hours apply right now?"))
     return AnalyzeParams(
         items=items,
         context=SharedContext(

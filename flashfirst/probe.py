@@ -36,6 +36,9 @@ class MediaInfo(BaseModel):
     audio_codec: str | None = None
     sample_rate: int | None = None
     channels: int | None = None
+    # The audio stream's own length: a downsampled video's last frame lasts 1/fps, so its
+    # container can outlast its audio, and audio is billed per second of audio.
+    audio_duration_s: float | None = None
     pages: int | None = None
 
     @property
@@ -108,6 +111,9 @@ def _from_container(container: av.container.InputContainer, size: int) -> MediaI
         info.channels = audio.codec_context.channels
         if not info.duration_s and audio.duration:
             info.duration_s = float(audio.duration * audio.time_base)
+        # Containers without per-stream durations (Matroska) leave the container's.
+        info.audio_duration_s = float(audio.duration * audio.time_base) if audio.duration \
+            else info.duration_s
     if info.duration_s <= 0:
         raise ValueError("stream has no duration")
     return info

@@ -40,12 +40,12 @@ class ModelSpec(BaseModel):
     Minimum cacheable sizes: https://ai.google.dev/gemini-api/docs/caching (2,048 tokens
     for the 2.5 models in the Jul-Oct 2026 docs, DESIGN.md §7)."""
 
-    id: str
+    id: str = Field(description="The model id the API knows.")
     rpm: int = Field(1000, gt=0, description="Requests per minute allowed for this model.")
     tpm: int = Field(1_000_000, gt=0, description="Input tokens per minute allowed.")
     concurrency: int = Field(32, gt=0, description="Requests in flight at once, at most.")
     min_cache_tokens: int = Field(2048, ge=0, description="Smallest context the API caches.")
-    context_window: int = Field(1_048_576, gt=0)
+    context_window: int = Field(1_048_576, gt=0, description="Input tokens the model takes.")
 
 
 _DEFAULT_MODELS: dict[str, dict[str, object]] = {
@@ -92,16 +92,16 @@ class ModelCatalogue(BaseModel):
 class EmulatorSettings(BaseModel):
     """The embedded emulator used when no credentials are configured."""
 
-    seed: int = 0
+    seed: int = Field(0, description="Same seed and request, same answer.")
     latency_scale: float = Field(0.0, ge=0, description="0 answers at once; 1 is realistic.")
-    host: str = "127.0.0.1"
+    host: str = Field("127.0.0.1", description="Interface the embedded emulator binds.")
     port: int = Field(0, ge=0, le=65535, description="0 picks a free port.")
 
 
 class BackendSettings(BaseModel):
     api_key: SecretStr | None = Field(None, description="Gemini Developer API key.")
     vertex_project: str | None = Field(None, description="Use Vertex AI in this project.")
-    vertex_location: str = "us-central1"
+    vertex_location: str = Field("us-central1", description="Vertex AI region.")
     base_url: str | None = Field(None, description="Explicit endpoint, e.g. an emulator.")
     api_version: str = Field(
         "v1beta", description="Caching, files and batches are v1beta features on the API."
@@ -140,19 +140,20 @@ class MediaSettings(BaseModel):
 
 
 class CacheSettings(BaseModel):
-    enabled: bool = True
+    enabled: bool = Field(True, description="Cache shared context where it pays.")
     reuse_window_s: float = Field(
         3600, ge=0, description="Keep a cache up to this long after a run for the next one "
         "(capped where storage would cost more than writing it again; 0 deletes).")
     ttl_margin: float = Field(1.5, ge=1, description="TTL = expected run time × this margin.")
-    min_ttl_s: float = Field(300, gt=0)
+    min_ttl_s: float = Field(300, gt=0, description="Shortest TTL a cache is created with.")
 
 
 class InferenceSettings(BaseModel):
     chunk_size: int = Field(50, gt=0, description="Items per Prefect task in the fan-out.")
     max_attempts: int = Field(6, ge=1, description="Tries for transient errors (429/5xx).")
-    backoff_base_s: float = Field(1.0, gt=0)
-    backoff_max_s: float = Field(60.0, gt=0)
+    backoff_base_s: float = Field(1.0, gt=0, description="First retry wait (doubles, jittered) "
+                                  "when the server gives no RetryInfo.")
+    backoff_max_s: float = Field(60.0, gt=0, description="Longest wait between tries.")
     quota_window_s: float = Field(
         60.0, gt=0, description="The window RPM/TPM are counted over (Google: a minute).")
     batch_poll_s: float = Field(30.0, gt=0, description="How often a batch job is checked.")

@@ -110,11 +110,15 @@ def video_tokens(
     fps: float = GEMINI_VIDEO_FPS,
     has_audio: bool = True,
     resolution: MediaResolution = MediaResolution.DEFAULT,
+    audio_duration_s: float | None = None,
 ) -> TokenCount:
+    """Frames over ``duration_s``; audio over the audio track's own seconds when given
+    (a downsampled video can outlast its audio by up to one sampling period)."""
     frames = frames_sampled(duration_s, fps) * TOKENS_PER_FRAME[resolution]
     count = TokenCount.of(Modality.VIDEO, frames)
     if has_audio:
-        count = count + TokenCount.of(Modality.AUDIO, audio_tokens(duration_s))
+        audio_s = duration_s if audio_duration_s is None else audio_duration_s
+        count = count + TokenCount.of(Modality.AUDIO, audio_tokens(audio_s))
     return count
 
 

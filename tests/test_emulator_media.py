@@ -57,6 +57,17 @@ def test_video_fps_offsets_and_low_resolution_cut_tokens(genai_client: genai.Cli
     assert silent == {"VIDEO": 3 * 258, "TEXT": 3}
 
 
+def test_audio_is_billed_for_the_seconds_the_audio_track_covers(
+        genai_client: genai.Client, emulator_media: dict[str, Path]):
+    clip = emulator_media["clip3s_audio2s"]  # 3 s of video, audio only in the first 2 s
+    assert _prompt_tokens(genai_client, _inline(clip, "video/mp4")) == {
+        "VIDEO": 3 * 258, "AUDIO": 2 * 32, "TEXT": 3}
+    from_1s = _inline(clip, "video/mp4", video_metadata=types.VideoMetadata(start_offset="1s"))
+    assert _prompt_tokens(genai_client, from_1s) == {"VIDEO": 2 * 258, "AUDIO": 32, "TEXT": 3}
+    from_2s = _inline(clip, "video/mp4", video_metadata=types.VideoMetadata(start_offset="2s"))
+    assert _prompt_tokens(genai_client, from_2s) == {"VIDEO": 258, "TEXT": 3}
+
+
 def test_audio_images_and_pdf_pages(genai_client: genai.Client,
                                     emulator_media: dict[str, Path]):
     assert _prompt_tokens(genai_client, _inline(emulator_media["tone5s"], "audio/wav")) == {

@@ -14,8 +14,8 @@ from typing import Any
 from flashfirst.emulator.config import EmulatedModel, Script
 from flashfirst.emulator.errors import invalid_argument
 from flashfirst.emulator.prompt_tokens import CountedPrompt
+from flashfirst.emulator.resources import StoredCache
 from flashfirst.emulator.schema_instances import schema_instance
-from flashfirst.emulator.state import StoredCache
 from flashfirst.emulator.wire import Json, digest, get, resource_id
 from flashfirst.token_rules import TEXT_CHARS_PER_TOKEN, Modality, TokenCount, text_tokens
 

@@ -8,97 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from flashfirst.emulator.answers import build_response
+from flashfirst.emulator.batch_jobs import BatchItem, BatchJob
 from flashfirst.emulator.errors import ApiError, invalid_argument, model_not_found, not_found
 from flashfirst.emulator.generate import body_of, emulator, log_call, model_or_404, prepare
-from flashfirst.emulator.state import EmulatorState, StoredFile
+from flashfirst.emulator.resources import StoredFile
+from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.stats import LogEntry
-from flashfirst.emulator.wire import Json, get, page, timestamp
-
-_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch"
-_OUTPUT_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput"
-
-
-@dataclass
-class BatchItem:
-    request: Json
-    key: str | None = None
-    metadata: Any = None
-    result: Json | None = None
-
-
-@dataclass
-class BatchJob:
-    id: str
-    model: str
-    items: list[BatchItem]
-    create_time: float
-    running_at: float
-    done_at: float
-    display_name: str | None = None
-    input_file: str | None = None
-    cancelled_at: float | None = None
-    finished: bool = False
-    responses_file: str | None = None
-    counts: dict[str, int] = field(default_factory=lambda: {"ok": 0, "failed": 0})
-
-    @property
-    def name(self) -> str:
-        return f"batches/{self.id}"
-
-    def state(self, now: float) -> str:
-        if self.cancelled_at is not None:
-            return "CANCELLED"
-        if now < self.running_at:
-            return "PENDING"
-        return "RUNNING" if now < self.done_at else "SUCCEEDED"
-
-    def resource(self, now: float) -> Json:
-        state = self.state(now)
-        done = state in ("SUCCEEDED", "CANCELLED")
-        end = self.cancelled_at if state == "CANCELLED" else self.done_at
-        total = len(self.items)
-        stats = {"requestCount": str(total)}
-        if self.finished:
-            stats.update(successfulRequestCount=str(self.counts["ok"]),
-                         failedRequestCount=str(self.counts["failed"]))
-        else:
-            stats["pendingRequestCount"] = str(total)
-        metadata: Json = {
-            "@type": _TYPE, "name": self.name, "model": f"models/{self.model}",
-            "createTime": timestamp(self.create_time),
-            "updateTime": timestamp(min(now, end or now)),
-            "state": f"BATCH_STATE_{state}", "batchStats": stats,
-        }
-        if self.display_name:
-            metadata["displayName"] = self.display_name
-        if self.input_file:
-            metadata["inputConfig"] = {"fileName": self.input_file}
-        answer: Json = {"name": self.name, "metadata": metadata, "done": done}
-        if done:
-            metadata["endTime"] = timestamp(end or now)
-        if state == "SUCCEEDED":
-            output = self._output()
-            metadata["output"] = output
-            answer["response"] = {"@type": _OUTPUT_TYPE, **output}
-        return answer
-
-    def _output(self) -> Json:
-        if self.responses_file:
-            return {"responsesFile": self.responses_file}
-        responses = []
-        for item in self.items:
-            entry = dict(item.result or {})
-            if item.metadata is not None:
-                entry["metadata"] = item.metadata
-            responses.append(entry)
-        return {"inlinedResponses": {"inlinedResponses": responses}}
+from flashfirst.emulator.wire import Json, get, page
 
 
 def _parse_items(state: EmulatorState, input_config: Json) -> tuple[list[BatchItem], str | None]:
@@ -111,7 +32,7 @@ def _parse_items(state: EmulatorState, input_config: Json) -> tuple[list[BatchIt
         if stored is None or not usable:
             raise invalid_argument(f"Input file {file_name} not found or not ACTIVE.")
         items = []
-        for n, line in enumerate(stored.data.decode("utf-8", "replace").splitlines(), 1):
+        for n, line in enumerate(stored.read().decode("utf-8", "replace").splitlines(), 1):
             if not line.strip():
                 continue
             try:
@@ -149,6 +70,7 @@ async def create_batch(request: Request) -> Response:
                        display_name=get(batch, "displayName"), input_file=input_file)
         with state.lock:
             state.batches[job.id] = job
+            state.save(job)
             state.stats.count("batches_created")
             state.stats.count("batch_requests", len(items))
             resource = job.resource(now)
@@ -181,12 +103,15 @@ def _complete(state: EmulatorState, job: BatchJob) -> None:
             lines.append(json.dumps(row))
         data = ("\n".join(lines) + "\n").encode()
         file_id = f"batch-{job.id}"
-        state.files[file_id] = StoredFile(
-            id=file_id, mime_type="application/jsonl", data=data,
+        stored = StoredFile(
+            id=file_id, mime_type="application/jsonl", size_bytes=len(data), data=data,
             sha256_hex=hashlib.sha256(data).hexdigest(), create_time=job.done_at,
             ready_time=job.done_at, expire_time=job.done_at + state.config.file_ttl_s,
             display_name=f"{job.name} responses", source="GENERATED")
+        state.files[file_id] = stored
+        state.save(stored)
         job.responses_file = f"files/{file_id}"
+    state.save(job)
 
 
 def _answer_item(state: EmulatorState, default_model: str, request: Json) -> Json:
@@ -259,6 +184,7 @@ async def cancel_batch(request: Request) -> Response:
             return exc.response()
         if not job.finished and job.cancelled_at is None:
             job.cancelled_at = state.now()
+            state.save(job)
     return JSONResponse({})
 
 
@@ -271,4 +197,5 @@ async def delete_batch(request: Request) -> Response:
         except ApiError as exc:
             return exc.response()
         del state.batches[job.id]
+        state.discard(job)
     return JSONResponse({})

@@ -9,7 +9,8 @@ from starlette.responses import JSONResponse, Response
 from flashfirst.emulator.errors import ApiError, invalid_argument, model_not_found, not_found
 from flashfirst.emulator.generate import body_of, emulator, log_call
 from flashfirst.emulator.prompt_tokens import PromptCounter
-from flashfirst.emulator.state import EmulatorState, StoredCache
+from flashfirst.emulator.resources import StoredCache
+from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.wire import Json, digest, get, page, parse_duration, parse_timestamp
 from flashfirst.token_rules import MediaResolution
 
@@ -71,6 +72,7 @@ async def create_cache(request: Request) -> Response:
                             display_name=get(body, "displayName"))
         with state.lock:
             state.caches[cache.id] = cache
+            state.save(cache)
             state.stats.count("cache_creations")
     except ApiError as exc:
         log_call(state, "cachedContents.create", model_id, exc.code)
@@ -125,6 +127,7 @@ async def update_cache(request: Request) -> Response:
             if expire is not None:
                 cache.expire_time = expire
             cache.update_time = now
+            state.save(cache)
             resource = cache.resource()
     except ApiError as exc:
         return exc.response()
@@ -139,6 +142,7 @@ async def delete_cache(request: Request) -> Response:
         cache = _live_cache(state, request.path_params["cache_id"])
         with state.lock:
             cache.deleted_time = state.now()
+            state.discard(cache)
             state.stats.count("cache_deletions")
     except ApiError as exc:
         return exc.response()

@@ -140,6 +140,10 @@ class EmulatorConfig(BaseModel):
     max_request_bytes: int = Field(20 * 1024 * 1024, gt=0,
                                    description="Inline request size limit (20 MB).")
     request_log_limit: int = Field(10_000, ge=0, description="Keep this many log entries.")
+    state_dir: str | None = Field(
+        None, description="Keep uploaded files, caches, batches and name counters in this "
+        "directory and reload them at start, so a later process sees them as Google would; "
+        "None keeps them in memory. Fixed once the emulator has started.")
 
     def model(self, model_id: str) -> EmulatedModel | None:
         bare = model_id.removeprefix("models/")

@@ -7,7 +7,7 @@ an error. Answering ``final`` early makes the SDK stop sending and report succes
 
 from __future__ import annotations
 
-import hashlib
+import os
 import re
 
 from starlette.concurrency import run_in_threadpool
@@ -17,10 +17,11 @@ from starlette.responses import JSONResponse, Response
 from flashfirst.emulator.errors import ApiError, file_not_found, invalid_argument, not_found
 from flashfirst.emulator.generate import body_of, emulator, log_call
 from flashfirst.emulator.prompt_tokens import is_probed_mime
-from flashfirst.emulator.state import EmulatorState, StoredFile, UploadSession
+from flashfirst.emulator.resources import StoredFile, UploadSession
+from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.wire import Json, get, page
 from flashfirst.errors import ProbeError
-from flashfirst.probe import probe_bytes
+from flashfirst.probe import MediaInfo, probe_bytes, probe_file
 
 CHUNK_GRANULARITY = 8 * 1024 * 1024
 _CUSTOM_NAME = re.compile(r"[a-z0-9-]{1,40}")
@@ -53,7 +54,7 @@ async def upload(request: Request) -> Response:
         session = UploadSession(id=state.new_id("upload"),
                                 declared_size=int(declared) if declared is not None else None,
                                 mime_type=str(mime), display_name=get(file_meta, "displayName"),
-                                file_id=file_id)
+                                file_id=file_id, part=state.new_part())
         with state.lock:
             state.uploads[session.id] = session
     except (ApiError, ValueError) as exc:
@@ -76,7 +77,7 @@ def _custom_id(state: EmulatorState, name: object) -> str | None:
         raise invalid_argument(f"Invalid file name {name!r}: use up to 40 lowercase letters, "
                                "digits or dashes.")
     with state.lock:
-        if file_id in state.files:
+        if file_id in state.files or not state.claim("file", file_id):
             raise ApiError(409, f"File files/{file_id} already exists.")
     return file_id
 
@@ -91,24 +92,27 @@ async def _upload_chunk(request: Request, upload_id: str) -> Response:
     if "query" in command:
         return Response(status_code=200, headers={
             "x-goog-upload-status": "active",
-            "x-goog-upload-size-received": str(len(session.data))})
+            "x-goog-upload-size-received": str(session.received)})
     chunk = await request.body()
-    offset = int(request.headers.get("x-goog-upload-offset", len(session.data)))
+    offset = int(request.headers.get("x-goog-upload-offset", session.received))
     with state.lock:
-        if offset != len(session.data):
+        if offset != session.received:
             return _chunk_error(invalid_argument(
-                f"Invalid upload offset {offset}: {len(session.data)} bytes received so far."))
-        session.data.extend(chunk)
+                f"Invalid upload offset {offset}: {session.received} bytes received so far."))
+        session.append(chunk)
     if "finalize" not in command:
         return Response(status_code=200, headers={
             "x-goog-upload-status": "active",
-            "x-goog-upload-size-received": str(len(session.data))})
-    if session.declared_size is not None and len(session.data) != session.declared_size:
+            "x-goog-upload-size-received": str(session.received)})
+    if session.declared_size is not None and session.received != session.declared_size:
         with state.lock:
             state.uploads.pop(upload_id, None)
+            session.discard()
+            if session.file_id:
+                state.release("file", session.file_id)
         return _chunk_error(invalid_argument(
             f"Upload size mismatch: declared {session.declared_size} bytes, received "
-            f"{len(session.data)}."))
+            f"{session.received}."))
     stored = await _store(state, session)
     log_call(state, "files.upload", None, 200)
     return JSONResponse({"file": stored.resource(base_url(request), state.now())},
@@ -122,26 +126,38 @@ def _chunk_error(error: ApiError) -> Response:
 
 
 async def _store(state: EmulatorState, session: UploadSession) -> StoredFile:
-    data = bytes(session.data)
+    data = None if session.part is not None else bytes(session.buffer)
     media, error = None, None
     if is_probed_mime(session.mime_type):
         try:
-            media = await run_in_threadpool(probe_bytes, data, session.display_name or "upload")
+            media = await run_in_threadpool(_probe, session, data)
         except ProbeError as exc:
             error = f"File could not be processed: {exc.cause}"
     now = state.now()
     config = state.config
-    stored = StoredFile(id=session.file_id or state.new_id("file"), mime_type=session.mime_type,
-                        data=data, sha256_hex=hashlib.sha256(data).hexdigest(),
-                        create_time=now, ready_time=now + config.file_processing_s,
+    file_id = session.file_id or state.new_id("file")
+    blob = state.blob_path(file_id)
+    if session.part is not None and blob is not None:
+        os.replace(session.part, blob)
+    stored = StoredFile(id=file_id, mime_type=session.mime_type, size_bytes=session.received,
+                        sha256_hex=session.hasher.hexdigest(), create_time=now,
+                        ready_time=now + config.file_processing_s,
                         expire_time=now + config.file_ttl_s, display_name=session.display_name,
-                        media=media, error=error)
+                        media=media, error=error, data=data, blob=blob)
     with state.lock:
         state.uploads.pop(session.id, None)
         state.files[stored.id] = stored
+        state.save(stored)
         state.stats.count("uploads")
-        state.stats.count("upload_bytes", len(data))
+        state.stats.count("upload_bytes", stored.size_bytes)
     return stored
+
+
+def _probe(session: UploadSession, data: bytes | None) -> MediaInfo:
+    """From the bytes in memory, or from the part file without reading it whole."""
+    if data is not None or session.part is None:
+        return probe_bytes(data or b"", session.display_name or "upload")
+    return probe_file(session.part)
 
 
 def _live_file(state: EmulatorState, file_id: str) -> StoredFile:
@@ -173,6 +189,7 @@ async def delete_file(request: Request) -> Response:
         return exc.response()
     with state.lock:
         state.files.pop(stored.id, None)
+        state.discard(stored)
     return JSONResponse({})
 
 
@@ -205,4 +222,4 @@ async def download_file(request: Request) -> Response:
                                    "cannot.")
     except ApiError as exc:
         return exc.response()
-    return Response(stored.data, media_type=stored.mime_type)
+    return Response(stored.read(), media_type=stored.mime_type)

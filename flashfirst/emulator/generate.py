@@ -24,7 +24,8 @@ from flashfirst.emulator.errors import (
     unavailable,
 )
 from flashfirst.emulator.prompt_tokens import CountedPrompt, PromptCounter
-from flashfirst.emulator.state import EmulatorState, StoredCache
+from flashfirst.emulator.resources import StoredCache
+from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.stats import LogEntry
 from flashfirst.emulator.wire import Json, digest, get, read_json, unit_interval
 from flashfirst.token_rules import TokenCount, parse_media_resolution

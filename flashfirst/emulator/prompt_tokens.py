@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flashfirst.emulator.errors import ApiError, file_not_found, invalid_argument
+from flashfirst.emulator.resources import StoredFile
 from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.wire import decode_base64, get, parse_duration
 from flashfirst.errors import ProbeError
@@ -91,16 +92,18 @@ class PromptCounter:
             mime = str(get(inline, "mimeType") or "")
             data = decode_base64(str(get(inline, "data") or ""))
             info = self._probe(data, mime, "inline_data")
+            sha256_hex, read = hashlib.sha256(data).hexdigest(), lambda: data
         elif file_data is not None:
-            data, mime, info = self._resolve_file(file_data)
+            stored = self._resolve_file(file_data)
+            sha256_hex, read, info = stored.sha256_hex, stored.read, stored.media
         else:  # function calls, function responses, code: billed as their JSON text
             other = json.dumps(part, sort_keys=True)
             result.text += other + "\n"
             result.tokens += TokenCount.of(Modality.TEXT, text_tokens(other))
             return
-        result.media_digests.append(hashlib.sha256(data).hexdigest())
+        result.media_digests.append(sha256_hex)
         if info is None:
-            decoded = data.decode("utf-8", errors="replace")
+            decoded = read().decode("utf-8", errors="replace")
             result.text += decoded + "\n"
             result.tokens += TokenCount.of(Modality.TEXT, text_tokens(decoded))
             return
@@ -131,7 +134,7 @@ class PromptCounter:
             raise invalid_argument(f"Unable to process input {where} ({mime}): {cached}")
         return cached
 
-    def _resolve_file(self, file_data: Any) -> tuple[bytes, str, MediaInfo | None]:
+    def _resolve_file(self, file_data: Any) -> StoredFile:
         uri = str(get(file_data, "fileUri") or "")
         if "files/" not in uri:
             raise invalid_argument(f"Invalid or unsupported file uri: {uri}")
@@ -148,29 +151,33 @@ class PromptCounter:
         mime = str(get(file_data, "mimeType") or stored.mime_type)
         if stored.media is None and not is_text_mime(stored.mime_type):
             raise invalid_argument(f"Unsupported MIME type: {mime}")
-        return stored.data, mime, stored.media
+        return stored
 
 
 def media_tokens(info: MediaInfo, video_metadata: Any,
                  resolution: MediaResolution) -> TokenCount:
-    """Tokens of one probed media part (video sampled at its fps over its window)."""
+    """Tokens of one probed media part: video frames sampled at its fps over its window,
+    audio over the part of the window the audio track actually covers."""
     if info.kind is MediaKind.IMAGE:
         return TokenCount.of(Modality.IMAGE, image_tokens(info.width or 0, info.height or 0,
                                                           resolution))
     if info.kind is MediaKind.DOCUMENT:
         return TokenCount.of(Modality.DOCUMENT, pdf_tokens(info.pages or 1))
-    window = clip_window(info.duration_s, video_metadata)
+    start, end = clip_span(info.duration_s, video_metadata)
     if info.kind is MediaKind.AUDIO:
-        return TokenCount.of(Modality.AUDIO, audio_tokens(window))
+        return TokenCount.of(Modality.AUDIO, audio_tokens(end - start))
     fps = get(video_metadata, "fps")
     fps = GEMINI_VIDEO_FPS if fps is None else float(fps)
     if not 0 < fps <= 24:
         raise invalid_argument("Invalid value at 'video_metadata.fps': must be in (0, 24].")
-    return video_tokens(window, fps=fps, has_audio=info.has_audio, resolution=resolution)
+    audio_s = None if info.audio_duration_s is None \
+        else max(0.0, min(end, info.audio_duration_s) - start)
+    return video_tokens(end - start, fps=fps, has_audio=info.has_audio, resolution=resolution,
+                        audio_duration_s=audio_s)
 
 
-def clip_window(duration_s: float, video_metadata: Any) -> float:
-    """Seconds between videoMetadata's start and end offsets, within the clip."""
+def clip_span(duration_s: float, video_metadata: Any) -> tuple[float, float]:
+    """Start and end of videoMetadata's offsets, within the clip."""
     start_raw = get(video_metadata, "startOffset")
     end_raw = get(video_metadata, "endOffset")
     start = parse_duration(start_raw, "start_offset") if start_raw is not None else 0.0
@@ -179,4 +186,4 @@ def clip_window(duration_s: float, video_metadata: Any) -> float:
     if end <= start:
         raise invalid_argument("Invalid value at 'video_metadata': the start offset must be "
                                "before the end offset and within the video.")
-    return end - start
+    return start, end

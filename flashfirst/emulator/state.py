@@ -2,163 +2,123 @@
 
 One re-entrant lock guards it all: handlers take it for short sections that never await,
 so the many concurrent calls of an async client see consistent state, and so does a
-test thread driving the control object."""
+test thread driving the control object. With ``state_dir`` set, files, caches, batches
+and name counters are also kept on disk (``persistence``) and reloaded at start."""
 
 from __future__ import annotations
 
-import base64
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
 
+from flashfirst.emulator.batch_jobs import BatchJob
 from flashfirst.emulator.config import EmulatedModel, EmulatorConfig, Script
+from flashfirst.emulator.persistence import StateStore
 from flashfirst.emulator.quotas import QuotaWindows
+from flashfirst.emulator.resources import StoredCache, StoredFile, UploadSession
 from flashfirst.emulator.stats import EmulatorStats, StatsRecorder
-from flashfirst.emulator.wire import resource_id, timestamp
+from flashfirst.emulator.wire import resource_id
 from flashfirst.probe import MediaInfo
-from flashfirst.token_rules import TokenCount
 
-if TYPE_CHECKING:
-    from flashfirst.emulator.batches import BatchJob
-
-
-@dataclass
-class StoredFile:
-    """An uploaded (or generated) file; its tokens come from probing these bytes."""
-
-    id: str
-    mime_type: str
-    data: bytes
-    sha256_hex: str
-    create_time: float
-    ready_time: float
-    expire_time: float
-    display_name: str | None = None
-    source: str = "UPLOADED"
-    media: MediaInfo | None = None
-    error: str | None = None
-
-    @property
-    def name(self) -> str:
-        return f"files/{self.id}"
-
-    def state(self, now: float) -> str:
-        if now < self.ready_time:
-            return "PROCESSING"
-        return "FAILED" if self.error else "ACTIVE"
-
-    def resource(self, base_url: str, now: float) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "name": self.name,
-            "mimeType": self.mime_type,
-            "sizeBytes": str(len(self.data)),
-            "createTime": timestamp(self.create_time),
-            "updateTime": timestamp(max(self.create_time, min(now, self.ready_time))),
-            "expirationTime": timestamp(self.expire_time),
-            "sha256Hash": base64.b64encode(self.sha256_hex.encode()).decode(),
-            "uri": f"{base_url}/v1beta/files/{self.id}",
-            "state": self.state(now),
-            "source": self.source,
-        }
-        if self.display_name:
-            body["displayName"] = self.display_name
-        if self.source == "GENERATED":
-            body["downloadUri"] = f"{base_url}/v1beta/files/{self.id}:download?alt=media"
-        if self.error and body["state"] == "FAILED":
-            body["error"] = {"code": 400, "message": self.error, "status": "INVALID_ARGUMENT"}
-        return body
-
-
-@dataclass
-class StoredCache:
-    """A cached context; storage is billed from creation to deletion or expiry."""
-
-    id: str
-    model: str
-    tokens: TokenCount
-    text: str
-    content_digest: str
-    create_time: float
-    update_time: float
-    expire_time: float
-    display_name: str | None = None
-    deleted_time: float | None = None
-
-    @property
-    def name(self) -> str:
-        return f"cachedContents/{self.id}"
-
-    def alive(self, now: float) -> bool:
-        return self.deleted_time is None and now < self.expire_time
-
-    def end_time(self, now: float) -> float:
-        return min(self.expire_time, self.deleted_time or now, now)
-
-    def resource(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "name": self.name,
-            "model": f"models/{self.model}",
-            "createTime": timestamp(self.create_time),
-            "updateTime": timestamp(self.update_time),
-            "expireTime": timestamp(self.expire_time),
-            "usageMetadata": {"totalTokenCount": self.tokens.total},
-        }
-        if self.display_name:
-            body["displayName"] = self.display_name
-        return body
-
-
-@dataclass
-class UploadSession:
-    """A resumable upload between its 'start' and its 'upload, finalize'."""
-
-    id: str
-    declared_size: int | None
-    mime_type: str
-    display_name: str | None
-    file_id: str | None
-    data: bytearray = field(default_factory=bytearray)
+Durable = StoredFile | StoredCache | BatchJob
 
 
 class EmulatorState:
     def __init__(self, config: EmulatorConfig) -> None:
         self.initial_config = config.model_copy(deep=True)
         self.lock = threading.RLock()
-        self.reset()
+        self.store = StateStore(config.state_dir) if config.state_dir else None
+        with self.lock:
+            self._clear_memory()
+            if self.store is not None:
+                loaded = self.store.load(self.now())
+                self.files, self.caches = loaded.files, loaded.caches
+                self.batches, self._ids = loaded.batches, loaded.counters
 
     def reset(self) -> None:
-        """Forget everything (files, caches, batches, quotas, stats, clock offset)."""
+        """Forget everything (files, caches, batches, quotas, stats, clock offset), on disk
+        too when the state is durable."""
         with self.lock:
-            self.config = self.initial_config.model_copy(deep=True)
-            self.clock_offset = 0.0
-            self.files: dict[str, StoredFile] = {}
-            self.uploads: dict[str, UploadSession] = {}
-            self.caches: dict[str, StoredCache] = {}
-            self.batches: dict[str, BatchJob] = {}
-            self.quotas = QuotaWindows(self.config.quota_window_s)
-            self.stats = StatsRecorder(self.config.request_log_limit)
-            self.script_fires: Counter[int] = Counter()
-            self.request_repeats: Counter[str] = Counter()
-            self.in_flight: Counter[str] = Counter()
-            self.probe_cache: dict[str, MediaInfo | str] = {}
-            self._ids: Counter[str] = Counter()
+            self._clear_memory()
+            if self.store is not None:
+                self.store.clear()
+
+    def _clear_memory(self) -> None:
+        self.config = self.initial_config.model_copy(deep=True)
+        self.clock_offset = 0.0
+        self.stats_since = time.time()
+        self.files: dict[str, StoredFile] = {}
+        self.uploads: dict[str, UploadSession] = {}
+        self.caches: dict[str, StoredCache] = {}
+        self.batches: dict[str, BatchJob] = {}
+        self.quotas = QuotaWindows(self.config.quota_window_s)
+        self.stats = StatsRecorder(self.config.request_log_limit)
+        self.script_fires: Counter[int] = Counter()
+        self.request_repeats: Counter[str] = Counter()
+        self.in_flight: Counter[str] = Counter()
+        self.probe_cache: dict[str, MediaInfo | str] = {}
+        self._ids: Counter[str] = Counter()
 
     def now(self) -> float:
         return time.time() + self.clock_offset
 
     def new_id(self, kind: str) -> str:
-        """Deterministic for a seed: the n-th cache of a run always has the same name."""
+        """Deterministic for a seed: the n-th cache of a run always has the same name.
+        With durable state the count goes on from the last run, and a name another
+        process took meanwhile is skipped."""
         with self.lock:
-            self._ids[kind] += 1
-            return resource_id(self.config.seed, kind, self._ids[kind])
+            while True:
+                self._ids[kind] += 1
+                new = resource_id(self.config.seed, kind, self._ids[kind])
+                if self.claim(kind, new):
+                    break
+            if self.store is not None:
+                self.store.save_counters(self._ids)
+            return new
+
+    def claim(self, kind: str, resource_id: str) -> bool:
+        """Reserve a name on disk (always True for in-memory state)."""
+        return self.store is None or self.store.claim(kind, resource_id)
+
+    def new_part(self) -> Path | None:
+        """Where an upload's bytes go: a file when durable, memory (None) otherwise."""
+        return self.store.new_part() if self.store is not None else None
+
+    def blob_path(self, file_id: str) -> Path | None:
+        return self.store.blob_path(file_id) if self.store is not None else None
+
+    def save(self, resource: Durable) -> None:
+        """Write a created or changed resource through to disk (no-op in memory)."""
+        if self.store is None:
+            return
+        with self.lock:
+            if isinstance(resource, StoredFile):
+                self.store.save_file(resource)
+            elif isinstance(resource, StoredCache):
+                self.store.save_cache(resource)
+            else:
+                self.store.save_batch(resource)
+
+    def discard(self, resource: Durable) -> None:
+        """Remove a deleted resource from disk; memory keeps what the stats need."""
+        kind = "file" if isinstance(resource, StoredFile) else \
+            "cache" if isinstance(resource, StoredCache) else "batch"
+        self.release(kind, resource.id)
+
+    def release(self, kind: str, resource_id: str) -> None:
+        """Free a name on disk: its resource was deleted, or never made (a failed upload)."""
+        if self.store is not None:
+            with self.lock:
+                self.store.delete(kind, resource_id)
 
     def model(self, model_id: str) -> EmulatedModel | None:
         return self.config.model(model_id)
 
     def set_config(self, config: EmulatorConfig) -> None:
         with self.lock:
+            if config.state_dir != self.config.state_dir:
+                raise ValueError("state_dir is fixed when the emulator starts")
             if config.scripts != self.config.scripts:
                 self.script_fires.clear()
             self.quotas.window_s = config.quota_window_s
@@ -183,7 +143,9 @@ class EmulatorState:
             now = self.now()
             by_model: dict[str, float] = {}
             for cache in self.caches.values():
-                hours = max(0.0, cache.end_time(now) - cache.create_time) / 3600
+                # A cache loaded from an earlier run is billed here from this run's start.
+                since = max(cache.create_time, self.stats_since)
+                hours = max(0.0, cache.end_time(now) - since) / 3600
                 by_model[cache.model] = by_model.get(cache.model, 0.0) + hours * cache.tokens.total
             expired = sum(1 for c in self.caches.values()
                           if c.expire_time <= now and (c.deleted_time is None

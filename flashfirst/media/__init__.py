@@ -129,9 +129,13 @@ def _store_passthrough(src: Path, info: MediaInfo, plan: Plan, record: MediaReco
     if plan.offsets is not None:
         start, end = plan.offsets
         duration = (end if end is not None else info.duration_s) - start
+    start, end = plan.offsets or (0.0, None)
+    end = info.duration_s if end is None else end
+    audio_s = None if info.audio_duration_s is None \
+        else max(0.0, min(end, info.audio_duration_s) - start)
     return record.model_copy(update={
         "main": stored, "duration_s": duration, "offsets": plan.offsets,
-        "has_audio": plan.keep_audio and info.has_audio})
+        "has_audio": plan.keep_audio and info.has_audio, "audio_duration_s": audio_s})
 
 
 def _store_converted(converted: Converted, plan: Plan, record: MediaRecord,
@@ -151,7 +155,8 @@ def _store_converted(converted: Converted, plan: Plan, record: MediaRecord,
     has_audio = bool(converted.main_info and converted.main_info.has_audio)
     return record.model_copy(update={
         "main": main, "keyframes": keyframes, "duration_s": duration, "has_audio": has_audio,
-        "ffmpeg_seconds": converted.ffmpeg_seconds})
+        "audio_duration_s": converted.main_info.audio_duration_s if converted.main_info
+        else None, "ffmpeg_seconds": converted.ffmpeg_seconds})
 
 
 def _put(store: MediaStore, local: Path, name: str, mime: str, info: MediaInfo) -> StoredFile:
@@ -170,7 +175,8 @@ def _prepared(item: WorkItem, record: MediaRecord, delivery: Delivery, policy: R
         sizes = [(record.main.width or 0, record.main.height or 0)]
     sent = SentMedia(kind=record.kind, duration_s=record.duration_s, has_audio=record.has_audio,
                      sample_fps=record.metadata_fps or 1.0, resolution=policy.media_resolution,
-                     image_sizes=sizes, pages=record.pages or 0, as_keyframes=as_keyframes)
+                     image_sizes=sizes, pages=record.pages or 0, as_keyframes=as_keyframes,
+                     audio_duration_s=record.audio_duration_s)
     bytes_after = sum(f.size_bytes for f in record.files)
     before, after = tokens_as_is(source), tokens_sent(sent)
     stats = MediaStats(

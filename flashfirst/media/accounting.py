@@ -53,7 +53,8 @@ class MediaStats(BaseModel):
 def tokens_as_is(info: MediaInfo) -> TokenCount:
     """What Gemini bills for the original file sent unchanged (1 fps, default resolution)."""
     if info.kind is MediaKind.VIDEO:
-        return video_tokens(info.duration_s, has_audio=info.has_audio)
+        return video_tokens(info.duration_s, has_audio=info.has_audio,
+                            audio_duration_s=info.audio_duration_s)
     if info.kind is MediaKind.AUDIO:
         return TokenCount.of(Modality.AUDIO, audio_tokens(info.duration_s))
     if info.kind is MediaKind.IMAGE:
@@ -75,6 +76,9 @@ class SentMedia(BaseModel):
     kind: MediaKind
     duration_s: float = 0.0
     has_audio: bool = False
+    audio_duration_s: float | None = Field(
+        None, description="Seconds of the audio track sent, which a downsampled video's "
+        "last frame can outlast; None: duration_s.")
     sample_fps: float = GEMINI_VIDEO_FPS
     resolution: MediaResolution = MediaResolution.DEFAULT
     image_sizes: list[tuple[int, int]] = Field(
@@ -91,12 +95,17 @@ def tokens_sent(sent: SentMedia) -> TokenCount:
         images = sum(image_tokens(w, h, res) for w, h in sent.image_sizes)
         count = TokenCount.of(Modality.IMAGE, images)
         if sent.as_keyframes and sent.has_audio:
-            count = count + TokenCount.of(Modality.AUDIO, audio_tokens(sent.duration_s))
+            count = count + TokenCount.of(Modality.AUDIO, audio_tokens(_audio_s(sent)))
         return count
     if sent.kind is MediaKind.AUDIO:
         return TokenCount.of(Modality.AUDIO, audio_tokens(sent.duration_s))
     return video_tokens(sent.duration_s, fps=sent.sample_fps, has_audio=sent.has_audio,
-                        resolution=res)
+                        resolution=res, audio_duration_s=_audio_s(sent))
+
+
+def _audio_s(sent: SentMedia) -> float:
+    """Audio is billed per second of audio, which can be shorter than the video."""
+    return sent.duration_s if sent.audio_duration_s is None else sent.audio_duration_s
 
 
 def frames_in(sent: SentMedia) -> int:
@@ -124,8 +133,8 @@ def explain(source: MediaInfo, sent: SentMedia, bytes_after: int,
         if sent.resolution is MediaResolution.LOW:
             notes.append("low media resolution: 66 tokens a frame instead of 258")
         if source.has_audio and not sent.has_audio:
-            notes.append(f"audio track dropped: {audio_tokens(sent.duration_s)} audio tokens "
-                         "saved")
+            dropped = min(sent.duration_s, source.audio_duration_s or sent.duration_s)
+            notes.append(f"audio track dropped: {audio_tokens(dropped)} audio tokens saved")
     if source.kind is MediaKind.VIDEO and sent.kind is MediaKind.AUDIO:
         notes.append(f"only the audio track is sent: {frames_as_is(source)} frames not billed")
     if sent.as_keyframes:

@@ -57,6 +57,9 @@ class MediaRecord(BaseModel):
     keyframes: list[StoredFile] = Field(default_factory=list)
     duration_s: float = Field(0.0, description="Duration of what is sent (after trims).")
     has_audio: bool = False
+    audio_duration_s: float | None = Field(
+        None, description="Seconds of audio sent (a video can outlast its audio track); "
+        "None: duration_s.")
     metadata_fps: float | None = None
     offsets: tuple[float, float | None] | None = None
     pages: int | None = None

@@ -1,0 +1,88 @@
+"""A Batch Mode job as data: its requests, its timing on the emulator clock, its results,
+and the operation resource the API answers for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flashfirst.emulator.wire import Json, timestamp
+
+_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch"
+_OUTPUT_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput"
+
+
+@dataclass
+class BatchItem:
+    request: Json
+    key: str | None = None
+    metadata: Any = None
+    result: Json | None = None
+
+
+@dataclass
+class BatchJob:
+    id: str
+    model: str
+    items: list[BatchItem]
+    create_time: float
+    running_at: float
+    done_at: float
+    display_name: str | None = None
+    input_file: str | None = None
+    cancelled_at: float | None = None
+    finished: bool = False
+    responses_file: str | None = None
+    counts: dict[str, int] = field(default_factory=lambda: {"ok": 0, "failed": 0})
+
+    @property
+    def name(self) -> str:
+        return f"batches/{self.id}"
+
+    def state(self, now: float) -> str:
+        if self.cancelled_at is not None:
+            return "CANCELLED"
+        if now < self.running_at:
+            return "PENDING"
+        return "RUNNING" if now < self.done_at else "SUCCEEDED"
+
+    def resource(self, now: float) -> Json:
+        state = self.state(now)
+        done = state in ("SUCCEEDED", "CANCELLED")
+        end = self.cancelled_at if state == "CANCELLED" else self.done_at
+        total = len(self.items)
+        stats = {"requestCount": str(total)}
+        if self.finished:
+            stats.update(successfulRequestCount=str(self.counts["ok"]),
+                         failedRequestCount=str(self.counts["failed"]))
+        else:
+            stats["pendingRequestCount"] = str(total)
+        metadata: Json = {
+            "@type": _TYPE, "name": self.name, "model": f"models/{self.model}",
+            "createTime": timestamp(self.create_time),
+            "updateTime": timestamp(min(now, end or now)),
+            "state": f"BATCH_STATE_{state}", "batchStats": stats,
+        }
+        if self.display_name:
+            metadata["displayName"] = self.display_name
+        if self.input_file:
+            metadata["inputConfig"] = {"fileName": self.input_file}
+        answer: Json = {"name": self.name, "metadata": metadata, "done": done}
+        if done:
+            metadata["endTime"] = timestamp(end or now)
+        if state == "SUCCEEDED":
+            output = self._output()
+            metadata["output"] = output
+            answer["response"] = {"@type": _OUTPUT_TYPE, **output}
+        return answer
+
+    def _output(self) -> Json:
+        if self.responses_file:
+            return {"responsesFile": self.responses_file}
+        responses = []
+        for item in self.items:
+            entry = dict(item.result or {})
+            if item.metadata is not None:
+                entry["metadata"] = item.metadata
+            responses.append(entry)
+        return {"inlinedResponses": {"inlinedResponses": responses}}
