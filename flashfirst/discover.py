@@ -11,20 +11,16 @@ from pathlib import PurePosixPath
 from pydantic import ValidationError
 
 from flashfirst.errors import ConfigError
+from flashfirst.extensions import KIND_BY_EXTENSION, kind_of
 from flashfirst.items import TaskKind, WorkItem
 from flashfirst.probe import MediaKind
 from flashfirst.storage import Storage
 
-# Extension → (kind, task) for files found in a folder or bucket prefix.
-EXTENSION_DEFAULTS: dict[str, tuple[MediaKind, TaskKind]] = {
-    **{e: (MediaKind.VIDEO, TaskKind.SUMMARIZE)
-       for e in (".mp4", ".mov", ".mkv", ".webm", ".avi", ".mpeg", ".mpg", ".m4v", ".3gp")},
-    **{e: (MediaKind.AUDIO, TaskKind.TRANSCRIBE)
-       for e in (".wav", ".mp3", ".flac", ".ogg", ".opus", ".m4a", ".aac", ".aiff")},
-    **{e: (MediaKind.IMAGE, TaskKind.CLASSIFY)
-       for e in (".png", ".jpg", ".jpeg", ".webp", ".heic", ".heif")},
-    ".pdf": (MediaKind.DOCUMENT, TaskKind.SUMMARIZE),
-    **{e: (MediaKind.TEXT, TaskKind.SUMMARIZE) for e in (".txt", ".md", ".html", ".json")},
+# The task a file found in a folder or prefix gets, by its kind.
+TASK_BY_KIND: dict[MediaKind, TaskKind] = {
+    MediaKind.VIDEO: TaskKind.SUMMARIZE, MediaKind.AUDIO: TaskKind.TRANSCRIBE,
+    MediaKind.IMAGE: TaskKind.CLASSIFY, MediaKind.DOCUMENT: TaskKind.SUMMARIZE,
+    MediaKind.TEXT: TaskKind.SUMMARIZE,
 }
 _MANIFEST_SUFFIXES = (".jsonl", ".csv")
 
@@ -32,12 +28,11 @@ _MANIFEST_SUFFIXES = (".jsonl", ".csv")
 def item_for_uri(uri: str, *, task: TaskKind | None = None, prompt: str | None = None,
                  item_id: str | None = None) -> WorkItem | None:
     """An item for one file by its extension, or None when the extension is unknown."""
-    suffix = PurePosixPath(uri).suffix.lower()
-    if suffix not in EXTENSION_DEFAULTS:
+    kind = kind_of(uri)
+    if kind is None:
         return None
-    kind, default_task = EXTENSION_DEFAULTS[suffix]
     return WorkItem(id=item_id or PurePosixPath(uri).name, uri=uri, kind=kind,
-                    task=task or default_task, prompt=prompt)
+                    task=task or TASK_BY_KIND[kind], prompt=prompt)
 
 
 def discover(source: str, storage: Storage, *, task: TaskKind | None = None,
@@ -54,7 +49,7 @@ def discover(source: str, storage: Storage, *, task: TaskKind | None = None,
             items.append(item)
     if not items:
         raise ConfigError(f"{source}: no files with a known extension "
-                          f"({', '.join(sorted(EXTENSION_DEFAULTS))})")
+                          f"({', '.join(sorted(KIND_BY_EXTENSION))})")
     return items
 
 
@@ -75,12 +70,8 @@ def read_manifest(uri: str, storage: Storage) -> list[WorkItem]:
             rows.append((n, {k: v for k, v in row.items() if k and v not in (None, "")}))
     items = []
     for n, row in rows:
-        if "uri" in row and not _absolute(row["uri"]):
+        if row.get("uri") and not _absolute(row["uri"]):
             row["uri"] = f"{base}/{row['uri']}"  # relative to the manifest
-        if "uri" in row and "kind" not in row:
-            guessed = item_for_uri(row["uri"])
-            if guessed is not None:
-                row.setdefault("kind", guessed.kind.value)
         try:
             items.append(WorkItem.model_validate(row))
         except ValidationError as exc:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
+from flashfirst.extensions import kind_of
 from flashfirst.probe import MediaKind
 from flashfirst.settings import ModelTier
 from flashfirst.token_rules import MediaResolution, Modality
@@ -56,7 +57,9 @@ class WorkItem(BaseModel):
 
     id: str = Field(description="Unique within the run; names the item in results and errors.")
     task: TaskKind = Field(TaskKind.SUMMARIZE, description="What to do; drives the route.")
-    kind: MediaKind = Field(MediaKind.TEXT, description="Kind of the source.")
+    kind: MediaKind = Field(
+        None, validate_default=False,
+        description="Kind of the source; from the URI's extension when unset, else text.")
     uri: str | None = Field(None, description="Local path or gs:// URI of the source.")
     text: str | None = Field(None, description="Inline text source (instead of a URI).")
     prompt: str | None = Field(None, description="The instruction; a task default when unset.")
@@ -67,6 +70,14 @@ class WorkItem(BaseModel):
     model: str | None = Field(None, description="Force this model id (routing override).")
     media_policy: MediaPolicy | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _kind_from_uri(self) -> WorkItem:
+        if self.kind is None:
+            self.kind = (kind_of(self.uri) if self.uri else None) or MediaKind.TEXT
+        if self.uri is None and self.text is None:
+            raise ValueError(f"item {self.id!r}: give a uri or a text")
+        return self
 
 
 class Route(BaseModel):

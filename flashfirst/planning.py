@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from flashfirst.caching.decision import CacheDecision, decide, expected_run_s
 from flashfirst.caching.manager import PreparedContext
@@ -49,8 +50,10 @@ def unanswered(jobs: list[InferenceJob], answers: AnswerStore,
 
 
 def cache_decisions(context: PreparedContext | None, jobs: list[InferenceJob],
-                    settings: Settings, prices: PriceTable) -> list[CacheDecision]:
-    """One decision per model that receives items: cache the context there or not."""
+                    settings: Settings, prices: PriceTable,
+                    live: Callable[[str], bool] = lambda model: False) -> list[CacheDecision]:
+    """One decision per model that receives items: cache the context there or not.
+    ``live(model)`` says whether an earlier run's cache can be reused without a write."""
     if context is None or not settings.cache.enabled:
         return []
     per_model = Counter(j.route.model for j in jobs)
@@ -64,5 +67,6 @@ def cache_decisions(context: PreparedContext | None, jobs: list[InferenceJob],
                   * settings.cache.ttl_margin)
         decisions.append(decide(model=model, context_tokens=context.tokens, items=n,
                                 ttl_s=ttl, min_tokens=spec.min_cache_tokens, prices=prices,
-                                tier=tiers[model]))
+                                tier=tiers[model],
+                                live=context.tokens >= spec.min_cache_tokens and live(model)))
     return decisions

@@ -32,13 +32,15 @@ def ensure_caches(context: PreparedContext | None, jobs: list[InferenceJob],
     """Find or create a cache for each model where the break-even says it pays, counting
     only the items that will really be sent (answers already paid for need no cache)."""
     pending = unanswered(jobs, AnswerStore(Storage(), settings.storage_root), context)
+    if context is None or not pending:
+        return CachePlan(decisions=cache_decisions(context, pending, settings,
+                                                   load_price_table(settings.price_table_path)))
+    manager = CacheManager(make_client(settings), Storage(), settings.storage_root)
     decisions = cache_decisions(context, pending, settings,
-                                load_price_table(settings.price_table_path))
+                                load_price_table(settings.price_table_path),
+                                live=lambda model: manager.find(context.content_hash, model))
     logger = get_run_logger()
     plan = CachePlan(decisions=decisions)
-    if context is None:
-        return plan
-    manager = CacheManager(make_client(settings), Storage(), settings.storage_root)
     for decision in decisions:
         logger.info("cache for %s: %s", decision.model, decision.reason)
         if decision.create:

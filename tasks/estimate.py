@@ -10,8 +10,8 @@ from prefect.cache_policies import NO_CACHE
 from flashfirst.caching.manager import PreparedContext
 from flashfirst.client import make_client
 from flashfirst.estimate import RunEstimate, check_budget, count_job_tokens, price_plan
-from flashfirst.inference.engine import InferenceJob
 from flashfirst.inference.answers import AnswerStore
+from flashfirst.inference.engine import InferenceJob
 from flashfirst.planning import cache_decisions, unanswered
 from flashfirst.prices import load_price_table
 from flashfirst.settings import Settings

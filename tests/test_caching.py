@@ -124,7 +124,7 @@ def test_a_cache_that_expires_mid_run_is_recreated_once(run_settings, emulator, 
     engine = Engine(client, run_settings, load_price_table(), load_routing_policy(),
                     contexts=contexts, limiters=Limiters())
     jobs = [InferenceJob(item=WorkItem(id=f"i{n}", text=f"Question {n}"), identity=f"i{n}",
-                         route=route(WorkItem(id="x"), load_routing_policy(),
+                         route=route(WorkItem(id="x", text="x"), load_routing_policy(),
                                      run_settings.models)) for n in range(12)]
 
     async def go() -> list:

@@ -32,7 +32,10 @@ class CacheDecision(BaseModel):
 
 
 def decide(*, model: str, context_tokens: int, items: int, ttl_s: float, min_tokens: int,
-           prices: PriceTable, tier: ServiceTier = ServiceTier.STANDARD) -> CacheDecision:
+           prices: PriceTable, tier: ServiceTier = ServiceTier.STANDARD,
+           live: bool = False) -> CacheDecision:
+    """``live``: an earlier run's cache of this context is still there; using it costs
+    no write, only the storage of any extension."""
     base = CacheDecision(model=model, create=False, reason="", context_tokens=context_tokens,
                          items=items, ttl_s=ttl_s)
     if context_tokens < min_tokens:
@@ -46,10 +49,15 @@ def decide(*, model: str, context_tokens: int, items: int, ttl_s: float, min_tok
     per_call = Decimal(context_tokens) * (row.input - row.cached_input) / MILLION
     saving = per_call * items * prices.multiplier(tier)
     storage = prices.cache_storage(model, context_tokens, ttl_s)
-    write = prices.cache_write(model, context_tokens)
+    write = Decimal(0) if live else prices.cache_write(model, context_tokens)
     base.saving_usd, base.storage_usd, base.write_usd = usd(saving), usd(storage), usd(write)
     net = saving - storage - write
-    if net > 0:
+    if net > 0 and live:
+        base.create = True
+        base.reason = (f"a live cache from an earlier run holds this context: {items} calls "
+                       f"save ${usd(saving):.6f} > storage ${usd(storage):.6f} for "
+                       f"{ttl_s:.0f}s, no write: reused")
+    elif net > 0:
         base.create = True
         base.reason = (f"{items} calls × {context_tokens} tokens save ${usd(saving):.6f} "
                        f"> storage ${usd(storage):.6f} for {ttl_s:.0f}s + write "

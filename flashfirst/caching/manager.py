@@ -117,6 +117,11 @@ class CacheManager:
         return ContextUse(model=model, content_hash=context.content_hash, tokens=record.tokens,
                           cache_name=record.name)
 
+    def find(self, content_hash: str, model: str) -> bool:
+        """Is there a live cache of this context for this model (cheap: marker + get)?"""
+        with self._lock:
+            return self._find_live(content_hash, model, None) is not None
+
     def _find_live(self, content_hash: str, model: str,
                    stale: str | None) -> types.CachedContent | None:
         marker = self._read_marker(content_hash, model)
