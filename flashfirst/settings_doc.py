@@ -41,5 +41,22 @@ def settings_table() -> str:
     return "\n".join(lines)
 
 
+START, END = "<!-- settings-table -->", "<!-- /settings-table -->"
+
+
+def readme_with_table(readme: str) -> str:
+    """The README text with the table between its markers replaced by the current one."""
+    head, _, rest = readme.partition(START)
+    _, _, tail = rest.partition(END)
+    return f"{head}{START}\n{settings_table()}\n{END}{tail}"
+
+
 if __name__ == "__main__":
-    print(settings_table())
+    import sys
+    from pathlib import Path
+
+    if len(sys.argv) > 2 and sys.argv[1] == "--write":
+        path = Path(sys.argv[2])
+        path.write_text(readme_with_table(path.read_text()))
+    else:
+        print(settings_table())
