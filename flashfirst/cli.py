@@ -51,10 +51,15 @@ def _run_flow(params, as_json: bool) -> None:  # noqa: ANN001
     from flashfirst.settings import load_settings
     from flows.analyze import analyze
 
+    from flows.analyze import RunFailed
+
     try:
         settings = load_settings()
         with _progress_bar(not as_json):
             result = analyze(params=params, settings=settings)
+    except RunFailed as failed:  # too many items failed: still show what happened
+        console.print(f"[red]run failed:[/red] {failed}", highlight=False)
+        result = failed.report
     except FlashfirstError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None

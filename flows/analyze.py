@@ -36,7 +36,15 @@ from tasks.routing import plan_routes
 
 
 class RunFailed(FlashfirstError):
-    """More items failed than the configured threshold allows."""
+    """More items failed than the configured threshold allows; the flow run fails so a
+    scheduler sees it, and the report (already written) travels with the error."""
+
+    def __init__(self, message: str, report: RunReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (str(self), self.report))
 
 
 @flow(name="analyze", retries=1, retry_delay_seconds=30, log_prints=True,
@@ -92,7 +100,7 @@ def analyze(params: AnalyzeParams, settings: Settings | None = None
     if report.failure_share > settings.inference.failure_threshold:
         raise RunFailed(f"{report.items_failed} of {report.items_total} items failed "
                         f"(threshold {settings.inference.failure_threshold:.0%}); "
-                        f"results and report are in {output}")
+                        f"results and report are in {output}", report)
     return report
 
 
