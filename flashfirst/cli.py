@@ -49,9 +49,7 @@ def _run_flow(params, as_json: bool) -> None:  # noqa: ANN001
     from flashfirst.estimate import RunEstimate
     from flashfirst.report_render import print_report
     from flashfirst.settings import load_settings
-    from flows.analyze import analyze
-
-    from flows.analyze import RunFailed
+    from flows.analyze import RunFailed, analyze
 
     try:
         settings = load_settings()
