@@ -62,6 +62,15 @@ def join(base: str, *parts: str) -> str:
     return out
 
 
+def browser_url(uri: str) -> str:
+    """Where a person opens the object: the Cloud Console's authenticated URL for gs://,
+    a file:// URL for local paths."""
+    if is_gcs(uri):
+        bucket, name = split_gcs(uri)
+        return f"https://storage.cloud.google.com/{bucket}/{name}"
+    return Path(uri).resolve().as_uri()
+
+
 def split_gcs(uri: str) -> tuple[str, str]:
     if not is_gcs(uri):
         raise StorageError(f"{uri}: not a gs:// URI")

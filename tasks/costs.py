@@ -5,7 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_image_artifact,
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
@@ -27,7 +32,7 @@ from flashfirst.report import (
 )
 from flashfirst.report_render import items_table, to_markdown, to_svg
 from flashfirst.settings import Settings
-from flashfirst.storage import Storage, join
+from flashfirst.storage import Storage, browser_url, join
 
 
 class RunFacts(BaseModel):
@@ -83,9 +88,16 @@ def write_results(results: list[ItemResult], report: RunReport) -> str:
                        content_type="application/json")
     markdown = to_markdown(report)
     storage.write_text(join(out, "report.md"), markdown, content_type="text/markdown")
-    storage.write_text(join(out, "report.svg"), to_svg(report), content_type="image/svg+xml")
+    svg_uri = join(out, "report.svg")
+    storage.write_text(svg_uri, to_svg(report), content_type="image/svg+xml")
     create_markdown_artifact(markdown=markdown, key="flashfirst-report",
                              description=f"flashfirst run {report.run_id}")
     create_table_artifact(table=items_table(report), key="flashfirst-items",
                           description="Per item: route, tier, cost, escalation, errors")
+    chart = browser_url(svg_uri)
+    if chart.startswith("https://"):  # the UI can show it (to users allowed to read it)
+        create_image_artifact(image_url=chart, key="flashfirst-cost-chart",
+                              description="Cost by lever, naive → actual")
+    create_link_artifact(link=chart, link_text="cost by lever (SVG)",
+                         key="flashfirst-cost-chart-link")
     return out

@@ -96,14 +96,46 @@ async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun) -> ChunkResul
                        cache_api_calls=manager.api_calls)
 
 
+def shares_limits(settings: Settings) -> bool:
+    """Shared limits need a Prefect server; on ephemeral Prefect each process keeps its
+    own in-process limiter (the fallback), which is all a single process needs."""
+    from prefect.settings import PREFECT_API_URL
+
+    return settings.inference.shared_rate_limits and bool(PREFECT_API_URL.value())
+
+
+async def ensure_shared_limits(settings: Settings) -> list[str]:
+    """One global concurrency limit per model: a slot per request, freed at RPM/60 a
+    second, a burst of one minute's quota (Google counts per minute)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import (
+        GlobalConcurrencyLimitCreate,
+        GlobalConcurrencyLimitUpdate,
+    )
+    from prefect.exceptions import ObjectNotFound
+
+    names = []
+    async with get_client() as client:
+        for spec in settings.models.all:
+            name = f"gemini-rpm-{spec.id}"
+            names.append(name)
+            decay = spec.rpm / settings.inference.quota_window_s
+            try:
+                await client.read_global_concurrency_limit_by_name(name)
+                await client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(
+                    limit=spec.rpm, slot_decay_per_second=decay))
+            except ObjectNotFound:
+                await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(
+                    name=name, limit=spec.rpm, slot_decay_per_second=decay))
+    return names
+
+
 def _shared_gate(settings: Settings):  # noqa: ANN202
-    if not settings.inference.shared_rate_limits:
+    if not shares_limits(settings):
         return None
     from prefect.concurrency.asyncio import rate_limit
 
     async def gate(model: str, tokens: int) -> None:
-        # Created by `flashfirst limits` (or the deployment setup) with
-        # slot_decay_per_second = RPM / 60: one slot per request, freed at the quota's pace.
         await rate_limit(f"gemini-rpm-{model}", occupy=1)
 
     return gate
@@ -140,6 +172,9 @@ def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
     outcome = InferenceOutcome()
     if not jobs:
         return outcome
+    if shares_limits(run.settings):
+        names = asyncio.run(ensure_shared_limits(run.settings))
+        get_run_logger().info("rate limits shared across runs: %s", ", ".join(names))
     artifact = create_progress_artifact(progress=0.0, key="flashfirst-progress",
                                         description="Items answered")
     if batch:

@@ -206,3 +206,27 @@ def test_budget_reached_stops_dispatch_and_keeps_finished_answers(settings, emul
     assert budget.spent >= budget.limit
     rerun = run(limited, items(20))  # the answers already paid for are kept
     assert sum(r.reused for r in rerun) == len(done)
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_shared_rate_limits_live_on_the_prefect_server(run_settings):
+    import asyncio as aio
+
+    from prefect.client.orchestration import get_client
+
+    from flashfirst.params import AnalyzeParams
+    from flows.analyze import analyze
+
+    settings = run_settings.model_copy(deep=True)
+    settings.inference.shared_rate_limits = True
+    report = analyze(AnalyzeParams(items=items(4)), settings)
+    assert report.items_ok == 4
+
+    async def read():  # noqa: ANN202
+        async with get_client() as client:
+            return await client.read_global_concurrency_limit_by_name(
+                "gemini-rpm-gemini-2.5-flash")
+
+    limit = aio.run(read())
+    assert limit.limit == settings.models.flash.rpm
+    assert limit.slot_decay_per_second == pytest.approx(settings.models.flash.rpm / 60)

@@ -25,7 +25,7 @@ from flashfirst.settings import ModelSpec
 
 WINDOW_S = 60.0
 # Our clock starts the window a little before the server sees the request.
-_MARGIN_S = 0.25
+_MARGIN_S = 1.0
 _QUIET_WINDOWS_BEFORE_PROBE = 5
 _PROBE_STEP = 0.05
 
