@@ -61,6 +61,9 @@ class WorkItem(BaseModel):
         None, validate_default=False,
         description="Kind of the source; from the URI's extension when unset, else text.")
     uri: str | None = Field(None, description="Local path or gs:// URI of the source.")
+    generation: int | None = Field(
+        None, ge=1, description="Read this version of the source; a later overwrite is "
+        "never read in its place.")
     text: str | None = Field(None, description="Inline text source (instead of a URI).")
     prompt: str | None = Field(None, description="The instruction; a task default when unset.")
     response_schema: dict[str, Any] | None = Field(

@@ -43,7 +43,7 @@ def text_or_document_parts(item: WorkItem, storage: Storage, client: genai.Clien
         text = item.text or ""
         return SourceParts(identity=sha256(text.encode()), tokens=text_tokens(text))
     try:
-        data = storage.read_bytes(item.uri)
+        data = storage.read_bytes(item.uri, item.generation)
     except StorageError as exc:
         raise ItemError(item.id, str(exc)) from exc
     if not data:

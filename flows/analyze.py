@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from prefect import flow
 from prefect.runtime import flow_run
 
-from flashfirst.client import make_client
 from flashfirst.errors import BudgetExceeded, FlashfirstError, MediaError
 from flashfirst.estimate import RunEstimate
 from flashfirst.media import PreparedMedia
@@ -47,10 +46,18 @@ class RunFailed(FlashfirstError):
         return (type(self), (str(self), self.report))
 
 
-@flow(name="analyze", retries=1, retry_delay_seconds=30, log_prints=True,
-      flow_run_name="analyze-{params.mode.value}")
+@flow(name="analyze", log_prints=True, flow_run_name="analyze-{params.mode.value}")
 def analyze(params: AnalyzeParams, settings: Settings | None = None
             ) -> RunReport | RunEstimate:
+    """Analyze items with Gemini as cheaply as the work allows, and report the cost.
+
+    Args:
+        params: What to analyze (items, a manifest, a folder or gs:// prefix) and how
+            (shared context, media policy, deadline, mode, budget, output location).
+        settings: Overrides for this run; leave empty to use the worker's environment
+            (FLASHFIRST_* variables). Never paste an API key here: set GEMINI_API_KEY
+            on the worker.
+    """
     settings = settings or load_settings()
     run_id = _run_id()
     output = params.output or join(settings.storage_root, "runs", run_id)
@@ -60,7 +67,7 @@ def analyze(params: AnalyzeParams, settings: Settings | None = None
     context_media = context_media_items(params.context)
     prepared, media_failures = split_media_outcomes(prepare_media_items(
         [i for i in items if needs_media_stage(i)] + context_media, settings, Storage(),
-        make_client(settings), params.media_policy))
+        True, params.media_policy))
     texts, text_failures = read_text_sources(
         [i for i in items if not needs_media_stage(i)], settings)
     clock.mark("prepare media")

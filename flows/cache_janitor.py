@@ -23,7 +23,9 @@ def sweep_caches(reuse_window_s: float | None) -> JanitorReport:
 def cache_janitor(reuse_window_s: float | None = None) -> JanitorReport:
     """Delete our caches idle longer than the reuse window; report their storage cost.
 
-    reuse_window_s: seconds a cache may sit unused (default FLASHFIRST_CACHE__REUSE_WINDOW_S).
+    Args:
+        reuse_window_s: Seconds a cache may sit unused before it is deleted (default
+            FLASHFIRST_CACHE__REUSE_WINDOW_S).
     """
     report = sweep_caches(reuse_window_s)
     rows = "\n".join(f"| {c.name} | {c.model} | {c.tokens} | {c.idle_s:.0f} | "

@@ -93,6 +93,13 @@ def release_unannounced(marker_uri: str, failed: list[StoredObject]) -> None:
 
 @flow(name="poll-bucket")
 def poll_bucket(request: PollRequest) -> PollReport:
+    """Announce each object under a prefix once per version, for sites without
+    notifications.
+
+    Args:
+        request: The prefix to watch, the deployment to start (or none: emit events),
+            and where to remember what was seen.
+    """
     objects = list_stored_objects(request.source)
     new = claim_new_objects(objects, request.marker(), request.skip_existing)
     announcements = announce_object.map(new, unmapped(request.deployment),

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from google import genai
 from prefect import get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 
+from flashfirst.client import make_client
 from flashfirst.errors import MediaError
 from flashfirst.items import MediaPolicy, WorkItem
 from flashfirst.media import MediaUploadError, PreparedMedia, prepare_media
@@ -39,10 +39,11 @@ def _retry_transient_uploads(task: Any, task_run: Any, state: Any) -> bool:
 @task(name="prepare-media", task_run_name="prepare-media-{item.id}", retries=2,
       retry_delay_seconds=[2, 10], retry_condition_fn=_retry_transient_uploads,
       cache_policy=NO_CACHE)
-def prepare_media_task(item: WorkItem, settings: Settings, storage: Storage,
-                       client: genai.Client | None, policy: MediaPolicy | None = None
-                       ) -> PreparedMedia:
-    """Prepare one item's media (downsample, store, upload) and log what it saved."""
+def prepare_media_task(item: WorkItem, settings: Settings, storage: Storage, upload: bool,
+                       policy: MediaPolicy | None = None) -> PreparedMedia:
+    """Prepare one item's media (downsample, store, upload) and log what it saved.
+    The client is built here, not passed in: task arguments must pickle (Dask)."""
+    client = make_client(settings) if upload else None
     prepared = prepare_media(item, settings, storage, client, policy)
     stats = prepared.stats
     get_run_logger().info(
@@ -65,7 +66,7 @@ def _outcome(item: WorkItem, future: PrefectFuture[PreparedMedia]) -> PreparedMe
 
 
 def prepare_media_items(items: Sequence[WorkItem], settings: Settings, storage: Storage,
-                        client: genai.Client | None, policy: MediaPolicy | None = None
+                        upload: bool, policy: MediaPolicy | None = None
                         ) -> list[PreparedMedia | MediaError]:
     """Map ``prepare_media_task`` over ``items`` (call it inside a flow).
 
@@ -74,5 +75,5 @@ def prepare_media_items(items: Sequence[WorkItem], settings: Settings, storage: 
     if not items:
         return []
     futures = prepare_media_task.map(list(items), unmapped(settings), unmapped(storage),
-                                     unmapped(client), unmapped(policy))
+                                     unmapped(upload), unmapped(policy))
     return [_outcome(item, future) for item, future in zip(items, futures, strict=True)]

@@ -21,7 +21,7 @@ from tasks.media import prepare_media_items, prepare_media_task
 
 @flow
 def prepare_all(items: list[WorkItem], settings: Settings) -> list[PreparedMedia | MediaError]:
-    return prepare_media_items(items, settings, Storage(), None)
+    return prepare_media_items(items, settings, Storage(), False)
 
 
 def test_bad_files_fail_their_items_and_the_others_are_prepared(

@@ -75,7 +75,7 @@ def prepare_media(item: WorkItem, settings: Settings, storage: Storage,
         raise MediaError(item.id, f"media policy: {exc}") from exc
     store = MediaStore(storage, settings.storage_root)
     try:
-        with storage.local_copy(item.uri) as src:
+        with storage.local_copy(item.uri, item.generation) as src:
             sha = sha256_file(src)
             key = MediaStore.key_for(sha, item.kind, settings.media, resolved)
             with store.lock(key):
