@@ -150,6 +150,8 @@ class CacheSettings(BaseModel):
 
 class InferenceSettings(BaseModel):
     chunk_size: int = Field(50, gt=0, description="Items per Prefect task in the fan-out.")
+    chunks_in_flight: int = Field(
+        8, gt=0, description="Chunk tasks submitted at once; more wait their turn.")
     max_attempts: int = Field(6, ge=1, description="Tries for transient errors (429/5xx).")
     backoff_base_s: float = Field(1.0, gt=0, description="First retry wait (doubles, jittered) "
                                   "when the server gives no RetryInfo.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from prefect import get_run_logger, task, unmapped
+from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
@@ -178,12 +178,21 @@ def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
     artifact = create_progress_artifact(progress=0.0, key="flashfirst-progress",
                                         description="Items answered")
     if batch:
-        futures = [infer_batch.submit(jobs, run)]
+        pending = [infer_batch.submit(jobs, run)]
+        waiting: list[list[InferenceJob]] = []
     else:
-        futures = infer_chunk.map(chunked(jobs, run.settings.inference.chunk_size),
-                                  unmapped(run))
-    for future in as_completed(futures):
-        chunk: ChunkResult = future.result()
+        # A sliding window of chunk tasks, not all at once: each submitted task run
+        # holds Prefect state and memory, and the rate limiter is the real bound anyway.
+        waiting = chunked(jobs, run.settings.inference.chunk_size)[::-1]
+        window = run.settings.inference.chunks_in_flight
+        pending = [infer_chunk.submit(waiting.pop(), run)
+                   for _ in range(min(window, len(waiting)))]
+    while pending:
+        done = next(as_completed(pending))
+        pending.remove(done)
+        if waiting:
+            pending.append(infer_chunk.submit(waiting.pop(), run))
+        chunk: ChunkResult = done.result()
         outcome.results.extend(chunk.results)
         outcome.cache_records.extend(chunk.cache_records)
         outcome.cache_api_calls += chunk.cache_api_calls
