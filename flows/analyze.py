@@ -9,28 +9,28 @@ from datetime import UTC, datetime
 from prefect import flow
 from prefect.runtime import flow_run
 
-from flashfirst.errors import BudgetExceeded, FlashfirstError, MediaError
+from flashfirst.caching.manager import merge_records
+from flashfirst.errors import FlashfirstError
 from flashfirst.estimate import RunEstimate
-from flashfirst.media import PreparedMedia
 from flashfirst.params import AnalyzeParams, RunMode
-from flashfirst.report import RunReport, StageLine
+from flashfirst.report import RunReport
 from flashfirst.router import load_routing_policy
 from flashfirst.settings import Settings, load_settings
 from flashfirst.sources import (
-    CONTEXT_PREFIX,
     context_media_items,
     context_parts,
     media_resolutions,
     media_sources,
     needs_media_stage,
 )
-from flashfirst.storage import Storage, join
+from flashfirst.storage import join
+from flashfirst.timing import StageClock
 from tasks.caching import ensure_caches, finish_caches
 from tasks.costs import RunFacts, aggregate_costs, write_results
 from tasks.discovery import discover_items, prepare_shared_context, read_text_sources
 from tasks.estimate import estimate_run
 from tasks.inference import InferenceRun, run_inference
-from tasks.media import prepare_media_items
+from tasks.media import prepare_run_media
 from tasks.routing import plan_routes
 
 
@@ -61,19 +61,20 @@ def analyze(params: AnalyzeParams, settings: Settings | None = None
     settings = settings or load_settings()
     run_id = _run_id()
     output = params.output or join(settings.storage_root, "runs", run_id)
-    started, clock = datetime.now(UTC), _StageClock()
+    started, clock = datetime.now(UTC), StageClock()
 
     items = discover_items(params)
     context_media = context_media_items(params.context)
-    prepared, media_failures = split_media_outcomes(prepare_media_items(
-        [i for i in items if needs_media_stage(i)] + context_media, settings, Storage(),
-        True, params.media_policy))
+    media = prepare_run_media([i for i in items if needs_media_stage(i)], context_media,
+                              settings, params.media_policy)
     texts, text_failures = read_text_sources(
         [i for i in items if not needs_media_stage(i)], settings)
     clock.mark("prepare media")
-    context = prepare_shared_context(params, settings, context_parts(prepared, context_media))
+    context = prepare_shared_context(params, settings,
+                                     context_parts(media.prepared, context_media))
     policy = load_routing_policy(settings.routing_policy_path)
-    jobs = plan_routes(items, {**texts, **media_sources(prepared)}, media_resolutions(prepared),
+    jobs = plan_routes(items, {**texts, **media_sources(media.prepared)},
+                       media_resolutions(media.prepared),
                        policy, settings, context.tokens if context else 0, params.deadline_s,
                        params.mode is RunMode.BATCH)
     clock.mark("plan routes")
@@ -94,11 +95,11 @@ def analyze(params: AnalyzeParams, settings: Settings | None = None
     keep = params.keep_caches_s if params.keep_caches_s is not None else (
         settings.cache.reuse_window_s)
     records, finish_calls = finish_caches(
-        _merge_records(cache_plan.records, inferred.cache_records), keep, settings)
+        merge_records(cache_plan.records, inferred.cache_records), keep, settings)
     report = aggregate_costs(RunFacts(
         run_id=run_id, started_at=started, results=inferred.results,
-        failures={**media_failures, **text_failures},
-        media={i: p.stats for i, p in prepared.items() if not i.startswith(CONTEXT_PREFIX)},
+        failures={**media.failures, **text_failures},
+        media={i: p.stats for i, p in media.items_only().items()},
         media_seconds=clock.seconds("prepare media"), decisions=cache_plan.decisions,
         cache_records=records,
         cache_api_calls=cache_plan.api_calls + inferred.cache_api_calls + finish_calls,
@@ -111,42 +112,6 @@ def analyze(params: AnalyzeParams, settings: Settings | None = None
     return report
 
 
-def split_media_outcomes(outcomes: list[PreparedMedia | MediaError]
-                         ) -> tuple[dict[str, PreparedMedia], dict[str, str]]:
-    prepared = {o.item_id: o for o in outcomes if isinstance(o, PreparedMedia)}
-    failures = {o.item_id: o.cause for o in outcomes if isinstance(o, MediaError)}
-    return prepared, failures
-
-
 def _run_id() -> str:
     name = flow_run.get_name() or "local"
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{name}"
-
-
-def _merge_records(*groups: list) -> list:
-    """Cache records by name; a later copy (e.g. a recreation, a refresh) wins."""
-    merged: dict[str, object] = {}
-    for group in groups:
-        for record in group:
-            merged[record.name] = record
-    return list(merged.values())
-
-
-class _StageClock:
-    def __init__(self) -> None:
-        self._last = time.monotonic()
-        self._spans: dict[str, float] = {}
-
-    def mark(self, stage: str) -> None:
-        now = time.monotonic()
-        self._spans[stage] = self._spans.get(stage, 0.0) + now - self._last
-        self._last = now
-
-    def seconds(self, stage: str) -> float:
-        return self._spans.get(stage, 0.0)
-
-    def lines(self) -> list[StageLine]:
-        return [StageLine(stage=s, seconds=round(t, 3)) for s, t in self._spans.items()]
-
-
-__all__ = ["BudgetExceeded", "analyze"]

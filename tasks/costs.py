@@ -18,7 +18,7 @@ from flashfirst.caching.decision import CacheDecision
 from flashfirst.caching.manager import CacheRecord
 from flashfirst.client import backend_label
 from flashfirst.items import ItemResult
-from flashfirst.ledger import MediaDelta, summarize_costs
+from flashfirst.ledger import CostSummary, MediaDelta, summarize_costs
 from flashfirst.media import MediaStats
 from flashfirst.prices import load_price_table
 from flashfirst.report import (
@@ -68,7 +68,8 @@ def aggregate_costs(facts: RunFacts, settings: Settings) -> RunReport:
         items_ok=sum(1 for r in facts.results if r.ok), items_failed=len(failures),
         items_reused=sum(1 for r in facts.results if r.reused),
         generate_calls=sum(len(r.attempts) for r in facts.results if not r.reused),
-        costs=costs, stages=facts.stages, routing_split=routing_split(facts.results),
+        costs=costs, stages=priced_stages(facts.stages, costs),
+        routing_split=routing_split(facts.results),
         escalation=escalation_by_task(facts.results),
         media=media_summary(list(facts.media.values()), facts.media_seconds),
         cache=cache_summary(facts.decisions, facts.cache_records, facts.results,
@@ -76,6 +77,15 @@ def aggregate_costs(facts: RunFacts, settings: Settings) -> RunReport:
         failures=failures, budget_usd=facts.budget_usd, budget_stopped=budget_stopped,
         items=item_lines(facts.results), output_uri=facts.output_uri,
     )
+
+
+def priced_stages(stages: list[StageLine], costs: CostSummary) -> list[StageLine]:
+    """What each stage spent: caches their writes and storage, inference its calls
+    (escalations included); preparing media and planning cost nothing at Google."""
+    spent = {"ensure caches": costs.cache_write_usd + costs.cache_storage_usd,
+             "infer": costs.calls_usd}
+    return [s.model_copy(update={"cost_usd": round(spent.get(s.stage, 0.0), 9)})
+            for s in stages]
 
 
 @task(name="write-results", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)

@@ -14,12 +14,14 @@ from typing import Any
 from prefect import get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
+from pydantic import BaseModel
 
 from flashfirst.client import make_client
 from flashfirst.errors import MediaError
 from flashfirst.items import MediaPolicy, WorkItem
 from flashfirst.media import MediaUploadError, PreparedMedia, prepare_media
 from flashfirst.settings import Settings
+from flashfirst.sources import CONTEXT_PREFIX
 from flashfirst.storage import Storage
 
 
@@ -77,3 +79,24 @@ def prepare_media_items(items: Sequence[WorkItem], settings: Settings, storage: 
     futures = prepare_media_task.map(list(items), unmapped(settings), unmapped(storage),
                                      unmapped(upload), unmapped(policy))
     return [_outcome(item, future) for item, future in zip(items, futures, strict=True)]
+
+
+class RunMedia(BaseModel):
+    """The media stage's outcome for a run: prepared items, failures, and what the later
+    stages need from them."""
+
+    prepared: dict[str, PreparedMedia]
+    failures: dict[str, str]
+
+    def items_only(self) -> dict[str, PreparedMedia]:
+        """Without the shared context's media (those are not work items)."""
+        return {i: p for i, p in self.prepared.items() if not i.startswith(CONTEXT_PREFIX)}
+
+
+def prepare_run_media(items: Sequence[WorkItem], context_items: Sequence[WorkItem],
+                      settings: Settings, policy: MediaPolicy | None) -> RunMedia:
+    """Every media item of the run and of its shared context, failures kept apart."""
+    outcomes = prepare_media_items([*items, *context_items], settings, Storage(), True, policy)
+    return RunMedia(
+        prepared={o.item_id: o for o in outcomes if isinstance(o, PreparedMedia)},
+        failures={o.item_id: o.cause for o in outcomes if isinstance(o, MediaError)})

@@ -67,6 +67,16 @@ class CacheRecord(BaseModel):
         return max(0.0, (end - start).total_seconds())
 
 
+def merge_records(*groups: list[CacheRecord]) -> list[CacheRecord]:
+    """Records of several tasks by cache name; a later copy (a recreation, an extension)
+    wins."""
+    merged: dict[str, CacheRecord] = {}
+    for group in groups:
+        for record in group:
+            merged[record.name] = record
+    return list(merged.values())
+
+
 class PreparedContext(BaseModel):
     """The shared context turned into request parts, with its identity and size."""
 
