@@ -59,6 +59,8 @@ def check_first_run(report: RunReport, results: list[dict]) -> None:
     assert report.costs.actual_usd == pytest.approx(
         paid + report.costs.cache_write_usd + report.costs.cache_storage_usd, abs=1e-9)
     assert report.costs.naive_usd > report.costs.actual_usd > 0
+    assert sum(s.cost_usd for s in report.stages) == pytest.approx(
+        report.costs.actual_usd, abs=1e-8)  # every dollar is some stage's
     assert report.media.bytes_after < report.media.bytes_before
 
 
