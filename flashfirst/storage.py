@@ -107,10 +107,14 @@ class Storage:
 
     # -- reading -------------------------------------------------------------------------
 
-    def exists(self, uri: str) -> bool:
+    def exists(self, uri: str, generation: int | None = None) -> bool:
+        """Is the object (that very version, when a generation is given) there?"""
         if is_gcs(uri):
-            return self._guard(uri, lambda: self._blob(uri).exists())
-        return Path(uri).is_file()
+            return self._guard(uri, lambda: self._blob(uri, generation).exists())
+        path = Path(uri)
+        if generation is None:
+            return path.is_file()
+        return path.is_file() and path.stat().st_mtime_ns == generation
 
     def stat(self, uri: str) -> ObjectInfo:
         """Size and current generation of one object (StorageError if missing)."""

@@ -2,17 +2,14 @@
 
 Started by a ``gcs.object.finalized`` event (bridge, Pub/Sub puller, polling sensor, or a
 Prefect Cloud webhook) with the object's URI and generation, or by hand with a URI only
-(then the current version is pinned first). The named version is copied beside the results
-before the analyze flow reads it, so an overwrite that lands meanwhile is never analyzed in
-its place; results and report go to ``gs://<bucket>/.flashfirst/results/<name>/<generation>/``
+(then the current version is pinned first). The work item names that generation, so an
+overwrite that lands meanwhile is never analyzed in its place; results and report go to ``gs://<bucket>/.flashfirst/results/<name>/<generation>/``
 (a folder the announcers never announce, so results cannot start runs of their own).
 """
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -69,34 +66,16 @@ def find_finished_report(output: str) -> RunReport | None:
     return report if report.items_total and not report.items_failed else None
 
 
-def _retry_unless_gone(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry transient storage errors; a version that is gone stays gone (both ways
-    Storage says so name the generation)."""
-    error = state.result(raise_on_failure=False)
-    return not (isinstance(error, StorageError) and "generation" in str(error))
-
-
-@task(name="stage-version", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
-      retry_condition_fn=_retry_unless_gone)
-def stage_version(version: ObjectVersion, output: str) -> str | None:
-    """Copy the version's bytes to ``<output>/source/``: the analyze flow reads sources by
-    URI without a generation, so it reads this copy, which no overwrite can change.
-
-    None when the version is gone and a newer one exists (a bucket without object
+@task(name="check-version", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def version_readable(version: ObjectVersion) -> bool:
+    """False when the version is gone and a newer one exists (a bucket without object
     versioning keeps only the newest): that one's own event analyzes it."""
     storage = Storage()
-    filename = PurePosixPath(version.name).name
-    with tempfile.TemporaryDirectory(prefix="flashfirst-upload-") as tmp:
-        try:
-            local = storage.download_file(version.uri, Path(tmp) / filename,
-                                          version.generation)
-        except StorageError:
-            if _current_generation(storage, version.uri) > version.generation:
-                return None
-            raise
-        staged = join(output, "source", filename)
-        storage.upload_file(local, staged)
-    return staged
+    if storage.exists(version.uri, version.generation):
+        return True
+    if _current_generation(storage, version.uri) > version.generation:
+        return False
+    raise StorageError(f"{version.uri}: no generation {version.generation}")
 
 
 def _current_generation(storage: Storage, uri: str) -> int:
@@ -104,11 +83,6 @@ def _current_generation(storage: Storage, uri: str) -> int:
         return storage.stat(uri).generation
     except StorageError:
         return 0  # deleted since: nothing newer to defer to
-
-
-@task(name="remove-staged-copy", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-def remove_staged_copy(staged: str) -> None:
-    Storage().delete(staged)
 
 
 def upload_item(version: ObjectVersion, task: TaskKind | None, prompt: str | None
@@ -157,14 +131,12 @@ def on_upload(uri: str, generation: int | None = None, task: TaskKind | None = N
     if (finished := find_finished_report(output)) is not None:
         logger.info("%s#%s was analyzed already: %s", uri, version.generation, output)
         return finished
-    staged = stage_version(version, output)
-    if staged is None:
+    if not version_readable(version):
         logger.info("%s#%s was overwritten before it could be read; the newer version's "
                     "own run analyzes it", uri, version.generation)
         return None
-    try:
-        return _analyze_once(params=AnalyzeParams(
-            items=[item.model_copy(update={"uri": staged})], output=output,
-            deadline_s=deadline_s, budget_usd=budget_usd))
-    finally:
-        remove_staged_copy(staged)
+    # The item names the generation: every read of it (hashing, ffmpeg, text) gets those
+    # bytes, whatever has been written to the name since.
+    return _analyze_once(params=AnalyzeParams(
+        items=[item.model_copy(update={"generation": version.generation})], output=output,
+        deadline_s=deadline_s, budget_usd=budget_usd))
