@@ -57,7 +57,7 @@ def test_an_upload_is_analyzed_with_results_under_its_name_and_generation(
     assert json.loads(Storage().read_text(f"{output}/report.json"))["items_ok"] == 1
     assert Storage().list(f"gs://{gcs_bucket}/.flashfirst/results") == [
         f"{output}/{name}" for name in ("report.json", "report.md", "report.svg",
-                                         "results.jsonl")], "nothing else written beside the results"
+                                         "results.jsonl")], "nothing left beside the results"
 
 
 def test_the_named_generation_is_analyzed_not_a_later_overwrite(
