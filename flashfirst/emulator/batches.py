@@ -73,6 +73,8 @@ async def create_batch(request: Request) -> Response:
             state.save(job)
             state.stats.count("batches_created")
             state.stats.count("batch_requests", len(items))
+            if now >= job.done_at:  # no waiting configured: it is done as it is created
+                _complete(state, job)
             resource = job.resource(now)
     except ApiError as exc:
         log_call(state, "batchGenerateContent", model_id, exc.code)
