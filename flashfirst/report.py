@@ -11,6 +11,7 @@ from flashfirst.caching.decision import CacheDecision
 from flashfirst.caching.manager import CacheRecord
 from flashfirst.items import ItemResult
 from flashfirst.ledger import CostSummary
+from flashfirst.media.accounting import MediaStats
 
 
 class ItemLine(BaseModel):
@@ -123,7 +124,7 @@ def escalation_by_task(results: list[ItemResult]) -> list[TaskEscalation]:
     return [TaskEscalation(task=t, items=n, escalated=e) for t, (n, e) in sorted(counts.items())]
 
 
-def media_summary(stats: list, seconds: float) -> MediaSummary:  # list[MediaStats]
+def media_summary(stats: list[MediaStats], seconds: float) -> MediaSummary:
     m = MediaSummary(items=len(stats), seconds=round(seconds, 3))
     for s in stats:
         m.bytes_before += s.bytes_before

@@ -7,6 +7,7 @@ import asyncio
 import random
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from google import genai
@@ -26,6 +27,9 @@ from flashfirst.settings import Settings
 from flashfirst.token_rules import MediaResolution
 
 SERVED_TIER_HEADER = "x-gemini-service-tier"
+# Called before each request with (model, estimated tokens): a limit shared beyond this
+# process (Prefect global concurrency limits), see tasks/inference.py.
+Gate = Callable[[str, int], Awaitable[None]]
 
 
 class InferenceJob(BaseModel):
@@ -72,7 +76,7 @@ class Engine:
     def __init__(self, client: genai.Client, settings: Settings, prices: PriceTable,
                  policy: RoutingPolicy, *, contexts: ContextProvider | None = None,
                  answers: AnswerStore | None = None, budget: Budget | None = None,
-                 deadline_at: float | None = None, gate=None,  # noqa: ANN001
+                 deadline_at: float | None = None, gate: Gate | None = None,
                  limiters: Limiters | None = None, seed: int = 0) -> None:
         self.client, self.settings, self.prices, self.policy = client, settings, prices, policy
         self.contexts = contexts or StaticContexts()
