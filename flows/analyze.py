@@ -31,7 +31,7 @@ from tasks.discovery import discover_items, prepare_shared_context, read_text_so
 from tasks.estimate import estimate_run
 from tasks.inference import InferenceRun, run_inference
 from tasks.media import prepare_run_media
-from tasks.routing import plan_routes
+from tasks.routing import find_unanswered, plan_routes
 
 
 class RunFailed(FlashfirstError):
@@ -77,13 +77,14 @@ def analyze(params: AnalyzeParams, settings: Settings | None = None
                        media_resolutions(media.prepared),
                        policy, settings, context.tokens if context else 0, params.deadline_s,
                        params.mode is RunMode.BATCH)
+    pending = find_unanswered(jobs, context, settings)
     clock.mark("plan routes")
     budget = params.budget_usd if params.budget_usd is not None else settings.budget_usd
     if params.estimate_only or budget is not None:
-        estimate = estimate_run(jobs, context, settings, budget)
+        estimate = estimate_run(pending, context, settings, budget)
         if params.estimate_only:
             return estimate
-    cache_plan = ensure_caches(context, jobs, settings)
+    cache_plan = ensure_caches(context, pending, settings)
     clock.mark("ensure caches")
     run = InferenceRun(
         run_id=run_id, settings=settings, policy=policy,

@@ -10,9 +10,8 @@ from flashfirst.caching.decision import CacheDecision, worth_keeping_s
 from flashfirst.caching.manager import CacheManager, CacheRecord, PreparedContext
 from flashfirst.client import make_client
 from flashfirst.context import ContextUse
-from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.engine import InferenceJob
-from flashfirst.planning import cache_decisions, unanswered
+from flashfirst.planning import cache_decisions
 from flashfirst.prices import load_price_table
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
@@ -27,11 +26,10 @@ class CachePlan(BaseModel):
 
 
 @task(name="ensure-caches", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-def ensure_caches(context: PreparedContext | None, jobs: list[InferenceJob],
+def ensure_caches(context: PreparedContext | None, pending: list[InferenceJob],
                   settings: Settings) -> CachePlan:
     """Find or create a cache for each model where the break-even says it pays, counting
-    only the items that will really be sent (answers already paid for need no cache)."""
-    pending = unanswered(jobs, AnswerStore(Storage(), settings.storage_root), context)
+    only ``pending``, the items still to be sent (answers already paid for need none)."""
     if context is None or not pending:
         return CachePlan(decisions=cache_decisions(context, pending, settings,
                                                    load_price_table(settings.price_table_path)))

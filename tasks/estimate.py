@@ -10,20 +10,17 @@ from prefect.cache_policies import NO_CACHE
 from flashfirst.caching.manager import PreparedContext
 from flashfirst.client import make_client
 from flashfirst.estimate import RunEstimate, check_budget, count_job_tokens, price_plan
-from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.engine import InferenceJob
-from flashfirst.planning import cache_decisions, unanswered
+from flashfirst.planning import cache_decisions
 from flashfirst.prices import load_price_table
 from flashfirst.settings import Settings
-from flashfirst.storage import Storage
 
 
 @task(name="estimate-run", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
 def estimate_run(jobs: list[InferenceJob], context: PreparedContext | None,
                  settings: Settings, budget_usd: float | None) -> RunEstimate:
-    """Raises ``BudgetExceeded`` when the estimate is above the budget."""
+    """``jobs``: those still to be sent. Raises ``BudgetExceeded`` above the budget."""
     prices = load_price_table(settings.price_table_path)
-    jobs = unanswered(jobs, AnswerStore(Storage(), settings.storage_root), context)
     counts = asyncio.run(count_job_tokens(make_client(settings), jobs)) if jobs else []
     estimate = price_plan(jobs, counts, context.tokens if context else 0,
                           cache_decisions(context, jobs, settings, prices), prices, budget_usd)

@@ -197,4 +197,6 @@ def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
         outcome.cache_records.extend(chunk.cache_records)
         outcome.cache_api_calls += chunk.cache_api_calls
         update_progress_artifact(artifact, progress=100.0 * len(outcome.results) / len(jobs))
+    with _budgets_lock:
+        _budgets.pop(run.run_id, None)  # a long-lived server would keep every run's else
     return outcome

@@ -5,12 +5,15 @@ from __future__ import annotations
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flashfirst.caching.manager import PreparedContext
+from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.engine import InferenceJob
 from flashfirst.items import WorkItem
-from flashfirst.planning import plan_jobs
+from flashfirst.planning import plan_jobs, unanswered
 from flashfirst.router import RoutingPolicy
 from flashfirst.settings import Settings
 from flashfirst.sources import SourceParts
+from flashfirst.storage import Storage
 from flashfirst.token_rules import MediaResolution
 
 
@@ -25,3 +28,11 @@ def plan_routes(items: list[WorkItem], sources: dict[str, SourceParts],
     for job in jobs:
         logger.debug("route %s → %s (%s)", job.item.id, job.route.model, job.route.reason)
     return jobs
+
+
+@task(name="find-unanswered", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def find_unanswered(jobs: list[InferenceJob], context: PreparedContext | None,
+                    settings: Settings) -> list[InferenceJob]:
+    """The jobs whose answer is not stored yet: looked up once per run, for the estimate
+    and the cache decisions alike."""
+    return unanswered(jobs, AnswerStore(Storage(), settings.storage_root), context)
