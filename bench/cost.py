@@ -22,7 +22,7 @@ def main() -> None:
     from flows.analyze import analyze
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(storage_root=tmp)
+        settings = Settings(storage_root=tmp, backend={"kind": "emulator"})  # as the demo
         report = analyze(demo_params(tmp), settings)
     c = report.costs
     print(f"{report.items_ok}/{report.items_total} items, {report.generate_calls} calls")

@@ -153,6 +153,8 @@ class ItemResult(BaseModel):
     escalated: bool = False
     error: str | None = None
     reused: bool = Field(False, description="Answer came from the store; no call was made.")
+    backend: str | None = Field(None, description="Where the answer came from "
+                                "(client.backend_label), e.g. the emulator or Vertex AI.")
 
     @property
     def ok(self) -> bool:

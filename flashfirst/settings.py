@@ -90,16 +90,38 @@ class ModelCatalogue(BaseModel):
 
 
 class EmulatorSettings(BaseModel):
-    """The embedded emulator used when no credentials are configured."""
+    """The embedded emulator, run only when asked for (``kind=emulator``, ``--emulator``,
+    ``flashfirst demo``)."""
 
     seed: int = Field(0, description="Same seed and request, same answer.")
     latency_scale: float = Field(0.0, ge=0, description="0 answers at once; 1 is realistic.")
     host: str = Field("127.0.0.1", description="Interface the embedded emulator binds.")
     port: int = Field(0, ge=0, le=65535, description="0 picks a free port.")
+    allow_in_deployments: bool = Field(
+        False, description="Let a deployed flow run answer from the embedded emulator (set it "
+        "in the deployment's job variables; a worker that lost its key must not invent answers).")
+
+
+BackendKind = Literal["api_key", "vertex", "base_url", "emulator"]
+
+NO_BACKEND_HELP = (
+    "no Gemini backend configured. Set one of: GEMINI_API_KEY (or "
+    "FLASHFIRST_BACKEND__API_KEY) for the Gemini Developer API; "
+    "FLASHFIRST_BACKEND__VERTEX_PROJECT (and _LOCATION) for Vertex AI; "
+    "FLASHFIRST_BACKEND__BASE_URL=http://host:port for a standalone emulator or proxy; "
+    "or FLASHFIRST_BACKEND__KIND=emulator (the --emulator flag, `flashfirst demo`) for the "
+    "embedded emulator's invented answers.")
 
 
 class BackendSettings(BaseModel):
+    kind: BackendKind | None = Field(
+        None, description="api_key, vertex, base_url or emulator; inferred from the "
+        "credentials when unset (base URL, then Vertex project, then API key), never the "
+        "emulator.")
     api_key: SecretStr | None = Field(None, description="Gemini Developer API key.")
+    project_label: str | None = Field(
+        None, description="Names the Developer API project the key belongs to, in stored "
+        "state (answers, uploads, caches); unset: a salted hash of the key.")
     vertex_project: str | None = Field(None, description="Use Vertex AI in this project.")
     vertex_location: str = Field("us-central1", description="Vertex AI region.")
     base_url: str | None = Field(None, description="Explicit endpoint, e.g. an emulator.")
@@ -109,15 +131,23 @@ class BackendSettings(BaseModel):
     timeout_s: float = Field(600.0, gt=0, description="Per HTTP request.")
     emulator: EmulatorSettings = EmulatorSettings()
 
-    @property
-    def kind(self) -> Literal["base_url", "vertex", "api_key", "emulator"]:
-        if self.base_url:
-            return "base_url"
-        if self.vertex_project:
-            return "vertex"
-        if self.api_key:
-            return "api_key"
-        return "emulator"
+    def infer_kind(self) -> None:
+        """An unset kind follows the credentials; with none it stays unset (no backend)."""
+        if self.kind is None:
+            self.kind = ("base_url" if self.base_url else "vertex" if self.vertex_project
+                         else "api_key" if self.api_key else None)
+
+    @model_validator(mode="after")
+    def _kind_has_what_it_needs(self) -> BackendSettings:
+        self.infer_kind()
+        needs = {"api_key": "api_key", "vertex": "vertex_project", "base_url": "base_url"}
+        field = needs.get(self.kind or "")
+        if field == "api_key":
+            return self  # may still come from GEMINI_API_KEY: checked by Settings
+        if field and not getattr(self, field):
+            raise ValueError(f"kind={self.kind} needs {field} "
+                             f"(FLASHFIRST_BACKEND__{field.upper()})")
+        return self
 
     @field_validator("base_url")
     @classmethod
@@ -193,6 +223,10 @@ class Settings(BaseSettings):
                 if os.environ.get(name):
                     self.backend.api_key = SecretStr(os.environ[name])
                     break
+        self.backend.infer_kind()
+        if self.backend.kind == "api_key" and self.backend.api_key is None:
+            raise ValueError("backend.kind=api_key needs an API key (GEMINI_API_KEY or "
+                             "FLASHFIRST_BACKEND__API_KEY)")
         return self
 
     @field_validator("price_table_path", "routing_policy_path")

@@ -7,9 +7,10 @@ import time
 from datetime import UTC, datetime
 
 from prefect import flow
-from prefect.runtime import flow_run
+from prefect.runtime import deployment, flow_run
 
 from flashfirst.caching.manager import merge_records
+from flashfirst.client import require_backend
 from flashfirst.errors import FlashfirstError
 from flashfirst.estimate import RunEstimate
 from flashfirst.params import AnalyzeParams, RunMode
@@ -59,6 +60,7 @@ def analyze(params: AnalyzeParams, settings: Settings | None = None
             on the worker.
     """
     settings = settings or load_settings()
+    require_backend(settings, deployed=_deployed())
     run_id = _run_id()
     output = params.output or join(settings.storage_root, "runs", run_id)
     started, clock = datetime.now(UTC), StageClock()
@@ -111,6 +113,11 @@ def analyze(params: AnalyzeParams, settings: Settings | None = None
                         f"(threshold {settings.inference.failure_threshold:.0%}); "
                         f"results and report are in {output}", report)
     return report
+
+
+def _deployed() -> bool:
+    """Started from a deployment, directly or as a subflow of one (on-upload)."""
+    return bool(deployment.get_id() or flow_run.get_parent_deployment_id())
 
 
 def _run_id() -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from flashfirst.caching.manager import CacheManager
 from flashfirst.caching.provider import CachedContexts
-from flashfirst.client import make_client
+from flashfirst.client import backend_id, make_client
 from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.inference.engine import Engine, InferenceJob
@@ -117,7 +117,7 @@ def test_a_cache_that_expires_mid_run_is_recreated_once(run_settings, emulator, 
     context = prepare_context(SharedContext(system_instruction="Answer from the handbook.",
                                             documents=[handbook(tmp_path)]),
                               storage, client, run_settings)
-    manager = CacheManager(client, storage, run_settings.storage_root)
+    manager = CacheManager(client, storage, run_settings.storage_root, backend_id(run_settings))
     use = manager.ensure(context, "gemini-2.5-flash", ttl_s=300)
     emulator.control.advance_clock(301)
     contexts = CachedContexts(manager, context, {"gemini-2.5-flash": use}, ttl_s=300)
