@@ -5,8 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
+from flashfirst.checks import check_problem
 from flashfirst.extensions import kind_of
 from flashfirst.probe import MediaKind
 from flashfirst.settings import ModelTier
@@ -69,10 +70,19 @@ class WorkItem(BaseModel):
     response_schema: dict[str, Any] | None = Field(
         None, description="JSON Schema the answer must satisfy (JSON output).")
     check: str | None = Field(
-        None, description="Extra answer check: 'regex:<pattern>' or 'python:<module>:<fn>'.")
+        None, description="Extra answer check: 'regex:<pattern>' or the name of a check "
+        "the installation registered (entry points 'flashfirst.checks').")
     model: str | None = Field(None, description="Force this model id (routing override).")
     media_policy: MediaPolicy | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("check")
+    @classmethod
+    def _check_is_allowed(cls, v: str | None) -> str | None:
+        problem = check_problem(v) if v is not None else None
+        if problem:
+            raise ValueError(problem)
+        return v
 
     @model_validator(mode="after")
     def _kind_from_uri(self) -> WorkItem:
