@@ -8,13 +8,24 @@ names Google's own tools use.
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from dotenv import dotenv_values
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from flashfirst.errors import ConfigError, UnknownModelError
 
@@ -93,6 +104,8 @@ class EmulatorSettings(BaseModel):
     """The embedded emulator, run only when asked for (``kind=emulator``, ``--emulator``,
     ``flashfirst demo``)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     seed: int = Field(0, description="Same seed and request, same answer.")
     latency_scale: float = Field(0.0, ge=0, description="0 answers at once; 1 is realistic.")
     host: str = Field("127.0.0.1", description="Interface the embedded emulator binds.")
@@ -114,6 +127,8 @@ NO_BACKEND_HELP = (
 
 
 class BackendSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     kind: BackendKind | None = Field(
         None, description="api_key, vertex, base_url or emulator; inferred from the "
         "credentials when unset (base URL, then Vertex project, then API key), never the "
@@ -197,6 +212,8 @@ class InferenceSettings(BaseModel):
 
 
 class Settings(BaseSettings):
+    # extra="ignore": a shared .env also holds FLASHFIRST_BRIDGE_*/DASK_*/DEPLOY_* for the
+    # other settings classes; unknown FLASHFIRST_ names are caught by load_settings instead.
     model_config = SettingsConfigDict(
         env_prefix="FLASHFIRST_", env_nested_delimiter="__", env_file=".env",
         extra="ignore", frozen=False,
@@ -237,14 +254,66 @@ class Settings(BaseSettings):
         return v
 
 
+# FLASHFIRST_ names read by the other settings classes (deployments/).
+_OTHER_PREFIXES = ("FLASHFIRST_BRIDGE_", "FLASHFIRST_DASK_", "FLASHFIRST_DEPLOY_")
+
+
+def unknown_env_names(names: Iterable[str]) -> list[str]:
+    """``FLASHFIRST_`` names no setting reads (a typo is otherwise silently ignored)."""
+    unknown = []
+    for name in names:
+        upper = name.upper()
+        if not upper.startswith("FLASHFIRST_") or upper.startswith(_OTHER_PREFIXES):
+            continue
+        model: type[BaseModel] | None = Settings
+        for part in upper.removeprefix("FLASHFIRST_").lower().split("__"):
+            fields = model.model_fields if model is not None else {}
+            if part not in fields:
+                unknown.append(name)
+                break
+            annotation = fields[part].annotation
+            model = annotation if isinstance(annotation, type) and issubclass(
+                annotation, BaseModel) else None
+            if model is None:
+                break  # a leaf (or a dict): deeper parts belong to its value
+    return unknown
+
+
+def _env_names(model: type[BaseModel], prefix: str = "FLASHFIRST_") -> list[str]:
+    names = []
+    for field, info in model.model_fields.items():
+        name = f"{prefix}{field.upper()}"
+        sub = info.annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel):
+            names += _env_names(sub, f"{name}__")
+        else:
+            names.append(name)
+    return names
+
+
+def _suggest(name: str) -> str:
+    close = difflib.get_close_matches(name.upper(), _env_names(Settings), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read settings once; a wrong value fails here with the field's env name."""
+    """Read settings once; a wrong value or an unknown FLASHFIRST_ name fails here, named
+    by its environment variable (secret values never shown)."""
+    unknown = unknown_env_names([*os.environ, *dotenv_values(".env")])
+    if unknown:
+        raise ConfigError("unknown settings (no such variable; see the README's settings "
+                          "table):\n  " + "\n  ".join(f"{n}{_suggest(n)}" for n in unknown))
     try:
         return Settings(**overrides)
+    except SettingsError as exc:  # an unparsable JSON value for a whole section
+        raise ConfigError(f"invalid settings: {exc}".split(" from source")[0]) from None
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            field = "__".join(str(p) for p in err["loc"]).upper()
-            shown = "***" if "KEY" in field or "TOKEN" in field else repr(err.get("input"))
-            lines.append(f"FLASHFIRST_{field}: {err['msg']} (got {shown})")
+            field = "__".join(str(p) for p in err["loc"]).upper() or "*"
+            value = err.get("input")
+            secret = any(word in field for word in ("KEY", "TOKEN", "SECRET"))
+            shown = ("" if isinstance(value, dict | list) or err["loc"] == ()
+                     else " (got ***)" if secret else f" (got {value!r:.80})")
+            lines.append(f"FLASHFIRST_{field}: {err['msg']}{shown}")
         raise ConfigError("invalid settings:\n  " + "\n  ".join(lines)) from None
