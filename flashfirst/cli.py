@@ -62,13 +62,14 @@ def _progress_bar(enabled: bool):  # noqa: ANN202
 
 def _run_flow(params, as_json: bool, emulator: bool) -> None:  # noqa: ANN001
     from flashfirst.estimate import RunEstimate
+    from flashfirst.overrides import RunOverrides
     from flashfirst.report_render import print_report
     from flows.analyze import RunFailed, analyze
 
     try:
-        settings = _settings(emulator)
+        _settings(emulator)  # a bad setting or no backend: exit 2 before Prefect starts
         with _progress_bar(not as_json):
-            result = analyze(params=params, settings=settings)
+            result = analyze(params=params, overrides=RunOverrides(emulator=emulator))
     except RunFailed as failed:  # too many items failed: still show what happened
         console.print(f"[red]run failed:[/red] {failed}", highlight=False)
         result = failed.report

@@ -15,7 +15,7 @@ from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator, EmulatorConfig
 from flashfirst.params import AnalyzeParams
 from flashfirst.settings import BackendSettings, Settings
-from flows.analyze import analyze
+from flows.analyze import analyze_with
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -40,13 +40,13 @@ def test_answers_from_one_backend_are_never_reused_against_another(
     params = AnalyzeParams(source=str(inputs), output=str(tmp_path / "out"),
                            context=SharedContext(system_instruction="You are a support analyst.",
                                                  documents=[str(tmp_path / "handbook.md")]))
-    first = analyze(params, settings)
+    first = analyze_with(params, settings)
     assert first.items_ok == 3 and emulator.stats.uploads >= 1
 
     with EmbeddedEmulator(EmulatorConfig(latency_scale=0, seed=7)) as other:
         elsewhere = settings.model_copy(deep=True)
         elsewhere.backend = BackendSettings(base_url=other.base_url)
-        second = analyze(params, elsewhere)  # same storage root, another backend
+        second = analyze_with(params, elsewhere)  # same storage root, another backend
         stats, other_url = other.stats, other.base_url
 
     assert second.items_ok == 3

@@ -216,11 +216,11 @@ def test_shared_rate_limits_live_on_the_prefect_server(run_settings):
     from prefect.client.orchestration import get_client
 
     from flashfirst.params import AnalyzeParams
-    from flows.analyze import analyze
+    from flows.analyze import analyze_with
 
     settings = run_settings.model_copy(deep=True)
     settings.inference.shared_rate_limits = True
-    report = analyze(AnalyzeParams(items=items(4)), settings)
+    report = analyze_with(AnalyzeParams(items=items(4)), settings)
     assert report.items_ok == 4
 
     async def read():  # noqa: ANN202
