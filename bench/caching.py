@@ -57,7 +57,7 @@ def lookups_per_item(n: int) -> tuple[float, int]:
     from flashfirst.items import WorkItem
     from flashfirst.params import AnalyzeParams
     from flashfirst.settings import BackendSettings, Settings
-    from flows.analyze import analyze
+    from flows.analyze import analyze_with
 
     with tempfile.TemporaryDirectory() as tmp, EmbeddedEmulator(EmulatorConfig()) as emu:
         doc = Path(tmp) / "context.md"
@@ -66,7 +66,7 @@ def lookups_per_item(n: int) -> tuple[float, int]:
         # 100 calls × 100k tokens is 10M input tokens: at Tier 1's 1M TPM that alone takes
         # 10 minutes (the limiter paces it); measure lookups at a higher tier's TPM.
         settings.models.flash.tpm = 50_000_000
-        analyze(AnalyzeParams(
+        analyze_with(AnalyzeParams(
             items=[WorkItem(id=f"q{i}", text=f"Question {i}?") for i in range(n)],
             context=SharedContext(system_instruction="Answer from the document.",
                                   documents=[str(doc)])), settings)

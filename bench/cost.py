@@ -19,11 +19,11 @@ def main() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from flashfirst.demo import demo_params
     from flashfirst.settings import Settings
-    from flows.analyze import analyze
+    from flows.analyze import analyze_with
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(storage_root=tmp)
-        report = analyze(demo_params(tmp), settings)
+        settings = Settings(storage_root=tmp, backend={"kind": "emulator"})  # as the demo
+        report = analyze_with(demo_params(tmp), settings)
     c = report.costs
     print(f"{report.items_ok}/{report.items_total} items, {report.generate_calls} calls")
     print(f"naive (all Pro, uncached, original media, standard): ${c.naive_usd:.6f}")

@@ -69,7 +69,7 @@ def flow_wall(url: str, n: int, rpm: int, tag: str, workdir: Path) -> float:
     from flashfirst.items import WorkItem
     from flashfirst.params import AnalyzeParams
     from flashfirst.settings import BackendSettings, Settings
-    from flows.analyze import analyze
+    from flows.analyze import analyze_with
 
     settings = Settings(backend=BackendSettings(base_url=url),
                         storage_root=str(workdir / f"store-{tag}"))
@@ -82,7 +82,7 @@ def flow_wall(url: str, n: int, rpm: int, tag: str, workdir: Path) -> float:
                                 for i, t in enumerate(texts(n, tag))))
     params = AnalyzeParams(source=str(manifest), output=str(workdir / f"out-{tag}"))
     start = time.perf_counter()
-    report = analyze(params, settings)
+    report = analyze_with(params, settings)
     wall = time.perf_counter() - start
     assert report.items_ok == n, report.failures
     return wall

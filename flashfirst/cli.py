@@ -22,6 +22,21 @@ console = Console(stderr=True)
 out = Console()
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")]
+EmulatorOpt = Annotated[bool, typer.Option(
+    "--emulator", help="Answer from the embedded Gemini emulator (invented answers, no "
+    "account); same as FLASHFIRST_BACKEND__KIND=emulator.")]
+
+
+def _settings(emulator: bool):  # noqa: ANN202
+    """The settings, with a backend or a stop (exit 2) before any work."""
+    from flashfirst.client import require_backend
+    from flashfirst.settings import load_settings
+
+    settings = load_settings()
+    if emulator:
+        settings.backend.kind = "emulator"
+    require_backend(settings)
+    return settings
 
 
 @contextmanager
@@ -45,16 +60,16 @@ def _progress_bar(enabled: bool):  # noqa: ANN202
             stop()
 
 
-def _run_flow(params, as_json: bool) -> None:  # noqa: ANN001
+def _run_flow(params, as_json: bool, emulator: bool) -> None:  # noqa: ANN001
     from flashfirst.estimate import RunEstimate
+    from flashfirst.overrides import RunOverrides
     from flashfirst.report_render import print_report
-    from flashfirst.settings import load_settings
     from flows.analyze import RunFailed, analyze
 
     try:
-        settings = load_settings()
+        _settings(emulator)  # a bad setting or no backend: exit 2 before Prefect starts
         with _progress_bar(not as_json):
-            result = analyze(params=params, settings=settings)
+            result = analyze(params=params, overrides=RunOverrides(emulator=emulator))
     except RunFailed as failed:  # too many items failed: still show what happened
         console.print(f"[red]run failed:[/red] {failed}", highlight=False)
         result = failed.report
@@ -81,7 +96,7 @@ def demo(as_json: JsonOpt = False) -> None:
     from flashfirst.settings import load_settings
 
     params = demo_params(load_settings().storage_root)
-    _run_flow(params, as_json)
+    _run_flow(params, as_json, emulator=True)
 
 
 def _params(source: str, task: str | None, prompt: str | None, context: list[str],
@@ -110,20 +125,23 @@ Budget = Annotated[float | None, typer.Option(help="USD; refuse or stop above it
 @app.command()
 def run(source: Source, task: Task = None, prompt: Prompt = None, context: Context = [],  # noqa: B006
         system: System = None, deadline: Deadline = None, batch: Batch = False,
-        output: Output = None, budget: Budget = None, as_json: JsonOpt = False) -> None:
+        output: Output = None, budget: Budget = None, as_json: JsonOpt = False,
+        emulator: EmulatorOpt = False) -> None:
     """Run the analyze flow on a manifest or folder with the configured backend.
-    Exit status 1 when items failed, 2 when the run could not start."""
+    Exit status 1 when items failed, 2 when the run could not start (no backend, bad
+    settings or input)."""
     _run_flow(_params(source, task, prompt, context, system, deadline, batch, output, budget,
-                      False), as_json)
+                      False), as_json, emulator)
 
 
 @app.command()
 def estimate(source: Source, task: Task = None, prompt: Prompt = None,
              context: Context = [], system: System = None, deadline: Deadline = None,  # noqa: B006
-             batch: Batch = False, budget: Budget = None, as_json: JsonOpt = False) -> None:
+             batch: Batch = False, budget: Budget = None, as_json: JsonOpt = False,
+             emulator: EmulatorOpt = False) -> None:
     """Count tokens with the API and price the plan, without paid calls."""
     _run_flow(_params(source, task, prompt, context, system, deadline, batch, None, budget,
-                      True), as_json)
+                      True), as_json, emulator)
 
 
 @app.command()
@@ -151,6 +169,7 @@ def janitor(as_json: JsonOpt = False) -> None:
     """Delete our caches past their reuse window and report their storage cost."""
     from flows.cache_janitor import cache_janitor
 
+    _settings(emulator=False)
     report = cache_janitor()
     if as_json:
         out.print_json(report.model_dump_json())
@@ -159,10 +178,14 @@ def janitor(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def serve() -> None:
+def serve(emulator: EmulatorOpt = False) -> None:
     """Serve every flow locally with its schedules and triggers, plus the GCS bridge."""
     from deployments.serve import serve_all
 
+    if emulator:  # the served flow runs read the environment, as deployed runs do
+        os.environ["FLASHFIRST_BACKEND__KIND"] = "emulator"
+        os.environ["FLASHFIRST_BACKEND__EMULATOR__ALLOW_IN_DEPLOYMENTS"] = "true"
+    _settings(emulator)
     serve_all()
 
 

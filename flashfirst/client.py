@@ -2,19 +2,23 @@
 
 With an API key it talks to the Gemini Developer API, with a Vertex project to Vertex AI,
 with an explicit base URL to whatever serves there (a standalone emulator, a proxy), and
-with none of these to the embedded emulator, started on demand in this process, so the
-quick start needs no account.
+with ``kind=emulator`` (asked for explicitly: ``flashfirst demo``, ``--emulator``) to the
+embedded emulator, started on demand in this process. With none of these it refuses.
 """
 
 from __future__ import annotations
 
 import atexit
+import hashlib
+import hmac
+import re
 import threading
 
 from google import genai
 from google.genai import types
 
-from flashfirst.settings import Settings
+from flashfirst.errors import NoBackendError
+from flashfirst.settings import NO_BACKEND_HELP, Settings
 from flashfirst.storage import is_gcs, join
 
 # The embedded emulator never checks keys; the SDK insists on having one.
@@ -23,7 +27,21 @@ _lock = threading.Lock()
 _embedded: dict[tuple, object] = {}
 
 
+def require_backend(settings: Settings, *, deployed: bool = False) -> None:
+    """Stop before any work when no backend is configured (never a silent emulator); a
+    deployed run takes the embedded emulator only when its deployment allows it."""
+    backend = settings.backend
+    if backend.kind is None:
+        raise NoBackendError(NO_BACKEND_HELP)
+    if deployed and backend.kind == "emulator" and not backend.emulator.allow_in_deployments:
+        raise NoBackendError(
+            "a deployed run refuses the embedded emulator (its answers are invented): set "
+            "real credentials on the worker, or, for a demo deployment, "
+            "FLASHFIRST_BACKEND__EMULATOR__ALLOW_IN_DEPLOYMENTS=true in its job variables")
+
+
 def make_client(settings: Settings) -> genai.Client:
+    require_backend(settings)
     backend = settings.backend
     timeout_ms = int(backend.timeout_s * 1000)
     if backend.kind == "vertex":
@@ -37,7 +55,8 @@ def make_client(settings: Settings) -> genai.Client:
             http_options=types.HttpOptions(api_version=backend.api_version, timeout=timeout_ms),
         )
     base_url = backend.base_url if backend.kind == "base_url" else embedded_emulator_url(settings)
-    key = backend.api_key.get_secret_value() if backend.api_key else _EMULATOR_KEY
+    key = (backend.api_key.get_secret_value() if backend.api_key and backend.kind == "base_url"
+           else _EMULATOR_KEY)
     return genai.Client(
         api_key=key,
         http_options=types.HttpOptions(
@@ -76,20 +95,51 @@ def emulator_config(settings: Settings):  # noqa: ANN201 - emulator types load l
         else:
             models[models.index(base)] = base.model_copy(update=update)
     emu = settings.backend.emulator
+    return EmulatorConfig(seed=emu.seed, latency_scale=emu.latency_scale, models=models,
+                          state_dir=_emulator_state_dir(settings))
+
+
+def _emulator_state_dir(settings: Settings) -> str | None:
     # Keep files and caches across processes like Google does, so a second run can
     # reuse them (a gs:// root can't hold the emulator's state: then it is per process).
-    state_dir = None if is_gcs(settings.storage_root) else join(settings.storage_root,
-                                                                "emulator-state")
-    return EmulatorConfig(seed=emu.seed, latency_scale=emu.latency_scale, models=models,
-                          state_dir=state_dir)
+    return None if is_gcs(settings.storage_root) else join(settings.storage_root,
+                                                           "emulator-state")
+
+
+# Not a secret: it only makes the key's hash useless for looking keys up elsewhere.
+_KEY_SALT = b"flashfirst backend identity v1"
+
+
+def backend_id(settings: Settings) -> str:
+    """Which backend holds our state (answers, uploads, caches, batches): a path-safe
+    name that differs between backends and never contains or reveals a secret."""
+    b = settings.backend
+    require_backend(settings)
+    if b.kind == "emulator":
+        slug, raw = "emulator", f"seed={b.emulator.seed}|state={_emulator_state_dir(settings)}"
+    elif b.kind == "base_url":
+        slug, raw = "url", b.base_url or ""
+    elif b.kind == "vertex":
+        slug, raw = f"vertex-{b.vertex_project}-{b.vertex_location}", ""
+    elif b.project_label:
+        slug, raw = f"api-{b.project_label}", ""
+    else:
+        key = b.api_key.get_secret_value() if b.api_key else ""
+        slug, raw = "api", hmac.new(_KEY_SALT, key.encode(), hashlib.sha256).hexdigest()
+    digest = hashlib.sha256(f"{b.kind}|{slug}|{raw}".encode()).hexdigest()[:16]
+    return f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', slug)[:60]}-{digest}"
 
 
 def backend_label(settings: Settings) -> str:
     """Where calls go, for logs and reports; never includes a secret."""
     backend = settings.backend
+    if backend.kind is None:
+        return "no backend configured"
+    project = f" ({backend.project_label})" if backend.project_label else ""
     return {
         "vertex": f"Vertex AI ({backend.vertex_project}, {backend.vertex_location})",
-        "api_key": "Gemini Developer API",
+        "api_key": f"Gemini Developer API{project}",
         "base_url": f"Gemini API at {backend.base_url}",
-        "emulator": "embedded Gemini API emulator",
+        "emulator": f"embedded Gemini API emulator (seed {backend.emulator.seed}; "
+                    "invented answers)",
     }[backend.kind]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 from pathlib import PurePosixPath
@@ -12,7 +13,7 @@ from pydantic import ValidationError
 
 from flashfirst.errors import ConfigError
 from flashfirst.extensions import KIND_BY_EXTENSION, kind_of
-from flashfirst.items import TaskKind, WorkItem
+from flashfirst.items import MediaPolicy, TaskKind, WorkItem
 from flashfirst.probe import MediaKind
 from flashfirst.storage import Storage
 
@@ -54,38 +55,122 @@ def discover(source: str, storage: Storage, *, task: TaskKind | None = None,
 
 
 def read_manifest(uri: str, storage: Storage) -> list[WorkItem]:
-    """JSONL: one WorkItem object a line. CSV: a header with WorkItem field names."""
+    """JSONL: one WorkItem object a line. CSV: a header with WorkItem field names.
+
+    All or nothing: every bad line is named (line, field, cause) and the run does not
+    start, so a typo never silently drops or changes an item."""
     text = storage.read_text(uri)
     base = uri.rsplit("/", 1)[0]
-    rows: list[tuple[int, dict]] = []
-    if uri.lower().endswith(".jsonl"):
-        for n, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append((n, json.loads(line)))
-                except json.JSONDecodeError as exc:
-                    raise ConfigError(f"{uri} line {n}: not JSON ({exc.msg})") from exc
-    else:
-        for n, row in enumerate(csv.DictReader(io.StringIO(text)), 2):
-            rows.append((n, {k: v for k, v in row.items() if k and v not in (None, "")}))
-    items = []
+    problems: list[str] = []
+    rows = (_jsonl_rows if uri.lower().endswith(".jsonl") else _csv_rows)(text, problems)
+    items: list[WorkItem] = []
+    first_line: dict[str, int] = {}
     for n, row in rows:
-        if row.get("uri") and not _absolute(row["uri"]):
-            row["uri"] = f"{base}/{row['uri']}"  # relative to the manifest
+        uri_value = row.get("uri")
+        if isinstance(uri_value, str) and uri_value and not _absolute(uri_value):
+            row["uri"] = f"{base}/{uri_value}"  # relative to the manifest
         try:
-            items.append(WorkItem.model_validate(row))
+            item = WorkItem.model_validate(row)
         except ValidationError as exc:
-            raise ConfigError(f"{uri} line {n}: {exc.errors()[0]['loc']}: "
-                              f"{exc.errors()[0]['msg']}") from exc
-    _check_unique(items, uri)
+            problems += [_problem(n, err) for err in exc.errors()]
+            continue
+        if item.id in first_line:
+            problems.append(f"line {n}, field 'id': {item.id!r} is already the id on line "
+                            f"{first_line[item.id]} (ids must be unique)")
+            continue
+        first_line[item.id] = n
+        items.append(item)
+    if problems:
+        raise ManifestError(uri, problems, [i.id for i in items])
     return items
 
 
-def _check_unique(items: list[WorkItem], where: str) -> None:
-    ids = [i.id for i in items]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
-    if dupes:
-        raise ConfigError(f"{where}: item ids must be unique; repeated: {', '.join(dupes)}")
+class ManifestError(ConfigError):
+    """Lines of a manifest that cannot be run; none of it was started."""
+
+    def __init__(self, uri: str, problems: list[str], not_started: list[str]) -> None:
+        problems = sorted(problems, key=lambda p: int(p.split()[1].rstrip(":,")))
+        shown = problems[:_MAX_SHOWN] + (
+            [f"... and {len(problems) - _MAX_SHOWN} more"] if len(problems) > _MAX_SHOWN else [])
+        good = ", ".join(not_started[:_MAX_SHOWN]) + (
+            f" and {len(not_started) - _MAX_SHOWN} more" if len(not_started) > _MAX_SHOWN
+            else "")
+        super().__init__(
+            f"{uri}: {len(problems)} problem(s); nothing was started, fix the lines and run "
+            "again:\n  " + "\n  ".join(shown)
+            + (f"\nnot started (these lines are fine): {good}" if not_started else ""))
+        self.uri, self.problems, self.not_started = uri, problems, not_started
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.uri, self.problems, self.not_started))
+
+
+_MAX_SHOWN = 20
+_FIELDS = set(WorkItem.model_fields)
+# Columns whose CSV cell holds JSON (an object), as in a JSONL line.
+_JSON_COLUMNS = {"response_schema", "media_policy", "metadata"}
+
+
+def _jsonl_rows(text: str, problems: list[str]) -> list[tuple[int, dict]]:
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (ValueError, RecursionError) as exc:
+            problems.append(f"line {n}: not JSON ({getattr(exc, 'msg', 'nested too deeply')})")
+            continue
+        if not isinstance(row, dict):
+            problems.append(f"line {n}: not a JSON object (got {type(row).__name__})")
+            continue
+        rows.append((n, row))
+    return rows
+
+
+def _csv_rows(text: str, problems: list[str]) -> list[tuple[int, dict]]:
+    rows = []
+    try:
+        reader = csv.DictReader(io.StringIO(text))
+        header = reader.fieldnames or []
+        for column in header:
+            if column not in _FIELDS:
+                problems.append(f"line 1, field {column!r}: unknown column{_close(column)}")
+        if len(set(header)) != len(header):
+            problems.append("line 1: a column appears twice")
+        for n, raw in enumerate(reader, 2):
+            if None in raw:
+                problems.append(f"line {n}: more cells than the header has columns")
+                continue
+            row: dict = {}
+            for k, v in raw.items():
+                if not k or v in (None, "") or k not in _FIELDS:
+                    continue
+                if k in _JSON_COLUMNS:
+                    try:
+                        v = json.loads(v)
+                    except (ValueError, RecursionError):
+                        problems.append(f"line {n}, field {k!r}: not a JSON object")
+                        continue
+                row[k] = v
+            rows.append((n, row))
+    except csv.Error as exc:
+        problems.append(f"line {reader.line_num}: not CSV ({exc})")
+    return rows
+
+
+def _problem(n: int, err: dict) -> str:
+    field = ".".join(str(p) for p in err["loc"])
+    where = f"line {n}, field {field!r}" if field else f"line {n}"
+    if err["type"] == "extra_forbidden":
+        return f"{where}: unknown field{_close(str(err['loc'][-1]))}"
+    return f"{where}: {err['msg'].removeprefix('Value error, ')}"
+
+
+def _close(name: str) -> str:
+    close = difflib.get_close_matches(name, sorted(_FIELDS | set(MediaPolicy.model_fields)),
+                                      n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _absolute(uri: str) -> bool:

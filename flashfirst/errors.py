@@ -12,6 +12,10 @@ class ConfigError(FlashfirstError):
     """A setting or data file is wrong; the message names it."""
 
 
+class NoBackendError(ConfigError):
+    """No credentials, base URL or explicit emulator: nothing may run."""
+
+
 class UnknownModelError(ConfigError):
     def __init__(self, model: str, where: str) -> None:
         super().__init__(f"unknown model {model!r} in {where}: add it there or fix the model id")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+import jsonschema
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from flashfirst.checks import check_problem
 from flashfirst.extensions import kind_of
 from flashfirst.probe import MediaKind
 from flashfirst.settings import ModelTier
@@ -39,6 +41,8 @@ class MediaPolicy(BaseModel):
     Only these reduce tokens; 1 fps and 16 kHz alone cut bytes (Gemini samples at those
     rates itself)."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt policy must not pass silently
+
     fps: float | None = Field(
         None, gt=0, le=1, description="Sample below 1 fps (fewer frames, fewer tokens).")
     media_resolution: MediaResolution | None = Field(
@@ -55,6 +59,8 @@ class MediaPolicy(BaseModel):
 class WorkItem(BaseModel):
     """One unit of work: a source (URI or text), what to do with it, and how to check it."""
 
+    model_config = ConfigDict(extra="forbid")  # `respone_schema` is an error, not a no-op
+
     id: str = Field(description="Unique within the run; names the item in results and errors.")
     task: TaskKind = Field(TaskKind.SUMMARIZE, description="What to do; drives the route.")
     kind: MediaKind = Field(
@@ -69,10 +75,30 @@ class WorkItem(BaseModel):
     response_schema: dict[str, Any] | None = Field(
         None, description="JSON Schema the answer must satisfy (JSON output).")
     check: str | None = Field(
-        None, description="Extra answer check: 'regex:<pattern>' or 'python:<module>:<fn>'.")
+        None, description="Extra answer check: 'regex:<pattern>' or the name of a check "
+        "the installation registered (entry points 'flashfirst.checks').")
     model: str | None = Field(None, description="Force this model id (routing override).")
     media_policy: MediaPolicy | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("response_schema")
+    @classmethod
+    def _schema_is_a_json_schema(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is not None:
+            try:
+                jsonschema.validators.validator_for(v).check_schema(v)
+            except jsonschema.SchemaError as exc:
+                where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+                raise ValueError(f"not a valid JSON Schema at {where}: {exc.message}") from None
+        return v
+
+    @field_validator("check")
+    @classmethod
+    def _check_is_allowed(cls, v: str | None) -> str | None:
+        problem = check_problem(v) if v is not None else None
+        if problem:
+            raise ValueError(problem)
+        return v
 
     @model_validator(mode="after")
     def _kind_from_uri(self) -> WorkItem:
@@ -153,6 +179,8 @@ class ItemResult(BaseModel):
     escalated: bool = False
     error: str | None = None
     reused: bool = Field(False, description="Answer came from the store; no call was made.")
+    backend: str | None = Field(None, description="Where the answer came from "
+                                "(client.backend_label), e.g. the emulator or Vertex AI.")
 
     @property
     def ok(self) -> bool:

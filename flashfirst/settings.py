@@ -8,13 +8,24 @@ names Google's own tools use.
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from dotenv import dotenv_values
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from flashfirst.errors import ConfigError, UnknownModelError
 
@@ -90,16 +101,42 @@ class ModelCatalogue(BaseModel):
 
 
 class EmulatorSettings(BaseModel):
-    """The embedded emulator used when no credentials are configured."""
+    """The embedded emulator, run only when asked for (``kind=emulator``, ``--emulator``,
+    ``flashfirst demo``)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     seed: int = Field(0, description="Same seed and request, same answer.")
     latency_scale: float = Field(0.0, ge=0, description="0 answers at once; 1 is realistic.")
     host: str = Field("127.0.0.1", description="Interface the embedded emulator binds.")
     port: int = Field(0, ge=0, le=65535, description="0 picks a free port.")
+    allow_in_deployments: bool = Field(
+        False, description="Let a deployed flow run answer from the embedded emulator (set it "
+        "in the deployment's job variables; a worker that lost its key must not invent answers).")
+
+
+BackendKind = Literal["api_key", "vertex", "base_url", "emulator"]
+
+NO_BACKEND_HELP = (
+    "no Gemini backend configured. Set one of: GEMINI_API_KEY (or "
+    "FLASHFIRST_BACKEND__API_KEY) for the Gemini Developer API; "
+    "FLASHFIRST_BACKEND__VERTEX_PROJECT (and _LOCATION) for Vertex AI; "
+    "FLASHFIRST_BACKEND__BASE_URL=http://host:port for a standalone emulator or proxy; "
+    "or FLASHFIRST_BACKEND__KIND=emulator (the --emulator flag, `flashfirst demo`) for the "
+    "embedded emulator's invented answers.")
 
 
 class BackendSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: BackendKind | None = Field(
+        None, description="api_key, vertex, base_url or emulator; inferred from the "
+        "credentials when unset (base URL, then Vertex project, then API key), never the "
+        "emulator.")
     api_key: SecretStr | None = Field(None, description="Gemini Developer API key.")
+    project_label: str | None = Field(
+        None, description="Names the Developer API project the key belongs to, in stored "
+        "state (answers, uploads, caches); unset: a salted hash of the key.")
     vertex_project: str | None = Field(None, description="Use Vertex AI in this project.")
     vertex_location: str = Field("us-central1", description="Vertex AI region.")
     base_url: str | None = Field(None, description="Explicit endpoint, e.g. an emulator.")
@@ -109,15 +146,23 @@ class BackendSettings(BaseModel):
     timeout_s: float = Field(600.0, gt=0, description="Per HTTP request.")
     emulator: EmulatorSettings = EmulatorSettings()
 
-    @property
-    def kind(self) -> Literal["base_url", "vertex", "api_key", "emulator"]:
-        if self.base_url:
-            return "base_url"
-        if self.vertex_project:
-            return "vertex"
-        if self.api_key:
-            return "api_key"
-        return "emulator"
+    def infer_kind(self) -> None:
+        """An unset kind follows the credentials; with none it stays unset (no backend)."""
+        if self.kind is None:
+            self.kind = ("base_url" if self.base_url else "vertex" if self.vertex_project
+                         else "api_key" if self.api_key else None)
+
+    @model_validator(mode="after")
+    def _kind_has_what_it_needs(self) -> BackendSettings:
+        self.infer_kind()
+        needs = {"api_key": "api_key", "vertex": "vertex_project", "base_url": "base_url"}
+        field = needs.get(self.kind or "")
+        if field == "api_key":
+            return self  # may still come from GEMINI_API_KEY: checked by Settings
+        if field and not getattr(self, field):
+            raise ValueError(f"kind={self.kind} needs {field} "
+                             f"(FLASHFIRST_BACKEND__{field.upper()})")
+        return self
 
     @field_validator("base_url")
     @classmethod
@@ -167,6 +212,8 @@ class InferenceSettings(BaseModel):
 
 
 class Settings(BaseSettings):
+    # extra="ignore": a shared .env also holds FLASHFIRST_BRIDGE_*/DASK_*/DEPLOY_* for the
+    # other settings classes; unknown FLASHFIRST_ names are caught by load_settings instead.
     model_config = SettingsConfigDict(
         env_prefix="FLASHFIRST_", env_nested_delimiter="__", env_file=".env",
         extra="ignore", frozen=False,
@@ -193,6 +240,10 @@ class Settings(BaseSettings):
                 if os.environ.get(name):
                     self.backend.api_key = SecretStr(os.environ[name])
                     break
+        self.backend.infer_kind()
+        if self.backend.kind == "api_key" and self.backend.api_key is None:
+            raise ValueError("backend.kind=api_key needs an API key (GEMINI_API_KEY or "
+                             "FLASHFIRST_BACKEND__API_KEY)")
         return self
 
     @field_validator("price_table_path", "routing_policy_path")
@@ -203,14 +254,66 @@ class Settings(BaseSettings):
         return v
 
 
+# FLASHFIRST_ names read by the other settings classes (deployments/).
+_OTHER_PREFIXES = ("FLASHFIRST_BRIDGE_", "FLASHFIRST_DASK_", "FLASHFIRST_DEPLOY_")
+
+
+def unknown_env_names(names: Iterable[str]) -> list[str]:
+    """``FLASHFIRST_`` names no setting reads (a typo is otherwise silently ignored)."""
+    unknown = []
+    for name in names:
+        upper = name.upper()
+        if not upper.startswith("FLASHFIRST_") or upper.startswith(_OTHER_PREFIXES):
+            continue
+        model: type[BaseModel] | None = Settings
+        for part in upper.removeprefix("FLASHFIRST_").lower().split("__"):
+            fields = model.model_fields if model is not None else {}
+            if part not in fields:
+                unknown.append(name)
+                break
+            annotation = fields[part].annotation
+            model = annotation if isinstance(annotation, type) and issubclass(
+                annotation, BaseModel) else None
+            if model is None:
+                break  # a leaf (or a dict): deeper parts belong to its value
+    return unknown
+
+
+def _env_names(model: type[BaseModel], prefix: str = "FLASHFIRST_") -> list[str]:
+    names = []
+    for field, info in model.model_fields.items():
+        name = f"{prefix}{field.upper()}"
+        sub = info.annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel):
+            names += _env_names(sub, f"{name}__")
+        else:
+            names.append(name)
+    return names
+
+
+def _suggest(name: str) -> str:
+    close = difflib.get_close_matches(name.upper(), _env_names(Settings), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read settings once; a wrong value fails here with the field's env name."""
+    """Read settings once; a wrong value or an unknown FLASHFIRST_ name fails here, named
+    by its environment variable (secret values never shown)."""
+    unknown = unknown_env_names([*os.environ, *dotenv_values(".env")])
+    if unknown:
+        raise ConfigError("unknown settings (no such variable; see the README's settings "
+                          "table):\n  " + "\n  ".join(f"{n}{_suggest(n)}" for n in unknown))
     try:
         return Settings(**overrides)
+    except SettingsError as exc:  # an unparsable JSON value for a whole section
+        raise ConfigError(f"invalid settings: {exc}".split(" from source")[0]) from None
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            field = "__".join(str(p) for p in err["loc"]).upper()
-            shown = "***" if "KEY" in field or "TOKEN" in field else repr(err.get("input"))
-            lines.append(f"FLASHFIRST_{field}: {err['msg']} (got {shown})")
+            field = "__".join(str(p) for p in err["loc"]).upper() or "*"
+            value = err.get("input")
+            secret = any(word in field for word in ("KEY", "TOKEN", "SECRET"))
+            shown = ("" if isinstance(value, dict | list) or err["loc"] == ()
+                     else " (got ***)" if secret else f" (got {value!r:.80})")
+            lines.append(f"FLASHFIRST_{field}: {err['msg']}{shown}")
         raise ConfigError("invalid settings:\n  " + "\n  ".join(lines)) from None

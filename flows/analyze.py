@@ -7,15 +7,17 @@ import time
 from datetime import UTC, datetime
 
 from prefect import flow
-from prefect.runtime import flow_run
+from prefect.runtime import deployment, flow_run
 
 from flashfirst.caching.manager import merge_records
+from flashfirst.client import require_backend
 from flashfirst.errors import FlashfirstError
 from flashfirst.estimate import RunEstimate
+from flashfirst.overrides import RunOverrides, in_process_settings, settings_for_run
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.report import RunReport
 from flashfirst.router import load_routing_policy
-from flashfirst.settings import Settings, load_settings
+from flashfirst.settings import Settings
 from flashfirst.sources import (
     context_media_items,
     context_parts,
@@ -47,18 +49,19 @@ class RunFailed(FlashfirstError):
 
 
 @flow(name="analyze", log_prints=True, flow_run_name="analyze-{params.mode.value}")
-def analyze(params: AnalyzeParams, settings: Settings | None = None
+def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
             ) -> RunReport | RunEstimate:
     """Analyze items with Gemini as cheaply as the work allows, and report the cost.
 
     Args:
         params: What to analyze (items, a manifest, a folder or gs:// prefix) and how
             (shared context, media policy, deadline, mode, budget, output location).
-        settings: Overrides for this run; leave empty to use the worker's environment
-            (FLASHFIRST_* variables). Never paste an API key here: set GEMINI_API_KEY
-            on the worker.
+        overrides: A few settings this run changes; everything else, credentials
+            included, comes from the worker's environment (FLASHFIRST_* variables,
+            GEMINI_API_KEY).
     """
-    settings = settings or load_settings()
+    settings = settings_for_run(overrides)
+    require_backend(settings, deployed=_deployed())
     run_id = _run_id()
     output = params.output or join(settings.storage_root, "runs", run_id)
     started, clock = datetime.now(UTC), StageClock()
@@ -111,6 +114,18 @@ def analyze(params: AnalyzeParams, settings: Settings | None = None
                         f"(threshold {settings.inference.failure_threshold:.0%}); "
                         f"results and report are in {output}", report)
     return report
+
+
+def analyze_with(params: AnalyzeParams, settings: Settings) -> RunReport | RunEstimate:
+    """The flow, in this process, on settings already built (tests, benches): they are
+    never a flow parameter, so Prefect neither shows nor stores them."""
+    with in_process_settings(settings):
+        return analyze(params)
+
+
+def _deployed() -> bool:
+    """Started from a deployment, directly or as a subflow of one (on-upload)."""
+    return bool(deployment.get_id() or flow_run.get_parent_deployment_id())
 
 
 def _run_id() -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import deployment
 
 from flashfirst.caching.janitor import JanitorReport, sweep
-from flashfirst.client import make_client
+from flashfirst.client import make_client, require_backend
 from flashfirst.prices import load_price_table
 from flashfirst.settings import load_settings
 
@@ -15,6 +16,7 @@ from flashfirst.settings import load_settings
 @task(name="sweep-caches", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10)
 def sweep_caches(reuse_window_s: float | None) -> JanitorReport:
     settings = load_settings()
+    require_backend(settings, deployed=bool(deployment.get_id()))
     window = settings.cache.reuse_window_s if reuse_window_s is None else reuse_window_s
     return sweep(make_client(settings), load_price_table(settings.price_table_path), window)
 

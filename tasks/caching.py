@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from flashfirst.caching.decision import CacheDecision, worth_keeping_s
 from flashfirst.caching.manager import CacheManager, CacheRecord, PreparedContext
-from flashfirst.client import make_client
+from flashfirst.client import backend_id, make_client
 from flashfirst.context import ContextUse
 from flashfirst.inference.engine import InferenceJob
 from flashfirst.planning import cache_decisions
@@ -33,7 +33,8 @@ def ensure_caches(context: PreparedContext | None, pending: list[InferenceJob],
     if context is None or not pending:
         return CachePlan(decisions=cache_decisions(context, pending, settings,
                                                    load_price_table(settings.price_table_path)))
-    manager = CacheManager(make_client(settings), Storage(), settings.storage_root)
+    manager = CacheManager(make_client(settings), Storage(), settings.storage_root,
+                           backend_id(settings))
     decisions = cache_decisions(context, pending, settings,
                                 load_price_table(settings.price_table_path),
                                 live=lambda model: manager.find(context.content_hash, model))
@@ -55,7 +56,8 @@ def finish_caches(records: list[CacheRecord], keep_for_s: float,
     """Keep the run's caches for the reuse window, or delete them (window 0). Never longer
     than the storage break-even: past it, writing the cache again is cheaper."""
     prices = load_price_table(settings.price_table_path)
-    manager = CacheManager(make_client(settings), Storage(), settings.storage_root)
+    manager = CacheManager(make_client(settings), Storage(), settings.storage_root,
+                           backend_id(settings))
     manager.records = {r.name: r for r in records}
     kept = manager.finish(lambda r: min(keep_for_s, worth_keeping_s(r.model, prices)))
     return kept, manager.api_calls

@@ -92,7 +92,8 @@ def priced_stages(stages: list[StageLine], costs: CostSummary) -> list[StageLine
 def write_results(results: list[ItemResult], report: RunReport) -> str:
     """results.jsonl, report.json/.md/.svg, each written atomically; Prefect artifacts."""
     storage, out = Storage(), report.output_uri or ""
-    lines = "".join(r.model_dump_json() + "\n" for r in sorted(results, key=lambda r: r.id))
+    lines = "".join(r.model_copy(update={"backend": report.backend}).model_dump_json() + "\n"
+                    for r in sorted(results, key=lambda r: r.id))
     storage.write_text(join(out, "results.jsonl"), lines, content_type="application/x-ndjson")
     storage.write_text(join(out, "report.json"), report.model_dump_json(indent=2),
                        content_type="application/json")

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from flashfirst import progress
 from flashfirst.caching.manager import CacheManager, CacheRecord, PreparedContext
 from flashfirst.caching.provider import CachedContexts
-from flashfirst.client import make_client
+from flashfirst.client import backend_id, make_client
 from flashfirst.context import ContextUse
 from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.batch import BatchRunner
@@ -70,11 +70,12 @@ async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun) -> ChunkResul
     settings = run.settings
     client = make_client(settings)
     storage = Storage()
-    manager = CacheManager(client, storage, run.state_root)
+    manager = CacheManager(client, storage, run.state_root, backend_id(settings))
     contexts = (CachedContexts(manager, run.context, run.plan, run.cache_ttl_s)
                 if run.context is not None else None)
     engine = Engine(client, settings, load_price_table(settings.price_table_path), run.policy,
-                    contexts=contexts, answers=AnswerStore(storage, run.state_root),
+                    contexts=contexts,
+                    answers=AnswerStore(storage, run.state_root, backend_id(settings)),
                     budget=run_budget(run), deadline_at=run.deadline_at,
                     gate=_shared_gate(settings))
     logger = get_run_logger()
@@ -157,7 +158,7 @@ def infer_batch(jobs: list[InferenceJob], run: InferenceRun) -> ChunkResult:
     runner = BatchRunner(
         make_client(settings), settings, load_price_table(settings.price_table_path),
         run.plan, run.context.inline("") if run.context else None,
-        AnswerStore(Storage(), run.state_root), run_budget(run),
+        AnswerStore(Storage(), run.state_root, backend_id(settings)), run_budget(run),
         poll_s=settings.inference.batch_poll_s)
     results = runner.run(jobs)
     get_run_logger().info("batch jobs: %s", ", ".join(runner.batch_names) or "none needed")

@@ -6,6 +6,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flashfirst.caching.manager import PreparedContext
+from flashfirst.client import backend_id
 from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.engine import InferenceJob
 from flashfirst.items import WorkItem
@@ -35,4 +36,5 @@ def find_unanswered(jobs: list[InferenceJob], context: PreparedContext | None,
                     settings: Settings) -> list[InferenceJob]:
     """The jobs whose answer is not stored yet: looked up once per run, for the estimate
     and the cache decisions alike."""
-    return unanswered(jobs, AnswerStore(Storage(), settings.storage_root), context)
+    return unanswered(jobs, AnswerStore(Storage(), settings.storage_root, backend_id(settings)),
+                      context)

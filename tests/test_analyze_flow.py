@@ -16,7 +16,7 @@ from flashfirst.params import AnalyzeParams
 from flashfirst.report import RunReport
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
-from flows.analyze import analyze
+from flows.analyze import analyze_with
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -83,13 +83,13 @@ def test_analyze_a_local_folder_then_rerun_for_free(run_settings: Settings,
     settings.media.inline_max_bytes = 0  # make every media item use the Files API
     out = tmp_path / "out"
     params = run_params(str(inputs), str(tmp_path / "handbook.md"), str(out))
-    report = analyze(params, settings)
+    report = analyze_with(params, settings)
     results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     check_first_run(report, results)
     assert emulator.stats.uploads >= 4
     saved = RunReport.model_validate_json((out / "report.json").read_text())
     assert saved.costs == report.costs
-    check_second_run_is_free(lambda: analyze(params, settings), emulator)
+    check_second_run_is_free(lambda: analyze_with(params, settings), emulator)
 
 
 def test_analyze_a_bucket_prefix_into_a_bucket(run_settings: Settings,
@@ -102,9 +102,9 @@ def test_analyze_a_bucket_prefix_into_a_bucket(run_settings: Settings,
     settings = run_settings.model_copy(update={"storage_root": f"gs://{gcs_bucket}/state"})
     params = run_params(f"gs://{gcs_bucket}/incoming", f"gs://{gcs_bucket}/context/handbook.md",
                         f"gs://{gcs_bucket}/out")
-    report = analyze(params, settings)
+    report = analyze_with(params, settings)
     results = [json.loads(line) for line in
                storage.read_text(f"gs://{gcs_bucket}/out/results.jsonl").splitlines()]
     check_first_run(report, results)
     assert storage.exists(f"gs://{gcs_bucket}/out/report.json")
-    check_second_run_is_free(lambda: analyze(params, settings), emulator)
+    check_second_run_is_free(lambda: analyze_with(params, settings), emulator)

@@ -9,7 +9,7 @@ from flashfirst.items import ServiceTier, TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.report import RunReport
 from flashfirst.settings import Settings
-from flows.analyze import analyze
+from flows.analyze import analyze_with
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -26,7 +26,7 @@ def test_batch_mode_answers_at_half_price_and_escalates_in_a_second_batch(
     emulator.control.configure(batch={"pending_s": 0, "running_s": 0})
     emulator.control.add_script(contains="FORCE_INVALID", model="gemini-2.5-flash",
                                 text="not json")
-    batch: RunReport = analyze(AnalyzeParams(items=items(), mode=RunMode.BATCH), run_settings)
+    batch: RunReport = analyze_with(AnalyzeParams(items=items(), mode=RunMode.BATCH), run_settings)
     assert batch.items_ok == 5
     stats = emulator.stats
     assert stats.batches_created == 2  # Flash, then the escalation to Pro
@@ -37,5 +37,5 @@ def test_batch_mode_answers_at_half_price_and_escalates_in_a_second_batch(
     tier = next(lv for lv in batch.costs.levers if lv.name == "service tier")
     # Batch halves every call: the tier lever is exactly what the calls cost.
     assert tier.saving_usd == pytest.approx(batch.costs.calls_usd, rel=1e-6)
-    again = analyze(AnalyzeParams(items=items(), mode=RunMode.BATCH), run_settings)
+    again = analyze_with(AnalyzeParams(items=items(), mode=RunMode.BATCH), run_settings)
     assert again.items_reused == 5 and emulator.stats.batches_created == 2

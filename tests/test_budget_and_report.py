@@ -15,7 +15,7 @@ from flashfirst.items import TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams
 from flashfirst.report import RunReport
 from flashfirst.settings import Settings
-from flows.analyze import analyze
+from flows.analyze import analyze_with
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -27,7 +27,7 @@ def questions(n: int, task: TaskKind = TaskKind.SUMMARIZE, **kw: object) -> list
 
 def test_an_estimate_counts_tokens_and_prices_the_plan_without_paid_calls(
         run_settings: Settings, emulator: EmbeddedEmulator):
-    estimate = analyze(AnalyzeParams(items=questions(5), estimate_only=True), run_settings)
+    estimate = analyze_with(AnalyzeParams(items=questions(5), estimate_only=True), run_settings)
     assert isinstance(estimate, RunEstimate)
     assert estimate.items == 5 and estimate.input_tokens > 0 and estimate.usd > 0
     assert emulator.stats.calls_to("countTokens") == 5
@@ -36,7 +36,7 @@ def test_an_estimate_counts_tokens_and_prices_the_plan_without_paid_calls(
 
 def test_a_budget_below_the_estimate_refuses_to_start(run_settings, emulator):
     with pytest.raises(BudgetExceeded, match="exceeds the budget"):
-        analyze(AnalyzeParams(items=questions(5), budget_usd=0.000001), run_settings)
+        analyze_with(AnalyzeParams(items=questions(5), budget_usd=0.000001), run_settings)
     assert emulator.stats.calls_to("generateContent") == 0
 
 
@@ -48,10 +48,10 @@ def test_a_budget_reached_mid_run_stops_dispatch_and_keeps_what_was_paid_for(
     settings.models.flash.concurrency = 1
     settings.inference.failure_threshold = 1.0
     items = questions(12, TaskKind.CLASSIFY, model="gemini-2.5-flash")
-    estimate = analyze(AnalyzeParams(items=items, estimate_only=True), settings)
+    estimate = analyze_with(AnalyzeParams(items=items, estimate_only=True), settings)
     budget = estimate.usd * 1.5
     out = tmp_path / "out"
-    report: RunReport = analyze(AnalyzeParams(items=items, budget_usd=budget, output=str(out)),
+    report: RunReport = analyze_with(AnalyzeParams(items=items, budget_usd=budget, output=str(out)),
                                 settings)
     assert 0 < report.items_ok < 12
     assert report.budget_stopped == 12 - report.items_ok
@@ -59,7 +59,7 @@ def test_a_budget_reached_mid_run_stops_dispatch_and_keeps_what_was_paid_for(
     assert report.costs.actual_usd >= budget
     lines = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
     assert sum(1 for r in lines if r["output"]) == report.items_ok
-    rerun = analyze(AnalyzeParams(items=items), settings)  # more budget: finish the rest
+    rerun = analyze_with(AnalyzeParams(items=items), settings)  # more budget: finish the rest
     assert rerun.items_reused == report.items_ok and rerun.items_ok == 12
 
 
@@ -67,7 +67,7 @@ def test_the_report_is_a_prefect_artifact(run_settings, emulator):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    report = analyze(AnalyzeParams(items=questions(3)), run_settings)
+    report = analyze_with(AnalyzeParams(items=questions(3)), run_settings)
 
     async def latest(key: str):  # noqa: ANN202
         async with get_client() as client:

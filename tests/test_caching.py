@@ -11,7 +11,7 @@ import pytest
 
 from flashfirst.caching.manager import CacheManager
 from flashfirst.caching.provider import CachedContexts
-from flashfirst.client import make_client
+from flashfirst.client import backend_id, make_client
 from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.inference.engine import Engine, InferenceJob
@@ -24,7 +24,7 @@ from flashfirst.router import load_routing_policy, route
 from flashfirst.settings import Settings
 from flashfirst.sources import prepare_context
 from flashfirst.storage import Storage
-from flows.analyze import analyze
+from flows.analyze import analyze_with
 from flows.cache_janitor import cache_janitor
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -50,14 +50,14 @@ def params(doc: str, n: int = 20, task: TaskKind = TaskKind.SUMMARIZE,
 def test_first_run_caches_second_run_reuses_and_every_call_hits(
         run_settings: Settings, emulator: EmbeddedEmulator, tmp_path: Path):
     doc = handbook(tmp_path)
-    first: RunReport = analyze(params(doc), run_settings)
+    first: RunReport = analyze_with(params(doc), run_settings)
     assert emulator.stats.cache_creations == 1
     [decision] = first.cache.decisions
     assert decision.model == "gemini-2.5-flash" and decision.create
     assert first.cache.created == 1
     emulator.control.clear_scripts()
     # New questions, same context: no new cache, and every call reads it.
-    second: RunReport = analyze(params(doc).model_copy(update={"items": [
+    second: RunReport = analyze_with(params(doc).model_copy(update={"items": [
         WorkItem(id=f"n{i}", text=f"Another question {i}.") for i in range(20)]}),
         run_settings)
     assert emulator.stats.cache_creations == 1
@@ -67,8 +67,8 @@ def test_first_run_caches_second_run_reuses_and_every_call_hits(
 
 
 def test_a_changed_document_gets_a_new_cache(run_settings, emulator, tmp_path):
-    analyze(params(handbook(tmp_path, version="v1")), run_settings)
-    analyze(params(handbook(tmp_path, version="v2")), run_settings)
+    analyze_with(params(handbook(tmp_path, version="v1")), run_settings)
+    analyze_with(params(handbook(tmp_path, version="v2")), run_settings)
     assert emulator.stats.cache_creations == 2
 
 
@@ -76,7 +76,7 @@ def test_two_runs_started_together_create_one_cache(run_settings, emulator, tmp_
     doc = handbook(tmp_path)
     reports: list[RunReport] = []
     def one_run(k: str) -> None:
-        reports.append(analyze(params(doc).model_copy(update={"items": [
+        reports.append(analyze_with(params(doc).model_copy(update={"items": [
             WorkItem(id=f"{k}{i}", text=f"Run {k} question {i}") for i in range(20)]}),
             run_settings))
 
@@ -94,7 +94,7 @@ def test_two_runs_started_together_create_one_cache(run_settings, emulator, tmp_
 
 def test_below_the_minimum_is_never_cached_and_the_report_says_why(run_settings, emulator,
                                                                   tmp_path):
-    report = analyze(params(handbook(tmp_path, sections=20)), run_settings)
+    report = analyze_with(params(handbook(tmp_path, sections=20)), run_settings)
     stats = emulator.stats
     assert not any(endpoint.startswith("cachedContents") for endpoint in stats.calls)
     [decision] = report.cache.decisions
@@ -103,7 +103,7 @@ def test_below_the_minimum_is_never_cached_and_the_report_says_why(run_settings,
 
 def test_a_context_not_worth_caching_is_sent_inline(run_settings, emulator, tmp_path):
     # One call cannot pay for a cache write plus five minutes of storage on Pro.
-    report = analyze(params(handbook(tmp_path), n=1, task=TaskKind.REASON), run_settings)
+    report = analyze_with(params(handbook(tmp_path), n=1, task=TaskKind.REASON), run_settings)
     [decision] = report.cache.decisions
     assert decision.model == "gemini-2.5-pro" and not decision.create
     assert "less than storage" in decision.reason
@@ -117,7 +117,7 @@ def test_a_cache_that_expires_mid_run_is_recreated_once(run_settings, emulator, 
     context = prepare_context(SharedContext(system_instruction="Answer from the handbook.",
                                             documents=[handbook(tmp_path)]),
                               storage, client, run_settings)
-    manager = CacheManager(client, storage, run_settings.storage_root)
+    manager = CacheManager(client, storage, run_settings.storage_root, backend_id(run_settings))
     use = manager.ensure(context, "gemini-2.5-flash", ttl_s=300)
     emulator.control.advance_clock(301)
     contexts = CachedContexts(manager, context, {"gemini-2.5-flash": use}, ttl_s=300)
@@ -141,7 +141,7 @@ def test_a_cache_that_expires_mid_run_is_recreated_once(run_settings, emulator, 
 def test_janitor_deletes_only_our_idle_caches(run_settings, emulator, tmp_path, monkeypatch):
     from google.genai import types
 
-    analyze(params(handbook(tmp_path), keep_caches_s=7200), run_settings)
+    analyze_with(params(handbook(tmp_path), keep_caches_s=7200), run_settings)
     client = make_client(run_settings)
     theirs = client.caches.create(model="gemini-2.5-flash", config=types.CreateCachedContentConfig(
         display_name="someone-elses", contents=["x " * 5000], ttl="86400s"))

@@ -73,3 +73,21 @@ def test_demo_twice_shows_the_reuse(env, tmp_path):
     assert second["items_reused"] == second["items_total"] - 1  # one new question a run
     assert second["generate_calls"] == 1
     assert second["cache"]["reused"] == 1 and second["cache"]["calls_with_cache_hits"] == 1
+
+
+def test_without_a_backend_run_and_serve_stop_before_any_work_and_say_what_to_set(
+        env, tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "note.txt").write_text("The parcel arrived two days late.")
+    for command in (["run", str(inbox)], ["estimate", str(inbox)], ["serve"]):
+        out = flashfirst(*command, env=env, cwd=tmp_path)
+        assert out.returncode == 2, (command, out.stdout, out.stderr)
+        for way in ("GEMINI_API_KEY", "VERTEX_PROJECT", "BASE_URL", "KIND=emulator"):
+            assert way in out.stderr, (command, way, out.stderr)
+    assert not (tmp_path / "store").exists(), "something ran without a backend"
+
+    asked = flashfirst("run", str(inbox), "--emulator", "--json", env=env, cwd=tmp_path)
+    assert asked.returncode == 0, asked.stderr
+    report = json.loads(asked.stdout)
+    assert report["items_ok"] == 1 and "emulator" in report["backend"]

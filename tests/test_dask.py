@@ -14,6 +14,7 @@ from prefect_dask import DaskTaskRunner
 
 from deployments.entrypoints import DaskSettings, with_configured_task_runner
 from flashfirst.emulator import EmbeddedEmulator
+from flashfirst.overrides import in_process_settings
 from flashfirst.params import AnalyzeParams
 from flashfirst.settings import Settings
 from flows.analyze import analyze
@@ -62,8 +63,9 @@ def test_text_items_are_analyzed_on_an_existing_dask_cluster(
                       dashboard_address=None) as cluster:
         on_dask = with_configured_task_runner(
             analyze, DaskSettings(address=cluster.scheduler_address))
-        report = on_dask(params=AnalyzeParams(source=str(inbox), output=str(tmp_path / "out")),
-                         settings=run_settings)
+        with in_process_settings(run_settings):
+            report = on_dask(params=AnalyzeParams(source=str(inbox),
+                                                  output=str(tmp_path / "out")))
         ran_on_dask = set(cluster.scheduler.task_prefixes)
 
     assert report.items_ok == len(NOTES) and report.items_failed == 0
@@ -80,7 +82,8 @@ def test_media_items_are_prepared_on_a_dask_cluster(
                       dashboard_address=None) as cluster:
         on_dask = with_configured_task_runner(  # no flow retry: it would fail the same way
             analyze.with_options(retries=0), DaskSettings(address=cluster.scheduler_address))
-        report = on_dask(params=AnalyzeParams(source=str(inbox), output=str(tmp_path / "out")),
-                         settings=run_settings)
+        with in_process_settings(run_settings):
+            report = on_dask(params=AnalyzeParams(source=str(inbox),
+                                                  output=str(tmp_path / "out")))
 
     assert report.items_ok == len(NOTES) + 1

@@ -104,7 +104,9 @@ def test_the_bridge_runs_beside_the_served_flows_and_checks_its_token(
 
 def test_serve_without_a_prefect_server_says_what_to_set(tmp_path: Path) -> None:
     done = subprocess.run([str(Path(sys.executable).parent / "flashfirst"), "serve"], cwd=tmp_path,
-                          env=clean_env(PREFECT_HOME=str(tmp_path)), capture_output=True,
+                          env=clean_env(PREFECT_HOME=str(tmp_path),
+                                        FLASHFIRST_BACKEND__BASE_URL="http://127.0.0.1:9"),
+                          capture_output=True,
                           text=True, timeout=120)
 
     assert done.returncode == 2

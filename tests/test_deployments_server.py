@@ -127,3 +127,29 @@ def test_a_run_started_by_hand_completes_on_a_process_worker(
     assert state["type"] == "COMPLETED", worker.stdout + worker.stderr
     lines = (output / "results.jsonl").read_text().splitlines()
     assert len(lines) == 2 and (output / "report.json").exists()
+
+
+def test_a_deployed_run_refuses_the_embedded_emulator_it_was_not_allowed(
+        deployed: dict[str, dict[str, Any]], prefect_server: PrefectServer,
+        tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "note.txt").write_text("Parcel late, refund asked.")
+    output = tmp_path / "out"
+    run = httpx.post(f"{prefect_server.api_url}/deployments/{deployed['manual']['id']}"
+                     "/create_flow_run", json={"parameters": {"params": {
+                         "source": str(inbox), "output": str(output)}}}, timeout=30)
+    assert run.status_code == 201, run.text
+
+    # A worker whose environment says "emulator" (a dev .env copied over, say) but whose
+    # deployment never allowed it: the run must fail instead of inventing answers.
+    worker = prefect_cli(
+        "worker", "start", "--pool", SITE["work_pool"], "--run-once", cwd=tmp_path,
+        env=cli_env(prefect_server, tmp_path / "worker", FLASHFIRST_BACKEND__KIND="emulator",
+                    FLASHFIRST_STORAGE_ROOT=str(tmp_path / "store")))
+
+    state = httpx.get(f"{prefect_server.api_url}/flow_runs/{run.json()['id']}",
+                      timeout=30).json()["state"]
+    assert state["type"] == "FAILED", worker.stdout + worker.stderr
+    assert "ALLOW_IN_DEPLOYMENTS" in state["message"] + worker.stdout + worker.stderr
+    assert not output.exists() and not (tmp_path / "store").exists()

@@ -45,7 +45,7 @@ def test_a_csv_manifest_and_its_errors_name_the_line(tmp_path: Path):
         discover(str(bad), Storage())
     dupes = tmp_path / "dupes.jsonl"
     dupes.write_text('{"id": "a", "text": "1"}\n{"id": "a", "text": "2"}\n')
-    with pytest.raises(ConfigError, match="repeated: a"):
+    with pytest.raises(ConfigError, match="line 2, field 'id': 'a' is already the id on line 1"):
         discover(str(dupes), Storage())
 
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from flashfirst.client import make_client
+from flashfirst.client import backend_id, make_client
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.engine import Budget, Engine
@@ -42,7 +42,8 @@ def run(settings: Settings, items: list[WorkItem], *, deadline_s: float | None =
     jobs = plan_jobs(items, sources, {}, policy, settings, context_tokens=0,
                      deadline_s=deadline_s, batch=False)
     engine = Engine(client, settings, load_price_table(), policy,
-                    answers=AnswerStore(storage, settings.storage_root), budget=budget,
+                    answers=AnswerStore(storage, settings.storage_root, backend_id(settings)),
+                    budget=budget,
                     deadline_at=time.time() + deadline_s if deadline_s else None,
                     limiters=limiters or Limiters())
 
@@ -215,11 +216,11 @@ def test_shared_rate_limits_live_on_the_prefect_server(run_settings):
     from prefect.client.orchestration import get_client
 
     from flashfirst.params import AnalyzeParams
-    from flows.analyze import analyze
+    from flows.analyze import analyze_with
 
     settings = run_settings.model_copy(deep=True)
     settings.inference.shared_rate_limits = True
-    report = analyze(AnalyzeParams(items=items(4)), settings)
+    report = analyze_with(AnalyzeParams(items=items(4)), settings)
     assert report.items_ok == 4
 
     async def read():  # noqa: ANN202

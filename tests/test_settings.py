@@ -6,13 +6,14 @@ import pytest
 from pydantic import SecretStr
 
 from flashfirst.client import backend_label, make_client
-from flashfirst.errors import ConfigError
+from flashfirst.errors import ConfigError, NoBackendError
 from flashfirst.settings import BackendSettings, Settings, load_settings
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "FLASHFIRST_BACKEND__API_KEY"):
+    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "FLASHFIRST_BACKEND__API_KEY",
+                 "FLASHFIRST_BACKEND__KIND"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -53,8 +54,31 @@ def test_an_explicit_base_url_wins_and_must_be_a_url():
     assert settings.backend.base_url == "http://127.0.0.1:1"
 
 
-def test_without_credentials_the_embedded_emulator_answers(tmp_path):
+def test_without_credentials_nothing_answers_and_the_message_says_what_to_set(tmp_path):
     settings = Settings(storage_root=str(tmp_path))
+    assert settings.backend.kind is None  # never the emulator by default
+    with pytest.raises(NoBackendError) as err:
+        make_client(settings)
+    for way in ("GEMINI_API_KEY", "FLASHFIRST_BACKEND__VERTEX_PROJECT",
+                "FLASHFIRST_BACKEND__BASE_URL", "FLASHFIRST_BACKEND__KIND=emulator"):
+        assert way in str(err.value)
+
+
+def test_a_kind_without_what_it_needs_is_named(monkeypatch):
+    monkeypatch.setenv("FLASHFIRST_BACKEND__KIND", "vertex")
+    with pytest.raises(ConfigError, match="FLASHFIRST_BACKEND__VERTEX_PROJECT"):
+        load_settings()
+    monkeypatch.setenv("FLASHFIRST_BACKEND__KIND", "api_key")
+    with pytest.raises(ConfigError, match="GEMINI_API_KEY"):
+        load_settings()
+    monkeypatch.setenv("FLASHFIRST_BACKEND__KIND", "gemini")
+    with pytest.raises(ConfigError, match="FLASHFIRST_BACKEND__KIND"):
+        load_settings()
+
+
+def test_the_embedded_emulator_answers_when_asked_for(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLASHFIRST_BACKEND__KIND", "emulator")
+    settings = load_settings(storage_root=str(tmp_path))
     assert settings.backend.kind == "emulator"
     client = make_client(settings)  # keep it: the SDK closes its HTTP client on __del__
     answer = client.models.generate_content(model=settings.models.flash.id,

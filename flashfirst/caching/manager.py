@@ -102,9 +102,12 @@ class CacheMarker(BaseModel):
 class CacheManager:
     """Thread-safe: chunks of the fan-out in several threads share one per process."""
 
-    def __init__(self, client: genai.Client, storage: Storage, root: str) -> None:
+    def __init__(self, client: genai.Client, storage: Storage, root: str,
+                 backend: str) -> None:
+        """``backend`` (``client.backend_id``) keeps markers apart: a cache name is only
+        meaningful on the backend that made it."""
         self.client, self.storage = client, storage
-        self._root = join(root, "caches")
+        self._root = join(root, "caches", backend)
         self._lock = threading.Lock()
         self.records: dict[str, CacheRecord] = {}
         self.api_calls = 0

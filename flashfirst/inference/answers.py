@@ -33,9 +33,12 @@ def job_key(job: InferenceJob, context_hash: str | None) -> str:
 
 
 class AnswerStore:
-    def __init__(self, storage: Storage, root: str) -> None:
+    """Per backend (``client.backend_id``): an emulator's answer is never found by a run
+    against Google, nor one project's by another's."""
+
+    def __init__(self, storage: Storage, root: str, backend: str) -> None:
         self._storage = storage
-        self._root = join(root, "answers")
+        self._root = join(root, "answers", backend)
 
     def _uri(self, key: str) -> str:
         return join(self._root, key[:2], f"{key}.json")

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import re
 from typing import Any
 
 import jsonschema
 from google.genai import types
 
-from flashfirst.errors import ConfigError
+from flashfirst.checks import run_check
 
 _BLOCKED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII",
             "IMAGE_SAFETY", "LANGUAGE", "OTHER", "MALFORMED_FUNCTION_CALL"}
@@ -60,26 +58,6 @@ def judge(response: types.GenerateContentResponse, schema: dict | None,
         if problem:
             return Verdict(error=f"check {check!r} failed: {problem}", finish_reason=finish)
     return Verdict(output=output, finish_reason=finish)
-
-
-def run_check(check: str, output: Any) -> str | None:
-    """A user's check: ``regex:<pattern>`` on the text, or ``python:<module>:<function>``
-    returning True/None when fine, False or a message when not."""
-    kind, _, spec = check.partition(":")
-    if kind == "regex":
-        text = output if isinstance(output, str) else json.dumps(output)
-        return None if re.search(spec, text) else "pattern not found"
-    if kind == "python":
-        module, _, name = spec.rpartition(":")
-        try:
-            fn = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError, ValueError) as exc:
-            raise ConfigError(f"check {check!r}: cannot load {spec} ({exc})") from exc
-        result = fn(output)
-        if result is True or result is None:
-            return None
-        return "returned False" if result is False else str(result)
-    raise ConfigError(f"check {check!r}: use 'regex:<pattern>' or 'python:<module>:<function>'")
 
 
 def _text(candidate: types.Candidate | None) -> str:

@@ -41,6 +41,9 @@ class StoredFile(BaseModel):
     at_s: float | None = Field(None, description="A keyframe's time in the source (seconds).")
     file_name: str | None = Field(None, description="Files API resource name (files/...).")
     file_uri: str | None = Field(None, description="Files API URI or gs:// the model reads.")
+    uploaded_to: str | None = Field(
+        None, description="Backend (client.backend_id) holding the Files API upload; an "
+        "upload is reused only on the same backend.")
     inline_data: bytes | None = Field(None, description="Bytes sent inline (never stored).")
 
 

@@ -16,6 +16,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from flashfirst.client import backend_id
 from flashfirst.errors import MediaError
 from flashfirst.media.prepared import MediaRecord, MediaStore, StoredFile
 from flashfirst.settings import Settings
@@ -73,11 +74,13 @@ def deliver(item_id: str, record: MediaRecord, *, inline: bool, fresh: bool,
         unchecked = [f.model_copy(update={"file_uri": None, "file_name": None}) for f in files]
         return _split(record, unchecked, uploaded=False)
     delivered, uploaded = [], False
+    here = backend_id(settings)
     for f in files:
-        if f.file_name and _still_active(item_id, client, f):
+        if f.file_name and f.uploaded_to == here and _still_active(item_id, client, f):
             delivered.append(f)
             continue
-        delivered.append(upload_file(item_id, client, store, f))
+        delivered.append(upload_file(item_id, client, store, f).model_copy(
+            update={"uploaded_to": here}))
         uploaded = True
     if uploaded:
         main = delivered[0] if record.main else None
