@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import av
+
 from flashfirst.errors import ProbeError
-from flashfirst.media import ffmpeg_cmd
+from flashfirst.media import ffmpeg_cmd, sampling
 from flashfirst.media.policies import Plan
 from flashfirst.probe import MediaInfo, MediaKind, probe_file
 from flashfirst.settings import MediaSettings
@@ -31,6 +33,9 @@ class Converted:
     main_info: MediaInfo | None
     keyframes: list[Keyframe] = field(default_factory=list)
     ffmpeg_seconds: float = 0.0
+    # How the video was decoded: a skip_frame value, and "default" after a fallback.
+    decode: str | None = None
+    decode_why: str | None = None
 
 
 def _timeout(info: MediaInfo) -> float:
@@ -47,14 +52,40 @@ def _probe_output(path: Path, what: str) -> MediaInfo:
         raise NoUsableOutput(f"the {what} ffmpeg wrote is unusable ({exc.cause})") from exc
 
 
+def _decode_plan(src: Path, fps: float, trimmed: bool) -> sampling.DecodePlan:
+    try:
+        index = sampling.index_video(src)
+    except (av.error.FFmpegError, ValueError, IndexError):
+        index = None  # the probe read it, so ffmpeg may too: decode it all
+    return sampling.plan_decode(index, fps, trimmed=trimmed)
+
+
 def downsample_video(src: Path, info: MediaInfo, plan: Plan, media: MediaSettings,
                      workdir: Path) -> Converted:
+    """Decode only the frames the sampling needs where the stream allows it
+    (``sampling.plan_decode``); a shortcut whose output is not the full decode's frame
+    count on the 1/fps grid is thrown away and the video decoded in full."""
     dest = workdir / f"prepared{plan.ext}"
-    graph = ffmpeg_cmd.video_graph(
-        src, dest, fps=plan.encode_fps or media.fps, long_side=media.max_long_side,
-        audio_rate=media.audio_sample_rate if plan.keep_audio else None, trim=plan.trim)
-    seconds = ffmpeg_cmd.run_graph(graph, workers=media.workers, timeout_s=_timeout(info))
-    return Converted(dest, _probe_output(dest, "video"), ffmpeg_seconds=seconds)
+    fps = plan.encode_fps or media.fps
+    decode = _decode_plan(src, fps, plan.trim is not None)
+
+    def run(skip: sampling.Decode) -> float:
+        graph = ffmpeg_cmd.video_graph(
+            src, dest, fps=fps, long_side=media.max_long_side,
+            audio_rate=media.audio_sample_rate if plan.keep_audio else None, trim=plan.trim,
+            skip_frame=None if skip is sampling.Decode.ALL else skip.value, frames=decode.frames)
+        return ffmpeg_cmd.run_graph(graph, workers=media.workers, timeout_s=_timeout(info))
+
+    seconds = run(decode.decode)
+    used, why = decode.decode, decode.why
+    if used is not sampling.Decode.ALL:
+        problem = sampling.output_mismatch(dest, decode.frames, fps) if dest.exists() \
+            else "no output"
+        if problem is not None:
+            seconds += run(sampling.Decode.ALL)
+            used, why = sampling.Decode.ALL, f"{used.value} fell back to a full decode: {problem}"
+    return Converted(dest, _probe_output(dest, "video"), ffmpeg_seconds=seconds,
+                     decode=used.value, decode_why=why)
 
 
 def downsample_audio(src: Path, info: MediaInfo, plan: Plan, media: MediaSettings,
