@@ -1,11 +1,13 @@
 """Media preparation benchmark: our stage against the plain ffmpeg command line doing the
 same conversion, in the same run, on media generated on the spot.
 
-Prints, for a 60 s 720p60 clip with 44.1 kHz stereo audio and 10 min of 44.1 kHz stereo
-audio: wall time of ``prepare_media`` vs. ``ffmpeg`` (median of a few runs), times faster
-than real time, a second (reused) run, and bytes and tokens before/after for each
-policy. The last line is ``vs_ffmpeg=<ratio> x_realtime=<n> bytes_ratio=<after/before>``
-for the video case.
+Prints, for a 60 s 720p60 clip with 44.1 kHz stereo audio (a clean test pattern, the same
+pattern with a keyframe every second, and a film-grain clip: real video decodes slower than
+test patterns) and 10 min of 44.1 kHz stereo audio: wall time of ``prepare_media`` vs. the
+plain ``ffmpeg`` command (median of a few interleaved runs), times faster than real time,
+which decode the stage chose, a second (reused) run, and bytes and tokens before/after for
+each policy. The last line is ``vs_ffmpeg=<ratio> x_realtime=<n> bytes_ratio=<after/before>
+vs_ffmpeg_noisy=<ratio> x_realtime_noisy=<n> vs_ffmpeg_gop1s=<ratio> x_realtime_gop1s=<n>``.
 
     python bench/media.py [--video-seconds 60] [--audio-seconds 600] [--repeat 5]
 """
@@ -23,6 +25,7 @@ from pathlib import Path
 from flashfirst.items import MediaPolicy, WorkItem
 from flashfirst.media import PreparedMedia, ffmpeg_invocations, prepare_media
 from flashfirst.media.ffmpeg_cmd import ffmpeg_exe
+from flashfirst.media.sampling import index_video, plan_decode
 from flashfirst.probe import MediaKind
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
@@ -58,6 +61,26 @@ def make_video(dest: Path, seconds: int) -> None:
            "-shortest", str(dest))
 
 
+def make_video_gop1s(src: Path, dest: Path) -> None:
+    """The clean clip re-encoded with a keyframe every second (and no scene-cut ones)."""
+    ffmpeg("-i", str(src), "-c:v", "libx264", "-preset", "ultrafast", "-g", "60",
+           "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-c:a", "copy", str(dest))
+
+
+def make_noisy_video(dest: Path, seconds: int) -> None:
+    """720p60 with strong temporal noise (film grain), x264 veryfast (B-frames, CABAC,
+    deblocking: how most encoders write), about 19 Mbps. Encoding noise is slow, so 5 s are
+    encoded and repeated without re-encoding."""
+    segment = dest.with_name("noisy-segment.mp4")
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=60:duration=5",
+           "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=5",
+           "-vf", "noise=alls=16:allf=t", "-ac", "2", "-c:v", "libx264", "-preset", "veryfast",
+           "-maxrate", "16M", "-bufsize", "32M", "-pix_fmt", "yuv420p", "-c:a", "aac",
+           "-b:a", "192k", "-shortest", str(segment))
+    ffmpeg("-stream_loop", str(max(0, seconds // 5 - 1)), "-i", str(segment), "-c", "copy",
+           str(dest))
+
+
 def make_audio(dest: Path, seconds: int) -> None:
     """44.1 kHz stereo MP3: 7 s of tone then 3 s of silence, repeated."""
     expr = "if(lt(mod(t,10),7),0.5*sin(2*PI*(300+20*floor(t/10))*t),0)"
@@ -66,8 +89,9 @@ def make_audio(dest: Path, seconds: int) -> None:
 
 
 def plain_video(src: Path, dest: Path) -> None:
-    """The same conversion as our default video plan, typed as one command line."""
-    ffmpeg("-skip_frame", "noref", "-i", str(src), "-map", "0:v:0", "-map", "0:a:0", "-vf",
+    """The same conversion as our default video plan, typed as one command line: every
+    frame decoded, as a user's ``ffmpeg -i in -vf fps=1,scale=... -ac 1 -ar 16000 out``."""
+    ffmpeg("-i", str(src), "-map", "0:v:0", "-map", "0:a:0", "-vf",
            "fps=1,scale=w='if(gte(iw,ih),min(iw,768),-2)':h='if(gte(iw,ih),-2,min(ih,768))',"
            "format=yuv420p", "-c:v", "libx264", "-preset", "veryfast", "-crf", "26",
            "-c:a", "aac", "-ar", "16000", "-ac", "1", "-b:a", "32k", "-movflags", "+faststart",
@@ -93,18 +117,18 @@ def ours(src: Path, kind: MediaKind, root: Path, policy: MediaPolicy) -> Prepare
 
 
 def compare(src: Path, kind: MediaKind, work: Path, repeat: int,
-            plain: Callable[[Path, Path], None], ext: str
+            plain: Callable[[Path, Path], None], ext: str, label: str = ""
             ) -> tuple[float, float, float, PreparedMedia]:
     """Median wall times of ours (fresh store each run), of the ffmpeg process inside it
     and of plain ffmpeg, interleaved so a busy machine slows both alike."""
     our_times, inner_times, plain_times, prepared = [], [], [], None
     for i in range(repeat):
-        root = work / f"store-{kind.value}-{i}"
+        root = work / f"store-{kind.value}{label}-{i}"
         started = time.perf_counter()
         prepared = ours(src, kind, root, MediaPolicy())
         our_times.append(time.perf_counter() - started)
         inner_times.append(prepared.stats.ffmpeg_seconds)
-        dest = work / f"plain-{i}{ext}"
+        dest = work / f"plain{label}-{i}{ext}"
         plain_times.append(timed(lambda dest=dest: plain(src, dest)))
     assert prepared is not None
     return (statistics.median(our_times), statistics.median(inner_times),
@@ -136,17 +160,34 @@ def main() -> None:
                              make_audio(audio, args.audio_seconds)))
         print(f"generated sources in {gen:.1f} s")
 
-        v_ours, v_inner, v_plain, v = compare(video, MediaKind.VIDEO, work, args.repeat,
-                                              plain_video, ".mp4")
+        clips = {"": video, "-gop1s": work / "clip-720p60-gop1s.mp4",
+                 "-noisy": work / "grain-720p60.mp4"}
+        gen = timed(lambda: (make_video_gop1s(video, clips["-gop1s"]),
+                             make_noisy_video(clips["-noisy"], args.video_seconds)))
+        print(f"generated the 1 s keyframe and film-grain variants in {gen:.1f} s")
+        titles = {"": "clean test pattern, keyframe every 4.2 s",
+                  "-gop1s": "same pattern, keyframe every 1 s",
+                  "-noisy": "film grain, x264 veryfast"}
+        figures: dict[str, tuple[float, float, PreparedMedia]] = {}
+        for label, src in clips.items():
+            ours_s, inner_s, plain_s, prepared = compare(src, MediaKind.VIDEO, work, args.repeat,
+                                                         plain_video, ".mp4", label)
+            figures[label] = (ours_s / plain_s, args.video_seconds / ours_s, prepared)
+            decode = plan_decode(index_video(src), 1.0, trimmed=False)
+            plain_bytes = (work / f"plain{label}-0.mp4").stat().st_size
+            print(f"\nvideo {args.video_seconds} s 1280x720 60 fps, 44.1 kHz stereo "
+                  f"({titles[label]}, {src.stat().st_size / 1e6:.0f} MB):")
+            print(f"  ours {ours_s:.2f} s (its ffmpeg {inner_s:.2f} s), plain ffmpeg "
+                  f"{plain_s:.2f} s, ratio {ours_s / plain_s:.2f}; "
+                  f"{args.video_seconds / ours_s:.1f}x real time")
+            print(f"  decode: {decode.decode.value} ({decode.why}); output "
+                  f"{prepared.stats.bytes_after:,} bytes, plain command {plain_bytes:,}")
+        v = figures[""][2]
         runs = ffmpeg_invocations()
         v_again = timed(lambda: ours(video, MediaKind.VIDEO, work / "store-video-0",
                                      MediaPolicy()))
         assert ffmpeg_invocations() == runs, "a reused item ran ffmpeg"
-        print(f"\nvideo {args.video_seconds} s 1280x720 60 fps, 44.1 kHz stereo:")
-        print(f"  ours {v_ours:.2f} s (its ffmpeg {v_inner:.2f} s), plain ffmpeg "
-              f"{v_plain:.2f} s, ratio {v_ours / v_plain:.2f}; "
-              f"{args.video_seconds / v_ours:.1f}x real time; "
-              f"second run {v_again * 1000:.0f} ms (no ffmpeg)")
+        print(f"\nclean clip again: {v_again * 1000:.0f} ms (reused, no ffmpeg)")
         policy_table(video, MediaKind.VIDEO, work, VIDEO_POLICIES)
 
         a_ours, a_inner, a_plain, a = compare(audio, MediaKind.AUDIO, work, args.repeat,
@@ -160,8 +201,12 @@ def main() -> None:
 
         print("\nnote: 1 fps, 768 px and 16 kHz mono cut bytes, not tokens (Gemini samples "
               "at those rates itself); tokens fall only with the policies above.")
-        print(f"vs_ffmpeg={v_ours / v_plain:.2f} x_realtime={args.video_seconds / v_ours:.1f} "
-              f"bytes_ratio={v.stats.bytes_ratio:.4f}")
+        print(f"vs_ffmpeg={figures[''][0]:.2f} x_realtime={figures[''][1]:.1f} "
+              f"bytes_ratio={v.stats.bytes_ratio:.4f} "
+              f"vs_ffmpeg_noisy={figures['-noisy'][0]:.2f} "
+              f"x_realtime_noisy={figures['-noisy'][1]:.1f} "
+              f"vs_ffmpeg_gop1s={figures['-gop1s'][0]:.2f} "
+              f"x_realtime_gop1s={figures['-gop1s'][1]:.1f}")
 
 
 if __name__ == "__main__":
