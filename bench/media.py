@@ -7,7 +7,9 @@ test patterns) and 10 min of 44.1 kHz stereo audio: wall time of ``prepare_media
 plain ``ffmpeg`` command (median of a few interleaved runs), times faster than real time,
 which decode the stage chose, a second (reused) run, and bytes and tokens before/after for
 each policy. The last line is ``vs_ffmpeg=<ratio> x_realtime=<n> bytes_ratio=<after/before>
-vs_ffmpeg_noisy=<ratio> x_realtime_noisy=<n> vs_ffmpeg_gop1s=<ratio> x_realtime_gop1s=<n>``.
+vs_ffmpeg_noisy=<ratio> x_realtime_noisy=<n> vs_ffmpeg_gop1s=<ratio> x_realtime_gop1s=<n>
+cpu_vs_ffmpeg...=<ratio>`` (wall-time ratios, then the same in CPU seconds: on a machine
+shared with other work the CPU ratios move less).
 
     python bench/media.py [--video-seconds 60] [--audio-seconds 600] [--repeat 5]
 """
@@ -15,11 +17,13 @@ vs_ffmpeg_noisy=<ratio> x_realtime_noisy=<n> vs_ffmpeg_gop1s=<ratio> x_realtime_
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from flashfirst.items import MediaPolicy, WorkItem
@@ -116,23 +120,52 @@ def ours(src: Path, kind: MediaKind, root: Path, policy: MediaPolicy) -> Prepare
                          policy=MediaPolicy(inline=False))
 
 
+@dataclass
+class Figures:
+    """Medians over the repeats: wall seconds, and CPU seconds (ours: this process plus its
+    ffmpeg; plain: the ffmpeg process), which a machine busy with other work disturbs less."""
+
+    ours_s: float
+    inner_s: float
+    plain_s: float
+    ours_cpu_s: float
+    plain_cpu_s: float
+    prepared: PreparedMedia
+
+    @property
+    def ratio(self) -> float:
+        return self.ours_s / self.plain_s
+
+    @property
+    def cpu_ratio(self) -> float:
+        return self.ours_cpu_s / self.plain_cpu_s
+
+
+def cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def compare(src: Path, kind: MediaKind, work: Path, repeat: int,
-            plain: Callable[[Path, Path], None], ext: str, label: str = ""
-            ) -> tuple[float, float, float, PreparedMedia]:
-    """Median wall times of ours (fresh store each run), of the ffmpeg process inside it
-    and of plain ffmpeg, interleaved so a busy machine slows both alike."""
-    our_times, inner_times, plain_times, prepared = [], [], [], None
+            plain: Callable[[Path, Path], None], ext: str, label: str = "") -> Figures:
+    """Ours (fresh store each run), the ffmpeg process inside it and plain ffmpeg,
+    interleaved so a busy machine slows both alike."""
+    ours_s, inner_s, plain_s, ours_cpu, plain_cpu = [], [], [], [], []
+    prepared = None
     for i in range(repeat):
         root = work / f"store-{kind.value}{label}-{i}"
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         prepared = ours(src, kind, root, MediaPolicy())
-        our_times.append(time.perf_counter() - started)
-        inner_times.append(prepared.stats.ffmpeg_seconds)
+        ours_s.append(time.perf_counter() - started)
+        ours_cpu.append(cpu_seconds() - cpu)
+        inner_s.append(prepared.stats.ffmpeg_seconds)
         dest = work / f"plain{label}-{i}{ext}"
-        plain_times.append(timed(lambda dest=dest: plain(src, dest)))
+        cpu = cpu_seconds()
+        plain_s.append(timed(lambda dest=dest: plain(src, dest)))
+        plain_cpu.append(cpu_seconds() - cpu)
     assert prepared is not None
-    return (statistics.median(our_times), statistics.median(inner_times),
-            statistics.median(plain_times), prepared)
+    m = statistics.median
+    return Figures(m(ours_s), m(inner_s), m(plain_s), m(ours_cpu), m(plain_cpu), prepared)
 
 
 def policy_table(src: Path, kind: MediaKind, work: Path,
@@ -168,21 +201,22 @@ def main() -> None:
         titles = {"": "clean test pattern, keyframe every 4.2 s",
                   "-gop1s": "same pattern, keyframe every 1 s",
                   "-noisy": "film grain, x264 veryfast"}
-        figures: dict[str, tuple[float, float, PreparedMedia]] = {}
+        figures: dict[str, Figures] = {}
         for label, src in clips.items():
-            ours_s, inner_s, plain_s, prepared = compare(src, MediaKind.VIDEO, work, args.repeat,
-                                                         plain_video, ".mp4", label)
-            figures[label] = (ours_s / plain_s, args.video_seconds / ours_s, prepared)
+            f = compare(src, MediaKind.VIDEO, work, args.repeat, plain_video, ".mp4", label)
+            figures[label] = f
             decode = plan_decode(index_video(src), 1.0, trimmed=False)
             plain_bytes = (work / f"plain{label}-0.mp4").stat().st_size
             print(f"\nvideo {args.video_seconds} s 1280x720 60 fps, 44.1 kHz stereo "
                   f"({titles[label]}, {src.stat().st_size / 1e6:.0f} MB):")
-            print(f"  ours {ours_s:.2f} s (its ffmpeg {inner_s:.2f} s), plain ffmpeg "
-                  f"{plain_s:.2f} s, ratio {ours_s / plain_s:.2f}; "
-                  f"{args.video_seconds / ours_s:.1f}x real time")
+            print(f"  ours {f.ours_s:.2f} s (its ffmpeg {f.inner_s:.2f} s), plain ffmpeg "
+                  f"{f.plain_s:.2f} s, ratio {f.ratio:.2f}; "
+                  f"{args.video_seconds / f.ours_s:.1f}x real time")
+            print(f"  CPU: ours {f.ours_cpu_s:.2f} s, plain {f.plain_cpu_s:.2f} s, "
+                  f"ratio {f.cpu_ratio:.2f}")
             print(f"  decode: {decode.decode.value} ({decode.why}); output "
-                  f"{prepared.stats.bytes_after:,} bytes, plain command {plain_bytes:,}")
-        v = figures[""][2]
+                  f"{f.prepared.stats.bytes_after:,} bytes, plain command {plain_bytes:,}")
+        v = figures[""].prepared
         runs = ffmpeg_invocations()
         v_again = timed(lambda: ours(video, MediaKind.VIDEO, work / "store-video-0",
                                      MediaPolicy()))
@@ -190,23 +224,24 @@ def main() -> None:
         print(f"\nclean clip again: {v_again * 1000:.0f} ms (reused, no ffmpeg)")
         policy_table(video, MediaKind.VIDEO, work, VIDEO_POLICIES)
 
-        a_ours, a_inner, a_plain, a = compare(audio, MediaKind.AUDIO, work, args.repeat,
-                                              plain_audio, ".flac")
+        a = compare(audio, MediaKind.AUDIO, work, args.repeat, plain_audio, ".flac")
         print(f"\naudio {args.audio_seconds} s 44.1 kHz stereo MP3:")
-        print(f"  ours {a_ours:.2f} s (its ffmpeg {a_inner:.2f} s), plain ffmpeg "
-              f"{a_plain:.2f} s, ratio {a_ours / a_plain:.2f}; "
-              f"{args.audio_seconds / a_ours:.0f}x real time; "
-              f"bytes ratio {a.stats.bytes_ratio:.3f}")
+        print(f"  ours {a.ours_s:.2f} s (its ffmpeg {a.inner_s:.2f} s), plain ffmpeg "
+              f"{a.plain_s:.2f} s, ratio {a.ratio:.2f}; "
+              f"{args.audio_seconds / a.ours_s:.0f}x real time; "
+              f"bytes ratio {a.prepared.stats.bytes_ratio:.3f}")
         policy_table(audio, MediaKind.AUDIO, work, AUDIO_POLICIES)
 
         print("\nnote: 1 fps, 768 px and 16 kHz mono cut bytes, not tokens (Gemini samples "
               "at those rates itself); tokens fall only with the policies above.")
-        print(f"vs_ffmpeg={figures[''][0]:.2f} x_realtime={figures[''][1]:.1f} "
+        clean, noisy, gop1s = figures[""], figures["-noisy"], figures["-gop1s"]
+        realtime = args.video_seconds
+        print(f"vs_ffmpeg={clean.ratio:.2f} x_realtime={realtime / clean.ours_s:.1f} "
               f"bytes_ratio={v.stats.bytes_ratio:.4f} "
-              f"vs_ffmpeg_noisy={figures['-noisy'][0]:.2f} "
-              f"x_realtime_noisy={figures['-noisy'][1]:.1f} "
-              f"vs_ffmpeg_gop1s={figures['-gop1s'][0]:.2f} "
-              f"x_realtime_gop1s={figures['-gop1s'][1]:.1f}")
+              f"vs_ffmpeg_noisy={noisy.ratio:.2f} x_realtime_noisy={realtime / noisy.ours_s:.1f} "
+              f"vs_ffmpeg_gop1s={gop1s.ratio:.2f} x_realtime_gop1s={realtime / gop1s.ours_s:.1f} "
+              f"cpu_vs_ffmpeg={clean.cpu_ratio:.2f} cpu_vs_ffmpeg_noisy={noisy.cpu_ratio:.2f} "
+              f"cpu_vs_ffmpeg_gop1s={gop1s.cpu_ratio:.2f}")
 
 
 if __name__ == "__main__":
