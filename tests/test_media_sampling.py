@@ -169,6 +169,21 @@ def test_a_low_frame_rate_source_with_sparse_keyframes_is_decoded_in_full(
     assert_each_frame_from_its_window(converted.main)
 
 
+def test_a_variable_rate_source_with_a_sparse_stretch_is_decoded_in_full(
+        time_coded: Callable[..., Path], tmp_path: Path) -> None:
+    # 60 fps for 2 s, then one frame in 20 (3 fps): those windows hold 3 frames, and a
+    # skipped non-reference frame could leave one without any.
+    src = tmp_path / "vfr.mp4"
+    run_ffmpeg("-i", str(time_coded(5.0, rate=60, gop=600, preset="veryfast")),
+               "-vf", r"select='lt(t\,2)+not(mod(n\,20))'", "-fps_mode", "vfr",
+               "-c:v", "libx264", "-preset", "veryfast", "-g", "600", "-an", str(src))
+
+    converted = convert_video(src, tmp_path)
+
+    assert converted.decode == Decode.ALL.value and converted.main is not None
+    assert_each_frame_from_its_window(converted.main)
+
+
 def test_sparse_sampling_uses_keyframes_when_each_window_holds_one(
         time_coded: Callable[..., Path], tmp_path: Path) -> None:
     # Keyframes every 2 s are too sparse for 1 fps but fit 0.25 fps (a 4 s window).

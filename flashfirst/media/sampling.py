@@ -19,8 +19,8 @@ from pathlib import Path
 
 import av
 
-# x264 writes at most 16 B-frames in a row (its --bframes limit); a window this many
-# source frames wide always holds a reference frame, so skipping the others is safe.
+# x264 writes at most 16 B-frames in a row (its --bframes limit); a window holding more
+# frames than that always holds a reference frame, so skipping the others is safe.
 _MAX_NONREF_RUN = 16
 # Output timestamps must sit on the 1/fps grid to this precision (seconds).
 _PTS_TOLERANCE_S = 1e-3
@@ -40,8 +40,8 @@ class VideoIndex:
 
     first_s: Fraction
     end_s: Fraction  # the last frame's end: where the fps filter stops
-    rate: float | None
     keyframes_s: tuple[Fraction, ...]
+    frames_s: tuple[float, ...]  # every frame's time, to count frames per window
 
 
 @dataclass(frozen=True)
@@ -63,23 +63,24 @@ def index_video(src: Path) -> VideoIndex | None:
         first: int | None = None
         end: int | None = None
         keys: list[int] = []
+        every: list[int] = []
         for packet in container.demux(stream):
             if packet.pts is None:
                 if packet.size:  # a real frame without a timestamp: cannot plan
                     return None
                 continue
+            every.append(packet.pts)
             first = packet.pts if first is None else min(first, packet.pts)
             stop = packet.pts + (packet.duration or 0)
             end = stop if end is None else max(end, stop)
             if packet.is_keyframe:
                 keys.append(packet.pts)
-        rate = stream.average_rate or stream.guessed_rate
     if first is None or end is None:
         return None
     tb = Fraction(tb)
     return VideoIndex(first_s=first * tb - start, end_s=end * tb - start,
-                      rate=float(rate) if rate else None,
-                      keyframes_s=tuple(sorted(k * tb - start for k in keys)))
+                      keyframes_s=tuple(sorted(k * tb - start for k in keys)),
+                      frames_s=tuple(float(p * tb - start) for p in every))
 
 
 def _slot(t: Fraction, fps: Fraction) -> int:
@@ -104,6 +105,18 @@ def keyframes_cover(index: VideoIndex, fps: float, frames: int) -> bool:
     return all(first + k in covered for k in range(frames))
 
 
+def windows_are_dense(index: VideoIndex, fps: float, frames: int) -> bool:
+    """Every output slot's window holds more frames than a run of B-frames can be long
+    (so skipping non-reference frames leaves each window a decoded one)."""
+    first = _slot(index.first_s, Fraction(fps).limit_denominator(1_000_000))
+    counts = [0] * frames
+    for t in index.frames_s:
+        k = math.floor(t * fps + 0.5) - first
+        if 0 <= k < frames:
+            counts[k] += 1
+    return all(n > _MAX_NONREF_RUN for n in counts)
+
+
 def plan_decode(index: VideoIndex | None, fps: float, *, trimmed: bool) -> DecodePlan:
     """The cheapest decode that sends a frame from every slot's own window."""
     if index is None:
@@ -116,10 +129,11 @@ def plan_decode(index: VideoIndex | None, fps: float, *, trimmed: bool) -> Decod
         return DecodePlan(Decode.ALL, frames, "no frame to sample")
     if keyframes_cover(index, fps, frames):
         return DecodePlan(Decode.KEYFRAMES, frames, "a keyframe in every sampling window")
-    if index.rate is not None and index.rate >= (_MAX_NONREF_RUN + 1) * fps:
+    if windows_are_dense(index, fps, frames):
         return DecodePlan(Decode.REFERENCES, frames,
                           "keyframes too sparse; every window holds a reference frame")
-    return DecodePlan(Decode.ALL, frames, "keyframes too sparse, source frame rate too low")
+    return DecodePlan(Decode.ALL, frames, "keyframes too sparse, and some window holds too "
+                      "few frames to be sure of a reference frame")
 
 
 def output_mismatch(path: Path, frames: int, fps: float) -> str | None:
