@@ -3,6 +3,8 @@ folder, and each output is probed so the accounting uses what was really produce
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +62,24 @@ def _decode_plan(src: Path, fps: float, trimmed: bool) -> sampling.DecodePlan:
     return sampling.plan_decode(index, fps, trimmed=trimmed)
 
 
+def _run_shortcut(run: Callable[[], float], dest: Path, frames: int, fps: float
+                  ) -> tuple[float, str | None]:
+    """Run a skip_frame decode; return its seconds and why its output is unusable (None:
+    it is the full decode's frames). A failing shortcut is a reason to decode in full, not
+    to fail the item."""
+    started = time.perf_counter()
+    try:
+        seconds = run()
+    except ffmpeg_cmd.FfmpegFailed as exc:
+        return time.perf_counter() - started, f"ffmpeg failed ({exc.stderr_tail})"
+    if not dest.exists():
+        return seconds, "no output written"
+    try:
+        return seconds, sampling.output_mismatch(dest, frames, fps)
+    except (av.error.FFmpegError, ValueError, IndexError) as exc:
+        return seconds, f"output unreadable ({exc})"
+
+
 def downsample_video(src: Path, info: MediaInfo, plan: Plan, media: MediaSettings,
                      workdir: Path) -> Converted:
     """Decode only the frames the sampling needs where the stream allows it
@@ -76,11 +96,11 @@ def downsample_video(src: Path, info: MediaInfo, plan: Plan, media: MediaSetting
             skip_frame=None if skip is sampling.Decode.ALL else skip.value, frames=decode.frames)
         return ffmpeg_cmd.run_graph(graph, workers=media.workers, timeout_s=_timeout(info))
 
-    seconds = run(decode.decode)
-    used, why = decode.decode, decode.why
-    if used is not sampling.Decode.ALL:
-        problem = sampling.output_mismatch(dest, decode.frames, fps) if dest.exists() \
-            else "no output"
+    if decode.decode is sampling.Decode.ALL:
+        seconds, used, why = run(decode.decode), decode.decode, decode.why
+    else:
+        seconds, problem = _run_shortcut(lambda: run(decode.decode), dest, decode.frames, fps)
+        used, why = decode.decode, decode.why
         if problem is not None:
             seconds += run(sampling.Decode.ALL)
             used, why = sampling.Decode.ALL, f"{used.value} fell back to a full decode: {problem}"

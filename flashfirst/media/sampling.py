@@ -78,9 +78,10 @@ def index_video(src: Path) -> VideoIndex | None:
     if first is None or end is None:
         return None
     tb = Fraction(tb)
+    tb_f, start_f = float(tb), float(start)  # frame counts per window need no exactness
     return VideoIndex(first_s=first * tb - start, end_s=end * tb - start,
                       keyframes_s=tuple(sorted(k * tb - start for k in keys)),
-                      frames_s=tuple(float(p * tb - start) for p in every))
+                      frames_s=tuple(p * tb_f - start_f for p in every))
 
 
 def _slot(t: Fraction, fps: Fraction) -> int:
