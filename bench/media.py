@@ -1,11 +1,15 @@
 """Media preparation benchmark: our stage against the plain ffmpeg command line doing the
 same conversion, in the same run, on media generated on the spot.
 
-Prints, for a 60 s 720p60 clip with 44.1 kHz stereo audio and 10 min of 44.1 kHz stereo
-audio: wall time of ``prepare_media`` vs. ``ffmpeg`` (median of a few runs), times faster
-than real time, a second (reused) run, and bytes and tokens before/after for each
-policy. The last line is ``vs_ffmpeg=<ratio> x_realtime=<n> bytes_ratio=<after/before>``
-for the video case.
+Prints, for a 60 s 720p60 clip with 44.1 kHz stereo audio (a clean test pattern, the same
+pattern with a keyframe every second, and a film-grain clip: real video decodes slower than
+test patterns) and 10 min of 44.1 kHz stereo audio: wall time of ``prepare_media`` vs. the
+plain ``ffmpeg`` command (median of a few interleaved runs), times faster than real time,
+which decode the stage chose, a second (reused) run, and bytes and tokens before/after for
+each policy. The last line is ``vs_ffmpeg=<ratio> x_realtime=<n> bytes_ratio=<after/before>
+vs_ffmpeg_noisy=<ratio> x_realtime_noisy=<n> vs_ffmpeg_gop1s=<ratio> x_realtime_gop1s=<n>
+cpu_vs_ffmpeg...=<ratio>`` (wall-time ratios, then the same in CPU seconds: on a machine
+shared with other work the CPU ratios move less).
 
     python bench/media.py [--video-seconds 60] [--audio-seconds 600] [--repeat 5]
 """
@@ -13,16 +17,19 @@ for the video case.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from flashfirst.items import MediaPolicy, WorkItem
 from flashfirst.media import PreparedMedia, ffmpeg_invocations, prepare_media
 from flashfirst.media.ffmpeg_cmd import ffmpeg_exe
+from flashfirst.media.sampling import index_video, plan_decode
 from flashfirst.probe import MediaKind
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
@@ -58,6 +65,26 @@ def make_video(dest: Path, seconds: int) -> None:
            "-shortest", str(dest))
 
 
+def make_video_gop1s(src: Path, dest: Path) -> None:
+    """The clean clip re-encoded with a keyframe every second (and no scene-cut ones)."""
+    ffmpeg("-i", str(src), "-c:v", "libx264", "-preset", "ultrafast", "-g", "60",
+           "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-c:a", "copy", str(dest))
+
+
+def make_noisy_video(dest: Path, seconds: int) -> None:
+    """720p60 with strong temporal noise (film grain), x264 veryfast (B-frames, CABAC,
+    deblocking: how most encoders write), about 19 Mbps. Encoding noise is slow, so 5 s are
+    encoded and repeated without re-encoding."""
+    segment = dest.with_name("noisy-segment.mp4")
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=60:duration=5",
+           "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=5",
+           "-vf", "noise=alls=16:allf=t", "-ac", "2", "-c:v", "libx264", "-preset", "veryfast",
+           "-maxrate", "16M", "-bufsize", "32M", "-pix_fmt", "yuv420p", "-c:a", "aac",
+           "-b:a", "192k", "-shortest", str(segment))
+    ffmpeg("-stream_loop", str(max(0, seconds // 5 - 1)), "-i", str(segment), "-c", "copy",
+           str(dest))
+
+
 def make_audio(dest: Path, seconds: int) -> None:
     """44.1 kHz stereo MP3: 7 s of tone then 3 s of silence, repeated."""
     expr = "if(lt(mod(t,10),7),0.5*sin(2*PI*(300+20*floor(t/10))*t),0)"
@@ -66,8 +93,9 @@ def make_audio(dest: Path, seconds: int) -> None:
 
 
 def plain_video(src: Path, dest: Path) -> None:
-    """The same conversion as our default video plan, typed as one command line."""
-    ffmpeg("-skip_frame", "noref", "-i", str(src), "-map", "0:v:0", "-map", "0:a:0", "-vf",
+    """The same conversion as our default video plan, typed as one command line: every
+    frame decoded, as a user's ``ffmpeg -i in -vf fps=1,scale=... -ac 1 -ar 16000 out``."""
+    ffmpeg("-i", str(src), "-map", "0:v:0", "-map", "0:a:0", "-vf",
            "fps=1,scale=w='if(gte(iw,ih),min(iw,768),-2)':h='if(gte(iw,ih),-2,min(ih,768))',"
            "format=yuv420p", "-c:v", "libx264", "-preset", "veryfast", "-crf", "26",
            "-c:a", "aac", "-ar", "16000", "-ac", "1", "-b:a", "32k", "-movflags", "+faststart",
@@ -92,23 +120,52 @@ def ours(src: Path, kind: MediaKind, root: Path, policy: MediaPolicy) -> Prepare
                          policy=MediaPolicy(inline=False))
 
 
+@dataclass
+class Figures:
+    """Medians over the repeats: wall seconds, and CPU seconds (ours: this process plus its
+    ffmpeg; plain: the ffmpeg process), which a machine busy with other work disturbs less."""
+
+    ours_s: float
+    inner_s: float
+    plain_s: float
+    ours_cpu_s: float
+    plain_cpu_s: float
+    prepared: PreparedMedia
+
+    @property
+    def ratio(self) -> float:
+        return self.ours_s / self.plain_s
+
+    @property
+    def cpu_ratio(self) -> float:
+        return self.ours_cpu_s / self.plain_cpu_s
+
+
+def cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def compare(src: Path, kind: MediaKind, work: Path, repeat: int,
-            plain: Callable[[Path, Path], None], ext: str
-            ) -> tuple[float, float, float, PreparedMedia]:
-    """Median wall times of ours (fresh store each run), of the ffmpeg process inside it
-    and of plain ffmpeg, interleaved so a busy machine slows both alike."""
-    our_times, inner_times, plain_times, prepared = [], [], [], None
+            plain: Callable[[Path, Path], None], ext: str, label: str = "") -> Figures:
+    """Ours (fresh store each run), the ffmpeg process inside it and plain ffmpeg,
+    interleaved so a busy machine slows both alike."""
+    ours_s, inner_s, plain_s, ours_cpu, plain_cpu = [], [], [], [], []
+    prepared = None
     for i in range(repeat):
-        root = work / f"store-{kind.value}-{i}"
-        started = time.perf_counter()
+        root = work / f"store-{kind.value}{label}-{i}"
+        started, cpu = time.perf_counter(), cpu_seconds()
         prepared = ours(src, kind, root, MediaPolicy())
-        our_times.append(time.perf_counter() - started)
-        inner_times.append(prepared.stats.ffmpeg_seconds)
-        dest = work / f"plain-{i}{ext}"
-        plain_times.append(timed(lambda dest=dest: plain(src, dest)))
+        ours_s.append(time.perf_counter() - started)
+        ours_cpu.append(cpu_seconds() - cpu)
+        inner_s.append(prepared.stats.ffmpeg_seconds)
+        dest = work / f"plain{label}-{i}{ext}"
+        cpu = cpu_seconds()
+        plain_s.append(timed(lambda dest=dest: plain(src, dest)))
+        plain_cpu.append(cpu_seconds() - cpu)
     assert prepared is not None
-    return (statistics.median(our_times), statistics.median(inner_times),
-            statistics.median(plain_times), prepared)
+    m = statistics.median
+    return Figures(m(ours_s), m(inner_s), m(plain_s), m(ours_cpu), m(plain_cpu), prepared)
 
 
 def policy_table(src: Path, kind: MediaKind, work: Path,
@@ -136,32 +193,55 @@ def main() -> None:
                              make_audio(audio, args.audio_seconds)))
         print(f"generated sources in {gen:.1f} s")
 
-        v_ours, v_inner, v_plain, v = compare(video, MediaKind.VIDEO, work, args.repeat,
-                                              plain_video, ".mp4")
+        clips = {"": video, "-gop1s": work / "clip-720p60-gop1s.mp4",
+                 "-noisy": work / "grain-720p60.mp4"}
+        gen = timed(lambda: (make_video_gop1s(video, clips["-gop1s"]),
+                             make_noisy_video(clips["-noisy"], args.video_seconds)))
+        print(f"generated the 1 s keyframe and film-grain variants in {gen:.1f} s")
+        titles = {"": "clean test pattern, keyframe every 4.2 s",
+                  "-gop1s": "same pattern, keyframe every 1 s",
+                  "-noisy": "film grain, x264 veryfast"}
+        figures: dict[str, Figures] = {}
+        for label, src in clips.items():
+            f = compare(src, MediaKind.VIDEO, work, args.repeat, plain_video, ".mp4", label)
+            figures[label] = f
+            decode = plan_decode(index_video(src), 1.0, trimmed=False)
+            plain_bytes = (work / f"plain{label}-0.mp4").stat().st_size
+            print(f"\nvideo {args.video_seconds} s 1280x720 60 fps, 44.1 kHz stereo "
+                  f"({titles[label]}, {src.stat().st_size / 1e6:.0f} MB):")
+            print(f"  ours {f.ours_s:.2f} s (its ffmpeg {f.inner_s:.2f} s), plain ffmpeg "
+                  f"{f.plain_s:.2f} s, ratio {f.ratio:.2f}; "
+                  f"{args.video_seconds / f.ours_s:.1f}x real time")
+            print(f"  CPU: ours {f.ours_cpu_s:.2f} s, plain {f.plain_cpu_s:.2f} s, "
+                  f"ratio {f.cpu_ratio:.2f}")
+            print(f"  decode: {decode.decode.value} ({decode.why}); output "
+                  f"{f.prepared.stats.bytes_after:,} bytes, plain command {plain_bytes:,}")
+        v = figures[""].prepared
         runs = ffmpeg_invocations()
         v_again = timed(lambda: ours(video, MediaKind.VIDEO, work / "store-video-0",
                                      MediaPolicy()))
         assert ffmpeg_invocations() == runs, "a reused item ran ffmpeg"
-        print(f"\nvideo {args.video_seconds} s 1280x720 60 fps, 44.1 kHz stereo:")
-        print(f"  ours {v_ours:.2f} s (its ffmpeg {v_inner:.2f} s), plain ffmpeg "
-              f"{v_plain:.2f} s, ratio {v_ours / v_plain:.2f}; "
-              f"{args.video_seconds / v_ours:.1f}x real time; "
-              f"second run {v_again * 1000:.0f} ms (no ffmpeg)")
+        print(f"\nclean clip again: {v_again * 1000:.0f} ms (reused, no ffmpeg)")
         policy_table(video, MediaKind.VIDEO, work, VIDEO_POLICIES)
 
-        a_ours, a_inner, a_plain, a = compare(audio, MediaKind.AUDIO, work, args.repeat,
-                                              plain_audio, ".flac")
+        a = compare(audio, MediaKind.AUDIO, work, args.repeat, plain_audio, ".flac")
         print(f"\naudio {args.audio_seconds} s 44.1 kHz stereo MP3:")
-        print(f"  ours {a_ours:.2f} s (its ffmpeg {a_inner:.2f} s), plain ffmpeg "
-              f"{a_plain:.2f} s, ratio {a_ours / a_plain:.2f}; "
-              f"{args.audio_seconds / a_ours:.0f}x real time; "
-              f"bytes ratio {a.stats.bytes_ratio:.3f}")
+        print(f"  ours {a.ours_s:.2f} s (its ffmpeg {a.inner_s:.2f} s), plain ffmpeg "
+              f"{a.plain_s:.2f} s, ratio {a.ratio:.2f}; "
+              f"{args.audio_seconds / a.ours_s:.0f}x real time; "
+              f"bytes ratio {a.prepared.stats.bytes_ratio:.3f}")
         policy_table(audio, MediaKind.AUDIO, work, AUDIO_POLICIES)
 
         print("\nnote: 1 fps, 768 px and 16 kHz mono cut bytes, not tokens (Gemini samples "
               "at those rates itself); tokens fall only with the policies above.")
-        print(f"vs_ffmpeg={v_ours / v_plain:.2f} x_realtime={args.video_seconds / v_ours:.1f} "
-              f"bytes_ratio={v.stats.bytes_ratio:.4f}")
+        clean, noisy, gop1s = figures[""], figures["-noisy"], figures["-gop1s"]
+        realtime = args.video_seconds
+        print(f"vs_ffmpeg={clean.ratio:.2f} x_realtime={realtime / clean.ours_s:.1f} "
+              f"bytes_ratio={v.stats.bytes_ratio:.4f} "
+              f"vs_ffmpeg_noisy={noisy.ratio:.2f} x_realtime_noisy={realtime / noisy.ours_s:.1f} "
+              f"vs_ffmpeg_gop1s={gop1s.ratio:.2f} x_realtime_gop1s={realtime / gop1s.ours_s:.1f} "
+              f"cpu_vs_ffmpeg={clean.cpu_ratio:.2f} cpu_vs_ffmpeg_noisy={noisy.cpu_ratio:.2f} "
+              f"cpu_vs_ffmpeg_gop1s={gop1s.cpu_ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -3,11 +3,15 @@ folder, and each output is probed so the accounting uses what was really produce
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import av
+
 from flashfirst.errors import ProbeError
-from flashfirst.media import ffmpeg_cmd
+from flashfirst.media import ffmpeg_cmd, sampling
 from flashfirst.media.policies import Plan
 from flashfirst.probe import MediaInfo, MediaKind, probe_file
 from flashfirst.settings import MediaSettings
@@ -31,6 +35,9 @@ class Converted:
     main_info: MediaInfo | None
     keyframes: list[Keyframe] = field(default_factory=list)
     ffmpeg_seconds: float = 0.0
+    # How the video was decoded: a skip_frame value, and "default" after a fallback.
+    decode: str | None = None
+    decode_why: str | None = None
 
 
 def _timeout(info: MediaInfo) -> float:
@@ -47,14 +54,58 @@ def _probe_output(path: Path, what: str) -> MediaInfo:
         raise NoUsableOutput(f"the {what} ffmpeg wrote is unusable ({exc.cause})") from exc
 
 
+def _decode_plan(src: Path, fps: float, trimmed: bool) -> sampling.DecodePlan:
+    try:
+        index = sampling.index_video(src)
+    except (av.error.FFmpegError, ValueError, IndexError):
+        index = None  # the probe read it, so ffmpeg may too: decode it all
+    return sampling.plan_decode(index, fps, trimmed=trimmed)
+
+
+def _run_shortcut(run: Callable[[], float], dest: Path, frames: int, fps: float
+                  ) -> tuple[float, str | None]:
+    """Run a skip_frame decode; return its seconds and why its output is unusable (None:
+    it is the full decode's frames). A failing shortcut is a reason to decode in full, not
+    to fail the item."""
+    started = time.perf_counter()
+    try:
+        seconds = run()
+    except ffmpeg_cmd.FfmpegFailed as exc:
+        return time.perf_counter() - started, f"ffmpeg failed ({exc.stderr_tail})"
+    if not dest.exists():
+        return seconds, "no output written"
+    try:
+        return seconds, sampling.output_mismatch(dest, frames, fps)
+    except (av.error.FFmpegError, ValueError, IndexError) as exc:
+        return seconds, f"output unreadable ({exc})"
+
+
 def downsample_video(src: Path, info: MediaInfo, plan: Plan, media: MediaSettings,
                      workdir: Path) -> Converted:
+    """Decode only the frames the sampling needs where the stream allows it
+    (``sampling.plan_decode``); a shortcut whose output is not the full decode's frame
+    count on the 1/fps grid is thrown away and the video decoded in full."""
     dest = workdir / f"prepared{plan.ext}"
-    graph = ffmpeg_cmd.video_graph(
-        src, dest, fps=plan.encode_fps or media.fps, long_side=media.max_long_side,
-        audio_rate=media.audio_sample_rate if plan.keep_audio else None, trim=plan.trim)
-    seconds = ffmpeg_cmd.run_graph(graph, workers=media.workers, timeout_s=_timeout(info))
-    return Converted(dest, _probe_output(dest, "video"), ffmpeg_seconds=seconds)
+    fps = plan.encode_fps or media.fps
+    decode = _decode_plan(src, fps, plan.trim is not None)
+
+    def run(skip: sampling.Decode) -> float:
+        graph = ffmpeg_cmd.video_graph(
+            src, dest, fps=fps, long_side=media.max_long_side,
+            audio_rate=media.audio_sample_rate if plan.keep_audio else None, trim=plan.trim,
+            skip_frame=None if skip is sampling.Decode.ALL else skip.value, frames=decode.frames)
+        return ffmpeg_cmd.run_graph(graph, workers=media.workers, timeout_s=_timeout(info))
+
+    if decode.decode is sampling.Decode.ALL:
+        seconds, used, why = run(decode.decode), decode.decode, decode.why
+    else:
+        seconds, problem = _run_shortcut(lambda: run(decode.decode), dest, decode.frames, fps)
+        used, why = decode.decode, decode.why
+        if problem is not None:
+            seconds += run(sampling.Decode.ALL)
+            used, why = sampling.Decode.ALL, f"{used.value} fell back to a full decode: {problem}"
+    return Converted(dest, _probe_output(dest, "video"), ffmpeg_seconds=seconds,
+                     decode=used.value, decode_why=why)
 
 
 def downsample_audio(src: Path, info: MediaInfo, plan: Plan, media: MediaSettings,

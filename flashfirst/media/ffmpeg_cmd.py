@@ -115,14 +115,12 @@ def _cap_long_side(stream: ffmpeg.nodes.FilterableStream, long_side: int
     return stream.filter("scale", w=_SCALE_W.format(n=long_side), h=_SCALE_H.format(n=long_side))
 
 
-def _input(src: Path, trim: tuple[float, float | None] | None, *, sampling: bool = False
+def _input(src: Path, trim: tuple[float, float | None] | None, *, skip_frame: str | None = None
            ) -> ffmpeg.nodes.FilterableStream:
-    """Input-side seeking: ffmpeg never decodes what is trimmed away.
-
-    ``sampling``: frames no other frame refers to are not decoded (``-skip_frame noref``,
-    always safe); keeping one frame a second, decoding dominates and B-frame-heavy
-    sources convert about a quarter faster."""
-    opts: dict[str, float | str] = {"skip_frame": "noref"} if sampling else {}
+    """Input-side seeking: ffmpeg never decodes what is trimmed away. ``skip_frame``
+    (``nokey``, ``noref``) leaves those frames undecoded: sampling at 1 fps or less,
+    decoding is nearly all of the work (DESIGN.md §7)."""
+    opts: dict[str, float | str] = {"skip_frame": skip_frame} if skip_frame else {}
     if trim is not None:
         start, end = trim
         if start > 0:
@@ -133,13 +131,23 @@ def _input(src: Path, trim: tuple[float, float | None] | None, *, sampling: bool
 
 
 def video_graph(src: Path, dest: Path, *, fps: float, long_side: int, audio_rate: int | None,
-                trim: tuple[float, float | None] | None) -> ffmpeg.nodes.OutputStream:
+                trim: tuple[float, float | None] | None, skip_frame: str | None = None,
+                frames: int | None = None) -> ffmpeg.nodes.OutputStream:
     """H.264 in MP4 at ``fps`` with the long side capped; 16 kHz mono AAC when kept.
 
-    ``fps`` runs before ``scale`` so only the kept frames are scaled (DESIGN.md §7)."""
-    inp = _input(src, trim, sampling=True)
-    video = _cap_long_side(inp["v:0"].filter("fps", fps=fps), long_side)
-    video = video.filter("format", "yuv420p")
+    ``fps`` runs before ``scale`` so only the kept frames are scaled (DESIGN.md §7).
+    With ``skip_frame`` the decoder stops at the last frame it keeps, so the fps filter
+    would end early: the last kept frame is held for one more period and the video
+    cut at ``frames``, the count a full decode writes (``sampling.full_decode_frames``)."""
+    inp = _input(src, trim, skip_frame=skip_frame)
+    video = inp["v:0"]
+    if skip_frame:
+        video = video.filter("tpad", stop_mode="clone", stop_duration=f"{1 / fps:.6f}")
+    video = video.filter("fps", fps=fps)
+    if skip_frame and frames:
+        # In the graph, not -frames:v: that would end the audio track there too.
+        video = video.filter("trim", end_frame=frames)
+    video = _cap_long_side(video, long_side).filter("format", "yuv420p")
     opts = {"vcodec": "libx264", "preset": "veryfast", "crf": VIDEO_CRF,
             "movflags": "+faststart"}
     if audio_rate is None:
@@ -186,7 +194,9 @@ def keyframes_graph(src: Path, pattern: Path, *, sample_fps: float, long_side: i
     differs from the previous sample by more than ``SCENE_THRESHOLD``; the first frame is
     always kept and at most ``max_frames`` are written. ``pattern`` holds one ``%d``: it
     becomes the frame's timestamp counted in samples from the (trimmed) start."""
-    inp = _input(src, trim, sampling=True)
+    # Frames no other frame refers to are not decoded: scene detection on 1 fps samples
+    # tolerates a neighbour of the exact frame, and B-frame-heavy sources decode faster.
+    inp = _input(src, trim, skip_frame="noref")
     frames = inp["v:0"].filter("fps", fps=sample_fps).filter(
         "select", f"eq(n,0)+gt(scene,{SCENE_THRESHOLD})")
     frames = _cap_long_side(frames, long_side)
