@@ -6,4 +6,5 @@ pytest_plugins = [
     "fixtures.gcs",
     "fixtures.prefect",
     "fixtures.pubsub",
+    "pytester",
 ]
