@@ -5,12 +5,12 @@ commands, so ``flashfirst --help`` is instant."""
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Annotated
 
 import typer
 
+from deployments.prefect_logging import apply_quiet_prefect_env
 from flashfirst.cli import JsonOpt, app, console, out, progress_bar
 from flashfirst.errors import FlashfirstError
 
@@ -119,9 +119,7 @@ def serve() -> None:
 @app.callback()
 def _options(verbose: Annotated[bool, typer.Option(
         "--verbose", "-v", help="Show Prefect's task and flow logs.")] = False) -> None:
-    if not verbose:  # before Prefect is imported: its logging reads this once
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    apply_quiet_prefect_env(verbose)  # before Prefect is imported: it reads them once
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,43 @@ def test_demo_twice_shows_the_reuse(env, tmp_path):
     assert second["items_reused"] == second["items_total"] - 1  # one new question a run
     assert second["generate_calls"] == 1
     assert second["cache"]["reused"] == 1 and second["cache"]["calls_with_cache_hits"] == 1
+
+
+def run_logs(api_url: str, flow_name: str, since: datetime) -> list[str]:
+    """Every log message the Prefect server holds for runs of ``flow_name`` since then."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterStartTime,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as c:
+        runs = c.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+            flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(after_=since)))
+        assert runs, f"no {flow_name} run started since {since}"
+        logs = c.read_logs(log_filter=LogFilter(
+            flow_run_id=LogFilterFlowRunId(any_=[r.id for r in runs])))
+    return [log.message for log in logs]
+
+
+def test_a_run_from_the_command_line_shows_its_logs_in_prefect(
+        env, tmp_path, emulator: EmbeddedEmulator, clip_720p60: Path,
+        prefect_server: PrefectServer):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(clip_720p60, inbox / "clip.mp4")
+    started = datetime.now(UTC)
+    out = flashfirst("run", str(inbox), "--json",
+                     env=env | {"FLASHFIRST_BACKEND__BASE_URL": emulator.base_url}, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    messages = run_logs(prefect_server.api_url, "analyze", started)
+    # The media task's line, what the UI's logs tab shows for a deployed run too.
+    assert any(m.startswith("clip.mp4: video") and "bytes, tokens" in m for m in messages), \
+        messages
+    assert not any("clip.mp4: video" in line for line in out.stderr.splitlines())  # console
