@@ -1,14 +1,24 @@
-"""How Prefect logs under the ``flashfirst`` command: settings applied to the environment
-before Prefect is imported (it reads them once).
+"""How Prefect logs under the ``flashfirst`` command and the benches: settings applied to
+the environment before Prefect is imported (it reads them once), plus the two console
+filters ``prefect_logging.yml`` names.
 
 Prefect's API gets every log line of a run at INFO, as for deployed runs, so the UI shows
-them; the console shows warnings and errors only.
+them. The console shows warnings and errors, without:
+
+- the events and log workers' "Still processing items: N remaining" progress while they
+  drain (their real warnings, such as a full queue dropping items, still show);
+- the traceback Prefect logs when a run or task fails with one of our own errors: the
+  command prints that error's one-line cause itself, and the report names every failed
+  item. Any other exception keeps its traceback.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
+
+from flashfirst.errors import FlashfirstError
 
 LOGGING_CONFIG = Path(__file__).with_name("prefect_logging.yml")
 
@@ -28,3 +38,18 @@ def quiet_prefect_env(verbose: bool = False) -> dict[str, str]:
 def apply_quiet_prefect_env(verbose: bool = False) -> None:
     for name, value in quiet_prefect_env(verbose).items():
         os.environ.setdefault(name, value)
+
+
+class DropDrainProgress(logging.Filter):
+    """Drops the services' drain progress lines ("Still processing items: ...")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Still processing items")
+
+
+class DropReportedTracebacks(logging.Filter):
+    """Drops records that carry one of our own errors: the command reports it in a line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, FlashfirstError)

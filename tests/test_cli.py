@@ -53,6 +53,10 @@ def test_run_exits_nonzero_when_an_item_failed_and_names_it(
     failed = flashfirst("run", str(inbox), env=env, cwd=tmp_path)
     assert failed.returncode == 1
     assert "broken.mp4" in failed.stdout and "not a readable" in failed.stdout
+    # 1 of 3 failed is above the 20% threshold: the cause in one line, not Prefect's
+    # traceback of our RunFailed before it.
+    assert "run failed: 1 of 3 items failed" in failed.stderr
+    assert "Traceback" not in failed.stderr, failed.stderr
 
 
 def test_a_bad_setting_stops_before_anything_runs(env, tmp_path):
@@ -65,6 +69,7 @@ def test_a_bad_setting_stops_before_anything_runs(env, tmp_path):
 def test_demo_twice_shows_the_reuse(env, tmp_path):
     first = flashfirst("demo", "--json", env=env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
+    assert_no_noise(first.stderr)
     one = json.loads(first.stdout)
     assert one["items_ok"] == one["items_total"] >= 15
     assert one["media"]["prepared_now"] == 5 and one["cache"]["created"] >= 1
@@ -74,6 +79,28 @@ def test_demo_twice_shows_the_reuse(env, tmp_path):
     assert second["items_reused"] == second["items_total"] - 1  # one new question a run
     assert second["generate_calls"] == 1
     assert second["cache"]["reused"] == 1 and second["cache"]["calls_with_cache_hits"] == 1
+
+
+def assert_no_noise(stderr: str) -> None:
+    """What the issue saw before the report: Prefect's drain progress, its traceback of our
+    own errors, the ephemeral server's telemetry racing the run on SQLite."""
+    for noise in ("Traceback", "EventsWorker", "Still processing items",
+                  "database is locked"):
+        assert noise not in stderr, stderr
+
+
+def test_demo_from_a_fresh_clone_prints_the_report_and_nothing_before_it(tmp_path):
+    """No Prefect server configured: the command starts Prefect's ephemeral one, as a user's
+    first `flashfirst demo` does."""
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("FLASHFIRST_", "PREFECT_", "GEMINI_", "GOOGLE_API"))}
+    env = clean | {"PREFECT_HOME": str(tmp_path / "prefect-home"),
+                   "FLASHFIRST_STORAGE_ROOT": str(tmp_path / "store")}
+    out = flashfirst("demo", env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert_no_noise(out.stderr)
+    assert "WARNING" not in out.stderr and "ERROR" not in out.stderr, out.stderr
+    assert "flashfirst run" in out.stdout and "actual" in out.stdout
 
 
 def run_logs(api_url: str, flow_name: str, since: datetime) -> list[str]:
