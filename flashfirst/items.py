@@ -142,6 +142,16 @@ class Attempt(BaseModel):
     cached_content: str | None = None
 
 
+class ItemMedia(BaseModel):
+    """What the media stage did to one item, by Google's token rules (``token_rules``)."""
+
+    bytes_before: int
+    bytes_after: int
+    tokens_before: int = Field(description="Billed for the original sent unchanged.")
+    tokens_after: int = Field(description="Billed for what was sent.")
+    policy: MediaPolicy = Field(description="The policy applied, every field decided.")
+
+
 class ItemResult(BaseModel):
     """One JSON line of the run's results."""
 
@@ -153,6 +163,7 @@ class ItemResult(BaseModel):
     escalated: bool = False
     error: str | None = None
     reused: bool = Field(False, description="Answer came from the store; no call was made.")
+    media: ItemMedia | None = Field(None, description="Media items: before and after.")
 
     @property
     def ok(self) -> bool:
