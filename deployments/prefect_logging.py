@@ -29,6 +29,9 @@ def quiet_prefect_env(verbose: bool = False) -> dict[str, str]:
         # The ephemeral server's telemetry writes race the run's own on SQLite
         # ("database is locked" tracebacks); no telemetry leaves this machine either way.
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # Without PREFECT_API_URL the first command starts Prefect's ephemeral server; its
+        # 20 s default timed out on a busy 2-core machine (it needed ~16 s idle, §7).
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     }
     if not verbose:
         env["PREFECT_LOGGING_SETTINGS_PATH"] = str(LOGGING_CONFIG)
