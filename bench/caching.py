@@ -78,6 +78,7 @@ def lookups_per_item(n: int) -> tuple[float, int]:
 
 def main() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # telemetry locks SQLite
     print(f"{CONTEXT_TOKENS:,}-token context on {MODEL}, {ITEM_TOKENS} tokens in and "
           f"{OUTPUT_TOKENS} out per item")
     print(f"{'items':>6} {'never':>10} {'always':>10} {'ours':>10}")

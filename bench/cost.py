@@ -17,6 +17,7 @@ from pathlib import Path
 
 def main() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # telemetry locks SQLite
     from flashfirst.demo import demo_params
     from flashfirst.settings import Settings
     from flows.analyze import analyze_with

@@ -151,6 +151,7 @@ def _rss_child() -> None:
 
 def main() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # telemetry locks SQLite
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         fast, fast_url = start_emulator(10**6, 0.0, workdir)
@@ -191,6 +192,7 @@ if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     if "--rss-10k" in sys.argv:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # telemetry locks SQLite
         _rss_child()
     else:
         main()

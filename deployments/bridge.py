@@ -27,15 +27,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from deployments.dispatch import Announcer
-from deployments.events import Emit
 from deployments.notifications import (
     MalformedNotification,
     Notification,
     from_cloudevent,
     from_push_envelope,
 )
-from deployments.seen import SeenObjects
 from flashfirst.errors import ConfigError
+from tasks.object_events import Emit
+from tasks.seen_objects import SeenObjects
 
 log = logging.getLogger("flashfirst.bridge")
 

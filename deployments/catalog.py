@@ -16,7 +16,7 @@ from prefect import Flow
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from deployments.events import GCS_FINALIZED
+from tasks.object_events import GCS_FINALIZED
 
 
 class SiteSettings(BaseSettings):
@@ -93,7 +93,7 @@ class DeploymentSpec(BaseModel):
 
 ON_UPLOAD_PARAMETERS = {"uri": "{{ event.resource['gcs.uri'] }}",
                         "generation": "{{ event.resource['gcs.generation'] | int }}"}
-"""The object version an event names (labels set in ``deployments/events.py``)."""
+"""The object version an event names (labels set in ``tasks/object_events.py``)."""
 
 
 def deployment_specs(site: SiteSettings) -> list[DeploymentSpec]:

@@ -8,10 +8,10 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-from deployments.events import Emit, emit_object_finalized
 from deployments.notifications import Notification
-from deployments.seen import SeenObjects, is_own_state
 from flashfirst.errors import FlashfirstError
+from tasks.object_events import Emit, emit_object_finalized
+from tasks.seen_objects import SeenObjects, is_own_state
 
 log = logging.getLogger(__name__)
 

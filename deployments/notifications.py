@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from deployments.events import StoredObject
+from tasks.object_events import StoredObject
 
 PUBSUB_FINALIZE = "OBJECT_FINALIZE"
 CLOUDEVENT_FINALIZE = "google.cloud.storage.object.v1.finalized"

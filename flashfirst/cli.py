@@ -1,10 +1,10 @@
-"""The ``flashfirst`` command. Prefect and the flows load inside the commands, so
-``flashfirst --help`` is instant and the core stays free of Prefect."""
+"""The ``flashfirst`` command's frame: the app, its consoles and progress bar, and the
+commands that need only the core (the emulator). The commands that run flows are added by
+``deployments/cli.py``, the layer above everything, which the console script starts."""
 
 from __future__ import annotations
 
-import os
-import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
@@ -13,7 +13,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from flashfirst import progress
-from flashfirst.errors import FlashfirstError
 
 app = typer.Typer(help="Cost-optimized Gemini pipelines on Prefect: downsample media, cache "
                   "shared context, route Flash first, fan out within rate limits, and account "
@@ -27,7 +26,7 @@ EmulatorOpt = Annotated[bool, typer.Option(
     "account); same as FLASHFIRST_BACKEND__KIND=emulator.")]
 
 
-def _settings(emulator: bool):  # noqa: ANN202
+def require_settings(emulator: bool):  # noqa: ANN202
     """The settings, with a backend or a stop (exit 2) before any work."""
     from flashfirst.client import require_backend
     from flashfirst.settings import load_settings
@@ -40,7 +39,8 @@ def _settings(emulator: bool):  # noqa: ANN202
 
 
 @contextmanager
-def _progress_bar(enabled: bool):  # noqa: ANN202
+def progress_bar(enabled: bool) -> Iterator[None]:
+    """Stage progress on stderr while a run lasts (the core's progress events)."""
     if not enabled:
         yield
         return
@@ -58,90 +58,6 @@ def _progress_bar(enabled: bool):  # noqa: ANN202
             yield
         finally:
             stop()
-
-
-def _run_flow(params, as_json: bool, emulator: bool) -> None:  # noqa: ANN001
-    from flashfirst.estimate import RunEstimate
-    from flashfirst.overrides import RunOverrides
-    from flashfirst.report_render import print_report
-    from flows.analyze import RunFailed, analyze
-
-    try:
-        _settings(emulator)  # a bad setting or no backend: exit 2 before Prefect starts
-        with _progress_bar(not as_json):
-            result = analyze(params=params, overrides=RunOverrides(emulator=emulator))
-    except RunFailed as failed:  # too many items failed: still show what happened
-        console.print(f"[red]run failed:[/red] {failed}", highlight=False)
-        result = failed.report
-    except FlashfirstError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
-    if isinstance(result, RunEstimate):
-        out.print_json(result.model_dump_json()) if as_json else out.print(result.summary())
-        return
-    if as_json:
-        out.print_json(result.model_dump_json())
-    else:
-        print_report(result, out)
-        out.print(f"results and report: {result.output_uri}")
-    if result.items_failed:
-        raise typer.Exit(1)
-
-
-@app.command()
-def demo(as_json: JsonOpt = False) -> None:
-    """Make a small workload (video, audio, image, questions on one large document) and run
-    the analyze flow on it against the embedded emulator. Run it twice to see the reuse."""
-    from flashfirst.demo import demo_params
-    from flashfirst.settings import load_settings
-
-    params = demo_params(load_settings().storage_root)
-    _run_flow(params, as_json, emulator=True)
-
-
-def _params(source: str, task: str | None, prompt: str | None, context: list[str],
-            system: str | None, deadline: float | None, batch: bool, output: str | None,
-            budget: float | None, estimate_only: bool):  # noqa: ANN202
-    from flashfirst.context import SharedContext
-    from flashfirst.params import AnalyzeParams, RunMode
-
-    return AnalyzeParams(source=source, task=task, prompt=prompt,
-                         context=SharedContext(system_instruction=system, documents=context),
-                         deadline_s=deadline, mode=RunMode.BATCH if batch else RunMode.ONLINE,
-                         output=output, budget_usd=budget, estimate_only=estimate_only)
-
-
-Source = Annotated[str, typer.Argument(help="Manifest (.jsonl/.csv), folder or gs://bucket/prefix.")]
-Task = Annotated[str | None, typer.Option(help="Task for every file found (else by extension).")]
-Prompt = Annotated[str | None, typer.Option(help="Instruction for every file found.")]
-Context = Annotated[list[str], typer.Option("--context", help="Shared document URI (repeat).")]
-System = Annotated[str | None, typer.Option("--system", help="Shared system instruction.")]
-Deadline = Annotated[float | None, typer.Option(help="Seconds the run may take (>=900: Flex).")]
-Batch = Annotated[bool, typer.Option("--batch", help="Use the Batch API (half price, <24 h).")]
-Output = Annotated[str | None, typer.Option(help="Where results and report go.")]
-Budget = Annotated[float | None, typer.Option(help="USD; refuse or stop above it.")]
-
-
-@app.command()
-def run(source: Source, task: Task = None, prompt: Prompt = None, context: Context = [],  # noqa: B006
-        system: System = None, deadline: Deadline = None, batch: Batch = False,
-        output: Output = None, budget: Budget = None, as_json: JsonOpt = False,
-        emulator: EmulatorOpt = False) -> None:
-    """Run the analyze flow on a manifest or folder with the configured backend.
-    Exit status 1 when items failed, 2 when the run could not start (no backend, bad
-    settings or input)."""
-    _run_flow(_params(source, task, prompt, context, system, deadline, batch, output, budget,
-                      False), as_json, emulator)
-
-
-@app.command()
-def estimate(source: Source, task: Task = None, prompt: Prompt = None,
-             context: Context = [], system: System = None, deadline: Deadline = None,  # noqa: B006
-             batch: Batch = False, budget: Budget = None, as_json: JsonOpt = False,
-             emulator: EmulatorOpt = False) -> None:
-    """Count tokens with the API and price the plan, without paid calls."""
-    _run_flow(_params(source, task, prompt, context, system, deadline, batch, None, budget,
-                      True), as_json, emulator)
 
 
 @app.command()
@@ -162,45 +78,3 @@ def emulator(port: Annotated[int, typer.Option(help="Port to listen on.")] = 879
         "seed": seed, "latency_scale": latency_scale, "state_dir": state_dir})
     console.print(f"Gemini API emulator on http://{host}:{port} (Ctrl-C stops it)")
     serve(host=host, port=port, config=config)
-
-
-@app.command()
-def janitor(as_json: JsonOpt = False) -> None:
-    """Delete our caches past their reuse window and report their storage cost."""
-    from flows.cache_janitor import cache_janitor
-
-    _settings(emulator=False)
-    report = cache_janitor()
-    if as_json:
-        out.print_json(report.model_dump_json())
-    else:
-        out.print(report.summary())
-
-
-@app.command()
-def serve(emulator: EmulatorOpt = False) -> None:
-    """Serve every flow locally with its schedules and triggers, plus the GCS bridge."""
-    from deployments.serve import serve_all
-
-    if emulator:  # the served flow runs read the environment, as deployed runs do
-        os.environ["FLASHFIRST_BACKEND__KIND"] = "emulator"
-        os.environ["FLASHFIRST_BACKEND__EMULATOR__ALLOW_IN_DEPLOYMENTS"] = "true"
-    _settings(emulator)
-    serve_all()
-
-
-@app.callback()
-def _options(verbose: Annotated[bool, typer.Option(
-        "--verbose", "-v", help="Show Prefect's task and flow logs.")] = False) -> None:
-    if not verbose:  # before Prefect is imported: its logging reads this once
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-
-
-def main() -> None:
-    try:
-        app()
-    except FlashfirstError as exc:  # settings errors raised before a command runs
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
-        sys.exit(2)
-

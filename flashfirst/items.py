@@ -168,6 +168,16 @@ class Attempt(BaseModel):
     cached_content: str | None = None
 
 
+class ItemMedia(BaseModel):
+    """What the media stage did to one item, by Google's token rules (``token_rules``)."""
+
+    bytes_before: int
+    bytes_after: int
+    tokens_before: int = Field(description="Billed for the original sent unchanged.")
+    tokens_after: int = Field(description="Billed for what was sent.")
+    policy: MediaPolicy = Field(description="The policy applied, every field decided.")
+
+
 class ItemResult(BaseModel):
     """One JSON line of the run's results."""
 
@@ -181,6 +191,7 @@ class ItemResult(BaseModel):
     reused: bool = Field(False, description="Answer came from the store; no call was made.")
     backend: str | None = Field(None, description="Where the answer came from "
                                 "(client.backend_label), e.g. the emulator or Vertex AI.")
+    media: ItemMedia | None = Field(None, description="Media items: before and after.")
 
     @property
     def ok(self) -> bool:

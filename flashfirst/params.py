@@ -37,7 +37,7 @@ class AnalyzeParams(BaseModel):
                           "price, results within 24 h).")
     output: str | None = Field(
         None, description="Where results.jsonl and report.json go (local or gs://); "
-        "default <storage_root>/runs/<run id>.")
+        "default: runs/RUN_ID under FLASHFIRST_STORAGE_ROOT.")  # no <...>: the UI drops it
     budget_usd: float | None = Field(
         None, ge=0, description="Refuse to start above this estimate; stop dispatching when "
         "spent (overrides FLASHFIRST_BUDGET_USD).")

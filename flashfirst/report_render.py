@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 from html import escape
 
 from rich.console import Console
 from rich.table import Table
 
+from flashfirst.items import ItemResult, MediaPolicy
 from flashfirst.report import RunReport
 
 
@@ -85,6 +87,37 @@ def items_table(r: RunReport) -> list[dict[str, object]]:
              "tier": i.service_tier or "", "usd": round(i.cost_usd, 6),
              "escalated": i.escalated, "reused": i.reused, "error": i.error or ""}
             for i in r.items]
+
+
+def chart_markdown(r: RunReport) -> str:
+    """The SVG chart inline, as a ``data:`` URI: Prefect's UI renders markdown images from
+    one (it does not render inline ``<svg>``), and a browser on any machine can show it,
+    unlike a ``file://`` link. The bars' figures follow as text."""
+    svg = base64.b64encode(to_svg(r).encode()).decode()
+    return "\n".join([f"![Cost by lever, naive → actual](data:image/svg+xml;base64,{svg})",
+                      "", "```", *_text_bars(r), "```", ""])
+
+
+def describe_policy(p: MediaPolicy) -> str:
+    """The token-reducing choices a policy made, or 'as is'."""
+    parts = [f"{p.fps:g} fps"] if p.fps else []
+    if p.media_resolution and p.media_resolution.value != "default":
+        parts.append(f"{p.media_resolution.value} resolution")
+    if p.trim_start_s or p.trim_end_s:
+        end = f"{p.trim_end_s:g}" if p.trim_end_s else "end"
+        parts.append(f"trim {p.trim_start_s or 0:g}-{end} s")
+    parts += [name for name, on in (("no audio", p.drop_audio),
+                                    ("silence removed", p.remove_silence),
+                                    ("keyframes as images", p.keyframes_as_images)) if on]
+    return ", ".join(parts) or "as is"
+
+
+def media_table(results: list[ItemResult]) -> list[dict[str, object]]:
+    """Per media item: bytes and billed tokens before and after, and the policy applied."""
+    return [{"item": r.id, "bytes before": m.bytes_before, "bytes after": m.bytes_after,
+             "tokens before": m.tokens_before, "tokens after": m.tokens_after,
+             "policy": describe_policy(m.policy)}
+            for r in sorted(results, key=lambda r: r.id) if (m := r.media)]
 
 
 def print_report(r: RunReport, console: Console | None = None) -> None:

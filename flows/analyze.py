@@ -95,20 +95,21 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
         state_root=settings.storage_root, budget_usd=budget,
         deadline_at=time.time() + params.deadline_s if params.deadline_s else None)
     inferred = run_inference(jobs, run, batch=params.mode is RunMode.BATCH)
+    results = media.account_for(inferred.results)
     clock.mark("infer")
     keep = params.keep_caches_s if params.keep_caches_s is not None else (
         settings.cache.reuse_window_s)
     records, finish_calls = finish_caches(
         merge_records(cache_plan.records, inferred.cache_records), keep, settings)
     report = aggregate_costs(RunFacts(
-        run_id=run_id, started_at=started, results=inferred.results,
+        run_id=run_id, started_at=started, results=results,
         failures={**media.failures, **text_failures},
         media={i: p.stats for i, p in media.items_only().items()},
         media_seconds=clock.seconds("prepare media"), decisions=cache_plan.decisions,
         cache_records=records,
         cache_api_calls=cache_plan.api_calls + inferred.cache_api_calls + finish_calls,
         stages=clock.lines(), budget_usd=budget, output_uri=output), settings)
-    write_results(inferred.results, report)
+    write_results(results, report)
     if report.failure_share > settings.inference.failure_threshold:
         raise RunFailed(f"{report.items_failed} of {report.items_total} items failed "
                         f"(threshold {settings.inference.failure_threshold:.0%}); "

@@ -15,14 +15,15 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from deployments.entrypoints import analyze
-from deployments.seen import STATE_DIR, is_own_state
 from flashfirst.discover import item_for_uri
 from flashfirst.errors import ConfigError, StorageError
 from flashfirst.items import TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams
 from flashfirst.report import RunReport
 from flashfirst.storage import Storage, is_gcs, join, split_gcs
+from flows.analyze import analyze
+from flows.task_runners import with_configured_task_runner
+from tasks.seen_objects import STATE_DIR, is_own_state
 
 
 def object_name(uri: str) -> str:
@@ -98,8 +99,9 @@ def upload_item(version: ObjectVersion, task: TaskKind | None, prompt: str | Non
         "source_uri": version.uri, "source_generation": str(version.generation)}})
 
 
-# This flow's own retry repeats every step, so its analyze subflow does not retry as well.
-_analyze_once = analyze.with_options(retries=0)
+# On the environment's task runner, as deployed analyze runs are; this flow's own retry
+# repeats every step, so its analyze subflow does not retry as well.
+_analyze_once = with_configured_task_runner(analyze).with_options(retries=0)
 
 
 @flow(name="on-upload", retries=1, retry_delay_seconds=60, log_prints=True,

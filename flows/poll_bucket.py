@@ -15,10 +15,10 @@ from prefect import flow, task, unmapped
 from prefect.deployments import run_deployment
 from pydantic import BaseModel, Field
 
-from deployments.events import StoredObject, emit_object_finalized, event_id
-from deployments.seen import STATE_DIR, SeenManifest, is_own_state
 from flashfirst.errors import FlashfirstError
 from flashfirst.storage import Storage, is_gcs, join, split_gcs
+from tasks.object_events import StoredObject, emit_object_finalized, event_id
+from tasks.seen_objects import STATE_DIR, SeenManifest, is_own_state
 
 
 class PollRequest(BaseModel):

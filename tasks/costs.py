@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 from prefect import task
 from prefect.artifacts import (
-    create_image_artifact,
     create_link_artifact,
     create_markdown_artifact,
     create_table_artifact,
@@ -30,7 +29,13 @@ from flashfirst.report import (
     media_summary,
     routing_split,
 )
-from flashfirst.report_render import items_table, to_markdown, to_svg
+from flashfirst.report_render import (
+    chart_markdown,
+    items_table,
+    media_table,
+    to_markdown,
+    to_svg,
+)
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage, browser_url, join
 
@@ -105,10 +110,14 @@ def write_results(results: list[ItemResult], report: RunReport) -> str:
                              description=f"flashfirst run {report.run_id}")
     create_table_artifact(table=items_table(report), key="flashfirst-items",
                           description="Per item: route, tier, cost, escalation, errors")
+    if media := media_table(results):
+        create_table_artifact(table=media, key="flashfirst-media",
+                              description="Per media item: bytes and tokens before and "
+                              "after, and the policy applied")
+    create_markdown_artifact(markdown=chart_markdown(report), key="flashfirst-cost-chart",
+                             description="Cost by lever, naive → actual")
     chart = browser_url(svg_uri)
-    if chart.startswith("https://"):  # the UI can show it (to users allowed to read it)
-        create_image_artifact(image_url=chart, key="flashfirst-cost-chart",
-                              description="Cost by lever, naive → actual")
-    create_link_artifact(link=chart, link_text="cost by lever (SVG)",
-                         key="flashfirst-cost-chart-link")
+    if chart.startswith("https://"):  # the SVG itself, for those allowed to read the bucket
+        create_link_artifact(link=chart, link_text="cost by lever (SVG)",
+                             key="flashfirst-cost-chart-link")
     return out

@@ -18,8 +18,8 @@ from pydantic import BaseModel
 
 from flashfirst.client import make_client
 from flashfirst.errors import MediaError
-from flashfirst.items import MediaPolicy, WorkItem
-from flashfirst.media import MediaUploadError, PreparedMedia, prepare_media
+from flashfirst.items import ItemMedia, ItemResult, MediaPolicy, WorkItem
+from flashfirst.media import MediaUploadError, PreparedMedia, prepare_media, resolve_policy
 from flashfirst.settings import Settings
 from flashfirst.sources import CONTEXT_PREFIX
 from flashfirst.storage import Storage
@@ -87,16 +87,30 @@ class RunMedia(BaseModel):
 
     prepared: dict[str, PreparedMedia]
     failures: dict[str, str]
+    policies: dict[str, MediaPolicy] = {}
 
     def items_only(self) -> dict[str, PreparedMedia]:
         """Without the shared context's media (those are not work items)."""
         return {i: p for i, p in self.prepared.items() if not i.startswith(CONTEXT_PREFIX)}
+
+    def account_for(self, results: list[ItemResult]) -> list[ItemResult]:
+        """``results`` with each media item's bytes, tokens and policy (for results.jsonl)."""
+        prepared = self.items_only()
+        return [r.model_copy(update={"media": ItemMedia(
+            bytes_before=p.stats.bytes_before, bytes_after=p.stats.bytes_after,
+            tokens_before=p.stats.tokens_before.total, tokens_after=p.stats.tokens_after.total,
+            policy=self.policies[r.id])}) if (p := prepared.get(r.id)) else r
+            for r in results]
 
 
 def prepare_run_media(items: Sequence[WorkItem], context_items: Sequence[WorkItem],
                       settings: Settings, policy: MediaPolicy | None) -> RunMedia:
     """Every media item of the run and of its shared context, failures kept apart."""
     outcomes = prepare_media_items([*items, *context_items], settings, Storage(), True, policy)
+    prepared = {o.item_id: o for o in outcomes if isinstance(o, PreparedMedia)}
     return RunMedia(
-        prepared={o.item_id: o for o in outcomes if isinstance(o, PreparedMedia)},
-        failures={o.item_id: o.cause for o in outcomes if isinstance(o, MediaError)})
+        prepared=prepared,
+        failures={o.item_id: o.cause for o in outcomes if isinstance(o, MediaError)},
+        # Resolved as prepare_media resolved it (it fails an item whose policy cannot be).
+        policies={i.id: MediaPolicy(**resolve_policy(policy, i.media_policy).model_dump())
+                  for i in items if i.id in prepared})

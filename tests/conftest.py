@@ -6,4 +6,6 @@ pytest_plugins = [
     "fixtures.gcs",
     "fixtures.prefect",
     "fixtures.pubsub",
+    "fixtures.browser",
+    "pytester",
 ]

@@ -11,9 +11,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from deployments.bridge import BridgeSettings, create_bridge_app
-from deployments.events import StoredObject
-from deployments.seen import SeenObjects
 from flashfirst.errors import ConfigError
+from tasks.object_events import StoredObject
+from tasks.seen_objects import SeenObjects
 
 TOKEN = "s3cret-token-for-tests"
 

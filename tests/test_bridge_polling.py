@@ -12,10 +12,10 @@ from fixtures.prefect import PrefectServer
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
-from deployments.events import StoredObject
-from deployments.seen import SeenManifest
 from flashfirst.storage import Storage
 from flows.poll_bucket import PollRequest, poll_bucket
+from tasks.object_events import StoredObject
+from tasks.seen_objects import SeenManifest
 
 
 def test_each_object_version_is_announced_once_across_repeated_polls(

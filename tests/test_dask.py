@@ -12,12 +12,12 @@ from fixtures.media import run_ffmpeg
 from fixtures.prefect import PrefectServer
 from prefect_dask import DaskTaskRunner
 
-from deployments.entrypoints import DaskSettings, with_configured_task_runner
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.overrides import in_process_settings
 from flashfirst.params import AnalyzeParams
 from flashfirst.settings import Settings
 from flows.analyze import analyze
+from flows.task_runners import DaskSettings, with_configured_task_runner
 
 NOTES = ["Parcel two days late, refund asked.", "Great support call, issue solved.",
          "Invoice total is wrong: charged twice."]

@@ -22,8 +22,8 @@ from prefect.utilities.schema_tools import HydrationContext, hydrate, validate
 from pydantic import TypeAdapter
 
 from deployments.catalog import DeploymentSpec, SiteSettings, deployment_specs
-from deployments.events import StoredObject, event_id, event_name, event_resource
 from deployments.serve import runner_deployment
+from tasks.object_events import StoredObject, event_id, event_name, event_resource
 
 PREFECT_YAML = Path(__file__).parents[1] / "prefect.yaml"
 

@@ -16,8 +16,8 @@ from google.cloud import pubsub_v1
 
 from deployments.dispatch import Announcer
 from deployments.pubsub_pull import NotificationPuller, Pulled
-from deployments.seen import SeenObjects
 from flashfirst.storage import Storage
+from tasks.seen_objects import SeenObjects
 
 
 class Recorder:
