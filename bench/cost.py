@@ -2,7 +2,8 @@
 
 Runs the analyze flow on the demo workload (`flashfirst demo`'s items: video, audio, an
 image and questions sharing one large document) against the embedded emulator, in a
-fresh storage root so nothing is reused, and prints the waterfall.
+fresh storage root so nothing is reused, and prints the waterfall; the pre-run estimate
+of the same workload (made first, no paid calls) is compared with what the run cost.
 
 Run: python bench/cost.py
 """
@@ -24,7 +25,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(storage_root=tmp, backend={"kind": "emulator"})  # as the demo
-        report = analyze_with(demo_params(tmp), settings)
+        params = demo_params(tmp)
+        estimate = analyze_with(params.model_copy(update={"estimate_only": True}), settings)
+        report = analyze_with(params, settings)
     c = report.costs
     print(f"{report.items_ok}/{report.items_total} items, {report.generate_calls} calls")
     print(f"naive (all Pro, uncached, original media, standard): ${c.naive_usd:.6f}")
@@ -34,7 +37,8 @@ def main() -> None:
     print(f"lower bound (cheapest model, batch, no thinking):    ${c.lower_bound_usd:.6f}")
     print(f"actual_usd={c.actual_usd:.6f} naive_usd={c.naive_usd:.6f} "
           f"lower_bound_usd={c.lower_bound_usd:.6f} "
-          f"vs_lower_bound={c.actual_usd / c.lower_bound_usd:.2f}")
+          f"vs_lower_bound={c.actual_usd / c.lower_bound_usd:.2f} "
+          f"estimate_vs_actual={estimate.usd / c.actual_usd:.2f}")
 
 
 if __name__ == "__main__":

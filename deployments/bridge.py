@@ -17,7 +17,6 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
-from prefect.events import emit_event
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.applications import Starlette
@@ -34,7 +33,7 @@ from deployments.notifications import (
     from_push_envelope,
 )
 from flashfirst.errors import ConfigError
-from tasks.object_events import Emit
+from tasks.object_events import Emit, emit_confirmed
 from tasks.seen_objects import SeenObjects
 
 log = logging.getLogger("flashfirst.bridge")
@@ -67,14 +66,15 @@ class BridgeSettings(BaseSettings):
     subscription: str | None = Field(
         None, description="Pull mode: projects/<p>/subscriptions/<s> to read.")
 
-    def announcer(self, emit: Emit | None = None) -> Announcer:
+    def announcer(self, emit: Emit = emit_confirmed) -> Announcer:
         seen = SeenObjects(self.memory_size, self.marker_root)
         return Announcer(seen, bucket=self.bucket, prefix=self.prefix, emit=emit)
 
 
-def create_bridge_app(settings: BridgeSettings, emit: Emit = emit_event,
+def create_bridge_app(settings: BridgeSettings, emit: Emit = emit_confirmed,
                       verify: Verify | None = None) -> Starlette:
-    """The bridge as an ASGI app; ``emit`` is Prefect's ``emit_event`` unless a test
+    """The bridge as an ASGI app; ``emit`` sends to the Prefect server and waits for it to
+    take the event (answering 200 tells Pub/Sub to forget the notification) unless a test
     records instead, ``verify`` an optional extra check such as OIDC."""
     if settings.token is None or not settings.token.get_secret_value():
         raise ConfigError("FLASHFIRST_BRIDGE_TOKEN is not set: the bridge will not run open")

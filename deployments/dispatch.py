@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from deployments.notifications import Notification
 from flashfirst.errors import FlashfirstError
-from tasks.object_events import Emit, emit_object_finalized
+from tasks.object_events import Emit, emit_confirmed, emit_object_finalized
 from tasks.seen_objects import SeenObjects, is_own_state
 
 log = logging.getLogger(__name__)
@@ -36,10 +36,11 @@ class AnnounceFailed(FlashfirstError):
 
 
 class Announcer:
-    """Filters notifications by bucket and prefix and announces each object version once."""
+    """Filters notifications by bucket and prefix and announces each object version once.
+    The notification is handled only when Prefect has the event (``emit_confirmed``)."""
 
     def __init__(self, seen: SeenObjects, bucket: str | None = None, prefix: str = "",
-                 emit: Emit | None = None) -> None:
+                 emit: Emit = emit_confirmed) -> None:
         self.seen, self.bucket, self.prefix, self._emit = seen, bucket, prefix, emit
 
     def handle(self, note: Notification) -> Handled:

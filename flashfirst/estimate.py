@@ -1,7 +1,11 @@
 """What a run will cost before it starts: tokens counted by the API, priced by plan.
 
-Output sizes cannot be counted in advance; they are assumed per task (below) and the
-estimate says so."""
+Output sizes cannot be counted in advance; they are assumed and the estimate says so:
+the answer by task, the thinking by model. Google documents that 2.5 Flash and Pro think
+by default with a dynamic budget and 2.5 Flash-Lite does not
+(https://ai.google.dev/gemini-api/docs/thinking, DESIGN.md §7), and that thoughts bill as
+output, but not how much a model thinks: both figures below are ours. The report's
+per-model ``thoughts_tokens`` is what to set them from."""
 
 from __future__ import annotations
 
@@ -18,12 +22,19 @@ from flashfirst.inference.engine import InferenceJob
 from flashfirst.items import TaskKind
 from flashfirst.prices import PriceTable, usd
 from flashfirst.prompts import prompt_for
+from flashfirst.settings import ModelCatalogue, ModelTier
 
-# Assumed answer sizes (tokens, thinking included) for pricing before the fact.
-ASSUMED_OUTPUT_TOKENS: dict[TaskKind, int] = {
+# Assumed answer sizes (tokens, thinking excluded) for pricing before the fact.
+ASSUMED_ANSWER_TOKENS: dict[TaskKind, int] = {
     TaskKind.CLASSIFY: 20, TaskKind.EXTRACT: 400, TaskKind.SUMMARIZE: 300,
     TaskKind.TRANSCRIBE: 1500, TaskKind.ANSWER: 300, TaskKind.CODE: 2000,
     TaskKind.REASON: 2000, TaskKind.CREATIVE: 1500,
+}
+# Assumed thinking per call, by catalogue tier: the task does not decide how long a model
+# thinks (a one-word classification on Flash still thinks), the model does. Flash-Lite
+# does not think unless asked; our calls never ask.
+ASSUMED_THINKING_TOKENS: dict[ModelTier, int] = {
+    ModelTier.FLASH_LITE: 0, ModelTier.FLASH: 800, ModelTier.PRO: 800,
 }
 _COUNT_CONCURRENCY = 16
 
@@ -32,6 +43,7 @@ class RunEstimate(BaseModel):
     items: int
     input_tokens: int
     assumed_output_tokens: int
+    assumed_thinking_tokens: int = 0
     usd: float
     per_model_usd: dict[str, float]
     cache_usd: float
@@ -39,7 +51,8 @@ class RunEstimate(BaseModel):
 
     def summary(self) -> str:
         return (f"{self.items} items, {self.input_tokens:,} input tokens (counted), "
-                f"{self.assumed_output_tokens:,} output tokens (assumed): ${self.usd:.6f}"
+                f"{self.assumed_output_tokens:,} output tokens (assumed, "
+                f"{self.assumed_thinking_tokens:,} of them thinking): ${self.usd:.6f}"
                 + (f" against a budget of ${self.budget_usd}" if self.budget_usd else ""))
 
 
@@ -62,14 +75,16 @@ async def count_job_tokens(client: genai.Client, jobs: list[InferenceJob]) -> li
 
 def price_plan(jobs: list[InferenceJob], counts: list[int], context_tokens: int,
                decisions: list[CacheDecision], prices: PriceTable,
-               budget_usd: float | None) -> RunEstimate:
+               budget_usd: float | None, models: ModelCatalogue) -> RunEstimate:
     cached_models = {d.model for d in decisions if d.create}
     per_model: dict[str, Decimal] = {}
-    out_total = 0
+    out_total = thinking_total = 0
     for job, n in zip(jobs, counts, strict=True):
         model = job.route.model
-        out = ASSUMED_OUTPUT_TOKENS[job.item.task]
+        thinking = assumed_thinking_tokens(model, models)
+        out = ASSUMED_ANSWER_TOKENS[job.item.task] + thinking
         out_total += out
+        thinking_total += thinking
         cached = context_tokens if model in cached_models else 0
         cost = prices.price_tokens(model, input_tokens=n + context_tokens - cached,
                                    cached_tokens=cached, output_tokens=out,
@@ -80,9 +95,14 @@ def price_plan(jobs: list[InferenceJob], counts: list[int], context_tokens: int,
                  for d in decisions if d.create), Decimal(0))
     total = sum(per_model.values(), Decimal(0)) + cache
     return RunEstimate(items=len(jobs), input_tokens=sum(counts) + context_tokens * len(jobs),
-                       assumed_output_tokens=out_total, usd=usd(total),
+                       assumed_output_tokens=out_total,
+                       assumed_thinking_tokens=thinking_total, usd=usd(total),
                        per_model_usd={m: usd(c) for m, c in per_model.items()},
                        cache_usd=usd(cache), budget_usd=budget_usd)
+
+
+def assumed_thinking_tokens(model: str, models: ModelCatalogue) -> int:
+    return ASSUMED_THINKING_TOKENS[models.tier_of(model)]
 
 
 def check_budget(estimate: RunEstimate) -> None:

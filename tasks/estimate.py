@@ -23,7 +23,8 @@ def estimate_run(jobs: list[InferenceJob], context: PreparedContext | None,
     prices = load_price_table(settings.price_table_path)
     counts = asyncio.run(count_job_tokens(make_client(settings), jobs)) if jobs else []
     estimate = price_plan(jobs, counts, context.tokens if context else 0,
-                          cache_decisions(context, jobs, settings, prices), prices, budget_usd)
+                          cache_decisions(context, jobs, settings, prices), prices, budget_usd,
+                          settings.models)
     get_run_logger().info("estimate: %s", estimate.summary())
     check_budget(estimate)
     return estimate

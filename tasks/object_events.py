@@ -76,6 +76,21 @@ def event_id(obj: StoredObject) -> uuid.UUID:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"{event_name(obj)}:{obj.key}")
 
 
+def emit_confirmed(**fields: Any) -> Any:
+    """Like :func:`prefect.events.emit_event`, but returns only once the Prefect server has
+    taken the event (``POST /events`` answered 2xx) and raises otherwise. ``emit_event``
+    hands the event to a background worker and returns at once; with the server down the
+    worker drops it, after the bridge has told Pub/Sub the notification was handled."""
+    from prefect.client.orchestration import get_client
+    from prefect.events import Event
+
+    event = Event(**fields)
+    with get_client(sync_client=True) as client:
+        client.request("POST", "/events", json=[event.model_dump(mode="json")]
+                       ).raise_for_status()
+    return event
+
+
 def emit_object_finalized(obj: StoredObject, emit: Emit | None = None) -> Any:
     """Announce ``obj`` to Prefect; returns what ``emit`` returns (None: not sent)."""
     if emit is None:

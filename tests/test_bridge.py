@@ -1,5 +1,6 @@
 """The bridge's HTTP contract, in-process: what it accepts, refuses, ignores and
-de-duplicates. Events go to a recorder here; tests/test_bridge_e2e.py uses a real Prefect."""
+de-duplicates. Events go to a recorder here, for speed; tests/test_bridge_e2e.py sends them
+to a real Prefect server, and meets it down (503, Pub/Sub delivers again)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ TOKEN = "s3cret-token-for-tests"
 
 
 class Recorder:
-    """Stands in for prefect.events.emit_event: keeps what would have been emitted."""
+    """Stands in for tasks.object_events.emit_confirmed: keeps what would have been
+    emitted."""
 
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
@@ -27,7 +29,7 @@ class Recorder:
 
     def __call__(self, **event: Any) -> dict[str, Any] | None:
         if self.failing:
-            return None  # what emit_event returns when Prefect did not take the event
+            return None  # an emit that reports, rather than raises, a refused event
         self.events.append(event)
         return event
 
@@ -263,6 +265,8 @@ def test_a_restarted_bridge_remembers_what_it_announced(
 
 def test_when_prefect_does_not_take_the_event_pubsub_is_asked_to_deliver_again(
         client: TestClient, emitted: Recorder) -> None:
+    # The object is not remembered as announced; with a real server that is down, see
+    # test_bridge_e2e.py::test_while_prefect_is_down_the_bridge_answers_503_and_pubsub_...
     emitted.failing = True
     refused = client.post(f"/notifications?token={TOKEN}", json=push())
     emitted.failing = False

@@ -8,10 +8,11 @@ import base64
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
-from fixtures.prefect import PrefectServer
-from fixtures.pubsub import Bridge, gcs_notification
+from fixtures.prefect import PrefectGate, PrefectServer
+from fixtures.pubsub import Bridge, gcs_notification, running_bridge
 from google.cloud import pubsub_v1
 
 from flashfirst.storage import Storage, split_gcs
@@ -83,6 +84,33 @@ def test_a_forged_notification_with_a_bad_token_is_refused_and_emits_nothing(
     assert prefect_server.read_events(FINALIZED, resource_id(f"gs://uploads/{forged_name}",
                                                              1)) == []
     assert bridge.token not in bridge.log.read_text()  # neither the right one nor "not-..."
+
+
+def test_while_prefect_is_down_the_bridge_answers_503_and_pubsub_delivers_again(
+        prefect_gate: PrefectGate, prefect_server: PrefectServer, pubsub_topic: str,
+        tmp_path: Path) -> None:
+    subscriber = pubsub_v1.SubscriberClient()
+    subscription = pubsub_topic.replace("/topics/", "/subscriptions/") + "-push"
+    name = f"incoming/{uuid.uuid4().hex}.txt"
+    with running_bridge(prefect_gate.api_url, tmp_path) as bridge:
+        subscriber.create_subscription(request={
+            "name": subscription, "topic": pubsub_topic, "ack_deadline_seconds": 10,
+            "push_config": {"push_endpoint": bridge.endpoint}})
+        try:
+            data, attributes = gcs_notification("uploads", name, 1, size=5)
+            pubsub_v1.PublisherClient().publish(pubsub_topic, data, **attributes).result()
+
+            # Nothing listens where Prefect should be: each push is refused, so the
+            # subscription keeps the message and pushes it again.
+            wait_for(lambda: bridge.stats().get("failed", 0) >= 2)
+            assert bridge.stats().get("emitted", 0) == 0
+            prefect_gate.open()  # the server is back
+            [event] = prefect_server.wait_for_events(FINALIZED, f"gcs.object.uploads/{name}#1")
+            wait_for(lambda: bridge.stats().get("emitted", 0) == 1)
+        finally:
+            subscriber.delete_subscription(subscription=subscription)
+    assert event["resource"]["gcs.uri"] == f"gs://uploads/{name}"
+    assert "could not announce" in bridge.log.read_text()
 
 
 def wait_for(condition: Callable[[], bool], deadline_s: float = 60) -> None:

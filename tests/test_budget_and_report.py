@@ -26,12 +26,63 @@ def questions(n: int, task: TaskKind = TaskKind.SUMMARIZE, **kw: object) -> list
 
 
 def test_an_estimate_counts_tokens_and_prices_the_plan_without_paid_calls(
-        run_settings: Settings, emulator: EmbeddedEmulator):
-    estimate = analyze_with(AnalyzeParams(items=questions(5), estimate_only=True), run_settings)
+        run_settings: Settings, emulator: EmbeddedEmulator, tmp_path: Path):
+    # Our own round prices (USD per 1M tokens), so the figures below follow from this
+    # table alone; pricing rule of ai.google.dev/gemini-api/docs/pricing: input and output
+    # (thinking included) billed per token, Standard tier at the list price.
+    flash, lite = run_settings.models.flash.id, run_settings.models.flash_lite.id
+    table = tmp_path / "prices.json"
+    table.write_text(json.dumps({
+        "version": "test", "tier_multipliers": {"standard": 1.0, "flex": 0.5, "batch": 0.5,
+                                                "priority": 2.0},
+        "models": {model: {"source": "this test", "read_on": "2026-12-01", "input": rate_in,
+                           "output": rate_out, "cached_input": rate_in / 10,
+                           "cache_storage_per_hour": 1.0}
+                   for model, rate_in, rate_out in [(flash, 1.0, 10.0), (lite, 0.5, 2.0),
+                                                    (run_settings.models.pro.id, 2.0, 20.0)]}}))
+    settings = run_settings.model_copy(update={"price_table_path": table})
+    # 400 characters of text and a 40-character instruction: 100 + 10 tokens at "about 4
+    # characters a token" (ai.google.dev/gemini-api/docs/tokens), a count multiples of 4
+    # make exact.
+    note, prompt = "x" * 400, "Say what this note is about, in a line.!"
+    items = [WorkItem(id=f"s{i}", task=TaskKind.SUMMARIZE, text=note, prompt=prompt,
+                      model=flash) for i in range(4)]
+    items += [WorkItem(id=f"c{i}", task=TaskKind.CLASSIFY, text=note, prompt=prompt,
+                       model=lite) for i in range(4)]
+    estimate = analyze_with(AnalyzeParams(items=items, estimate_only=True), settings)
     assert isinstance(estimate, RunEstimate)
-    assert estimate.items == 5 and estimate.input_tokens > 0 and estimate.usd > 0
-    assert emulator.stats.calls_to("countTokens") == 5
+    assert estimate.items == 8
+    assert estimate.input_tokens == 8 * 110
+    # Output assumed (ours, flashfirst/estimate.py): a summary's answer 300 tokens and
+    # Flash's thinking 800; a classification's answer 20, Flash-Lite does not think.
+    assert estimate.assumed_output_tokens == 4 * (300 + 800) + 4 * 20 == 4480
+    assert estimate.assumed_thinking_tokens == 4 * 800
+    # Flash: 4 x (110 x $1 + 1,100 x $10) / 1M = 4 x $0.011110 = $0.044440
+    # Flash-Lite: 4 x (110 x $0.50 + 20 x $2) / 1M = 4 x $0.000095 = $0.000380
+    assert estimate.per_model_usd == {flash: pytest.approx(0.04444, abs=1e-9),
+                                      lite: pytest.approx(0.00038, abs=1e-9)}
+    assert estimate.cache_usd == 0
+    assert estimate.usd == pytest.approx(0.04482, abs=1e-9)
+    assert emulator.stats.calls_to("countTokens") == 8
     assert emulator.stats.calls_to("generateContent") == 0
+
+
+def test_the_demo_estimate_is_within_a_factor_of_two_of_what_it_costs(
+        run_settings: Settings, emulator: EmbeddedEmulator, tmp_path: Path):
+    # Input is counted by the API; answers and thinking are assumed (flashfirst/estimate.py)
+    # and the emulator draws its own (prose of 16-112 words whatever the task, thinking
+    # growing with the prompt): neither is a figure of Google's. Within 2x either way keeps
+    # a budget check useful. Measured (bench/cost.py, estimate_vs_actual): 1.42.
+    from flashfirst.demo import demo_params
+
+    params = demo_params(str(tmp_path))
+    estimate = analyze_with(params.model_copy(update={"estimate_only": True}), run_settings)
+    assert emulator.stats.calls_to("generateContent") == 0
+    report: RunReport = analyze_with(params, run_settings)
+    assert report.items_ok == report.items_total
+    ratio = estimate.usd / report.costs.actual_usd
+    assert 0.5 <= ratio <= 2.0, f"estimate ${estimate.usd:.6f} vs actual " \
+        f"${report.costs.actual_usd:.6f}"
 
 
 def test_a_budget_below_the_estimate_refuses_to_start(run_settings, emulator):
@@ -42,8 +93,10 @@ def test_a_budget_below_the_estimate_refuses_to_start(run_settings, emulator):
 
 def test_a_budget_reached_mid_run_stops_dispatch_and_keeps_what_was_paid_for(
         run_settings: Settings, emulator: EmbeddedEmulator, tmp_path: Path):
-    # Classification is estimated at 20 output tokens, but Flash thinks hundreds: the
-    # estimate passes, the spend reaches the budget part way through.
+    # The answers come out ten times longer than assumed (a scripted 2,000-token answer
+    # against 20 + 800 thinking assumed): the estimate passes, the spend reaches the
+    # budget part way through.
+    emulator.control.add_script(contains="Customer note", text="word " * 1600)
     settings = run_settings.model_copy(deep=True)
     settings.models.flash.concurrency = 1
     settings.inference.failure_threshold = 1.0

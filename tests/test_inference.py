@@ -172,19 +172,37 @@ def test_503s_are_retried_until_answered(settings, emulator):
 def test_a_429_storm_completes_every_item_with_few_429s_after_adaptation(
         settings, emulator):
     # The real quota is 10 a second; we were told 40: we must learn it from the 429s.
-    emulator.control.configure(quota_window_s=1.0, models={"gemini-2.5-flash": {"rpm": 10}})
+    # Judged on the emulator's request log (its clock, when each call was answered; no
+    # latency is configured, so that is when it arrived), not on our own timing: the
+    # limiter counts from when it sends, the emulator from when a call arrives, and on a
+    # busy machine that gap alone can cost a 429 now and then. A client that did not learn
+    # sends its 40 at once every window (measured: 40-62 calls in one window, ~200 429s per
+    # 100 calls); one that learned sends ~10 a window.
+    quota, window_s = 10, 1.0
+    emulator.control.configure(quota_window_s=window_s,
+                               models={"gemini-2.5-flash": {"rpm": quota}})
     settings = settings.model_copy(deep=True)
-    settings.inference.quota_window_s = 1.0
+    settings.inference.quota_window_s = window_s
     settings.models.flash.rpm = 40
     limiters = Limiters()
     results = run(settings, items(60), limiters=limiters)
     assert all(r.ok for r in results)
-    first = emulator.stats.rate_limited
+    assert emulator.stats.rate_limited > 0  # the storm happened: there was something to learn
+    seen = len(emulator.stats.request_log)
     more = run(settings.model_copy(update={"storage_root": settings.storage_root + "b"}),
                items(100, text="More notes."), limiters=limiters)
     assert all(r.ok for r in more)
-    after_adaptation = emulator.stats.rate_limited - first
-    assert after_adaptation <= 5, f"{after_adaptation} 429s per 100 calls after adaptation"
+    log = [e for e in emulator.stats.request_log[seen:] if e.endpoint == "generateContent"]
+    assert sum(e.status == 200 for e in log) == 100  # each item answered once
+    times = [e.time for e in log]
+    busiest = max(sum(t <= u < t + window_s for u in times) for t in times)
+    # Sent 10 a window by our clock, a call can land in the emulator's next window: calls of
+    # two of our windows may meet in one of its windows, of three only after a whole window
+    # of delay.
+    assert busiest <= 2 * quota, f"{busiest} calls within one {window_s} s quota window"
+    windows = (times[-1] - times[0]) / window_s + 1
+    refused = sum(e.status == 429 for e in log)
+    assert refused <= windows, f"{refused} 429s in {windows:.0f} quota windows after adaptation"
 
 
 def test_a_second_run_of_the_same_items_makes_no_generate_calls(settings, emulator):

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fixtures.gcs import GcsEmulator
-from fixtures.prefect import PrefectServer
+from fixtures.prefect import PrefectGate, PrefectServer
 from fixtures.pubsub import NOTIFY_TOPIC, gcs_notification
 from google.cloud import pubsub_v1
 
@@ -21,7 +21,7 @@ from tasks.seen_objects import SeenObjects
 
 
 class Recorder:
-    """Stands in for prefect.events.emit_event; ``arrived`` is set on each event."""
+    """Stands in for tasks.object_events.emit_confirmed; ``arrived`` is set on each event."""
 
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
@@ -108,4 +108,25 @@ def test_an_upload_pulled_from_its_subscription_becomes_a_prefect_event(
     assert [p.handled.status for p in taken if p.handled] == ["emitted"]
     [event] = prefect_api.wait_for_events("gcs.object.finalized",
                                           f"gcs.object.uploads/{name}#{generation}")
+    assert event["resource"]["gcs.uri"] == f"gs://uploads/{name}"
+
+
+def test_while_prefect_is_down_a_pulled_message_is_nacked_and_delivered_again(
+        pubsub_topic: str, pull_subscription: str, prefect_gate: PrefectGate,
+        prefect_server: PrefectServer) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    name = f"in/{uuid.uuid4().hex}.mp4"
+    message_id = publish(pubsub_topic, *gcs_notification("uploads", name, 1))
+    puller = NotificationPuller(pull_subscription, Announcer(SeenObjects(), bucket="uploads"))
+    with temporary_settings({PREFECT_API_URL: prefect_gate.api_url}):
+        refused = pull_until(puller, 1)  # nothing listens where Prefect should be
+        prefect_gate.open()
+        taken = pull_until(puller, 1)
+
+    assert refused == [Pulled(message_id=message_id, handled=None)]
+    assert [(p.message_id, p.handled.status if p.handled else None) for p in taken] == [
+        (message_id, "emitted")]
+    [event] = prefect_server.wait_for_events("gcs.object.finalized",
+                                             f"gcs.object.uploads/{name}#1")
     assert event["resource"]["gcs.uri"] == f"gs://uploads/{name}"
