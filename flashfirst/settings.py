@@ -159,6 +159,13 @@ class InferenceSettings(BaseModel):
     quota_window_s: float = Field(
         60.0, gt=0, description="The window RPM/TPM are counted over (Google: a minute).")
     batch_poll_s: float = Field(30.0, gt=0, description="How often a batch job is checked.")
+    batch_inline_max_bytes: int = Field(
+        19_000_000, gt=0, description="Send a batch's requests inline up to this many bytes "
+        "of JSON, else as a JSONL file through the Files API (the API's inline limit is "
+        "20 MB, https://ai.google.dev/gemini-api/docs/batch-api, read 2026-12-01).")
+    batch_file_max_bytes: int = Field(
+        2_000_000_000, gt=0, description="Split a batch into several jobs when its JSONL file "
+        "would pass this size (the API takes files up to 2 GB, same page).")
     shared_rate_limits: bool = Field(
         False, description="Share RPM across runs and workers through Prefect global "
         "concurrency limits named gemini-rpm-<model> (needs a Prefect server).")

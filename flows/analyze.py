@@ -10,7 +10,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from flashfirst.caching.manager import merge_records
-from flashfirst.errors import FlashfirstError
+from flashfirst.errors import BatchJobFailed, FlashfirstError
 from flashfirst.estimate import RunEstimate
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.report import RunReport
@@ -106,6 +106,9 @@ def analyze(params: AnalyzeParams, settings: Settings | None = None
         cache_api_calls=cache_plan.api_calls + inferred.cache_api_calls + finish_calls,
         stages=clock.lines(), budget_usd=budget, output_uri=output), settings)
     write_results(inferred.results, report)
+    if inferred.batch_failures:  # a job's failure fails the run, whatever the share
+        first = inferred.batch_failures[0]
+        raise BatchJobFailed(first.job_name, first.state, first.reason)
     if report.failure_share > settings.inference.failure_threshold:
         raise RunFailed(f"{report.items_failed} of {report.items_total} items failed "
                         f"(threshold {settings.inference.failure_threshold:.0%}); "

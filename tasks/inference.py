@@ -24,7 +24,8 @@ from flashfirst.caching.provider import CachedContexts
 from flashfirst.client import make_client
 from flashfirst.context import ContextUse
 from flashfirst.inference.answers import AnswerStore
-from flashfirst.inference.batch import BatchRunner
+from flashfirst.inference.batch import BatchFailure, BatchRunner
+from flashfirst.inference.batch_ledger import BatchLedger
 from flashfirst.inference.engine import Budget, Engine, InferenceJob
 from flashfirst.items import ItemResult
 from flashfirst.prices import load_price_table
@@ -56,6 +57,7 @@ class ChunkResult(BaseModel):
     results: list[ItemResult]
     cache_records: list[CacheRecord] = Field(default_factory=list)
     cache_api_calls: int = 0
+    batch_failures: list[BatchFailure] = Field(default_factory=list)
 
 
 def run_budget(run: InferenceRun) -> Budget:
@@ -149,20 +151,27 @@ class InferenceOutcome(BaseModel):
     results: list[ItemResult] = Field(default_factory=list)
     cache_records: list[CacheRecord] = Field(default_factory=list)
     cache_api_calls: int = 0
+    batch_failures: list[BatchFailure] = Field(default_factory=list)
 
 
+# Retrying is safe: the job names are in the ledger, so a retry waits for the same jobs.
 @task(name="infer-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=30)
 def infer_batch(jobs: list[InferenceJob], run: InferenceRun) -> ChunkResult:
     settings = run.settings
+    storage = Storage()
     runner = BatchRunner(
         make_client(settings), settings, load_price_table(settings.price_table_path),
         run.plan, run.context.inline("") if run.context else None,
-        AnswerStore(Storage(), run.state_root), run_budget(run),
-        poll_s=settings.inference.batch_poll_s)
-    results = runner.run(jobs)
-    get_run_logger().info("batch jobs: %s", ", ".join(runner.batch_names) or "none needed")
+        AnswerStore(storage, run.state_root), run_budget(run),
+        BatchLedger(storage, run.state_root), poll_s=settings.inference.batch_poll_s)
+    outcome = runner.run(jobs)
+    logger = get_run_logger()
+    logger.info("batch jobs: %s", ", ".join(outcome.job_names) or "none needed")
+    for failure in outcome.failures:
+        logger.error("batch job %s ended %s: %s (%d items)", failure.job_name, failure.state,
+                     failure.reason, len(failure.item_ids))
     progress.advance("infer", len(jobs))
-    return ChunkResult(results=results)
+    return ChunkResult(results=outcome.results, batch_failures=outcome.failures)
 
 
 def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
@@ -196,6 +205,7 @@ def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
         outcome.results.extend(chunk.results)
         outcome.cache_records.extend(chunk.cache_records)
         outcome.cache_api_calls += chunk.cache_api_calls
+        outcome.batch_failures.extend(chunk.batch_failures)
         update_progress_artifact(artifact, progress=100.0 * len(outcome.results) / len(jobs))
     with _budgets_lock:
         _budgets.pop(run.run_id, None)  # a long-lived server would keep every run's else
