@@ -31,6 +31,7 @@ from tasks.discovery import discover_items, prepare_shared_context, read_text_so
 from tasks.estimate import estimate_run
 from tasks.inference import InferenceRun, run_inference
 from tasks.media import prepare_run_media
+from tasks.modes import choose_run_modes
 from tasks.routing import find_unanswered, plan_routes
 
 
@@ -78,6 +79,10 @@ def analyze(params: AnalyzeParams, settings: Settings | None = None
                        policy, settings, context.tokens if context else 0, params.deadline_s,
                        params.mode is RunMode.BATCH)
     pending = find_unanswered(jobs, context, settings)
+    modes = []
+    if params.mode is RunMode.AUTO:
+        jobs, modes = choose_run_modes(jobs, pending, settings, policy, params.deadline_s,
+                                       context.tokens if context else 0)
     clock.mark("plan routes")
     budget = params.budget_usd if params.budget_usd is not None else settings.budget_usd
     if params.estimate_only or budget is not None:
@@ -105,6 +110,7 @@ def analyze(params: AnalyzeParams, settings: Settings | None = None
         cache_records=records,
         cache_api_calls=cache_plan.api_calls + inferred.cache_api_calls + finish_calls,
         stages=clock.lines(), budget_usd=budget, output_uri=output), settings)
+    report.mode_choices = [m.summary() for m in modes]
     write_results(inferred.results, report)
     if inferred.batch_failures:  # a job's failure fails the run, whatever the share
         first = inferred.batch_failures[0]

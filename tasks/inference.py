@@ -27,7 +27,7 @@ from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.batch import BatchFailure, BatchRunner
 from flashfirst.inference.batch_ledger import BatchLedger
 from flashfirst.inference.engine import Budget, Engine, InferenceJob
-from flashfirst.items import ItemResult
+from flashfirst.items import ItemResult, ServiceTier
 from flashfirst.prices import load_price_table
 from flashfirst.router import RoutingPolicy
 from flashfirst.settings import Settings
@@ -186,16 +186,16 @@ def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
         get_run_logger().info("rate limits shared across runs: %s", ", ".join(names))
     artifact = create_progress_artifact(progress=0.0, key="flashfirst-progress",
                                         description="Items answered")
-    if batch:
-        pending = [infer_batch.submit(jobs, run)]
-        waiting: list[list[InferenceJob]] = []
-    else:
-        # A sliding window of chunk tasks, not all at once: each submitted task run
-        # holds Prefect state and memory, and the rate limiter is the real bound anyway.
-        waiting = chunked(jobs, run.settings.inference.chunk_size)[::-1]
-        window = run.settings.inference.chunks_in_flight
-        pending = [infer_chunk.submit(waiting.pop(), run)
-                   for _ in range(min(window, len(waiting)))]
+    # mode=batch sends everything to Batch; mode=auto only the models it chose it for.
+    to_batch = [j for j in jobs if batch or j.route.service_tier is ServiceTier.BATCH]
+    online = [j for j in jobs if not (batch or j.route.service_tier is ServiceTier.BATCH)]
+    pending = [infer_batch.submit(to_batch, run)] if to_batch else []
+    # A sliding window of chunk tasks, not all at once: each submitted task run
+    # holds Prefect state and memory, and the rate limiter is the real bound anyway.
+    waiting = chunked(online, run.settings.inference.chunk_size)[::-1]
+    window = run.settings.inference.chunks_in_flight
+    pending += [infer_chunk.submit(waiting.pop(), run)
+                for _ in range(min(window, len(waiting)))]
     while pending:
         done = next(as_completed(pending))
         pending.remove(done)
