@@ -42,6 +42,9 @@ class SiteSettings(BaseSettings):
         False, description="Poll on schedule: for buckets that send no notifications (where "
         "they do, the bridge already announces every upload).")
     janitor_cron: str = Field("17 * * * *", description="When the cache janitor sweeps.")
+    collect_interval_s: int = Field(
+        600, gt=0, description="Seconds between two looks at the batch jobs runs left "
+        "running (collect_later).")
     work_pool: str = Field("flashfirst", description="The work pool `prefect deploy` uses.")
 
 
@@ -124,6 +127,13 @@ def deployment_specs(site: SiteSettings) -> list[DeploymentSpec]:
             name="hourly", module="flows.cache_janitor", attribute="cache_janitor",
             description="Delete caches idle past the reuse window; report their cost.",
             schedules=[Schedule(cron=site.janitor_cron, timezone=site.timezone)],
+            concurrency_limit=1, collision_strategy=Collision.CANCEL_NEW),
+        DeploymentSpec(
+            name="collect-batches", module="flows.collect_batches",
+            attribute="collect_batches",
+            description="Finish the batch runs whose jobs have ended; show the others' "
+            "progress.",
+            schedules=[Schedule(interval_s=site.collect_interval_s)],
             concurrency_limit=1, collision_strategy=Collision.CANCEL_NEW),
         DeploymentSpec(
             name="poll", module="flows.poll_bucket", attribute="poll_bucket",

@@ -37,6 +37,9 @@ class AnalyzeParams(BaseModel):
     mode: RunMode = Field(RunMode.ONLINE, description="online, batch (Batch API, half "
                           "price, results within 24 h), or auto (Batch, Flex or Standard per "
                           "model from the item count, the deadline and the prices).")
+    collect_later: bool = Field(
+        False, description="Batch: submit the jobs and end the run; the collect-batches "
+        "deployment finishes it once they are done, so no worker waits up to 24 h.")
     output: str | None = Field(
         None, description="Where results.jsonl and report.json go (local or gs://); "
         "default <storage_root>/runs/<run id>.")

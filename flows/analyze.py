@@ -25,6 +25,7 @@ from flashfirst.sources import (
 )
 from flashfirst.storage import join
 from flashfirst.timing import StageClock
+from tasks.batches import BatchSubmitted, forget_parked_run, park_run
 from tasks.caching import ensure_caches, finish_caches
 from tasks.costs import RunFacts, aggregate_costs, write_results
 from tasks.discovery import discover_items, prepare_shared_context, read_text_sources
@@ -49,7 +50,7 @@ class RunFailed(FlashfirstError):
 
 @flow(name="analyze", log_prints=True, flow_run_name="analyze-{params.mode.value}")
 def analyze(params: AnalyzeParams, settings: Settings | None = None
-            ) -> RunReport | RunEstimate:
+            ) -> RunReport | RunEstimate | BatchSubmitted:
     """Analyze items with Gemini as cheaply as the work allows, and report the cost.
 
     Args:
@@ -95,9 +96,12 @@ def analyze(params: AnalyzeParams, settings: Settings | None = None
         run_id=run_id, settings=settings, policy=policy,
         context=context, plan=cache_plan.uses, cache_ttl_s=cache_plan.ttl_s,
         state_root=settings.storage_root, budget_usd=budget,
-        deadline_at=time.time() + params.deadline_s if params.deadline_s else None)
+        deadline_at=time.time() + params.deadline_s if params.deadline_s else None,
+        collect_later=params.collect_later)
     inferred = run_inference(jobs, run, batch=params.mode is RunMode.BATCH)
     clock.mark("infer")
+    if inferred.parked_jobs:
+        return park_run(params, run_id, inferred.parked_jobs, settings)
     keep = params.keep_caches_s if params.keep_caches_s is not None else (
         settings.cache.reuse_window_s)
     records, finish_calls = finish_caches(
@@ -112,6 +116,8 @@ def analyze(params: AnalyzeParams, settings: Settings | None = None
         stages=clock.lines(), budget_usd=budget, output_uri=output), settings)
     report.mode_choices = [m.summary() for m in modes]
     write_results(inferred.results, report)
+    if params.collect_later:
+        forget_parked_run(params, settings)
     if inferred.batch_failures:  # a job's failure fails the run, whatever the share
         first = inferred.batch_failures[0]
         raise BatchJobFailed(first.job_name, first.state, first.reason)

@@ -51,6 +51,7 @@ class InferenceRun(BaseModel):
     state_root: str
     deadline_at: float | None = None
     budget_usd: float | None = None
+    collect_later: bool = Field(False, description="Batch: submit, don't wait.")
 
 
 class ChunkResult(BaseModel):
@@ -58,6 +59,7 @@ class ChunkResult(BaseModel):
     cache_records: list[CacheRecord] = Field(default_factory=list)
     cache_api_calls: int = 0
     batch_failures: list[BatchFailure] = Field(default_factory=list)
+    parked_jobs: list[str] = Field(default_factory=list)
 
 
 def run_budget(run: InferenceRun) -> Budget:
@@ -152,6 +154,7 @@ class InferenceOutcome(BaseModel):
     cache_records: list[CacheRecord] = Field(default_factory=list)
     cache_api_calls: int = 0
     batch_failures: list[BatchFailure] = Field(default_factory=list)
+    parked_jobs: list[str] = Field(default_factory=list)
 
 
 # Retrying is safe: the job names are in the ledger, so a retry waits for the same jobs.
@@ -163,15 +166,36 @@ def infer_batch(jobs: list[InferenceJob], run: InferenceRun) -> ChunkResult:
         make_client(settings), settings, load_price_table(settings.price_table_path),
         run.plan, run.context.inline("") if run.context else None,
         AnswerStore(storage, run.state_root), run_budget(run),
-        BatchLedger(storage, run.state_root), poll_s=settings.inference.batch_poll_s)
+        BatchLedger(storage, run.state_root), poll_s=settings.inference.batch_poll_s,
+        on_progress=_batch_progress(), wait=not run.collect_later)
     outcome = runner.run(jobs)
     logger = get_run_logger()
+    if outcome.parked:
+        logger.info("batch jobs %s still running: collect-batches finishes this run",
+                    ", ".join(outcome.parked))
+        return ChunkResult(results=[], parked_jobs=outcome.parked)
     logger.info("batch jobs: %s", ", ".join(outcome.job_names) or "none needed")
     for failure in outcome.failures:
         logger.error("batch job %s ended %s: %s (%d items)", failure.job_name, failure.state,
                      failure.reason, len(failure.item_ids))
     progress.advance("infer", len(jobs))
     return ChunkResult(results=outcome.results, batch_failures=outcome.failures)
+
+
+def _batch_progress():  # noqa: ANN202 - a Progress callback
+    """A progress artifact per batch job: its state and requests done, in the Prefect UI
+    while the run waits."""
+    artifacts: dict[str, object] = {}
+
+    def report(name: str, state: str, done: int, total: int) -> None:
+        share = 100.0 * done / total if total else 0.0
+        text = f"{name}: {state.removeprefix('JOB_STATE_')}, {done} of {total} requests done"
+        if name not in artifacts:
+            artifacts[name] = create_progress_artifact(progress=share, description=text)
+        else:
+            update_progress_artifact(artifacts[name], progress=share, description=text)
+
+    return report
 
 
 def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
@@ -206,6 +230,7 @@ def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
         outcome.cache_records.extend(chunk.cache_records)
         outcome.cache_api_calls += chunk.cache_api_calls
         outcome.batch_failures.extend(chunk.batch_failures)
+        outcome.parked_jobs.extend(chunk.parked_jobs)
         update_progress_artifact(artifact, progress=100.0 * len(outcome.results) / len(jobs))
     with _budgets_lock:
         _budgets.pop(run.run_id, None)  # a long-lived server would keep every run's else

@@ -61,6 +61,9 @@ class BatchOutcome(BaseModel):
     results: list[ItemResult]
     failures: list[BatchFailure] = Field(default_factory=list)
     job_names: list[str] = Field(default_factory=list)
+    parked: list[str] = Field(
+        default_factory=list, description="Jobs still running when the runner was told not "
+        "to wait: the results are incomplete, a later run (the collector) finishes them.")
 
 
 Member = tuple[InferenceJob, Route]
@@ -84,11 +87,12 @@ class BatchRunner:
                  contexts: dict[str, ContextUse], fallback: ContextUse | None,
                  answers: AnswerStore | None, budget: Budget, ledger: BatchLedger,
                  poll_s: float = 2.0, sleep: Callable[[float], None] = time.sleep,
-                 on_progress: Progress | None = None) -> None:
+                 on_progress: Progress | None = None, wait: bool = True) -> None:
         self.client, self.settings, self.prices = client, settings, prices
         self.contexts, self.fallback = contexts, fallback
         self.answers, self.budget, self.ledger = answers, budget, ledger
         self.poll_s, self._sleep, self._on_progress = poll_s, sleep, on_progress
+        self.wait = wait  # False: submit, look once, and leave the rest to a collector
         self.backend = backend_identity(settings)
         self.batch_names: list[str] = []
         self.failures: list[BatchFailure] = []
@@ -116,6 +120,9 @@ class BatchRunner:
             groups = [self._submit(model, members)
                       for model, members in _by_model(pending).items()]
             records.extend(g.record for g in groups if g.record is not None)
+            if not self.wait and (still_open := self._poll(groups)):
+                return BatchOutcome(results=[results[j.item.id] for j in jobs],
+                                    job_names=self.batch_names, parked=still_open)
             self._wait(groups)
             for job, route, outcome in (o for g in groups for o in self._collect(g)):
                 result = results[job.item.id]
@@ -212,20 +219,23 @@ class BatchRunner:
 
     def _wait(self, groups: list[_Group]) -> None:
         """Poll every job of the round until each has ended."""
-        while True:
-            open_jobs = 0
-            for group in groups:
-                for submitted in group.record.jobs if group.record else []:
-                    latest = group.latest.get(submitted.name)
-                    if latest is not None and _state(latest) in _DONE:
-                        continue
-                    latest = self._get(submitted.name)
-                    group.latest[submitted.name] = latest
-                    self._report(latest)
-                    open_jobs += _state(latest) not in _DONE
-            if not open_jobs:
-                return
+        while self._poll(groups):
             self._sleep(self.poll_s)
+
+    def _poll(self, groups: list[_Group]) -> list[str]:
+        """Look at every job not known to have ended; the names of those still open."""
+        still_open = []
+        for group in groups:
+            for submitted in group.record.jobs if group.record else []:
+                latest = group.latest.get(submitted.name)
+                if latest is not None and _state(latest) in _DONE:
+                    continue
+                latest = self._get(submitted.name)
+                group.latest[submitted.name] = latest
+                self._report(latest)
+                if _state(latest) not in _DONE:
+                    still_open.append(submitted.name)
+        return still_open
 
     def _get(self, name: str) -> types.BatchJob:
         try:
