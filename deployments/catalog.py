@@ -42,6 +42,12 @@ class SiteSettings(BaseSettings):
         False, description="Poll on schedule: for buckets that send no notifications (where "
         "they do, the bridge already announces every upload).")
     janitor_cron: str = Field("17 * * * *", description="When the cache janitor sweeps.")
+    uploads_window_s: int = Field(
+        0, ge=0, description="Collect the uploads of this many seconds into one run "
+        "(on-upload-window/gcs-window, e.g. 300); 0 analyzes each upload in its own run.")
+    collect_interval_s: int = Field(
+        600, gt=0, description="Seconds between two looks at the batch jobs runs left "
+        "running (collect_later).")
     work_pool: str = Field("flashfirst", description="The work pool `prefect deploy` uses.")
 
 
@@ -65,6 +71,10 @@ class Trigger(BaseModel):
     expect: list[str]
     match: dict[str, str]
     parameters: dict[str, str]
+    within_s: int | None = Field(
+        None, description="Debounce: fire on the first event, ignore the rest of this many "
+        "seconds, and start the run when they have passed (``within`` = ``schedule_after``).")
+    enabled: bool = True
 
 
 class DeploymentSpec(BaseModel):
@@ -99,6 +109,7 @@ ON_UPLOAD_PARAMETERS = {"uri": "{{ event.resource['gcs.uri'] }}",
 def deployment_specs(site: SiteSettings) -> list[DeploymentSpec]:
     """The project's deployments for ``site``."""
     analyze = {"module": "deployments.entrypoints", "attribute": "analyze"}
+    window = site.uploads_window_s or 300  # the window deployment's, when it is enabled
     return [
         DeploymentSpec(
             name="scheduled", **analyze, parameters={"params": {"source": site.scheduled_source}},
@@ -118,12 +129,31 @@ def deployment_specs(site: SiteSettings) -> list[DeploymentSpec]:
             triggers=[Trigger(
                 expect=[GCS_FINALIZED], parameters=ON_UPLOAD_PARAMETERS,
                 match={"prefect.resource.id": "gcs.object.*",
-                       "gcs.bucket": site.uploads_bucket, "gcs.name": site.uploads_names})],
+                       "gcs.bucket": site.uploads_bucket, "gcs.name": site.uploads_names},
+                enabled=site.uploads_window_s == 0)],
             concurrency_limit=4, collision_strategy=Collision.ENQUEUE),
+        DeploymentSpec(
+            name="gcs-window", module="flows.on_upload_window", attribute="on_upload_window",
+            description="Analyze every upload of a window in one run (a burst is one batch).",
+            parameters={"window_s": window, "bucket": site.uploads_bucket,
+                        "names": site.uploads_names},
+            triggers=[Trigger(
+                expect=[GCS_FINALIZED], parameters={},
+                match={"prefect.resource.id": "gcs.object.*",
+                       "gcs.bucket": site.uploads_bucket, "gcs.name": site.uploads_names},
+                within_s=window, enabled=site.uploads_window_s > 0)],
+            concurrency_limit=2, collision_strategy=Collision.ENQUEUE),
         DeploymentSpec(
             name="hourly", module="flows.cache_janitor", attribute="cache_janitor",
             description="Delete caches idle past the reuse window; report their cost.",
             schedules=[Schedule(cron=site.janitor_cron, timezone=site.timezone)],
+            concurrency_limit=1, collision_strategy=Collision.CANCEL_NEW),
+        DeploymentSpec(
+            name="collect-batches", module="flows.collect_batches",
+            attribute="collect_batches",
+            description="Finish the batch runs whose jobs have ended; show the others' "
+            "progress.",
+            schedules=[Schedule(interval_s=site.collect_interval_s)],
             concurrency_limit=1, collision_strategy=Collision.CANCEL_NEW),
         DeploymentSpec(
             name="poll", module="flows.poll_bucket", attribute="poll_bucket",

@@ -46,8 +46,10 @@ def runner_deployment(spec: DeploymentSpec) -> RunnerDeployment:
         limit = ConcurrencyLimitConfig(
             limit=spec.concurrency_limit,
             collision_strategy=ConcurrencyLimitStrategy(spec.collision_strategy or "ENQUEUE"))
-    triggers = [DeploymentEventTrigger(expect=set(t.expect), match=t.match,
-                                       parameters=t.parameters) for t in spec.triggers]
+    triggers = [DeploymentEventTrigger(
+        expect=set(t.expect), match=t.match, parameters=t.parameters, enabled=t.enabled,
+        **({"within": t.within_s, "schedule_after": timedelta(seconds=t.within_s)}
+           if t.within_s else {})) for t in spec.triggers]
     return spec.load_flow().to_deployment(
         name=spec.name, description=spec.description, parameters=spec.parameters,
         schedules=[prefect_schedule(s) for s in spec.schedules], triggers=triggers,

@@ -54,3 +54,15 @@ class BudgetExceeded(FlashfirstError):
 
 class StorageError(FlashfirstError):
     """A read or write by URI failed; the message names the URI."""
+
+
+class BatchJobFailed(FlashfirstError):
+    """A Batch API job ended FAILED, EXPIRED or CANCELLED, or answered other than its
+    ``batchStats`` say: the run fails with the job's name and the API's reason."""
+
+    def __init__(self, job_name: str, state: str, reason: str) -> None:
+        super().__init__(f"batch job {job_name} ended {state}: {reason}")
+        self.job_name, self.state, self.reason = job_name, state, reason
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.job_name, self.state, self.reason))

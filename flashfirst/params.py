@@ -13,6 +13,7 @@ from flashfirst.items import MediaPolicy, TaskKind, WorkItem
 class RunMode(StrEnum):
     ONLINE = "online"
     BATCH = "batch"
+    AUTO = "auto"
 
 
 class AnalyzeParams(BaseModel):
@@ -33,8 +34,12 @@ class AnalyzeParams(BaseModel):
     deadline_s: float | None = Field(
         None, ge=0, description="Seconds the run may take. 900 or more sends work to the Flex "
         "tier at half price; unset means Standard.")
-    mode: RunMode = Field(RunMode.ONLINE, description="online, or batch (Batch API, half "
-                          "price, results within 24 h).")
+    mode: RunMode = Field(RunMode.ONLINE, description="online, batch (Batch API, half "
+                          "price, results within 24 h), or auto (Batch, Flex or Standard per "
+                          "model from the item count, the deadline and the prices).")
+    collect_later: bool = Field(
+        False, description="Batch: submit the jobs and end the run; the collect-batches "
+        "deployment finishes it once they are done, so no worker waits up to 24 h.")
     output: str | None = Field(
         None, description="Where results.jsonl and report.json go (local or gs://); "
         "default: runs/RUN_ID under FLASHFIRST_STORAGE_ROOT.")  # no <...>: the UI drops it

@@ -46,6 +46,9 @@ class PriceTable(BaseModel):
     currency: str = "USD"
     notes: str = ""
     tier_multipliers: dict[ServiceTier, Decimal]
+    cached_input_tier_multipliers: dict[ServiceTier, Decimal] = Field(
+        default_factory=dict, description="Where cache reads are not discounted like the "
+        "rest of a tier's call; a tier missing here uses tier_multipliers.")
     models: dict[str, ModelPrices]
 
     def for_model(self, model: str) -> ModelPrices:
@@ -56,6 +59,9 @@ class PriceTable(BaseModel):
 
     def multiplier(self, tier: ServiceTier) -> Decimal:
         return self.tier_multipliers.get(tier, Decimal(1))
+
+    def cached_multiplier(self, tier: ServiceTier) -> Decimal:
+        return self.cached_input_tier_multipliers.get(tier, self.multiplier(tier))
 
     def price_call(self, model: str, usage: Usage, tier: ServiceTier) -> Decimal:
         """USD for one call from its usage metadata, at the tier that served it.
@@ -71,11 +77,11 @@ class PriceTable(BaseModel):
         cost = (
             (uncached - uncached_audio) * rates.input
             + uncached_audio * rates.audio_input
-            + (usage.cached_tokens - cached_audio) * rates.cached_input
-            + cached_audio * rates.cached_audio_input
             + (usage.candidates_tokens + usage.thoughts_tokens) * rates.output
         )
-        return cost * self.multiplier(tier) / MILLION
+        cached = ((usage.cached_tokens - cached_audio) * rates.cached_input
+                  + cached_audio * rates.cached_audio_input)
+        return (cost * self.multiplier(tier) + cached * self.cached_multiplier(tier)) / MILLION
 
     def price_tokens(
         self, model: str, *, input_tokens: int, output_tokens: int, audio_tokens: int = 0,

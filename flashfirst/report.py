@@ -89,6 +89,8 @@ class RunReport(BaseModel):
     budget_stopped: int = Field(0, description="Items not dispatched: the budget was reached.")
     items: list[ItemLine] = Field(default_factory=list)
     output_uri: str | None = None
+    mode_choices: list[str] = Field(
+        default_factory=list, description="mode=auto: the tier chosen per model, and why.")
 
     @property
     def wall_s(self) -> float:

@@ -49,7 +49,8 @@ def to_markdown(r: RunReport) -> str:
               f"{_money(c.cache_storage_usd)}.", "", "## Per stage", "",
               "| stage | seconds | USD |", "|---|---:|---:|"]
     lines += [f"| {s.stage} | {s.seconds:.2f} | {_money(s.cost_usd)} |" for s in r.stages]
-    lines += ["", "## Routing", "", "| model | items |", "|---|---:|"]
+    lines += ["", "## Routing", "", *(f"- {m}" for m in r.mode_choices),
+              "", "| model | items |", "|---|---:|"]
     lines += [f"| {m} | {n} |" for m, n in sorted(r.routing_split.items())]
     if r.escalation:
         lines += ["", "| task | items | escalated | rate |", "|---|---:|---:|---:|"]

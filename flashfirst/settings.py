@@ -204,6 +204,19 @@ class InferenceSettings(BaseModel):
     quota_window_s: float = Field(
         60.0, gt=0, description="The window RPM/TPM are counted over (Google: a minute).")
     batch_poll_s: float = Field(30.0, gt=0, description="How often a batch job is checked.")
+    batch_inline_max_bytes: int = Field(
+        19_000_000, gt=0, description="Send a batch's requests inline up to this many bytes "
+        "of JSON, else as a JSONL file through the Files API (the API's inline limit is "
+        "20 MB, https://ai.google.dev/gemini-api/docs/batch-api, read 2026-12-01).")
+    batch_min_items: int = Field(
+        100, ge=1, description="mode=auto sends a model's items to Batch from this many on "
+        "(with a deadline of at least batch_turnaround_s); fewer go to Flex, same price.")
+    batch_turnaround_s: float = Field(
+        86_400, gt=0, description="What mode=auto plans a batch to take: the Batch API's "
+        "24 h target (https://ai.google.dev/gemini-api/docs/batch-api, read 2026-12-01).")
+    batch_file_max_bytes: int = Field(
+        2_000_000_000, gt=0, description="Split a batch into several jobs when its JSONL file "
+        "would pass this size (the API takes files up to 2 GB, same page).")
     shared_rate_limits: bool = Field(
         False, description="Share RPM across runs and workers through Prefect global "
         "concurrency limits named gemini-rpm-<model> (needs a Prefect server).")

@@ -11,7 +11,7 @@ from prefect.runtime import deployment, flow_run
 
 from flashfirst.caching.manager import merge_records
 from flashfirst.client import require_backend
-from flashfirst.errors import FlashfirstError
+from flashfirst.errors import BatchJobFailed, FlashfirstError
 from flashfirst.estimate import RunEstimate
 from flashfirst.overrides import RunOverrides, in_process_settings, settings_for_run
 from flashfirst.params import AnalyzeParams, RunMode
@@ -27,12 +27,14 @@ from flashfirst.sources import (
 )
 from flashfirst.storage import join
 from flashfirst.timing import StageClock
+from tasks.batches import BatchSubmitted, forget_parked_run, park_run
 from tasks.caching import ensure_caches, finish_caches
 from tasks.costs import RunFacts, aggregate_costs, write_results
 from tasks.discovery import discover_items, prepare_shared_context, read_text_sources
 from tasks.estimate import estimate_run
 from tasks.inference import InferenceRun, run_inference
 from tasks.media import prepare_run_media
+from tasks.modes import choose_run_modes
 from tasks.routing import find_unanswered, plan_routes
 
 
@@ -50,7 +52,7 @@ class RunFailed(FlashfirstError):
 
 @flow(name="analyze", log_prints=True, flow_run_name="analyze-{params.mode.value}")
 def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
-            ) -> RunReport | RunEstimate:
+            ) -> RunReport | RunEstimate | BatchSubmitted:
     """Analyze items with Gemini as cheaply as the work allows, and report the cost.
 
     Args:
@@ -81,6 +83,10 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
                        policy, settings, context.tokens if context else 0, params.deadline_s,
                        params.mode is RunMode.BATCH)
     pending = find_unanswered(jobs, context, settings)
+    modes = []
+    if params.mode is RunMode.AUTO:
+        jobs, modes = choose_run_modes(jobs, pending, settings, policy, params.deadline_s,
+                                       context.tokens if context else 0)
     clock.mark("plan routes")
     budget = params.budget_usd if params.budget_usd is not None else settings.budget_usd
     if params.estimate_only or budget is not None:
@@ -93,10 +99,13 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
         run_id=run_id, settings=settings, policy=policy,
         context=context, plan=cache_plan.uses, cache_ttl_s=cache_plan.ttl_s,
         state_root=settings.storage_root, budget_usd=budget,
-        deadline_at=time.time() + params.deadline_s if params.deadline_s else None)
+        deadline_at=time.time() + params.deadline_s if params.deadline_s else None,
+        collect_later=params.collect_later)
     inferred = run_inference(jobs, run, batch=params.mode is RunMode.BATCH)
     results = media.account_for(inferred.results)
     clock.mark("infer")
+    if inferred.parked_jobs:
+        return park_run(params, run_id, inferred.parked_jobs, settings)
     keep = params.keep_caches_s if params.keep_caches_s is not None else (
         settings.cache.reuse_window_s)
     records, finish_calls = finish_caches(
@@ -109,7 +118,13 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
         cache_records=records,
         cache_api_calls=cache_plan.api_calls + inferred.cache_api_calls + finish_calls,
         stages=clock.lines(), budget_usd=budget, output_uri=output), settings)
+    report.mode_choices = [m.summary() for m in modes]
     write_results(results, report)
+    if params.collect_later:
+        forget_parked_run(params, settings)
+    if inferred.batch_failures:  # a job's failure fails the run, whatever the share
+        first = inferred.batch_failures[0]
+        raise BatchJobFailed(first.job_name, first.state, first.reason)
     if report.failure_share > settings.inference.failure_threshold:
         raise RunFailed(f"{report.items_failed} of {report.items_total} items failed "
                         f"(threshold {settings.inference.failure_threshold:.0%}); "

@@ -24,9 +24,10 @@ from flashfirst.caching.provider import CachedContexts
 from flashfirst.client import backend_id, make_client
 from flashfirst.context import ContextUse
 from flashfirst.inference.answers import AnswerStore
-from flashfirst.inference.batch import BatchRunner
+from flashfirst.inference.batch import BatchFailure, BatchRunner
+from flashfirst.inference.batch_ledger import BatchLedger
 from flashfirst.inference.engine import Budget, Engine, InferenceJob
-from flashfirst.items import ItemResult
+from flashfirst.items import ItemResult, ServiceTier
 from flashfirst.prices import load_price_table
 from flashfirst.router import RoutingPolicy
 from flashfirst.settings import Settings
@@ -50,12 +51,15 @@ class InferenceRun(BaseModel):
     state_root: str
     deadline_at: float | None = None
     budget_usd: float | None = None
+    collect_later: bool = Field(False, description="Batch: submit, don't wait.")
 
 
 class ChunkResult(BaseModel):
     results: list[ItemResult]
     cache_records: list[CacheRecord] = Field(default_factory=list)
     cache_api_calls: int = 0
+    batch_failures: list[BatchFailure] = Field(default_factory=list)
+    parked_jobs: list[str] = Field(default_factory=list)
 
 
 def run_budget(run: InferenceRun) -> Budget:
@@ -150,20 +154,49 @@ class InferenceOutcome(BaseModel):
     results: list[ItemResult] = Field(default_factory=list)
     cache_records: list[CacheRecord] = Field(default_factory=list)
     cache_api_calls: int = 0
+    batch_failures: list[BatchFailure] = Field(default_factory=list)
+    parked_jobs: list[str] = Field(default_factory=list)
 
 
+# Retrying is safe: the job names are in the ledger, so a retry waits for the same jobs.
 @task(name="infer-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=30)
 def infer_batch(jobs: list[InferenceJob], run: InferenceRun) -> ChunkResult:
     settings = run.settings
+    storage = Storage()
     runner = BatchRunner(
         make_client(settings), settings, load_price_table(settings.price_table_path),
         run.plan, run.context.inline("") if run.context else None,
-        AnswerStore(Storage(), run.state_root, backend_id(settings)), run_budget(run),
-        poll_s=settings.inference.batch_poll_s)
-    results = runner.run(jobs)
-    get_run_logger().info("batch jobs: %s", ", ".join(runner.batch_names) or "none needed")
+        AnswerStore(storage, run.state_root, backend_id(settings)), run_budget(run),
+        BatchLedger(storage, run.state_root), poll_s=settings.inference.batch_poll_s,
+        on_progress=_batch_progress(), wait=not run.collect_later)
+    outcome = runner.run(jobs)
+    logger = get_run_logger()
+    if outcome.parked:
+        logger.info("batch jobs %s still running: collect-batches finishes this run",
+                    ", ".join(outcome.parked))
+        return ChunkResult(results=[], parked_jobs=outcome.parked)
+    logger.info("batch jobs: %s", ", ".join(outcome.job_names) or "none needed")
+    for failure in outcome.failures:
+        logger.error("batch job %s ended %s: %s (%d items)", failure.job_name, failure.state,
+                     failure.reason, len(failure.item_ids))
     progress.advance("infer", len(jobs))
-    return ChunkResult(results=results)
+    return ChunkResult(results=outcome.results, batch_failures=outcome.failures)
+
+
+def _batch_progress():  # noqa: ANN202 - a Progress callback
+    """A progress artifact per batch job: its state and requests done, in the Prefect UI
+    while the run waits."""
+    artifacts: dict[str, object] = {}
+
+    def report(name: str, state: str, done: int, total: int) -> None:
+        share = 100.0 * done / total if total else 0.0
+        text = f"{name}: {state.removeprefix('JOB_STATE_')}, {done} of {total} requests done"
+        if name not in artifacts:
+            artifacts[name] = create_progress_artifact(progress=share, description=text)
+        else:
+            update_progress_artifact(artifacts[name], progress=share, description=text)
+
+    return report
 
 
 def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
@@ -178,16 +211,16 @@ def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
         get_run_logger().info("rate limits shared across runs: %s", ", ".join(names))
     artifact = create_progress_artifact(progress=0.0, key="flashfirst-progress",
                                         description="Items answered")
-    if batch:
-        pending = [infer_batch.submit(jobs, run)]
-        waiting: list[list[InferenceJob]] = []
-    else:
-        # A sliding window of chunk tasks, not all at once: each submitted task run
-        # holds Prefect state and memory, and the rate limiter is the real bound anyway.
-        waiting = chunked(jobs, run.settings.inference.chunk_size)[::-1]
-        window = run.settings.inference.chunks_in_flight
-        pending = [infer_chunk.submit(waiting.pop(), run)
-                   for _ in range(min(window, len(waiting)))]
+    # mode=batch sends everything to Batch; mode=auto only the models it chose it for.
+    to_batch = [j for j in jobs if batch or j.route.service_tier is ServiceTier.BATCH]
+    online = [j for j in jobs if not (batch or j.route.service_tier is ServiceTier.BATCH)]
+    pending = [infer_batch.submit(to_batch, run)] if to_batch else []
+    # A sliding window of chunk tasks, not all at once: each submitted task run
+    # holds Prefect state and memory, and the rate limiter is the real bound anyway.
+    waiting = chunked(online, run.settings.inference.chunk_size)[::-1]
+    window = run.settings.inference.chunks_in_flight
+    pending += [infer_chunk.submit(waiting.pop(), run)
+                for _ in range(min(window, len(waiting)))]
     while pending:
         done = next(as_completed(pending))
         pending.remove(done)
@@ -197,6 +230,8 @@ def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
         outcome.results.extend(chunk.results)
         outcome.cache_records.extend(chunk.cache_records)
         outcome.cache_api_calls += chunk.cache_api_calls
+        outcome.batch_failures.extend(chunk.batch_failures)
+        outcome.parked_jobs.extend(chunk.parked_jobs)
         update_progress_artifact(artifact, progress=100.0 * len(outcome.results) / len(jobs))
     with _budgets_lock:
         _budgets.pop(run.run_id, None)  # a long-lived server would keep every run's else

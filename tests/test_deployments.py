@@ -62,8 +62,11 @@ def test_prefect_yaml_declares_exactly_the_catalog(declared: dict[str, dict[str,
         assert entry.get("parameters", {}) == spec.parameters, name
         assert [yaml_schedule(s) for s in entry.get("schedules") or []] == [
             s.model_dump() for s in spec.schedules], name
-        assert [{k: t[k] for k in ("expect", "match", "parameters")}
+        assert [{"expect": t["expect"], "match": t["match"], "parameters": t["parameters"],
+                 "within_s": t.get("within"), "enabled": t.get("enabled", True)}
                 for t in entry.get("triggers", [])] == [t.model_dump() for t in spec.triggers]
+        assert all(t.get("schedule_after") == t.get("within")
+                   for t in entry.get("triggers", [])), name
         limit = entry.get("concurrency_limit") or {}
         assert (limit.get("limit"), limit.get("collision_strategy")) == (
             spec.concurrency_limit, spec.collision_strategy), name

@@ -3,6 +3,7 @@ and the operation resource the API answers for it."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,9 @@ class BatchJob:
     finished: bool = False
     responses_file: str | None = None
     counts: dict[str, int] = field(default_factory=lambda: {"ok": 0, "failed": 0})
+    outcome: str = "SUCCEEDED"  # how the job ends at done_at (scripted in BatchTiming)
+    outcome_message: str | None = None
+    shuffle_output: bool = False
 
     @property
     def name(self) -> str:
@@ -44,15 +48,24 @@ class BatchJob:
             return "CANCELLED"
         if now < self.running_at:
             return "PENDING"
-        return "RUNNING" if now < self.done_at else "SUCCEEDED"
+        return "RUNNING" if now < self.done_at else self.outcome
+
+    def answer_order(self) -> list[BatchItem]:
+        """The requests' order, or a fixed other order when the job shuffles its output."""
+        items = list(self.items)
+        if self.shuffle_output:
+            random.Random(self.id).shuffle(items)
+        return items
 
     def resource(self, now: float) -> Json:
         state = self.state(now)
-        done = state in ("SUCCEEDED", "CANCELLED")
-        end = self.cancelled_at if state == "CANCELLED" else self.done_at
+        done = state in ("SUCCEEDED", "CANCELLED", "FAILED", "EXPIRED")
+        end = self.cancelled_at if self.cancelled_at is not None else self.done_at
         total = len(self.items)
         stats = {"requestCount": str(total)}
-        if self.finished:
+        if state in ("FAILED", "EXPIRED"):
+            stats["failedRequestCount"] = str(total)
+        elif self.finished and state == "SUCCEEDED":
             stats.update(successfulRequestCount=str(self.counts["ok"]),
                          failedRequestCount=str(self.counts["failed"]))
         else:
@@ -68,6 +81,10 @@ class BatchJob:
         if self.input_file:
             metadata["inputConfig"] = {"fileName": self.input_file}
         answer: Json = {"name": self.name, "metadata": metadata, "done": done}
+        if state in ("FAILED", "EXPIRED"):
+            # google.longrunning.Operation carries the job's failure as a google.rpc.Status.
+            code = 4 if state == "EXPIRED" else 13  # DEADLINE_EXCEEDED, INTERNAL
+            answer["error"] = {"code": code, "message": self.outcome_message or state}
         if done:
             metadata["endTime"] = timestamp(end or now)
         if state == "SUCCEEDED":
@@ -80,7 +97,7 @@ class BatchJob:
         if self.responses_file:
             return {"responsesFile": self.responses_file}
         responses = []
-        for item in self.items:
+        for item in self.answer_order():
             entry = dict(item.result or {})
             if item.metadata is not None:
                 entry["metadata"] = item.metadata

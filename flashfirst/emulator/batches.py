@@ -67,7 +67,9 @@ async def create_batch(request: Request) -> Response:
                        running_at=running_at,
                        done_at=running_at + timing.running_s
                        + timing.running_s_per_request * len(items),
-                       display_name=get(batch, "displayName"), input_file=input_file)
+                       display_name=get(batch, "displayName"), input_file=input_file,
+                       outcome=timing.outcome, outcome_message=timing.outcome_message,
+                       shuffle_output=timing.shuffle_output)
         with state.lock:
             state.batches[job.id] = job
             state.save(job)
@@ -93,13 +95,18 @@ def complete_due_batches(state: EmulatorState) -> None:
 
 
 def _complete(state: EmulatorState, job: BatchJob) -> None:
+    job.finished = True
+    if job.outcome == "CANCELLED":
+        job.cancelled_at = job.done_at
+    if job.outcome != "SUCCEEDED":  # a failed, expired or cancelled job answers (bills) nothing
+        state.save(job)
+        return
     for item in job.items:
         item.result = _answer_item(state, job.model, item.request)
         job.counts["ok" if "response" in item.result else "failed"] += 1
-    job.finished = True
     if job.input_file is not None:
         lines = []
-        for item in job.items:
+        for item in job.answer_order():
             row = {"key": item.key, **(item.result or {})} if item.key is not None \
                 else dict(item.result or {})
             lines.append(json.dumps(row))

@@ -116,6 +116,13 @@ class BatchTiming(BaseModel):
     pending_s: float = Field(1.0, ge=0)
     running_s: float = Field(2.0, ge=0)
     running_s_per_request: float = Field(0.0, ge=0)
+    outcome: Literal["SUCCEEDED", "FAILED", "EXPIRED", "CANCELLED"] = Field(
+        "SUCCEEDED", description="How jobs created from now on end (a job keeps the outcome "
+        "it was created with); FAILED/EXPIRED carry outcome_message as the job's error.")
+    outcome_message: str = Field("Scripted batch failure.", description="The job's error.")
+    shuffle_output: bool = Field(
+        False, description="Answer in an order other than the requests' (the API promises "
+        "none for files): callers must map answers by key.")
 
 
 class EmulatorConfig(BaseModel):

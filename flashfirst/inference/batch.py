@@ -1,46 +1,106 @@
 """Batch mode: the same jobs through the Gemini Batch API at half price.
 
-One batch job per model; answers are judged exactly as online ones are, and those that
-fail go up one tier in a second round of batches (escalation stays bounded to one hop).
-Answers already in the store are not submitted again."""
+One batch per model (split into several jobs when its JSONL would pass the file limit);
+answers are judged exactly as online ones are, and those that fail go up one tier in a
+second round of batches (escalation stays bounded to one hop). Answers already in the
+store are not submitted again, and a job already submitted for the same requests on the
+same backend is re-attached to, never created twice (``batch_ledger``)."""
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from google import genai
+from google.genai import errors as genai_errors
 from google.genai import types
+from pydantic import BaseModel, Field
 
+from flashfirst.client import backend_id
 from flashfirst.context import ContextUse
 from flashfirst.inference.answers import AnswerStore, job_key
+from flashfirst.inference.batch_input import BatchInput, KeyedRequest, split_input
+from flashfirst.inference.batch_ledger import (
+    BatchLedger,
+    BatchRecord,
+    SubmittedJob,
+    run_key,
+)
 from flashfirst.inference.engine import Budget, Engine, InferenceJob
-from flashfirst.inference.validation import judge
+from flashfirst.inference.validation import Verdict, judge
 from flashfirst.items import Attempt, ItemResult, Route, ServiceTier, Usage
 from flashfirst.prices import PriceTable
 from flashfirst.router import escalate
 from flashfirst.settings import Settings
 
-_DONE = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED",
-         "JOB_STATE_EXPIRED", "JOB_STATE_PARTIALLY_SUCCEEDED"}
+log = logging.getLogger(__name__)
+
+SUCCEEDED = "JOB_STATE_SUCCEEDED"
+_DONE = {SUCCEEDED, "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED",
+         "JOB_STATE_PARTIALLY_SUCCEEDED"}
+# Called while waiting with (job name, state, requests done, requests in the job).
+Progress = Callable[[str, str, int, int], None]
+
+
+class BatchFailure(BaseModel):
+    """A job that ended without answers (or with fewer than its stats claim)."""
+
+    job_name: str
+    model: str
+    state: str
+    reason: str
+    item_ids: list[str] = Field(default_factory=list)
+
+
+class BatchOutcome(BaseModel):
+    results: list[ItemResult]
+    failures: list[BatchFailure] = Field(default_factory=list)
+    job_names: list[str] = Field(default_factory=list)
+    parked: list[str] = Field(
+        default_factory=list, description="Jobs still running when the runner was told not "
+        "to wait: the results are incomplete, a later run (the collector) finishes them.")
+
+
+Member = tuple[InferenceJob, Route]
+Outcome = str | tuple[Attempt, Verdict]
+
+
+@dataclass
+class _Group:
+    """One model's requests of one round, the record of their jobs, and what came back."""
+
+    model: str
+    ctx: ContextUse | None
+    by_key: dict[str, list[Member]]
+    record: BatchRecord | None = None
+    not_sent: str | None = None  # why nothing was submitted (budget)
+    latest: dict[str, types.BatchJob] = field(default_factory=dict)
 
 
 class BatchRunner:
     def __init__(self, client: genai.Client, settings: Settings, prices: PriceTable,
                  contexts: dict[str, ContextUse], fallback: ContextUse | None,
-                 answers: AnswerStore | None, budget: Budget, poll_s: float = 2.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 answers: AnswerStore | None, budget: Budget, ledger: BatchLedger,
+                 poll_s: float = 2.0, sleep: Callable[[float], None] = time.sleep,
+                 on_progress: Progress | None = None, wait: bool = True) -> None:
         self.client, self.settings, self.prices = client, settings, prices
         self.contexts, self.fallback = contexts, fallback
-        self.answers, self.budget = answers, budget
-        self.poll_s, self._sleep = poll_s, sleep
+        self.answers, self.budget, self.ledger = answers, budget, ledger
+        self.poll_s, self._sleep, self._on_progress = poll_s, sleep, on_progress
+        self.wait = wait  # False: submit, look once, and leave the rest to a collector
+        self.backend = backend_id(settings)
         self.batch_names: list[str] = []
+        self.failures: list[BatchFailure] = []
 
-    def run(self, jobs: list[InferenceJob]) -> list[ItemResult]:
+    def run(self, jobs: list[InferenceJob]) -> BatchOutcome:
         results: dict[str, ItemResult] = {}
         keys: dict[str, str] = {}
-        pending: list[tuple[InferenceJob, Route]] = []
+        pending: list[Member] = []
         for job in jobs:
             ctx = self._ctx(job.route.model)
             key = job_key(job, ctx.content_hash if ctx else None)
@@ -52,11 +112,19 @@ class BatchRunner:
                 results[job.item.id] = ItemResult(id=job.item.id, task=job.item.task,
                                                   route=job.route)
                 pending.append((job, job.route))
+        records: list[BatchRecord] = []
         for hop in range(2):
             if not pending:
                 break
-            retry: list[tuple[InferenceJob, Route]] = []
-            for job, route, outcome in self._round(pending):
+            retry: list[Member] = []
+            groups = [self._submit(model, members)
+                      for model, members in _by_model(pending).items()]
+            records.extend(g.record for g in groups if g.record is not None)
+            if not self.wait and (still_open := self._poll(groups)):
+                return BatchOutcome(results=[results[j.item.id] for j in jobs],
+                                    job_names=self.batch_names, parked=still_open)
+            self._wait(groups)
+            for job, route, outcome in (o for g in groups for o in self._collect(g)):
                 result = results[job.item.id]
                 if isinstance(outcome, str):
                     result.error = outcome
@@ -76,43 +144,219 @@ class BatchRunner:
         for item_id, result in results.items():
             if result.ok and not result.reused and self.answers is not None:
                 self.answers.put(keys[item_id], result)
-        return [results[j.item.id] for j in jobs]
+        for record in records:  # only now: every answer they paid for is stored
+            if not record.settled:
+                record.settled = True
+                self.ledger.put(record)
+        return BatchOutcome(results=[results[j.item.id] for j in jobs],
+                            failures=self.failures, job_names=self.batch_names)
 
-    def _round(self, pending: list[tuple[InferenceJob, Route]]):  # noqa: ANN202
-        by_model: dict[str, list[tuple[InferenceJob, Route]]] = defaultdict(list)
-        for job, route in pending:
-            by_model[route.model].append((job, route))
-        for model, group in by_model.items():
-            if self.budget.reached:
-                for job, route in group:
-                    yield job, route, (f"not dispatched: budget of ${self.budget.limit} "
-                                       f"reached (spent ${self.budget.spent:.6f})")
-                continue
-            ctx = self._ctx(model)
-            requests = [types.InlinedRequest(
-                model=model, contents=Engine._contents(job, ctx),
-                config=_batch_config(Engine._config(job, ctx, ServiceTier.STANDARD)),
-                metadata={"key": job.item.id}) for job, _ in group]
-            batch = self.client.batches.create(
-                model=model, src=requests,
-                config=types.CreateBatchJobConfig(display_name=f"flashfirst-{model}"))
-            self.batch_names.append(batch.name)
-            batch = self._wait(batch)
-            state = _state(batch)
-            responses = (batch.dest.inlined_responses or []) if batch.dest else []
-            for i, (job, route) in enumerate(group):
-                if state != "JOB_STATE_SUCCEEDED" or i >= len(responses):
-                    yield job, route, f"batch {batch.name} ended {state} without an answer"
+    # -- submit ---------------------------------------------------------------------------
+
+    def _submit(self, model: str, members: list[Member]) -> _Group:
+        ctx = self._ctx(model)
+        by_key: dict[str, list[Member]] = defaultdict(list)
+        for job, route in members:
+            routed = job if route == job.route else job.model_copy(update={"route": route})
+            by_key[job_key(routed, ctx.content_hash if ctx else None)].append((job, route))
+        group = _Group(model=model, ctx=ctx, by_key=dict(by_key))
+        key = run_key(self.backend, model, list(by_key))
+        record = self.ledger.get(key)
+        if record is not None and record.settled:  # answered before; these requests failed
+            record = BatchRecord(run_key=key, backend=self.backend, model=model,
+                                 request_keys=sorted(by_key),
+                                 earlier_jobs=[*record.earlier_jobs,
+                                               *(j.name for j in record.jobs)])
+        if record is not None and len(record.jobs) == record.parts:
+            log.info("re-attaching to batch job(s) %s", ", ".join(j.name for j in record.jobs))
+            group.record = record
+            self.batch_names.extend(j.name for j in record.jobs)
+            return group
+        if self.budget.reached:
+            group.not_sent = (f"not dispatched: budget of ${self.budget.limit} reached "
+                              f"(spent ${self.budget.spent:.6f})")
+            return group
+        inputs = split_input(self.client, [self._keyed(k, members[0], ctx)
+                                           for k, members in by_key.items()],
+                             inline_max_bytes=self.settings.inference.batch_inline_max_bytes,
+                             file_max_bytes=self.settings.inference.batch_file_max_bytes)
+        record = record or BatchRecord(run_key=key, backend=self.backend, model=model,
+                                       request_keys=sorted(by_key), parts=len(inputs))
+        group.record = record
+        for part in inputs:
+            submitted = record.job_for(part.part)
+            if submitted is None:
+                submitted = self._create(model, key, part)
+                record.jobs.append(submitted)
+                self.ledger.put(record)  # before any wait: a kill from here on re-attaches
+            self.batch_names.append(submitted.name)
+        return group
+
+    def _keyed(self, key: str, member: Member, ctx: ContextUse | None) -> KeyedRequest:
+        job, _ = member
+        return KeyedRequest(key=key, request=types.InlinedRequest(
+            model=member[1].model, contents=Engine._contents(job, ctx),
+            config=_batch_config(Engine._config(job, ctx, ServiceTier.STANDARD)),
+            metadata={"key": key}))
+
+    def _create(self, model: str, key: str, part: BatchInput) -> SubmittedJob:
+        name = f"flashfirst-{key[:12]}-{part.part}"
+        input_file = None
+        if part.inline is not None:
+            src: list[types.InlinedRequest] | str = part.inline
+        else:
+            uploaded = self.client.files.upload(
+                file=io.BytesIO(part.jsonl or b""),
+                config=types.UploadFileConfig(mime_type="application/jsonl", display_name=name))
+            src = input_file = uploaded.name
+        batch = self.client.batches.create(
+            model=model, src=src, config=types.CreateBatchJobConfig(display_name=name))
+        log.info("created batch job %s (%d requests, %s)", batch.name, len(part.keys),
+                 f"JSONL {input_file}" if input_file else "inline")
+        return SubmittedJob(name=batch.name, part=part.part, input_file=input_file)
+
+    # -- wait -----------------------------------------------------------------------------
+
+    def _wait(self, groups: list[_Group]) -> None:
+        """Poll every job of the round until each has ended."""
+        while self._poll(groups):
+            self._sleep(self.poll_s)
+
+    def _poll(self, groups: list[_Group]) -> list[str]:
+        """Look at every job not known to have ended; the names of those still open."""
+        still_open = []
+        for group in groups:
+            for submitted in group.record.jobs if group.record else []:
+                latest = group.latest.get(submitted.name)
+                if latest is not None and _state(latest) in _DONE:
                     continue
-                answer = responses[i]
-                if answer.error is not None or answer.response is None:
-                    msg = answer.error.message if answer.error else "no response"
-                    yield job, route, f"batch request failed: {msg}"
-                    continue
-                yield job, route, self._attempt(job, route, ctx, answer.response)
+                latest = self._get(submitted.name)
+                group.latest[submitted.name] = latest
+                self._report(latest)
+                if _state(latest) not in _DONE:
+                    still_open.append(submitted.name)
+        return still_open
+
+    def _get(self, name: str) -> types.BatchJob:
+        try:
+            return self.client.batches.get(name=name)
+        except genai_errors.ClientError as exc:
+            if exc.code != 404:
+                raise
+            return types.BatchJob(name=name, state=types.JobState.JOB_STATE_FAILED,
+                                  error=types.JobError(message="the job is gone (deleted, or "
+                                                       "not on this backend)"))
+
+    def _report(self, batch: types.BatchJob) -> None:
+        if self._on_progress is None:
+            return
+        stats = self._operation(batch.name).get("metadata", {}).get("batchStats", {})
+        total = int(stats.get("requestCount", 0))
+        done = int(stats.get("successfulRequestCount", 0)) + int(
+            stats.get("failedRequestCount", 0))
+        self._on_progress(batch.name or "", _state(batch), done, total)
+
+    # -- collect --------------------------------------------------------------------------
+
+    def _collect(self, group: _Group):  # noqa: ANN202 - yields (job, route, Outcome)
+        if group.record is None:
+            for members in group.by_key.values():
+                for job, route in members:
+                    yield job, route, group.not_sent or "not submitted"
+            return
+        for submitted in group.record.jobs:
+            batch = group.latest[submitted.name]
+            part_keys = self._part_keys(group, submitted)
+            answers, failure = self._answers(batch, group.model)
+            if failure is not None:
+                failure.item_ids = [j.item.id for k in part_keys for j, _ in group.by_key[k]]
+                self.failures.append(failure)
+                group.record.settled = True  # nothing to collect from it, ever
+                self.ledger.put(group.record)
+            for key in part_keys:
+                members = group.by_key[key]
+                outcome = self._outcome(key, members[0], answers, batch.name or "", group,
+                                        failure)
+                for n, (job, route) in enumerate(members):
+                    yield job, route, _shared(outcome) if n else outcome
+
+    def _part_keys(self, group: _Group, submitted: SubmittedJob) -> list[str]:
+        if group.record is None or group.record.parts == 1:
+            return sorted(group.by_key)
+        # Rebuilt as when submitted: the same requests split the same way.
+        inputs = split_input(self.client, [self._keyed(k, m[0], group.ctx)
+                                           for k, m in group.by_key.items()],
+                             inline_max_bytes=self.settings.inference.batch_inline_max_bytes,
+                             file_max_bytes=self.settings.inference.batch_file_max_bytes)
+        return inputs[submitted.part].keys
+
+    def _outcome(self, key: str, member: Member, answers: dict[str, dict | types.InlinedResponse],
+                 job_name: str, group: _Group, failure: BatchFailure | None) -> Outcome:
+        if failure is not None:
+            return f"batch job {job_name} ended {failure.state}: {failure.reason}"
+        answer = answers.get(key)
+        if answer is None:
+            return f"no answer for this request in batch job {job_name}"
+        if isinstance(answer, types.InlinedResponse):
+            error = answer.error.model_dump(exclude_none=True) if answer.error else None
+            response = answer.response
+        else:
+            error = answer.get("error")
+            response = (types.GenerateContentResponse.model_validate(answer["response"])
+                        if answer.get("response") else None)
+        if error is not None or response is None:
+            error = error or {}
+            return (f"batch request failed in {job_name}: {error.get('code', '')} "
+                    f"{error.get('status', '')} {error.get('message', 'no response')}"
+                    ).replace("  ", " ")
+        job, route = member
+        return self._attempt(job, route, group.ctx, response)
+
+    def _answers(self, batch: types.BatchJob, model: str
+                 ) -> tuple[dict[str, dict | types.InlinedResponse], BatchFailure | None]:
+        """Answers by key, or why the job gave none; ``batchStats`` must agree with them."""
+        state, name = _state(batch), batch.name or ""
+        if state != SUCCEEDED:
+            return {}, BatchFailure(job_name=name, model=model, state=_short(state),
+                                    reason=self._reason(batch))
+        answers: dict[str, dict | types.InlinedResponse] = {}
+        if batch.dest is not None and batch.dest.file_name:
+            data = self.client.files.download(file=batch.dest.file_name)
+            for line in data.decode().splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    answers[str(row.get("key"))] = row
+        elif batch.dest is not None:
+            for answer in batch.dest.inlined_responses or []:
+                answers[str((answer.metadata or {}).get("key"))] = answer
+        ok = sum(1 for a in answers.values() if _succeeded(a))
+        stats = self._operation(name).get("metadata", {}).get("batchStats", {})
+        claimed_ok = int(stats.get("successfulRequestCount", ok))
+        claimed_failed = int(stats.get("failedRequestCount", len(answers) - ok))
+        if (claimed_ok, claimed_failed) != (ok, len(answers) - ok):
+            return answers, BatchFailure(
+                job_name=name, model=model, state="INCOMPLETE",
+                reason=f"batchStats report {claimed_ok} succeeded and {claimed_failed} failed, "
+                f"but {ok} answers and {len(answers) - ok} errors came back")
+        return answers, None
+
+    def _reason(self, batch: types.BatchJob) -> str:
+        if batch.error is not None and batch.error.message:
+            return batch.error.message
+        # The SDK (3.6) drops a Developer API job's ``error``; the operation still has it.
+        error = self._operation(batch.name or "").get("error") or {}
+        return error.get("message") or "the API gave no reason"
+
+    def _operation(self, name: str) -> dict:
+        """The job's raw operation through the SDK's own transport: the SDK's BatchJob
+        leaves out ``batchStats`` and ``error`` for the Developer API."""
+        if self.client.vertexai or not name:
+            return {}
+        response = self.client._api_client.request("get", name, {})
+        return json.loads(response.body) if response.body else {}
 
     def _attempt(self, job: InferenceJob, route: Route, ctx: ContextUse | None,
-                 response: types.GenerateContentResponse):  # noqa: ANN202
+                 response: types.GenerateContentResponse) -> tuple[Attempt, Verdict]:
         usage = Usage.from_sdk(response.usage_metadata)
         cost = self.prices.price_call(route.model, usage, ServiceTier.BATCH)
         self.budget.add(cost)
@@ -124,17 +368,32 @@ class BatchRunner:
             validation_error=verdict.error,
             cached_content=ctx.cache_name if ctx else None), verdict
 
-    def _wait(self, batch: types.BatchJob) -> types.BatchJob:
-        while _state(batch) not in _DONE:
-            self._sleep(self.poll_s)
-            batch = self.client.batches.get(name=batch.name)
-        return batch
-
     def _ctx(self, model: str) -> ContextUse | None:
         use = self.contexts.get(model)
         if use is None and self.fallback is not None:
             return self.fallback.model_copy(update={"model": model})
         return use
+
+
+def _by_model(members: list[Member]) -> dict[str, list[Member]]:
+    out: dict[str, list[Member]] = defaultdict(list)
+    for job, route in members:
+        out[route.model].append((job, route))
+    return out
+
+
+def _shared(outcome: Outcome) -> Outcome:
+    """A second item with the same request shares the one paid answer: no second charge."""
+    if isinstance(outcome, str):
+        return outcome
+    attempt, verdict = outcome
+    return attempt.model_copy(update={"cost_usd": 0.0}), verdict
+
+
+def _succeeded(answer: dict | types.InlinedResponse) -> bool:
+    if isinstance(answer, types.InlinedResponse):
+        return answer.error is None and answer.response is not None
+    return answer.get("error") is None and answer.get("response") is not None
 
 
 def _batch_config(config: types.GenerateContentConfig) -> types.GenerateContentConfig:
@@ -144,3 +403,7 @@ def _batch_config(config: types.GenerateContentConfig) -> types.GenerateContentC
 
 def _state(batch: types.BatchJob) -> str:
     return str(getattr(batch.state, "value", batch.state))
+
+
+def _short(state: str) -> str:
+    return state.removeprefix("JOB_STATE_")

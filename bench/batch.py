@@ -1,0 +1,132 @@
+"""Batch vs Flex vs Standard for 2,000 text items on 2.5 Flash, against the emulator.
+
+Prints, per tier, the cost (priced from the usage the emulator reports, packaged price
+table) and the wall time on the emulator's clock, and for Batch the worker time held:
+- waiting in the run (``wait=True``): the worker is held for the whole job;
+- ``collect_later``: the run submits and ends, then a collector looks every 10 min
+  (emulator clock) and finishes the run once the job is done; only those looks hold a
+  worker, and every look re-attaches to the one job.
+
+The online tiers run with the emulator's latencies and Flash's 1,000 RPM quota window
+both scaled by 0.1 (so a minute of quota is 6 s here) and their wall times are scaled
+back; the batch job moves on the emulator clock (PENDING 5 min, RUNNING 10 min + 0.5 s a
+request), which the bench advances instead of sleeping.
+
+Online wall times include this process's own overhead, scaled back by 10 like the rest.
+
+Run: python bench/batch.py   (about 3-4 minutes on 2 cores)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from flashfirst.client import make_client  # noqa: E402
+from flashfirst.emulator import EmbeddedEmulator, EmulatorConfig  # noqa: E402
+from flashfirst.inference.batch import BatchRunner  # noqa: E402
+from flashfirst.inference.batch_ledger import BatchLedger  # noqa: E402
+from flashfirst.inference.engine import Budget, Engine, InferenceJob  # noqa: E402
+from flashfirst.inference.ratelimit import Limiters  # noqa: E402
+from flashfirst.items import Route, ServiceTier, WorkItem  # noqa: E402
+from flashfirst.prices import load_price_table  # noqa: E402
+from flashfirst.router import RoutingPolicy  # noqa: E402
+from flashfirst.settings import (  # noqa: E402
+    BackendSettings,
+    InferenceSettings,
+    ModelTier,
+    Settings,
+)
+from flashfirst.storage import Storage  # noqa: E402
+
+N_ITEMS, MODEL, SCALE = 2000, "gemini-2.5-flash", 0.1
+COLLECT_EVERY_S = 600.0
+BATCH_TIMING = {"pending_s": 300, "running_s": 600, "running_s_per_request": 0.5}
+
+
+def jobs(tier: ServiceTier) -> list[InferenceJob]:
+    route = Route(model=MODEL, tier=ModelTier.FLASH, service_tier=tier, reason="bench")
+    out = []
+    for i in range(N_ITEMS):
+        text = f"Note {i}: the parcel was late and the box was damaged."
+        out.append(InferenceJob(item=WorkItem(id=f"n{i}", text=text), route=route,
+                                identity=hashlib.sha256(text.encode()).hexdigest(),
+                                est_prompt_tokens=30))
+    return out
+
+
+def online(settings: Settings, tier: ServiceTier) -> tuple[Decimal, float]:
+    engine = Engine(make_client(settings), settings, load_price_table(), RoutingPolicy(),
+                    budget=Budget(None), limiters=Limiters())
+
+    async def all_items() -> list:
+        return await asyncio.gather(*(engine.run(j) for j in jobs(tier)))
+
+    started = time.monotonic()
+    results = asyncio.run(all_items())
+    wall = (time.monotonic() - started) / SCALE
+    failed = [r for r in results if not r.ok]
+    assert not failed, failed[0].error
+    return sum((Decimal(str(r.cost_usd)) for r in results), Decimal(0)), wall
+
+
+def batch(settings: Settings, emulator: EmbeddedEmulator, state_root: str, *,
+          wait: bool) -> tuple[Decimal, float, float]:
+    """Cost, wall time on the emulator clock, worker seconds held."""
+    control = emulator.control
+    began = control.now()
+    held = 0.0
+    while True:
+        runner = BatchRunner(make_client(settings), settings, load_price_table(), {}, None,
+                             None, Budget(None), BatchLedger(Storage(), state_root),
+                             poll_s=60, sleep=control.advance_clock, wait=wait)
+        t0, c0 = time.monotonic(), control.now()
+        outcome = runner.run(jobs(ServiceTier.BATCH))
+        # Waiting in the run holds the worker for the emulator time it waited, too.
+        held += time.monotonic() - t0 + (control.now() - c0 if wait else 0.0)
+        if not outcome.parked:
+            break
+        control.advance_clock(COLLECT_EVERY_S)  # the collector's next scheduled look
+    failed = [r for r in outcome.results if not r.ok]
+    assert not failed and not outcome.failures, (failed[:1], outcome.failures)
+    cost = sum((Decimal(str(r.cost_usd)) for r in outcome.results), Decimal(0))
+    return cost, control.now() - began, held
+
+
+def main() -> None:
+    config = EmulatorConfig(latency_scale=SCALE, quota_window_s=60 * SCALE)
+    with EmbeddedEmulator(config) as emulator, tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            backend=BackendSettings(base_url=emulator.base_url), storage_root=tmp,
+            inference=InferenceSettings(quota_window_s=60 * SCALE, backoff_base_s=0.05))
+        settings.models.flash.concurrency = 256
+        standard_usd, standard_s = online(settings, ServiceTier.STANDARD)
+        flex_usd, flex_s = online(settings, ServiceTier.FLEX)
+        emulator.control.configure(batch=BATCH_TIMING)
+        batch_usd, batch_s, held_waiting = batch(settings, emulator, tmp + "/a", wait=True)
+        before = emulator.stats.batches_created
+        _, _, held_collect = batch(settings, emulator, tmp + "/b", wait=False)
+        jobs_created = emulator.stats.batches_created - before  # the collect_later run's
+    print(f"{N_ITEMS} items on {MODEL} (machine shared with other work; times on the "
+          "emulator clock)")
+    print(f"standard: ${standard_usd:.4f}, {standard_s:,.0f} s (1,000 RPM bound)")
+    print(f"flex:     ${flex_usd:.4f}, {flex_s:,.0f} s ({flex_usd / standard_usd:.2f}× "
+          "Standard's cost)")
+    print(f"batch:    ${batch_usd:.4f}, {batch_s:,.0f} s ({batch_usd / standard_usd:.2f}× "
+          "Standard's cost)")
+    print(f"worker held: {held_waiting:,.0f} s waiting in the run vs {held_collect:.1f} s with "
+          f"collect_later ({held_collect / held_waiting:.4f}×); the collect_later run created "
+          f"{jobs_created} job(s) over all its collector looks")
+    print(f"batch_usd={batch_usd:.4f} flex_usd={flex_usd:.4f} standard_usd={standard_usd:.4f} "
+          f"worker_s_held={held_collect:.1f} jobs_created={jobs_created}")
+
+
+if __name__ == "__main__":
+    main()

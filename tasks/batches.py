@@ -1,0 +1,91 @@
+"""Batch runs that end before their jobs do, and the collector that finishes them."""
+
+from __future__ import annotations
+
+import json
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
+
+from flashfirst.client import backend_id, make_client
+from flashfirst.inference.parked import ParkedRun, ParkedRuns, parked_key
+from flashfirst.params import AnalyzeParams
+from flashfirst.settings import Settings
+from flashfirst.storage import Storage
+
+_ENDED = ("SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED", "PARTIALLY_SUCCEEDED")
+
+
+class BatchSubmitted(BaseModel):
+    """What a run that did not wait returns: the jobs it left running."""
+
+    run_id: str
+    jobs: list[str]
+    message: str
+
+
+class JobStatus(BaseModel):
+    run_id: str
+    job: str
+    state: str
+    done: int
+    total: int
+
+    @property
+    def ended(self) -> bool:
+        return self.state in _ENDED
+
+
+def _runs(settings: Settings) -> ParkedRuns:
+    return ParkedRuns(Storage(), settings.storage_root)
+
+
+@task(name="park-run", cache_policy=NO_CACHE)
+def park_run(params: AnalyzeParams, run_id: str, jobs: list[str],
+             settings: Settings) -> BatchSubmitted:
+    backend = backend_id(settings)
+    _runs(settings).put(ParkedRun(key=parked_key(params, backend), run_id=run_id,
+                                  backend=backend, params=params, jobs=jobs))
+    message = (f"submitted {', '.join(jobs)}; the collect-batches deployment finishes this "
+               "run when they are done")
+    get_run_logger().info(message)
+    return BatchSubmitted(run_id=run_id, jobs=jobs, message=message)
+
+
+@task(name="forget-parked-run", cache_policy=NO_CACHE)
+def forget_parked_run(params: AnalyzeParams, settings: Settings) -> None:
+    _runs(settings).forget(parked_key(params, backend_id(settings)))
+
+
+@task(name="list-parked-runs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def list_parked_runs(settings: Settings) -> list[ParkedRun]:
+    return _runs(settings).all(backend_id(settings))
+
+
+@task(name="check-batch-jobs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10)
+def check_batch_jobs(runs: list[ParkedRun], settings: Settings) -> list[JobStatus]:
+    """Each parked job's state and requests done, as a table in the Prefect UI."""
+    client = make_client(settings)
+    out = []
+    for run in runs:
+        for name in run.jobs:
+            job = client.batches.get(name=name)
+            state = str(getattr(job.state, "value", job.state)).removeprefix("JOB_STATE_")
+            # The SDK's BatchJob leaves out batchStats on the Developer API: the raw operation.
+            stats = {} if client.vertexai else _stats(client, name)
+            out.append(JobStatus(
+                run_id=run.run_id, job=name, state=state,
+                done=int(stats.get("successfulRequestCount", 0))
+                + int(stats.get("failedRequestCount", 0)),
+                total=int(stats.get("requestCount", 0))))
+    create_table_artifact(key="flashfirst-batch-jobs", description="Batch jobs waited for",
+                          table=[s.model_dump() for s in out])
+    return out
+
+
+def _stats(client, name: str) -> dict:  # noqa: ANN001 - a genai.Client
+    response = client._api_client.request("get", name, {})
+    body = json.loads(response.body) if response.body else {}
+    return body.get("metadata", {}).get("batchStats", {})

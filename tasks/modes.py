@@ -1,0 +1,25 @@
+"""``mode=auto``: Batch, Flex or Standard per model, decided before inference starts."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from flashfirst.inference.engine import InferenceJob
+from flashfirst.inference.mode import ModeChoice, apply_modes, choose_modes
+from flashfirst.prices import load_price_table
+from flashfirst.router import RoutingPolicy
+from flashfirst.settings import Settings
+
+
+@task(name="choose-modes", cache_policy=NO_CACHE)
+def choose_run_modes(jobs: list[InferenceJob], pending: list[InferenceJob], settings: Settings,
+                     policy: RoutingPolicy, deadline_s: float | None, context_tokens: int
+                     ) -> tuple[list[InferenceJob], list[ModeChoice]]:
+    """Counted on the jobs that will really call a model (``pending``), applied to all."""
+    choices = choose_modes(pending, load_price_table(settings.price_table_path), settings,
+                           policy.service_tier, deadline_s, context_tokens)
+    logger = get_run_logger()
+    for choice in choices.values():
+        logger.info("mode %s", choice.summary())
+    return apply_modes(jobs, choices), list(choices.values())
