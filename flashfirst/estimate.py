@@ -82,7 +82,7 @@ def price_plan(jobs: list[InferenceJob], counts: list[int], context_tokens: int,
     for job, n in zip(jobs, counts, strict=True):
         model = job.route.model
         thinking = assumed_thinking_tokens(model, models)
-        out = ASSUMED_ANSWER_TOKENS[job.item.task] + thinking
+        out = assumed_output_tokens(job, models)
         out_total += out
         thinking_total += thinking
         cached = context_tokens if model in cached_models else 0
@@ -99,6 +99,12 @@ def price_plan(jobs: list[InferenceJob], counts: list[int], context_tokens: int,
                        assumed_thinking_tokens=thinking_total, usd=usd(total),
                        per_model_usd={m: usd(c) for m, c in per_model.items()},
                        cache_usd=usd(cache), budget_usd=budget_usd)
+
+
+def assumed_output_tokens(job: InferenceJob, models: ModelCatalogue) -> int:
+    """The answer the task usually needs plus what its model thinks by default."""
+    return (ASSUMED_ANSWER_TOKENS[job.item.task]
+            + assumed_thinking_tokens(job.route.model, models))
 
 
 def assumed_thinking_tokens(model: str, models: ModelCatalogue) -> int:
