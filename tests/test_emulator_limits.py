@@ -19,7 +19,7 @@ from google.genai.client import AsyncClient
 
 from flashfirst.emulator import TIER_HEADER, EmbeddedEmulator, EmulatorConfig
 
-FLASH = "gemini-2.5-flash"
+FLASH = "gemini-2.5-flash-lite"  # stays served as itself (2.5 Flash retired 2026-12-01)
 
 
 def _detail(error: errors.APIError, type_suffix: str) -> dict[str, object]:

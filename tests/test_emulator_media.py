@@ -17,7 +17,7 @@ from google.genai.client import AsyncClient
 
 from flashfirst.emulator import EmbeddedEmulator
 
-FLASH = "gemini-2.5-flash"
+FLASH = "gemini-2.5-flash-lite"  # stays served as itself (2.5 Flash retired 2026-12-01)
 PROMPT = "Describe."  # 9 characters: 3 tokens
 
 

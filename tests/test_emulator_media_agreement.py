@@ -33,7 +33,7 @@ def test_half_fps_clip_is_billed_by_its_audio_track_as_accounted(
     sent = probe_bytes(media_storage.read_bytes(prepared.prepared_uri))
 
     response = genai_client.models.generate_content(
-        model="gemini-2.5-flash", contents=[*to_parts(prepared), "Describe it."])
+        model="gemini-2.5-flash-lite", contents=[*to_parts(prepared), "Describe it."])
 
     assert (sent.duration_s, sent.audio_duration_s) == (4.0, 3.0)  # the case in question
     billed = {d.modality.value: d.token_count

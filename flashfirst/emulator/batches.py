@@ -120,7 +120,7 @@ def _answer_item(state: EmulatorState, default_model: str, request: Json) -> Jso
     """One request answered as generateContent would, billed at the batch tier."""
     model_id = str(get(request, "model") or default_model).removeprefix("models/")
     try:
-        model = state.model(model_id)
+        model = state.serving(model_id)
         if model is None:
             raise model_not_found(model_id, "v1beta", "batchGenerateContent")
         call = prepare(state, model, request)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from flashfirst.emulator.batch_jobs import BatchJob
@@ -114,6 +115,14 @@ class EmulatorState:
 
     def model(self, model_id: str) -> EmulatedModel | None:
         return self.config.model(model_id)
+
+    def today(self) -> date:
+        """The UTC date on the emulator clock (retirements happen at 00:00 UTC)."""
+        return datetime.fromtimestamp(self.now(), UTC).date()
+
+    def serving(self, model_id: str) -> EmulatedModel | None:
+        """The model that answers for ``model_id`` today (a retired id: its replacement)."""
+        return self.config.serving(model_id, self.today())
 
     def set_config(self, config: EmulatorConfig) -> None:
         with self.lock:
