@@ -29,7 +29,8 @@ def test_half_fps_clip_is_billed_by_its_audio_track_as_accounted(
         genai_client: genai.Client) -> None:
     item = WorkItem(id="clip", kind=MediaKind.VIDEO, uri=str(clip_3s),
                     media_policy=MediaPolicy(fps=0.5, inline=inline))
-    prepared = prepare_media(item, media_settings, media_storage, genai_client)
+    prepared = prepare_media(item, media_settings, media_storage, genai_client,
+                             model="gemini-2.5-flash-lite")  # accounted by the 2.x rules
     sent = probe_bytes(media_storage.read_bytes(prepared.prepared_uri))
 
     response = genai_client.models.generate_content(
