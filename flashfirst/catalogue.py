@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from flashfirst.errors import ConfigError, UnknownModelError
+from flashfirst.errors import ConfigError, RetiredModel, UnknownModelError
 from flashfirst.token_rules import MediaRules
 
 
@@ -168,3 +168,23 @@ def media_rules_of(catalogue: Catalogue, model: str, day: date | None = None) ->
     an id the catalogue does not know: every model released since is on them)."""
     info = catalogue.find(catalogue.served_id(model, day))
     return MediaRules(info.media_rules) if info is not None else MediaRules.GEMINI_3
+
+
+def check_run_models(catalogue: Catalogue, model_ids: list[str], *, allow_retired: bool,
+                     day: date | None = None) -> list[str]:
+    """Notices for the run's models, said before the first call; a retired one stops the
+    run unless the user insists (``allow_retired``)."""
+    notices, retired = [], []
+    for model_id in dict.fromkeys(model_ids):
+        notice = retirement_notice(catalogue, model_id, day)
+        if notice is None:
+            continue
+        message, is_retired = notice
+        notices.append(message)
+        if is_retired:
+            retired.append(message)
+    if retired and not allow_retired:
+        raise RetiredModel("; ".join(retired) + ". Choose a served model "
+                           "(FLASHFIRST_MODELS__<TIER>__ID) or insist with --allow-retired "
+                           "(FLASHFIRST_ALLOW_RETIRED=true)")
+    return notices

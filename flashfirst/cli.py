@@ -22,6 +22,9 @@ console = Console(stderr=True)
 out = Console()
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")]
+AllowRetired = Annotated[bool, typer.Option(
+    "--allow-retired", help="Run even on a model past its shutdown date (Google serves it "
+    "by its replacement, billed at the replacement's rates).")]
 
 
 @contextmanager
@@ -45,14 +48,14 @@ def _progress_bar(enabled: bool):  # noqa: ANN202
             stop()
 
 
-def _run_flow(params, as_json: bool) -> None:  # noqa: ANN001
+def _run_flow(params, as_json: bool, allow_retired: bool = False) -> None:  # noqa: ANN001
     from flashfirst.estimate import RunEstimate
     from flashfirst.report_render import print_report
     from flashfirst.settings import load_settings
     from flows.analyze import RunFailed, analyze
 
     try:
-        settings = load_settings()
+        settings = load_settings(**({"allow_retired": True} if allow_retired else {}))
         with _progress_bar(not as_json):
             result = analyze(params=params, settings=settings)
     except RunFailed as failed:  # too many items failed: still show what happened
@@ -74,14 +77,14 @@ def _run_flow(params, as_json: bool) -> None:  # noqa: ANN001
 
 
 @app.command()
-def demo(as_json: JsonOpt = False) -> None:
+def demo(as_json: JsonOpt = False, allow_retired: AllowRetired = False) -> None:
     """Make a small workload (video, audio, image, questions on one large document) and run
     the analyze flow on it against the embedded emulator. Run it twice to see the reuse."""
     from flashfirst.demo import demo_params
     from flashfirst.settings import load_settings
 
     params = demo_params(load_settings().storage_root)
-    _run_flow(params, as_json)
+    _run_flow(params, as_json, allow_retired)
 
 
 def _params(source: str, task: str | None, prompt: str | None, context: list[str],
@@ -110,20 +113,48 @@ Budget = Annotated[float | None, typer.Option(help="USD; refuse or stop above it
 @app.command()
 def run(source: Source, task: Task = None, prompt: Prompt = None, context: Context = [],  # noqa: B006
         system: System = None, deadline: Deadline = None, batch: Batch = False,
-        output: Output = None, budget: Budget = None, as_json: JsonOpt = False) -> None:
+        output: Output = None, budget: Budget = None, as_json: JsonOpt = False,
+        allow_retired: AllowRetired = False) -> None:
     """Run the analyze flow on a manifest or folder with the configured backend.
     Exit status 1 when items failed, 2 when the run could not start."""
     _run_flow(_params(source, task, prompt, context, system, deadline, batch, output, budget,
-                      False), as_json)
+                      False), as_json, allow_retired)
 
 
 @app.command()
 def estimate(source: Source, task: Task = None, prompt: Prompt = None,
              context: Context = [], system: System = None, deadline: Deadline = None,  # noqa: B006
-             batch: Batch = False, budget: Budget = None, as_json: JsonOpt = False) -> None:
+             batch: Batch = False, budget: Budget = None, as_json: JsonOpt = False,
+             allow_retired: AllowRetired = False) -> None:
     """Count tokens with the API and price the plan, without paid calls."""
     _run_flow(_params(source, task, prompt, context, system, deadline, batch, None, budget,
-                      True), as_json)
+                      True), as_json, allow_retired)
+
+
+@app.command()
+def prices(stale_days: Annotated[int, typer.Option(
+               help="List rows in force read more than this many days ago.")] = 60,
+           on: Annotated[str | None, typer.Option(
+               help="The day to look at (YYYY-MM-DD, UTC); today when unset.")] = None,
+           as_json: JsonOpt = False) -> None:
+    """The price rows in force today, the next price change, and rows read long ago."""
+    from datetime import UTC, date, datetime
+
+    from flashfirst.price_listing import price_listing
+    from flashfirst.prices import load_price_table
+    from flashfirst.settings import load_settings
+
+    try:
+        day = date.fromisoformat(on) if on else datetime.now(UTC).date()
+    except ValueError:
+        console.print(f"[red]error:[/red] --on {on!r} is not a date (YYYY-MM-DD)")
+        raise typer.Exit(2) from None
+    listing = price_listing(load_price_table(load_settings().price_table_path), day,
+                            stale_days)
+    if as_json:
+        out.print_json(listing.model_dump_json())
+    else:
+        out.print(listing.text(), highlight=False, soft_wrap=True)
 
 
 @app.command()

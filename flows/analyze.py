@@ -31,7 +31,7 @@ from tasks.discovery import discover_items, prepare_shared_context, read_text_so
 from tasks.estimate import estimate_run
 from tasks.inference import InferenceRun, run_inference
 from tasks.media import prepare_run_media
-from tasks.routing import find_unanswered, plan_routes
+from tasks.routing import check_models, find_unanswered, plan_routes
 
 
 class RunFailed(FlashfirstError):
@@ -64,6 +64,7 @@ def analyze(params: AnalyzeParams, settings: Settings | None = None
     started, clock = datetime.now(UTC), StageClock()
 
     items = discover_items(params)
+    check_models(items, settings)
     context_media = context_media_items(params.context)
     media = prepare_run_media([i for i in items if needs_media_stage(i)], context_media,
                               settings, params.media_policy)
