@@ -85,3 +85,12 @@ def test_argon_caches_implicitly_but_refuses_explicit_caches(genai_client: genai
             contents=[_context(5000)]))
     assert (info.value.code, info.value.status) == (400, "INVALID_ARGUMENT")
     assert "not supported by models/gemini-4-argon" in info.value.message
+
+
+def test_streamed_hit_reports_cached_tokens_on_the_last_chunk_only(genai_client: genai.Client):
+    context = _context(4100)
+    _usage(genai_client, G3, context, "one")
+    chunks = list(genai_client.models.generate_content_stream(model=G3,
+                                                              contents=[context, "two"]))
+    assert [c.usage_metadata.cached_content_token_count for c in chunks] == [
+        None] * (len(chunks) - 1) + [4100]

@@ -288,9 +288,10 @@ async def _sse(state: EmulatorState, response: Json, delays: list[float], endpoi
     usage = response["usageMetadata"]
     partial_usage = {"promptTokenCount": usage["promptTokenCount"],
                      "totalTokenCount": usage["promptTokenCount"]}
-    for key in ("cachedContentTokenCount", "promptTokensDetails", "cacheTokensDetails"):
-        if key in usage:
-            partial_usage[key] = usage[key]
+    # Cache fields arrive only in the final chunk, as users observe (OpenMinis#384,
+    # research file 1.9): a client that keeps the last usage it saw stays right.
+    if "promptTokensDetails" in usage:
+        partial_usage["promptTokensDetails"] = usage["promptTokensDetails"]
     for i, piece in enumerate(pieces):
         await _wait(state, model, delays[min(i, len(delays) - 1)])
         last = i == len(pieces) - 1
