@@ -214,3 +214,34 @@ def test_required_api_key_is_checked_and_never_echoed():
     assert info.value.code == 400 and info.value.status == "INVALID_ARGUMENT"
     assert "API key not valid" in info.value.message
     assert "wrong-key" not in json.dumps(info.value.details)
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({}, "* GenerateContentRequest.contents: contents is not specified\n"),
+    ({"contents": []}, "* GenerateContentRequest.contents: contents is not specified\n"),
+    ({"contents": [{"role": "user", "parts": [{"text": "hi"}]}, {"role": "model"}]},
+     "* GenerateContentRequest.contents[1].parts: contents.parts must not be empty.\n"),
+    ({"contents": [{"role": "user", "parts": []}]},
+     "* GenerateContentRequest.contents[0].parts: contents.parts must not be empty.\n"),
+    ({"contents": [{"role": "user", "parts": [{"text": "hi"}, {}]}]},
+     "* GenerateContentRequest.contents[0].parts[1].data: required oneof field 'data' must "
+     "have one initialized field\n"),
+], ids=["no-contents", "empty-contents", "no-parts", "empty-parts", "empty-part"])
+def test_missing_or_empty_required_fields_are_400_in_googles_words(
+        emulator: EmbeddedEmulator, body: dict[str, object], message: str):
+    # Google's wording as users quote it: vercel/ai#3775, langchain-ai/langchain-google#1393
+    # (no contents), egoist/chatwise-releases#250 (empty parts), router-for-me/CLIProxyAPI
+    # #1292 (a part with no data).
+    for method in ("generateContent", "countTokens"):
+        raw = httpx.post(f"{emulator.base_url}/v1beta/models/{FLASH}:{method}", json=body)
+        assert raw.status_code == 400
+        assert raw.json()["error"] == {"code": 400, "message": message,
+                                       "status": "INVALID_ARGUMENT"}
+
+
+def test_an_empty_part_through_the_sdk_is_refused(genai_client: genai.Client):
+    with pytest.raises(errors.ClientError) as info:
+        genai_client.models.generate_content(
+            model=FLASH, contents=[types.Content(role="user", parts=[types.Part()])])
+    assert info.value.code == 400 and "required oneof field 'data'" in info.value.message
+    assert genai_client.models.generate_content(model=FLASH, contents="fine").text

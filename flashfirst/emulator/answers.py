@@ -30,7 +30,8 @@ def details(count: TokenCount) -> list[dict[str, Any]]:
 
 
 def build_response(*, seed: int, model: EmulatedModel, request: Json, prompt: CountedPrompt,
-                   cache: StoredCache | None, script: Script | None) -> Json:
+                   cache: StoredCache | None, script: Script | None,
+                   implicit: TokenCount | None = None) -> Json:
     """The full GenerateContentResponse JSON for one request."""
     generation_config = get(request, "generationConfig") or {}
     key = digest(seed, model.id, prompt.text, prompt.media_digests,
@@ -74,9 +75,10 @@ def build_response(*, seed: int, model: EmulatedModel, request: Json, prompt: Co
                    "candidatesTokenCount": answer_tokens,
                    "totalTokenCount": prompt_total + answer_tokens + thoughts,
                    "promptTokensDetails": details(prompt_count)}
-    if cache is not None:
-        usage["cachedContentTokenCount"] = cache.tokens.total
-        usage["cacheTokensDetails"] = details(cache.tokens)
+    cached = cache.tokens if cache is not None else implicit
+    if cached is not None:
+        usage["cachedContentTokenCount"] = cached.total
+        usage["cacheTokensDetails"] = details(cached)
     if answer_tokens:
         usage["candidatesTokensDetails"] = details(TokenCount.of(Modality.TEXT, answer_tokens))
     if thoughts:

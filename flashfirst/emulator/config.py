@@ -176,6 +176,9 @@ class EmulatorConfig(BaseModel):
         0.0, ge=0, description="Uploaded files stay PROCESSING this long (emulator clock).")
     file_ttl_s: float = Field(48 * 3600, gt=0, description="Files expire after this (48 h).")
     default_cache_ttl_s: float = Field(3600, gt=0)
+    implicit_cache_ttl_s: float = Field(
+        300, ge=0, description="How long a request's prefixes stay in the implicit cache "
+        "(emulator clock; CONTRACT-11: 5 minutes).")
     batch: BatchTiming = BatchTiming()
     tiers: TierConfig = TierConfig()
     faults: Faults = Faults()

@@ -29,6 +29,7 @@ from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.stats import LogEntry
 from flashfirst.emulator.thinking import thinking_of
 from flashfirst.emulator.tokens import TokenCount
+from flashfirst.emulator.validation import validate_request
 from flashfirst.emulator.wire import Json, digest, get, read_json, unit_interval
 
 TIER_HEADER = "x-gemini-service-tier"
@@ -75,6 +76,7 @@ async def body_of(state: EmulatorState, request: Request) -> Json:
 
 def prepare(state: EmulatorState, model: EmulatedModel, body: Json) -> PreparedCall:
     """Everything the API checks before it answers; raises its 4xx errors."""
+    validate_request(body)
     generation_config = get(body, "generationConfig") or {}
     thinking_of(model, generation_config)
     cache = resolve_cache(state, model, body)
@@ -170,8 +172,15 @@ async def _generate(request: Request, *, stream: bool) -> Response:
         script = state.match_script(model.id, call.prompt.text)
         if script is not None and script.status is not None:
             raise scripted(script.status, script.message, script.retry_delay_s)
+        implicit = None
+        if call.cache is None:
+            with state.lock:
+                implicit = state.implicit_cache.serve(
+                    model.id, call.prompt.prefixes, model.implicit_cache_min_tokens,
+                    state.now(), state.config.implicit_cache_ttl_s)
         response = build_response(seed=state.config.seed, model=model, request=body,
-                                  prompt=call.prompt, cache=call.cache, script=script)
+                                  prompt=call.prompt, cache=call.cache, script=script,
+                                  implicit=implicit)
     except ApiError as exc:
         log_call(state, endpoint, model_id, exc.code, tier_requested=tier,
                  latency_s=time.monotonic() - started)
@@ -279,9 +288,10 @@ async def _sse(state: EmulatorState, response: Json, delays: list[float], endpoi
     usage = response["usageMetadata"]
     partial_usage = {"promptTokenCount": usage["promptTokenCount"],
                      "totalTokenCount": usage["promptTokenCount"]}
-    for key in ("cachedContentTokenCount", "promptTokensDetails", "cacheTokensDetails"):
-        if key in usage:
-            partial_usage[key] = usage[key]
+    # Cache fields arrive only in the final chunk, as users observe (OpenMinis#384,
+    # research file 1.9): a client that keeps the last usage it saw stays right.
+    if "promptTokensDetails" in usage:
+        partial_usage["promptTokensDetails"] = usage["promptTokensDetails"]
     for i, piece in enumerate(pieces):
         await _wait(state, model, delays[min(i, len(delays) - 1)])
         last = i == len(pieces) - 1

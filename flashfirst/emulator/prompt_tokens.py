@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flashfirst.emulator.errors import ApiError, file_not_found, invalid_argument
+from flashfirst.emulator.implicit_cache import Prefix
 from flashfirst.emulator.resources import StoredFile
 from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.tokens import (
@@ -44,6 +45,7 @@ class CountedPrompt:
     tokens: TokenCount = field(default_factory=TokenCount)
     text: str = ""
     media_digests: list[str] = field(default_factory=list)
+    prefixes: list[Prefix] = field(default_factory=list)  # for implicit caching
 
 
 def is_text_mime(mime: str) -> bool:
@@ -70,14 +72,18 @@ class PromptCounter:
         result = CountedPrompt()
         if contents is not None and not isinstance(contents, list):
             raise invalid_argument("Invalid value at 'contents': expected a list.")
+        running = hashlib.sha256()
         for content in [system_instruction, *(contents or [])]:
             if content is None:
                 continue
             parts = get(content, "parts") or []
             if not isinstance(parts, list):
                 raise invalid_argument("Invalid value at 'contents.parts': expected a list.")
+            running.update(str(get(content, "role") or "").encode() + b"\0")
             for part in parts:
                 self._count_part(part, result)
+                running.update(json.dumps(part, sort_keys=True).encode() + b"\0")
+                result.prefixes.append(Prefix(running.hexdigest(), result.tokens))
         if tools:
             declared = json.dumps(tools, sort_keys=True)
             result.tokens += TokenCount.of(Modality.TEXT, text_tokens(declared))

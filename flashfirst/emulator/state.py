@@ -15,6 +15,7 @@ from pathlib import Path
 
 from flashfirst.emulator.batch_jobs import BatchJob
 from flashfirst.emulator.config import EmulatedModel, EmulatorConfig, Script
+from flashfirst.emulator.implicit_cache import ImplicitCache
 from flashfirst.emulator.persistence import StateStore
 from flashfirst.emulator.quotas import QuotaWindows
 from flashfirst.emulator.resources import StoredCache, StoredFile, UploadSession
@@ -54,6 +55,7 @@ class EmulatorState:
         self.caches: dict[str, StoredCache] = {}
         self.batches: dict[str, BatchJob] = {}
         self.quotas = QuotaWindows(self.config.quota_window_s)
+        self.implicit_cache = ImplicitCache()
         self.stats = StatsRecorder(self.config.request_log_limit)
         self.script_fires: Counter[int] = Counter()
         self.request_repeats: Counter[str] = Counter()
