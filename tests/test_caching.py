@@ -133,7 +133,12 @@ def test_a_cache_that_expires_mid_run_is_recreated_once(run_settings, emulator, 
     results = asyncio.run(go())
     assert all(r.ok for r in results)
     assert emulator.stats.cache_creations == 2
-    assert all(r.attempts[0].usage.cached_tokens == context.tokens for r in results)
+    # By hand, "a token is about 4 characters" (https://ai.google.dev/gemini-api/docs/
+    # tokens): each handbook line is 56 characters plus the digits of its number (10 × 1
+    # + 90 × 2 + 200 × 3 = 790 digits), 300 × 56 + 790 = 17,590 characters → 4,398 tokens;
+    # the system instruction's 25 characters → 7. The cache holds 4,405 tokens.
+    assert context.tokens == 4405
+    assert all(r.attempts[0].usage.cached_tokens == 4405 for r in results)
     recreated = [r for r in manager.records.values() if r.recreated]
     assert len(recreated) == 1 and recreated[0].name != use.cache_name
 

@@ -162,6 +162,9 @@ def explain(source: MediaInfo, sent: SentMedia, bytes_after: int,
         w, h = sent.image_sizes[0]
         notes.append(f"image {source.width}x{source.height} -> {w}x{h}")
     notes.append(f"tokens {tokens_before.total:,} -> {tokens_after.total:,}")
+    if tokens_after.total > tokens_before.total:
+        notes.append(f"this costs more tokens than the media sent as is on this model "
+                     f"({rules.value} rules): no saving claimed")
     return notes
 
 
