@@ -31,6 +31,7 @@ class Verdict(BaseModel):
 def test_text_answer_bills_prompt_by_four_chars_and_reports_usage(genai_client: genai.Client):
     response = genai_client.models.generate_content(model=FLASH, contents="a" * 40)
     usage = response.usage_metadata
+    # "about 4 characters a token" (ai.google.dev/gemini-api/docs/tokens): 40 / 4 = 10.
     assert usage.prompt_token_count == 10
     assert usage.candidates_token_count == -(-len(response.text) // 4)
     assert usage.thoughts_token_count and usage.thoughts_token_count > 0
@@ -183,14 +184,14 @@ async def test_async_client_and_default_v1_path_work(emulator: EmbeddedEmulator)
 def test_count_tokens_with_contents_and_with_a_generate_request(emulator: EmbeddedEmulator,
                                                                 genai_client: genai.Client):
     counted = genai_client.models.count_tokens(model=FLASH, contents="x" * 17)
-    assert counted.total_tokens == 5
+    assert counted.total_tokens == 5  # ceil(17 / 4), the tokens page's 4 characters a token
     raw = httpx.post(f"{emulator.base_url}/v1beta/models/{FLASH}:countTokens",
                      json={"generateContentRequest": {
                          "model": f"models/{FLASH}",
                          "contents": [{"parts": [{"text": "x" * 8}]}],
                          "systemInstruction": {"parts": [{"text": "y" * 4}]}}})
     assert raw.status_code == 200
-    assert raw.json()["totalTokens"] == 3
+    assert raw.json()["totalTokens"] == 3  # 8 / 4 + 4 / 4: system instruction counts too
 
 
 def test_models_get_and_list(genai_client: genai.Client):

@@ -154,3 +154,12 @@ def test_default_thinking_follows_the_model(genai_client: genai.Client):
     # 3.5 Flash-Lite defaults to MINIMAL, 3.1 Pro to HIGH: same prompt, fewer vs more.
     assert thoughts("gemini-3.5-flash-lite") < thoughts("gemini-3.1-pro-preview")
     assert minimal.usage_metadata.thoughts_token_count < thoughts("gemini-3.8-flash")
+
+
+def test_a_script_for_the_requested_id_still_fires_after_the_reroute(
+        emulator: EmbeddedEmulator, genai_client: genai.Client):
+    emulator.control.add_script(model="gemini-3.7-flash", contains="SCRIPT", text="scripted")
+    answer = genai_client.models.generate_content(model="gemini-3.7-flash", contents="SCRIPT")
+    assert (answer.text, answer.model_version) == ("scripted", "gemini-3.8-flash")
+    direct = genai_client.models.generate_content(model="gemini-3.8-flash", contents="SCRIPT")
+    assert direct.text != "scripted"

@@ -169,7 +169,7 @@ async def _generate(request: Request, *, stream: bool) -> Response:
             raise unavailable()
         served = _serve_tier(state, model, tier, faults["flex_shed"])
         # Matched last, so a rule's ``times`` counts calls that reached the model.
-        script = state.match_script(model.id, call.prompt.text)
+        script = state.match_script(model.id, call.prompt.text, model_id)
         if script is not None and script.status is not None:
             raise scripted(script.status, script.message, script.retry_delay_s)
         implicit = None

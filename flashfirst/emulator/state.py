@@ -135,11 +135,12 @@ class EmulatorState:
             self.quotas.window_s = config.quota_window_s
             self.config = config
 
-    def match_script(self, model: str, text: str) -> Script | None:
-        """The first rule that matches and still has firings left; counts the firing."""
+    def match_script(self, model: str, text: str, requested: str | None = None) -> Script | None:
+        """The first rule that matches and still has firings left; counts the firing.
+        A rule's model matches the serving model or the id the client asked for."""
         with self.lock:
             for i, script in enumerate(self.config.scripts):
-                if script.model and script.model != model:
+                if script.model and script.model not in (model, requested):
                     continue
                 if script.contains is not None and script.contains not in text:
                     continue
