@@ -162,3 +162,14 @@ def test_implicit_cache_hits_are_priced_at_the_cached_rate_under_the_caching_lev
     # Saved: the hits at $0.75 − $0.075 = $0.675 per 1M.
     assert Decimal(str(implicit.saving_usd)) == hits * Decimal("0.675") / M
     assert f"{hits:,} tokens" in implicit.explanation
+
+
+def test_thinking_set_per_task_in_the_routing_policy_reaches_the_model(
+        run_settings: Settings, emulator: EmbeddedEmulator):
+    least = load_routing_policy().model_copy(update={"thinking": {TaskKind.SUMMARIZE: "least"}})
+    item = WorkItem(id="s", task=TaskKind.SUMMARIZE, text="Summarize the quarter.")
+    default = asyncio.run(engine_for(run_settings).run(flash_job(item, run_settings)))
+    lowest = asyncio.run(Engine(make_client(run_settings), run_settings, load_price_table(),
+                                least, limiters=Limiters()).run(flash_job(item, run_settings)))
+    # 3.8 Flash thinks at medium by default; "least" is its lowest level, low.
+    assert 0 < lowest.attempts[0].usage.thoughts_tokens < default.attempts[0].usage.thoughts_tokens

@@ -137,10 +137,12 @@ class Engine:
         ctx = await self.contexts.use(route.model)
         tier, recreated = route.service_tier, False
         serving = self.catalogue.find(self.catalogue.served_id(route.model))
+        asked = job.item.thinking or self.policy.thinking.get(job.item.task)
+        thinking = None
         if serving is not None:  # checked against the model that will serve, before paying
-            thinking_config(job.item.thinking, serving)
-        elif job.item.thinking:
-            raise ThinkingNotSupported(route.model, job.item.thinking,
+            thinking = thinking_config(asked, serving)
+        elif asked:
+            raise ThinkingNotSupported(route.model, asked,
                                        "nothing known: the model is not in the catalogue")
         est = job.est_prompt_tokens + (ctx.tokens if ctx else 0)
         cfg = self.settings.inference
@@ -157,7 +159,7 @@ class Engine:
             try:
                 response = await self.client.aio.models.generate_content(
                     model=route.model, contents=self._contents(job, ctx, serving),
-                    config=self._config(job, ctx, tier, serving))
+                    config=self._config(job, ctx, tier, serving, thinking))
             except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
                 failure = classify(exc)
                 flex_shed = failure.shed and tier is ServiceTier.FLEX
@@ -226,9 +228,11 @@ class Engine:
 
     @staticmethod
     def _config(job: InferenceJob, ctx: ContextUse | None, tier: ServiceTier,
-                serving: ModelInfo | None = None) -> types.GenerateContentConfig:
-        """``serving``: the catalogue's entry for the model that will answer; with it the
-        request carries the thinking that model takes and its way of setting resolution."""
+                serving: ModelInfo | None = None,
+                thinking: types.ThinkingConfig | None = None) -> types.GenerateContentConfig:
+        """``serving``: the catalogue's entry for the model that will answer (its parts
+        keep a per-part resolution only on Gemini 3/4); ``thinking``: what that model
+        takes (``thinking.thinking_config``), None for its default."""
         config = types.GenerateContentConfig(service_tier=types.ServiceTier(tier.value))
         if ctx is not None and ctx.cached:
             config.cached_content = ctx.cache_name
@@ -239,8 +243,7 @@ class Engine:
             config.response_json_schema = job.item.response_schema
         # Request-wide on every family; Gemini 3/4 parts also carry their own, which wins.
         config.media_resolution = global_resolution(job.media_resolution)
-        if serving is not None:
-            config.thinking_config = thinking_config(job.item.thinking, serving)
+        config.thinking_config = thinking
         return config
 
 
