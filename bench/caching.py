@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 
 CONTEXT_TOKENS, ITEM_TOKENS, OUTPUT_TOKENS = 100_000, 60, 300
-MODEL = "gemini-2.5-flash"
+MODEL = "gemini-3.8-flash"  # the Flash tier's default model
 DEFAULT_TTL_S = 3600.0
 
 

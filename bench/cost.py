@@ -1,43 +1,91 @@
-"""The demo workload's cost: naive baseline, actual, and the lower bound.
+"""The demo workload's cost: naive baseline, actual, and the lower bound, on today's
+default models, beside the same workload on the 2.5 generation priced with the old table.
 
 Runs the analyze flow on the demo workload (`flashfirst demo`'s items: video, audio, an
-image and questions sharing one large document) against the embedded emulator, in a
-fresh storage root so nothing is reused, and prints the waterfall; the pre-run estimate
-of the same workload (made first, no paid calls) is compared with what the run cost.
+image and questions sharing one large document) against an emulator, in fresh storage
+roots so nothing is reused, twice:
+- today: the default models (2.5 Flash-Lite, 3.8 Flash, 3.1 Pro Preview) and the packaged
+  dated price table, on the emulator's clock of today;
+- 2.5: the old defaults (2.5 Flash-Lite, 2.5 Flash, 2.5 Pro) priced with the 2.5 table
+  this project shipped before (bench/prices-2.5-table.json), with the emulator's clock on
+  2026-11-30, the last day Google served 2.5 Flash and Pro, and the model catalogue as it
+  stood that day (no shutdown yet), so the 2.x token rules and thinking budgets apply.
 
 Run: python bench/cost.py
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
+
+OLD_TABLE = Path(__file__).with_name("prices-2.5-table.json")
+OLD_MODELS = {"flash_lite": {"id": "gemini-2.5-flash-lite"}, "flash": {"id": "gemini-2.5-flash"},
+              "pro": {"id": "gemini-2.5-pro"}}
+
+
+def catalogue_before_shutdown(folder: Path) -> Path:
+    """The packaged catalogue without the 2026-12-01 retirements: the day before."""
+    from importlib import resources
+
+    data = json.loads(resources.files("flashfirst.data").joinpath("models.json").read_text())
+    for model in data["models"]:
+        if model["shutdown"] == "2026-12-01":
+            model.update(status="ga", shutdown=None, replacement=None)
+    path = folder / "models-2026-11-30.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def run_demo(old: bool):  # noqa: ANN201
+    from flashfirst.client import emulator_config
+    from flashfirst.demo import demo_params
+    from flashfirst.emulator import EmbeddedEmulator
+    from flashfirst.settings import Settings
+    from flows.analyze import analyze_with
+
+    with tempfile.TemporaryDirectory() as tmp:
+        extra = {"models": OLD_MODELS, "price_table_path": OLD_TABLE,
+                 "model_catalogue_path": catalogue_before_shutdown(Path(tmp))} if old else {}
+        settings = Settings(storage_root=tmp, **extra)
+        with EmbeddedEmulator(emulator_config(settings)) as emu:
+            if old:
+                last_day = datetime(2026, 11, 30, 12, tzinfo=UTC).timestamp()
+                emu.control.advance_clock(last_day - emu.control.now())
+            settings = settings.model_copy(update={"backend": settings.backend.model_copy(
+                update={"base_url": emu.base_url})})
+            params = demo_params(tmp)
+            estimate = analyze_with(params.model_copy(update={"estimate_only": True}),
+                                    settings)  # no paid calls, made first
+            return analyze_with(params, settings), estimate
 
 
 def main() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # telemetry locks SQLite
-    from flashfirst.demo import demo_params
-    from flashfirst.settings import Settings
-    from flows.analyze import analyze_with
-
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(storage_root=tmp, backend={"kind": "emulator"})  # as the demo
-        params = demo_params(tmp)
-        estimate = analyze_with(params.model_copy(update={"estimate_only": True}), settings)
-        report = analyze_with(params, settings)
-    c = report.costs
-    print(f"{report.items_ok}/{report.items_total} items, {report.generate_calls} calls")
-    print(f"naive (all Pro, uncached, original media, standard): ${c.naive_usd:.6f}")
+    (report, estimate), (old, _) = run_demo(old=False), run_demo(old=True)
+    c, o = report.costs, old.costs
+    print(f"{report.items_ok}/{report.items_total} items, {report.generate_calls} calls "
+          f"(2.5 run: {old.items_ok}/{old.items_total}, {old.generate_calls} calls)")
+    print(f"{'':<52}{'today':>12}{'2.5 table':>12}")
+    print(f"{'naive (all Pro, uncached, original media, standard)':<52}"
+          f"${c.naive_usd:>11.6f}${o.naive_usd:>11.6f}")
+    old_levers = {lv.name: lv.saving_usd for lv in o.levers}
     for lever in c.levers:
-        print(f"  - {lever.name:<13} ${lever.saving_usd:>10.6f}  {lever.explanation}")
-    print(f"actual:                                              ${c.actual_usd:.6f}")
-    print(f"lower bound (cheapest model, batch, no thinking):    ${c.lower_bound_usd:.6f}")
+        print(f"  - {lever.name:<48}${lever.saving_usd:>11.6f}"
+              f"${old_levers.get(lever.name, 0.0):>11.6f}")
+    print(f"{'actual':<52}${c.actual_usd:>11.6f}${o.actual_usd:>11.6f}")
+    print(f"{'lower bound (cheapest model, batch, no thinking)':<52}"
+          f"${c.lower_bound_usd:>11.6f}${o.lower_bound_usd:>11.6f}")
     print(f"actual_usd={c.actual_usd:.6f} naive_usd={c.naive_usd:.6f} "
           f"lower_bound_usd={c.lower_bound_usd:.6f} "
           f"vs_lower_bound={c.actual_usd / c.lower_bound_usd:.2f} "
+          f"old_actual_usd={o.actual_usd:.6f} old_naive_usd={o.naive_usd:.6f} "
+          f"today_vs_2_5={c.actual_usd / o.actual_usd:.2f} "
           f"estimate_vs_actual={estimate.usd / c.actual_usd:.2f}")
 
 

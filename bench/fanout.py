@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 N_ITEMS, RPM, LATENCY_S, CONCURRENCY = 1000, 600, 0.3, 64
-MODEL = "gemini-2.5-flash"
+MODEL = "gemini-3.8-flash"  # the Flash tier's default model
 
 
 def _free_port() -> int:

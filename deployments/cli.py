@@ -12,11 +12,21 @@ from typing import Annotated
 import typer
 
 from deployments.prefect_logging import apply_quiet_prefect_env
-from flashfirst.cli import EmulatorOpt, JsonOpt, app, console, out, progress_bar, require_settings
+from flashfirst.cli import (
+    AllowRetired,
+    EmulatorOpt,
+    JsonOpt,
+    app,
+    console,
+    out,
+    progress_bar,
+    require_settings,
+)
 from flashfirst.errors import FlashfirstError
 
 
-def _run_flow(params, as_json: bool, emulator: bool) -> None:  # noqa: ANN001
+def _run_flow(params, as_json: bool, emulator: bool,  # noqa: ANN001
+              allow_retired: bool = False) -> None:
     from flashfirst.estimate import RunEstimate
     from flashfirst.overrides import RunOverrides
     from flashfirst.report_render import print_report
@@ -25,7 +35,8 @@ def _run_flow(params, as_json: bool, emulator: bool) -> None:  # noqa: ANN001
     try:
         require_settings(emulator)  # a bad setting or no backend: exit 2 before Prefect starts
         with progress_bar(not as_json):
-            result = analyze(params=params, overrides=RunOverrides(emulator=emulator))
+            result = analyze(params=params, overrides=RunOverrides(
+                emulator=emulator, allow_retired=allow_retired or None))
     except RunFailed as failed:  # too many items failed: still show what happened
         console.print(f"[red]run failed:[/red] {failed}", highlight=False)
         result = failed.report
@@ -45,14 +56,14 @@ def _run_flow(params, as_json: bool, emulator: bool) -> None:  # noqa: ANN001
 
 
 @app.command()
-def demo(as_json: JsonOpt = False) -> None:
+def demo(as_json: JsonOpt = False, allow_retired: AllowRetired = False) -> None:
     """Make a small workload (video, audio, image, questions on one large document) and run
     the analyze flow on it against the embedded emulator. Run it twice to see the reuse."""
     from flashfirst.demo import demo_params
     from flashfirst.settings import load_settings
 
     params = demo_params(load_settings().storage_root)
-    _run_flow(params, as_json, emulator=True)
+    _run_flow(params, as_json, emulator=True, allow_retired=allow_retired)
 
 
 def _params(source: str, task: str | None, prompt: str | None, context: list[str],
@@ -82,22 +93,22 @@ Budget = Annotated[float | None, typer.Option(help="USD; refuse or stop above it
 def run(source: Source, task: Task = None, prompt: Prompt = None, context: Context = [],  # noqa: B006
         system: System = None, deadline: Deadline = None, batch: Batch = False,
         output: Output = None, budget: Budget = None, as_json: JsonOpt = False,
-        emulator: EmulatorOpt = False) -> None:
+        emulator: EmulatorOpt = False, allow_retired: AllowRetired = False) -> None:
     """Run the analyze flow on a manifest or folder with the configured backend.
     Exit status 1 when items failed, 2 when the run could not start (no backend, bad
     settings or input)."""
     _run_flow(_params(source, task, prompt, context, system, deadline, batch, output, budget,
-                      False), as_json, emulator)
+                      False), as_json, emulator, allow_retired)
 
 
 @app.command()
 def estimate(source: Source, task: Task = None, prompt: Prompt = None,
              context: Context = [], system: System = None, deadline: Deadline = None,  # noqa: B006
              batch: Batch = False, budget: Budget = None, as_json: JsonOpt = False,
-             emulator: EmulatorOpt = False) -> None:
+             emulator: EmulatorOpt = False, allow_retired: AllowRetired = False) -> None:
     """Count tokens with the API and price the plan, without paid calls."""
     _run_flow(_params(source, task, prompt, context, system, deadline, batch, None, budget,
-                      True), as_json, emulator)
+                      True), as_json, emulator, allow_retired)
 
 
 @app.command()

@@ -37,6 +37,10 @@ def require_settings(emulator: bool):  # noqa: ANN202
     require_backend(settings)
     return settings
 
+AllowRetired = Annotated[bool, typer.Option(
+    "--allow-retired", help="Run even on a model past its shutdown date (Google serves it "
+    "by its replacement, billed at the replacement's rates).")]
+
 
 @contextmanager
 def progress_bar(enabled: bool) -> Iterator[None]:
@@ -58,6 +62,32 @@ def progress_bar(enabled: bool) -> Iterator[None]:
             yield
         finally:
             stop()
+
+
+@app.command()
+def prices(stale_days: Annotated[int, typer.Option(
+               help="List rows in force read more than this many days ago.")] = 60,
+           on: Annotated[str | None, typer.Option(
+               help="The day to look at (YYYY-MM-DD, UTC); today when unset.")] = None,
+           as_json: JsonOpt = False) -> None:
+    """The price rows in force today, the next price change, and rows read long ago."""
+    from datetime import UTC, date, datetime
+
+    from flashfirst.price_listing import price_listing
+    from flashfirst.prices import load_price_table
+    from flashfirst.settings import load_settings
+
+    try:
+        day = date.fromisoformat(on) if on else datetime.now(UTC).date()
+    except ValueError:
+        console.print(f"[red]error:[/red] --on {on!r} is not a date (YYYY-MM-DD)")
+        raise typer.Exit(2) from None
+    listing = price_listing(load_price_table(load_settings().price_table_path), day,
+                            stale_days)
+    if as_json:
+        out.print_json(listing.model_dump_json())
+    else:
+        out.print(listing.text(), highlight=False, soft_wrap=True)
 
 
 @app.command()

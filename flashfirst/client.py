@@ -89,7 +89,9 @@ def emulator_config(settings: Settings):  # noqa: ANN201 - emulator types load l
     models = list(defaults.values())
     for spec in settings.models.all:
         base = defaults.get(spec.id)
-        update = {"rpm": spec.rpm, "tpm": spec.tpm, "min_cache_tokens": spec.min_cache_tokens}
+        update: dict[str, object] = {"rpm": spec.rpm, "tpm": spec.tpm}
+        if spec.min_cache_tokens is not None:
+            update["min_cache_tokens"] = spec.min_cache_tokens
         if base is None:
             models.append(EmulatedModel(id=spec.id, **update))
         else:

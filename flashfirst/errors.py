@@ -66,3 +66,18 @@ class BatchJobFailed(FlashfirstError):
 
     def __reduce__(self) -> tuple:
         return (type(self), (self.job_name, self.state, self.reason))
+
+
+class ThinkingNotSupported(ConfigError):
+    """An item asks for thinking its model does not take; refused before any call."""
+
+    def __init__(self, model: str, asked: str, allowed: str) -> None:
+        super().__init__(f"{model} does not take thinking {asked!r}: it accepts {allowed}")
+        self.model, self.asked, self.allowed = model, asked, allowed
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.model, self.asked, self.allowed))
+
+
+class RetiredModel(ConfigError):
+    """A run names a model past its shutdown date and the user did not insist."""

@@ -17,12 +17,13 @@ from google.genai import types
 from pydantic import BaseModel
 
 from flashfirst.caching.decision import CacheDecision
+from flashfirst.catalogue import Catalogue, load_catalogue
 from flashfirst.errors import BudgetExceeded
 from flashfirst.inference.engine import InferenceJob
 from flashfirst.items import TaskKind
 from flashfirst.prices import PriceTable, usd
 from flashfirst.prompts import prompt_for
-from flashfirst.settings import ModelCatalogue, ModelTier
+from flashfirst.settings import ModelTier
 
 # Assumed answer sizes (tokens, thinking excluded) for pricing before the fact.
 ASSUMED_ANSWER_TOKENS: dict[TaskKind, int] = {
@@ -75,23 +76,28 @@ async def count_job_tokens(client: genai.Client, jobs: list[InferenceJob]) -> li
 
 def price_plan(jobs: list[InferenceJob], counts: list[int], context_tokens: int,
                decisions: list[CacheDecision], prices: PriceTable,
-               budget_usd: float | None, models: ModelCatalogue) -> RunEstimate:
+               budget_usd: float | None, models: Catalogue | None = None) -> RunEstimate:
+    """Each job priced as the model that will serve its route today (a retired id's
+    replacement, a re-routed id's new model), as the engine will price the call."""
+    models = models or load_catalogue()
     cached_models = {d.model for d in decisions if d.create}
     per_model: dict[str, Decimal] = {}
     out_total = thinking_total = 0
     for job, n in zip(jobs, counts, strict=True):
-        model = job.route.model
-        thinking = assumed_thinking_tokens(model, models)
-        out = assumed_output_tokens(job, models)
+        requested = job.route.model
+        model = _billed_as(requested, prices, models)
+        thinking = ASSUMED_THINKING_TOKENS[job.route.tier]
+        out = assumed_output_tokens(job)
         out_total += out
         thinking_total += thinking
-        cached = context_tokens if model in cached_models else 0
+        cached = context_tokens if requested in cached_models else 0
         cost = prices.price_tokens(model, input_tokens=n + context_tokens - cached,
                                    cached_tokens=cached, output_tokens=out,
                                    tier=job.route.service_tier)
         per_model[model] = per_model.get(model, Decimal(0)) + cost
-    cache = sum((prices.cache_write(d.model, d.context_tokens)
-                 + prices.cache_storage(d.model, d.context_tokens, d.ttl_s)
+    cache = sum((prices.cache_write(_billed_as(d.model, prices, models), d.context_tokens)
+                 + prices.cache_storage(_billed_as(d.model, prices, models), d.context_tokens,
+                                        d.ttl_s)
                  for d in decisions if d.create), Decimal(0))
     total = sum(per_model.values(), Decimal(0)) + cache
     return RunEstimate(items=len(jobs), input_tokens=sum(counts) + context_tokens * len(jobs),
@@ -101,14 +107,14 @@ def price_plan(jobs: list[InferenceJob], counts: list[int], context_tokens: int,
                        cache_usd=usd(cache), budget_usd=budget_usd)
 
 
-def assumed_output_tokens(job: InferenceJob, models: ModelCatalogue) -> int:
-    """The answer the task usually needs plus what its model thinks by default."""
-    return (ASSUMED_ANSWER_TOKENS[job.item.task]
-            + assumed_thinking_tokens(job.route.model, models))
+def assumed_output_tokens(job: InferenceJob) -> int:
+    """The answer the task usually needs plus what its model tier thinks by default."""
+    return ASSUMED_ANSWER_TOKENS[job.item.task] + ASSUMED_THINKING_TOKENS[job.route.tier]
 
 
-def assumed_thinking_tokens(model: str, models: ModelCatalogue) -> int:
-    return ASSUMED_THINKING_TOKENS[models.tier_of(model)]
+def _billed_as(model: str, prices: PriceTable, models: Catalogue) -> str:
+    served = models.served_id(model)
+    return served if served in prices.models else model
 
 
 def check_budget(estimate: RunEstimate) -> None:

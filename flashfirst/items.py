@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -46,7 +47,8 @@ class MediaPolicy(BaseModel):
     fps: float | None = Field(
         None, gt=0, le=1, description="Sample below 1 fps (fewer frames, fewer tokens).")
     media_resolution: MediaResolution | None = Field(
-        None, description="'low' bills 66 instead of 258 tokens a frame.")
+        None, description="low/medium/high/ultra_high; what it saves depends on the model "
+        "family (POLICY_EFFECTS): on Gemini 3 low saves nothing on video.")
     trim_start_s: float | None = Field(None, ge=0, description="Send from this second.")
     trim_end_s: float | None = Field(None, gt=0, description="Send up to this second.")
     drop_audio: bool | None = Field(None, description="Drop a video's audio track (32 tok/s).")
@@ -78,6 +80,9 @@ class WorkItem(BaseModel):
         None, description="Extra answer check: 'regex:<pattern>' or the name of a check "
         "the installation registered (entry points 'flashfirst.checks').")
     model: str | None = Field(None, description="Force this model id (routing override).")
+    thinking: str | None = Field(
+        None, description="Thinking for this item: least/low/default/high (mapped per "
+        "model), a level the model takes (minimal/low/medium/high) or a budget in tokens.")
     media_policy: MediaPolicy | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
 
@@ -155,7 +160,13 @@ class Usage(BaseModel):
 class Attempt(BaseModel):
     """One billed model call (retries of transient errors are not billed and not listed)."""
 
-    model: str
+    model: str = Field(description="The model id requested.")
+    served_model: str | None = Field(
+        None, description="The model that answered (response modelVersion); the call is "
+        "priced as this one. None: not reported, the requested one.")
+    called_at: datetime | None = Field(
+        None, description="When the call was made (response Date header, else local UTC): "
+        "the day whose price row applies.")
     service_tier_requested: ServiceTier
     service_tier_served: ServiceTier
     usage: Usage = Usage()
@@ -166,6 +177,10 @@ class Attempt(BaseModel):
     latency_s: float = 0.0
     transient_retries: int = 0
     cached_content: str | None = None
+
+    @property
+    def billed_model(self) -> str:
+        return self.served_model or self.model
 
 
 class ItemMedia(BaseModel):

@@ -6,8 +6,13 @@ difference between baseline and actual:
     naive    every item on Pro, standard tier, no cache, media as the user gave it
   → routed   each call on the model it actually used (escalations included)
   → media    with the prepared media's tokens instead of the original's
-  → cached   with cached tokens at the cached rate, plus cache writes and storage
+  → implicit with the tokens Gemini's implicit cache discounted (cached tokens reported
+             without a cache object) at the cached rate
+  → cached   with explicit caches' tokens at the cached rate too, plus writes and storage
   → actual   at the service tier that actually served each call (Flex, Batch, …)
+
+Every call is priced as the model that served it (``Attempt.billed_model``) by the price
+row in force when it was made (``Attempt.called_at``).
 
 The lower bound prices the same answers as if every item had gone once to the
 cheapest model, at the batch price, without thinking tokens and without paying for
@@ -17,11 +22,13 @@ cache writes or storage.
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
 from flashfirst.caching.manager import CacheRecord
+from flashfirst.catalogue import Catalogue, load_catalogue
 from flashfirst.items import Attempt, ItemResult, ServiceTier, Usage
 from flashfirst.prices import PriceTable, usd
 from flashfirst.settings import ModelCatalogue, ModelTier
@@ -68,32 +75,42 @@ class MediaDelta(BaseModel):
 
 def summarize_costs(results: list[ItemResult], caches: list[CacheRecord],
                     media: dict[str, MediaDelta], prices: PriceTable,
-                    catalogue: ModelCatalogue) -> CostSummary:
-    stages = defaultdict(Decimal)  # naive, routed, media, cached, actual
+                    catalogue: ModelCatalogue, models: Catalogue | None = None
+                    ) -> CostSummary:
+    """``models``: what serves a retired id (the baseline's Pro and the lower bound's
+    cheapest model are priced as what would serve them that day)."""
+    models = models or load_catalogue()
+    stages = defaultdict(Decimal)  # naive, routed, media, implicit, cached, actual
     per_model: dict[str, ModelCost] = {}
     lower = Decimal(0)
+    implicit_tokens = 0
     pro = catalogue.pro.id
     cheapest = catalogue.by_tier(ModelTier.FLASH_LITE).id
+    standard = ServiceTier.STANDARD
     for result in results:
         if result.reused or not result.attempts:
             continue
         delta = media.get(result.id)
         for attempt in result.attempts:
+            model, at = attempt.billed_model, attempt.called_at
             original = _with_original_media(attempt.usage, delta)
-            stages["routed"] += prices.price_call(attempt.model, _uncached(original),
-                                                  ServiceTier.STANDARD)
-            stages["media"] += prices.price_call(attempt.model, _uncached(attempt.usage),
-                                                 ServiceTier.STANDARD)
-            stages["cached"] += prices.price_call(attempt.model, attempt.usage,
-                                                  ServiceTier.STANDARD)
-            actual = prices.price_call(attempt.model, attempt.usage,
-                                       attempt.service_tier_served)
+            stages["routed"] += prices.price_call(model, _uncached(original), standard, at)
+            stages["media"] += prices.price_call(model, _uncached(attempt.usage), standard, at)
+            implicit = attempt.cached_content is None and attempt.usage.cached_tokens > 0
+            implicit_tokens += attempt.usage.cached_tokens if implicit else 0
+            stages["implicit"] += prices.price_call(
+                model, attempt.usage if implicit else _uncached(attempt.usage), standard, at)
+            stages["cached"] += prices.price_call(model, attempt.usage, standard, at)
+            actual = prices.price_call(model, attempt.usage, attempt.service_tier_served, at)
             stages["actual"] += actual
             _add(per_model, attempt, actual)
         last = result.attempts[-1]
+        day = last.called_at.date() if last.called_at else None
         stages["naive"] += prices.price_call(
-            pro, _uncached(_with_original_media(last.usage, delta)), ServiceTier.STANDARD)
-        lower += prices.price_call(cheapest, _as_output_of(last.usage), ServiceTier.BATCH)
+            _priced_as(pro, day, prices, models),
+            _uncached(_with_original_media(last.usage, delta)), standard, last.called_at)
+        lower += prices.price_call(_priced_as(cheapest, day, prices, models),
+                                   _as_output_of(last.usage), ServiceTier.BATCH, last.called_at)
     write = sum((prices.cache_write(c.model, c.tokens) for c in caches if c.created_by_run),
                 Decimal(0))
     storage = sum((prices.cache_storage(c.model, c.tokens, c.billed_seconds()) for c in caches),
@@ -107,8 +124,13 @@ def summarize_costs(results: list[ItemResult], caches: list[CacheRecord],
         Lever(name="media", saving_usd=usd(stages["routed"] - stages["media"]),
               explanation="fewer media tokens from the reduction policies (1 fps and 16 kHz "
                           "alone save bytes, not tokens)"),
-        Lever(name="caching", saving_usd=usd(stages["media"] - stages["cached"]),
-              explanation="shared context at the cached rate, net of cache writes and storage"),
+        Lever(name="caching", saving_usd=usd(stages["implicit"] - stages["cached"]),
+              explanation="shared context in explicit caches at the cached rate, net of "
+                          "cache writes and storage"),
+        Lever(name=IMPLICIT_LEVER, saving_usd=usd(stages["media"] - stages["implicit"]),
+              explanation=f"{implicit_tokens:,} tokens of repeated prefixes Gemini "
+                          "discounted on its own (cachedContentTokenCount without a cache "
+                          "object), at the cached rate"),
         Lever(name="service tier", saving_usd=usd(stages["cached"] - stages["actual"]),
               explanation="Flex and Batch at half price (Priority costs more)"),
     ]
@@ -118,6 +140,15 @@ def summarize_costs(results: list[ItemResult], caches: list[CacheRecord],
         cache_storage_usd=usd(storage), levers=levers,
         per_model=sorted(per_model.values(), key=lambda m: -m.cost_usd),
     )
+
+
+IMPLICIT_LEVER = "caching (implicit)"
+
+
+def _priced_as(model: str, day: date | None, prices: PriceTable, models: Catalogue) -> str:
+    """The model a call for ``model`` would have been billed as on that day."""
+    served = models.served_id(model, day)
+    return served if served in prices.models else model
 
 
 def _with_original_media(usage: Usage, delta: MediaDelta | None) -> Usage:
@@ -148,7 +179,8 @@ def _as_output_of(usage: Usage) -> Usage:
 
 
 def _add(per_model: dict[str, ModelCost], attempt: Attempt, cost: Decimal) -> None:
-    m = per_model.setdefault(attempt.model, ModelCost(model=attempt.model))
+    """Per model that served (and was billed)."""
+    m = per_model.setdefault(attempt.billed_model, ModelCost(model=attempt.billed_model))
     m.calls += 1
     m.prompt_tokens += attempt.usage.prompt_tokens
     m.cached_tokens += attempt.usage.cached_tokens

@@ -36,6 +36,9 @@ class RunOverrides(BaseModel):
     failure_threshold: float | None = Field(
         None, ge=0, le=1, description="Fail the run above this share of failed items.")
     cache_enabled: bool | None = Field(None, description="Cache shared context where it pays.")
+    allow_retired: bool | None = Field(
+        None, description="Run even on a model past its shutdown date (served and billed as "
+        "its replacement).")
 
 
 @contextmanager
@@ -56,6 +59,8 @@ def settings_for_run(overrides: RunOverrides | None) -> Settings:
     o = overrides or RunOverrides()
     if o.emulator:
         settings.backend.kind = "emulator"
+    if o.allow_retired is not None:
+        settings.allow_retired = o.allow_retired
     if o.fps is not None:
         settings.media.fps = o.fps
     for name in ("chunk_size", "chunks_in_flight", "max_attempts", "failure_threshold"):

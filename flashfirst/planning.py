@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from flashfirst.caching.decision import CacheDecision, decide, expected_run_s
 from flashfirst.caching.manager import PreparedContext
+from flashfirst.catalogue import load_catalogue
 from flashfirst.inference.answers import AnswerStore, job_key
 from flashfirst.inference.engine import InferenceJob
 from flashfirst.items import ServiceTier, WorkItem
@@ -58,15 +59,22 @@ def cache_decisions(context: PreparedContext | None, jobs: list[InferenceJob],
         return []
     per_model = Counter(j.route.model for j in jobs)
     tiers = {j.route.model: j.route.service_tier for j in jobs}
+    catalogue = load_catalogue(settings.model_catalogue_path)
     decisions = []
     for model, n in sorted(per_model.items()):
         spec = settings.models.spec(model)
+        info = catalogue.find(catalogue.served_id(model))
+        implicit_min = info.implicit_cache_min if info is not None else None
+        # Batch requests get no implicit discount (CONTRACT-11, batch-api page).
+        if tiers[model] is ServiceTier.BATCH:
+            implicit_min = None
         latency = _PLANNING_LATENCY_S.get(tiers[model], _DEFAULT_LATENCY_S)
         ttl = max(settings.cache.min_ttl_s,
                   expected_run_s(n, spec.rpm, spec.concurrency, latency)
                   * settings.cache.ttl_margin)
         decisions.append(decide(model=model, context_tokens=context.tokens, items=n,
                                 ttl_s=ttl, min_tokens=spec.min_cache_tokens, prices=prices,
-                                tier=tiers[model],
-                                live=context.tokens >= spec.min_cache_tokens and live(model)))
+                                tier=tiers[model], implicit_min_tokens=implicit_min,
+                                live=spec.min_cache_tokens is not None
+                                and context.tokens >= spec.min_cache_tokens and live(model)))
     return decisions

@@ -18,6 +18,8 @@ class ItemLine(BaseModel):
     id: str
     task: str
     models: list[str]
+    served_models: list[str] = Field(
+        default_factory=list, description="The model that answered each attempt.")
     service_tier: str | None
     cost_usd: float
     escalated: bool
@@ -61,6 +63,18 @@ class CacheSummary(BaseModel):
     api_calls: int = 0
 
 
+class ServedBy(BaseModel):
+    """Calls answered by another model than the one requested (a retired or re-routed
+    id): priced as the one that served."""
+
+    requested: str
+    served: str
+    calls: int
+
+    def line(self) -> str:
+        return f"{self.requested} → served by {self.served}: {self.calls} calls"
+
+
 class StageLine(BaseModel):
     stage: str
     seconds: float
@@ -81,6 +95,8 @@ class RunReport(BaseModel):
     costs: CostSummary
     stages: list[StageLine] = Field(default_factory=list)
     routing_split: dict[str, int] = Field(default_factory=dict)
+    served_by: list[ServedBy] = Field(
+        default_factory=list, description="Requested ids answered by another model.")
     escalation: list[TaskEscalation] = Field(default_factory=list)
     media: MediaSummary = MediaSummary()
     cache: CacheSummary = CacheSummary()
@@ -104,6 +120,7 @@ class RunReport(BaseModel):
 def item_lines(results: list[ItemResult]) -> list[ItemLine]:
     return [
         ItemLine(id=r.id, task=r.task.value, models=r.models,
+                 served_models=[a.billed_model for a in r.attempts],
                  service_tier=r.attempts[-1].service_tier_served.value if r.attempts else None,
                  cost_usd=0.0 if r.reused else round(r.cost_usd, 9), escalated=r.escalated,
                  reused=r.reused, error=r.error)
@@ -114,6 +131,13 @@ def item_lines(results: list[ItemResult]) -> list[ItemLine]:
 def routing_split(results: list[ItemResult]) -> dict[str, int]:
     """Items by the model that first served them (the routing decision)."""
     return dict(Counter(r.route.model for r in results if r.route is not None))
+
+
+def served_by(results: list[ItemResult]) -> list[ServedBy]:
+    pairs = Counter((a.model, a.served_model) for r in results if not r.reused
+                    for a in r.attempts if a.served_model and a.served_model != a.model)
+    return [ServedBy(requested=req, served=srv, calls=n)
+            for (req, srv), n in sorted(pairs.items())]
 
 
 def escalation_by_task(results: list[ItemResult]) -> list[TaskEscalation]:

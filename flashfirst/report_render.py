@@ -52,6 +52,9 @@ def to_markdown(r: RunReport) -> str:
     lines += ["", "## Routing", "", *(f"- {m}" for m in r.mode_choices),
               "", "| model | items |", "|---|---:|"]
     lines += [f"| {m} | {n} |" for m, n in sorted(r.routing_split.items())]
+    if r.served_by:
+        lines += ["", "Served by another model than requested (priced as the one that "
+                  "served):", ""] + [f"- {s.line()}" for s in r.served_by]
     if r.escalation:
         lines += ["", "| task | items | escalated | rate |", "|---|---:|---:|---:|"]
         lines += [f"| {e.task} | {e.items} | {e.escalated} | {e.rate:.0%} |"
@@ -142,6 +145,8 @@ def print_report(r: RunReport, console: Console | None = None) -> None:
         f"{m.tokens_after:,} · prepared {m.prepared_now}, reused {m.reused}, uploaded "
         f"{m.uploaded}\ncaches created {r.cache.created}, reused {r.cache.reused}, calls with "
         f"cache hits {r.cache.calls_with_cache_hits} · wall {r.wall_s:.1f}s")
+    for s in r.served_by:
+        console.print(f"[yellow]{s.line()}[/yellow] (priced as {s.served})", highlight=False)
     for item_id, cause in sorted(r.failures.items()):
         console.print(f"[red]failed[/red] {item_id}: {cause}", highlight=False)
 

@@ -47,6 +47,9 @@ class RoutingPolicy(BaseModel):
     tasks: dict[TaskKind, ModelTier] = Field(default_factory=dict)
     rules: list[RoutingRule] = Field(default_factory=list)
     service_tier: ServiceTierPolicy = ServiceTierPolicy()
+    thinking: dict[TaskKind, str] = Field(
+        default_factory=dict, description="Thinking per task (an effort: least, low, "
+        "default, high; or a level or budget), mapped per model; an item's own wins.")
 
 
 def load_routing_policy(path: Path | None = None) -> RoutingPolicy:

@@ -44,25 +44,28 @@ class ModelTier(StrEnum):
 
 
 class ModelSpec(BaseModel):
-    """A model of the catalogue with its limits.
+    """The model chosen for a tier, with the limits of your project.
 
-    Rate limits default to Tier 1 of the Gemini Developer API
-    (https://ai.google.dev/gemini-api/docs/rate-limits, read 2026-11-28); set yours.
-    Minimum cacheable sizes: https://ai.google.dev/gemini-api/docs/caching (2,048 tokens
-    for the 2.5 models in the Jul-Oct 2026 docs, DESIGN.md §7)."""
+    Google no longer publishes per-model RPM/TPM
+    (https://ai.google.dev/gemini-api/docs/rate-limits, read 2026-10): the defaults are
+    the last published Tier 1 figures; set yours from AI Studio. What a model is (family,
+    dates, cache minimums, thinking) comes from the model catalogue (``catalogue.py``)."""
 
     id: str = Field(description="The model id the API knows.")
     rpm: int = Field(1000, gt=0, description="Requests per minute allowed for this model.")
     tpm: int = Field(1_000_000, gt=0, description="Input tokens per minute allowed.")
     concurrency: int = Field(32, gt=0, description="Requests in flight at once, at most.")
-    min_cache_tokens: int = Field(2048, ge=0, description="Smallest context the API caches.")
+    min_cache_tokens: int | None = Field(
+        None, ge=0, description="Smallest context the API caches; unset: the model "
+        "catalogue's minimum (none where the model has no explicit caching).")
     context_window: int = Field(1_048_576, gt=0, description="Input tokens the model takes.")
 
 
+# Models served today (README "Models": price, capability, GA or preview of each).
 _DEFAULT_MODELS: dict[str, dict[str, object]] = {
     "flash_lite": {"id": "gemini-2.5-flash-lite", "rpm": 4000, "tpm": 4_000_000},
-    "flash": {"id": "gemini-2.5-flash", "rpm": 1000, "tpm": 1_000_000},
-    "pro": {"id": "gemini-2.5-pro", "rpm": 150, "tpm": 2_000_000},
+    "flash": {"id": "gemini-3.8-flash", "rpm": 1000, "tpm": 1_000_000},
+    "pro": {"id": "gemini-3.1-pro-preview", "rpm": 150, "tpm": 2_000_000},
 }
 
 
@@ -241,6 +244,12 @@ class Settings(BaseSettings):
         None, description="YAML routing policy; the packaged default when unset.")
     price_table_path: Path | None = Field(
         None, description="JSON price table; the packaged one when unset.")
+    model_catalogue_path: Path | None = Field(
+        None, description="JSON model catalogue (dates, caching, thinking, media rules); "
+        "the packaged one when unset.")
+    allow_retired: bool = Field(
+        False, description="Start a run that names a model past its shutdown date (Google "
+        "serves it by its replacement, at the replacement's rates).")
     storage_root: str = Field(
         "./flashfirst-data", description="Where prepared media, answers and reports live "
         "(a local path or gs://bucket/prefix).")
@@ -259,7 +268,20 @@ class Settings(BaseSettings):
                              "FLASHFIRST_BACKEND__API_KEY)")
         return self
 
-    @field_validator("price_table_path", "routing_policy_path")
+    @model_validator(mode="after")
+    def _cache_minimums_from_catalogue(self) -> Settings:
+        from flashfirst.catalogue import load_catalogue
+
+        catalogue = load_catalogue(self.model_catalogue_path)
+        for spec in self.models.all:
+            info = catalogue.find(spec.id)
+            if spec.min_cache_tokens is None and info is None:
+                spec.min_cache_tokens = 4096  # unknown model: the larger documented minimum
+            elif spec.min_cache_tokens is None and info is not None and info.explicit_cache:
+                spec.min_cache_tokens = info.explicit_cache_min
+        return self
+
+    @field_validator("price_table_path", "routing_policy_path", "model_catalogue_path")
     @classmethod
     def _file_exists(cls, v: Path | None) -> Path | None:
         if v is not None and not v.is_file():

@@ -35,7 +35,7 @@ from tasks.estimate import estimate_run
 from tasks.inference import InferenceRun, run_inference
 from tasks.media import prepare_run_media
 from tasks.modes import choose_run_modes
-from tasks.routing import find_unanswered, plan_routes
+from tasks.routing import check_models, find_unanswered, plan_routes
 
 
 class RunFailed(FlashfirstError):
@@ -69,6 +69,7 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
     started, clock = datetime.now(UTC), StageClock()
 
     items = discover_items(params)
+    check_models(items, settings)
     context_media = context_media_items(params.context)
     media = prepare_run_media([i for i in items if needs_media_stage(i)], context_media,
                               settings, params.media_policy)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.artifacts import (
     create_link_artifact,
     create_markdown_artifact,
@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from flashfirst.caching.decision import CacheDecision
 from flashfirst.caching.manager import CacheRecord
+from flashfirst.catalogue import load_catalogue
 from flashfirst.client import backend_label
 from flashfirst.items import ItemResult
 from flashfirst.ledger import CostSummary, MediaDelta, summarize_costs
@@ -28,6 +29,7 @@ from flashfirst.report import (
     item_lines,
     media_summary,
     routing_split,
+    served_by,
 )
 from flashfirst.report_render import (
     chart_markdown,
@@ -62,7 +64,11 @@ def aggregate_costs(facts: RunFacts, settings: Settings) -> RunReport:
     prices = load_price_table(settings.price_table_path)
     deltas = {i: MediaDelta(before=s.tokens_before, after=s.tokens_after)
               for i, s in facts.media.items()}
-    costs = summarize_costs(facts.results, facts.cache_records, deltas, prices, settings.models)
+    costs = summarize_costs(facts.results, facts.cache_records, deltas, prices, settings.models,
+                            load_catalogue(settings.model_catalogue_path))
+    substituted = served_by(facts.results)
+    for line in substituted:  # once per run, whatever the number of calls
+        get_run_logger().warning("%s, priced as %s", line.line(), line.served)
     failures = dict(facts.failures)
     failures.update({r.id: r.error for r in facts.results if r.error})
     budget_stopped = sum(1 for r in facts.results if r.error and "not dispatched" in r.error)
@@ -74,7 +80,7 @@ def aggregate_costs(facts: RunFacts, settings: Settings) -> RunReport:
         items_reused=sum(1 for r in facts.results if r.reused),
         generate_calls=sum(len(r.attempts) for r in facts.results if not r.reused),
         costs=costs, stages=priced_stages(facts.stages, costs),
-        routing_split=routing_split(facts.results),
+        routing_split=routing_split(facts.results), served_by=substituted,
         escalation=escalation_by_task(facts.results),
         media=media_summary(list(facts.media.values()), facts.media_seconds),
         cache=cache_summary(facts.decisions, facts.cache_records, facts.results,

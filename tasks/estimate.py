@@ -8,6 +8,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flashfirst.caching.manager import PreparedContext
+from flashfirst.catalogue import load_catalogue
 from flashfirst.client import make_client
 from flashfirst.estimate import RunEstimate, check_budget, count_job_tokens, price_plan
 from flashfirst.inference.engine import InferenceJob
@@ -24,7 +25,7 @@ def estimate_run(jobs: list[InferenceJob], context: PreparedContext | None,
     counts = asyncio.run(count_job_tokens(make_client(settings), jobs)) if jobs else []
     estimate = price_plan(jobs, counts, context.tokens if context else 0,
                           cache_decisions(context, jobs, settings, prices), prices, budget_usd,
-                          settings.models)
+                          load_catalogue(settings.model_catalogue_path))
     get_run_logger().info("estimate: %s", estimate.summary())
     check_budget(estimate)
     return estimate

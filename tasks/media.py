@@ -17,9 +17,10 @@ from prefect.futures import PrefectFuture
 from pydantic import BaseModel
 
 from flashfirst.client import make_client
-from flashfirst.errors import MediaError
+from flashfirst.errors import FlashfirstError, MediaError
 from flashfirst.items import ItemMedia, ItemResult, MediaPolicy, WorkItem
 from flashfirst.media import MediaUploadError, PreparedMedia, prepare_media, resolve_policy
+from flashfirst.router import RoutingPolicy, load_routing_policy, route
 from flashfirst.settings import Settings
 from flashfirst.sources import CONTEXT_PREFIX
 from flashfirst.storage import Storage
@@ -42,11 +43,13 @@ def _retry_transient_uploads(task: Any, task_run: Any, state: Any) -> bool:
       retry_delay_seconds=[2, 10], retry_condition_fn=_retry_transient_uploads,
       cache_policy=NO_CACHE)
 def prepare_media_task(item: WorkItem, settings: Settings, storage: Storage, upload: bool,
-                       policy: MediaPolicy | None = None) -> PreparedMedia:
+                       policy: MediaPolicy | None = None,
+                       model: str | None = None) -> PreparedMedia:
     """Prepare one item's media (downsample, store, upload) and log what it saved.
-    The client is built here, not passed in: task arguments must pickle (Dask)."""
+    The client is built here, not passed in: task arguments must pickle (Dask).
+    ``model``: the item's route, whose token rules count what it saved."""
     client = make_client(settings) if upload else None
-    prepared = prepare_media(item, settings, storage, client, policy)
+    prepared = prepare_media(item, settings, storage, client, policy, model)
     stats = prepared.stats
     get_run_logger().info(
         "%s: %s %s -> %s bytes, tokens %s -> %s%s%s (ffmpeg %.2f s)", item.id,
@@ -76,9 +79,23 @@ def prepare_media_items(items: Sequence[WorkItem], settings: Settings, storage: 
     naming it and the cause. A failed item never fails its siblings."""
     if not items:
         return []
+    routing = load_routing_policy(settings.routing_policy_path)
+    models = [_route_model(i, routing, settings) for i in items]
     futures = prepare_media_task.map(list(items), unmapped(settings), unmapped(storage),
-                                     unmapped(upload), unmapped(policy))
+                                     unmapped(upload), unmapped(policy), models)
     return [_outcome(item, future) for item, future in zip(items, futures, strict=True)]
+
+
+def _route_model(item: WorkItem, routing: RoutingPolicy, settings: Settings) -> str | None:
+    """The model the item will be routed to, routed before its size is known (a rule on
+    prompt size may still move it); None for the shared context or an unknown model
+    (that item fails at routing, with the cause)."""
+    if item.id.startswith(CONTEXT_PREFIX):
+        return None
+    try:
+        return route(item, routing, settings.models).model
+    except FlashfirstError:
+        return None
 
 
 class RunMedia(BaseModel):

@@ -6,6 +6,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flashfirst.caching.manager import PreparedContext
+from flashfirst.catalogue import check_run_models, load_catalogue
 from flashfirst.client import backend_id
 from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.engine import InferenceJob
@@ -16,6 +17,19 @@ from flashfirst.settings import Settings
 from flashfirst.sources import SourceParts
 from flashfirst.storage import Storage
 from flashfirst.token_rules import MediaResolution
+
+
+@task(name="check-models", cache_policy=NO_CACHE)
+def check_models(items: list[WorkItem], settings: Settings) -> list[str]:
+    """Before the first call: say which of the run's models are retiring, retired or
+    re-routed (and by what they are served); refuse a retired one unless insisted."""
+    ids = [s.id for s in settings.models.all] + [i.model for i in items if i.model]
+    notices = check_run_models(load_catalogue(settings.model_catalogue_path), ids,
+                               allow_retired=settings.allow_retired)
+    logger = get_run_logger()
+    for notice in notices:
+        logger.warning("model: %s", notice)
+    return notices
 
 
 @task(name="plan-routes", cache_policy=NO_CACHE)

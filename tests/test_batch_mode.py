@@ -24,7 +24,7 @@ def items() -> list[WorkItem]:
 def test_batch_mode_answers_at_half_price_and_escalates_in_a_second_batch(
         run_settings: Settings, emulator: EmbeddedEmulator):
     emulator.control.configure(batch={"pending_s": 0, "running_s": 0})
-    emulator.control.add_script(contains="FORCE_INVALID", model="gemini-2.5-flash",
+    emulator.control.add_script(contains="FORCE_INVALID", model="gemini-3.8-flash",
                                 text="not json")
     batch: RunReport = analyze_with(AnalyzeParams(items=items(), mode=RunMode.BATCH), run_settings)
     assert batch.items_ok == 5
@@ -32,7 +32,8 @@ def test_batch_mode_answers_at_half_price_and_escalates_in_a_second_batch(
     assert stats.batches_created == 2  # Flash, then the escalation to Pro
     assert stats.calls_to("generateContent") == 0
     lines = {line.id: line for line in batch.items}
-    assert lines["bad"].models == ["gemini-2.5-flash", "gemini-2.5-pro"] and lines["bad"].escalated
+    assert lines["bad"].models == ["gemini-3.8-flash", "gemini-3.1-pro-preview"]
+    assert lines["bad"].escalated
     assert all(line.service_tier == ServiceTier.BATCH.value for line in lines.values())
     tier = next(lv for lv in batch.costs.levers if lv.name == "service tier")
     # Batch halves every call: the tier lever is exactly what the calls cost.

@@ -100,7 +100,7 @@ def test_a_budget_reached_mid_run_stops_dispatch_and_keeps_what_was_paid_for(
     settings = run_settings.model_copy(deep=True)
     settings.models.flash.concurrency = 1
     settings.inference.failure_threshold = 1.0
-    items = questions(12, TaskKind.CLASSIFY, model="gemini-2.5-flash")
+    items = questions(12, TaskKind.CLASSIFY, model="gemini-3.8-flash")
     estimate = analyze_with(AnalyzeParams(items=items, estimate_only=True), settings)
     budget = estimate.usd * 1.5
     out = tmp_path / "out"

@@ -53,7 +53,7 @@ def test_first_run_caches_second_run_reuses_and_every_call_hits(
     first: RunReport = analyze_with(params(doc), run_settings)
     assert emulator.stats.cache_creations == 1
     [decision] = first.cache.decisions
-    assert decision.model == "gemini-2.5-flash" and decision.create
+    assert decision.model == "gemini-3.8-flash" and decision.create
     assert first.cache.created == 1
     emulator.control.clear_scripts()
     # New questions, same context: no new cache, and every call reads it.
@@ -105,7 +105,7 @@ def test_a_context_not_worth_caching_is_sent_inline(run_settings, emulator, tmp_
     # One call cannot pay for a cache write plus five minutes of storage on Pro.
     report = analyze_with(params(handbook(tmp_path), n=1, task=TaskKind.REASON), run_settings)
     [decision] = report.cache.decisions
-    assert decision.model == "gemini-2.5-pro" and not decision.create
+    assert decision.model == "gemini-3.1-pro-preview" and not decision.create
     assert "less than storage" in decision.reason
     assert emulator.stats.cache_creations == 0
     assert report.cache.calls_with_cache_hits == 0
@@ -118,9 +118,9 @@ def test_a_cache_that_expires_mid_run_is_recreated_once(run_settings, emulator, 
                                             documents=[handbook(tmp_path)]),
                               storage, client, run_settings)
     manager = CacheManager(client, storage, run_settings.storage_root, backend_id(run_settings))
-    use = manager.ensure(context, "gemini-2.5-flash", ttl_s=300)
+    use = manager.ensure(context, "gemini-3.8-flash", ttl_s=300)
     emulator.control.advance_clock(301)
-    contexts = CachedContexts(manager, context, {"gemini-2.5-flash": use}, ttl_s=300)
+    contexts = CachedContexts(manager, context, {"gemini-3.8-flash": use}, ttl_s=300)
     engine = Engine(client, run_settings, load_price_table(), load_routing_policy(),
                     contexts=contexts, limiters=Limiters())
     jobs = [InferenceJob(item=WorkItem(id=f"i{n}", text=f"Question {n}"), identity=f"i{n}",
@@ -133,7 +133,12 @@ def test_a_cache_that_expires_mid_run_is_recreated_once(run_settings, emulator, 
     results = asyncio.run(go())
     assert all(r.ok for r in results)
     assert emulator.stats.cache_creations == 2
-    assert all(r.attempts[0].usage.cached_tokens == context.tokens for r in results)
+    # By hand, "a token is about 4 characters" (https://ai.google.dev/gemini-api/docs/
+    # tokens): each handbook line is 56 characters plus the digits of its number (10 × 1
+    # + 90 × 2 + 200 × 3 = 790 digits), 300 × 56 + 790 = 17,590 characters → 4,398 tokens;
+    # the system instruction's 25 characters → 7. The cache holds 4,405 tokens.
+    assert context.tokens == 4405
+    assert all(r.attempts[0].usage.cached_tokens == 4405 for r in results)
     recreated = [r for r in manager.records.values() if r.recreated]
     assert len(recreated) == 1 and recreated[0].name != use.cache_name
 
@@ -143,8 +148,8 @@ def test_janitor_deletes_only_our_idle_caches(run_settings, emulator, tmp_path, 
 
     analyze_with(params(handbook(tmp_path), keep_caches_s=7200), run_settings)
     client = make_client(run_settings)
-    theirs = client.caches.create(model="gemini-2.5-flash", config=types.CreateCachedContentConfig(
-        display_name="someone-elses", contents=["x " * 5000], ttl="86400s"))
+    theirs = client.caches.create(model="gemini-3.8-flash", config=types.CreateCachedContentConfig(
+        display_name="someone-elses", contents=["x " * 9000], ttl="86400s"))
     monkeypatch.setenv("FLASHFIRST_BACKEND__BASE_URL", emulator.base_url)
     kept = cache_janitor(reuse_window_s=3600)
     assert kept.deleted == [] and len(kept.ours) == 1

@@ -157,3 +157,20 @@ def test_a_run_from_the_command_line_shows_its_logs_in_prefect(
     assert any(m.startswith("clip.mp4: video") and "bytes, tokens" in m for m in messages), \
         messages
     assert not any("clip.mp4: video" in line for line in out.stderr.splitlines())  # console
+
+
+def test_prices_lists_the_rows_in_force_the_next_change_and_stale_rows(tmp_path):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FLASHFIRST_")}
+    out = flashfirst("prices", "--on", "2026-12-31", "--stale-days", "60", "--json",
+                     env=clean, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    listing = json.loads(out.stdout)
+    in_force = {p["model"]: p for p in listing["in_force"]}
+    # pricing page: 3.8 Flash $0.75 / $3.75 through 2026-12-31, $1.50 / $7.50 from 2027-01-01
+    assert (in_force["gemini-3.8-flash"]["input"], in_force["gemini-3.8-flash"]["output"]) \
+        == (0.75, 3.75)
+    nxt = [p for p in listing["next_changes"] if p["model"] == "gemini-3.8-flash"]
+    assert nxt[0]["effective_from"] == "2027-01-01" and nxt[0]["input"] == 1.5
+    assert "gemini-3.1-pro-preview" in {p["model"] for p in listing["stale"]}  # read 09-20
+    text = flashfirst("prices", "--on", "2027-01-01", env=clean, cwd=tmp_path)
+    assert "gemini-3.8-flash" in text.stdout and "No change announced." in text.stdout

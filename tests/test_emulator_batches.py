@@ -12,7 +12,7 @@ from google.genai import errors, types
 
 from flashfirst.emulator import EmbeddedEmulator
 
-FLASH = "gemini-2.5-flash"
+FLASH = "gemini-2.5-flash-lite"  # stays served as itself (2.5 Flash retired 2026-12-01)
 
 
 def _request(text: str, key: str) -> dict[str, object]:

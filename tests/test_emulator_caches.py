@@ -12,7 +12,7 @@ from google.genai import errors, types
 
 from flashfirst.emulator import EmbeddedEmulator
 
-FLASH = "gemini-2.5-flash"
+FLASH = "gemini-2.5-flash-lite"  # stays served as itself (2.5 Flash retired 2026-12-01)
 
 
 def _context(tokens: int) -> str:
@@ -32,7 +32,7 @@ def test_cache_below_the_model_minimum_is_refused_like_the_api(genai_client: gen
                                   "min_total_token_count=2048")
     assert _cache(genai_client, 2048).usage_metadata.total_token_count == 2048
     with pytest.raises(errors.ClientError) as gemini3:
-        _cache(genai_client, 4000, model="gemini-3-flash-preview")
+        _cache(genai_client, 4000, model="gemini-3.8-flash")
     assert "min_total_token_count=4096" in gemini3.value.message
 
 
@@ -63,7 +63,7 @@ def test_cache_holds_media_counted_from_the_uploaded_file(genai_client: genai.Cl
 def test_cache_is_bound_to_its_model(genai_client: genai.Client):
     cache = _cache(genai_client, 2100)
     with pytest.raises(errors.ClientError) as info:
-        genai_client.models.generate_content(model="gemini-2.5-flash-lite", contents="q",
+        genai_client.models.generate_content(model="gemini-3.6-flash", contents="q",
                                              config={"cached_content": cache.name})
     assert info.value.code == 400 and "has to be the same" in info.value.message
 

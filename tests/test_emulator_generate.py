@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import httpx
 import jsonschema
 import pytest
-from fixtures.emulator import client_for
+from fixtures.emulator import client_for, set_clock
 from google import genai
 from google.genai import errors, types
 from pydantic import BaseModel, Field
 
 from flashfirst.emulator import EmbeddedEmulator, EmulatorConfig, Script
 
-FLASH = "gemini-2.5-flash"
+FLASH = "gemini-3.8-flash"  # served as itself: no retirement or re-route (CONTRACT-11)
+LITE = "gemini-2.5-flash-lite"  # the 2.5 model that stays: budget-controlled thinking
 
 
 class Verdict(BaseModel):
@@ -29,6 +31,7 @@ class Verdict(BaseModel):
 def test_text_answer_bills_prompt_by_four_chars_and_reports_usage(genai_client: genai.Client):
     response = genai_client.models.generate_content(model=FLASH, contents="a" * 40)
     usage = response.usage_metadata
+    # "about 4 characters a token" (ai.google.dev/gemini-api/docs/tokens): 40 / 4 = 10.
     assert usage.prompt_token_count == 10
     assert usage.candidates_token_count == -(-len(response.text) // 4)
     assert usage.thoughts_token_count and usage.thoughts_token_count > 0
@@ -53,21 +56,24 @@ def test_same_request_same_answer_and_seed_changes_it(genai_client: genai.Client
     assert seeded.text != first.text
 
 
-def test_thinking_budget_zero_stops_thoughts_but_pro_refuses_it(genai_client: genai.Client):
+def test_thinking_budget_zero_stops_thoughts_but_pro_refuses_it(emulator: EmbeddedEmulator,
+                                                                genai_client: genai.Client):
     config = types.GenerateContentConfig(thinking_config=types.ThinkingConfig(thinking_budget=0))
-    response = genai_client.models.generate_content(model=FLASH, contents="hi", config=config)
+    response = genai_client.models.generate_content(model=LITE, contents="hi", config=config)
     assert response.usage_metadata.thoughts_token_count is None
+    # 4,000 prompt tokens think past 512 (MEDIUM-like dynamic thinking): the budget caps them.
     capped = genai_client.models.generate_content(
-        model=FLASH, contents="hi",
-        config={"thinking_config": {"thinking_budget": 50}})
-    assert capped.usage_metadata.thoughts_token_count == 50
+        model=LITE, contents="a" * 16_000,
+        config={"thinking_config": {"thinking_budget": 512}})
+    assert capped.usage_metadata.thoughts_token_count == 512
+    set_clock(emulator, datetime(2026, 11, 30, 12, tzinfo=UTC))  # 2.5 Pro before it retires
     with pytest.raises(errors.ClientError) as info:
         genai_client.models.generate_content(model="gemini-2.5-pro", contents="hi", config=config)
     assert info.value.code == 400 and "only works in thinking mode" in info.value.message
 
 
 def test_flash_lite_thinks_only_when_given_a_budget(genai_client: genai.Client):
-    lite = "gemini-2.5-flash-lite"
+    lite = LITE
     plain = genai_client.models.generate_content(model=lite, contents="hi")
     assert plain.usage_metadata.thoughts_token_count is None
     thinking = genai_client.models.generate_content(
@@ -123,7 +129,7 @@ def test_scripted_answers_fire_by_rule_and_count(emulator: EmbeddedEmulator,
                                                   config=config)
     assert first.text == "not json"
     assert json.loads(second.text).keys() == {"a"}
-    other_model = genai_client.models.generate_content(model="gemini-2.5-flash-lite",
+    other_model = genai_client.models.generate_content(model=LITE,
                                                        contents="FORCE_INVALID", config=config)
     assert other_model.text != "not json"
     blocked = genai_client.models.generate_content(model=FLASH, contents="BLOCK me")
@@ -142,12 +148,12 @@ def test_scripted_error_status_is_raised_in_googles_format(emulator: EmbeddedEmu
 
 
 def test_max_output_tokens_truncates_with_thoughts_counted(genai_client: genai.Client):
-    response = genai_client.models.generate_content(
-        model=FLASH, contents="write a lot",
-        config={"max_output_tokens": 60, "thinking_config": {"thinking_budget": 40}})
+    response = genai_client.models.generate_content(  # 2,000 prompt tokens: thinks past 512
+        model=LITE, contents="w" * 8000,
+        config={"max_output_tokens": 532, "thinking_config": {"thinking_budget": 512}})
     usage = response.usage_metadata
     assert response.candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
-    assert usage.thoughts_token_count == 40
+    assert usage.thoughts_token_count == 512
     assert usage.candidates_token_count == 20 and len(response.text) == 80
 
 
@@ -178,14 +184,14 @@ async def test_async_client_and_default_v1_path_work(emulator: EmbeddedEmulator)
 def test_count_tokens_with_contents_and_with_a_generate_request(emulator: EmbeddedEmulator,
                                                                 genai_client: genai.Client):
     counted = genai_client.models.count_tokens(model=FLASH, contents="x" * 17)
-    assert counted.total_tokens == 5
+    assert counted.total_tokens == 5  # ceil(17 / 4), the tokens page's 4 characters a token
     raw = httpx.post(f"{emulator.base_url}/v1beta/models/{FLASH}:countTokens",
                      json={"generateContentRequest": {
                          "model": f"models/{FLASH}",
                          "contents": [{"parts": [{"text": "x" * 8}]}],
                          "systemInstruction": {"parts": [{"text": "y" * 4}]}}})
     assert raw.status_code == 200
-    assert raw.json()["totalTokens"] == 3
+    assert raw.json()["totalTokens"] == 3  # 8 / 4 + 4 / 4: system instruction counts too
 
 
 def test_models_get_and_list(genai_client: genai.Client):
@@ -193,7 +199,7 @@ def test_models_get_and_list(genai_client: genai.Client):
     assert model.name == f"models/{FLASH}" and model.input_token_limit == 1_048_576
     assert "generateContent" in model.supported_actions
     names = [m.name for m in genai_client.models.list(config={"page_size": 2})]
-    assert "models/gemini-2.5-pro" in names and "models/gemini-3-pro-preview" in names
+    assert "models/gemini-2.5-pro" in names and "models/gemini-4-argon" in names
     with pytest.raises(errors.ClientError) as info:
         genai_client.models.get(model="nope")
     assert info.value.code == 404
@@ -209,3 +215,34 @@ def test_required_api_key_is_checked_and_never_echoed():
     assert info.value.code == 400 and info.value.status == "INVALID_ARGUMENT"
     assert "API key not valid" in info.value.message
     assert "wrong-key" not in json.dumps(info.value.details)
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({}, "* GenerateContentRequest.contents: contents is not specified\n"),
+    ({"contents": []}, "* GenerateContentRequest.contents: contents is not specified\n"),
+    ({"contents": [{"role": "user", "parts": [{"text": "hi"}]}, {"role": "model"}]},
+     "* GenerateContentRequest.contents[1].parts: contents.parts must not be empty.\n"),
+    ({"contents": [{"role": "user", "parts": []}]},
+     "* GenerateContentRequest.contents[0].parts: contents.parts must not be empty.\n"),
+    ({"contents": [{"role": "user", "parts": [{"text": "hi"}, {}]}]},
+     "* GenerateContentRequest.contents[0].parts[1].data: required oneof field 'data' must "
+     "have one initialized field\n"),
+], ids=["no-contents", "empty-contents", "no-parts", "empty-parts", "empty-part"])
+def test_missing_or_empty_required_fields_are_400_in_googles_words(
+        emulator: EmbeddedEmulator, body: dict[str, object], message: str):
+    # Google's wording as users quote it: vercel/ai#3775, langchain-ai/langchain-google#1393
+    # (no contents), egoist/chatwise-releases#250 (empty parts), router-for-me/CLIProxyAPI
+    # #1292 (a part with no data).
+    for method in ("generateContent", "countTokens"):
+        raw = httpx.post(f"{emulator.base_url}/v1beta/models/{FLASH}:{method}", json=body)
+        assert raw.status_code == 400
+        assert raw.json()["error"] == {"code": 400, "message": message,
+                                       "status": "INVALID_ARGUMENT"}
+
+
+def test_an_empty_part_through_the_sdk_is_refused(genai_client: genai.Client):
+    with pytest.raises(errors.ClientError) as info:
+        genai_client.models.generate_content(
+            model=FLASH, contents=[types.Content(role="user", parts=[types.Part()])])
+    assert info.value.code == 400 and "required oneof field 'data'" in info.value.message
+    assert genai_client.models.generate_content(model=FLASH, contents="fine").text

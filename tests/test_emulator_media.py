@@ -1,7 +1,17 @@
-"""Media tokens from the documented rules applied to the bytes really sent, and the Files
-API's resumable upload, states and listing. Expected counts are worked out by hand:
-a frame is 258 tokens (66 at low resolution), audio 32 a second, an image 258 a
-768 px tile (258 when both sides are <= 384 px), a PDF page 258."""
+"""Media tokens from the documented rules applied to the bytes really sent, by the serving
+model's family, and the Files API's resumable upload, states and listing. Expected counts
+are worked out by hand from Google's pages:
+
+- 2.x (here 2.5 Flash-Lite, the 2.5 model still served): a frame is 258 tokens, 66 at low
+  media resolution, audio 32 a second (ai.google.dev/gemini-api/docs/video-understanding);
+  an image 258 a 768 px tile, 258 when both sides are <= 384 px
+  (ai.google.dev/gemini-api/docs/tokens); a PDF page 258
+  (ai.google.dev/gemini-api/docs/document-processing); an image at low resolution 64
+  (the SDK's ``MEDIA_RESOLUTION_LOW`` docstring, google-genai 3.6.1).
+- Gemini 3 / 4: ai.google.dev/gemini-api/docs/media-resolution, Gemini 3 table (copy id
+  70194196183, research file 1.7): image 1120 default, 280 low, 560 medium, 1120 high,
+  2240 ultra_high; video 70 a frame (default/low/medium), 280 high; PDF 560 a page,
+  280 low, 1120 high (plus native text: our PDFs have none); audio 25 a second."""
 
 from __future__ import annotations
 
@@ -17,7 +27,7 @@ from google.genai.client import AsyncClient
 
 from flashfirst.emulator import EmbeddedEmulator
 
-FLASH = "gemini-2.5-flash"
+FLASH = "gemini-2.5-flash-lite"  # stays served as itself (2.5 Flash retired 2026-12-01)
 PROMPT = "Describe."  # 9 characters: 3 tokens
 
 
@@ -59,6 +69,10 @@ def test_video_fps_offsets_and_low_resolution_cut_tokens(genai_client: genai.Cli
 
 def test_audio_is_billed_for_the_seconds_the_audio_track_covers(
         genai_client: genai.Client, emulator_media: dict[str, Path]):
+    """OUR rule, not Google's: the pages give a rate per second of audio (32 on 2.x) and say
+    nothing of a video whose sound stops before its picture; the emulator bills the seconds
+    of sound that exist (the product's accounting assumes the same), so a test that a real
+    call settles would replace this one."""
     clip = emulator_media["clip3s_audio2s"]  # 3 s of video, audio only in the first 2 s
     assert _prompt_tokens(genai_client, _inline(clip, "video/mp4")) == {
         "VIDEO": 3 * 258, "AUDIO": 2 * 32, "TEXT": 3}
@@ -81,6 +95,81 @@ def test_audio_images_and_pdf_pages(genai_client: genai.Client,
     assert four_tiles["IMAGE"] == 2 * 2 * 258
     pdf = _prompt_tokens(genai_client, _inline(emulator_media["two_pages"], "application/pdf"))
     assert pdf["DOCUMENT"] == 2 * 258
+    low = types.GenerateContentConfig(media_resolution=types.MediaResolution.MEDIA_RESOLUTION_LOW)
+    assert _prompt_tokens(genai_client, _inline(emulator_media["image1000x800"], "image/jpeg"),
+                          low)["IMAGE"] == 64  # the SDK docstring's low figure, not 4 tiles
+
+
+GEMINI3 = "gemini-3.8-flash"
+_LEVEL = types.PartMediaResolutionLevel
+
+
+def _g3_tokens(client: genai.Client, *parts: types.Part,
+               config: types.GenerateContentConfig | None = None,
+               model: str = GEMINI3) -> dict[str, int]:
+    response = client.models.generate_content(model=model, contents=[*parts, PROMPT],
+                                              config=config)
+    assert response.model_version == model
+    return {d.modality.value: d.token_count
+            for d in response.usage_metadata.prompt_tokens_details}
+
+
+def _at(level: types.PartMediaResolutionLevel) -> dict[str, object]:
+    return {"media_resolution": types.PartMediaResolution(level=level)}
+
+
+def test_gemini3_video_is_70_a_frame_and_25_a_second_of_audio(
+        genai_client: genai.Client, emulator_media: dict[str, Path]):
+    clip = emulator_media["clip10s"]  # 10 s at 1 fps: 10 frames, 10 s of sound
+    assert _g3_tokens(genai_client, _inline(clip, "video/mp4")) == {
+        "VIDEO": 10 * 70, "AUDIO": 10 * 25, "TEXT": 3}  # 700 + 250 + "Describe." 3
+    low = types.GenerateContentConfig(media_resolution=types.MediaResolution.MEDIA_RESOLUTION_LOW)
+    assert _g3_tokens(genai_client, _inline(clip, "video/mp4"), config=low)["VIDEO"] == 700
+    high = _inline(clip, "video/mp4", **_at(_LEVEL.MEDIA_RESOLUTION_HIGH))
+    assert _g3_tokens(genai_client, high)["VIDEO"] == 10 * 280  # 2800: high is 4x
+    argon = _g3_tokens(genai_client, _inline(clip, "video/mp4"), model="gemini-4-argon")
+    assert argon == {"VIDEO": 700, "AUDIO": 250, "TEXT": 3}
+
+
+def test_gemini3_pdf_pages_and_audio(genai_client: genai.Client,
+                                     emulator_media: dict[str, Path]):
+    pdf = emulator_media["two_pages"]
+    assert _g3_tokens(genai_client, _inline(pdf, "application/pdf"))["DOCUMENT"] == 2 * 560
+    low = _inline(pdf, "application/pdf", **_at(_LEVEL.MEDIA_RESOLUTION_LOW))
+    assert _g3_tokens(genai_client, low)["DOCUMENT"] == 2 * 280
+    high = _inline(pdf, "application/pdf", **_at(_LEVEL.MEDIA_RESOLUTION_HIGH))
+    assert _g3_tokens(genai_client, high)["DOCUMENT"] == 2 * 1120
+    audio = _g3_tokens(genai_client, _inline(emulator_media["tone30s"], "audio/wav"))
+    assert audio == {"AUDIO": 30 * 25, "TEXT": 3}  # 750, at any resolution
+    audio_low = _inline(emulator_media["tone30s"], "audio/wav", **_at(_LEVEL.MEDIA_RESOLUTION_LOW))
+    assert _g3_tokens(genai_client, audio_low)["AUDIO"] == 750
+
+
+@pytest.mark.parametrize(("level", "tokens"), [
+    (None, 1120), (_LEVEL.MEDIA_RESOLUTION_LOW, 280), (_LEVEL.MEDIA_RESOLUTION_MEDIUM, 560),
+    (_LEVEL.MEDIA_RESOLUTION_HIGH, 1120), (_LEVEL.MEDIA_RESOLUTION_ULTRA_HIGH, 2240)],
+    ids=["default", "low", "medium", "high", "ultra_high"])
+def test_gemini3_image_at_each_resolution(genai_client: genai.Client,
+                                          emulator_media: dict[str, Path],
+                                          level: types.PartMediaResolutionLevel | None,
+                                          tokens: int):
+    part = _inline(emulator_media["image1000x800"], "image/jpeg",
+                   **(_at(level) if level else {}))
+    assert _g3_tokens(genai_client, part)["IMAGE"] == tokens  # no tiling on Gemini 3
+
+
+def test_per_part_resolution_overrides_global_and_is_gemini3_only(
+        genai_client: genai.Client, emulator_media: dict[str, Path]):
+    image = emulator_media["image640x480"]
+    low = types.GenerateContentConfig(media_resolution=types.MediaResolution.MEDIA_RESOLUTION_LOW)
+    both = _g3_tokens(genai_client, _inline(image, "image/png"),
+                      _inline(image, "image/png", **_at(_LEVEL.MEDIA_RESOLUTION_HIGH)),
+                      config=low)
+    assert both["IMAGE"] == 280 + 1120  # the global low, and the part's own high
+    part = _inline(image, "image/png", **_at(_LEVEL.MEDIA_RESOLUTION_HIGH))
+    with pytest.raises(errors.ClientError) as info:
+        genai_client.models.generate_content(model=FLASH, contents=[part, PROMPT])
+    assert info.value.code == 400 and "media_resolution" in info.value.message
 
 
 def test_uploaded_video_is_counted_from_its_bytes(genai_client: genai.Client,

@@ -19,7 +19,7 @@ from google.genai import errors, types
 
 from flashfirst.emulator import BatchTiming, EmbeddedEmulator, EmulatorConfig
 
-FLASH = "gemini-2.5-flash"
+FLASH = "gemini-2.5-flash-lite"  # stays served as itself (2.5 Flash retired 2026-12-01)
 CONTEXT = "c" * 4 * 2100  # 2,100 tokens: above the 2,048 minimum
 
 

@@ -63,12 +63,13 @@ def test_each_task_goes_to_its_tier_and_the_reason_is_recorded(settings):
     mixed = [WorkItem(id="c", task=TaskKind.CLASSIFY, text="a"),
              WorkItem(id="s", task=TaskKind.SUMMARIZE, text="b"),
              WorkItem(id="r", task=TaskKind.REASON, text="c"),
-             WorkItem(id="forced", task=TaskKind.CLASSIFY, text="d", model="gemini-2.5-pro")]
+             WorkItem(id="forced", task=TaskKind.CLASSIFY, text="d",
+                      model="gemini-3.1-pro-preview")]
     by_id = {r.id: r for r in run(settings, mixed)}
     assert by_id["c"].attempts[0].model == "gemini-2.5-flash-lite"
-    assert by_id["s"].attempts[0].model == "gemini-2.5-flash"
-    assert by_id["r"].attempts[0].model == "gemini-2.5-pro"
-    assert by_id["forced"].attempts[0].model == "gemini-2.5-pro"
+    assert by_id["s"].attempts[0].model == "gemini-3.8-flash"
+    assert by_id["r"].attempts[0].model == "gemini-3.1-pro-preview"
+    assert by_id["forced"].attempts[0].model == "gemini-3.1-pro-preview"
     assert "task classify" in by_id["c"].route.reason
     assert "model set on the item" in by_id["forced"].route.reason
 
@@ -81,7 +82,7 @@ def test_relaxed_deadline_is_served_on_flex_at_half_price(settings, emulator):
         assert f.attempts[0].service_tier_served is ServiceTier.FLEX
         assert s.attempts[0].service_tier_served is ServiceTier.STANDARD
         assert f.cost_usd == pytest.approx(s.cost_usd / 2, rel=1e-9)
-    assert emulator.stats.generate_calls["gemini-2.5-flash"]["flex"] == 3
+    assert emulator.stats.generate_calls["gemini-3.8-flash"]["flex"] == 3
 
 
 def test_shed_flex_calls_are_retried_on_flex_while_the_deadline_allows(settings, emulator):
@@ -117,12 +118,12 @@ def test_flex_that_keeps_shedding_falls_back_to_standard_instead_of_failing(sett
 
 
 def test_an_invalid_flash_answer_escalates_to_pro_once_and_both_are_paid(settings, emulator):
-    emulator.control.add_script(contains="FORCE_INVALID", model="gemini-2.5-flash",
+    emulator.control.add_script(contains="FORCE_INVALID", model="gemini-3.8-flash",
                                 text="this is not json")
     [result] = run(settings, [WorkItem(id="x", task=TaskKind.EXTRACT, text="FORCE_INVALID",
                                        response_schema=SCHEMA)])
     assert result.ok and result.escalated
-    assert [a.model for a in result.attempts] == ["gemini-2.5-flash", "gemini-2.5-pro"]
+    assert [a.model for a in result.attempts] == ["gemini-3.8-flash", "gemini-3.1-pro-preview"]
     assert "not valid JSON" in result.attempts[0].validation_error
     assert result.attempts[0].cost_usd > 0 and result.attempts[1].cost_usd > 0
     assert result.cost_usd == pytest.approx(sum(a.cost_usd for a in result.attempts))
@@ -134,20 +135,20 @@ def test_escalation_is_bounded_to_one_hop(settings, emulator):
     [result] = run(settings, [WorkItem(id="x", task=TaskKind.CLASSIFY, text="ALWAYS_BAD",
                                        response_schema=SCHEMA)])
     assert not result.ok
-    assert [a.model for a in result.attempts] == ["gemini-2.5-flash-lite", "gemini-2.5-flash"]
-    assert "failed validation on gemini-2.5-flash" in result.error
+    assert [a.model for a in result.attempts] == ["gemini-2.5-flash-lite", "gemini-3.8-flash"]
+    assert "failed validation on gemini-3.8-flash" in result.error
 
 
 def test_truncated_and_blocked_answers_escalate(settings, emulator):
-    emulator.control.add_script(contains="CUT", model="gemini-2.5-flash", text="half an an",
+    emulator.control.add_script(contains="CUT", model="gemini-3.8-flash", text="half an an",
                                 finish_reason="MAX_TOKENS")
-    emulator.control.add_script(contains="BLOCK", model="gemini-2.5-flash", text=None,
+    emulator.control.add_script(contains="BLOCK", model="gemini-3.8-flash", text=None,
                                 finish_reason="SAFETY")
     results = {r.id: r for r in run(settings, [WorkItem(id="cut", text="CUT"),
                                                WorkItem(id="block", text="BLOCK")])}
     assert "truncated" in results["cut"].attempts[0].validation_error
     assert "blocked" in results["block"].attempts[0].validation_error
-    assert all(r.ok and r.attempts[-1].model == "gemini-2.5-pro" for r in results.values())
+    assert all(r.ok and r.attempts[-1].model == "gemini-3.1-pro-preview" for r in results.values())
 
 
 def test_a_400_fails_only_its_item_and_is_not_retried(settings, emulator):
@@ -180,7 +181,7 @@ def test_a_429_storm_completes_every_item_with_few_429s_after_adaptation(
     # 100 calls); one that learned sends ~10 a window.
     quota, window_s = 10, 1.0
     emulator.control.configure(quota_window_s=window_s,
-                               models={"gemini-2.5-flash": {"rpm": quota}})
+                               models={"gemini-3.8-flash": {"rpm": quota}})
     settings = settings.model_copy(deep=True)
     settings.inference.quota_window_s = window_s
     settings.models.flash.rpm = 40
@@ -244,7 +245,7 @@ def test_shared_rate_limits_live_on_the_prefect_server(run_settings):
     async def read():  # noqa: ANN202
         async with get_client() as client:
             return await client.read_global_concurrency_limit_by_name(
-                "gemini-rpm-gemini-2.5-flash")
+                "gemini-rpm-gemini-3.8-flash")
 
     limit = aio.run(read())
     assert limit.limit == settings.models.flash.rpm

@@ -84,22 +84,33 @@ def test_a_file_the_files_api_cannot_process_fails_clearly(
     assert caught.value.item_id == "broken-item" and not caught.value.transient
 
 
+@pytest.mark.parametrize(("model", "video", "audio"), [
+    # 2.x: 4 s at 0.5 fps = 2 frames × 66 at low (video-understanding page) = 132;
+    # audio 4 s × 32 (tokens page) = 128.
+    ("gemini-2.5-flash-lite", 132, 128),
+    # Gemini 3: 2 frames × 70 — low saves nothing on video — = 140; audio 4 s × 25 = 100
+    # (media-resolution page, stored copy id 70194196183).
+    ("gemini-3.8-flash", 140, 100),
+])
 def test_emulator_bills_uploaded_video_as_accounted(
         clip_720p60: Path, media_settings: Settings, media_storage: Storage,
-        genai_client: genai.Client) -> None:
+        genai_client: genai.Client, model: str, video: int, audio: int) -> None:
     policy = MediaPolicy(fps=0.5, media_resolution="low", inline=False)
     item = WorkItem(id="clip", kind=MediaKind.VIDEO, uri=str(clip_720p60), media_policy=policy)
-    prepared = prepare_media(item, media_settings, media_storage, genai_client)
+    prepared = prepare_media(item, media_settings, media_storage, genai_client, model=model)
 
     response = genai_client.models.generate_content(
-        model="gemini-2.5-flash", contents=[*to_parts(prepared), "Describe it."],
+        model=model, contents=[*to_parts(prepared), "Describe it."],
         config=types.GenerateContentConfig(
             media_resolution=types.MediaResolution.MEDIA_RESOLUTION_LOW))
 
     billed = {d.modality.value: d.token_count
               for d in response.usage_metadata.prompt_tokens_details}
-    assert billed[Modality.VIDEO] == prepared.stats.tokens_after.by_modality[Modality.VIDEO] == 132
-    assert billed[Modality.AUDIO] == prepared.stats.tokens_after.by_modality[Modality.AUDIO] == 128
+    accounted = prepared.stats.tokens_after.by_modality
+    assert billed[Modality.VIDEO] == accounted[Modality.VIDEO] == video
+    assert billed[Modality.AUDIO] == accounted[Modality.AUDIO] == audio
+    if model == "gemini-3.8-flash":
+        assert any("saves nothing" in note for note in prepared.stats.notes)
 
 
 def test_emulator_bills_inline_keyframes_and_audio_as_accounted(
@@ -107,16 +118,23 @@ def test_emulator_bills_inline_keyframes_and_audio_as_accounted(
         emulator: EmbeddedEmulator, genai_client: genai.Client) -> None:
     item = WorkItem(id="clip", kind=MediaKind.VIDEO, uri=str(clip_720p60),
                     media_policy=MediaPolicy(keyframes_as_images=True))
-    prepared = prepare_media(item, media_settings, media_storage, genai_client)
+    prepared = prepare_media(item, media_settings, media_storage, genai_client,
+                             model="gemini-3.8-flash")
 
     response = genai_client.models.generate_content(
-        model="gemini-2.5-flash", contents=[*to_parts(prepared), "Describe it."])
+        model="gemini-3.8-flash", contents=[*to_parts(prepared), "Describe it."])
 
     billed = {d.modality.value: d.token_count
               for d in response.usage_metadata.prompt_tokens_details}
+    images = [p for p in to_parts(prepared) if p.inline_data.mime_type == "image/jpeg"]
     assert not prepared.stats.uploaded and emulator.stats.uploads == 0
-    assert billed[Modality.IMAGE] == prepared.stats.tokens_after.by_modality[Modality.IMAGE]
-    assert billed[Modality.AUDIO] == prepared.stats.tokens_after.by_modality[Modality.AUDIO]
+    # Gemini 3: an image is 1,120 tokens at default resolution whatever its size, and the
+    # 4 s audio track 4 × 25 = 100 (media-resolution page, stored copy id 70194196183).
+    assert len(images) >= 1
+    assert billed[Modality.IMAGE] == prepared.stats.tokens_after.by_modality[Modality.IMAGE] \
+        == 1120 * len(images)
+    assert billed[Modality.AUDIO] == prepared.stats.tokens_after.by_modality[Modality.AUDIO] \
+        == 100
 
 
 def test_vertex_reads_prepared_media_from_the_bucket(

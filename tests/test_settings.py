@@ -29,7 +29,7 @@ def test_a_wrong_value_fails_at_start_naming_the_variable(monkeypatch):
 def test_one_field_of_a_model_can_change_alone(monkeypatch):
     monkeypatch.setenv("FLASHFIRST_MODELS__FLASH__RPM", "2000")
     models = load_settings().models
-    assert models.flash.rpm == 2000 and models.flash.id == "gemini-2.5-flash"
+    assert models.flash.rpm == 2000 and models.flash.id == "gemini-3.8-flash"
 
 
 def test_the_api_key_comes_from_googles_variable_and_never_shows(monkeypatch):

@@ -2,8 +2,7 @@
 
 The same seed and request always give the same answer; with a response schema the answer
 is a valid instance of it, otherwise prose whose length depends on the request. Thinking
-tokens are drawn the same way and, as on the real 2.5 models, share ``maxOutputTokens``
-with the answer."""
+tokens (``thinking``) share ``maxOutputTokens`` with the answer, as on the real models."""
 
 from __future__ import annotations
 
@@ -12,32 +11,17 @@ import random
 from typing import Any
 
 from flashfirst.emulator.config import EmulatedModel, Script
-from flashfirst.emulator.errors import invalid_argument
 from flashfirst.emulator.prompt_tokens import CountedPrompt
 from flashfirst.emulator.resources import StoredCache
 from flashfirst.emulator.schema_instances import schema_instance
+from flashfirst.emulator.thinking import thinking_of, thought_tokens
+from flashfirst.emulator.tokens import CHARS_PER_TOKEN, Modality, TokenCount, text_tokens
 from flashfirst.emulator.wire import Json, digest, get, resource_id
-from flashfirst.token_rules import TEXT_CHARS_PER_TOKEN, Modality, TokenCount, text_tokens
 
 _WORDS = ("the", "clip", "shows", "a", "summary", "of", "key", "points", "with", "clear",
           "evidence", "and", "notable", "details", "about", "scene", "speaker", "result",
           "overall", "context", "suggests", "findings", "including", "several", "items",
           "in", "order", "main", "topic", "is", "brief", "document", "audio", "image")
-
-
-def thinking_budget(model: EmulatedModel, generation_config: Json) -> int | None:
-    """The requested budget (None: dynamic), refused where the model cannot stop thinking."""
-    config = get(generation_config, "thinkingConfig") or {}
-    raw = get(config, "thinkingBudget")
-    if raw is None:
-        return None
-    try:
-        budget = int(raw)
-    except (TypeError, ValueError) as exc:
-        raise invalid_argument(f"Invalid value at 'thinking_budget': {raw!r}") from exc
-    if budget == 0 and model.thinks and model.thinking_required:
-        raise invalid_argument("Budget 0 is invalid. This model only works in thinking mode.")
-    return budget
 
 
 def details(count: TokenCount) -> list[dict[str, Any]]:
@@ -46,7 +30,8 @@ def details(count: TokenCount) -> list[dict[str, Any]]:
 
 
 def build_response(*, seed: int, model: EmulatedModel, request: Json, prompt: CountedPrompt,
-                   cache: StoredCache | None, script: Script | None) -> Json:
+                   cache: StoredCache | None, script: Script | None,
+                   implicit: TokenCount | None = None) -> Json:
     """The full GenerateContentResponse JSON for one request."""
     generation_config = get(request, "generationConfig") or {}
     key = digest(seed, model.id, prompt.text, prompt.media_digests,
@@ -54,7 +39,7 @@ def build_response(*, seed: int, model: EmulatedModel, request: Json, prompt: Co
     rng = random.Random(key)
     prompt_total = prompt.tokens.total + (cache.tokens.total if cache else 0)
 
-    thoughts = _thoughts(model, generation_config, prompt_total, rng)
+    thoughts = thought_tokens(thinking_of(model, generation_config), prompt_total, rng)
     finish_reason = script.finish_reason if script else "STOP"
     if script is not None and (script.text is not None or finish_reason == "SAFETY"):
         text = script.text
@@ -67,7 +52,7 @@ def build_response(*, seed: int, model: EmulatedModel, request: Json, prompt: Co
     if thoughts + answer_tokens > limit:
         thoughts = min(thoughts, limit)
         room = limit - thoughts
-        text = (text or "")[: room * TEXT_CHARS_PER_TOKEN] or None
+        text = (text or "")[: room * CHARS_PER_TOKEN] or None
         answer_tokens = text_tokens(text or "")
         finish_reason = "MAX_TOKENS"
 
@@ -90,29 +75,16 @@ def build_response(*, seed: int, model: EmulatedModel, request: Json, prompt: Co
                    "candidatesTokenCount": answer_tokens,
                    "totalTokenCount": prompt_total + answer_tokens + thoughts,
                    "promptTokensDetails": details(prompt_count)}
-    if cache is not None:
-        usage["cachedContentTokenCount"] = cache.tokens.total
-        usage["cacheTokensDetails"] = details(cache.tokens)
+    cached = cache.tokens if cache is not None else implicit
+    if cached is not None:
+        usage["cachedContentTokenCount"] = cached.total
+        usage["cacheTokensDetails"] = details(cached)
     if answer_tokens:
         usage["candidatesTokensDetails"] = details(TokenCount.of(Modality.TEXT, answer_tokens))
     if thoughts:
         usage["thoughtsTokenCount"] = thoughts
     return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model.id,
             "responseId": resource_id(key, "response", length=22)}
-
-
-def _thoughts(model: EmulatedModel, generation_config: Json, prompt_tokens: int,
-              rng: random.Random) -> int:
-    if not model.thinks:
-        return 0
-    budget = thinking_budget(model, generation_config)
-    if budget == 0 or (budget is None and not model.thinks_by_default):
-        return 0
-    level = str(get(get(generation_config, "thinkingConfig") or {}, "thinkingLevel") or "")
-    dynamic = 96 + rng.randrange(416) + min(prompt_tokens // 20, 4096)
-    if level.upper() in ("LOW", "MINIMAL"):
-        dynamic //= 4
-    return dynamic if budget is None or budget < 0 else min(dynamic, budget)
 
 
 def _answer_text(generation_config: Json, rng: random.Random) -> str:

@@ -127,11 +127,11 @@ def _answer_item(state: EmulatorState, default_model: str, request: Json) -> Jso
     """One request answered as generateContent would, billed at the batch tier."""
     model_id = str(get(request, "model") or default_model).removeprefix("models/")
     try:
-        model = state.model(model_id)
+        model = state.serving(model_id)
         if model is None:
             raise model_not_found(model_id, "v1beta", "batchGenerateContent")
         call = prepare(state, model, request)
-        script = state.match_script(model.id, call.prompt.text)
+        script = state.match_script(model.id, call.prompt.text, model_id)
         if script is not None and script.status is not None:
             raise ApiError(script.status, script.message or f"Scripted error {script.status}.")
         response = build_response(seed=state.config.seed, model=model, request=request,

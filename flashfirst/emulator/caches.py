@@ -12,7 +12,6 @@ from flashfirst.emulator.prompt_tokens import PromptCounter
 from flashfirst.emulator.resources import StoredCache
 from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.wire import Json, digest, get, page, parse_duration, parse_timestamp
-from flashfirst.token_rules import MediaResolution
 
 _UPDATABLE = {"ttl", "expireTime", "expire_time", "name"}
 
@@ -51,13 +50,16 @@ async def create_cache(request: Request) -> Response:
         model_id = str(get(body, "model") or "").removeprefix("models/")
         if not model_id:
             raise invalid_argument("CachedContent.model is required.")
-        model = state.model(model_id)
+        model = state.serving(model_id)
         if model is None:
             raise model_not_found(model_id, request.path_params.get("version", "v1beta"),
                                   "createCachedContent")
         with state.lock:
             state.stats.count_call("cachedContents.create", model.id)
-        prompt = PromptCounter(state, MediaResolution.DEFAULT).count(
+        if not model.explicit_caching:  # Argon: implicit caching only (Argon guide)
+            raise invalid_argument(f"Explicit context caching is not supported by "
+                                   f"models/{model.id}; it caches implicitly.")
+        prompt = PromptCounter(state, model.family).count(
             get(body, "contents"), get(body, "systemInstruction"), get(body, "tools"))
         total = prompt.tokens.total
         if total < model.min_cache_tokens:

@@ -5,55 +5,101 @@ client factory maps settings onto this model."""
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import date
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 FinishReason = Literal["STOP", "MAX_TOKENS", "SAFETY", "RECITATION", "OTHER"]
 
 
+ThinkingLevel = Literal["MINIMAL", "LOW", "MEDIUM", "HIGH"]
+Family = Literal["2.5", "3", "4"]
+
+
 class EmulatedModel(BaseModel):
-    """One model the emulator serves, with the limits that decide cost and speed."""
+    """One model the emulator serves, with the limits and rules that decide cost and speed.
+
+    Thinking: a model with ``thinking_levels`` takes only ``thinkingLevel``; one without
+    takes only ``thinkingBudget`` (``budget_min``..``budget_max``, -1 dynamic, 0 off when
+    ``budget_off``). ``served_by`` from ``served_by_since`` (UTC date on the emulator clock)
+    answers this id with another model, as retirements and silent re-routes do."""
 
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(description="Model id without the 'models/' prefix.")
     display_name: str | None = None
+    family: Family = Field("2.5", description="Decides media token rules and per-part "
+                           "media resolution (3 and 4 only).")
     rpm: int = Field(10_000, gt=0, description="Requests per minute (sliding 60 s window).")
     tpm: int = Field(50_000_000, gt=0, description="Input tokens per minute (sliding window).")
-    min_cache_tokens: int = Field(2048, ge=0, description="Smallest context it caches.")
+    rpd: int = Field(1_000_000_000, gt=0, description="Requests per day; the day ends at "
+                     "midnight Pacific time, as Google's quota day does.")
+    explicit_caching: bool = Field(True, description="Accepts cachedContents.create.")
+    min_cache_tokens: int = Field(2048, ge=0, description="Smallest explicit cache.")
+    implicit_cache_min_tokens: int = Field(
+        2048, ge=0, description="Smallest repeated prefix the implicit cache discounts.")
     input_token_limit: int = Field(1_048_576, gt=0)
     output_token_limit: int = Field(65_536, gt=0)
-    thinks: bool = Field(True, description="Can think; thinking tokens bill as output.")
-    thinks_by_default: bool = Field(
-        True, description="Thinks when no budget is given (2.5 Flash-Lite does not).")
-    thinking_required: bool = Field(
-        False, description="A thinking budget of 0 is refused (2.5 Pro cannot stop thinking).")
+    thinking_levels: list[ThinkingLevel] = Field(
+        default_factory=list, description="Accepted thinkingLevel values; empty: budget.")
+    thinking_default: str = Field(
+        "dynamic", description="Without a thinking config: a level, 'dynamic' or 'off'.")
+    budget_min: int = Field(0, ge=0, description="Smallest positive budget accepted.")
+    budget_max: int = Field(24_576, ge=0)
+    budget_off: bool = Field(True, description="A budget of 0 (no thinking) is accepted.")
+    served_by: str | None = Field(None, description="Model that answers for this id ...")
+    served_by_since: date | None = Field(None, description="... from this UTC date on.")
     time_to_first_token_s: float = Field(0.5, ge=0, description="At latency_scale 1.")
     seconds_per_output_token: float = Field(0.004, ge=0, description="At latency_scale 1.")
 
-    @field_validator("id")
+    @field_validator("id", "served_by")
     @classmethod
-    def _bare_id(cls, v: str) -> str:
-        return v.removeprefix("models/")
+    def _bare_id(cls, v: str | None) -> str | None:
+        return v.removeprefix("models/") if v else v
+
+
+_LEVELS_3_8: list[ThinkingLevel] = ["LOW", "MEDIUM", "HIGH"]
+_LEVELS_ALL: list[ThinkingLevel] = ["MINIMAL", "LOW", "MEDIUM", "HIGH"]
+_REROUTED = date(2026, 10, 8)  # release notes of 2026-10-08 (research file 1.1)
+_RETIRED = date(2026, 12, 1)  # deprecations page, second-hand copy (research file 0)
+
+
+def _gemini3(id: str, name: str, **fields: Any) -> EmulatedModel:
+    """Gemini 3 and 4: caches from 4,096 tokens (caching page, 2026-10-13)."""
+    defaults: dict[str, Any] = {"family": "3", "min_cache_tokens": 4096,
+                                "implicit_cache_min_tokens": 4096,
+                                "thinking_levels": _LEVELS_ALL, "thinking_default": "MEDIUM"}
+    return EmulatedModel(id=id, display_name=name, **{**defaults, **fields})
 
 
 def default_models() -> list[EmulatedModel]:
-    """Gemini's current text models; minimum cache sizes from the Jul-Oct 2026 docs."""
+    """The catalogue of CONTRACT-11 (research file sections 1.1, 1.3, 1.8: deprecations,
+    caching and thinking pages, copies of Aug-Oct 2026)."""
     return [
         EmulatedModel(id="gemini-2.5-flash-lite", display_name="Gemini 2.5 Flash-Lite",
-                      thinks_by_default=False, time_to_first_token_s=0.3,
+                      thinking_default="off", budget_min=512, time_to_first_token_s=0.3,
                       seconds_per_output_token=0.002),
         EmulatedModel(id="gemini-2.5-flash", display_name="Gemini 2.5 Flash",
-                      time_to_first_token_s=0.5, seconds_per_output_token=0.004),
-        EmulatedModel(id="gemini-2.5-pro", display_name="Gemini 2.5 Pro", thinking_required=True,
-                      time_to_first_token_s=1.5, seconds_per_output_token=0.01),
-        EmulatedModel(id="gemini-3-flash-preview", display_name="Gemini 3 Flash Preview",
-                      min_cache_tokens=4096, time_to_first_token_s=0.5,
-                      seconds_per_output_token=0.004),
-        EmulatedModel(id="gemini-3-pro-preview", display_name="Gemini 3 Pro Preview",
-                      min_cache_tokens=4096, thinking_required=True,
-                      time_to_first_token_s=1.5, seconds_per_output_token=0.01),
+                      served_by="gemini-3.5-flash-lite", served_by_since=_RETIRED),
+        EmulatedModel(id="gemini-2.5-pro", display_name="Gemini 2.5 Pro", budget_min=128,
+                      budget_max=32_768, budget_off=False, time_to_first_token_s=1.5,
+                      seconds_per_output_token=0.01, served_by="gemini-3.8-flash",
+                      served_by_since=_RETIRED),
+        _gemini3("gemini-3.8-flash", "Gemini 3.8 Flash", thinking_levels=_LEVELS_3_8),
+        _gemini3("gemini-3.7-flash", "Gemini 3.7 Flash", thinking_levels=_LEVELS_3_8,
+                 served_by="gemini-3.8-flash", served_by_since=_REROUTED),
+        _gemini3("gemini-3.6-flash", "Gemini 3.6 Flash"),
+        _gemini3("gemini-3.5-flash", "Gemini 3.5 Flash", served_by="gemini-3.6-flash",
+                 served_by_since=_REROUTED),
+        _gemini3("gemini-3.5-flash-lite", "Gemini 3.5 Flash-Lite", thinking_default="MINIMAL",
+                 time_to_first_token_s=0.3, seconds_per_output_token=0.002),
+        _gemini3("gemini-3.1-pro-preview", "Gemini 3.1 Pro Preview",
+                 thinking_levels=_LEVELS_3_8, thinking_default="HIGH",
+                 time_to_first_token_s=1.5, seconds_per_output_token=0.01),
+        _gemini3("gemini-4-argon", "Gemini 4 Argon", family="4", explicit_caching=False,
+                 thinking_levels=_LEVELS_3_8, time_to_first_token_s=1.0,
+                 seconds_per_output_token=0.006),
     ]
 
 
@@ -137,6 +183,9 @@ class EmulatorConfig(BaseModel):
         0.0, ge=0, description="Uploaded files stay PROCESSING this long (emulator clock).")
     file_ttl_s: float = Field(48 * 3600, gt=0, description="Files expire after this (48 h).")
     default_cache_ttl_s: float = Field(3600, gt=0)
+    implicit_cache_ttl_s: float = Field(
+        300, ge=0, description="How long a request's prefixes stay in the implicit cache "
+        "(emulator clock; CONTRACT-11: 5 minutes).")
     batch: BatchTiming = BatchTiming()
     tiers: TierConfig = TierConfig()
     faults: Faults = Faults()
@@ -155,3 +204,15 @@ class EmulatorConfig(BaseModel):
     def model(self, model_id: str) -> EmulatedModel | None:
         bare = model_id.removeprefix("models/")
         return next((m for m in self.models if m.id == bare), None)
+
+    def serving(self, model_id: str, today: date) -> EmulatedModel | None:
+        """The model that answers a request for ``model_id`` on ``today`` (UTC): itself,
+        or its replacement once the replacement's date has come (followed to the end)."""
+        model = self.model(model_id)
+        seen: set[str] = set()
+        while model is not None and model.served_by and model.id not in seen:
+            if model.served_by_since is not None and today < model.served_by_since:
+                break
+            seen.add(model.id)
+            model = self.model(model.served_by) or model
+        return model

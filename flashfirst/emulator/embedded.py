@@ -53,7 +53,8 @@ class EmbeddedEmulator:
         sock.bind((self._host, self._port))
         port = sock.getsockname()[1]
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",
-                                timeout_keep_alive=KEEP_ALIVE_S, timeout_graceful_shutdown=2)
+                                timeout_keep_alive=KEEP_ALIVE_S, timeout_graceful_shutdown=2,
+                                date_header=False)
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
                                   name=f"gemini-emulator-{port}", daemon=True)
@@ -89,4 +90,4 @@ def serve(host: str = "127.0.0.1", port: int = 8799,
           config: EmulatorConfig | None = None) -> None:
     """Serve in the foreground until interrupted (the ``flashfirst emulator`` command)."""
     uvicorn.run(create_app(config), host=host, port=port, log_level="info", lifespan="off",
-                timeout_keep_alive=KEEP_ALIVE_S)
+                timeout_keep_alive=KEEP_ALIVE_S, date_header=False)

@@ -46,10 +46,11 @@ class ApiError(Exception):
 
 
 def format_duration(seconds: float) -> str:
-    """Google's JSON duration: '5s', '1.5s' (rounded up to the millisecond)."""
-    millis = max(0, math.ceil(round(seconds * 1000, 6)))
-    whole, frac = divmod(millis, 1000)
-    return f"{whole}s" if not frac else f"{whole}.{frac:03d}".rstrip("0") + "s"
+    """Google's JSON duration to the nanosecond, as RetryInfo sends it: '45.837906927s',
+    '5s' (rounded up, so waiting that long is always enough)."""
+    nanos = max(0, math.ceil(round(seconds * 1e9, 3)))
+    whole, frac = divmod(nanos, 1_000_000_000)
+    return f"{whole}s" if not frac else f"{whole}.{frac:09d}".rstrip("0") + "s"
 
 
 def retry_info(delay_s: float) -> dict[str, Any]:
@@ -81,17 +82,28 @@ def api_key_invalid() -> ApiError:
     }])
 
 
+# Quota ids as paid-tier 429s name them (users' captures: id 70285825618 and
+# inspect_ai#5526 for the request quotas, id 27199504148 for input tokens).
+QUOTAS = {
+    "requests": ("generate_content_paid_tier_requests",
+                 "GenerateRequestsPerMinutePerProjectPerModel-PaidTier"),
+    "requests_per_day": ("generate_content_paid_tier_requests",
+                         "GenerateRequestsPerDayPerProjectPerModel-PaidTier"),
+    "input_tokens": ("generate_content_paid_tier_input_token_count",
+                     "GenerateContentPaidTierInputTokensPerModelPerMinute"),
+}
+
+
 def quota_exceeded(model: str, which: str, limit: int, delay_s: float) -> ApiError:
-    """A 429 as the API sends it: QuotaFailure names the quota, RetryInfo the wait."""
-    metric, quota_id = {
-        "requests": ("generate_content_paid_tier_requests",
-                     "GenerateRequestsPerMinutePerProjectPerModel"),
-        "input_tokens": ("generate_content_paid_tier_input_token_count",
-                         "GenerateContentPaidTierInputTokensPerModelPerMinute"),
-    }[which]
+    """A 429 as the API sends it: QuotaFailure names the quota, RetryInfo the wait (to the
+    nanosecond), and the message repeats both."""
+    metric, quota_id = QUOTAS[which]
     return ApiError(429, "You exceeded your current quota, please check your plan and billing "
                          f"details. For more information on this error, head to: "
-                         f"{QUOTA_HELP_URL}.", details=[
+                         f"{QUOTA_HELP_URL}.\n* Quota exceeded for metric: "
+                         f"generativelanguage.googleapis.com/{metric}, limit: {limit}, "
+                         f"model: {model}\nPlease retry in {format_duration(delay_s)}.",
+                    details=[
         {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
          "violations": [{"quotaMetric": f"generativelanguage.googleapis.com/{metric}",
                          "quotaId": quota_id,

@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from flashfirst.emulator.answers import build_response, details, thinking_budget
+from flashfirst.emulator.answers import build_response, details
 from flashfirst.emulator.config import EmulatedModel
 from flashfirst.emulator.errors import (
     ApiError,
@@ -23,12 +23,14 @@ from flashfirst.emulator.errors import (
     scripted,
     unavailable,
 )
-from flashfirst.emulator.prompt_tokens import CountedPrompt, PromptCounter
+from flashfirst.emulator.prompt_tokens import CountedPrompt, PromptCounter, global_media_resolution
 from flashfirst.emulator.resources import StoredCache
 from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.stats import LogEntry
+from flashfirst.emulator.thinking import thinking_of
+from flashfirst.emulator.tokens import TokenCount
+from flashfirst.emulator.validation import validate_request
 from flashfirst.emulator.wire import Json, digest, get, read_json, unit_interval
-from flashfirst.token_rules import TokenCount, parse_media_resolution
 
 TIER_HEADER = "x-gemini-service-tier"
 _TIERS = {"standard", "flex", "priority"}
@@ -53,9 +55,12 @@ def emulator(request: Request) -> EmulatorState:
     return state
 
 
-def model_or_404(state: EmulatorState, request: Request, method: str) -> EmulatedModel:
+def model_or_404(state: EmulatorState, request: Request, method: str, *,
+                 route: bool = True) -> EmulatedModel:
+    """The model named in the path; with ``route``, the one that serves it today (a retired
+    or re-routed id is answered by its replacement, whose rules then apply)."""
     model_id = request.path_params["model"]
-    model = state.model(model_id)
+    model = state.serving(model_id) if route else state.model(model_id)
     if model is None:
         raise model_not_found(model_id, request.path_params.get("version", "v1beta"), method)
     return model
@@ -71,11 +76,12 @@ async def body_of(state: EmulatorState, request: Request) -> Json:
 
 def prepare(state: EmulatorState, model: EmulatedModel, body: Json) -> PreparedCall:
     """Everything the API checks before it answers; raises its 4xx errors."""
+    validate_request(body)
     generation_config = get(body, "generationConfig") or {}
-    thinking_budget(model, generation_config)
+    thinking_of(model, generation_config)
     cache = resolve_cache(state, model, body)
-    counter = PromptCounter(state, parse_media_resolution(get(generation_config,
-                                                              "mediaResolution")))
+    counter = PromptCounter(state, model.family, global_media_resolution(
+        get(generation_config, "mediaResolution")))
     prompt = counter.count(get(body, "contents"), get(body, "systemInstruction"),
                            get(body, "tools"))
     if cache is not None:
@@ -121,13 +127,15 @@ def requested_tier(body: Json) -> str | None:
 
 
 def log_call(state: EmulatorState, endpoint: str, model: str | None, status: int, *,
-             tier_requested: str | None = None, tier_served: str | None = None,
-             usage: Json | None = None, latency_s: float = 0.0) -> None:
+             requested: str | None = None, tier_requested: str | None = None,
+             tier_served: str | None = None, usage: Json | None = None,
+             latency_s: float = 0.0, delay_s: float = 0.0, at: float | None = None) -> None:
     with state.lock:
-        state.stats.record(LogEntry(time=state.now(), endpoint=endpoint, model=model,
+        state.stats.record(LogEntry(time=state.now() if at is None else at, endpoint=endpoint,
+                                    model=model, model_requested=requested or model,
                                     status=status, tier_requested=tier_requested,
                                     tier_served=tier_served, usage=usage,
-                                    latency_s=latency_s))
+                                    latency_s=latency_s, delay_s=delay_s))
 
 
 async def generate_content(request: Request) -> Response:
@@ -147,7 +155,7 @@ async def _generate(request: Request, *, stream: bool) -> Response:
     try:
         model = model_or_404(state, request, endpoint)
         with state.lock:
-            state.stats.count_call(endpoint, model.id)
+            state.stats.count_call(endpoint, model_id)
         body = await body_of(state, request)
         raw = await request.body()
         tier = requested_tier(body)
@@ -161,27 +169,36 @@ async def _generate(request: Request, *, stream: bool) -> Response:
             raise unavailable()
         served = _serve_tier(state, model, tier, faults["flex_shed"])
         # Matched last, so a rule's ``times`` counts calls that reached the model.
-        script = state.match_script(model.id, call.prompt.text)
+        script = state.match_script(model.id, call.prompt.text, model_id)
         if script is not None and script.status is not None:
             raise scripted(script.status, script.message, script.retry_delay_s)
+        implicit = None
+        if call.cache is None:
+            with state.lock:
+                implicit = state.implicit_cache.serve(
+                    model.id, call.prompt.prefixes, model.implicit_cache_min_tokens,
+                    state.now(), state.config.implicit_cache_ttl_s)
         response = build_response(seed=state.config.seed, model=model, request=body,
-                                  prompt=call.prompt, cache=call.cache, script=script)
+                                  prompt=call.prompt, cache=call.cache, script=script,
+                                  implicit=implicit)
     except ApiError as exc:
         log_call(state, endpoint, model_id, exc.code, tier_requested=tier,
                  latency_s=time.monotonic() - started)
         return exc.response()
     usage = response["usageMetadata"]
+    usage["serviceTier"] = served  # as the header says (research file 1.6)
     delays = _latency(state, model, served, usage, slow=faults["slow"])
     with state.lock:
         state.stats.record_answer(model.id, served, usage)
     headers = {TIER_HEADER: served}
+    entry = {"requested": model_id, "tier_requested": tier, "tier_served": served,
+             "usage": usage, "delay_s": sum(delays), "at": state.now()}
     if stream:
         return StreamingResponse(
-            _sse(state, response, delays, endpoint, model.id, tier, served, started),
+            _sse(state, response, delays, endpoint, model.id, entry, started),
             media_type="text/event-stream", headers=headers)
     await _wait(state, model.id, sum(delays))
-    log_call(state, endpoint, model.id, 200, tier_requested=tier, tier_served=served,
-             usage=usage, latency_s=time.monotonic() - started)
+    log_call(state, endpoint, model.id, 200, latency_s=time.monotonic() - started, **entry)
     return JSONResponse(response, headers=headers)
 
 
@@ -261,7 +278,7 @@ def _drop(state: EmulatorState, request: Request, endpoint: str, model: str,
 
 
 async def _sse(state: EmulatorState, response: Json, delays: list[float], endpoint: str,
-               model: str, tier: str | None, served: str, started: float) -> AsyncIterator[str]:
+               model: str, entry: dict[str, Any], started: float) -> AsyncIterator[str]:
     """The answer in a few SSE chunks; usage is complete on the last one, as the API does."""
     candidate = response["candidates"][0]
     parts = candidate.get("content", {}).get("parts", [])
@@ -271,9 +288,10 @@ async def _sse(state: EmulatorState, response: Json, delays: list[float], endpoi
     usage = response["usageMetadata"]
     partial_usage = {"promptTokenCount": usage["promptTokenCount"],
                      "totalTokenCount": usage["promptTokenCount"]}
-    for key in ("cachedContentTokenCount", "promptTokensDetails", "cacheTokensDetails"):
-        if key in usage:
-            partial_usage[key] = usage[key]
+    # Cache fields arrive only in the final chunk, as users observe (OpenMinis#384,
+    # research file 1.9): a client that keeps the last usage it saw stays right.
+    if "promptTokensDetails" in usage:
+        partial_usage["promptTokensDetails"] = usage["promptTokensDetails"]
     for i, piece in enumerate(pieces):
         await _wait(state, model, delays[min(i, len(delays) - 1)])
         last = i == len(pieces) - 1
@@ -289,8 +307,7 @@ async def _sse(state: EmulatorState, response: Json, delays: list[float], endpoi
                                  "modelVersion": response["modelVersion"],
                                  "responseId": response["responseId"]}
         yield f"data: {json.dumps(chunk)}\r\n\r\n"
-    log_call(state, endpoint, model, 200, tier_requested=tier, tier_served=served,
-             usage=usage, latency_s=time.monotonic() - started)
+    log_call(state, endpoint, model, 200, latency_s=time.monotonic() - started, **entry)
 
 
 def _split(text: str, n: int) -> list[str]:
@@ -306,7 +323,7 @@ async def count_tokens(request: Request) -> Response:
     try:
         model = model_or_404(state, request, "countTokens")
         with state.lock:
-            state.stats.count_call("countTokens", model.id)
+            state.stats.count_call("countTokens", model_id)
         body = await body_of(state, request)
         inner = get(body, "generateContentRequest")
         call = prepare(state, model, inner if isinstance(inner, dict) else

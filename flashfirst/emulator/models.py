@@ -27,14 +27,14 @@ def model_resource(model: EmulatedModel) -> Json:
         "topP": 0.95,
         "topK": 64,
         "maxTemperature": 2.0,
-        "thinking": model.thinks,
+        "thinking": True,
     }
 
 
 async def get_model(request: Request) -> Response:
     state = emulator(request)
     try:
-        model = model_or_404(state, request, "getModel")
+        model = model_or_404(state, request, "getModel", route=False)
     except ApiError as exc:
         return exc.response()
     with state.lock:

@@ -24,8 +24,8 @@ from typing import Any
 
 from flashfirst.emulator.batch_jobs import BatchItem, BatchJob
 from flashfirst.emulator.resources import StoredCache, StoredFile
+from flashfirst.emulator.tokens import TokenCount
 from flashfirst.probe import MediaInfo
-from flashfirst.token_rules import TokenCount
 
 logger = logging.getLogger(__name__)
 

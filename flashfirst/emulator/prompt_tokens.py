@@ -1,5 +1,6 @@
-"""Prompt tokens of a request, by modality, from the documented rules in
-``flashfirst.token_rules`` applied to the bytes actually sent (inline or uploaded)."""
+"""Prompt tokens of a request, by modality: the emulator's own reading of Google's rules
+(``tokens``), for the serving model's family, applied to the bytes actually sent (inline
+or uploaded; probed with PyAV for duration, size and pages)."""
 
 from __future__ import annotations
 
@@ -9,23 +10,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flashfirst.emulator.errors import ApiError, file_not_found, invalid_argument
+from flashfirst.emulator.implicit_cache import Prefix
 from flashfirst.emulator.resources import StoredFile
 from flashfirst.emulator.state import EmulatorState
+from flashfirst.emulator.tokens import (
+    VIDEO_FPS,
+    Family,
+    Modality,
+    Resolution,
+    TokenCount,
+    audio_tokens,
+    frame_tokens,
+    frames,
+    image_tokens,
+    parse_resolution,
+    pdf_page_tokens,
+    text_tokens,
+)
 from flashfirst.emulator.wire import decode_base64, get, parse_duration
 from flashfirst.errors import ProbeError
 from flashfirst.probe import MediaInfo, MediaKind, probe_bytes
-from flashfirst.token_rules import (
-    GEMINI_VIDEO_FPS,
-    MediaResolution,
-    Modality,
-    TokenCount,
-    audio_tokens,
-    image_tokens,
-    parse_media_resolution,
-    pdf_tokens,
-    text_tokens,
-    video_tokens,
-)
 
 _TEXT_MIME_PREFIXES = ("text/",)
 _TEXT_MIMES = {"application/json", "application/jsonl", "application/x-ndjson",
@@ -41,6 +45,7 @@ class CountedPrompt:
     tokens: TokenCount = field(default_factory=TokenCount)
     text: str = ""
     media_digests: list[str] = field(default_factory=list)
+    prefixes: list[Prefix] = field(default_factory=list)  # for implicit caching
 
 
 def is_text_mime(mime: str) -> bool:
@@ -56,8 +61,10 @@ def is_probed_mime(mime: str) -> bool:
 class PromptCounter:
     """Counts contents, system instructions and tools the way the API bills them."""
 
-    def __init__(self, state: EmulatorState, resolution: MediaResolution) -> None:
+    def __init__(self, state: EmulatorState, family: Family = "2.5",
+                 resolution: Resolution | None = None) -> None:
         self.state = state
+        self.family = family
         self.resolution = resolution
 
     def count(self, contents: Any, system_instruction: Any = None,
@@ -65,14 +72,18 @@ class PromptCounter:
         result = CountedPrompt()
         if contents is not None and not isinstance(contents, list):
             raise invalid_argument("Invalid value at 'contents': expected a list.")
+        running = hashlib.sha256()
         for content in [system_instruction, *(contents or [])]:
             if content is None:
                 continue
             parts = get(content, "parts") or []
             if not isinstance(parts, list):
                 raise invalid_argument("Invalid value at 'contents.parts': expected a list.")
+            running.update(str(get(content, "role") or "").encode() + b"\0")
             for part in parts:
                 self._count_part(part, result)
+                running.update(json.dumps(part, sort_keys=True).encode() + b"\0")
+                result.prefixes.append(Prefix(running.hexdigest(), result.tokens))
         if tools:
             declared = json.dumps(tools, sort_keys=True)
             result.tokens += TokenCount.of(Modality.TEXT, text_tokens(declared))
@@ -110,10 +121,14 @@ class PromptCounter:
         resolution = self.resolution
         part_resolution = get(part, "mediaResolution")
         if part_resolution is not None:
+            if self.family == "2.5":  # media-resolution page: "Per part (Gemini 3 only)"
+                raise invalid_argument("Per-part media_resolution is not supported by this "
+                                       "model; set generation_config.media_resolution.")
             level = get(part_resolution, "level") if isinstance(part_resolution, dict) \
                 else part_resolution
-            resolution = parse_media_resolution(str(level))
-        result.tokens += media_tokens(info, get(part, "videoMetadata"), resolution)
+            resolution = part_media_resolution(level) or resolution
+        result.tokens += media_tokens(info, get(part, "videoMetadata"), self.family,
+                                      resolution)
 
     def _probe(self, data: bytes, mime: str, where: str) -> MediaInfo | None:
         if is_text_mime(mime):
@@ -154,26 +169,57 @@ class PromptCounter:
         return stored
 
 
-def media_tokens(info: MediaInfo, video_metadata: Any,
-                 resolution: MediaResolution) -> TokenCount:
-    """Tokens of one probed media part: video frames sampled at its fps over its window,
-    audio over the part of the window the audio track actually covers."""
+def part_media_resolution(value: Any) -> Resolution | None:
+    try:
+        return parse_resolution(value)
+    except ValueError as exc:
+        raise invalid_argument(f"Invalid value at 'media_resolution.level': {value!r}; "
+                               "allowed values: MEDIA_RESOLUTION_LOW, MEDIA_RESOLUTION_MEDIUM, "
+                               "MEDIA_RESOLUTION_HIGH, MEDIA_RESOLUTION_ULTRA_HIGH.") from exc
+
+
+def global_media_resolution(value: Any) -> Resolution | None:
+    """``generationConfig.mediaResolution``: LOW, MEDIUM or HIGH (ULTRA_HIGH is per part
+    only, media-resolution page)."""
+    try:
+        resolution = parse_resolution(value)
+    except ValueError:
+        resolution = Resolution.ULTRA_HIGH
+    if resolution is Resolution.ULTRA_HIGH:
+        raise invalid_argument(f"Invalid value at 'generation_config.media_resolution': "
+                               f"{value!r}; allowed values: MEDIA_RESOLUTION_LOW, "
+                               "MEDIA_RESOLUTION_MEDIUM, MEDIA_RESOLUTION_HIGH.")
+    return resolution
+
+
+def media_tokens(info: MediaInfo, video_metadata: Any, family: Family,
+                 resolution: Resolution | None) -> TokenCount:
+    """Tokens of one probed media part: video frames sampled at its fps over its window;
+    audio over the part of the window the audio track actually covers.
+
+    That last rule is ours: Google documents a rate per second of audio (32, 25 on
+    Gemini 3) and nothing for a video whose audio track is shorter than its picture; we
+    bill the seconds of sound that exist, not the container's length."""
     if info.kind is MediaKind.IMAGE:
-        return TokenCount.of(Modality.IMAGE, image_tokens(info.width or 0, info.height or 0,
-                                                          resolution))
+        return TokenCount.of(Modality.IMAGE, image_tokens(family, info.width or 0,
+                                                          info.height or 0, resolution))
     if info.kind is MediaKind.DOCUMENT:
-        return TokenCount.of(Modality.DOCUMENT, pdf_tokens(info.pages or 1))
+        return TokenCount.of(Modality.DOCUMENT,
+                             (info.pages or 1) * pdf_page_tokens(family, resolution))
     start, end = clip_span(info.duration_s, video_metadata)
     if info.kind is MediaKind.AUDIO:
-        return TokenCount.of(Modality.AUDIO, audio_tokens(end - start))
+        return TokenCount.of(Modality.AUDIO, audio_tokens(family, end - start))
     fps = get(video_metadata, "fps")
-    fps = GEMINI_VIDEO_FPS if fps is None else float(fps)
+    fps = VIDEO_FPS if fps is None else float(fps)
     if not 0 < fps <= 24:
         raise invalid_argument("Invalid value at 'video_metadata.fps': must be in (0, 24].")
-    audio_s = None if info.audio_duration_s is None \
-        else max(0.0, min(end, info.audio_duration_s) - start)
-    return video_tokens(end - start, fps=fps, has_audio=info.has_audio, resolution=resolution,
-                        audio_duration_s=audio_s)
+    count = TokenCount.of(Modality.VIDEO,
+                          frames(end - start, fps) * frame_tokens(family, resolution))
+    if not info.has_audio:
+        return count
+    audio_end = end if info.audio_duration_s is None else min(end, info.audio_duration_s)
+    return count + TokenCount.of(Modality.AUDIO,
+                                 audio_tokens(family, max(0.0, audio_end - start)))
 
 
 def clip_span(duration_s: float, video_metadata: Any) -> tuple[float, float]:

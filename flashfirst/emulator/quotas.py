@@ -1,13 +1,27 @@
 """Per-model RPM and input-TPM over a sliding window (60 s, as the API counts; shorter
-in tests that want a quota storm to pass quickly), and the Priority tier's own limit.
-A refused call does not use quota; the retry delay is when the window frees."""
+in tests that want a quota storm to pass quickly), requests per day (the day ends at
+midnight Pacific time: ai.google.dev/gemini-api/docs/rate-limits, "RPD quotas reset at
+midnight Pacific time"), and the Priority tier's own limit. A refused call does not use
+quota; the retry delay is when the window (or the day) frees."""
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flashfirst.emulator.config import EmulatedModel
 from flashfirst.emulator.errors import quota_exceeded
+
+PACIFIC = ZoneInfo("America/Los_Angeles")
+
+
+def quota_day(now: float) -> tuple[date, float]:
+    """The Pacific date of ``now`` and the seconds left until it ends."""
+    local = datetime.fromtimestamp(now, PACIFIC)
+    midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(),
+                                PACIFIC)
+    return local.date(), midnight.timestamp() - now
 
 
 class QuotaWindows:
@@ -17,9 +31,13 @@ class QuotaWindows:
         self.window_s = window_s
         self._calls: defaultdict[str, deque[tuple[float, int]]] = defaultdict(deque)
         self._priority: defaultdict[str, deque[float]] = defaultdict(deque)
+        self._days: Counter[tuple[str, date]] = Counter()
 
     def admit(self, model: EmulatedModel, tokens: int, now: float) -> None:
         """Count the call or raise the 429 the API would answer."""
+        day, left_s = quota_day(now)
+        if self._days[(model.id, day)] >= model.rpd:
+            raise quota_exceeded(model.id, "requests_per_day", model.rpd, left_s)
         window = self._calls[model.id]
         while window and window[0][0] <= now - self.window_s:
             window.popleft()
@@ -31,6 +49,7 @@ class QuotaWindows:
             raise quota_exceeded(model.id, "input_tokens", model.tpm,
                                  self._token_delay(window, used, tokens, model.tpm, now))
         window.append((now, tokens))
+        self._days[(model.id, day)] += 1
 
     def _token_delay(self, window: deque[tuple[float, int]], used: int, tokens: int, tpm: int,
                      now: float) -> float:

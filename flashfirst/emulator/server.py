@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from email.utils import formatdate
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from flashfirst.emulator import batches, caches, files, generate, models
 from flashfirst.emulator.config import EmulatorConfig, Script
@@ -139,9 +140,22 @@ class EmulatorApp:
         self.control = control
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            scope["flashfirst.abort"] = lambda: _abort(send)
-        await self.starlette(scope, receive, send)
+        if scope["type"] != "http":
+            await self.starlette(scope, receive, send)
+            return
+        scope["flashfirst.abort"] = lambda: _abort(send)
+
+        async def dated(message: Message) -> None:
+            # The Date header comes from the emulator's clock (uvicorn's own is turned off),
+            # so advance_clock moves the date a client prices a call by.
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.lower() != b"date"]
+                stamp = formatdate(self.emulator_state.now(), usegmt=True)
+                message = {**message, "headers": [*headers, (b"date", stamp.encode())]}
+            await send(message)
+
+        await self.starlette(scope, receive, dated)
 
 
 def _abort(send: Send) -> bool:

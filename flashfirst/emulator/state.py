@@ -10,10 +10,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from flashfirst.emulator.batch_jobs import BatchJob
 from flashfirst.emulator.config import EmulatedModel, EmulatorConfig, Script
+from flashfirst.emulator.implicit_cache import ImplicitCache
 from flashfirst.emulator.persistence import StateStore
 from flashfirst.emulator.quotas import QuotaWindows
 from flashfirst.emulator.resources import StoredCache, StoredFile, UploadSession
@@ -53,6 +55,7 @@ class EmulatorState:
         self.caches: dict[str, StoredCache] = {}
         self.batches: dict[str, BatchJob] = {}
         self.quotas = QuotaWindows(self.config.quota_window_s)
+        self.implicit_cache = ImplicitCache()
         self.stats = StatsRecorder(self.config.request_log_limit)
         self.script_fires: Counter[int] = Counter()
         self.request_repeats: Counter[str] = Counter()
@@ -115,6 +118,14 @@ class EmulatorState:
     def model(self, model_id: str) -> EmulatedModel | None:
         return self.config.model(model_id)
 
+    def today(self) -> date:
+        """The UTC date on the emulator clock (retirements happen at 00:00 UTC)."""
+        return datetime.fromtimestamp(self.now(), UTC).date()
+
+    def serving(self, model_id: str) -> EmulatedModel | None:
+        """The model that answers for ``model_id`` today (a retired id: its replacement)."""
+        return self.config.serving(model_id, self.today())
+
     def set_config(self, config: EmulatorConfig) -> None:
         with self.lock:
             if config.state_dir != self.config.state_dir:
@@ -124,11 +135,12 @@ class EmulatorState:
             self.quotas.window_s = config.quota_window_s
             self.config = config
 
-    def match_script(self, model: str, text: str) -> Script | None:
-        """The first rule that matches and still has firings left; counts the firing."""
+    def match_script(self, model: str, text: str, requested: str | None = None) -> Script | None:
+        """The first rule that matches and still has firings left; counts the firing.
+        A rule's model matches the serving model or the id the client asked for."""
         with self.lock:
             for i, script in enumerate(self.config.scripts):
-                if script.model and script.model != model:
+                if script.model and script.model not in (model, requested):
                     continue
                 if script.contains is not None and script.contains not in text:
                     continue

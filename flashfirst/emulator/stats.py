@@ -11,14 +11,19 @@ from pydantic import BaseModel, Field
 class LogEntry(BaseModel):
     """One answered API call."""
 
-    time: float = Field(description="Emulator clock, epoch seconds.")
+    time: float = Field(description="Emulator clock, epoch seconds, when the call was "
+                        "admitted (its answer then took delay_s).")
     endpoint: str
-    model: str | None = None
+    model: str | None = Field(None, description="The model that served (or was asked, "
+                              "when the call failed before routing).")
+    model_requested: str | None = Field(None, description="The id the client asked for.")
     status: int = Field(200, description="HTTP status; 0 when the connection was dropped.")
     tier_requested: str | None = None
     tier_served: str | None = None
     usage: dict[str, Any] | None = None
-    latency_s: float = 0.0
+    latency_s: float = Field(0.0, description="Wall-clock seconds (informative only).")
+    delay_s: float = Field(0.0, description="Latency the emulator chose for this answer "
+                           "(tiers, faults, latency_scale): what tests assert on.")
 
 
 class UsageTotals(BaseModel):

@@ -31,7 +31,7 @@ from flashfirst.inference.batch_ledger import (
     SubmittedJob,
     run_key,
 )
-from flashfirst.inference.engine import Budget, Engine, InferenceJob
+from flashfirst.inference.engine import Budget, Engine, InferenceJob, served_model_of
 from flashfirst.inference.validation import Verdict, judge
 from flashfirst.items import Attempt, ItemResult, Route, ServiceTier, Usage
 from flashfirst.prices import PriceTable
@@ -358,11 +358,13 @@ class BatchRunner:
     def _attempt(self, job: InferenceJob, route: Route, ctx: ContextUse | None,
                  response: types.GenerateContentResponse) -> tuple[Attempt, Verdict]:
         usage = Usage.from_sdk(response.usage_metadata)
-        cost = self.prices.price_call(route.model, usage, ServiceTier.BATCH)
+        served = served_model_of(response)  # priced as the model that served
+        cost = self.prices.price_call(served if served in self.prices.models else route.model,
+                                      usage, ServiceTier.BATCH)
         self.budget.add(cost)
         verdict = judge(response, job.item.response_schema, job.item.check)
         return Attempt(
-            model=route.model, service_tier_requested=ServiceTier.BATCH,
+            model=route.model, served_model=served, service_tier_requested=ServiceTier.BATCH,
             service_tier_served=ServiceTier.BATCH, usage=usage, cost_usd=float(cost),
             ok=verdict.ok, finish_reason=verdict.finish_reason,
             validation_error=verdict.error,

@@ -8,23 +8,29 @@ import random
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 
 from google import genai
 from google.genai import types
 from pydantic import BaseModel, ConfigDict, Field
 
+from flashfirst.catalogue import ModelInfo, load_catalogue
 from flashfirst.context import ContextProvider, ContextUse, StaticContexts
+from flashfirst.errors import ThinkingNotSupported
 from flashfirst.inference.answers import AnswerStore, job_key
 from flashfirst.inference.ratelimit import PROCESS, Limiters
 from flashfirst.inference.retry import CallFailure, backoff_s, classify
 from flashfirst.inference.validation import Verdict, judge
 from flashfirst.items import Attempt, ItemResult, Route, ServiceTier, Usage, WorkItem
+from flashfirst.media.parts import global_resolution, parts_for_rules
 from flashfirst.prices import PriceTable
 from flashfirst.prompts import prompt_for
 from flashfirst.router import RoutingPolicy, escalate
 from flashfirst.settings import Settings
-from flashfirst.token_rules import MediaResolution
+from flashfirst.thinking import thinking_config
+from flashfirst.token_rules import MediaResolution, MediaRules
 
 SERVED_TIER_HEADER = "x-gemini-service-tier"
 # Called before each request with (model, estimated tokens): a limit shared beyond this
@@ -84,6 +90,7 @@ class Engine:
         self.deadline_at = deadline_at  # time.time() by which the run should be done
         self.gate = gate  # optional async (model, tokens) -> None shared across processes
         self.limiters = limiters or PROCESS
+        self.catalogue = load_catalogue(settings.model_catalogue_path)
         self._rng = random.Random(seed)
 
     async def run(self, job: InferenceJob) -> ItemResult:
@@ -97,6 +104,9 @@ class Engine:
         for hop in range(2):  # the route, then at most one escalation
             try:
                 attempt, verdict = await self._attempt(job, route)
+            except ThinkingNotSupported as refused:
+                result.error = f"refused before any call: {refused}"
+                return result
             except _BudgetReached:
                 result.error = (f"not dispatched: budget of ${self.budget.limit} reached "
                                 f"(spent ${self.budget.spent:.6f})")
@@ -126,6 +136,14 @@ class Engine:
         limiter = self.limiters.for_model(spec, self.settings.inference.quota_window_s)
         ctx = await self.contexts.use(route.model)
         tier, recreated = route.service_tier, False
+        serving = self.catalogue.find(self.catalogue.served_id(route.model))
+        asked = job.item.thinking or self.policy.thinking.get(job.item.task)
+        thinking = None
+        if serving is not None:  # checked against the model that will serve, before paying
+            thinking = thinking_config(asked, serving)
+        elif asked:
+            raise ThinkingNotSupported(route.model, asked,
+                                       "nothing known: the model is not in the catalogue")
         est = job.est_prompt_tokens + (ctx.tokens if ctx else 0)
         cfg = self.settings.inference
         tries = 0  # per tier: moving from Flex to Standard starts a fresh count
@@ -140,8 +158,8 @@ class Engine:
             tries += 1
             try:
                 response = await self.client.aio.models.generate_content(
-                    model=route.model, contents=self._contents(job, ctx),
-                    config=self._config(job, ctx, tier))
+                    model=route.model, contents=self._contents(job, ctx, serving),
+                    config=self._config(job, ctx, tier, serving, thinking))
             except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
                 failure = classify(exc)
                 flex_shed = failure.shed and tier is ServiceTier.FLEX
@@ -165,16 +183,28 @@ class Engine:
             limiter.release(ticket, usage.prompt_tokens)
             limiter.on_success()
             served = _served_tier(response, tier)
-            cost = self.prices.price_call(route.model, usage, served)
+            called_at = response_time(response)
+            served_model = served_model_of(response)
+            cost = self.prices.price_call(self.billed_model(route.model, served_model, called_at),
+                                          usage, served, called_at)
             self.budget.add(cost)
             verdict = judge(response, job.item.response_schema, job.item.check)
             return Attempt(
-                model=route.model, service_tier_requested=route.service_tier,
+                model=route.model, served_model=served_model, called_at=called_at,
+                service_tier_requested=route.service_tier,
                 service_tier_served=served, usage=usage, cost_usd=float(cost), ok=verdict.ok,
                 finish_reason=verdict.finish_reason, validation_error=verdict.error,
                 latency_s=round(time.monotonic() - started, 4), transient_retries=tries - 1,
                 cached_content=ctx.cache_name if ctx else None,
             ), verdict
+
+    def billed_model(self, requested: str, served: str | None, at: datetime) -> str:
+        """Price the model that served: the response's modelVersion when the price table
+        knows it, else what the catalogue says serves the requested id that day."""
+        for candidate in (served, self.catalogue.served_id(requested, at.date()), requested):
+            if candidate and candidate in self.prices.models:
+                return candidate
+        return requested  # unknown everywhere: pricing names it in its error
 
     def _flex_still_fits(self, delay_s: float) -> bool:
         if self.deadline_at is None:
@@ -183,7 +213,8 @@ class Engine:
         return time.time() + delay_s + reserve < self.deadline_at
 
     @staticmethod
-    def _contents(job: InferenceJob, ctx: ContextUse | None) -> list[types.Content]:
+    def _contents(job: InferenceJob, ctx: ContextUse | None,
+                  serving: ModelInfo | None = None) -> list[types.Content]:
         parts: list[types.Part] = []
         if ctx is not None and not ctx.cached:
             parts.extend(ctx.parts)  # shared context first: implicit caching can hit
@@ -191,11 +222,17 @@ class Engine:
         if job.item.text:
             parts.append(types.Part(text=job.item.text))
         parts.append(types.Part(text=prompt_for(job.item)))
+        if serving is not None:
+            parts = parts_for_rules(parts, MediaRules(serving.media_rules))
         return [types.Content(role="user", parts=parts)]
 
     @staticmethod
-    def _config(job: InferenceJob, ctx: ContextUse | None,
-                tier: ServiceTier) -> types.GenerateContentConfig:
+    def _config(job: InferenceJob, ctx: ContextUse | None, tier: ServiceTier,
+                serving: ModelInfo | None = None,
+                thinking: types.ThinkingConfig | None = None) -> types.GenerateContentConfig:
+        """``serving``: the catalogue's entry for the model that will answer (its parts
+        keep a per-part resolution only on Gemini 3/4); ``thinking``: what that model
+        takes (``thinking.thinking_config``), None for its default."""
         config = types.GenerateContentConfig(service_tier=types.ServiceTier(tier.value))
         if ctx is not None and ctx.cached:
             config.cached_content = ctx.cache_name
@@ -204,9 +241,29 @@ class Engine:
         if job.item.response_schema is not None:
             config.response_mime_type = "application/json"
             config.response_json_schema = job.item.response_schema
-        if job.media_resolution is MediaResolution.LOW:
-            config.media_resolution = types.MediaResolution.MEDIA_RESOLUTION_LOW
+        # Request-wide on every family; Gemini 3/4 parts also carry their own, which wins.
+        config.media_resolution = global_resolution(job.media_resolution)
+        config.thinking_config = thinking
         return config
+
+
+def served_model_of(response: types.GenerateContentResponse) -> str | None:
+    """The model that answered, from ``modelVersion`` (bare id)."""
+    version = getattr(response, "model_version", None)
+    return str(version).removeprefix("models/") if version else None
+
+
+def response_time(response: types.GenerateContentResponse) -> datetime:
+    """When the call was made: the response's HTTP Date header (Google's clock, so the
+    day's price row is Google's day), else this machine's UTC now."""
+    headers = response.sdk_http_response.headers if response.sdk_http_response else None
+    value = next((v for k, v in (headers or {}).items() if k.lower() == "date"), None)
+    if value:
+        try:
+            return parsedate_to_datetime(value).astimezone(UTC)
+        except (TypeError, ValueError):
+            pass
+    return datetime.now(UTC)
 
 
 def _served_tier(response: types.GenerateContentResponse, requested: ServiceTier) -> ServiceTier:

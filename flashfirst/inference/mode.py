@@ -53,7 +53,7 @@ def _choose(model: str, jobs: list[InferenceJob], prices: PriceTable, settings: 
             context_tokens: int) -> ModeChoice:
     standard = sum((prices.price_tokens(
         model, input_tokens=j.est_prompt_tokens + context_tokens,
-        output_tokens=assumed_output_tokens(j, settings.models)) for j in jobs), Decimal(0))
+        output_tokens=assumed_output_tokens(j)) for j in jobs), Decimal(0))
     costs = {tier: standard * prices.multiplier(tier)
              for tier in (ServiceTier.BATCH, ServiceTier.FLEX, ServiceTier.STANDARD)}
     n, cfg = len(jobs), settings.inference

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from google import genai
 
+from flashfirst.catalogue import load_catalogue, media_rules_of
 from flashfirst.errors import MediaError, ProbeError, StorageError
 from flashfirst.items import MediaPolicy, WorkItem
 from flashfirst.media.accounting import (
@@ -47,6 +48,7 @@ from flashfirst.media.upload import Delivery, MediaUploadError, deliver
 from flashfirst.probe import MediaInfo, MediaKind
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
+from flashfirst.token_rules import MediaRules
 
 __all__ = [
     "POLICY_EFFECTS", "MediaStats", "MediaUploadError", "NotDelivered", "PreparedMedia",
@@ -58,11 +60,13 @@ _MEDIA_KINDS = (MediaKind.VIDEO, MediaKind.AUDIO, MediaKind.IMAGE, MediaKind.DOC
 
 
 def prepare_media(item: WorkItem, settings: Settings, storage: Storage,
-                  client: genai.Client | None, policy: MediaPolicy | None = None
-                  ) -> PreparedMedia:
+                  client: genai.Client | None, policy: MediaPolicy | None = None,
+                  model: str | None = None) -> PreparedMedia:
     """Prepare, store and deliver one item's media.
 
     ``policy`` is the run's default; ``item.media_policy`` overrides it field by field.
+    ``model``: the model the item is routed to (default: the Flash tier's); its family's
+    token rules do the accounting (what serves a retired id, as the catalogue says).
     With ``client=None`` nothing is uploaded (inline delivery still applies). Every
     failure of this item raises ``MediaError`` naming the item and the cause."""
     if item.kind not in _MEDIA_KINDS:
@@ -89,7 +93,9 @@ def prepare_media(item: WorkItem, settings: Settings, storage: Storage,
         raise MediaError(item.id, str(exc)) from exc
     except OSError as exc:
         raise MediaError(item.id, f"{item.uri}: {exc.strerror or exc}") from exc
-    return _prepared(item, record, delivery, resolved, reused=reused)
+    catalogue = load_catalogue(settings.model_catalogue_path)
+    rules = media_rules_of(catalogue, model or item.model or settings.models.flash.id)
+    return _prepared(item, record, delivery, resolved, rules, reused=reused)
 
 
 def _prepare_fresh(item: WorkItem, src: Path, sha: str, key: str, policy: ResolvedPolicy,
@@ -167,7 +173,7 @@ def _put(store: MediaStore, local: Path, name: str, mime: str, info: MediaInfo) 
 
 
 def _prepared(item: WorkItem, record: MediaRecord, delivery: Delivery, policy: ResolvedPolicy,
-              *, reused: bool) -> PreparedMedia:
+              rules: MediaRules, *, reused: bool) -> PreparedMedia:
     source = record.source
     as_keyframes = bool(record.keyframes)
     sizes = [(k.width or 0, k.height or 0) for k in record.keyframes]
@@ -176,9 +182,9 @@ def _prepared(item: WorkItem, record: MediaRecord, delivery: Delivery, policy: R
     sent = SentMedia(kind=record.kind, duration_s=record.duration_s, has_audio=record.has_audio,
                      sample_fps=record.metadata_fps or 1.0, resolution=policy.media_resolution,
                      image_sizes=sizes, pages=record.pages or 0, as_keyframes=as_keyframes,
-                     audio_duration_s=record.audio_duration_s)
+                     audio_duration_s=record.audio_duration_s, rules=rules)
     bytes_after = sum(f.size_bytes for f in record.files)
-    before, after = tokens_as_is(source), tokens_sent(sent)
+    before, after = tokens_as_is(source, rules), tokens_sent(sent)
     stats = MediaStats(
         bytes_before=source.size_bytes, bytes_after=bytes_after,
         duration_before_s=source.duration_s, duration_after_s=record.duration_s,
@@ -194,5 +200,5 @@ def _prepared(item: WorkItem, record: MediaRecord, delivery: Delivery, policy: R
         mime_type=main.mime_type if main else None, prepared_uri=main.uri if main else None,
         file_uri=main.file_uri if main else None, file_name=main.file_name if main else None,
         inline_data=main.inline_data if main else None, video_fps=record.metadata_fps,
-        media_resolution=policy.media_resolution, start_offset_s=start or None,
+        media_resolution=policy.media_resolution, media_rules=rules, start_offset_s=start or None,
         end_offset_s=end, keyframes=delivery.keyframes, stats=stats)

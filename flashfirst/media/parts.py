@@ -7,7 +7,21 @@ from collections.abc import Iterable
 from google.genai import types
 
 from flashfirst.media.prepared import PreparedMedia, StoredFile
-from flashfirst.token_rules import MediaResolution
+from flashfirst.token_rules import MediaResolution, MediaRules
+
+_PART_LEVEL = {
+    MediaResolution.LOW: types.PartMediaResolutionLevel.MEDIA_RESOLUTION_LOW,
+    MediaResolution.MEDIUM: types.PartMediaResolutionLevel.MEDIA_RESOLUTION_MEDIUM,
+    MediaResolution.HIGH: types.PartMediaResolutionLevel.MEDIA_RESOLUTION_HIGH,
+    MediaResolution.ULTRA_HIGH: types.PartMediaResolutionLevel.MEDIA_RESOLUTION_ULTRA_HIGH,
+}
+# The request-wide setting has no ultra_high (per part only): high is the closest.
+_GLOBAL_LEVEL = {
+    MediaResolution.LOW: types.MediaResolution.MEDIA_RESOLUTION_LOW,
+    MediaResolution.MEDIUM: types.MediaResolution.MEDIA_RESOLUTION_MEDIUM,
+    MediaResolution.HIGH: types.MediaResolution.MEDIA_RESOLUTION_HIGH,
+    MediaResolution.ULTRA_HIGH: types.MediaResolution.MEDIA_RESOLUTION_HIGH,
+}
 
 
 class NotDelivered(ValueError):
@@ -31,16 +45,20 @@ def _file_part(f: StoredFile, *, item_id: str,
                        "(prepare it with a client, or allow inline delivery)")
 
 
-def to_parts(prepared: PreparedMedia, *, per_part_resolution: bool = False) -> list[types.Part]:
+def to_parts(prepared: PreparedMedia, *, per_part_resolution: bool | None = None
+             ) -> list[types.Part]:
     """The parts for one item: keyframe images first (in time order), then the main file.
 
-    Low media resolution is a request-level setting on Gemini 2.5
-    (``GenerateContentConfig.media_resolution``, see ``request_media_resolution``); Gemini 3
-    also takes it per part, which ``per_part_resolution=True`` adds."""
+    Media resolution is a request-level setting on Gemini 2.x
+    (``GenerateContentConfig.media_resolution``, see ``request_media_resolution``); Gemini
+    3/4 take it per part (https://ai.google.dev/gemini-api/docs/media-resolution), which
+    is what they get by default (``per_part_resolution=None``: by ``media_rules``)."""
+    if per_part_resolution is None:
+        per_part_resolution = prepared.media_rules is MediaRules.GEMINI_3
     resolution = None
-    if per_part_resolution and prepared.media_resolution is MediaResolution.LOW:
-        resolution = types.PartMediaResolution(
-            level=types.PartMediaResolutionLevel.MEDIA_RESOLUTION_LOW)
+    level = _PART_LEVEL.get(prepared.media_resolution)
+    if per_part_resolution and level is not None:
+        resolution = types.PartMediaResolution(level=level)
     parts = [_file_part(k, item_id=prepared.item_id, resolution=resolution)
              for k in prepared.keyframes]
     if prepared.prepared_uri is None or prepared.mime_type is None:
@@ -60,8 +78,19 @@ def to_parts(prepared: PreparedMedia, *, per_part_resolution: bool = False) -> l
 
 def request_media_resolution(prepared: Iterable[PreparedMedia]) -> types.MediaResolution | None:
     """``GenerateContentConfig.media_resolution`` for a request carrying these items:
-    LOW only when every item asked for it (it applies to the whole request)."""
-    items = list(prepared)
-    if items and all(p.media_resolution is MediaResolution.LOW for p in items):
-        return types.MediaResolution.MEDIA_RESOLUTION_LOW
-    return None
+    a level only when every item asked for the same (it applies to the whole request)."""
+    wanted = {p.media_resolution for p in prepared}
+    return global_resolution(wanted.pop()) if len(wanted) == 1 else None
+
+
+def global_resolution(resolution: MediaResolution | None) -> types.MediaResolution | None:
+    return _GLOBAL_LEVEL.get(resolution) if resolution is not None else None
+
+
+def parts_for_rules(parts: list[types.Part], rules: MediaRules) -> list[types.Part]:
+    """Gemini 2.x refuses a per-part resolution: drop it there (the request-wide setting
+    carries the level instead), e.g. when an item escalates to a 2.x model."""
+    if rules is MediaRules.GEMINI_3 or not any(p.media_resolution for p in parts):
+        return parts
+    return [p.model_copy(update={"media_resolution": None}) if p.media_resolution else p
+            for p in parts]

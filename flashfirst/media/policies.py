@@ -19,12 +19,20 @@ from flashfirst.token_rules import GEMINI_VIDEO_FPS, MediaResolution
 POLICY_EFFECTS: dict[str, str] = {
     "fps": "below 1 fps, frames billed fall to duration x fps (sent as videoMetadata.fps; "
            "the file is re-encoded at that rate too, cutting bytes)",
-    "media_resolution": "'low' bills 66 instead of 258 tokens a frame or image",
-    "trim": "only the kept range is billed (frames and 32 audio tokens a second)",
-    "drop_audio": "a video's audio track costs 32 tokens a second; dropping it saves them",
-    "remove_silence": "silences longer than 1 s are cut to 1 s: 32 tokens a second saved",
-    "keyframes_as_images": "one image per scene change (258 or 66 tokens each) instead of "
-                           "one frame per second; the audio track is kept as audio",
+    "media_resolution": "by model family: on Gemini 2.x 'low' bills 66 instead of 258 tokens "
+                        "a video frame and 64 for an image; on Gemini 3/4 'low' saves nothing "
+                        "on video (70 a frame at default, low and medium), 75% on images "
+                        "(280 instead of 1,120) and 50% on PDF pages (280 instead of 560); "
+                        "'high' costs more there. Sent per part on Gemini 3/4.",
+    "trim": "only the kept range is billed (frames, and audio at 32 tokens a second on 2.x, "
+            "25 on Gemini 3/4)",
+    "drop_audio": "a video's audio track costs 32 tokens a second on 2.x, 25 on Gemini 3/4; "
+                  "dropping it saves them",
+    "remove_silence": "silences longer than 1 s are cut to 1 s: the audio rate (32 or 25 "
+                      "tokens a second) saved for every second cut",
+    "keyframes_as_images": "one image per scene change instead of one frame per second (on "
+                           "Gemini 3/4 an image costs 1,120 tokens and a frame 70: it pays "
+                           "only for long, still footage); the audio track is kept as audio",
     "inline": "no tokens: inline bytes skip the Files API upload (under the inline limit)",
 }
 

@@ -23,7 +23,7 @@ from flashfirst.media.policies import AUDIO_EXT, PIPELINE_VERSION, ResolvedPolic
 from flashfirst.probe import MediaInfo, MediaKind
 from flashfirst.settings import MediaSettings
 from flashfirst.storage import Storage, join
-from flashfirst.token_rules import MediaResolution
+from flashfirst.token_rules import MediaResolution, MediaRules
 
 _BYTES_AS_BASE64 = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
 
@@ -90,6 +90,8 @@ class PreparedMedia(BaseModel):
     inline_data: bytes | None = Field(None, description="Main file bytes when sent inline.")
     video_fps: float | None = Field(None, description="videoMetadata.fps (below 1 fps).")
     media_resolution: MediaResolution = MediaResolution.DEFAULT
+    media_rules: MediaRules = Field(
+        MediaRules.GEMINI_3, description="Token-rule family its stats were counted by.")
     start_offset_s: float | None = Field(None, description="videoMetadata.startOffset.")
     end_offset_s: float | None = Field(None, description="videoMetadata.endOffset.")
     keyframes: list[StoredFile] = Field(default_factory=list)

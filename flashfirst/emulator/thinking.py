@@ -1,0 +1,87 @@
+"""Thinking controls by family, as the thinking page describes them (copy of 2026-09-25,
+research file 1.8): 2.5 models take ``thinkingBudget``, Gemini 3 and 4 take
+``thinkingLevel`` (which levels exist differs per model); both at once is a 400.
+
+Thought tokens are deterministic: they grow with the level and with the prompt, a budget
+caps them, and "off" gives none."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from flashfirst.emulator.config import EmulatedModel
+from flashfirst.emulator.errors import invalid_argument
+from flashfirst.emulator.wire import Json, get
+
+_WEIGHT = {"MINIMAL": 1, "LOW": 2, "MEDIUM": 4, "HIGH": 8}
+_JITTER = 32  # below the smallest gap between two levels' tokens, so the order holds
+
+
+@dataclass(frozen=True)
+class Thinking:
+    """What a request asks of the model: a level, or a budget cap (None: dynamic)."""
+
+    level: str | None = None
+    cap: int | None = None
+    off: bool = False
+
+
+def _allowed_budgets(model: EmulatedModel) -> str:
+    span = f"{model.budget_min or 1}..{model.budget_max}"
+    return f"0 (off), {span} or -1 (dynamic)" if model.budget_off else \
+        f"{span} or -1 (dynamic)"
+
+
+def thinking_of(model: EmulatedModel, generation_config: Json) -> Thinking:
+    """The thinking a request asks for, checked against the SERVING model; raises 400."""
+    config = get(generation_config, "thinkingConfig") or {}
+    level, budget = get(config, "thinkingLevel"), get(config, "thinkingBudget")
+    name = f"models/{model.id}"
+    if level is not None and budget is not None:
+        raise invalid_argument("You can only set one of thinking_level and thinking_budget, "
+                               "not both.")
+    if model.thinking_levels:
+        allowed = ", ".join(model.thinking_levels)
+        if budget is not None:
+            raise invalid_argument(f"thinking_budget is not supported by {name}; set "
+                                   f"thinking_level to one of {allowed}.")
+        if level is None:
+            return Thinking(level=model.thinking_default)
+        value = str(level).upper().removeprefix("THINKING_LEVEL_")
+        if value == "UNSPECIFIED":
+            return Thinking(level=model.thinking_default)
+        if value not in model.thinking_levels:
+            raise invalid_argument(f"thinking_level {value} is not supported by {name}; "
+                                   f"allowed values: {allowed}.")
+        return Thinking(level=value)
+    if level is not None:
+        raise invalid_argument(f"thinking_level is not supported by {name}; set "
+                               f"thinking_budget to {_allowed_budgets(model)}.")
+    if budget is None:
+        return Thinking(off=model.thinking_default == "off")
+    try:
+        value = int(budget)
+    except (TypeError, ValueError) as exc:
+        raise invalid_argument(f"Invalid value at 'thinking_budget': {budget!r}") from exc
+    if value == -1:
+        return Thinking()
+    if value == 0:
+        if not model.budget_off:  # Google's wording for 2.5 Pro
+            raise invalid_argument("Budget 0 is invalid. This model only works in thinking "
+                                   "mode.")
+        return Thinking(off=True)
+    if not max(1, model.budget_min) <= value <= model.budget_max:
+        raise invalid_argument(f"thinking_budget {value} is out of range for {name}; "
+                               f"allowed values: {_allowed_budgets(model)}.")
+    return Thinking(cap=value)
+
+
+def thought_tokens(thinking: Thinking, prompt_tokens: int, rng: random.Random) -> int:
+    """Level weight × (64 + prompt/16, capped), plus a small seeded jitter; a dynamic
+    budget thinks like MEDIUM."""
+    if thinking.off:
+        return 0
+    weight = _WEIGHT.get(thinking.level or "MEDIUM", _WEIGHT["MEDIUM"])
+    tokens = weight * (64 + min(prompt_tokens // 16, 4096)) + rng.randrange(_JITTER)
+    return tokens if thinking.cap is None else min(tokens, thinking.cap)

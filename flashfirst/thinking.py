@@ -1,0 +1,81 @@
+"""What a request says about thinking, per model: a budget on 2.5, a level on 3.x/4,
+never both (sending both is a 400), and nothing the model would refuse.
+
+An item asks in one of three ways (``WorkItem.thinking``):
+- an effort, ``least``/``low``/``default``/``high``, mapped through the catalogue to what
+  each model takes (the lever of issue 12 sits on these);
+- a level the model takes (``minimal``/``low``/``medium``/``high``);
+- a budget in tokens (``0`` off, ``-1`` dynamic) for a budget model.
+``default`` (or nothing) sends no thinking config: the model's own default applies.
+Sources: https://ai.google.dev/gemini-api/docs/thinking (copies dated 2026-09-25), the
+catalogue's ``thinking`` rows.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from google.genai import types
+
+from flashfirst.catalogue import ModelInfo, ThinkingLevel
+from flashfirst.errors import ThinkingNotSupported
+
+_LOW_BUDGET = 1024  # "low" on a budget model: a small, fixed allowance
+
+
+class Effort(StrEnum):
+    LEAST = "least"
+    LOW = "low"
+    DEFAULT = "default"
+    HIGH = "high"
+
+
+_SDK_LEVEL = {
+    ThinkingLevel.MINIMAL: types.ThinkingLevel.MINIMAL,
+    ThinkingLevel.LOW: types.ThinkingLevel.LOW,
+    ThinkingLevel.MEDIUM: types.ThinkingLevel.MEDIUM,
+    ThinkingLevel.HIGH: types.ThinkingLevel.HIGH,
+}
+
+
+def thinking_config(asked: str | None, model: ModelInfo) -> types.ThinkingConfig | None:
+    """The config for ``model`` (the one that serves), or None for its default.
+
+    Raises ``ThinkingNotSupported`` naming the model's allowed values."""
+    value = (asked or "").strip().lower()
+    if not value or value == Effort.DEFAULT:
+        return None
+    control = model.thinking
+    if value in (Effort.LEAST, Effort.HIGH) or (value == Effort.LOW
+                                                  and control.control == "budget"):
+        return _effort(Effort(value), model)
+    if value in {lv.value for lv in ThinkingLevel}:
+        level = ThinkingLevel(value)
+        if control.control != "level" or level not in control.levels:
+            raise ThinkingNotSupported(model.id, value, control.allowed())
+        return types.ThinkingConfig(thinking_level=_SDK_LEVEL[level])
+    try:
+        budget = int(value)
+    except ValueError:
+        raise ThinkingNotSupported(model.id, value, control.allowed() + " (or an effort: "
+                                   "least, low, default, high)") from None
+    if control.control != "budget" or not control.accepts_budget(budget):
+        raise ThinkingNotSupported(model.id, value, control.allowed())
+    return types.ThinkingConfig(thinking_budget=budget)
+
+
+def _effort(effort: Effort, model: ModelInfo) -> types.ThinkingConfig:
+    control = model.thinking
+    if control.control == "level":
+        order = [lv for lv in ThinkingLevel if lv in control.levels]
+        level = order[0] if effort is Effort.LEAST else order[-1]
+        return types.ThinkingConfig(thinking_level=_SDK_LEVEL[level])
+    ranges = sorted(control.budget_ranges)
+    if effort is Effort.LEAST:
+        budget = ranges[0][0]
+    elif effort is Effort.HIGH:
+        budget = ranges[-1][1]
+    else:
+        budget = min((max(lo, min(hi, _LOW_BUDGET)) for lo, hi in ranges),
+                     key=lambda b: abs(b - _LOW_BUDGET))
+    return types.ThinkingConfig(thinking_budget=budget)
