@@ -15,8 +15,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 
-from deployments.events import GCS_FINALIZED
-from deployments.seen import is_own_state
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
@@ -29,6 +27,8 @@ from flashfirst.report import RunReport
 from flows.analyze import analyze
 from flows.on_upload import ObjectVersion, upload_item
 from tasks.batches import BatchSubmitted
+from tasks.object_events import GCS_FINALIZED
+from tasks.seen_objects import is_own_state
 
 
 @task(name="read-window-uploads", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)

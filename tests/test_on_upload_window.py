@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from deployments.events import StoredObject, emit_object_finalized
 from fixtures.gcs import GcsEmulator, stop
 from fixtures.prefect import PrefectServer
 
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.storage import Storage
+from tasks.object_events import StoredObject, emit_object_finalized
 
 DEPLOYMENT = "on-upload-window/gcs-window"
 WINDOW_S = 8
