@@ -1,7 +1,12 @@
 """What a run will cost before it starts: tokens counted by the API, priced by plan.
 
-Output sizes cannot be counted in advance; they are assumed per task (below) and the
-estimate says so."""
+Output sizes cannot be counted in advance; the estimate says how it sized them: the
+answer by task (``ASSUMED_ANSWER_TOKENS``, ours), the thinking per call by what the call
+will send to the model that will serve it: the mean thoughts measured for that task,
+model and setting in earlier runs (``thinking_figures``, the calibration sample included)
+when there are any, else ``thinking_figures.ASSUMED_THOUGHTS`` (ours: Google documents
+that thoughts bill as output, https://ai.google.dev/gemini-api/docs/thinking, not how
+many a model spends)."""
 
 from __future__ import annotations
 
@@ -10,18 +15,21 @@ from decimal import Decimal
 
 from google import genai
 from google.genai import types
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from flashfirst.caching.decision import CacheDecision
 from flashfirst.catalogue import Catalogue, load_catalogue
-from flashfirst.errors import BudgetExceeded
+from flashfirst.errors import BudgetExceeded, ThinkingNotSupported
 from flashfirst.inference.engine import InferenceJob
 from flashfirst.items import TaskKind
 from flashfirst.prices import PriceTable, usd
 from flashfirst.prompts import prompt_for
+from flashfirst.router import RoutingPolicy
+from flashfirst.thinking import sent, thinking_config
+from flashfirst.thinking_figures import ASSUMED_THOUGHTS, ThinkingFigures, assumed_thoughts
 
-# Assumed answer sizes (tokens, thinking included) for pricing before the fact.
-ASSUMED_OUTPUT_TOKENS: dict[TaskKind, int] = {
+# Assumed answer sizes (tokens, thinking excluded) for pricing before the fact.
+ASSUMED_ANSWER_TOKENS: dict[TaskKind, int] = {
     TaskKind.CLASSIFY: 20, TaskKind.EXTRACT: 400, TaskKind.SUMMARIZE: 300,
     TaskKind.TRANSCRIBE: 1500, TaskKind.ANSWER: 300, TaskKind.CODE: 2000,
     TaskKind.REASON: 2000, TaskKind.CREATIVE: 1500,
@@ -33,6 +41,9 @@ class RunEstimate(BaseModel):
     items: int
     input_tokens: int
     assumed_output_tokens: int
+    assumed_thinking_tokens: int = 0
+    thinking_source: str = Field("assumed", description="Where the thinking figures came "
+                                 "from: 'measured in earlier runs', 'assumed' or both.")
     usd: float
     per_model_usd: dict[str, float]
     cache_usd: float
@@ -40,7 +51,9 @@ class RunEstimate(BaseModel):
 
     def summary(self) -> str:
         return (f"{self.items} items, {self.input_tokens:,} input tokens (counted), "
-                f"{self.assumed_output_tokens:,} output tokens (assumed): ${self.usd:.6f}"
+                f"{self.assumed_output_tokens:,} output tokens (assumed, "
+                f"{self.assumed_thinking_tokens:,} of them thinking, "
+                f"{self.thinking_source}): ${self.usd:.6f}"
                 + (f" against a budget of ${self.budget_usd}" if self.budget_usd else ""))
 
 
@@ -63,18 +76,26 @@ async def count_job_tokens(client: genai.Client, jobs: list[InferenceJob]) -> li
 
 def price_plan(jobs: list[InferenceJob], counts: list[int], context_tokens: int,
                decisions: list[CacheDecision], prices: PriceTable,
-               budget_usd: float | None, models: Catalogue | None = None) -> RunEstimate:
+               budget_usd: float | None, models: Catalogue | None = None, *,
+               policy: RoutingPolicy | None = None,
+               figures: ThinkingFigures | None = None) -> RunEstimate:
     """Each job priced as the model that will serve its route today (a retired id's
-    replacement, a re-routed id's new model), as the engine will price the call."""
+    replacement, a re-routed id's new model), as the engine will price the call, with
+    the thinking the policy will send it."""
     models = models or load_catalogue()
+    policy, figures = policy or RoutingPolicy(), figures or ThinkingFigures()
     cached_models = {d.model for d in decisions if d.create}
     per_model: dict[str, Decimal] = {}
-    out_total = 0
+    out_total = thinking_total = 0
+    sources: set[str] = set()
     for job, n in zip(jobs, counts, strict=True):
         requested = job.route.model
         model = _billed_as(requested, prices, models)
-        out = ASSUMED_OUTPUT_TOKENS[job.item.task]
+        thoughts, source = _thoughts(job, model, policy, figures, models)
+        sources.add(source)
+        out = ASSUMED_ANSWER_TOKENS[job.item.task] + thoughts
         out_total += out
+        thinking_total += thoughts
         cached = context_tokens if requested in cached_models else 0
         cost = prices.price_tokens(model, input_tokens=n + context_tokens - cached,
                                    cached_tokens=cached, output_tokens=out,
@@ -86,9 +107,30 @@ def price_plan(jobs: list[InferenceJob], counts: list[int], context_tokens: int,
                  for d in decisions if d.create), Decimal(0))
     total = sum(per_model.values(), Decimal(0)) + cache
     return RunEstimate(items=len(jobs), input_tokens=sum(counts) + context_tokens * len(jobs),
-                       assumed_output_tokens=out_total, usd=usd(total),
+                       assumed_output_tokens=out_total,
+                       assumed_thinking_tokens=thinking_total,
+                       thinking_source=" and ".join(sorted(sources)) or "assumed",
+                       usd=usd(total),
                        per_model_usd={m: usd(c) for m, c in per_model.items()},
                        cache_usd=usd(cache), budget_usd=budget_usd)
+
+
+def _thoughts(job: InferenceJob, model: str, policy: RoutingPolicy, figures: ThinkingFigures,
+              models: Catalogue) -> tuple[int, str]:
+    """Thoughts per call: measured in earlier runs for this task, model and setting, else
+    the documented assumption. A model outside the catalogue: the medium assumption."""
+    serving = models.find(model)
+    if serving is None:
+        return ASSUMED_THOUGHTS["medium"], "assumed"
+    asked = policy.thinking_for(job.item)
+    try:
+        sending = sent(asked, thinking_config(asked, serving))
+    except ThinkingNotSupported:
+        return 0, "assumed"  # refused before any call: costs nothing
+    figure = figures.measured(job.item.task.value, model, sending)
+    if figure is not None:
+        return round(figure.mean), "measured in earlier runs"
+    return assumed_thoughts(sending, serving), "assumed"
 
 
 def _billed_as(model: str, prices: PriceTable, models: Catalogue) -> str:

@@ -27,6 +27,7 @@ from flashfirst.report import (
     StageLine,
     cache_summary,
     escalation_by_task,
+    first_pass_by_setting,
     item_lines,
     media_summary,
     routing_split,
@@ -35,6 +36,7 @@ from flashfirst.report import (
 from flashfirst.report_render import items_table, to_markdown, to_svg
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage, browser_url, join
+from flashfirst.thinking_figures import record_run
 
 
 class RunFacts(BaseModel):
@@ -61,6 +63,7 @@ def aggregate_costs(facts: RunFacts, settings: Settings) -> RunReport:
               for i, s in facts.media.items()}
     costs = summarize_costs(facts.results, facts.cache_records, deltas, prices, settings.models,
                             load_catalogue(settings.model_catalogue_path))
+    record_run(Storage(), settings.storage_root, facts.results)  # for later estimates
     substituted = served_by(facts.results)
     for line in substituted:  # once per run, whatever the number of calls
         get_run_logger().warning("%s, priced as %s", line.line(), line.served)
@@ -77,6 +80,7 @@ def aggregate_costs(facts: RunFacts, settings: Settings) -> RunReport:
         costs=costs, stages=priced_stages(facts.stages, costs),
         routing_split=routing_split(facts.results), served_by=substituted,
         escalation=escalation_by_task(facts.results),
+        first_pass=first_pass_by_setting(facts.results),
         media=media_summary(list(facts.media.values()), facts.media_seconds),
         cache=cache_summary(facts.decisions, facts.cache_records, facts.results,
                             facts.cache_api_calls),
