@@ -21,7 +21,7 @@ from flashfirst.inference.engine import InferenceJob
 from flashfirst.items import ItemResult
 from flashfirst.router import RoutingPolicy
 from flashfirst.settings import InferenceSettings
-from flashfirst.thinking import thinking_config
+from flashfirst.thinking import sent, thinking_config
 
 
 def sample_size(group: int, settings: InferenceSettings) -> int:
@@ -34,14 +34,16 @@ def sample_size(group: int, settings: InferenceSettings) -> int:
 def mark_calibration(jobs: list[InferenceJob], policy: RoutingPolicy, models: Catalogue,
                      settings: InferenceSettings) -> None:
     """Set ``calibrate`` on the sample (jobs whose thinking is their model's default, or
-    that the model would refuse, are never in it: nothing to measure)."""
+    what it does by default anyway, or that it would refuse, are never in it: nothing to
+    measure)."""
     groups: dict[tuple[str, str], list[InferenceJob]] = defaultdict(list)
     for job in jobs:
         serving = models.find(models.served_id(job.route.model))
         if serving is None:
             continue
+        asked = policy.thinking_for(job.item)
         try:
-            below = thinking_config(policy.thinking_for(job.item), serving) is not None
+            below = not sent(asked, thinking_config(asked, serving), serving).at_default
         except ThinkingNotSupported:
             continue
         if below:

@@ -124,7 +124,7 @@ def _thoughts(job: InferenceJob, model: str, policy: RoutingPolicy, figures: Thi
         return ASSUMED_THOUGHTS["medium"], "assumed"
     asked = policy.thinking_for(job.item)
     try:
-        sending = sent(asked, thinking_config(asked, serving))
+        sending = sent(asked, thinking_config(asked, serving), serving)
     except ThinkingNotSupported:
         return 0, "assumed"  # refused before any call: costs nothing
     figure = figures.measured(job.item.task.value, model, sending)

@@ -141,10 +141,13 @@ class ThinkingSent(BaseModel):
     asked: str = Field("default", description="least/low/default/high, or a raw value.")
     budget: int | None = None
     level: str | None = None
+    same_as_default: bool = Field(
+        False, description="What was sent is what the model does unasked (e.g. budget 0 on "
+        "a model whose default is off, its default level).")
 
     @property
     def at_default(self) -> bool:
-        return self.budget is None and self.level is None
+        return self.same_as_default or (self.budget is None and self.level is None)
 
     def label(self) -> str:
         sent = (f"budget {self.budget}" if self.budget is not None else

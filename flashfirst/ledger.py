@@ -7,8 +7,9 @@ difference between baseline and actual:
              the user gave it
   → routed   each call on the model it actually used (escalations included), at default
              thinking
-  → thinking with the thoughts the calls really spent at the setting sent, net of the
-             calibration sample's own calls
+  → thinking with the thoughts the calls really spent at the setting sent, plus the
+             calibration sample's own calls (at the standard price, like every step
+             before the service tier)
   → media    with the prepared media's tokens instead of the original's
   → implicit with the tokens Gemini's implicit cache discounted (cached tokens reported
              without a cache object) at the cached rate
@@ -59,7 +60,8 @@ class ThinkingEstimate(BaseModel):
     sample_calls: int = 0
     below_default_calls: int = Field(0, description="Calls sent below default thinking.")
     unmeasured_calls: int = Field(0, description="Of those, calls no sample covers.")
-    calibration_usd: float = 0.0
+    calibration_usd: float = Field(0.0, description="The sample's calls at the standard "
+                                   "price (their tier discount is the service-tier lever's).")
     low_usd: float = Field(0.0, description="The saving had every item thought like the "
                            "sample's least thoughtful one.")
     high_usd: float = Field(0.0, description="... like its most thoughtful one.")
@@ -137,9 +139,15 @@ def summarize_costs(results: list[ItemResult], caches: list[CacheRecord],
             stages["actual"] += actual
             _add(per_model, attempt, actual)
         if (calib := result.calibration) is not None:  # paid: part of the actual cost
+            # At the standard price from the thinking step on (its Flex/Batch discount
+            # belongs to the service-tier lever), at the price paid in actual.
+            standard_cost = prices.price_call(calib.billed_model, calib.usage, standard,
+                                              calib.called_at)
+            think.calibration += standard_cost
+            for stage in ("thinking", "media", "implicit", "cached"):
+                stages[stage] += standard_cost
             cost = prices.price_call(calib.billed_model, calib.usage,
                                      calib.service_tier_served, calib.called_at)
-            think.calibration += cost
             stages["actual"] += cost
             _add(per_model, calib, cost)
         last = result.attempts[-1]
@@ -162,7 +170,7 @@ def summarize_costs(results: list[ItemResult], caches: list[CacheRecord],
     levers = [
         Lever(name="routing", saving_usd=usd(stages["naive"] - stages["routed"]),
               explanation="Flash first instead of Pro for every item; escalations included"),
-        _thinking_lever(stages["routed"] - stages["thinking"] - think.calibration, estimate),
+        _thinking_lever(stages["routed"] - stages["thinking"], estimate),
         Lever(name="media", saving_usd=usd(stages["thinking"] - stages["media"]),
               explanation="fewer media tokens from the reduction policies (1 fps and 16 kHz "
                           "alone save bytes, not tokens)"),

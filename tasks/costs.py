@@ -76,7 +76,8 @@ def aggregate_costs(facts: RunFacts, settings: Settings) -> RunReport:
         started_at=facts.started_at, finished_at=datetime.now(UTC), items_total=total,
         items_ok=sum(1 for r in facts.results if r.ok), items_failed=len(failures),
         items_reused=sum(1 for r in facts.results if r.reused),
-        generate_calls=sum(len(r.attempts) for r in facts.results if not r.reused),
+        generate_calls=sum(len(r.attempts) + int(r.calibration is not None)
+                           for r in facts.results if not r.reused),
         costs=costs, stages=priced_stages(facts.stages, costs),
         routing_split=routing_split(facts.results), served_by=substituted,
         escalation=escalation_by_task(facts.results),

@@ -75,13 +75,13 @@ def sent_thinking(emulator: EmbeddedEmulator) -> list[dict | None]:
 @pytest.mark.parametrize(("model", "tier", "wire", "recorded"), [
     # 2.5 Flash-Lite: least is budget 0 (thinking off), its lowest accepted value.
     ("gemini-2.5-flash-lite", ModelTier.FLASH_LITE, {"thinkingBudget": 0},
-     ThinkingSent(asked="least", budget=0)),
+     ThinkingSent(asked="least", budget=0, same_as_default=True)),  # its default is off
     # 3.8 Flash has no minimal: its lowest level is low.
     ("gemini-3.8-flash", ModelTier.FLASH, {"thinkingLevel": "LOW"},
      ThinkingSent(asked="least", level="low")),
     # 3.5 Flash-Lite takes minimal.
     ("gemini-3.5-flash-lite", ModelTier.FLASH_LITE, {"thinkingLevel": "MINIMAL"},
-     ThinkingSent(asked="least", level="minimal")),
+     ThinkingSent(asked="least", level="minimal", same_as_default=True)),  # its default
 ])
 def test_a_classify_item_is_sent_with_the_least_thinking_its_model_accepts(
         run_settings: Settings, emulator: EmbeddedEmulator, model: str, tier: ModelTier,

@@ -214,7 +214,8 @@ class Engine:
                 service_tier_served=served, usage=usage, cost_usd=float(cost), ok=verdict.ok,
                 finish_reason=verdict.finish_reason, validation_error=verdict.error,
                 latency_s=round(time.monotonic() - started, 4), transient_retries=tries - 1,
-                cached_content=ctx.cache_name if ctx else None, thinking=sent(asked, thinking),
+                cached_content=ctx.cache_name if ctx else None,
+                thinking=sent(asked, thinking, serving),
             ), verdict
 
     def billed_model(self, requested: str, served: str | None, at: datetime) -> str:
