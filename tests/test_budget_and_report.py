@@ -42,8 +42,10 @@ def test_a_budget_below_the_estimate_refuses_to_start(run_settings, emulator):
 
 def test_a_budget_reached_mid_run_stops_dispatch_and_keeps_what_was_paid_for(
         run_settings: Settings, emulator: EmbeddedEmulator, tmp_path: Path):
-    # Classification is estimated at 20 output tokens, but Flash thinks hundreds: the
-    # estimate passes, the spend reaches the budget part way through.
+    # The answers come out ten times longer than assumed (a scripted 2,000-token answer
+    # against 20 + 400 thinking assumed at level low): the estimate passes, the spend
+    # reaches the budget part way through.
+    emulator.control.add_script(contains="Customer note", text="word " * 1600)
     settings = run_settings.model_copy(deep=True)
     settings.models.flash.concurrency = 1
     settings.inference.failure_threshold = 1.0
