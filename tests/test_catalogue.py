@@ -106,3 +106,21 @@ def test_thinking_a_model_does_not_take_is_refused_naming_what_it_takes(model, a
 def test_default_thinking_sends_no_config():
     assert thinking_config(None, CATALOGUE.get("gemini-3.8-flash")) is None
     assert thinking_config("default", CATALOGUE.get("gemini-2.5-pro")) is None
+
+
+def test_the_estimate_prices_a_retired_route_as_its_replacement():
+    from flashfirst.estimate import price_plan
+    from flashfirst.inference.engine import InferenceJob
+    from flashfirst.items import Route, TaskKind, WorkItem
+    from flashfirst.prices import load_price_table
+    from flashfirst.settings import ModelTier
+
+    job = InferenceJob(item=WorkItem(id="c", task=TaskKind.CLASSIFY, text="x"), identity="c",
+                       route=Route(model="gemini-2.5-pro", tier=ModelTier.PRO, reason="t"))
+    estimate = price_plan([job], [1_000_000], 0, [], load_price_table(), None, CATALOGUE)
+    # Served by 3.8 Flash from 2026-12-01: 1,000,000 × $0.75 + 20 assumed output × $3.75
+    # = 750,075 per 1M (the test runs on or after that day, before 2027).
+    if date.today() < date(2027, 1, 1):
+        assert estimate.per_model_usd == {"gemini-3.8-flash": 0.750075}
+    else:
+        assert estimate.per_model_usd == {"gemini-3.8-flash": 1.50015}

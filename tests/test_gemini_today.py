@@ -174,3 +174,24 @@ def test_thinking_set_per_task_in_the_routing_policy_reaches_the_model(
                                 least, limiters=Limiters()).run(flash_job(item, run_settings)))
     # 3.8 Flash thinks at medium by default; "least" is its lowest level, low.
     assert 0 < lowest.attempts[0].usage.thoughts_tokens < default.attempts[0].usage.thoughts_tokens
+
+
+def test_a_context_with_gemini_3_part_resolution_is_cached_on_a_2_x_model_too(
+        run_settings: Settings, emulator: EmbeddedEmulator, tmp_path: Path,
+        large_image: Path):
+    from google.genai import types
+
+    from flashfirst.caching.manager import CacheManager, PreparedContext
+    from flashfirst.storage import Storage
+
+    # A reference image asked at low resolution per part (Gemini 3/4 only, media-resolution
+    # page) beside ~5,000 text tokens: 2.5 Flash-Lite refuses the per-part field, so its
+    # cache is made without that field (the image at 2.x default) instead of failing.
+    image = types.Part(inline_data=types.Blob(data=large_image.read_bytes(),
+                                              mime_type="image/png"),
+                       media_resolution=types.PartMediaResolution(
+                           level=types.PartMediaResolutionLevel.MEDIA_RESOLUTION_LOW))
+    context = PreparedContext(content_hash="ctx", parts=[image, types.Part(text="x " * 10_000)])
+    manager = CacheManager(make_client(run_settings), Storage(), str(tmp_path / "state"))
+    use = manager.ensure(context, "gemini-2.5-flash-lite", ttl_s=300)
+    assert use.cached and emulator.stats.cache_creations == 1

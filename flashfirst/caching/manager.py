@@ -22,8 +22,10 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import BaseModel, ConfigDict, Field
 
+from flashfirst.catalogue import load_catalogue, media_rules_of
 from flashfirst.context import ContextUse
 from flashfirst.errors import StorageError
+from flashfirst.media.parts import parts_for_rules
 from flashfirst.storage import Storage, join
 
 DISPLAY_PREFIX = "flashfirst"
@@ -162,10 +164,12 @@ class CacheManager:
     def _create(self, context: PreparedContext, model: str, ttl_s: float,
                 recreated: bool) -> CacheRecord:
         self.api_calls += 1
+        # A 2.x model refuses per-part media resolution (Gemini 3/4 only).
+        parts = parts_for_rules(context.parts, media_rules_of(load_catalogue(), model))
         cache = self.client.caches.create(model=model, config=types.CreateCachedContentConfig(
             display_name=display_name(context.content_hash, model),
             system_instruction=context.system_instruction,
-            contents=[types.Content(role="user", parts=context.parts)] if context.parts else None,
+            contents=[types.Content(role="user", parts=parts)] if parts else None,
             ttl=f"{int(ttl_s)}s",
         ))
         tokens = (cache.usage_metadata.total_token_count
