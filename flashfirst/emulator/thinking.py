@@ -4,7 +4,7 @@ research file 1.8): 2.5 models take ``thinkingBudget``, Gemini 3 and 4 take
 
 Thought tokens are deterministic: they grow with the level, with the prompt's length and
 with a difficulty marker read from the prompt (a task that asks for steps, proof or code
-thinks more), a budget caps them, and "off" gives none. ``thinking_rank`` orders budgets
+thinks twice as much), a budget caps them, and "off" gives none. ``thinking_rank`` orders budgets
 and levels on one scale so a test script can fire only below or above some thinking."""
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from flashfirst.emulator.wire import Json, get
 _WEIGHT = {"MINIMAL": 1, "LOW": 2, "MEDIUM": 4, "HIGH": 8}
 _JITTER = 32  # below the smallest gap between two levels' tokens, so the order holds
 # What makes a request "hard" for the emulator: words of the tasks that need reasoning
-# (the product's default prompts for reason/code say these), and a long prompt.
+# (the product's default prompts for reason/code say such things). The prompt's length
+# already counts in the base (prompt/16).
 HARD_CUES = ("step by step", "reason it out", "prove", "write the code", "python function",
              "write a function")
-LONG_PROMPT_TOKENS = 2000
 # One scale for budgets and levels: OFF < MINIMAL < LOW < MEDIUM < HIGH.
 RANKS = ("OFF", "MINIMAL", "LOW", "MEDIUM", "HIGH")
 _BUDGET_RANK = ((512, "MINIMAL"), (2048, "LOW"), (8192, "MEDIUM"))
@@ -99,11 +99,10 @@ def thinking_rank(thinking: Thinking) -> str:
     return next((rank for top, rank in _BUDGET_RANK if thinking.cap <= top), "HIGH")
 
 
-def difficulty(text: str, prompt_tokens: int) -> int:
-    """1 (plain), +1 for a hard cue in the prompt, +1 for a long prompt."""
+def difficulty(text: str) -> int:
+    """1 for a plain request, 2 when the prompt asks for steps, a proof or code."""
     lowered = text.lower()
-    return (1 + int(any(cue in lowered for cue in HARD_CUES))
-            + int(prompt_tokens >= LONG_PROMPT_TOKENS))
+    return 1 + int(any(cue in lowered for cue in HARD_CUES))
 
 
 def thought_tokens(thinking: Thinking, prompt_tokens: int, rng: random.Random,
@@ -113,6 +112,6 @@ def thought_tokens(thinking: Thinking, prompt_tokens: int, rng: random.Random,
     if thinking.off:
         return 0
     weight = _WEIGHT.get(thinking.level or "MEDIUM", _WEIGHT["MEDIUM"])
-    tokens = (weight * difficulty(text, prompt_tokens) * (64 + min(prompt_tokens // 16, 4096))
+    tokens = (weight * difficulty(text) * (64 + min(prompt_tokens // 16, 4096))
               + rng.randrange(_JITTER))
     return tokens if thinking.cap is None else min(tokens, thinking.cap)
