@@ -125,6 +125,11 @@ def print_report(r: RunReport, console: Console | None = None) -> None:
         f"{m.tokens_after:,} · prepared {m.prepared_now}, reused {m.reused}, uploaded "
         f"{m.uploaded}\ncaches created {r.cache.created}, reused {r.cache.reused}, calls with "
         f"cache hits {r.cache.calls_with_cache_hits} · wall {r.wall_s:.1f}s")
+    t = c.thinking
+    if t.sample_calls:
+        console.print(f"thinking lever: an estimate from {t.sample_calls} calibration calls "
+                      f"at default thinking ({_money(t.calibration_usd)} of the cost), range "
+                      f"{_money(t.low_usd)} to {_money(t.high_usd)}", highlight=False)
     for s in r.served_by:
         console.print(f"[yellow]{s.line()}[/yellow] (priced as {s.served})", highlight=False)
     for item_id, cause in sorted(r.failures.items()):
