@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from flashfirst.errors import ConfigError
 from flashfirst.items import Route, ServiceTier, TaskKind, WorkItem
@@ -63,12 +63,18 @@ class EscalationPolicy(BaseModel):
     tasks: dict[TaskKind, list[EscalationStep]] = Field(
         default_factory=dict, description="A task's own ladder (at most two steps).")
 
+    @field_validator("tasks")
+    @classmethod
+    def _bounded(cls, v: dict[TaskKind, list[EscalationStep]]
+                 ) -> dict[TaskKind, list[EscalationStep]]:
+        for task, ladder in v.items():
+            if len(ladder) > 2:
+                raise ValueError(f"escalation ladder of {task.value} has {len(ladder)} "
+                                 "steps; at most two extra attempts are allowed")
+        return v
+
     def for_task(self, task: TaskKind) -> list[EscalationStep]:
-        ladder = self.tasks.get(task, self.ladder)
-        if len(ladder) > 2:
-            raise ConfigError(f"routing policy: escalation ladder of {task.value} has "
-                              f"{len(ladder)} steps; at most two extra attempts are allowed")
-        return ladder
+        return self.tasks.get(task, self.ladder)
 
 
 class Escalation(BaseModel):

@@ -223,3 +223,29 @@ def _results(report: RunReport, settings: Settings) -> list[ItemResult]:
 
     lines = Path(report.output_uri, "results.jsonl").read_text().splitlines()
     return [ItemResult.model_validate_json(line) for line in lines]
+
+
+def test_the_policys_max_output_tokens_reaches_the_model(run_settings: Settings,
+                                                         emulator: EmbeddedEmulator):
+    # Answer and thoughts share maxOutputTokens (thinking page): 5 tokens cut the answer.
+    capped = load_routing_policy().model_copy(update={
+        "max_output_tokens": {TaskKind.SUMMARIZE: 5}})
+    emulator.control.add_script(contains="LONG_NOTE", text="word " * 200)
+    engine = Engine(make_client(run_settings), run_settings, load_price_table(), capped,
+                    limiters=Limiters())
+    result = asyncio.run(engine.run(job_on(
+        WorkItem(id="n", task=TaskKind.SUMMARIZE, text="LONG_NOTE"), "gemini-3.8-flash",
+        ModelTier.FLASH)))
+    first = result.attempts[0]
+    assert first.finish_reason == "MAX_TOKENS" and "truncated" in first.validation_error
+    assert first.usage.candidates_tokens + first.usage.thoughts_tokens <= 5
+
+
+def test_an_escalation_ladder_longer_than_two_steps_is_refused(tmp_path):
+    from flashfirst.errors import ConfigError
+
+    path = tmp_path / "routing.yaml"
+    path.write_text("escalation:\n  tasks:\n    code: [{step: think}, {step: think}, "
+                    "{step: model}]\n")
+    with pytest.raises(ConfigError, match="escalation ladder of code has 3 steps"):
+        load_routing_policy(path)
