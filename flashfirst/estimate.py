@@ -1,11 +1,12 @@
 """What a run will cost before it starts: tokens counted by the API, priced by plan.
 
-Output sizes cannot be counted in advance; they are assumed and the estimate says so:
-the answer by task, the thinking by model. Google documents that 2.5 Flash and Pro think
-by default with a dynamic budget and 2.5 Flash-Lite does not
-(https://ai.google.dev/gemini-api/docs/thinking, DESIGN.md §7), and that thoughts bill as
-output, but not how much a model thinks: both figures below are ours. The report's
-per-model ``thoughts_tokens`` is what to set them from."""
+Output sizes cannot be counted in advance; the estimate says how it sized them: the
+answer by task (``ASSUMED_ANSWER_TOKENS``, ours), the thinking per call by what the call
+will send to the model that will serve it: the mean thoughts measured for that task,
+model and setting in earlier runs (``thinking_figures``, the calibration sample included)
+when there are any, else ``thinking_figures.ASSUMED_THOUGHTS`` (ours: Google documents
+that thoughts bill as output, https://ai.google.dev/gemini-api/docs/thinking, not how
+many a model spends)."""
 
 from __future__ import annotations
 
@@ -14,28 +15,24 @@ from decimal import Decimal
 
 from google import genai
 from google.genai import types
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from flashfirst.caching.decision import CacheDecision
 from flashfirst.catalogue import Catalogue, load_catalogue
-from flashfirst.errors import BudgetExceeded
+from flashfirst.errors import BudgetExceeded, ThinkingNotSupported
 from flashfirst.inference.engine import InferenceJob
 from flashfirst.items import TaskKind
 from flashfirst.prices import PriceTable, usd
 from flashfirst.prompts import prompt_for
-from flashfirst.settings import ModelTier
+from flashfirst.router import RoutingPolicy
+from flashfirst.thinking import sent, thinking_config
+from flashfirst.thinking_figures import ASSUMED_THOUGHTS, ThinkingFigures, assumed_thoughts
 
 # Assumed answer sizes (tokens, thinking excluded) for pricing before the fact.
 ASSUMED_ANSWER_TOKENS: dict[TaskKind, int] = {
     TaskKind.CLASSIFY: 20, TaskKind.EXTRACT: 400, TaskKind.SUMMARIZE: 300,
     TaskKind.TRANSCRIBE: 1500, TaskKind.ANSWER: 300, TaskKind.CODE: 2000,
     TaskKind.REASON: 2000, TaskKind.CREATIVE: 1500,
-}
-# Assumed thinking per call, by catalogue tier: the task does not decide how long a model
-# thinks (a one-word classification on Flash still thinks), the model does. Flash-Lite
-# does not think unless asked; our calls never ask.
-ASSUMED_THINKING_TOKENS: dict[ModelTier, int] = {
-    ModelTier.FLASH_LITE: 0, ModelTier.FLASH: 800, ModelTier.PRO: 800,
 }
 _COUNT_CONCURRENCY = 16
 
@@ -45,6 +42,8 @@ class RunEstimate(BaseModel):
     input_tokens: int
     assumed_output_tokens: int
     assumed_thinking_tokens: int = 0
+    thinking_source: str = Field("assumed", description="Where the thinking figures came "
+                                 "from: 'measured in earlier runs', 'assumed' or both.")
     usd: float
     per_model_usd: dict[str, float]
     cache_usd: float
@@ -53,7 +52,8 @@ class RunEstimate(BaseModel):
     def summary(self) -> str:
         return (f"{self.items} items, {self.input_tokens:,} input tokens (counted), "
                 f"{self.assumed_output_tokens:,} output tokens (assumed, "
-                f"{self.assumed_thinking_tokens:,} of them thinking): ${self.usd:.6f}"
+                f"{self.assumed_thinking_tokens:,} of them thinking, "
+                f"{self.thinking_source}): ${self.usd:.6f}"
                 + (f" against a budget of ${self.budget_usd}" if self.budget_usd else ""))
 
 
@@ -76,20 +76,26 @@ async def count_job_tokens(client: genai.Client, jobs: list[InferenceJob]) -> li
 
 def price_plan(jobs: list[InferenceJob], counts: list[int], context_tokens: int,
                decisions: list[CacheDecision], prices: PriceTable,
-               budget_usd: float | None, models: Catalogue | None = None) -> RunEstimate:
+               budget_usd: float | None, models: Catalogue | None = None, *,
+               policy: RoutingPolicy | None = None,
+               figures: ThinkingFigures | None = None) -> RunEstimate:
     """Each job priced as the model that will serve its route today (a retired id's
-    replacement, a re-routed id's new model), as the engine will price the call."""
+    replacement, a re-routed id's new model), as the engine will price the call, with
+    the thinking the policy will send it."""
     models = models or load_catalogue()
+    policy, figures = policy or RoutingPolicy(), figures or ThinkingFigures()
     cached_models = {d.model for d in decisions if d.create}
     per_model: dict[str, Decimal] = {}
     out_total = thinking_total = 0
+    sources: set[str] = set()
     for job, n in zip(jobs, counts, strict=True):
         requested = job.route.model
         model = _billed_as(requested, prices, models)
-        thinking = ASSUMED_THINKING_TOKENS[job.route.tier]
-        out = assumed_output_tokens(job)
+        thoughts, source = _thoughts(job, model, policy, figures, models)
+        sources.add(source)
+        out = ASSUMED_ANSWER_TOKENS[job.item.task] + thoughts
         out_total += out
-        thinking_total += thinking
+        thinking_total += thoughts
         cached = context_tokens if requested in cached_models else 0
         cost = prices.price_tokens(model, input_tokens=n + context_tokens - cached,
                                    cached_tokens=cached, output_tokens=out,
@@ -102,14 +108,29 @@ def price_plan(jobs: list[InferenceJob], counts: list[int], context_tokens: int,
     total = sum(per_model.values(), Decimal(0)) + cache
     return RunEstimate(items=len(jobs), input_tokens=sum(counts) + context_tokens * len(jobs),
                        assumed_output_tokens=out_total,
-                       assumed_thinking_tokens=thinking_total, usd=usd(total),
+                       assumed_thinking_tokens=thinking_total,
+                       thinking_source=" and ".join(sorted(sources)) or "assumed",
+                       usd=usd(total),
                        per_model_usd={m: usd(c) for m, c in per_model.items()},
                        cache_usd=usd(cache), budget_usd=budget_usd)
 
 
-def assumed_output_tokens(job: InferenceJob) -> int:
-    """The answer the task usually needs plus what its model tier thinks by default."""
-    return ASSUMED_ANSWER_TOKENS[job.item.task] + ASSUMED_THINKING_TOKENS[job.route.tier]
+def _thoughts(job: InferenceJob, model: str, policy: RoutingPolicy, figures: ThinkingFigures,
+              models: Catalogue) -> tuple[int, str]:
+    """Thoughts per call: measured in earlier runs for this task, model and setting, else
+    the documented assumption. A model outside the catalogue: the medium assumption."""
+    serving = models.find(model)
+    if serving is None:
+        return ASSUMED_THOUGHTS["medium"], "assumed"
+    asked = policy.thinking_for(job.item)
+    try:
+        sending = sent(asked, thinking_config(asked, serving), serving)
+    except ThinkingNotSupported:
+        return 0, "assumed"  # refused before any call: costs nothing
+    figure = figures.measured(job.item.task.value, model, sending)
+    if figure is not None:
+        return round(figure.mean), "measured in earlier runs"
+    return assumed_thoughts(sending, serving), "assumed"
 
 
 def _billed_as(model: str, prices: PriceTable, models: Catalogue) -> str:
@@ -122,3 +143,9 @@ def check_budget(estimate: RunEstimate) -> None:
         raise BudgetExceeded(
             f"estimated ${estimate.usd:.6f} exceeds the budget of ${estimate.budget_usd}: "
             f"run not started ({estimate.summary()})")
+
+
+def assumed_output_tokens(job: InferenceJob) -> int:
+    """A call's output before any catalogue lookup (the mode choice compares tiers priced
+    alike per token, so only the scale matters): the task's answer, medium thinking."""
+    return ASSUMED_ANSWER_TOKENS[job.item.task] + ASSUMED_THOUGHTS["medium"]

@@ -83,6 +83,9 @@ class WorkItem(BaseModel):
     thinking: str | None = Field(
         None, description="Thinking for this item: least/low/default/high (mapped per "
         "model), a level the model takes (minimal/low/medium/high) or a budget in tokens.")
+    max_output_tokens: int | None = Field(
+        None, gt=0, description="Cap on answer plus thoughts (they share it); the task's "
+        "routing policy value when unset.")
     media_policy: MediaPolicy | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
 
@@ -157,6 +160,27 @@ class Usage(BaseModel):
         )
 
 
+class ThinkingSent(BaseModel):
+    """The thinking one call asked for: what the policy or item said, and what reached the
+    model (a budget or a level, never both; neither: the model's own default)."""
+
+    asked: str = Field("default", description="least/low/default/high, or a raw value.")
+    budget: int | None = None
+    level: str | None = None
+    same_as_default: bool = Field(
+        False, description="What was sent is what the model does unasked (e.g. budget 0 on "
+        "a model whose default is off, its default level).")
+
+    @property
+    def at_default(self) -> bool:
+        return self.same_as_default or (self.budget is None and self.level is None)
+
+    def label(self) -> str:
+        sent = (f"budget {self.budget}" if self.budget is not None else
+                f"level {self.level}" if self.level is not None else "model default")
+        return f"{self.asked} ({sent})"
+
+
 class Attempt(BaseModel):
     """One billed model call (retries of transient errors are not billed and not listed)."""
 
@@ -177,6 +201,9 @@ class Attempt(BaseModel):
     latency_s: float = 0.0
     transient_retries: int = 0
     cached_content: str | None = None
+    thinking: ThinkingSent = Field(default_factory=ThinkingSent)
+    step: str = Field("route", description="route, think (same model, more thinking) or "
+                      "model (a tier up): the escalation step that made this call.")
 
     @property
     def billed_model(self) -> str:
@@ -207,6 +234,9 @@ class ItemResult(BaseModel):
     backend: str | None = Field(None, description="Where the answer came from "
                                 "(client.backend_label), e.g. the emulator or Vertex AI.")
     media: ItemMedia | None = Field(None, description="Media items: before and after.")
+    calibration: Attempt | None = Field(
+        None, description="The same request at the model's default thinking, sent for the "
+        "thinking lever's sample; paid, its answer unused.")
 
     @property
     def ok(self) -> bool:
@@ -214,7 +244,8 @@ class ItemResult(BaseModel):
 
     @property
     def cost_usd(self) -> float:
-        return sum(a.cost_usd for a in self.attempts)
+        return sum(a.cost_usd for a in self.attempts) + (
+            self.calibration.cost_usd if self.calibration else 0.0)
 
     @property
     def models(self) -> list[str]:

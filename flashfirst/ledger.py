@@ -3,13 +3,23 @@
 The savings are a waterfall over the same calls, so the levers add up exactly to the
 difference between baseline and actual:
 
-    naive    every item on Pro, standard tier, no cache, media as the user gave it
-  → routed   each call on the model it actually used (escalations included)
+    naive    every item on Pro at default thinking, standard tier, no cache, media as
+             the user gave it
+  → routed   each call on the model it actually used (escalations included), at default
+             thinking
+  → thinking with the thoughts the calls really spent at the setting sent, plus the
+             calibration sample's own calls (at the standard price, like every step
+             before the service tier)
   → media    with the prepared media's tokens instead of the original's
   → implicit with the tokens Gemini's implicit cache discounted (cached tokens reported
              without a cache object) at the cached rate
   → cached   with explicit caches' tokens at the cached rate too, plus writes and storage
   → actual   at the service tier that actually served each call (Flex, Batch, …)
+
+"Default thinking" is observed for a call sent at the default; for a call sent lower it
+is the calibration sample's mean thoughts per item for that task and model
+(``flashfirst.calibration``). Without a sample it is not known: those calls keep their
+own thoughts in naive and routed, and the thinking lever reads "not measured".
 
 Every call is priced as the model that served it (``Attempt.billed_model``) by the price
 row in force when it was made (``Attempt.called_at``).
@@ -28,6 +38,7 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from flashfirst.caching.manager import CacheRecord
+from flashfirst.calibration import CalibrationGroup, calibration_groups
 from flashfirst.catalogue import Catalogue, load_catalogue
 from flashfirst.items import Attempt, ItemResult, ServiceTier, Usage
 from flashfirst.prices import PriceTable, usd
@@ -39,6 +50,22 @@ class Lever(BaseModel):
     name: str
     saving_usd: float
     explanation: str
+    measured: bool = Field(True, description="False: the saving was not observed (shown as "
+                           "'not measured', never as a number).")
+
+
+class ThinkingEstimate(BaseModel):
+    """The thinking lever as an estimate: from a sample, with its size and spread."""
+
+    sample_calls: int = 0
+    below_default_calls: int = Field(0, description="Calls sent below default thinking.")
+    unmeasured_calls: int = Field(0, description="Of those, calls no sample covers.")
+    calibration_usd: float = Field(0.0, description="The sample's calls at the standard "
+                                   "price (their tier discount is the service-tier lever's).")
+    low_usd: float = Field(0.0, description="The saving had every item thought like the "
+                           "sample's least thoughtful one.")
+    high_usd: float = Field(0.0, description="... like its most thoughtful one.")
+    groups: list[CalibrationGroup] = Field(default_factory=list)
 
 
 class ModelCost(BaseModel):
@@ -60,6 +87,7 @@ class CostSummary(BaseModel):
     cache_storage_usd: float
     levers: list[Lever]
     per_model: list[ModelCost]
+    thinking: ThinkingEstimate = Field(default_factory=ThinkingEstimate)
 
     @property
     def saving_usd(self) -> float:
@@ -80,8 +108,10 @@ def summarize_costs(results: list[ItemResult], caches: list[CacheRecord],
     """``models``: what serves a retired id (the baseline's Pro and the lower bound's
     cheapest model are priced as what would serve them that day)."""
     models = models or load_catalogue()
-    stages = defaultdict(Decimal)  # naive, routed, media, implicit, cached, actual
+    stages = defaultdict(Decimal)  # naive, routed, thinking, media, implicit, cached, actual
     per_model: dict[str, ModelCost] = {}
+    groups = calibration_groups(results)
+    think = _ThinkingTally()
     lower = Decimal(0)
     implicit_tokens = 0
     pro = catalogue.pro.id
@@ -94,7 +124,11 @@ def summarize_costs(results: list[ItemResult], caches: list[CacheRecord],
         for attempt in result.attempts:
             model, at = attempt.billed_model, attempt.called_at
             original = _with_original_media(attempt.usage, delta)
-            stages["routed"] += prices.price_call(model, _uncached(original), standard, at)
+            default = think.at_default(result.task.value, attempt, groups)
+            stages["routed"] += prices.price_call(model, _uncached(_thinking(original, default)),
+                                                  standard, at)
+            stages["thinking"] += prices.price_call(model, _uncached(original), standard, at)
+            think.bounds(result.task.value, attempt, groups, prices, original)
             stages["media"] += prices.price_call(model, _uncached(attempt.usage), standard, at)
             implicit = attempt.cached_content is None and attempt.usage.cached_tokens > 0
             implicit_tokens += attempt.usage.cached_tokens if implicit else 0
@@ -104,11 +138,25 @@ def summarize_costs(results: list[ItemResult], caches: list[CacheRecord],
             actual = prices.price_call(model, attempt.usage, attempt.service_tier_served, at)
             stages["actual"] += actual
             _add(per_model, attempt, actual)
+        if (calib := result.calibration) is not None:  # paid: part of the actual cost
+            # At the standard price from the thinking step on (its Flex/Batch discount
+            # belongs to the service-tier lever), at the price paid in actual.
+            standard_cost = prices.price_call(calib.billed_model, calib.usage, standard,
+                                              calib.called_at)
+            think.calibration += standard_cost
+            for stage in ("thinking", "media", "implicit", "cached"):
+                stages[stage] += standard_cost
+            cost = prices.price_call(calib.billed_model, calib.usage,
+                                     calib.service_tier_served, calib.called_at)
+            stages["actual"] += cost
+            _add(per_model, calib, cost)
         last = result.attempts[-1]
         day = last.called_at.date() if last.called_at else None
+        last_default = think.at_default(result.task.value, last, groups, count=False)
         stages["naive"] += prices.price_call(
             _priced_as(pro, day, prices, models),
-            _uncached(_with_original_media(last.usage, delta)), standard, last.called_at)
+            _uncached(_thinking(_with_original_media(last.usage, delta), last_default)),
+            standard, last.called_at)
         lower += prices.price_call(_priced_as(cheapest, day, prices, models),
                                    _as_output_of(last.usage), ServiceTier.BATCH, last.called_at)
     write = sum((prices.cache_write(c.model, c.tokens) for c in caches if c.created_by_run),
@@ -118,10 +166,12 @@ def summarize_costs(results: list[ItemResult], caches: list[CacheRecord],
     stages["cached"] += write + storage
     calls = stages["actual"]
     stages["actual"] += write + storage
+    estimate = think.estimate(groups)
     levers = [
         Lever(name="routing", saving_usd=usd(stages["naive"] - stages["routed"]),
               explanation="Flash first instead of Pro for every item; escalations included"),
-        Lever(name="media", saving_usd=usd(stages["routed"] - stages["media"]),
+        _thinking_lever(stages["routed"] - stages["thinking"], estimate),
+        Lever(name="media", saving_usd=usd(stages["thinking"] - stages["media"]),
               explanation="fewer media tokens from the reduction policies (1 fps and 16 kHz "
                           "alone save bytes, not tokens)"),
         Lever(name="caching", saving_usd=usd(stages["implicit"] - stages["cached"]),
@@ -138,8 +188,77 @@ def summarize_costs(results: list[ItemResult], caches: list[CacheRecord],
         actual_usd=usd(stages["actual"]), naive_usd=usd(stages["naive"]),
         lower_bound_usd=usd(lower), calls_usd=usd(calls), cache_write_usd=usd(write),
         cache_storage_usd=usd(storage), levers=levers,
-        per_model=sorted(per_model.values(), key=lambda m: -m.cost_usd),
+        per_model=sorted(per_model.values(), key=lambda m: -m.cost_usd), thinking=estimate,
     )
+
+
+THINKING_LEVER = "thinking"
+
+
+class _ThinkingTally:
+    """Default-thinking thoughts per call (observed, or the sample's mean), and the
+    lever's bounds from the sample's least and most thoughtful item."""
+
+    def __init__(self) -> None:
+        self.below = self.unmeasured = 0
+        self.calibration = Decimal(0)
+        self.low = self.high = Decimal(0)
+
+    def at_default(self, task: str, attempt: Attempt,
+                   groups: dict[tuple[str, str], CalibrationGroup], count: bool = True
+                   ) -> int:
+        if attempt.thinking.at_default:
+            return attempt.usage.thoughts_tokens
+        group = groups.get((task, attempt.billed_model))
+        if count:
+            self.below += 1
+            self.unmeasured += int(group is None)
+        return round(group.mean) if group else attempt.usage.thoughts_tokens
+
+    def bounds(self, task: str, attempt: Attempt,
+               groups: dict[tuple[str, str], CalibrationGroup], prices: PriceTable,
+               usage: Usage) -> None:
+        group = groups.get((task, attempt.billed_model))
+        if attempt.thinking.at_default or group is None:
+            return
+        at = attempt.called_at
+        spent = prices.price_call(attempt.billed_model, _uncached(usage), ServiceTier.STANDARD,
+                                  at)
+        for attr, thoughts in (("low", group.low), ("high", group.high)):
+            would = prices.price_call(attempt.billed_model,
+                                      _uncached(_thinking(usage, thoughts)),
+                                      ServiceTier.STANDARD, at)
+            setattr(self, attr, getattr(self, attr) + would - spent)
+
+    def estimate(self, groups: dict[tuple[str, str], CalibrationGroup]) -> ThinkingEstimate:
+        return ThinkingEstimate(
+            sample_calls=sum(g.n for g in groups.values()), below_default_calls=self.below,
+            unmeasured_calls=self.unmeasured, calibration_usd=usd(self.calibration),
+            low_usd=usd(self.low - self.calibration), high_usd=usd(self.high - self.calibration),
+            groups=sorted(groups.values(), key=lambda g: (g.task, g.model)))
+
+
+def _thinking_lever(saving: Decimal, e: ThinkingEstimate) -> Lever:
+    if e.below_default_calls == 0:
+        return Lever(name=THINKING_LEVER, saving_usd=usd(saving),
+                     explanation="every call at its model's default thinking: nothing to save")
+    if e.sample_calls == 0:
+        return Lever(name=THINKING_LEVER, saving_usd=0.0, measured=False,
+                     explanation=f"not measured: {e.below_default_calls} calls sent below "
+                     "default thinking and no calibration sample (calibration_share 0)")
+    spread = "; ".join(f"{g.task} on {g.model}: n={g.n}, {g.mean:,.0f} ± {g.sd:,.0f} "
+                       f"thoughts/item at default" for g in e.groups)
+    partial = (f"; {e.unmeasured_calls} calls no sample covers are left out"
+               if e.unmeasured_calls else "")
+    return Lever(name=THINKING_LEVER, saving_usd=usd(saving),
+                 explanation=f"thinking below each model's default, an estimate from "
+                 f"{e.sample_calls} calibration calls ({spread}); range "
+                 f"${e.low_usd:,.6f} to ${e.high_usd:,.6f}; net of the sample's own "
+                 f"${e.calibration_usd:,.6f}{partial}")
+
+
+def _thinking(usage: Usage, thoughts: int) -> Usage:
+    return usage.model_copy(update={"thoughts_tokens": thoughts})
 
 
 IMPLICIT_LEVER = "caching (implicit)"
@@ -189,4 +308,5 @@ def _add(per_model: dict[str, ModelCost], attempt: Attempt, cost: Decimal) -> No
     m.cost_usd = usd(Decimal(str(m.cost_usd)) + cost)
 
 
-__all__ = ["CostSummary", "Lever", "MediaDelta", "ModelCost", "Modality", "summarize_costs"]
+__all__ = ["CostSummary", "Lever", "MediaDelta", "ModelCost", "Modality", "ThinkingEstimate",
+           "summarize_costs"]

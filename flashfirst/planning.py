@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from flashfirst.caching.decision import CacheDecision, decide, expected_run_s
 from flashfirst.caching.manager import PreparedContext
+from flashfirst.calibration import mark_calibration
 from flashfirst.catalogue import load_catalogue
 from flashfirst.inference.answers import AnswerStore, job_key
 from flashfirst.inference.engine import InferenceJob
@@ -40,6 +41,8 @@ def plan_jobs(items: list[WorkItem], sources: dict[str, SourceParts],
                                  identity=source.identity,
                                  est_prompt_tokens=est - context_tokens,
                                  media_resolution=resolutions.get(item.id)))
+    mark_calibration(jobs, policy, load_catalogue(settings.model_catalogue_path),
+                     settings.inference)
     return jobs
 
 

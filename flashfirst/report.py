@@ -37,6 +37,20 @@ class TaskEscalation(BaseModel):
         return self.escalated / self.items if self.items else 0.0
 
 
+class FirstPass(BaseModel):
+    """Items of one task sent first at one thinking setting, and how many of them passed
+    validation on that first call: when "least" is too little, this share shows it."""
+
+    task: str
+    setting: str
+    items: int
+    passed_first: int
+
+    @property
+    def share(self) -> float:
+        return self.passed_first / self.items if self.items else 0.0
+
+
 class MediaSummary(BaseModel):
     items: int = 0
     bytes_before: int = 0
@@ -98,6 +112,9 @@ class RunReport(BaseModel):
     served_by: list[ServedBy] = Field(
         default_factory=list, description="Requested ids answered by another model.")
     escalation: list[TaskEscalation] = Field(default_factory=list)
+    first_pass: list[FirstPass] = Field(
+        default_factory=list, description="Per task and first thinking setting: the share "
+        "that passed validation first time.")
     media: MediaSummary = MediaSummary()
     cache: CacheSummary = CacheSummary()
     failures: dict[str, str] = Field(default_factory=dict)
@@ -148,6 +165,19 @@ def escalation_by_task(results: list[ItemResult]) -> list[TaskEscalation]:
         counts[r.task.value][0] += 1
         counts[r.task.value][1] += int(r.escalated)
     return [TaskEscalation(task=t, items=n, escalated=e) for t, (n, e) in sorted(counts.items())]
+
+
+def first_pass_by_setting(results: list[ItemResult]) -> list[FirstPass]:
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for r in results:
+        if r.reused or not r.attempts:
+            continue
+        first = r.attempts[0]
+        tally = counts[(r.task.value, first.thinking.label())]
+        tally[0] += 1
+        tally[1] += int(first.ok)
+    return [FirstPass(task=t, setting=s, items=n, passed_first=ok)
+            for (t, s), (n, ok) in sorted(counts.items())]
 
 
 def media_summary(stats: list[MediaStats], seconds: float) -> MediaSummary:

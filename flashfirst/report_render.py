@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from flashfirst.items import ItemResult, MediaPolicy
+from flashfirst.ledger import Lever
 from flashfirst.report import RunReport
 
 
@@ -18,6 +19,11 @@ def _money(x: float) -> str:
 
 def _pct(part: float, whole: float) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "–"
+
+
+def _saved(lv: Lever) -> str:
+    """A lever nobody observed reads "not measured", never a number."""
+    return _money(lv.saving_usd) if lv.measured else "not measured"
 
 
 def headline(r: RunReport) -> str:
@@ -35,7 +41,7 @@ def to_markdown(r: RunReport) -> str:
              f"Backend: {r.backend} · price table {r.price_table_version}", "",
              "## Cost, naive → actual", "", "| step | USD | saved |", "|---|---:|---:|",
              f"| naive (all Pro, no cache, original media, standard) | {_money(c.naive_usd)} | |"]
-    lines += [f"| {lv.name}: {lv.explanation} | | {_money(lv.saving_usd)} |" for lv in c.levers]
+    lines += [f"| {lv.name}: {lv.explanation} | | {_saved(lv)} |" for lv in c.levers]
     lines += [f"| **actual** | **{_money(c.actual_usd)}** | **{_money(c.saving_usd)}** |",
               f"| lower bound (cheapest model, batch price, no thinking) | "
               f"{_money(c.lower_bound_usd)} | |", "",
@@ -59,6 +65,12 @@ def to_markdown(r: RunReport) -> str:
         lines += ["", "| task | items | escalated | rate |", "|---|---:|---:|---:|"]
         lines += [f"| {e.task} | {e.items} | {e.escalated} | {e.rate:.0%} |"
                   for e in r.escalation]
+    if r.first_pass:
+        lines += ["", "Passed validation first time, per task and thinking setting sent:", "",
+                  "| task | thinking | items | passed first | share |",
+                  "|---|---|---:|---:|---:|"]
+        lines += [f"| {f.task} | {f.setting} | {f.items} | {f.passed_first} | {f.share:.0%} |"
+                  for f in r.first_pass]
     m = r.media
     lines += ["", "## Media", "",
               f"{m.items} media items: bytes {m.bytes_before:,} → {m.bytes_after:,}, tokens "
@@ -80,10 +92,12 @@ def to_markdown(r: RunReport) -> str:
 def _text_bars(r: RunReport, width: int = 40) -> list[str]:
     c = r.costs
     top = max(c.naive_usd, c.actual_usd, 1e-12)
-    rows = [("naive", c.naive_usd)] + [(f"- {lv.name}", lv.saving_usd) for lv in c.levers]
-    rows += [("actual", c.actual_usd), ("lower bound", c.lower_bound_usd)]
-    return [f"{name:<16} {'█' * max(0, round(width * v / top)):<{width}} {_money(v)}"
-            for name, v in rows]
+    rows = [("naive", c.naive_usd, None)] + [
+        (f"- {lv.name}", lv.saving_usd, None if lv.measured else "not measured")
+        for lv in c.levers]
+    rows += [("actual", c.actual_usd, None), ("lower bound", c.lower_bound_usd, None)]
+    return [f"{name:<16} {'█' * max(0, round(width * v / top)):<{width}} {note or _money(v)}"
+            for name, v, note in rows]
 
 
 def items_table(r: RunReport) -> list[dict[str, object]]:
@@ -132,7 +146,7 @@ def print_report(r: RunReport, console: Console | None = None) -> None:
     table.add_column("USD", justify="right")
     table.add_row("naive (all Pro, no cache, original media)", _money(c.naive_usd))
     for lv in c.levers:
-        table.add_row(f"  saved by {lv.name}", _money(lv.saving_usd))
+        table.add_row(f"  saved by {lv.name}", _saved(lv))
     table.add_row("[bold]actual[/bold]", f"[bold]{_money(c.actual_usd)}[/bold]")
     table.add_row("lower bound", _money(c.lower_bound_usd))
     console.print(table)
@@ -145,6 +159,11 @@ def print_report(r: RunReport, console: Console | None = None) -> None:
         f"{m.tokens_after:,} · prepared {m.prepared_now}, reused {m.reused}, uploaded "
         f"{m.uploaded}\ncaches created {r.cache.created}, reused {r.cache.reused}, calls with "
         f"cache hits {r.cache.calls_with_cache_hits} · wall {r.wall_s:.1f}s")
+    t = c.thinking
+    if t.sample_calls:
+        console.print(f"thinking lever: an estimate from {t.sample_calls} calibration calls "
+                      f"at default thinking ({_money(t.calibration_usd)} of the cost), range "
+                      f"{_money(t.low_usd)} to {_money(t.high_usd)}", highlight=False)
     for s in r.served_by:
         console.print(f"[yellow]{s.line()}[/yellow] (priced as {s.served})", highlight=False)
     for item_id, cause in sorted(r.failures.items()):
@@ -157,6 +176,8 @@ def to_svg(r: RunReport) -> str:
     bars: list[tuple[str, float, float, str]] = [("naive", 0.0, c.naive_usd, "#9e9e9e")]
     level = c.naive_usd
     for lv in c.levers:
+        if not lv.measured:
+            continue  # no bar for a saving nobody observed
         bars.append((lv.name, level - lv.saving_usd, level, "#43a047" if lv.saving_usd >= 0
                      else "#e53935"))
         level -= lv.saving_usd

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from flashfirst.errors import ConfigError
 from flashfirst.items import Route, ServiceTier, TaskKind, WorkItem
 from flashfirst.probe import MediaKind
 from flashfirst.settings import ModelCatalogue, ModelTier
+from flashfirst.thinking import effort_rank
 
 
 class RuleCondition(BaseModel):
@@ -42,6 +44,48 @@ class ServiceTierPolicy(BaseModel):
         "remains before the deadline.")
 
 
+class EscalationStep(BaseModel):
+    """One rung: ``think`` retries the same model at ``thinking`` (skipped when the call
+    already thought that much); ``model`` moves a tier up, at ``thinking`` or the task's."""
+
+    step: Literal["think", "model"]
+    thinking: str | None = None
+
+
+def _default_ladder() -> list[EscalationStep]:
+    return [EscalationStep(step="think", thinking="default"), EscalationStep(step="model")]
+
+
+class EscalationPolicy(BaseModel):
+    """What a failed validation may try next, cheapest first; at most two extra calls."""
+
+    ladder: list[EscalationStep] = Field(default_factory=_default_ladder, max_length=2)
+    tasks: dict[TaskKind, list[EscalationStep]] = Field(
+        default_factory=dict, description="A task's own ladder (at most two steps).")
+
+    @field_validator("tasks")
+    @classmethod
+    def _bounded(cls, v: dict[TaskKind, list[EscalationStep]]
+                 ) -> dict[TaskKind, list[EscalationStep]]:
+        for task, ladder in v.items():
+            if len(ladder) > 2:
+                raise ValueError(f"escalation ladder of {task.value} has {len(ladder)} "
+                                 "steps; at most two extra attempts are allowed")
+        return v
+
+    def for_task(self, task: TaskKind) -> list[EscalationStep]:
+        return self.tasks.get(task, self.ladder)
+
+
+class Escalation(BaseModel):
+    """The next call after a failed answer."""
+
+    route: Route
+    thinking: str | None
+    step: str
+    index: int = Field(description="Ladder position after this step.")
+
+
 class RoutingPolicy(BaseModel):
     default_tier: ModelTier = ModelTier.FLASH
     tasks: dict[TaskKind, ModelTier] = Field(default_factory=dict)
@@ -50,6 +94,16 @@ class RoutingPolicy(BaseModel):
     thinking: dict[TaskKind, str] = Field(
         default_factory=dict, description="Thinking per task (an effort: least, low, "
         "default, high; or a level or budget), mapped per model; an item's own wins.")
+    max_output_tokens: dict[TaskKind, int] = Field(
+        default_factory=dict, description="maxOutputTokens per task (answer and thoughts "
+        "share it); an item's own wins. Unset: the model's limit.")
+    escalation: EscalationPolicy = EscalationPolicy()
+
+    def thinking_for(self, item: WorkItem) -> str | None:
+        return item.thinking or self.thinking.get(item.task)
+
+    def max_output_for(self, item: WorkItem) -> int | None:
+        return item.max_output_tokens or self.max_output_tokens.get(item.task)
 
 
 def load_routing_policy(path: Path | None = None) -> RoutingPolicy:
@@ -104,3 +158,25 @@ def escalate(current: Route, catalogue: ModelCatalogue, why: str) -> Route | Non
         return None
     return Route(model=catalogue.by_tier(up).id, tier=up, service_tier=current.service_tier,
                  reason=f"escalated from {current.model}: {why}")
+
+
+def next_step(policy: RoutingPolicy, item: WorkItem, index: int, current: Route,
+              asked: str | None, catalogue: ModelCatalogue, why: str) -> Escalation | None:
+    """The first rung from ``index`` on that changes something: a think step only when it
+    asks more than the call did, a model step only below the top tier."""
+    ladder = policy.escalation.for_task(item.task)
+    for i in range(index, len(ladder)):
+        rung = ladder[i]
+        if rung.step == "think":
+            want, have = effort_rank(rung.thinking), effort_rank(asked)
+            if want is not None and have is not None and want <= have:
+                continue
+            return Escalation(route=current.model_copy(update={
+                "reason": f"{current.reason}; retried with thinking {rung.thinking}: {why}"}),
+                thinking=rung.thinking, step="think", index=i + 1)
+        up = escalate(current, catalogue, why)
+        if up is None:
+            continue
+        return Escalation(route=up, thinking=rung.thinking or policy.thinking_for(item),
+                          step="model", index=i + 1)
+    return None

@@ -225,6 +225,14 @@ class InferenceSettings(BaseModel):
         "concurrency limits named gemini-rpm-<model> (needs a Prefect server).")
     failure_threshold: float = Field(
         0.2, ge=0, le=1, description="Fail the run when more than this share of items fail.")
+    calibration_share: float = Field(
+        0.02, ge=0, le=1, description="Share of items sent below the default thinking that "
+        "are also sent at the default, to measure what thinking saved (0: off; the lever "
+        "then reads 'not measured').")
+    calibration_min: int = Field(5, ge=0, description="Calibration calls at least, per task "
+                                 "and model (fewer when the group is smaller).")
+    calibration_max: int = Field(50, ge=0, description="Calibration calls at most, per task "
+                                 "and model.")
 
 
 class Settings(BaseSettings):

@@ -19,6 +19,7 @@ from google.genai import types
 
 from flashfirst.catalogue import ModelInfo, ThinkingLevel
 from flashfirst.errors import ThinkingNotSupported
+from flashfirst.items import ThinkingSent
 
 _LOW_BUDGET = 1024  # "low" on a budget model: a small, fixed allowance
 
@@ -79,3 +80,38 @@ def _effort(effort: Effort, model: ModelInfo) -> types.ThinkingConfig:
         budget = min((max(lo, min(hi, _LOW_BUDGET)) for lo, hi in ranges),
                      key=lambda b: abs(b - _LOW_BUDGET))
     return types.ThinkingConfig(thinking_budget=budget)
+
+
+_EFFORT_ORDER = [Effort.LEAST, Effort.LOW, Effort.DEFAULT, Effort.HIGH]
+
+
+def effort_rank(asked: str | None) -> int | None:
+    """Position of an effort on least < low < default < high; None for a raw level or
+    budget (it has no place on that scale)."""
+    value = (asked or Effort.DEFAULT).strip().lower()
+    return next((i for i, e in enumerate(_EFFORT_ORDER) if e == value), None)
+
+
+def sent(asked: str | None, config: types.ThinkingConfig | None,
+         model: ModelInfo | None = None) -> ThinkingSent:
+    """What a call records about its thinking: the ask and the concrete field sent, and
+    whether that is what ``model`` (the one serving) does by default anyway."""
+    level = config.thinking_level if config is not None else None
+    record = ThinkingSent(
+        asked=(asked or Effort.DEFAULT).strip().lower(),
+        budget=config.thinking_budget if config is not None else None,
+        level=str(getattr(level, "value", level)).lower() if level is not None else None)
+    if model is not None:
+        record.same_as_default = is_model_default(record, model)
+    return record
+
+
+def is_model_default(record: ThinkingSent, model: ModelInfo) -> bool:
+    """Sending this changes nothing: the model's default level, budget 0 where the default
+    is off, -1 where it is dynamic. Such calls need no calibration."""
+    default = model.thinking.default
+    if record.level is not None:
+        return record.level == default
+    if record.budget is not None:
+        return (record.budget, default) in ((0, "off"), (-1, "dynamic"))
+    return True

@@ -26,6 +26,7 @@ from flashfirst.report import (
     StageLine,
     cache_summary,
     escalation_by_task,
+    first_pass_by_setting,
     item_lines,
     media_summary,
     routing_split,
@@ -40,6 +41,7 @@ from flashfirst.report_render import (
 )
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage, browser_url, join
+from flashfirst.thinking_figures import record_run
 
 
 class RunFacts(BaseModel):
@@ -66,6 +68,7 @@ def aggregate_costs(facts: RunFacts, settings: Settings) -> RunReport:
               for i, s in facts.media.items()}
     costs = summarize_costs(facts.results, facts.cache_records, deltas, prices, settings.models,
                             load_catalogue(settings.model_catalogue_path))
+    record_run(Storage(), settings.storage_root, facts.results)  # for later estimates
     substituted = served_by(facts.results)
     for line in substituted:  # once per run, whatever the number of calls
         get_run_logger().warning("%s, priced as %s", line.line(), line.served)
@@ -78,10 +81,12 @@ def aggregate_costs(facts: RunFacts, settings: Settings) -> RunReport:
         started_at=facts.started_at, finished_at=datetime.now(UTC), items_total=total,
         items_ok=sum(1 for r in facts.results if r.ok), items_failed=len(failures),
         items_reused=sum(1 for r in facts.results if r.reused),
-        generate_calls=sum(len(r.attempts) for r in facts.results if not r.reused),
+        generate_calls=sum(len(r.attempts) + int(r.calibration is not None)
+                           for r in facts.results if not r.reused),
         costs=costs, stages=priced_stages(facts.stages, costs),
         routing_split=routing_split(facts.results), served_by=substituted,
         escalation=escalation_by_task(facts.results),
+        first_pass=first_pass_by_setting(facts.results),
         media=media_summary(list(facts.media.values()), facts.media_seconds),
         cache=cache_summary(facts.decisions, facts.cache_records, facts.results,
                             facts.cache_api_calls),

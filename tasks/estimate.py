@@ -14,7 +14,10 @@ from flashfirst.estimate import RunEstimate, check_budget, count_job_tokens, pri
 from flashfirst.inference.engine import InferenceJob
 from flashfirst.planning import cache_decisions
 from flashfirst.prices import load_price_table
+from flashfirst.router import load_routing_policy
 from flashfirst.settings import Settings
+from flashfirst.storage import Storage
+from flashfirst.thinking_figures import load_figures
 
 
 @task(name="estimate-run", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
@@ -25,7 +28,9 @@ def estimate_run(jobs: list[InferenceJob], context: PreparedContext | None,
     counts = asyncio.run(count_job_tokens(make_client(settings), jobs)) if jobs else []
     estimate = price_plan(jobs, counts, context.tokens if context else 0,
                           cache_decisions(context, jobs, settings, prices), prices, budget_usd,
-                          load_catalogue(settings.model_catalogue_path))
+                          load_catalogue(settings.model_catalogue_path),
+                          policy=load_routing_policy(settings.routing_policy_path),
+                          figures=load_figures(Storage(), settings.storage_root))
     get_run_logger().info("estimate: %s", estimate.summary())
     check_budget(estimate)
     return estimate

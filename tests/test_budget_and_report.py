@@ -53,16 +53,18 @@ def test_an_estimate_counts_tokens_and_prices_the_plan_without_paid_calls(
     assert isinstance(estimate, RunEstimate)
     assert estimate.items == 8
     assert estimate.input_tokens == 8 * 110
-    # Output assumed (ours, flashfirst/estimate.py): a summary's answer 300 tokens and
-    # Flash's thinking 800; a classification's answer 20, Flash-Lite does not think.
-    assert estimate.assumed_output_tokens == 4 * (300 + 800) + 4 * 20 == 4480
-    assert estimate.assumed_thinking_tokens == 4 * 800
-    # Flash: 4 x (110 x $1 + 1,100 x $10) / 1M = 4 x $0.011110 = $0.044440
+    # Output assumed (ours, flashfirst/estimate.py, thinking_figures.ASSUMED_THOUGHTS): a
+    # summary's answer 300 tokens, sent at the policy's "low" = level LOW on 3.8 Flash,
+    # assumed 400 thoughts; a classification's answer 20, sent at "least" = budget 0 on
+    # 2.5 Flash-Lite, which then does not think.
+    assert estimate.assumed_output_tokens == 4 * (300 + 400) + 4 * 20 == 2880
+    assert estimate.assumed_thinking_tokens == 4 * 400
+    # Flash: 4 x (110 x $1 + 700 x $10) / 1M = 4 x $0.007110 = $0.028440
     # Flash-Lite: 4 x (110 x $0.50 + 20 x $2) / 1M = 4 x $0.000095 = $0.000380
-    assert estimate.per_model_usd == {flash: pytest.approx(0.04444, abs=1e-9),
+    assert estimate.per_model_usd == {flash: pytest.approx(0.02844, abs=1e-9),
                                       lite: pytest.approx(0.00038, abs=1e-9)}
     assert estimate.cache_usd == 0
-    assert estimate.usd == pytest.approx(0.04482, abs=1e-9)
+    assert estimate.usd == pytest.approx(0.02882, abs=1e-9)
     assert emulator.stats.calls_to("countTokens") == 8
     assert emulator.stats.calls_to("generateContent") == 0
 
@@ -94,8 +96,8 @@ def test_a_budget_below_the_estimate_refuses_to_start(run_settings, emulator):
 def test_a_budget_reached_mid_run_stops_dispatch_and_keeps_what_was_paid_for(
         run_settings: Settings, emulator: EmbeddedEmulator, tmp_path: Path):
     # The answers come out ten times longer than assumed (a scripted 2,000-token answer
-    # against 20 + 800 thinking assumed): the estimate passes, the spend reaches the
-    # budget part way through.
+    # against 20 + 400 thinking assumed at level low): the estimate passes, the spend
+    # reaches the budget part way through.
     emulator.control.add_script(contains="Customer note", text="word " * 1600)
     settings = run_settings.model_copy(deep=True)
     settings.models.flash.concurrency = 1

@@ -118,9 +118,10 @@ def test_the_estimate_prices_a_retired_route_as_its_replacement():
     job = InferenceJob(item=WorkItem(id="c", task=TaskKind.CLASSIFY, text="x"), identity="c",
                        route=Route(model="gemini-2.5-pro", tier=ModelTier.PRO, reason="t"))
     estimate = price_plan([job], [1_000_000], 0, [], load_price_table(), None, CATALOGUE)
-    # Served by 3.8 Flash from 2026-12-01: 1,000,000 × $0.75 + 20 assumed output × $3.75
-    # = 750,075 per 1M (the test runs on or after that day, before 2027).
+    # Served by 3.8 Flash from 2026-12-01: 1,000,000 × $0.75 + (20 assumed answer + 800
+    # assumed thoughts at its default level, medium) × $3.75 = 753,075 per 1M (the test
+    # runs on or after that day, before 2027).
     if date.today() < date(2027, 1, 1):
-        assert estimate.per_model_usd == {"gemini-3.8-flash": 0.750075}
+        assert estimate.per_model_usd == {"gemini-3.8-flash": 0.753075}
     else:
-        assert estimate.per_model_usd == {"gemini-3.8-flash": 1.50015}
+        assert estimate.per_model_usd == {"gemini-3.8-flash": 1.50615}

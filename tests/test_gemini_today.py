@@ -168,7 +168,8 @@ def test_thinking_set_per_task_in_the_routing_policy_reaches_the_model(
         run_settings: Settings, emulator: EmbeddedEmulator):
     least = load_routing_policy().model_copy(update={"thinking": {TaskKind.SUMMARIZE: "least"}})
     item = WorkItem(id="s", task=TaskKind.SUMMARIZE, text="Summarize the quarter.")
-    default = asyncio.run(engine_for(run_settings).run(flash_job(item, run_settings)))
+    at_default = item.model_copy(update={"thinking": "default"})  # the item's own wins
+    default = asyncio.run(engine_for(run_settings).run(flash_job(at_default, run_settings)))
     lowest = asyncio.run(Engine(make_client(run_settings), run_settings, load_price_table(),
                                 least, limiters=Limiters()).run(flash_job(item, run_settings)))
     # 3.8 Flash thinks at medium by default; "least" is its lowest level, low.

@@ -30,7 +30,8 @@ def settings(emulator: EmbeddedEmulator, tmp_path, monkeypatch) -> Settings:
         monkeypatch.delenv(name, raising=False)
     return Settings(backend=BackendSettings(base_url=emulator.base_url),
                     storage_root=str(tmp_path / "store"),
-                    inference=InferenceSettings(backoff_base_s=0.02, backoff_max_s=1.0))
+                    inference=InferenceSettings(backoff_base_s=0.02, backoff_max_s=1.0,
+                                                calibration_share=0))  # calls are counted
 
 
 def run(settings: Settings, items: list[WorkItem], *, deadline_s: float | None = None,
@@ -117,25 +118,30 @@ def test_flex_that_keeps_shedding_falls_back_to_standard_instead_of_failing(sett
     assert emulator.stats.unavailable == 2 * settings.inference.max_attempts
 
 
-def test_an_invalid_flash_answer_escalates_to_pro_once_and_both_are_paid(settings, emulator):
+def test_an_invalid_flash_answer_climbs_the_ladder_to_pro_and_every_attempt_is_paid(
+        settings, emulator):
     emulator.control.add_script(contains="FORCE_INVALID", model="gemini-3.8-flash",
                                 text="this is not json")
     [result] = run(settings, [WorkItem(id="x", task=TaskKind.EXTRACT, text="FORCE_INVALID",
                                        response_schema=SCHEMA)])
     assert result.ok and result.escalated
-    assert [a.model for a in result.attempts] == ["gemini-3.8-flash", "gemini-3.1-pro-preview"]
+    # routing.yaml's ladder: the same model at default thinking first, then a tier up.
+    assert [(a.model, a.step) for a in result.attempts] == [
+        ("gemini-3.8-flash", "route"), ("gemini-3.8-flash", "think"),
+        ("gemini-3.1-pro-preview", "model")]
     assert "not valid JSON" in result.attempts[0].validation_error
-    assert result.attempts[0].cost_usd > 0 and result.attempts[1].cost_usd > 0
+    assert all(a.cost_usd > 0 for a in result.attempts)
     assert result.cost_usd == pytest.approx(sum(a.cost_usd for a in result.attempts))
     assert isinstance(result.output, dict) and "label" in result.output
 
 
-def test_escalation_is_bounded_to_one_hop(settings, emulator):
+def test_escalation_is_bounded_to_two_extra_attempts(settings, emulator):
     emulator.control.add_script(contains="ALWAYS_BAD", text="nope")
     [result] = run(settings, [WorkItem(id="x", task=TaskKind.CLASSIFY, text="ALWAYS_BAD",
                                        response_schema=SCHEMA)])
     assert not result.ok
-    assert [a.model for a in result.attempts] == ["gemini-2.5-flash-lite", "gemini-3.8-flash"]
+    assert [a.model for a in result.attempts] == ["gemini-2.5-flash-lite",
+                                                  "gemini-2.5-flash-lite", "gemini-3.8-flash"]
     assert "failed validation on gemini-3.8-flash" in result.error
 
 

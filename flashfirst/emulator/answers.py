@@ -39,7 +39,8 @@ def build_response(*, seed: int, model: EmulatedModel, request: Json, prompt: Co
     rng = random.Random(key)
     prompt_total = prompt.tokens.total + (cache.tokens.total if cache else 0)
 
-    thoughts = thought_tokens(thinking_of(model, generation_config), prompt_total, rng)
+    thoughts = thought_tokens(thinking_of(model, generation_config), prompt_total, rng,
+                              prompt.text)
     finish_reason = script.finish_reason if script else "STOP"
     if script is not None and (script.text is not None or finish_reason == "SAFETY"):
         text = script.text

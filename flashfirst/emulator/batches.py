@@ -19,6 +19,7 @@ from flashfirst.emulator.generate import body_of, emulator, log_call, model_or_4
 from flashfirst.emulator.resources import StoredFile
 from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.stats import LogEntry
+from flashfirst.emulator.thinking import thinking_of, thinking_rank
 from flashfirst.emulator.wire import Json, get, page
 
 
@@ -131,7 +132,8 @@ def _answer_item(state: EmulatorState, default_model: str, request: Json) -> Jso
         if model is None:
             raise model_not_found(model_id, "v1beta", "batchGenerateContent")
         call = prepare(state, model, request)
-        script = state.match_script(model.id, call.prompt.text, model_id)
+        script = state.match_script(model.id, call.prompt.text, model_id, thinking_rank(
+            thinking_of(model, get(request, "generationConfig") or {})))
         if script is not None and script.status is not None:
             raise ApiError(script.status, script.message or f"Scripted error {script.status}.")
         response = build_response(seed=state.config.seed, model=model, request=request,

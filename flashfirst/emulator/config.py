@@ -103,6 +103,9 @@ def default_models() -> list[EmulatedModel]:
     ]
 
 
+ThinkingRank = Literal["OFF", "MINIMAL", "LOW", "MEDIUM", "HIGH"]
+
+
 class Script(BaseModel):
     """A rule that replaces the generated answer (or answers with an error) for tests.
 
@@ -118,6 +121,11 @@ class Script(BaseModel):
     message: str | None = Field(None, description="Error message for ``status``.")
     retry_delay_s: float | None = Field(None, description="RetryInfo delay for a 429/503.")
     times: int | None = Field(None, ge=1, description="Fire at most this often (None: always).")
+    max_thinking: ThinkingRank | None = Field(
+        None, description="Only when the request thinks at most this much (OFF, MINIMAL, "
+        "LOW, MEDIUM, HIGH; a budget counts by size): a hard item that fails at low effort.")
+    min_thinking: ThinkingRank | None = Field(
+        None, description="Only when the request thinks at least this much.")
 
     @field_validator("model")
     @classmethod

@@ -27,7 +27,7 @@ from flashfirst.emulator.prompt_tokens import CountedPrompt, PromptCounter, glob
 from flashfirst.emulator.resources import StoredCache
 from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.stats import LogEntry
-from flashfirst.emulator.thinking import thinking_of
+from flashfirst.emulator.thinking import thinking_of, thinking_rank
 from flashfirst.emulator.tokens import TokenCount
 from flashfirst.emulator.validation import validate_request
 from flashfirst.emulator.wire import Json, digest, get, read_json, unit_interval
@@ -129,12 +129,14 @@ def requested_tier(body: Json) -> str | None:
 def log_call(state: EmulatorState, endpoint: str, model: str | None, status: int, *,
              requested: str | None = None, tier_requested: str | None = None,
              tier_served: str | None = None, usage: Json | None = None,
-             latency_s: float = 0.0, delay_s: float = 0.0, at: float | None = None) -> None:
+             latency_s: float = 0.0, delay_s: float = 0.0, at: float | None = None,
+             thinking_config: Json | None = None) -> None:
     with state.lock:
         state.stats.record(LogEntry(time=state.now() if at is None else at, endpoint=endpoint,
                                     model=model, model_requested=requested or model,
                                     status=status, tier_requested=tier_requested,
                                     tier_served=tier_served, usage=usage,
+                                    thinking_config=thinking_config,
                                     latency_s=latency_s, delay_s=delay_s))
 
 
@@ -152,6 +154,7 @@ async def _generate(request: Request, *, stream: bool) -> Response:
     started = time.monotonic()
     model_id: str | None = request.path_params["model"]
     tier: str | None = None
+    sent_thinking: Json | None = None
     try:
         model = model_or_404(state, request, endpoint)
         with state.lock:
@@ -159,6 +162,7 @@ async def _generate(request: Request, *, stream: bool) -> Response:
         body = await body_of(state, request)
         raw = await request.body()
         tier = requested_tier(body)
+        sent_thinking = get(get(body, "generationConfig") or {}, "thinkingConfig")
         call = prepare(state, model, body)
         with state.lock:
             state.quotas.admit(model, call.prompt_total, state.now())
@@ -169,7 +173,9 @@ async def _generate(request: Request, *, stream: bool) -> Response:
             raise unavailable()
         served = _serve_tier(state, model, tier, faults["flex_shed"])
         # Matched last, so a rule's ``times`` counts calls that reached the model.
-        script = state.match_script(model.id, call.prompt.text, model_id)
+        script = state.match_script(model.id, call.prompt.text, model_id,
+                                    thinking_rank(thinking_of(model, get(body, "generationConfig")
+                                                              or {})))
         if script is not None and script.status is not None:
             raise scripted(script.status, script.message, script.retry_delay_s)
         implicit = None
@@ -183,7 +189,7 @@ async def _generate(request: Request, *, stream: bool) -> Response:
                                   implicit=implicit)
     except ApiError as exc:
         log_call(state, endpoint, model_id, exc.code, tier_requested=tier,
-                 latency_s=time.monotonic() - started)
+                 latency_s=time.monotonic() - started, thinking_config=sent_thinking)
         return exc.response()
     usage = response["usageMetadata"]
     usage["serviceTier"] = served  # as the header says (research file 1.6)
@@ -192,7 +198,8 @@ async def _generate(request: Request, *, stream: bool) -> Response:
         state.stats.record_answer(model.id, served, usage)
     headers = {TIER_HEADER: served}
     entry = {"requested": model_id, "tier_requested": tier, "tier_served": served,
-             "usage": usage, "delay_s": sum(delays), "at": state.now()}
+             "usage": usage, "delay_s": sum(delays), "at": state.now(),
+             "thinking_config": sent_thinking}
     if stream:
         return StreamingResponse(
             _sse(state, response, delays, endpoint, model.id, entry, started),

@@ -20,6 +20,7 @@ from flashfirst.emulator.persistence import StateStore
 from flashfirst.emulator.quotas import QuotaWindows
 from flashfirst.emulator.resources import StoredCache, StoredFile, UploadSession
 from flashfirst.emulator.stats import EmulatorStats, StatsRecorder
+from flashfirst.emulator.thinking import RANKS
 from flashfirst.emulator.wire import resource_id
 from flashfirst.probe import MediaInfo
 
@@ -135,12 +136,16 @@ class EmulatorState:
             self.quotas.window_s = config.quota_window_s
             self.config = config
 
-    def match_script(self, model: str, text: str, requested: str | None = None) -> Script | None:
+    def match_script(self, model: str, text: str, requested: str | None = None,
+                     thinking: str = "MEDIUM") -> Script | None:
         """The first rule that matches and still has firings left; counts the firing.
-        A rule's model matches the serving model or the id the client asked for."""
+        A rule's model matches the serving model or the id the client asked for;
+        ``thinking`` is the request's rank on ``thinking.RANKS``."""
         with self.lock:
             for i, script in enumerate(self.config.scripts):
                 if script.model and script.model not in (model, requested):
+                    continue
+                if not _within(thinking, script.min_thinking, script.max_thinking):
                     continue
                 if script.contains is not None and script.contains not in text:
                     continue
@@ -168,3 +173,9 @@ class EmulatorState:
                 cache_expirations=expired,
                 live_caches=sum(1 for c in self.caches.values() if c.alive(now)),
             )
+
+
+def _within(rank: str, low: str | None, high: str | None) -> bool:
+    order = RANKS.index(rank)
+    return (low is None or order >= RANKS.index(low)) and (
+        high is None or order <= RANKS.index(high))

@@ -21,6 +21,8 @@ class LogEntry(BaseModel):
     tier_requested: str | None = None
     tier_served: str | None = None
     usage: dict[str, Any] | None = None
+    thinking_config: dict[str, Any] | None = Field(
+        None, description="generationConfig.thinkingConfig exactly as the request sent it.")
     latency_s: float = Field(0.0, description="Wall-clock seconds (informative only).")
     delay_s: float = Field(0.0, description="Latency the emulator chose for this answer "
                            "(tiers, faults, latency_scale): what tests assert on.")

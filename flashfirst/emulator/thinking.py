@@ -2,8 +2,10 @@
 research file 1.8): 2.5 models take ``thinkingBudget``, Gemini 3 and 4 take
 ``thinkingLevel`` (which levels exist differs per model); both at once is a 400.
 
-Thought tokens are deterministic: they grow with the level and with the prompt, a budget
-caps them, and "off" gives none."""
+Thought tokens are deterministic: they grow with the level, with the prompt's length and
+with a difficulty marker read from the prompt (a task that asks for steps, proof or code
+thinks twice as much), a budget caps them, and "off" gives none. ``thinking_rank`` orders budgets
+and levels on one scale so a test script can fire only below or above some thinking."""
 
 from __future__ import annotations
 
@@ -16,6 +18,14 @@ from flashfirst.emulator.wire import Json, get
 
 _WEIGHT = {"MINIMAL": 1, "LOW": 2, "MEDIUM": 4, "HIGH": 8}
 _JITTER = 32  # below the smallest gap between two levels' tokens, so the order holds
+# What makes a request "hard" for the emulator: words of the tasks that need reasoning
+# (the product's default prompts for reason/code say such things). The prompt's length
+# already counts in the base (prompt/16).
+HARD_CUES = ("step by step", "reason it out", "prove", "write the code", "python function",
+             "write a function")
+# One scale for budgets and levels: OFF < MINIMAL < LOW < MEDIUM < HIGH.
+RANKS = ("OFF", "MINIMAL", "LOW", "MEDIUM", "HIGH")
+_BUDGET_RANK = ((512, "MINIMAL"), (2048, "LOW"), (8192, "MEDIUM"))
 
 
 @dataclass(frozen=True)
@@ -77,11 +87,31 @@ def thinking_of(model: EmulatedModel, generation_config: Json) -> Thinking:
     return Thinking(cap=value)
 
 
-def thought_tokens(thinking: Thinking, prompt_tokens: int, rng: random.Random) -> int:
-    """Level weight × (64 + prompt/16, capped), plus a small seeded jitter; a dynamic
-    budget thinks like MEDIUM."""
+def thinking_rank(thinking: Thinking) -> str:
+    """Where a request's thinking sits on ``RANKS``: a level as it is, a budget by size
+    (up to 512 minimal, 2,048 low, 8,192 medium, more high), dynamic as medium."""
+    if thinking.off:
+        return "OFF"
+    if thinking.level is not None:
+        return thinking.level
+    if thinking.cap is None:
+        return "MEDIUM"
+    return next((rank for top, rank in _BUDGET_RANK if thinking.cap <= top), "HIGH")
+
+
+def difficulty(text: str) -> int:
+    """1 for a plain request, 2 when the prompt asks for steps, a proof or code."""
+    lowered = text.lower()
+    return 1 + int(any(cue in lowered for cue in HARD_CUES))
+
+
+def thought_tokens(thinking: Thinking, prompt_tokens: int, rng: random.Random,
+                   text: str = "") -> int:
+    """Level weight × difficulty × (64 + prompt/16, capped), plus a small seeded jitter;
+    a dynamic budget thinks like MEDIUM."""
     if thinking.off:
         return 0
     weight = _WEIGHT.get(thinking.level or "MEDIUM", _WEIGHT["MEDIUM"])
-    tokens = weight * (64 + min(prompt_tokens // 16, 4096)) + rng.randrange(_JITTER)
+    tokens = (weight * difficulty(text) * (64 + min(prompt_tokens // 16, 4096))
+              + rng.randrange(_JITTER))
     return tokens if thinking.cap is None else min(tokens, thinking.cap)

@@ -1,5 +1,6 @@
 """One item through the model: rate-limited, retried when transient, validated, escalated
-once, priced, and persisted so a re-run never pays for it again."""
+along the policy's ladder (more thinking first, then a tier up), priced, and persisted so
+a re-run never pays for it again."""
 
 from __future__ import annotations
 
@@ -27,9 +28,9 @@ from flashfirst.items import Attempt, ItemResult, Route, ServiceTier, Usage, Wor
 from flashfirst.media.parts import global_resolution, parts_for_rules
 from flashfirst.prices import PriceTable
 from flashfirst.prompts import prompt_for
-from flashfirst.router import RoutingPolicy, escalate
+from flashfirst.router import RoutingPolicy, next_step
 from flashfirst.settings import Settings
-from flashfirst.thinking import thinking_config
+from flashfirst.thinking import Effort, sent, thinking_config
 from flashfirst.token_rules import MediaResolution, MediaRules
 
 SERVED_TIER_HEADER = "x-gemini-service-tier"
@@ -49,6 +50,8 @@ class InferenceJob(BaseModel):
     identity: str = Field(description="Hash of the item's content (source bytes or text).")
     est_prompt_tokens: int = 0
     media_resolution: MediaResolution | None = None
+    calibrate: bool = Field(False, description="Also send at the model's default thinking "
+                            "when a lower setting is sent (the thinking lever's sample).")
 
 
 class Budget:
@@ -100,10 +103,10 @@ class Engine:
         key = job_key(job, first_ctx.content_hash if first_ctx else None)
         if self.answers is not None and (done := self.answers.get(key)) is not None:
             return done.model_copy(update={"reused": True, "route": job.route})
-        route = job.route
-        for hop in range(2):  # the route, then at most one escalation
+        route, asked, step, index = job.route, self.policy.thinking_for(item), "route", 0
+        while True:  # the route, then the policy's ladder: at most two extra attempts
             try:
-                attempt, verdict = await self._attempt(job, route)
+                attempt, verdict = await self._attempt(job, route, asked)
             except ThinkingNotSupported as refused:
                 result.error = f"refused before any call: {refused}"
                 return result
@@ -118,26 +121,41 @@ class Engine:
                                 f"{'ies' if gave_up.tries > 1 else 'y'}: "
                                 f"{f.code or ''} {f.status or ''} {f.message}".replace("  ", " "))
                 return result
+            attempt.step = step
             result.attempts.append(attempt)
             if verdict.ok:
                 result.output = verdict.output
                 break
-            nxt = escalate(route, self.settings.models, verdict.error) if hop == 0 else None
+            nxt = next_step(self.policy, item, index, route, asked, self.settings.models,
+                            verdict.error or "invalid answer")
             if nxt is None:
                 result.error = f"answer failed validation on {route.model}: {verdict.error}"
                 break
-            result.escalated, route = True, nxt
+            result.escalated = True
+            route, asked, step, index = nxt.route, nxt.thinking, nxt.step, nxt.index
+        if job.calibrate and not result.attempts[0].thinking.at_default:
+            result.calibration = await self._calibrate(job)
         if result.ok and self.answers is not None:
             self.answers.put(key, result)
         return result
 
-    async def _attempt(self, job: InferenceJob, route: Route) -> tuple[Attempt, Verdict]:
+    async def _calibrate(self, job: InferenceJob) -> Attempt | None:
+        """The first call again at the model's default thinking: what "default" would have
+        spent, measured (the thinking lever's sample). A failure here fails nothing."""
+        try:
+            attempt, _ = await self._attempt(job, job.route, Effort.DEFAULT)
+        except (_BudgetReached, _CallGaveUp, ThinkingNotSupported):
+            return None
+        attempt.step = "calibration"
+        return attempt
+
+    async def _attempt(self, job: InferenceJob, route: Route,
+                       asked: str | None) -> tuple[Attempt, Verdict]:
         spec = self.settings.models.spec(route.model)
         limiter = self.limiters.for_model(spec, self.settings.inference.quota_window_s)
         ctx = await self.contexts.use(route.model)
         tier, recreated = route.service_tier, False
         serving = self.catalogue.find(self.catalogue.served_id(route.model))
-        asked = job.item.thinking or self.policy.thinking.get(job.item.task)
         thinking = None
         if serving is not None:  # checked against the model that will serve, before paying
             thinking = thinking_config(asked, serving)
@@ -159,7 +177,8 @@ class Engine:
             try:
                 response = await self.client.aio.models.generate_content(
                     model=route.model, contents=self._contents(job, ctx, serving),
-                    config=self._config(job, ctx, tier, serving, thinking))
+                    config=self._config(job, ctx, tier, serving, thinking,
+                                        self.policy.max_output_for(job.item)))
             except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
                 failure = classify(exc)
                 flex_shed = failure.shed and tier is ServiceTier.FLEX
@@ -196,6 +215,7 @@ class Engine:
                 finish_reason=verdict.finish_reason, validation_error=verdict.error,
                 latency_s=round(time.monotonic() - started, 4), transient_retries=tries - 1,
                 cached_content=ctx.cache_name if ctx else None,
+                thinking=sent(asked, thinking, serving),
             ), verdict
 
     def billed_model(self, requested: str, served: str | None, at: datetime) -> str:
@@ -229,7 +249,8 @@ class Engine:
     @staticmethod
     def _config(job: InferenceJob, ctx: ContextUse | None, tier: ServiceTier,
                 serving: ModelInfo | None = None,
-                thinking: types.ThinkingConfig | None = None) -> types.GenerateContentConfig:
+                thinking: types.ThinkingConfig | None = None,
+                max_output_tokens: int | None = None) -> types.GenerateContentConfig:
         """``serving``: the catalogue's entry for the model that will answer (its parts
         keep a per-part resolution only on Gemini 3/4); ``thinking``: what that model
         takes (``thinking.thinking_config``), None for its default."""
@@ -244,6 +265,7 @@ class Engine:
         # Request-wide on every family; Gemini 3/4 parts also carry their own, which wins.
         config.media_resolution = global_resolution(job.media_resolution)
         config.thinking_config = thinking
+        config.max_output_tokens = max_output_tokens
         return config
 
 
