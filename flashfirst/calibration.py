@@ -4,7 +4,10 @@ what the sample says the rest would have thought.
 What "default" would have spent is not observed when a lower setting was sent, so a
 sample is: per task and model, ``share`` of the items below default (at least ``min``, at
 most ``max``, never more than the group) chosen by a hash of their id (the same items on
-every run). Its thought tokens per item are extrapolated to the group's other items."""
+every run). Its thought tokens per item are extrapolated to the group's other items.
+A group whose sample would be more than half of it is not sampled: paying twice for most
+of a small group costs more than the lever can show, so its lever reads "not measured"
+(earlier runs' figures still feed the estimate)."""
 
 from __future__ import annotations
 
@@ -50,7 +53,10 @@ def mark_calibration(jobs: list[InferenceJob], policy: RoutingPolicy, models: Ca
             groups[(job.item.task.value, job.route.model)].append(job)
     for group in groups.values():
         ranked = sorted(group, key=lambda j: hashlib.sha256(j.item.id.encode()).hexdigest())
-        for job in ranked[:sample_size(len(group), settings)]:
+        n = sample_size(len(group), settings)
+        if n > len(group) // 2:
+            continue
+        for job in ranked[:n]:
             job.calibrate = True
 
 

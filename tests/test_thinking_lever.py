@@ -32,7 +32,7 @@ from flashfirst.report import RunReport, first_pass_by_setting
 from flashfirst.report_render import to_markdown
 from flashfirst.router import load_routing_policy
 from flashfirst.settings import ModelTier, Settings
-from flows.analyze import analyze
+from flows.analyze import analyze_with
 
 M = Decimal(1_000_000)
 SCHEMA = {"type": "object", "properties": {"total": {"type": "number"}},
@@ -151,7 +151,7 @@ def thinking_row(report: RunReport) -> str:
 
 @pytest.mark.usefixtures("prefect_api")
 def test_without_calibration_the_thinking_lever_reads_not_measured(run_settings: Settings):
-    report: RunReport = analyze(AnalyzeParams(items=summaries(3)), run_settings)
+    report: RunReport = analyze_with(AnalyzeParams(items=summaries(3)), run_settings)
     lever = next(lv for lv in report.costs.levers if lv.name == "thinking")
     assert not lever.measured and lever.saving_usd == 0
     row = thinking_row(report)
@@ -163,15 +163,16 @@ def test_without_calibration_the_thinking_lever_reads_not_measured(run_settings:
 def test_with_calibration_the_lever_is_the_samples_extrapolation(run_settings: Settings):
     settings = run_settings.model_copy(update={"inference": run_settings.inference.model_copy(
         update={"calibration_share": 0.02})})
-    report: RunReport = analyze(AnalyzeParams(items=summaries(7)), settings)
+    report: RunReport = analyze_with(AnalyzeParams(items=summaries(12)), settings)
     results = _results(report, settings)
-    # 2% of 7 rounds up to 1, raised to the minimum of 5: five items also sent at default.
+    # 2% of 12 rounds up to 1, raised to the minimum of 5 (not over half the group): five
+    # items also sent at default.
     sample = [r.calibration for r in results if r.calibration is not None]
     assert len(sample) == 5 and all(c.thinking.at_default for c in sample)
     assert all(r.attempts[0].thinking == ThinkingSent(asked="low", level="low")
                for r in results)
     # By hand: default thoughts per item = the sample's mean (rounded to a token); each
-    # of the 7 calls sent at low would have spent that many, billed as output at $3.75/1M;
+    # of the 12 calls sent at low would have spent that many, billed as output at $3.75/1M;
     # the sample's own calls are paid and come off the saving.
     mean = round(sum(c.usage.thoughts_tokens for c in sample) / 5)
     gross = sum((mean - r.attempts[0].usage.thoughts_tokens) * Decimal("3.75")
@@ -186,15 +187,28 @@ def test_with_calibration_the_lever_is_the_samples_extrapolation(run_settings: S
     paid = sum(Decimal(str(a.cost_usd)) for r in results for a in r.attempts) + calibration
     assert Decimal(str(report.costs.actual_usd)) == pytest.approx(paid, abs=1e-9)
     # The next run's estimate uses what this one measured, and says so.
-    estimate: RunEstimate = analyze(AnalyzeParams(items=summaries(9), estimate_only=True),
+    estimate: RunEstimate = analyze_with(AnalyzeParams(items=summaries(9), estimate_only=True),
                                     settings)
     assert estimate.thinking_source == "measured in earlier runs"
 
 
 @pytest.mark.usefixtures("prefect_api")
+def test_a_group_too_small_for_its_sample_is_not_calibrated_and_says_so(
+        run_settings: Settings):
+    settings = run_settings.model_copy(update={"inference": run_settings.inference.model_copy(
+        update={"calibration_share": 0.02})})
+    # 7 summaries: the minimum sample of 5 would be more than half of them, so sending them
+    # twice would cost more than the lever can show; none is, and the lever says so.
+    report: RunReport = analyze_with(AnalyzeParams(items=summaries(7)), settings)
+    assert all(r.calibration is None for r in _results(report, settings))
+    lever = next(lv for lv in report.costs.levers if lv.name == "thinking")
+    assert not lever.measured and lever.saving_usd == 0
+
+
+@pytest.mark.usefixtures("prefect_api")
 def test_the_estimate_without_earlier_runs_uses_the_documented_assumption(
         run_settings: Settings):
-    estimate: RunEstimate = analyze(AnalyzeParams(items=summaries(4), estimate_only=True),
+    estimate: RunEstimate = analyze_with(AnalyzeParams(items=summaries(4), estimate_only=True),
                                     run_settings)
     # summarize -> low on 3.8 Flash -> level low: ASSUMED_THOUGHTS["low"] = 400 per call.
     assert estimate.thinking_source == "assumed"
