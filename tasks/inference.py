@@ -10,12 +10,17 @@ through Prefect global concurrency limits on the Prefect server.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
+import time
+from pathlib import Path
 
+from google import genai
 from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
+from prefect.utilities.annotations import quote
 from pydantic import BaseModel, ConfigDict, Field
 
 from flashfirst import progress
@@ -27,7 +32,7 @@ from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.batch import BatchRunner
 from flashfirst.inference.engine import Budget, Engine, InferenceJob
 from flashfirst.items import ItemResult
-from flashfirst.prices import load_price_table
+from flashfirst.prices import PriceTable, load_price_table
 from flashfirst.router import RoutingPolicy
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
@@ -65,16 +70,18 @@ def run_budget(run: InferenceRun) -> Budget:
 
 
 @task(name="infer-chunk", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5,
-      task_run_name="infer {jobs[0].item.id}…")
-async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun) -> ChunkResult:
+      task_run_name="infer {first_id}…")
+async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str = ""
+                      ) -> ChunkResult:
     settings = run.settings
-    client = make_client(settings)
+    client = shared_client(settings)
     storage = Storage()
     manager = CacheManager(client, storage, run.state_root)
     contexts = (CachedContexts(manager, run.context, run.plan, run.cache_ttl_s)
                 if run.context is not None else None)
-    engine = Engine(client, settings, load_price_table(settings.price_table_path), run.policy,
-                    contexts=contexts, answers=AnswerStore(storage, run.state_root),
+    answers = AnswerStore.shared(run.state_root)  # a retried chunk finds what was paid for
+    engine = Engine(client, settings, _price_table(settings.price_table_path), run.policy,
+                    contexts=contexts, answers=answers,
                     budget=run_budget(run), deadline_at=run.deadline_at,
                     gate=_shared_gate(settings))
     logger = get_run_logger()
@@ -92,8 +99,33 @@ async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun) -> ChunkResul
         return result
 
     results = await asyncio.gather(*(one(j) for j in jobs))
+    answers.sync()
     return ChunkResult(results=list(results), cache_records=list(manager.records.values()),
                        cache_api_calls=manager.api_calls)
+
+
+_clients: dict[tuple, genai.Client] = {}
+_clients_lock = threading.Lock()
+
+
+def shared_client(settings: Settings) -> genai.Client:
+    """One SDK client per backend in a process: building one costs an SSL context and a
+    connection pool (the SDK keeps a pool per event loop inside it)."""
+    b = settings.backend
+    if b.kind == "emulator":
+        return make_client(settings)  # its URL depends on the whole emulated catalogue
+    key = (b.kind, b.base_url, b.api_version, b.timeout_s, b.vertex_project, b.vertex_location,
+           b.api_key.get_secret_value() if b.api_key else None)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = make_client(settings)
+        return client
+
+
+@functools.lru_cache(maxsize=8)
+def _price_table(path: Path | None) -> PriceTable:
+    return load_price_table(path)
 
 
 def shares_limits(settings: Settings) -> bool:
@@ -165,6 +197,14 @@ def infer_batch(jobs: list[InferenceJob], run: InferenceRun) -> ChunkResult:
     return ChunkResult(results=results)
 
 
+_PROGRESS_EVERY_S = 1.0
+
+
+def _submit_chunk(jobs: list[InferenceJob], run: InferenceRun):  # noqa: ANN202 - a future
+    # quote(): Prefect would otherwise walk every job and part looking for futures.
+    return infer_chunk.submit(quote(jobs), quote(run), first_id=jobs[0].item.id)
+
+
 def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
                   batch: bool) -> InferenceOutcome:
     """Dispatch the jobs (chunks online, or one batch task) and follow their progress."""
@@ -185,18 +225,22 @@ def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
         # holds Prefect state and memory, and the rate limiter is the real bound anyway.
         waiting = chunked(jobs, run.settings.inference.chunk_size)[::-1]
         window = run.settings.inference.chunks_in_flight
-        pending = [infer_chunk.submit(waiting.pop(), run)
+        pending = [_submit_chunk(waiting.pop(), run)
                    for _ in range(min(window, len(waiting)))]
+    last_update = float("-inf")
     while pending:
         done = next(as_completed(pending))
         pending.remove(done)
         if waiting:
-            pending.append(infer_chunk.submit(waiting.pop(), run))
+            pending.append(_submit_chunk(waiting.pop(), run))
         chunk: ChunkResult = done.result()
         outcome.results.extend(chunk.results)
         outcome.cache_records.extend(chunk.cache_records)
         outcome.cache_api_calls += chunk.cache_api_calls
-        update_progress_artifact(artifact, progress=100.0 * len(outcome.results) / len(jobs))
+        now = time.monotonic()
+        if now - last_update >= _PROGRESS_EVERY_S or not pending:  # one API write a second
+            update_progress_artifact(artifact, progress=100.0 * len(outcome.results) / len(jobs))
+            last_update = now
     with _budgets_lock:
         _budgets.pop(run.run_id, None)  # a long-lived server would keep every run's else
     return outcome

@@ -13,7 +13,6 @@ from flashfirst.planning import plan_jobs, unanswered
 from flashfirst.router import RoutingPolicy
 from flashfirst.settings import Settings
 from flashfirst.sources import SourceParts
-from flashfirst.storage import Storage
 from flashfirst.token_rules import MediaResolution
 
 
@@ -35,4 +34,4 @@ def find_unanswered(jobs: list[InferenceJob], context: PreparedContext | None,
                     settings: Settings) -> list[InferenceJob]:
     """The jobs whose answer is not stored yet: looked up once per run, for the estimate
     and the cache decisions alike."""
-    return unanswered(jobs, AnswerStore(Storage(), settings.storage_root), context)
+    return unanswered(jobs, AnswerStore.shared(settings.storage_root), context)
