@@ -164,6 +164,14 @@ class InferenceSettings(BaseModel):
         "concurrency limits named gemini-rpm-<model> (needs a Prefect server).")
     failure_threshold: float = Field(
         0.2, ge=0, le=1, description="Fail the run when more than this share of items fail.")
+    quota_tier: Literal["free", "tier1", "tier2", "tier3"] = Field(
+        "tier1", description="Your project's Gemini API tier: sets the spend-based rate "
+        "limit ($10 / $50 / $200 per rolling 10 minutes on Tiers 1 / 2 / 3, none on free).")
+    spend_limit_usd_per_10min: float | None = Field(
+        None, gt=0, description="Overrides the tier's spend-based rate limit.")
+    spend_window_s: float = Field(
+        600.0, gt=0, description="The window the spend limit is counted over (Google: 10 "
+        "minutes, rolling); tests may shorten it.")
 
 
 class Settings(BaseSettings):

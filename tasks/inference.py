@@ -20,7 +20,6 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
-from prefect.utilities.annotations import quote
 from pydantic import BaseModel, ConfigDict, Field
 
 from flashfirst import progress
@@ -201,8 +200,8 @@ _PROGRESS_EVERY_S = 1.0
 
 
 def _submit_chunk(jobs: list[InferenceJob], run: InferenceRun):  # noqa: ANN202 - a future
-    # quote(): Prefect would otherwise walk every job and part looking for futures.
-    return infer_chunk.submit(quote(jobs), quote(run), first_id=jobs[0].item.id)
+    # The run name from a plain parameter: Prefect formats it for every chunk.
+    return infer_chunk.submit(jobs, run, first_id=jobs[0].item.id)
 
 
 def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,

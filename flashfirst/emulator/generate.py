@@ -163,7 +163,7 @@ async def _generate(request: Request, *, stream: bool) -> Response:
         # Matched last, so a rule's ``times`` counts calls that reached the model.
         script = state.match_script(model.id, call.prompt.text)
         if script is not None and script.status is not None:
-            raise scripted(script.status, script.message, script.retry_delay_s)
+            raise scripted(script.status, script.message, script.retry_delay_s, script.quota_id)
         response = build_response(seed=state.config.seed, model=model, request=body,
                                   prompt=call.prompt, cache=call.cache, script=script)
     except ApiError as exc:
