@@ -149,7 +149,8 @@ class CacheSettings(BaseModel):
 
 
 class InferenceSettings(BaseModel):
-    chunk_size: int = Field(50, gt=0, description="Items per Prefect task in the fan-out.")
+    chunk_size: int = Field(100, gt=0, description="Items per Prefect task in the fan-out "
+                            "(each task run costs some ms of orchestration).")
     chunks_in_flight: int = Field(
         8, gt=0, description="Chunk tasks submitted at once; more wait their turn.")
     max_attempts: int = Field(6, ge=1, description="Tries for transient errors (429/5xx).")

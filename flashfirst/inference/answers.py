@@ -89,8 +89,7 @@ class AnswerStore:
 
     def has(self, key: str) -> bool:
         if self._local:
-            with self._lock:
-                return key in self._index
+            return key in self._index  # one dict read: atomic, no lock needed
         return self._storage.exists(self._uri(key))
 
     def get(self, key: str) -> ItemResult | None:
@@ -99,8 +98,7 @@ class AnswerStore:
                 return ItemResult.model_validate_json(self._storage.read_bytes(self._uri(key)))
             except (StorageError, ValueError):
                 return None  # missing or unreadable: call again rather than fail the item
-        with self._lock:
-            where = self._index.get(key)
+        where = self._index.get(key)
         if where is None:
             return None
         path, offset, length = where

@@ -165,7 +165,7 @@ class ModelLimiter:
         with self._lock:
             self._check_stopped()
             self._waiters.append(waiter)
-        self._pump()
+        self._pump()  # a free slot resolves ``fut`` right here (same loop)
         try:
             while not fut.done():
                 await asyncio.wait((fut,), timeout=_SAFETY_WAKE_S)
@@ -385,6 +385,13 @@ def _deliver(waiter: _Waiter, ticket: Ticket | None, error: BaseException | None
         else:
             fut.set_result(ticket)
 
+    try:
+        here = asyncio.get_running_loop()
+    except RuntimeError:
+        here = None
+    if here is waiter.loop:
+        resolve()  # no wake-up through the loop's self-pipe for our own thread
+        return
     try:
         waiter.loop.call_soon_threadsafe(resolve)
     except RuntimeError:  # the loop is closed: nobody will take the grant
