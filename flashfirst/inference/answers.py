@@ -1,18 +1,20 @@
 """Answers already paid for, kept by what determines them, so no one pays twice.
 
 Local roots keep them in append-only logs, ``answers/log/<writer>.jsonl``, one line per
-answer, one log per writer (a process), so writers never interleave. Each line goes out in
+answer, one log per writer (a thread of a process: the chunks it runs, one after the
+other), so writers never interleave and never wait for each other. Each line goes out in
 one ``os.write`` on an ``O_APPEND`` descriptor before its result is reported: a killed
 process loses nothing it reported and leaves at most a torn last line, which readers skip.
-``sync()`` fsyncs (a chunk calls it before returning). An index in memory maps each key to
-its line, so a lookup is a dict hit and one ``pread``; ``refresh()`` picks up what other
-processes appended since. Answers stored one file each (``answers/ab/<key>.json``, the
-earlier format) are still read. ``gs://`` roots keep one object per answer (GCS has no
-append).
+``sync()`` fsyncs the calling thread's log (a chunk calls it before returning). An index
+in memory maps each key to its line, so a lookup is a dict hit and one ``pread``;
+``refresh()`` picks up what other processes appended since. Answers stored one file each
+(``answers/ab/<key>.json``, the earlier format) are still read. ``gs://`` roots keep one
+object per answer (GCS has no append).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -63,9 +65,9 @@ class AnswerStore:
         self._index: dict[str, tuple[str, int, int]] = {}
         self._read_upto: dict[str, int] = {}  # log file -> bytes indexed so far
         self._fds: dict[str, int] = {}
-        self._writer: int | None = None
-        self._writer_path: str | None = None
-        self._writer_pid = 0
+        self._tls = threading.local()  # this thread's (fd, path, pid) log writer
+        self._own: set[str] = set()  # logs written here: indexed as written
+        self._open_fds: list[int] = []
         if self._local:
             self._index_legacy()
             self.refresh()
@@ -119,8 +121,8 @@ class AnswerStore:
             return
         for entry in entries:
             path = entry.path
-            if path == self._writer_path:
-                continue  # ours: indexed as written
+            if path in self._own:
+                continue
             done = self._read_upto.get(path, 0)
             size = entry.stat().st_size
             if size <= done:
@@ -156,7 +158,18 @@ class AnswerStore:
             fd = self._fds.get(path)
             if fd is None:
                 fd = self._fds[path] = os.open(path, os.O_RDONLY)
+                self._open_fds.append(fd)
             return fd
+
+    def close(self) -> None:
+        with self._lock:
+            fds, self._open_fds, self._fds = self._open_fds, [], {}
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def __del__(self) -> None:
+        self.close()
 
     def _uri(self, key: str) -> str:
         return join(self._root, key[:2], f"{key}.json")
@@ -173,32 +186,34 @@ class AnswerStore:
             raise ValueError(f"answer key must be {_KEY_LEN} hex characters: {key!r}")
         line = b"".join((_PREFIX, key.encode("ascii"), _MID,
                          result.model_dump_json().encode(), b"}\n"))
-        with self._lock:
-            fd = self._open_writer()
-            offset = os.lseek(fd, 0, os.SEEK_END)
-            written = os.write(fd, line)  # one write: the line is whole or (killed) torn
-            if written != len(line):
-                raise StorageError(f"{self._writer_path}: short write of answer {key}")
-            self._index[key] = (self._writer_path, offset, len(line))
+        fd, path = self._writer()
+        offset = os.lseek(fd, 0, os.SEEK_END)  # only this thread appends to this log
+        written = os.write(fd, line)  # one write: the line is whole or (killed) torn
+        if written != len(line):
+            raise StorageError(f"{path}: short write of answer {key}")
+        self._index[key] = (path, offset, len(line))
 
     def sync(self) -> None:
-        """Make what was written survive a machine crash too, not only a killed process."""
-        with self._lock:
-            if self._writer is not None:
-                os.fsync(self._writer)
+        """Make what this thread wrote survive a machine crash too, not only a killed
+        process."""
+        writer = getattr(self._tls, "writer", None)
+        if writer is not None and writer[2] == os.getpid():
+            os.fsync(writer[0])
 
-    def _open_writer(self) -> int:
-        if self._writer is not None and self._writer_pid != os.getpid():
-            self._writer = None  # a forked child: never append to the parent's log
-        if self._writer is None:
+    def _writer(self) -> tuple[int, str]:
+        writer = getattr(self._tls, "writer", None)
+        if writer is None or writer[2] != os.getpid():  # a forked child opens its own
             logs = Path(self._root, "log")
             try:
                 logs.mkdir(parents=True, exist_ok=True)
                 name = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
                 path = str(logs / f"{name}.jsonl")
-                self._writer = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             except OSError as exc:
                 raise StorageError(f"{logs}: cannot open the answer log: "
                                    f"{exc.strerror or exc}") from exc
-            self._writer_path, self._writer_pid = path, os.getpid()
-        return self._writer
+            with self._lock:
+                self._own.add(path)
+                self._open_fds.append(fd)
+            writer = self._tls.writer = (fd, path, os.getpid())
+        return writer[0], writer[1]
