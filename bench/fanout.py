@@ -82,6 +82,8 @@ def flow_wall(url: str, n: int, rpm: int, tag: str, workdir: Path, *, high: bool
 
     settings = Settings(backend=BackendSettings(base_url=url),
                         storage_root=str(workdir / f"store-{tag}"))
+    # Emulated spend: 10,000 Flash items cost ~$10, Tier 1's spend limit per 10 minutes.
+    settings.inference.quota_tier = "tier3"
     spec = settings.models.flash_lite if high else settings.models.flash
     spec.rpm, spec.tpm = rpm, 10**9
     spec.concurrency = HIGH_CONCURRENCY if high else CONCURRENCY
