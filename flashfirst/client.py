@@ -14,6 +14,7 @@ import hmac
 import re
 import threading
 
+import httpx2
 from google import genai
 from google.genai import types
 
@@ -44,15 +45,17 @@ def make_client(settings: Settings) -> genai.Client:
     require_backend(settings)
     backend = settings.backend
     timeout_ms = int(backend.timeout_s * 1000)
+    pool = _pool_args(settings)
     if backend.kind == "vertex":
         return genai.Client(
             vertexai=True, project=backend.vertex_project, location=backend.vertex_location,
-            http_options=types.HttpOptions(timeout=timeout_ms),
+            http_options=types.HttpOptions(timeout=timeout_ms, async_client_args=pool),
         )
     if backend.kind == "api_key":
         return genai.Client(
             api_key=backend.api_key.get_secret_value(),
-            http_options=types.HttpOptions(api_version=backend.api_version, timeout=timeout_ms),
+            http_options=types.HttpOptions(api_version=backend.api_version, timeout=timeout_ms,
+                                           async_client_args=pool),
         )
     base_url = backend.base_url if backend.kind == "base_url" else embedded_emulator_url(settings)
     key = (backend.api_key.get_secret_value() if backend.api_key and backend.kind == "base_url"
@@ -60,8 +63,18 @@ def make_client(settings: Settings) -> genai.Client:
     return genai.Client(
         api_key=key,
         http_options=types.HttpOptions(
-            base_url=base_url, api_version=backend.api_version, timeout=timeout_ms),
+            base_url=base_url, api_version=backend.api_version, timeout=timeout_ms,
+            async_client_args=pool),
     )
+
+
+def _pool_args(settings: Settings) -> dict:
+    """Keep a connection open for every call the limits allow in flight: httpx keeps only
+    20 by default, so above that each answer closes its connection and the next call opens
+    (and handshakes) a new one."""
+    n = sum(spec.concurrency for spec in settings.models.all)
+    return {"limits": httpx2.Limits(max_connections=max(n, 100),
+                                    max_keepalive_connections=max(n, 20))}
 
 
 def embedded_emulator_url(settings: Settings) -> str:

@@ -197,7 +197,8 @@ class CacheSettings(BaseModel):
 
 
 class InferenceSettings(BaseModel):
-    chunk_size: int = Field(50, gt=0, description="Items per Prefect task in the fan-out.")
+    chunk_size: int = Field(100, gt=0, description="Items per Prefect task in the fan-out "
+                            "(each task run costs some ms of orchestration).")
     chunks_in_flight: int = Field(
         8, gt=0, description="Chunk tasks submitted at once; more wait their turn.")
     max_attempts: int = Field(6, ge=1, description="Tries for transient errors (429/5xx).")
@@ -233,6 +234,14 @@ class InferenceSettings(BaseModel):
                                  "and model (fewer when the group is smaller).")
     calibration_max: int = Field(50, ge=0, description="Calibration calls at most, per task "
                                  "and model.")
+    quota_tier: Literal["free", "tier1", "tier2", "tier3"] = Field(
+        "tier1", description="Your project's Gemini API tier: sets the spend-based rate "
+        "limit ($10 / $50 / $200 per rolling 10 minutes on Tiers 1 / 2 / 3, none on free).")
+    spend_limit_usd_per_10min: float | None = Field(
+        None, gt=0, description="Overrides the tier's spend-based rate limit.")
+    spend_window_s: float = Field(
+        600.0, gt=0, description="The window the spend limit is counted over (Google: 10 "
+        "minutes, rolling); tests may shorten it.")
 
 
 class Settings(BaseSettings):

@@ -10,8 +10,12 @@ through Prefect global concurrency limits on the Prefect server.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
+import time
+from pathlib import Path
 
+from google import genai
 from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
@@ -28,7 +32,7 @@ from flashfirst.inference.batch import BatchFailure, BatchRunner
 from flashfirst.inference.batch_ledger import BatchLedger
 from flashfirst.inference.engine import Budget, Engine, InferenceJob
 from flashfirst.items import ItemResult, ServiceTier
-from flashfirst.prices import load_price_table
+from flashfirst.prices import PriceTable, load_price_table
 from flashfirst.router import RoutingPolicy
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
@@ -69,17 +73,19 @@ def run_budget(run: InferenceRun) -> Budget:
 
 
 @task(name="infer-chunk", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5,
-      task_run_name="infer {jobs[0].item.id}…")
-async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun) -> ChunkResult:
+      task_run_name="infer {first_id}…")
+async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str = ""
+                      ) -> ChunkResult:
     settings = run.settings
-    client = make_client(settings)
+    client = shared_client(settings)
     storage = Storage()
     manager = CacheManager(client, storage, run.state_root, backend_id(settings))
     contexts = (CachedContexts(manager, run.context, run.plan, run.cache_ttl_s)
                 if run.context is not None else None)
-    engine = Engine(client, settings, load_price_table(settings.price_table_path), run.policy,
-                    contexts=contexts,
-                    answers=AnswerStore(storage, run.state_root, backend_id(settings)),
+    # a retried chunk finds what was paid for
+    answers = AnswerStore.shared(run.state_root, backend_id(settings))
+    engine = Engine(client, settings, _price_table(settings.price_table_path), run.policy,
+                    contexts=contexts, answers=answers,
                     budget=run_budget(run), deadline_at=run.deadline_at,
                     gate=_shared_gate(settings))
     logger = get_run_logger()
@@ -97,8 +103,33 @@ async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun) -> ChunkResul
         return result
 
     results = await asyncio.gather(*(one(j) for j in jobs))
+    answers.sync()
     return ChunkResult(results=list(results), cache_records=list(manager.records.values()),
                        cache_api_calls=manager.api_calls)
+
+
+_clients: dict[tuple, genai.Client] = {}
+_clients_lock = threading.Lock()
+
+
+def shared_client(settings: Settings) -> genai.Client:
+    """One SDK client per backend in a process: building one costs an SSL context and a
+    connection pool (the SDK keeps a pool per event loop inside it)."""
+    b = settings.backend
+    if b.kind == "emulator":
+        return make_client(settings)  # its URL depends on the whole emulated catalogue
+    key = (b.kind, b.base_url, b.api_version, b.timeout_s, b.vertex_project, b.vertex_location,
+           b.api_key.get_secret_value() if b.api_key else None)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = make_client(settings)
+        return client
+
+
+@functools.lru_cache(maxsize=8)
+def _price_table(path: Path | None) -> PriceTable:
+    return load_price_table(path)
 
 
 def shares_limits(settings: Settings) -> bool:
@@ -199,6 +230,14 @@ def _batch_progress():  # noqa: ANN202 - a Progress callback
     return report
 
 
+_PROGRESS_EVERY_S = 1.0
+
+
+def _submit_chunk(jobs: list[InferenceJob], run: InferenceRun):  # noqa: ANN202 - a future
+    # The run name from a plain parameter: Prefect formats it for every chunk.
+    return infer_chunk.submit(jobs, run, first_id=jobs[0].item.id)
+
+
 def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
                   batch: bool) -> InferenceOutcome:
     """Dispatch the jobs (chunks online, or one batch task) and follow their progress."""
@@ -219,20 +258,23 @@ def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
     # holds Prefect state and memory, and the rate limiter is the real bound anyway.
     waiting = chunked(online, run.settings.inference.chunk_size)[::-1]
     window = run.settings.inference.chunks_in_flight
-    pending += [infer_chunk.submit(waiting.pop(), run)
-                for _ in range(min(window, len(waiting)))]
+    pending += [_submit_chunk(waiting.pop(), run) for _ in range(min(window, len(waiting)))]
+    last_update = float("-inf")
     while pending:
         done = next(as_completed(pending))
         pending.remove(done)
         if waiting:
-            pending.append(infer_chunk.submit(waiting.pop(), run))
+            pending.append(_submit_chunk(waiting.pop(), run))
         chunk: ChunkResult = done.result()
         outcome.results.extend(chunk.results)
         outcome.cache_records.extend(chunk.cache_records)
         outcome.cache_api_calls += chunk.cache_api_calls
         outcome.batch_failures.extend(chunk.batch_failures)
         outcome.parked_jobs.extend(chunk.parked_jobs)
-        update_progress_artifact(artifact, progress=100.0 * len(outcome.results) / len(jobs))
+        now = time.monotonic()
+        if now - last_update >= _PROGRESS_EVERY_S or not pending:  # one API write a second
+            update_progress_artifact(artifact, progress=100.0 * len(outcome.results) / len(jobs))
+            last_update = now
     with _budgets_lock:
         _budgets.pop(run.run_id, None)  # a long-lived server would keep every run's else
     return outcome

@@ -15,7 +15,6 @@ from flashfirst.planning import plan_jobs, unanswered
 from flashfirst.router import RoutingPolicy
 from flashfirst.settings import Settings
 from flashfirst.sources import SourceParts
-from flashfirst.storage import Storage
 from flashfirst.token_rules import MediaResolution
 
 
@@ -50,5 +49,5 @@ def find_unanswered(jobs: list[InferenceJob], context: PreparedContext | None,
                     settings: Settings) -> list[InferenceJob]:
     """The jobs whose answer is not stored yet: looked up once per run, for the estimate
     and the cache decisions alike."""
-    return unanswered(jobs, AnswerStore(Storage(), settings.storage_root, backend_id(settings)),
+    return unanswered(jobs, AnswerStore.shared(settings.storage_root, backend_id(settings)),
                       context)

@@ -120,6 +120,8 @@ class Script(BaseModel):
     status: int | None = Field(None, description="Answer with this HTTP error instead.")
     message: str | None = Field(None, description="Error message for ``status``.")
     retry_delay_s: float | None = Field(None, description="RetryInfo delay for a 429/503.")
+    quota_id: str | None = Field(None, description="QuotaFailure quotaId for a scripted 429, "
+                                 "e.g. GenerateRequestsPerDayPerProjectPerModel-FreeTier.")
     times: int | None = Field(None, ge=1, description="Fire at most this often (None: always).")
     max_thinking: ThinkingRank | None = Field(
         None, description="Only when the request thinks at most this much (OFF, MINIMAL, "

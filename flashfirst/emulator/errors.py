@@ -130,6 +130,10 @@ def file_not_found(file_id: str) -> ApiError:
                          "not exist.")
 
 
-def scripted(code: int, message: str | None, delay_s: float | None) -> ApiError:
-    details = [retry_info(delay_s)] if delay_s is not None else None
-    return ApiError(code, message or f"Scripted error {code}.", details=details)
+def scripted(code: int, message: str | None, delay_s: float | None,
+             quota_id: str | None = None) -> ApiError:
+    details = [retry_info(delay_s)] if delay_s is not None else []
+    if quota_id is not None:
+        details.insert(0, {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                           "violations": [{"quotaId": quota_id}]})
+    return ApiError(code, message or f"Scripted error {code}.", details=details or None)

@@ -177,7 +177,7 @@ async def _generate(request: Request, *, stream: bool) -> Response:
                                     thinking_rank(thinking_of(model, get(body, "generationConfig")
                                                               or {})))
         if script is not None and script.status is not None:
-            raise scripted(script.status, script.message, script.retry_delay_s)
+            raise scripted(script.status, script.message, script.retry_delay_s, script.quota_id)
         implicit = None
         if call.cache is None:
             with state.lock:

@@ -1,18 +1,41 @@
-"""Answers already paid for, kept by what determines them, so no one pays twice."""
+"""Answers already paid for, kept by what determines them, so no one pays twice.
+
+Local roots keep them in append-only logs, ``answers/log/<writer>.jsonl``, one line per
+answer, one log per writer (a thread of a process: the chunks it runs, one after the
+other), so writers never interleave and never wait for each other. Each line goes out in
+one ``os.write`` on an ``O_APPEND`` descriptor before its result is reported: a killed
+process loses nothing it reported and leaves at most a torn last line, which readers skip.
+``sync()`` fsyncs the calling thread's log (a chunk calls it before returning). An index
+in memory maps each key to its line, so a lookup is a dict hit and one ``pread``;
+``refresh()`` picks up what other processes appended since. Answers stored one file each
+(``answers/ab/<key>.json``, the earlier format) are still read. ``gs://`` roots keep one
+object per answer (GCS has no append).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flashfirst.errors import StorageError
 from flashfirst.items import ItemResult
 from flashfirst.prompts import prompt_for
-from flashfirst.storage import Storage, join
+from flashfirst.storage import Storage, is_gcs, join
 
 if TYPE_CHECKING:
     from flashfirst.inference.engine import InferenceJob
+
+_PREFIX = b'{"k":"'
+_KEY_LEN = 64  # sha256 hex
+_MID = b'","r":'
+_LINE_HEAD = len(_PREFIX) + _KEY_LEN + len(_MID)
 
 
 def answer_key(*, identity: str, model: str, prompt: str, schema: dict | None,
@@ -39,21 +62,161 @@ class AnswerStore:
     def __init__(self, storage: Storage, root: str, backend: str) -> None:
         self._storage = storage
         self._root = join(root, "answers", backend)
+        self._local = not is_gcs(root)
+        self._lock = threading.Lock()
+        # key -> (file, offset, length); length -1: the whole file (one-file format)
+        self._index: dict[str, tuple[str, int, int]] = {}
+        self._read_upto: dict[str, int] = {}  # log file -> bytes indexed so far
+        self._fds: dict[str, int] = {}
+        self._tls = threading.local()  # this thread's (fd, path, pid) log writer
+        self._own: set[str] = set()  # logs written here: indexed as written
+        self._open_fds: list[int] = []
+        if self._local:
+            self._index_legacy()
+            self.refresh()
+
+    _shared: dict[tuple[str, str], AnswerStore] = {}
+    _shared_lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, root: str, backend: str) -> AnswerStore:
+        """One store per root in a process: the index is built once and brought up to date
+        with what other processes appended each time it is fetched (a chunk, a run)."""
+        with cls._shared_lock:
+            store = cls._shared.get((root, backend))
+            if store is None:
+                return cls._shared.setdefault((root, backend), cls(Storage(), root, backend))
+        if store._local:
+            store.refresh()
+        return store
+
+    # -- reading -------------------------------------------------------------------------
+
+    def has(self, key: str) -> bool:
+        if self._local:
+            return key in self._index  # one dict read: atomic, no lock needed
+        return self._storage.exists(self._uri(key))
+
+    def get(self, key: str) -> ItemResult | None:
+        if not self._local:
+            try:
+                return ItemResult.model_validate_json(self._storage.read_bytes(self._uri(key)))
+            except (StorageError, ValueError):
+                return None  # missing or unreadable: call again rather than fail the item
+        where = self._index.get(key)
+        if where is None:
+            return None
+        path, offset, length = where
+        try:
+            if length < 0:
+                return ItemResult.model_validate_json(Path(path).read_bytes())
+            line = os.pread(self._fd(path), length, offset)
+            return ItemResult.model_validate_json(line[_LINE_HEAD:].rstrip(b"\n")[:-1])
+        except (OSError, ValueError):
+            return None
+
+    def refresh(self) -> None:
+        """Index what was appended since the last look (by any process)."""
+        logs = Path(self._root, "log")
+        try:
+            entries = [e for e in os.scandir(logs) if e.name.endswith(".jsonl")]
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            path = entry.path
+            if path in self._own:
+                continue
+            done = self._read_upto.get(path, 0)
+            size = entry.stat().st_size
+            if size <= done:
+                continue
+            with open(path, "rb") as f:
+                f.seek(done)
+                data = f.read(size - done)
+            found: dict[str, tuple[str, int, int]] = {}
+            pos = 0
+            while (end := data.find(b"\n", pos)) >= 0:
+                line = data[pos:end + 1]
+                if (line.startswith(_PREFIX) and line[_LINE_HEAD - len(_MID):_LINE_HEAD] == _MID
+                        and line.endswith(b"}\n")):
+                    key = line[len(_PREFIX):len(_PREFIX) + _KEY_LEN].decode("ascii", "replace")
+                    found[key] = (path, done + pos, len(line))
+                pos = end + 1
+            with self._lock:
+                self._index.update(found)
+                self._read_upto[path] = done + pos  # a torn tail is looked at again
+
+    def _index_legacy(self) -> None:
+        try:
+            shards = [e for e in os.scandir(self._root) if e.is_dir() and len(e.name) == 2]
+        except FileNotFoundError:
+            return
+        for shard in shards:
+            for e in os.scandir(shard.path):
+                if e.name.endswith(".json") and not e.name.startswith("."):
+                    self._index[e.name[:-5]] = (e.path, 0, -1)
+
+    def _fd(self, path: str) -> int:
+        with self._lock:
+            fd = self._fds.get(path)
+            if fd is None:
+                fd = self._fds[path] = os.open(path, os.O_RDONLY)
+                self._open_fds.append(fd)
+            return fd
+
+    def close(self) -> None:
+        with self._lock:
+            fds, self._open_fds, self._fds = self._open_fds, [], {}
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def __del__(self) -> None:
+        self.close()
 
     def _uri(self, key: str) -> str:
         return join(self._root, key[:2], f"{key}.json")
 
-    def has(self, key: str) -> bool:
-        return self._storage.exists(self._uri(key))
-
-    def get(self, key: str) -> ItemResult | None:
-        try:
-            if not self._storage.exists(self._uri(key)):
-                return None
-            return ItemResult.model_validate_json(self._storage.read_bytes(self._uri(key)))
-        except (StorageError, ValueError):
-            return None  # unreadable entry: call again rather than fail the item
+    # -- writing -------------------------------------------------------------------------
 
     def put(self, key: str, result: ItemResult) -> None:
-        self._storage.write_text(self._uri(key), result.model_dump_json(),
-                                 content_type="application/json")
+        """Stored before this returns; the caller reports the result only after."""
+        if not self._local:
+            self._storage.write_text(self._uri(key), result.model_dump_json(),
+                                     content_type="application/json")
+            return
+        if len(key) != _KEY_LEN:
+            raise ValueError(f"answer key must be {_KEY_LEN} hex characters: {key!r}")
+        line = b"".join((_PREFIX, key.encode("ascii"), _MID,
+                         result.model_dump_json().encode(), b"}\n"))
+        fd, path = self._writer()
+        offset = os.lseek(fd, 0, os.SEEK_END)  # only this thread appends to this log
+        written = os.write(fd, line)  # one write: the line is whole or (killed) torn
+        if written != len(line):
+            raise StorageError(f"{path}: short write of answer {key}")
+        self._index[key] = (path, offset, len(line))
+
+    def sync(self) -> None:
+        """Make what this thread wrote survive a machine crash too, not only a killed
+        process."""
+        writer = getattr(self._tls, "writer", None)
+        if writer is not None and writer[2] == os.getpid():
+            os.fsync(writer[0])
+
+    def _writer(self) -> tuple[int, str]:
+        writer = getattr(self._tls, "writer", None)
+        if writer is None or writer[2] != os.getpid():  # a forked child opens its own
+            logs = Path(self._root, "log")
+            try:
+                logs.mkdir(parents=True, exist_ok=True)
+                name = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+                path = str(logs / f"{name}.jsonl")
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            except OSError as exc:
+                raise StorageError(f"{logs}: cannot open the answer log: "
+                                   f"{exc.strerror or exc}") from exc
+            with self._lock:
+                self._own.add(path)
+                self._open_fds.append(fd)
+            writer = self._tls.writer = (fd, path, os.getpid())
+        return writer[0], writer[1]

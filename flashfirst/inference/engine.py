@@ -21,7 +21,7 @@ from flashfirst.catalogue import ModelInfo, load_catalogue
 from flashfirst.context import ContextProvider, ContextUse, StaticContexts
 from flashfirst.errors import ThinkingNotSupported
 from flashfirst.inference.answers import AnswerStore, job_key
-from flashfirst.inference.ratelimit import PROCESS, Limiters
+from flashfirst.inference.ratelimit import PROCESS, Limiters, QuotaExhausted, spend_limit
 from flashfirst.inference.retry import CallFailure, backoff_s, classify
 from flashfirst.inference.validation import Verdict, judge
 from flashfirst.items import Attempt, ItemResult, Route, ServiceTier, Usage, WorkItem
@@ -110,6 +110,9 @@ class Engine:
             except ThinkingNotSupported as refused:
                 result.error = f"refused before any call: {refused}"
                 return result
+            except QuotaExhausted as exhausted:
+                result.error = f"not dispatched: {exhausted}"
+                return result
             except _BudgetReached:
                 result.error = (f"not dispatched: budget of ${self.budget.limit} reached "
                                 f"(spent ${self.budget.spent:.6f})")
@@ -152,7 +155,9 @@ class Engine:
     async def _attempt(self, job: InferenceJob, route: Route,
                        asked: str | None) -> tuple[Attempt, Verdict]:
         spec = self.settings.models.spec(route.model)
-        limiter = self.limiters.for_model(spec, self.settings.inference.quota_window_s)
+        cfg = self.settings.inference
+        spend = spend_limit(cfg.quota_tier, cfg.spend_limit_usd_per_10min)
+        limiter = self.limiters.for_model(spec, cfg.quota_window_s, spend, cfg.spend_window_s)
         ctx = await self.contexts.use(route.model)
         tier, recreated = route.service_tier, False
         serving = self.catalogue.find(self.catalogue.served_id(route.model))
@@ -163,12 +168,12 @@ class Engine:
             raise ThinkingNotSupported(route.model, asked,
                                        "nothing known: the model is not in the catalogue")
         est = job.est_prompt_tokens + (ctx.tokens if ctx else 0)
-        cfg = self.settings.inference
         tries = 0  # per tier: moving from Flex to Standard starts a fresh count
         while True:
-            ticket = await limiter.acquire(est)
+            ticket = await limiter.acquire(est, self._input_cost(route.model, est, tier)
+                                           if spend is not None else 0.0)
             if self.budget.reached:  # checked at the last moment before paying
-                limiter.release(ticket)
+                limiter.release(ticket, refused=True)
                 raise _BudgetReached
             if self.gate is not None:
                 await self.gate(route.model, est)
@@ -182,6 +187,8 @@ class Engine:
             except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
                 failure = classify(exc)
                 flex_shed = failure.shed and tier is ServiceTier.FLEX
+                if failure.per_day:  # before the slot is freed: nobody else is sent
+                    limiter.stop_for_the_day(failure.quota or "per-day quota")
                 limiter.release(ticket, refused=failure.code == 429 or flex_shed)
                 if ctx and ctx.cached and not recreated and _cache_gone(failure):
                     ctx, recreated = await self.contexts.recreate(route.model, ctx.cache_name), True
@@ -207,6 +214,7 @@ class Engine:
             cost = self.prices.price_call(self.billed_model(route.model, served_model, called_at),
                                           usage, served, called_at)
             self.budget.add(cost)
+            limiter.record_cost(ticket, float(cost))
             verdict = judge(response, job.item.response_schema, job.item.check)
             return Attempt(
                 model=route.model, served_model=served_model, called_at=called_at,
@@ -225,6 +233,13 @@ class Engine:
             if candidate and candidate in self.prices.models:
                 return candidate
         return requested  # unknown everywhere: pricing names it in its error
+
+    def _input_cost(self, model: str, tokens: int, tier: ServiceTier) -> float:
+        """A lower bound of the call's price for the spend limit; corrected when answered."""
+        try:
+            return float(self.prices.price_call(model, Usage(prompt_tokens=tokens), tier))
+        except Exception:  # noqa: BLE001 - an unpriced model or tier: no estimate
+            return 0.0
 
     def _flex_still_fits(self, delay_s: float) -> bool:
         if self.deadline_at is None:

@@ -1,15 +1,28 @@
-"""Per-model request and token rate limits, enforced before a call is sent.
+"""Per-model request and token rate limits and the project's spend limit, enforced before
+a call is sent, on one clock.
 
-The windows mirror Google's per-minute quotas (RPM, input TPM) so the quota is used
-fully and 429s stay rare. When a 429 says the real quota is lower than configured (a
-shared project, a lower tier), the limiter learns it: the requests the server accepted in
-the current window become the ceiling, sending pauses for the server's retry delay, and
-the ceiling is probed upwards again only after several quiet windows, a little at a time.
+The windows slide as the server's do (the emulator counts each call for 60 s from its
+arrival, ``flashfirst/emulator/quotas.py``): the first window's whole quota goes out at
+once, and each slot is handed to the next waiter exactly when the call that held it leaves
+the window, so a run at the bound finishes within a latency of it. We stamp a call when
+we send it; the server stamps it a little later. When a 429 at a full window shows the
+server's window is behind ours, that lag is learned from its ``RetryInfo`` and added to
+our stamps. When a 429 comes while the window is far from full, the real quota is lower
+than configured (a shared project, a lower tier): the requests the server accepted become
+the ceiling, and it is probed upwards again only after several quiet windows (a 429 on
+a probe steps back).
+
+Google's spend-based limit (a rolling 10 minutes, per project, by tier) is a third
+dimension, shared by every model: a call waits while the spend of the window plus the
+estimates of the calls in flight would pass it. A per-day quota that is used up stops the
+model's dispatch until the day's reset (midnight Pacific) with :class:`QuotaExhausted`.
 
 Thread-safe, because Prefect runs chunks of the fan-out in worker threads each with its
-own event loop; one limiter per model is shared by all of them in a process. Waiting for a
-concurrency slot is a future woken by ``release`` (no polling). Across processes and flow
-runs the limit is shared through Prefect global concurrency limits (``tasks/inference.py``).
+own event loop; one limiter per model is shared by all of them in a process. Waiters form
+one FIFO queue; a grant resolves the waiter's future on its own loop, and a timer on the
+head waiter's loop fires when the window next frees (no polling). Across processes and
+flow runs the limit is shared through Prefect global concurrency limits
+(``tasks/inference.py``).
 """
 
 from __future__ import annotations
@@ -20,20 +33,59 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
 
+from flashfirst.errors import FlashfirstError
 from flashfirst.settings import ModelSpec
 
 WINDOW_S = 60.0
-# Our clock starts the window a little before the server sees the request.
-_MARGIN_S = 1.0
+SPEND_WINDOW_S = 600.0
+QuotaTier = Literal["free", "tier1", "tier2", "tier3"]
+# Spend-based rate limits on a rolling 10-minute window, per project: Tier 1 $10, Tier 2
+# $50, Tier 3 $200; the free tier is not billed. https://ai.google.dev/gemini-api/docs/
+# rate-limits (read 2026-11, research file §1.10).
+SPEND_LIMIT_USD: dict[str, float | None] = {"free": None, "tier1": 10.0, "tier2": 50.0,
+                                            "tier3": 200.0}
 _QUIET_WINDOWS_BEFORE_PROBE = 5
 _PROBE_STEP = 0.05
+# A 429 with the window at least this full is our clock running ahead of the server's,
+# not a lower quota.
+_FULL = 0.9
+_MAX_LAG_S = 2.0
+_SAFETY_WAKE_S = 5.0  # a waiter re-checks this often even if no timer reached it
+_PACIFIC = ZoneInfo("America/Los_Angeles")
 
 
-@dataclass
+class QuotaExhausted(FlashfirstError):
+    """A per-day quota of a model is used up: nothing more is sent to it today."""
+
+    def __init__(self, model: str, quota: str, until: float) -> None:
+        when = datetime.fromtimestamp(until, _PACIFIC).strftime("%Y-%m-%d %H:%M %Z")
+        super().__init__(f"daily quota of {model} used up ({quota}); nothing more is sent "
+                         f"to it until the quota resets at {when}")
+        self.model, self.quota, self.until = model, quota, until
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.model, self.quota, self.until))
+
+
+@dataclass(slots=True)
+class _Entry:
+    sent: float
+    tokens: float
+    answered: bool = False
+
+
+@dataclass(slots=True)
 class Ticket:
-    sent_at: float
-    entry: list[float] = field(default_factory=list)  # [time, tokens] in the token window
+    entry: _Entry
+    spend: list[float] | None = None  # [time, usd] in the spend window
+
+    @property
+    def sent_at(self) -> float:
+        return self.entry.sent
 
 
 @dataclass
@@ -43,60 +95,139 @@ class LimiterStats:
     waited_s: float = 0.0
 
 
+@dataclass
+class _Waiter:
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Ticket]
+    tokens: int
+    cost: float
+    queued: bool = True
+
+
+@dataclass
+class SpendWindow:
+    """What the project spent in the last 10 minutes, plus estimates for calls in flight."""
+
+    limit_usd: float | None
+    window_s: float = SPEND_WINDOW_S
+    entries: deque[list[float]] = field(default_factory=deque)
+    total: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def expire(self, now: float) -> None:
+        horizon = now - self.window_s
+        while self.entries and self.entries[0][0] <= horizon:
+            self.total -= self.entries.popleft()[1]
+
+    def free_at(self, cost: float) -> float | None:
+        """When ``cost`` more fits (None: now); caller holds the lock and has expired."""
+        if self.limit_usd is None or not self.entries or self.total + cost <= self.limit_usd:
+            return None
+        excess = self.total + cost - self.limit_usd
+        for sent, usd in self.entries:
+            excess -= usd
+            if excess <= 0:
+                return sent + self.window_s
+        return self.entries[-1][0] + self.window_s
+
+
 class ModelLimiter:
     def __init__(self, spec: ModelSpec, window_s: float = WINDOW_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 spend: SpendWindow | None = None) -> None:
         self.spec = spec
         self._window = window_s
-        self._margin = min(_MARGIN_S, window_s / 20)
         self._clock = clock
+        self._spend = spend or SpendWindow(None)
         self._lock = threading.Lock()
-        self._requests: deque[float] = deque()
-        self._tokens: deque[list[float]] = deque()
+        self._entries: deque[_Entry] = deque()
         self._token_sum = 0.0
         self._inflight = 0
-        self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = deque()
+        self._waiters: deque[_Waiter] = deque()
+        self._timer: tuple[asyncio.AbstractEventLoop, float] | None = None
+        self._lag = 0.0  # how far the server's stamps trail ours
+        self._avg_cost = 0.0
         self.request_ceiling = float(spec.rpm)
         self.token_ceiling = float(spec.tpm)
         self._last_throttle = float("-inf")
         self._paused_until = 0.0
+        self._stopped: QuotaExhausted | None = None
         self.stats = LimiterStats()
 
-    async def acquire(self, tokens: int) -> Ticket:
+    # -- the waiting side -------------------------------------------------------------
+
+    async def acquire(self, tokens: int, cost_usd: float = 0.0) -> Ticket:
+        """Wait for a slot in every window; ``cost_usd`` is the call's spend estimate."""
         start = self._clock()
         loop = asyncio.get_running_loop()
-        while True:
-            ticket, wait, slot = self._try_acquire(tokens, loop)
-            if ticket is not None:
-                self.stats.waited_s += self._clock() - start
-                return ticket
-            if slot is not None:
-                try:
-                    await slot  # woken by a release
-                except asyncio.CancelledError:
-                    if slot.done() and not slot.cancelled():
-                        with self._lock:
-                            self._wake_one()  # pass the free slot on
-                    raise
-            else:
-                await asyncio.sleep(wait)
+        fut: asyncio.Future[Ticket] = loop.create_future()
+        waiter = _Waiter(loop, fut, tokens, cost_usd)
+        with self._lock:
+            self._check_stopped()
+            self._waiters.append(waiter)
+        self._pump()  # a free slot resolves ``fut`` right here (same loop)
+        try:
+            while not fut.done():
+                await asyncio.wait((fut,), timeout=_SAFETY_WAKE_S)
+                if not fut.done():
+                    self._pump()
+            ticket = fut.result()
+        except BaseException:
+            self._abandon(waiter)
+            raise
+        self.stats.waited_s += self._clock() - start
+        return ticket
+
+    def _abandon(self, waiter: _Waiter) -> None:
+        with self._lock:
+            if waiter.queued:
+                self._waiters.remove(waiter)
+                waiter.queued = False
+            self._timer = None  # the timer may have lived on this waiter's loop
+        fut = waiter.future
+        if not fut.done():
+            fut.cancel()  # a grant on its way finds it cancelled and gives the slot back
+        elif fut.done() and not fut.cancelled() and fut.exception() is None:
+            self.release(fut.result(), refused=True)  # granted but never used
+        else:
+            self._pump()
 
     def release(self, ticket: Ticket, actual_tokens: int | None = None,
                 refused: bool = False) -> None:
-        """Free the concurrency slot. A refused call (429) used no quota: take it out of
-        the windows; an answered one corrects the token estimate with the real count."""
+        """Free the concurrency slot. A refused call (429, or never sent) used no quota:
+        take it out of the windows; an answered one corrects the estimates."""
+        entry = ticket.entry
         with self._lock:
             self._inflight -= 1
             if refused:
-                if ticket.sent_at in self._requests:
-                    self._requests.remove(ticket.sent_at)
-                if ticket.entry in self._tokens:
-                    self._tokens.remove(ticket.entry)
-                    self._token_sum -= ticket.entry[1]
-            elif actual_tokens is not None and ticket.entry:
-                self._token_sum += actual_tokens - ticket.entry[1]
-                ticket.entry[1] = float(actual_tokens)
-            self._wake_one()
+                try:
+                    self._entries.remove(entry)
+                    self._token_sum -= entry.tokens
+                except ValueError:
+                    pass  # already out of the window
+            else:
+                entry.answered = True
+                if actual_tokens is not None:
+                    self._token_sum += actual_tokens - entry.tokens
+                    entry.tokens = float(actual_tokens)
+        if refused and ticket.spend is not None:
+            with self._spend.lock:
+                self._spend.total -= ticket.spend[1]
+                ticket.spend[1] = 0.0
+        self._pump()
+
+    def record_cost(self, ticket: Ticket, cost_usd: float) -> None:
+        """The call's real price replaces its estimate in the spend window."""
+        if ticket.spend is None:
+            return
+        with self._spend.lock:
+            self._spend.total += cost_usd - ticket.spend[1]
+            ticket.spend[1] = cost_usd
+        # the spend estimate of the next calls: a running mean of real prices
+        self._avg_cost = cost_usd if not self._avg_cost else (
+            self._avg_cost + (cost_usd - self._avg_cost) * 0.1)
+
+    # -- what the server said -----------------------------------------------------------
 
     def on_success(self) -> None:
         """After quiet windows, probe a little above a learned ceiling."""
@@ -113,87 +244,194 @@ class ModelLimiter:
 
     def on_throttled(self, retry_after_s: float | None, quota: str | None = None,
                      learn: bool = True) -> None:
-        """A 429 (or a shed Flex call): pause for the server's delay and, for a 429, take
-        what the server accepted this window as the real quota."""
+        """A 429 (or a shed Flex call): pause for the server's delay and, for a 429, learn
+        either our lag behind the server's window or the real (lower) quota."""
         with self._lock:
             now = self._clock()
             self.stats.throttled += 1
             self._expire(now)
             if learn:
-                self._last_throttle = now
-                if quota and "token" in quota.lower():
-                    self.token_ceiling = max(1.0, min(self.token_ceiling, self._token_sum))
+                tokens = bool(quota and "token" in quota.lower())
+                answered = [e for e in self._entries if e.answered]
+                used = (sum(e.tokens for e in answered) if tokens else float(len(answered)))
+                ceiling = self.token_ceiling if tokens else self.request_ceiling
+                configured = self.spec.tpm if tokens else self.spec.rpm
+                # At the configured quota with a full window, the quota is as said and our
+                # stamps run ahead; below it we are probing a learned ceiling: step back.
+                if (ceiling >= configured and used >= _FULL * ceiling
+                        and retry_after_s is not None and answered):
+                    # The window is full: the server frees it later than our stamps say.
+                    lag = now + retry_after_s - (self._entries[0].sent + self._window)
+                    self._lag = min(_MAX_LAG_S, max(self._lag, lag))
                 else:
-                    self.request_ceiling = max(1.0, min(self.request_ceiling,
-                                                        float(len(self._requests))))
+                    self._last_throttle = now
+                    if tokens:
+                        self.token_ceiling = max(1.0, min(self.token_ceiling, self._token_sum))
+                    else:
+                        self.request_ceiling = max(1.0, min(self.request_ceiling,
+                                                            float(len(self._entries))))
             if retry_after_s:
                 self._paused_until = max(self._paused_until, now + retry_after_s)
+        self._pump()
 
-    def _try_acquire(self, tokens: int, loop: asyncio.AbstractEventLoop
-                     ) -> tuple[Ticket | None, float, asyncio.Future[None] | None]:
+    def stop_for_the_day(self, quota: str) -> QuotaExhausted:
+        """A per-day quota is used up: refuse this model's calls until the reset."""
+        exhausted = QuotaExhausted(self.spec.id, quota, next_pacific_midnight(time.time()))
+        with self._lock:
+            self._stopped = exhausted
+            waiters, self._waiters = list(self._waiters), deque()
+            for w in waiters:
+                w.queued = False
+        for w in waiters:
+            _deliver(w, None, exhausted, self)
+        return exhausted
+
+    def _check_stopped(self) -> None:
+        if self._stopped is not None:
+            if time.time() < self._stopped.until:
+                raise self._stopped
+            self._stopped = None
+
+    # -- granting -----------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        """Grant slots to waiters in order while every window has room; else arm a timer
+        for the moment the head waiter fits."""
+        grants: list[tuple[_Waiter, Ticket]] = []
+        arm: tuple[asyncio.AbstractEventLoop, float] | None = None
         with self._lock:
             now = self._clock()
             self._expire(now)
-            if now < self._paused_until:
-                return None, self._paused_until - now, None
-            if self._inflight >= self.spec.concurrency:
-                slot: asyncio.Future[None] = loop.create_future()
-                self._waiters.append((loop, slot))
-                return None, 0.0, slot
-            if len(self._requests) >= int(self.request_ceiling):
-                return None, self._requests[0] + self._window + self._margin - now, None
-            if self._tokens and self._token_sum + tokens > self.token_ceiling:
-                return None, self._token_wait(tokens, now), None
-            self._requests.append(now)
-            entry = [now, float(tokens)]
-            self._tokens.append(entry)
-            self._token_sum += tokens
-            self._inflight += 1
-            self.stats.calls += 1
-            return Ticket(sent_at=now, entry=entry), 0.0, None
+            while self._waiters:
+                head = self._waiters[0]
+                if self._inflight >= self.spec.concurrency:
+                    break  # a release pumps again
+                free_at, spend = self._free_at(head, now), None
+                if free_at is None:
+                    with self._spend.lock:
+                        self._spend.expire(now)
+                        cost = max(head.cost, self._avg_cost)
+                        spend_at = self._spend.free_at(cost)
+                        if spend_at is None and self._spend.limit_usd is not None:
+                            spend = [now, cost]
+                            self._spend.entries.append(spend)
+                            self._spend.total += cost
+                    free_at = spend_at
+                if free_at is not None:
+                    timer = self._timer
+                    if timer is None or free_at < timer[1] or timer[0] is not head.loop:
+                        self._timer = arm = (head.loop, free_at)
+                    break
+                self._waiters.popleft()
+                head.queued = False
+                entry = _Entry(now, float(head.tokens))
+                self._entries.append(entry)
+                self._token_sum += head.tokens
+                self._inflight += 1
+                self.stats.calls += 1
+                grants.append((head, Ticket(entry, spend)))
+        for waiter, ticket in grants:
+            _deliver(waiter, ticket, None, self)
+        if arm is not None:
+            loop, at = arm
+            try:
+                loop.call_soon_threadsafe(self._arm, loop, at)
+            except RuntimeError:  # that loop just closed: its waiter is gone
+                with self._lock:
+                    self._timer = None
 
-    def _wake_one(self) -> None:
-        while self._waiters:
-            loop, slot = self._waiters.popleft()
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(_resolve, slot)
-                return
+    def _arm(self, loop: asyncio.AbstractEventLoop, at: float) -> None:
+        loop.call_later(max(0.0, at - self._clock()), self._fire, at)
+
+    def _fire(self, at: float) -> None:
+        with self._lock:
+            if self._timer is not None and self._timer[1] == at:
+                self._timer = None
+        self._pump()
+
+    def _free_at(self, waiter: _Waiter, now: float) -> float | None:
+        """When the head waiter fits the request and token windows (None: now)."""
+        if now < self._paused_until:
+            return self._paused_until
+        if len(self._entries) >= int(self.request_ceiling):
+            return self._entries[len(self._entries) - int(self.request_ceiling)].sent \
+                + self._window + self._lag
+        if self._entries and self._token_sum + waiter.tokens > self.token_ceiling:
+            excess = self._token_sum + waiter.tokens - self.token_ceiling
+            for e in self._entries:
+                excess -= e.tokens
+                if excess <= 0:
+                    return e.sent + self._window + self._lag
+            return now + self._window
+        return None
 
     def _expire(self, now: float) -> None:
-        horizon = now - self._window - self._margin
-        while self._requests and self._requests[0] <= horizon:
-            self._requests.popleft()
-        while self._tokens and self._tokens[0][0] <= horizon:
-            self._token_sum -= self._tokens.popleft()[1]
-
-    def _token_wait(self, tokens: int, now: float) -> float:
-        """Seconds until enough of the window expires for ``tokens`` more."""
-        excess = self._token_sum + tokens - self.token_ceiling
-        for sent, n in self._tokens:
-            excess -= n
-            if excess <= 0:
-                return sent + self._window + self._margin - now
-        return self._window
+        horizon = now - self._window - self._lag
+        entries = self._entries
+        while entries and entries[0].sent <= horizon:
+            self._token_sum -= entries.popleft().tokens
 
 
-def _resolve(slot: asyncio.Future[None]) -> None:
-    if not slot.done():
-        slot.set_result(None)
+def _deliver(waiter: _Waiter, ticket: Ticket | None, error: BaseException | None,
+             limiter: ModelLimiter) -> None:
+    """Resolve a waiter on its own loop; a grant nobody takes is given back."""
+    def resolve() -> None:
+        fut = waiter.future
+        if fut.done():
+            if ticket is not None:
+                limiter.release(ticket, refused=True)
+        elif error is not None:
+            fut.set_exception(error)
+        else:
+            fut.set_result(ticket)
+
+    try:
+        here = asyncio.get_running_loop()
+    except RuntimeError:
+        here = None
+    if here is waiter.loop:
+        resolve()  # no wake-up through the loop's self-pipe for our own thread
+        return
+    try:
+        waiter.loop.call_soon_threadsafe(resolve)
+    except RuntimeError:  # the loop is closed: nobody will take the grant
+        if ticket is not None:
+            limiter.release(ticket, refused=True)
+
+
+def next_pacific_midnight(now: float) -> float:
+    """Per-day quotas reset at midnight Pacific time (ai.google.dev/gemini-api/docs/
+    rate-limits, research file §1.10)."""
+    local = datetime.fromtimestamp(now, _PACIFIC)
+    midnight = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight.timestamp()
+
+
+def spend_limit(tier: QuotaTier, override_usd: float | None = None) -> float | None:
+    return override_usd if override_usd is not None else SPEND_LIMIT_USD[tier]
 
 
 class Limiters:
-    """One limiter per model and limits; a process shares one registry (``PROCESS``)."""
+    """One limiter per model and limits, one spend window for the project; a process
+    shares one registry (``PROCESS``)."""
 
     def __init__(self) -> None:
         self._limiters: dict[tuple, ModelLimiter] = {}
+        self._spend: dict[tuple[float | None, float], SpendWindow] = {}
         self._lock = threading.Lock()
 
-    def for_model(self, spec: ModelSpec, window_s: float = WINDOW_S) -> ModelLimiter:
-        key = (spec.id, spec.rpm, spec.tpm, spec.concurrency, window_s)
+    def for_model(self, spec: ModelSpec, window_s: float = WINDOW_S,
+                  spend_limit_usd: float | None = None,
+                  spend_window_s: float = SPEND_WINDOW_S) -> ModelLimiter:
+        key = (spec.id, spec.rpm, spec.tpm, spec.concurrency, window_s, spend_limit_usd,
+               spend_window_s)
         with self._lock:
-            if key not in self._limiters:
-                self._limiters[key] = ModelLimiter(spec, window_s)
-            return self._limiters[key]
+            limiter = self._limiters.get(key)
+            if limiter is None:
+                spend = self._spend.setdefault((spend_limit_usd, spend_window_s), SpendWindow(
+                    spend_limit_usd, spend_window_s))
+                limiter = self._limiters[key] = ModelLimiter(spec, window_s, spend=spend)
+            return limiter
 
     def throttled(self) -> int:
         with self._lock:

@@ -29,6 +29,12 @@ class CallFailure(BaseModel):
     quota: str | None = None
 
     @property
+    def per_day(self) -> bool:
+        """A used-up daily quota (e.g. ``GenerateRequestsPerDayPerProjectPerModel-FreeTier``):
+        retrying cannot succeed before the day's reset (research file §1.10)."""
+        return self.code == 429 and bool(self.quota) and "perday" in self.quota.lower()
+
+    @property
     def shed(self) -> bool:
         """A 503: on Flex this is the API shedding load, not a fault."""
         return self.code == 503
@@ -38,11 +44,15 @@ def classify(exc: BaseException) -> CallFailure:
     if isinstance(exc, genai_errors.APIError):
         code = int(exc.code) if exc.code else None
         details = _details(exc)
-        return CallFailure(
+        failure = CallFailure(
             transient=code in _TRANSIENT_CODES, code=code, status=exc.status,
             message=str(exc.message or exc.status or code),
             retry_after_s=_retry_delay(details), quota=_quota(details),
         )
+        if failure.per_day:
+            failure.transient = False
+            failure.message += f" (per-day quota {failure.quota}: not retried before its reset)"
+        return failure
     if isinstance(exc, httpx2.TransportError | httpx.TransportError | asyncio.TimeoutError):
         return CallFailure(transient=True, message=f"{type(exc).__name__}: {exc}".strip(": "))
     return CallFailure(transient=False, message=f"{type(exc).__name__}: {exc}")
