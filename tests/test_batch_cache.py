@@ -32,12 +32,15 @@ def test_a_batch_reads_the_runs_cache_and_pays_the_standard_cache_rate(
         [attempt] = line["attempts"]
         usage = attempt["usage"]
         assert attempt["cached_content"] and usage["cached_tokens"] > 0  # the cache was hit
-        # 2.5 Flash (packaged table, https://ai.google.dev/gemini-api/docs/pricing, 2026-03
-        # copy): input $0.30, cached $0.03, output and thinking $2.50 per 1M. Batch halves
-        # input and output (docs/optimization) but a cache hit pays "the standard context
-        # caching rates" (docs/batch-api, read 2026-12-01):
+        # 3.8 Flash, the Flash tier's default (packaged table from
+        # https://ai.google.dev/gemini-api/docs/pricing, copies of 2026-09/10): input $0.75,
+        # cached $0.075, output and thinking $3.75 per 1M through 2026-12-31, twice that
+        # from 2027-01-01. Batch halves input and output (docs/optimization) but a cache hit
+        # pays "the standard context caching rates" (docs/batch-api, read 2026-12-01):
+        assert attempt["served_model"] == "gemini-3.8-flash"
+        step = 2 if attempt["called_at"][:10] >= "2027-01-01" else 1
         uncached = usage["prompt_tokens"] - usage["cached_tokens"]
         out = usage["candidates_tokens"] + usage["thoughts_tokens"]
-        expected = (uncached * 0.30 * 0.5 + usage["cached_tokens"] * 0.03
-                    + out * 2.50 * 0.5) / 1e6
+        expected = step * (uncached * 0.75 * 0.5 + usage["cached_tokens"] * 0.075
+                           + out * 3.75 * 0.5) / 1e6
         assert attempt["cost_usd"] == pytest.approx(expected, rel=1e-9)

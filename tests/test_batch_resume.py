@@ -68,5 +68,5 @@ def test_a_worker_killed_while_waiting_is_followed_by_a_run_that_reuses_its_job(
 
     assert report.items_ok == 3
     assert emulator.stats.batches_created == 1  # the re-run waited for the first job
-    assert emulator.stats.generate_calls["gemini-2.5-flash"] == {"batch": 3}
+    assert emulator.stats.generate_calls["gemini-3.8-flash"] == {"batch": 3}
 

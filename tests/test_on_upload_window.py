@@ -92,7 +92,7 @@ def test_a_burst_of_uploads_starts_one_run_that_analyzes_them_all(
         assert len(runs_of(api, deployment["id"])) == 1
         assert run["parameters"]["window_s"] == WINDOW_S
         # One run analyzed all six: 6 items < 100 with no deadline, so auto chose Flex.
-        assert emulator.stats.generate_calls == {"gemini-2.5-flash": {"flex": 6}}
+        assert emulator.stats.generate_calls == {"gemini-3.8-flash": {"flex": 6}}
     finally:
         stop(proc)
         if deployment:

@@ -62,14 +62,14 @@ def test_a_per_day_quota_429_stops_the_models_dispatch_with_a_clear_error(settin
     # Google: a per-day quota resets at midnight Pacific; retrying before is pointless
     # (research file §1.10). One call at a time, so the first 429 is seen before the rest.
     emulator.control.add_script(status=429, quota_id=PER_DAY, retry_delay_s=30.0,
-                                model="gemini-2.5-flash")
+                                model="gemini-3.8-flash")
     settings.models.flash.concurrency = 1
     results = run(settings, items(8))
     assert emulator.stats.calls_to("generateContent") == 1  # no retry, no further sends
     first, *rest = results
     assert not first.ok and PER_DAY in first.error and "not retried" in first.error
     assert all(not r.ok and r.error.startswith("not dispatched: daily quota of "
-                                                "gemini-2.5-flash used up") for r in rest)
+                                                "gemini-3.8-flash used up") for r in rest)
     assert all(PER_DAY in r.error and "resets at" in r.error for r in rest)
 
 
@@ -109,7 +109,7 @@ def test_the_spend_limit_holds_calls_until_the_window_frees(settings, emulator):
 
 _CHILD = textwrap.dedent("""
     import asyncio, sys
-    from flashfirst.client import make_client
+    from flashfirst.client import backend_id, make_client
     from flashfirst.inference.answers import AnswerStore
     from flashfirst.inference.engine import Engine
     from flashfirst.items import WorkItem
@@ -139,14 +139,14 @@ _CHILD = textwrap.dedent("""
 
 
 def _log_lines(root: Path) -> int:
-    logs = list((root / "answers" / "log").glob("*.jsonl"))
+    logs = list(root.glob("answers/*/log/*.jsonl"))
     return sum(p.read_bytes().count(b"\n") for p in logs)
 
 
 def test_a_worker_killed_mid_run_then_rerun_pays_for_nothing_twice(settings, emulator,
                                                                   tmp_path):
     # 120 ms an answer, 3 in flight: the kill lands mid-run with calls in the air.
-    emulator.control.configure(latency_scale=1.0, models={"gemini-2.5-flash": {
+    emulator.control.configure(latency_scale=1.0, models={"gemini-3.8-flash": {
         "time_to_first_token_s": 0.12, "seconds_per_output_token": 0.0}})
     n, in_flight, root = 40, 3, Path(settings.storage_root)
     child = subprocess.Popen([sys.executable, "-c", _CHILD, emulator.base_url, str(root),
@@ -172,7 +172,7 @@ def test_a_worker_killed_mid_run_then_rerun_pays_for_nothing_twice(settings, emu
 
 def test_a_torn_last_line_is_skipped_and_the_rest_of_the_log_is_read(settings, emulator):
     first = run(settings, items(5))
-    log = next((Path(settings.storage_root) / "answers" / "log").glob("*.jsonl"))
+    log = next(Path(settings.storage_root).glob("answers/*/log/*.jsonl"))
     with log.open("ab") as f:
         f.write(b'{"k":"' + b"ab" * 32 + b'","r":{"id":"note-9","ta')  # killed mid-write
     again = run(settings, items(5))
@@ -183,7 +183,7 @@ def test_a_torn_last_line_is_skipped_and_the_rest_of_the_log_is_read(settings, e
 
 def test_answers_in_the_one_file_format_are_still_found(settings, emulator):
     first = run(settings, items(3))
-    root = Path(settings.storage_root) / "answers"
+    root = Path(settings.storage_root) / "answers" / backend_id(settings)
     store = AnswerStore(Storage(), settings.storage_root, backend_id(settings))
     for line in next((root / "log").glob("*.jsonl")).read_bytes().splitlines():
         key = line[6:70].decode()

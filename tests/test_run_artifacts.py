@@ -51,12 +51,12 @@ def test_results_carry_each_media_items_bytes_tokens_and_policy(finished_run: Pa
     lines = {r["id"]: r for r in map(json.loads,
                                      (finished_run / "results.jsonl").read_text().splitlines())}
     media = lines["clip"]["media"]
-    # Gemini samples video at 1 fps, 258 tokens a frame (66 at low media resolution), plus
-    # 32 tokens a second of audio (ai.google.dev/gemini-api/docs/video-understanding and
-    # /tokens, read 2026-11-28, as flashfirst/token_rules.py cites them):
-    #   before: 4 s x 1 fps x 258 + 4 s x 32 = 1,032 + 128 = 1,160
-    #   after:  4 s x 0.5 fps = 2 frames x 66 + 4 s x 32 = 132 + 128 = 260
-    assert (media["tokens_before"], media["tokens_after"]) == (1160, 260)
+    # The clip is routed to the Flash tier's default, 3.8 Flash, a Gemini 3 model: video
+    # sampled at 1 fps, 70 tokens a frame at default and at low resolution alike, audio 25
+    # tokens a second (ai.google.dev/gemini-api/docs/media-resolution, Gemini 3 table):
+    #   before: 4 s x 1 fps x 70 + 4 s x 25 = 280 + 100 = 380
+    #   after:  4 s x 0.5 fps = 2 frames x 70 + 4 s x 25 = 140 + 100 = 240
+    assert (media["tokens_before"], media["tokens_after"]) == (380, 240)
     assert media["bytes_before"] == clip_720p60.stat().st_size > media["bytes_after"] > 0
     assert media["policy"]["fps"] == 0.5 and media["policy"]["media_resolution"] == "low"
     assert media["policy"]["drop_audio"] is False  # every field decided, not only the set ones
@@ -67,8 +67,8 @@ def test_the_media_table_artifact_shows_the_same_per_item(finished_run: Path):
     rows = latest_artifact("flashfirst-media").data
     rows = json.loads(rows) if isinstance(rows, str) else rows
     assert rows == [{"item": "clip", "bytes before": rows[0]["bytes before"],
-                     "bytes after": rows[0]["bytes after"], "tokens before": 1160,
-                     "tokens after": 260, "policy": "0.5 fps, low resolution"}]
+                     "bytes after": rows[0]["bytes after"], "tokens before": 380,
+                     "tokens after": 240, "policy": "0.5 fps, low resolution"}]
 
 
 def test_the_cost_chart_is_inline_in_prefect_and_kept_beside_the_results(finished_run: Path):

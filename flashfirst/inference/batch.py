@@ -15,6 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from google import genai
 from google.genai import errors as genai_errors
@@ -359,12 +360,14 @@ class BatchRunner:
                  response: types.GenerateContentResponse) -> tuple[Attempt, Verdict]:
         usage = Usage.from_sdk(response.usage_metadata)
         served = served_model_of(response)  # priced as the model that served
+        called = datetime.now(UTC)  # when the answer is collected: the day it is priced
         cost = self.prices.price_call(served if served in self.prices.models else route.model,
-                                      usage, ServiceTier.BATCH)
+                                      usage, ServiceTier.BATCH, at=called)
         self.budget.add(cost)
         verdict = judge(response, job.item.response_schema, job.item.check)
         return Attempt(
-            model=route.model, served_model=served, service_tier_requested=ServiceTier.BATCH,
+            model=route.model, served_model=served, called_at=called,
+            service_tier_requested=ServiceTier.BATCH,
             service_tier_served=ServiceTier.BATCH, usage=usage, cost_usd=float(cost),
             ok=verdict.ok, finish_reason=verdict.finish_reason,
             validation_error=verdict.error,
