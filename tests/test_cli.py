@@ -77,9 +77,9 @@ def test_demo_twice_shows_the_reuse(env, tmp_path):
     second = json.loads(flashfirst("demo", "--json", env=env, cwd=tmp_path).stdout)
     assert second["media"]["prepared_now"] == 0 and second["media"]["reused"] == 5
     assert second["items_reused"] == second["items_total"] - 1  # one new question a run
-    # The new question, and the same request at Flash's default thinking: it is sent at
-    # low, so it is the (task, model) group's calibration sample (at least 5, at most all).
-    assert second["generate_calls"] == 2
+    # Only the new question: a group of one is too small to calibrate (its minimum
+    # sample of 5 would be more than half of it), so it is sent once.
+    assert second["generate_calls"] == 1
     assert second["cache"]["reused"] == 1 and second["cache"]["calls_with_cache_hits"] == 1
 
 

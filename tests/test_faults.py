@@ -36,8 +36,9 @@ N = 40
 def settings(emulator: EmbeddedEmulator, tmp_path: Path) -> Settings:
     return Settings(backend=BackendSettings(base_url=emulator.base_url, timeout_s=5),
                     storage_root=str(tmp_path / "store"),
+                    # calibration_share=0: every billed call below is an item's own
                     inference=InferenceSettings(backoff_base_s=0.02, backoff_max_s=0.2,
-                                                max_attempts=8))
+                                                max_attempts=8, calibration_share=0))
 
 
 def answer(settings: Settings, items: list[WorkItem]) -> list[ItemResult]:

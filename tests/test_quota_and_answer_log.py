@@ -34,7 +34,9 @@ PER_DAY = "GenerateRequestsPerDayPerProjectPerModel-FreeTier"
 def settings(emulator: EmbeddedEmulator, tmp_path) -> Settings:
     return Settings(backend=BackendSettings(base_url=emulator.base_url),
                     storage_root=str(tmp_path / "store"),
-                    inference=InferenceSettings(backoff_base_s=0.02, backoff_max_s=1.0))
+                    # calibration_share=0: every billed call below is an item's own
+                    inference=InferenceSettings(backoff_base_s=0.02, backoff_max_s=1.0,
+                                                calibration_share=0))
 
 
 def items(n: int, text: str = "Quarterly notes.", model: str | None = None) -> list[WorkItem]:
@@ -83,19 +85,21 @@ def test_a_per_minute_429_is_still_retried(settings, emulator):
 def test_the_spend_limit_holds_calls_until_the_window_frees(settings, emulator):
     # The limit is set at 2.5 calls' worth of spend: after the first call's real price is
     # known, at most 2 calls fit in any window (3 x price > 2.5 x price), so 6 calls sent
-    # one at a time need 3 windows. Flash-Lite does not think by default and the answer
-    # is fixed, so every call costs the same.
+    # one at a time need 3 windows. At "least" 2.5 Flash-Lite is sent a budget of 0 (no
+    # thinking) and the answer is fixed, so every call costs the same.
     lite = "gemini-2.5-flash-lite"
     settings.models.flash_lite.concurrency = 1
     emulator.control.add_script(text="A fixed answer.")
-    probe = run(settings, items(1, model=lite))
+    probe = run(settings, [i.model_copy(update={"thinking": "least"})
+                           for i in items(1, model=lite)])
     price = probe[0].attempts[0].cost_usd
     assert price > 0
     window_s = 1.5
     settings.inference.spend_limit_usd_per_10min = 2.5 * price
     settings.inference.spend_window_s = window_s
     settings.storage_root += "-spend"
-    results = run(settings, items(6, model=lite))
+    results = run(settings, [i.model_copy(update={"thinking": "least"})
+                             for i in items(6, model=lite)])
     assert all(r.ok for r in results)
     assert {r.attempts[0].cost_usd for r in results} == {price}  # same-size notes
     sent = sorted(e.time for e in emulator.stats.request_log
@@ -120,7 +124,8 @@ _CHILD = textwrap.dedent("""
     from flashfirst.sources import text_or_document_parts
     from flashfirst.storage import Storage
 
-    settings = Settings(backend=BackendSettings(base_url=sys.argv[1]), storage_root=sys.argv[2])
+    settings = Settings(backend=BackendSettings(base_url=sys.argv[1]), storage_root=sys.argv[2],
+                        inference={"calibration_share": 0})
     settings.models.flash.concurrency = int(sys.argv[4])
     client, storage, policy = make_client(settings), Storage(), load_routing_policy()
     work = [WorkItem(id=f"note-{i}", text=f"Quarterly notes. #{i}")

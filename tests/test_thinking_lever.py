@@ -187,7 +187,7 @@ def test_with_calibration_the_lever_is_the_samples_extrapolation(run_settings: S
     paid = sum(Decimal(str(a.cost_usd)) for r in results for a in r.attempts) + calibration
     assert Decimal(str(report.costs.actual_usd)) == pytest.approx(paid, abs=1e-9)
     # The next run's estimate uses what this one measured, and says so.
-    estimate: RunEstimate = analyze_with(AnalyzeParams(items=summaries(9), estimate_only=True),
+    estimate: RunEstimate = analyze_with(AnalyzeParams(items=summaries(15), estimate_only=True),
                                     settings)
     assert estimate.thinking_source == "measured in earlier runs"
 
