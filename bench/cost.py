@@ -83,7 +83,7 @@ def run_demo(old: bool, default_thinking: bool = False,  # noqa: ANN201
                 last_day = datetime(2026, 11, 30, 12, tzinfo=UTC).timestamp()
                 emu.control.advance_clock(last_day - emu.control.now())
             settings = settings.model_copy(update={"backend": settings.backend.model_copy(
-                update={"base_url": emu.base_url})})
+                update={"base_url": emu.base_url, "kind": "base_url"})})
             params = demo_params(tmp)
             estimate = analyze_with(params.model_copy(update={"estimate_only": True}),
                                     settings)  # no paid calls, made first
@@ -93,7 +93,7 @@ def run_demo(old: bool, default_thinking: bool = False,  # noqa: ANN201
 def main() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # telemetry locks SQLite
-    (report, estimate), (old, _) = run_demo(old=False), run_demo(old=True)
+    (report, pre_run), (old, _) = run_demo(old=False), run_demo(old=True)
     default, _ = run_demo(old=False, default_thinking=True)
     uncalibrated, _ = run_demo(old=False, calibration=False)
     c, o, d, u = report.costs, old.costs, default.costs, uncalibrated.costs
@@ -127,7 +127,7 @@ def main() -> None:
           f"today_vs_2_5={c.actual_usd / o.actual_usd:.2f} "
           f"thinking_saved_usd={saved:.6f} saved_share={1 - c.actual_usd / d.actual_usd:.3f} "
           f"uncalibrated_saved_share={1 - u.actual_usd / d.actual_usd:.3f} "
-          f"estimate_vs_actual={estimate.usd / c.actual_usd:.2f}")
+          f"estimate_vs_actual={pre_run.usd / c.actual_usd:.2f}")
 
 
 if __name__ == "__main__":
