@@ -118,8 +118,7 @@ def shared_client(settings: Settings) -> genai.Client:
     b = settings.backend
     if b.kind == "emulator":
         return make_client(settings)  # its URL depends on the whole emulated catalogue
-    key = (b.kind, b.base_url, b.api_version, b.timeout_s, b.vertex_project, b.vertex_location,
-           b.api_key.get_secret_value() if b.api_key else None)
+    key = (backend_id(settings), b.api_version, b.timeout_s)  # no raw key held as a key
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
