@@ -52,12 +52,13 @@ def costs(n: int) -> dict[str, Decimal]:
 
 def lookups_per_item(n: int) -> tuple[float, int]:
     """A real run: cache API calls seen by the emulator, per item."""
+    from flashfirst.flows.analyze import analyze_with
+
     from flashfirst.context import SharedContext
     from flashfirst.emulator import EmbeddedEmulator, EmulatorConfig
     from flashfirst.items import WorkItem
     from flashfirst.params import AnalyzeParams
     from flashfirst.settings import BackendSettings, Settings
-    from flows.analyze import analyze_with
 
     with tempfile.TemporaryDirectory() as tmp, EmbeddedEmulator(EmulatorConfig()) as emu:
         doc = Path(tmp) / "context.md"

@@ -64,11 +64,12 @@ def default_thinking_policy(folder: Path) -> Path:
 
 def run_demo(old: bool, default_thinking: bool = False,  # noqa: ANN201
              calibration: bool = True):
+    from flashfirst.flows.analyze import analyze_with
+
     from flashfirst.client import emulator_config
     from flashfirst.demo import demo_params
     from flashfirst.emulator import EmbeddedEmulator
     from flashfirst.settings import Settings
-    from flows.analyze import analyze_with
 
     with tempfile.TemporaryDirectory() as tmp:
         extra = {"models": OLD_MODELS, "price_table_path": OLD_TABLE,

@@ -75,10 +75,11 @@ def texts(n: int, tag: str) -> list[str]:
 
 def flow_wall(url: str, n: int, rpm: int, tag: str, workdir: Path, *, high: bool = False
               ) -> float:
+    from flashfirst.flows.analyze import analyze_with
+
     from flashfirst.items import WorkItem
     from flashfirst.params import AnalyzeParams
     from flashfirst.settings import BackendSettings, Settings
-    from flows.analyze import analyze_with
 
     settings = Settings(backend=BackendSettings(base_url=url),
                         storage_root=str(workdir / f"store-{tag}"))

@@ -40,10 +40,11 @@ def configure(url: str, patch: dict) -> None:
 
 
 def main(n: int) -> None:
+    from flashfirst.flows.analyze import analyze_with
+
     from flashfirst.items import WorkItem
     from flashfirst.params import AnalyzeParams
     from flashfirst.settings import BackendSettings, Settings
-    from flows.analyze import analyze_with
 
     with tempfile.TemporaryDirectory(prefix="flashfirst-soak-") as tmp:
         work = Path(tmp)

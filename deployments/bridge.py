@@ -6,7 +6,8 @@ envelope or an Eventarc CloudEvent (binary or structured) and, for an object fin
 the configured bucket and prefix, emits ``gcs.object.finalized`` once per object version.
 Answers: 200 with ``{"status": "emitted" | "duplicate" | "ignored"}`` (Pub/Sub acks),
 400 unreadable, 401 no token, 403 wrong token, 503 Prefect did not take the event (Pub/Sub
-delivers again). Run it: ``python -m deployments.bridge`` (settings from the environment).
+delivers again). Run it: ``python -m flashfirst.deployments.bridge`` (settings from the
+environment).
 """
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
+from flashfirst.deployments.dispatch import Announcer
+from flashfirst.deployments.notifications import (
+    MalformedNotification,
+    Notification,
+    from_cloudevent,
+    from_push_envelope,
+)
+from flashfirst.tasks.object_events import Emit, emit_confirmed
+from flashfirst.tasks.seen_objects import SeenObjects
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.applications import Starlette
@@ -25,16 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from deployments.dispatch import Announcer
-from deployments.notifications import (
-    MalformedNotification,
-    Notification,
-    from_cloudevent,
-    from_push_envelope,
-)
 from flashfirst.errors import ConfigError
-from tasks.object_events import Emit, emit_confirmed
-from tasks.seen_objects import SeenObjects
 
 log = logging.getLogger("flashfirst.bridge")
 
@@ -160,7 +161,7 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 
 def app_from_env() -> Starlette:
-    """``uvicorn --factory deployments.bridge:app_from_env``; settings from the env."""
+    """``uvicorn --factory flashfirst.deployments.bridge:app_from_env``; settings from the env."""
     return create_bridge_app(BridgeSettings())
 
 

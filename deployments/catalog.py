@@ -12,11 +12,10 @@ import importlib
 from enum import StrEnum
 from typing import Any
 
+from flashfirst.tasks.object_events import GCS_FINALIZED
 from prefect import Flow
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from tasks.object_events import GCS_FINALIZED
 
 
 class SiteSettings(BaseSettings):
@@ -108,7 +107,7 @@ ON_UPLOAD_PARAMETERS = {"uri": "{{ event.resource['gcs.uri'] }}",
 
 def deployment_specs(site: SiteSettings) -> list[DeploymentSpec]:
     """The project's deployments for ``site``."""
-    analyze = {"module": "deployments.entrypoints", "attribute": "analyze"}
+    analyze = {"module": "flashfirst.deployments.entrypoints", "attribute": "analyze"}
     window = site.uploads_window_s or 300  # the window deployment's, when it is enabled
     return [
         DeploymentSpec(
@@ -124,7 +123,7 @@ def deployment_specs(site: SiteSettings) -> list[DeploymentSpec]:
             parameters={"params": {"source": site.manual_source, "mode": "batch"}},
             description="By hand, through the Batch API: half price, results within 24 h."),
         DeploymentSpec(
-            name="gcs", module="flows.on_upload", attribute="on_upload",
+            name="gcs", module="flashfirst.flows.on_upload", attribute="on_upload",
             description="Analyze each object version uploaded under the watched prefix.",
             triggers=[Trigger(
                 expect=[GCS_FINALIZED], parameters=ON_UPLOAD_PARAMETERS,
@@ -133,7 +132,8 @@ def deployment_specs(site: SiteSettings) -> list[DeploymentSpec]:
                 enabled=site.uploads_window_s == 0)],
             concurrency_limit=4, collision_strategy=Collision.ENQUEUE),
         DeploymentSpec(
-            name="gcs-window", module="flows.on_upload_window", attribute="on_upload_window",
+            name="gcs-window", module="flashfirst.flows.on_upload_window",
+            attribute="on_upload_window",
             description="Analyze every upload of a window in one run (a burst is one batch).",
             parameters={"window_s": window, "bucket": site.uploads_bucket,
                         "names": site.uploads_names},
@@ -144,19 +144,19 @@ def deployment_specs(site: SiteSettings) -> list[DeploymentSpec]:
                 within_s=window, enabled=site.uploads_window_s > 0)],
             concurrency_limit=2, collision_strategy=Collision.ENQUEUE),
         DeploymentSpec(
-            name="hourly", module="flows.cache_janitor", attribute="cache_janitor",
+            name="hourly", module="flashfirst.flows.cache_janitor", attribute="cache_janitor",
             description="Delete caches idle past the reuse window; report their cost.",
             schedules=[Schedule(cron=site.janitor_cron, timezone=site.timezone)],
             concurrency_limit=1, collision_strategy=Collision.CANCEL_NEW),
         DeploymentSpec(
-            name="collect-batches", module="flows.collect_batches",
+            name="collect-batches", module="flashfirst.flows.collect_batches",
             attribute="collect_batches",
             description="Finish the batch runs whose jobs have ended; show the others' "
             "progress.",
             schedules=[Schedule(interval_s=site.collect_interval_s)],
             concurrency_limit=1, collision_strategy=Collision.CANCEL_NEW),
         DeploymentSpec(
-            name="poll", module="flows.poll_bucket", attribute="poll_bucket",
+            name="poll", module="flashfirst.flows.poll_bucket", attribute="poll_bucket",
             description="For buckets without notifications: announce new objects.",
             parameters={"request": {"source": site.poll_source, "skip_existing": True}},
             schedules=[Schedule(interval_s=site.poll_interval_s, active=site.poll_enabled)],

@@ -10,8 +10,8 @@ import sys
 from typing import Annotated
 
 import typer
+from flashfirst.deployments.prefect_logging import apply_quiet_prefect_env
 
-from deployments.prefect_logging import apply_quiet_prefect_env
 from flashfirst.cli import (
     AllowRetired,
     EmulatorOpt,
@@ -27,10 +27,11 @@ from flashfirst.errors import FlashfirstError
 
 def _run_flow(params, as_json: bool, emulator: bool,  # noqa: ANN001
               allow_retired: bool = False) -> None:
+    from flashfirst.flows.analyze import RunFailed, analyze
+
     from flashfirst.estimate import RunEstimate
     from flashfirst.overrides import RunOverrides
     from flashfirst.report_render import print_report
-    from flows.analyze import RunFailed, analyze
 
     try:
         require_settings(emulator)  # a bad setting or no backend: exit 2 before Prefect starts
@@ -114,7 +115,7 @@ def estimate(source: Source, task: Task = None, prompt: Prompt = None,
 @app.command()
 def janitor(as_json: JsonOpt = False) -> None:
     """Delete our caches past their reuse window and report their storage cost."""
-    from flows.cache_janitor import cache_janitor
+    from flashfirst.flows.cache_janitor import cache_janitor
 
     require_settings(emulator=False)
     report = cache_janitor()
@@ -127,7 +128,7 @@ def janitor(as_json: JsonOpt = False) -> None:
 @app.command()
 def serve(emulator: EmulatorOpt = False) -> None:
     """Serve every flow locally with its schedules and triggers, plus the GCS bridge."""
-    from deployments.serve import serve_all
+    from flashfirst.deployments.serve import serve_all
 
     if emulator:  # the served flow runs read the environment, as deployed runs do
         os.environ["FLASHFIRST_BACKEND__KIND"] = "emulator"

@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 
+from flashfirst.deployments.notifications import Notification
+from flashfirst.tasks.object_events import Emit, emit_confirmed, emit_object_finalized
+from flashfirst.tasks.seen_objects import SeenObjects, is_own_state
 from pydantic import BaseModel
 
-from deployments.notifications import Notification
 from flashfirst.errors import FlashfirstError
-from tasks.object_events import Emit, emit_confirmed, emit_object_finalized
-from tasks.seen_objects import SeenObjects, is_own_state
 
 log = logging.getLogger(__name__)
 

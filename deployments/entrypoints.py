@@ -6,8 +6,8 @@ deployment runs either way depending on where it lands.
 
 from __future__ import annotations
 
-from flows.analyze import analyze as _analyze
-from flows.task_runners import with_configured_task_runner
+from flashfirst.flows.analyze import analyze as _analyze
+from flashfirst.flows.task_runners import with_configured_task_runner
 
 # Deployed runs retry once: a crashed worker or a lost connection resumes where it stopped
 # (prepared media, caches and answers are all found again). In-process calls (the CLI,

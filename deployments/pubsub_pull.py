@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from flashfirst.deployments.bridge import BridgeSettings
+from flashfirst.deployments.dispatch import Announcer, Handled
+from flashfirst.deployments.notifications import MalformedNotification, from_pubsub_message
 from google.cloud import pubsub_v1
 from google.cloud.pubsub_v1.subscriber.futures import StreamingPullFuture
 from google.cloud.pubsub_v1.subscriber.message import Message
 from pydantic import BaseModel
 
-from deployments.bridge import BridgeSettings
-from deployments.dispatch import Announcer, Handled
-from deployments.notifications import MalformedNotification, from_pubsub_message
 from flashfirst.errors import ConfigError
 
 log = logging.getLogger("flashfirst.pubsub_pull")

@@ -3,7 +3,7 @@ schedules and triggers, plus the GCS bridge (when ``FLASHFIRST_BRIDGE_TOKEN`` is
 the Pub/Sub puller (when ``FLASHFIRST_BRIDGE_SUBSCRIPTION`` is set), so one command runs the
 whole upload path on a laptop or a single VM against a self-hosted Prefect server.
 
-``python -m deployments.serve [NAME ...]`` serves only the named deployments.
+``python -m flashfirst.deployments.serve [NAME ...]`` serves only the named deployments.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import time
 from collections.abc import Collection, Iterator
 from datetime import timedelta
 
+from flashfirst.deployments.bridge import BridgeSettings, create_bridge_app
+from flashfirst.deployments.catalog import DeploymentSpec, Schedule, SiteSettings, deployment_specs
 from prefect import serve
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import RunnerDeployment
@@ -23,8 +25,6 @@ from prefect.events import DeploymentEventTrigger
 from prefect.schedules import Cron, Interval
 from prefect.schedules import Schedule as PrefectSchedule
 
-from deployments.bridge import BridgeSettings, create_bridge_app
-from deployments.catalog import DeploymentSpec, Schedule, SiteSettings, deployment_specs
 from flashfirst.errors import ConfigError
 
 log = logging.getLogger("flashfirst.serve")
@@ -98,7 +98,7 @@ def puller_in_background(settings: BridgeSettings) -> Iterator[str | None]:
     if not settings.subscription:
         yield None
         return
-    from deployments.pubsub_pull import NotificationPuller
+    from flashfirst.deployments.pubsub_pull import NotificationPuller
 
     future = NotificationPuller(settings.subscription, settings.announcer()).serve()
     try:

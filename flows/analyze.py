@@ -6,6 +6,15 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+from flashfirst.tasks.batches import BatchSubmitted, forget_parked_run, park_run
+from flashfirst.tasks.caching import ensure_caches, finish_caches
+from flashfirst.tasks.costs import RunFacts, aggregate_costs, write_results
+from flashfirst.tasks.discovery import discover_items, prepare_shared_context, read_text_sources
+from flashfirst.tasks.estimate import estimate_run
+from flashfirst.tasks.inference import InferenceRun, run_inference
+from flashfirst.tasks.media import prepare_run_media
+from flashfirst.tasks.modes import choose_run_modes
+from flashfirst.tasks.routing import check_models, find_unanswered, plan_routes
 from prefect import flow
 from prefect.runtime import deployment, flow_run
 
@@ -27,15 +36,6 @@ from flashfirst.sources import (
 )
 from flashfirst.storage import join
 from flashfirst.timing import StageClock
-from tasks.batches import BatchSubmitted, forget_parked_run, park_run
-from tasks.caching import ensure_caches, finish_caches
-from tasks.costs import RunFacts, aggregate_costs, write_results
-from tasks.discovery import discover_items, prepare_shared_context, read_text_sources
-from tasks.estimate import estimate_run
-from tasks.inference import InferenceRun, run_inference
-from tasks.media import prepare_run_media
-from tasks.modes import choose_run_modes
-from tasks.routing import check_models, find_unanswered, plan_routes
 
 
 class RunFailed(FlashfirstError):

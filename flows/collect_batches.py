@@ -8,12 +8,12 @@ ledger re-attaches it to its jobs, so nothing is submitted or paid for twice."""
 
 from __future__ import annotations
 
+from flashfirst.flows.analyze import analyze
+from flashfirst.tasks.batches import check_batch_jobs, list_parked_runs
 from prefect import flow
 from pydantic import BaseModel, Field
 
 from flashfirst.overrides import RunOverrides, in_process_settings, settings_for_run
-from flows.analyze import analyze
-from tasks.batches import check_batch_jobs, list_parked_runs
 
 
 class CollectReport(BaseModel):

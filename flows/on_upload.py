@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
+from flashfirst.flows.analyze import analyze
+from flashfirst.flows.task_runners import with_configured_task_runner
+from flashfirst.tasks.seen_objects import STATE_DIR, is_own_state
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
@@ -21,9 +24,6 @@ from flashfirst.items import TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams
 from flashfirst.report import RunReport
 from flashfirst.storage import Storage, is_gcs, join, split_gcs
-from flows.analyze import analyze
-from flows.task_runners import with_configured_task_runner
-from tasks.seen_objects import STATE_DIR, is_own_state
 
 
 def object_name(uri: str) -> str:

@@ -15,6 +15,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 
+from flashfirst.flows.analyze import analyze
+from flashfirst.flows.on_upload import ObjectVersion, upload_item
+from flashfirst.tasks.batches import BatchSubmitted
+from flashfirst.tasks.object_events import GCS_FINALIZED
+from flashfirst.tasks.seen_objects import is_own_state
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
@@ -24,11 +29,6 @@ from flashfirst.estimate import RunEstimate
 from flashfirst.items import TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.report import RunReport
-from flows.analyze import analyze
-from flows.on_upload import ObjectVersion, upload_item
-from tasks.batches import BatchSubmitted
-from tasks.object_events import GCS_FINALIZED
-from tasks.seen_objects import is_own_state
 
 
 @task(name="read-window-uploads", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from flashfirst.tasks.object_events import StoredObject, emit_object_finalized, event_id
+from flashfirst.tasks.seen_objects import STATE_DIR, SeenManifest, is_own_state
 from prefect import flow, task, unmapped
 from prefect.deployments import run_deployment
 from pydantic import BaseModel, Field
 
 from flashfirst.errors import FlashfirstError
 from flashfirst.storage import Storage, is_gcs, join, split_gcs
-from tasks.object_events import StoredObject, emit_object_finalized, event_id
-from tasks.seen_objects import STATE_DIR, SeenManifest, is_own_state
 
 
 class PollRequest(BaseModel):

@@ -18,9 +18,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 
+from flashfirst.tasks.object_events import StoredObject
+
 from flashfirst.errors import StorageError
 from flashfirst.storage import PreconditionFailed, Storage, join
-from tasks.object_events import StoredObject
 
 STATE_DIR = ".flashfirst"
 """Folder name for our own state; objects under it are never announced (no feedback loop)."""

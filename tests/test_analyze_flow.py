@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from flashfirst.flows.analyze import analyze_with
 
 from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator
@@ -16,7 +17,6 @@ from flashfirst.params import AnalyzeParams
 from flashfirst.report import RunReport
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
-from flows.analyze import analyze_with
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from flashfirst.flows.analyze import analyze_with
 from pydantic import SecretStr
 
 from flashfirst.client import backend_id
@@ -15,7 +16,6 @@ from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator, EmulatorConfig
 from flashfirst.params import AnalyzeParams
 from flashfirst.settings import BackendSettings, Settings
-from flows.analyze import analyze_with
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 

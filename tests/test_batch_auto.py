@@ -4,6 +4,7 @@ and the price table, and says why with the three prices."""
 from __future__ import annotations
 
 import pytest
+from flashfirst.flows.analyze import analyze_with
 
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.inference.engine import InferenceJob
@@ -14,7 +15,6 @@ from flashfirst.prices import load_price_table
 from flashfirst.report import RunReport
 from flashfirst.router import ServiceTierPolicy
 from flashfirst.settings import ModelTier, Settings
-from flows.analyze import analyze_with
 
 # A model with no price step ahead, so the hand-computed prices below stay true.
 LITE = "gemini-2.5-flash-lite"

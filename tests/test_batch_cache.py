@@ -8,13 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
+from flashfirst.flows.analyze import analyze_with
 from test_caching import handbook, params
 
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.params import RunMode
 from flashfirst.report import RunReport
 from flashfirst.settings import Settings
-from flows.analyze import analyze_with
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 

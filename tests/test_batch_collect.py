@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from flashfirst.flows.analyze import analyze_with
+from flashfirst.flows.collect_batches import collect_batches
+from flashfirst.tasks.batches import BatchSubmitted
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.client.schemas.sorting import ArtifactSort
@@ -16,9 +19,6 @@ from flashfirst.items import WorkItem
 from flashfirst.overrides import in_process_settings
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.settings import Settings
-from flows.analyze import analyze_with
-from flows.collect_batches import collect_batches
-from tasks.batches import BatchSubmitted
 
 
 def collect_run_settings(settings: Settings):  # noqa: ANN201

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from flashfirst.flows.analyze import analyze_with
 from google import genai
 from google.genai import types
 
@@ -17,7 +18,6 @@ from flashfirst.items import WorkItem
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.report import RunReport
 from flashfirst.settings import Settings
-from flows.analyze import analyze_with
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from flashfirst.flows.analyze import analyze_with
 
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.items import ServiceTier, TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.report import RunReport
 from flashfirst.settings import Settings
-from flows.analyze import analyze_with
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 

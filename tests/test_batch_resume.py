@@ -10,12 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+from flashfirst.flows.analyze import analyze_with
+
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.items import WorkItem
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.report import RunReport
 from flashfirst.settings import BackendSettings, InferenceSettings, Settings
-from flows.analyze import analyze_with
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,7 +26,7 @@ import sys
 from flashfirst.items import WorkItem
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.settings import BackendSettings, InferenceSettings, Settings
-from flows.analyze import analyze_with
+from flashfirst.flows.analyze import analyze_with
 
 settings = Settings(backend=BackendSettings(base_url=sys.argv[1]), storage_root=sys.argv[2],
                     inference=InferenceSettings(batch_poll_s=0.2))

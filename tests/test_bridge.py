@@ -9,18 +9,18 @@ import json
 from typing import Any
 
 import pytest
+from flashfirst.deployments.bridge import BridgeSettings, create_bridge_app
+from flashfirst.tasks.object_events import StoredObject
+from flashfirst.tasks.seen_objects import SeenObjects
 from starlette.testclient import TestClient
 
-from deployments.bridge import BridgeSettings, create_bridge_app
 from flashfirst.errors import ConfigError
-from tasks.object_events import StoredObject
-from tasks.seen_objects import SeenObjects
 
 TOKEN = "s3cret-token-for-tests"
 
 
 class Recorder:
-    """Stands in for tasks.object_events.emit_confirmed: keeps what would have been
+    """Stands in for flashfirst.tasks.object_events.emit_confirmed: keeps what would have been
     emitted."""
 
     def __init__(self) -> None:

@@ -9,13 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fixtures.prefect import PrefectServer
+from flashfirst.flows.poll_bucket import PollRequest, poll_bucket
+from flashfirst.tasks.object_events import StoredObject
+from flashfirst.tasks.seen_objects import SeenManifest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
 from flashfirst.storage import Storage
-from flows.poll_bucket import PollRequest, poll_bucket
-from tasks.object_events import StoredObject
-from tasks.seen_objects import SeenManifest
 
 
 def test_each_object_version_is_announced_once_across_repeated_polls(

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from flashfirst.flows.analyze import analyze_with
 
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.errors import BudgetExceeded
@@ -15,7 +16,6 @@ from flashfirst.items import TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams
 from flashfirst.report import RunReport
 from flashfirst.settings import Settings
-from flows.analyze import analyze_with
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 

@@ -8,6 +8,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from flashfirst.flows.analyze import analyze_with
+from flashfirst.flows.cache_janitor import cache_janitor
 
 from flashfirst.caching.manager import CacheManager
 from flashfirst.caching.provider import CachedContexts
@@ -24,8 +26,6 @@ from flashfirst.router import load_routing_policy, route
 from flashfirst.settings import Settings
 from flashfirst.sources import prepare_context
 from flashfirst.storage import Storage
-from flows.analyze import analyze_with
-from flows.cache_janitor import cache_janitor
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 

@@ -10,14 +10,14 @@ import pytest
 from distributed import LocalCluster
 from fixtures.media import run_ffmpeg
 from fixtures.prefect import PrefectServer
+from flashfirst.flows.analyze import analyze
+from flashfirst.flows.task_runners import DaskSettings, with_configured_task_runner
 from prefect_dask import DaskTaskRunner
 
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.overrides import in_process_settings
 from flashfirst.params import AnalyzeParams
 from flashfirst.settings import Settings
-from flows.analyze import analyze
-from flows.task_runners import DaskSettings, with_configured_task_runner
 
 NOTES = ["Parcel two days late, refund asked.", "Great support call, issue solved.",
          "Invoice total is wrong: charged twice."]

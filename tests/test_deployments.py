@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 import yaml
+from flashfirst.deployments.catalog import DeploymentSpec, SiteSettings, deployment_specs
+from flashfirst.deployments.serve import runner_deployment
+from flashfirst.tasks.object_events import StoredObject, event_id, event_name, event_resource
 from prefect import Flow
 from prefect.events import DeploymentEventTrigger, DeploymentTriggerTypes
 from prefect.flows import load_flow_from_entrypoint
@@ -20,10 +23,6 @@ from prefect.server.schemas.schedules import CronSchedule, IntervalSchedule
 from prefect.utilities.callables import parameter_schema
 from prefect.utilities.schema_tools import HydrationContext, hydrate, validate
 from pydantic import TypeAdapter
-
-from deployments.catalog import DeploymentSpec, SiteSettings, deployment_specs
-from deployments.serve import runner_deployment
-from tasks.object_events import StoredObject, event_id, event_name, event_resource
 
 PREFECT_YAML = Path(__file__).parents[1] / "prefect.yaml"
 

@@ -37,7 +37,7 @@ class Served:
 @pytest.fixture(scope="module")
 def served_with_bridge(prefect_server: PrefectServer, tmp_path_factory: pytest.TempPathFactory
                        ) -> Iterator[Served]:
-    """`python -m deployments.serve gcs` with the bridge settings of a site that takes
+    """`python -m flashfirst.deployments.serve gcs` with the bridge settings of a site that takes
     uploads from ``gs://site-uploads/inbox/`` (and no FLASHFIRST_DEPLOY_UPLOADS_*)."""
     home = tmp_path_factory.mktemp("serve-bridge")
     port, token = free_port(), f"tok-{uuid.uuid4().hex}"
@@ -46,7 +46,7 @@ def served_with_bridge(prefect_server: PrefectServer, tmp_path_factory: pytest.T
                     FLASHFIRST_BRIDGE_BUCKET="site-uploads", FLASHFIRST_BRIDGE_PREFIX="inbox/")
     log = home / "serve.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "deployments.serve", "gcs"],
+        proc = subprocess.Popen([sys.executable, "-m", "flashfirst.deployments.serve", "gcs"],
                                 stdout=out, stderr=subprocess.STDOUT, env=env, cwd=home,
                                 start_new_session=True)
     api, deployment = prefect_server.api_url, None

@@ -64,7 +64,7 @@ def test_deploy_all_registers_every_deployment_from_the_installed_package(
     assert sorted(deployed) == ["batch", "collect-batches", "gcs", "gcs-window", "hourly",
                                 "manual", "poll", "scheduled"]
     assert all(d["pull_steps"] == [] for d in deployed.values()), "no code to pull"
-    assert deployed["scheduled"]["entrypoint"] == "deployments.entrypoints.analyze"
+    assert deployed["scheduled"]["entrypoint"] == "flashfirst.deployments.entrypoints.analyze"
     assert deployed["manual"]["parameters"] == {"params": {"source": SITE["manual_source"]}}
     assert deployed["manual"]["schedules"] == []
 

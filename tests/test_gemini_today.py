@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from fixtures.emulator import set_clock
+from flashfirst.flows.analyze import analyze_with
 
 from flashfirst.client import backend_id, make_client
 from flashfirst.context import ContextUse, StaticContexts
@@ -32,7 +33,6 @@ from flashfirst.report import RunReport, ServedBy
 from flashfirst.report_render import to_markdown
 from flashfirst.router import load_routing_policy
 from flashfirst.settings import ModelTier, Settings
-from flows.analyze import analyze_with
 
 M = Decimal(1_000_000)
 

@@ -1,49 +1,100 @@
 """Imports point one way: deployments → flows → tasks → core (DESIGN.md §2, §8), so the
 core can be used (and tested) without Prefect, and a flow never depends on how it is
-deployed. Read from the source with ``ast``: every import counts, lazy ones included."""
+deployed. Read from the source with ``ast``: every import counts, lazy ones included.
+
+The layers keep their folders at the top of the repository but install as
+``flashfirst.tasks``, ``flashfirst.flows`` and ``flashfirst.deployments`` (pyproject's
+package-dir), so installing flashfirst claims no generic top-level name in a user's
+environment; the last test installs the wheel into a fresh venv and looks."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
+import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+PREFECT = {"prefect", "prefect_dask", "prefect_gcp"}
+LAYER_PACKAGES = {"tasks": "flashfirst.tasks", "flows": "flashfirst.flows",
+                  "deployments": "flashfirst.deployments"}
 
 
-def imported_roots(path: Path) -> set[str]:
-    """Top-level names of the absolute imports anywhere in a module (function bodies too)."""
-    roots: set[str] = set()
+def imported_modules(path: Path) -> set[str]:
+    """Dotted names of the absolute imports anywhere in a module (function bodies too)."""
+    names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            roots.add(node.module.split(".")[0])
-    return roots
+            names.add(node.module)
+    return names
 
 
-def offenders(layer: str, forbidden: set[str]) -> dict[str, set[str]]:
+def reaches(name: str, forbidden: set[str]) -> bool:
+    return any(name == f or name.startswith(f + ".") for f in forbidden)
+
+
+def offenders(folder: str, forbidden: set[str]) -> dict[str, set[str]]:
     found = {}
-    for path in sorted((ROOT / layer).rglob("*.py")):
-        if bad := imported_roots(path) & forbidden:
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        if bad := {n for n in imported_modules(path) if reaches(n, forbidden)}:
             found[str(path.relative_to(ROOT))] = bad
     return found
 
 
 def test_the_core_never_imports_prefect_or_the_layers_above_it():
-    assert offenders("flashfirst", {"prefect", "prefect_dask", "prefect_gcp", "flows",
-                                    "tasks", "deployments"}) == {}
+    # The old top-level names count too: an import of ``tasks`` would be someone else's.
+    forbidden = PREFECT | set(LAYER_PACKAGES) | set(LAYER_PACKAGES.values())
+    assert offenders("flashfirst", forbidden) == {}
 
 
 def test_tasks_never_import_flows_or_deployments():
-    assert offenders("tasks", {"flows", "deployments"}) == {}
+    assert offenders("tasks", {"flashfirst.flows", "flashfirst.deployments", "flows",
+                               "deployments"}) == {}
 
 
 def test_flows_never_import_deployments():
-    # ``prefect.deployments`` (run_deployment) is Prefect's, not our layer: roots only.
-    assert offenders("flows", {"deployments"}) == {}
+    # ``prefect.deployments`` (run_deployment) is Prefect's, not our layer.
+    assert offenders("flows", {"flashfirst.deployments", "deployments"}) == {}
+
+
+def test_no_module_imports_a_layer_by_its_folder_name():
+    every = {folder: offenders(folder, set(LAYER_PACKAGES))
+             for folder in ("flashfirst", *LAYER_PACKAGES, "tests", "bench")}
+    assert every == {folder: {} for folder in every}
 
 
 def test_the_check_sees_lazy_imports(tmp_path: Path):
     module = tmp_path / "m.py"
-    module.write_text("def f():\n    from prefect import flow\n    import deployments.serve\n")
-    assert imported_roots(module) == {"prefect", "deployments"}
+    module.write_text("def f():\n    from prefect import flow\n    import flashfirst.flows.x\n")
+    assert offenders_in(module, PREFECT | {"flashfirst.flows"}) == {"prefect",
+                                                                   "flashfirst.flows.x"}
+
+
+def offenders_in(path: Path, forbidden: set[str]) -> set[str]:
+    return {n for n in imported_modules(path) if reaches(n, forbidden)}
+
+
+def test_installing_adds_only_the_flashfirst_package(tmp_path: Path):
+    """``pip install .`` into a fresh venv: the wheel is built from this tree with the
+    running interpreter's setuptools (no network), installed without dependencies."""
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(wheels), str(ROOT)], check=True, capture_output=True)
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    site = Path(subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True).stdout.strip())
+    before = set(p.name for p in site.iterdir())
+    (wheel,) = wheels.glob("flashfirst-*.whl")
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+                    str(wheel)], check=True, capture_output=True)
+    added = {p.name for p in site.iterdir()} - before
+    assert {n for n in added if not n.endswith(".dist-info")} == {"flashfirst"}
+    for folder, package in LAYER_PACKAGES.items():
+        assert (site / "flashfirst" / folder / "__init__.py").is_file(), package
+    assert (site / "flashfirst" / "deployments" / "prefect_logging.yml").is_file()

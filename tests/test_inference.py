@@ -238,10 +238,10 @@ def test_budget_reached_stops_dispatch_and_keeps_finished_answers(settings, emul
 def test_shared_rate_limits_live_on_the_prefect_server(run_settings):
     import asyncio as aio
 
+    from flashfirst.flows.analyze import analyze_with
     from prefect.client.orchestration import get_client
 
     from flashfirst.params import AnalyzeParams
-    from flows.analyze import analyze_with
 
     settings = run_settings.model_copy(deep=True)
     settings.inference.shared_rate_limits = True

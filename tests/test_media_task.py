@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from flashfirst.tasks.media import prepare_media_items, prepare_media_task
 from prefect import flow
 from prefect.states import Failed
 
@@ -16,7 +17,6 @@ from flashfirst.media.upload import MediaUploadError
 from flashfirst.probe import MediaKind
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
-from tasks.media import prepare_media_items, prepare_media_task
 
 
 @flow

@@ -8,12 +8,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+from flashfirst.flows.on_upload import on_upload
 from google.cloud import storage
 
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.errors import ConfigError, StorageError
 from flashfirst.storage import Storage
-from flows.on_upload import on_upload
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 

@@ -3,7 +3,7 @@ process, as on a self-hosted Prefect:
 
     upload (google-cloud-storage) -> fake-gcs-server -> Pub/Sub emulator topic
       -> push subscription -> bridge -> Prefect server (event, automation)
-      -> on-upload deployment served by `python -m deployments.serve gcs`
+      -> on-upload deployment served by `python -m flashfirst.deployments.serve gcs`
       -> flow run -> Gemini emulator -> results.jsonl + report.json in the bucket
 """
 
@@ -60,7 +60,7 @@ def served(prefect_server: PrefectServer, gcs_notifying_server: GcsEmulator,
             "FLASHFIRST_DEPLOY_UPLOADS_NAMES": "incoming/*"}
     log = home / "serve.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "deployments.serve", "gcs"],
+        proc = subprocess.Popen([sys.executable, "-m", "flashfirst.deployments.serve", "gcs"],
                                 stdout=out, stderr=subprocess.STDOUT, env=env, cwd=home,
                                 start_new_session=True)
     api = prefect_server.api_url

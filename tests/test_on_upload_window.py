@@ -1,7 +1,7 @@
 """Bursts become one run: with FLASHFIRST_DEPLOY_UPLOADS_WINDOW_S set, the served
 on-upload-window deployment's debounced trigger turns a burst of upload events into a
 single flow run that analyzes every upload of the window. Real parts: Prefect server
-(events, automations), `python -m deployments.serve gcs-window`, fake-gcs-server, the
+(events, automations), `python -m flashfirst.deployments.serve gcs-window`, fake-gcs-server, the
 Gemini emulator."""
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 from fixtures.gcs import GcsEmulator, stop
 from fixtures.prefect import PrefectServer
+from flashfirst.tasks.object_events import StoredObject, emit_object_finalized
 
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.storage import Storage
-from tasks.object_events import StoredObject, emit_object_finalized
 
 DEPLOYMENT = "on-upload-window/gcs-window"
 WINDOW_S = 8
@@ -57,7 +57,8 @@ def test_a_burst_of_uploads_starts_one_run_that_analyzes_them_all(
             "FLASHFIRST_DEPLOY_UPLOADS_WINDOW_S": str(WINDOW_S)}
     log = home / "serve.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "deployments.serve", "gcs-window"],
+        proc = subprocess.Popen([sys.executable, "-m", "flashfirst.deployments.serve",
+                                 "gcs-window"],
                                 stdout=out, stderr=subprocess.STDOUT, env=env, cwd=home,
                                 start_new_session=True)
     deployment: dict[str, Any] = {}

@@ -13,7 +13,7 @@ from fixtures.prefect import PrefectServer
 
 FAILING_FLOW = """
 import sys
-from deployments.prefect_logging import apply_quiet_prefect_env
+from flashfirst.deployments.prefect_logging import apply_quiet_prefect_env
 apply_quiet_prefect_env()
 from prefect import flow
 from flashfirst.errors import ConfigError

@@ -12,12 +12,12 @@ import httpx
 import pytest
 from fixtures.browser import Browser, Page
 from fixtures.prefect import PrefectServer
+from flashfirst.flows.analyze import analyze
 
 from flashfirst.demo import demo_params
 from flashfirst.overrides import in_process_settings
 from flashfirst.report import RunReport
 from flashfirst.settings import Settings
-from flows.analyze import analyze
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -85,8 +85,8 @@ FORM_FIELDS = """Array.from(document.querySelectorAll('.schema-form-property')).
 
 def test_the_manual_deployments_form_shows_every_parameter_with_its_description(
         browser: Browser, prefect_server: PrefectServer):
-    from deployments.catalog import SiteSettings, deployment_specs
-    from deployments.serve import runner_deployment
+    from flashfirst.deployments.catalog import SiteSettings, deployment_specs
+    from flashfirst.deployments.serve import runner_deployment
 
     manual = next(s for s in deployment_specs(SiteSettings()) if s.name == "manual")
     deployment_id = runner_deployment(manual).apply()

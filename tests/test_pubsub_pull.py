@@ -12,16 +12,17 @@ import pytest
 from fixtures.gcs import GcsEmulator
 from fixtures.prefect import PrefectGate, PrefectServer
 from fixtures.pubsub import NOTIFY_TOPIC, gcs_notification
+from flashfirst.deployments.dispatch import Announcer
+from flashfirst.deployments.pubsub_pull import NotificationPuller, Pulled
+from flashfirst.tasks.seen_objects import SeenObjects
 from google.cloud import pubsub_v1
 
-from deployments.dispatch import Announcer
-from deployments.pubsub_pull import NotificationPuller, Pulled
 from flashfirst.storage import Storage
-from tasks.seen_objects import SeenObjects
 
 
 class Recorder:
-    """Stands in for tasks.object_events.emit_confirmed; ``arrived`` is set on each event."""
+    """Stands in for flashfirst.tasks.object_events.emit_confirmed; ``arrived`` is set on
+    each event."""
 
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []

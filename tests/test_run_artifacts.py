@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flashfirst.flows.analyze import analyze_with
 
 from flashfirst.items import MediaPolicy, WorkItem
 from flashfirst.params import AnalyzeParams
 from flashfirst.settings import Settings
 from flashfirst.token_rules import MediaResolution
-from flows.analyze import analyze_with
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 

@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 from fixtures.prefect import PrefectServer, drain_prefect_workers
+from flashfirst.flows.analyze import analyze
+from flashfirst.flows.cache_janitor import cache_janitor
+from flashfirst.flows.on_upload import on_upload
+from flashfirst.flows.poll_bucket import poll_bucket
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     FlowRunFilter,
@@ -25,10 +29,6 @@ from flashfirst.errors import FlashfirstError
 from flashfirst.items import WorkItem
 from flashfirst.params import AnalyzeParams
 from flashfirst.storage import Storage
-from flows.analyze import analyze
-from flows.cache_janitor import cache_janitor
-from flows.on_upload import on_upload
-from flows.poll_bucket import poll_bucket
 
 SECRET_WORDS = {"key", "apikey", "token", "secret", "password", "credentials"}
 

@@ -10,16 +10,16 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from pydantic import ValidationError
-
-from deployments.notifications import (
+from flashfirst.deployments.notifications import (
     MalformedNotification,
     from_cloudevent,
     from_pubsub_message,
     from_push_envelope,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
 from flashfirst.discover import ManifestError, read_manifest
 from flashfirst.errors import ConfigError, FlashfirstError
 from flashfirst.items import WorkItem

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 import pytest
 from fixtures.emulator import client_for, set_clock
+from flashfirst.flows.analyze import analyze_with
 from google.genai import types
 
 from flashfirst.client import make_client
@@ -32,7 +33,6 @@ from flashfirst.report import RunReport, first_pass_by_setting
 from flashfirst.report_render import to_markdown
 from flashfirst.router import load_routing_policy
 from flashfirst.settings import ModelTier, Settings
-from flows.analyze import analyze_with
 
 M = Decimal(1_000_000)
 SCHEMA = {"type": "object", "properties": {"total": {"type": "number"}},
