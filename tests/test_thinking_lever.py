@@ -180,12 +180,13 @@ def test_with_calibration_the_lever_is_the_samples_extrapolation(run_settings: S
     calibration = sum(cost_at(c.usage, "0.75", "3.75") for c in sample)
     lever = next(lv for lv in report.costs.levers if lv.name == "thinking")
     assert lever.measured
-    assert Decimal(str(lever.saving_usd)) == pytest.approx(gross - calibration, abs=1e-9)
+    assert Decimal(str(lever.saving_usd)) == pytest.approx(gross - calibration,
+                                                           abs=Decimal("1e-9"))
     assert report.costs.thinking.sample_calls == 5
     assert "n=5" in lever.explanation and "±" in lever.explanation
     # The sample is part of the actual cost.
     paid = sum(Decimal(str(a.cost_usd)) for r in results for a in r.attempts) + calibration
-    assert Decimal(str(report.costs.actual_usd)) == pytest.approx(paid, abs=1e-9)
+    assert Decimal(str(report.costs.actual_usd)) == pytest.approx(paid, abs=Decimal("1e-9"))
     # The next run's estimate uses what this one measured, and says so.
     estimate: RunEstimate = analyze_with(AnalyzeParams(items=summaries(15), estimate_only=True),
                                     settings)
