@@ -21,7 +21,7 @@ class Storage:
     """Local paths and ``gs://bucket/prefix`` behind one interface. One instance per run:
     it holds the GCS client, made on the first gs:// call."""
 
-    def __init__(self, project: str | None = None, retry_s: float = 60.0) -> None:
+    def __init__(self, project: str | None = None, retry_s: float = 120.0) -> None:
         self._project, self._retry_s = project, retry_s
         self._local = LocalStore()
 

@@ -5,13 +5,14 @@ chunks (resumable uploads), and credentials come from the environment (ADC, or
 ``STORAGE_EMULATOR_HOST`` for an emulator), never from code.
 
 Transient failures (connection refused or reset, 429, 5xx) are retried with the client's
-own exponential backoff (``google.cloud.storage.retry.DEFAULT_RETRY``) for up to
-``retry_s`` seconds, writes included: the client retries an unconditional upload only
-when told to, because a repeat could overwrite a concurrent writer, but ours put whole
-self-contained objects (an answer under its content key, a run's results by its one
-writer), so a repeat writes the same bytes again. A compare-and-swap write repeated after
-a lost response can see its own first write and fail its precondition (Google documents
-this for conditional retries): the claim then reads as lost, never as won twice."""
+own exponential backoff (``google.cloud.storage.retry.DEFAULT_RETRY``, which 3.x applies to
+uploads too) for up to ``retry_s`` seconds, shorter pauses than its default so a bucket
+that is back is used within seconds; a call still failing then is a StorageError naming
+the URI. Our unconditional writes put whole self-contained objects (an answer under its
+content key, a run's results by its one writer), so a repeat writes the same bytes again.
+A compare-and-swap write repeated after a lost response can meet its own first write and
+fail its precondition (Google documents this for conditional retries): the claim then
+reads as lost, never as won twice."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ class GcsStore:
     """``gs://bucket/name``. One client, made on first use (importing and authenticating
     cost time that local-only runs never pay)."""
 
-    def __init__(self, project: str | None = None, retry_s: float = 60.0) -> None:
+    def __init__(self, project: str | None = None, retry_s: float = 120.0) -> None:
         self._project = project
         self._retry_s = retry_s
 
