@@ -270,6 +270,9 @@ class Settings(BaseSettings):
     storage_root: str = Field(
         "./flashfirst-data", description="Where prepared media, answers and reports live "
         "(a local path or gs://bucket/prefix).")
+    storage_retry_s: float = Field(
+        120.0, ge=0, description="How long one gs:// read or write retries transient failures "
+        "(connection refused or reset, 429, 5xx) with backoff before failing; 0: never.")
     budget_usd: float | None = Field(None, ge=0, description="Refuse/stop runs above this.")
 
     @model_validator(mode="after")

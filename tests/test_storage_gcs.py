@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+import time
 import tracemalloc
 from pathlib import Path
 
 import pytest
+from fixtures.gcs import free_port, start_fake_gcs, stop
 from google.cloud import storage as gcs
 
 from flashfirst.errors import StorageError
+from flashfirst.settings import Settings
 from flashfirst.storage import Storage
 
 MiB = 1024 * 1024
@@ -96,6 +100,44 @@ def test_a_large_object_is_streamed_up_and_down_not_held_in_memory(
     assert _sha256(back) == _sha256(source)
     assert storage.stat(uri).size == 64 * MiB
     assert peak < 32 * MiB, f"peak {peak / MiB:.0f} MiB for a 64 MiB object"
+
+
+def test_a_write_during_a_short_outage_lands_once_the_bucket_is_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    port, flags = free_port(), ("-filesystem-root", str(tmp_path / "data"))
+    log = tmp_path / "fake-gcs.log"
+    server = start_fake_gcs(log, port, *flags, backend="filesystem")
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{port}")
+    gcs.Client(project="test").create_bucket("outage")
+    stop(server)  # connection refused from here on, until the restart below
+    restarted: list = []
+
+    def restart_later() -> None:
+        time.sleep(2)
+        restarted.append(start_fake_gcs(log, port, *flags, backend="filesystem"))
+
+    restarter = threading.Thread(target=restart_later)
+    restarter.start()
+    try:
+        storage = Storage.for_settings(Settings(storage_retry_s=30))
+        storage.write_text("gs://outage/answers/a.json", '{"output": "paid for"}')
+        assert storage.read_text("gs://outage/answers/a.json") == '{"output": "paid for"}'
+    finally:
+        restarter.join()
+        for proc in restarted:
+            stop(proc)
+
+
+def test_a_bucket_down_past_the_retry_setting_fails_naming_the_uri(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{free_port()}")  # no one
+    storage = Storage.for_settings(Settings(storage_retry_s=1))
+    uri = "gs://down/answers/a.json"
+
+    with pytest.raises(StorageError, match=f"{uri}: still failing after 1 s of retries"):
+        storage.write_text(uri, "{}")
+    with pytest.raises(StorageError, match=f"{uri}: still failing after 1 s of retries"):
+        storage.read_bytes(uri)
 
 
 def _sha256(path: Path) -> str:

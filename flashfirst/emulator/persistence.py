@@ -3,11 +3,14 @@ batches and the name counters outlive the process, as they do on Google's side, 
 second run can hit a cache or skip an upload.
 
 Layout: ``files/{id}.json`` + ``files/{id}.bin``, ``caches/{id}.json``,
-``batches/{id}.json``, ``counters.json``, and ``uploads/*.part`` for uploads in progress.
+``batches/{id}.json``, ``counters.json``, ``uploads/*.part`` for uploads in progress, and
+``billed.jsonl``: one line per answer produced (the bill), appended before the answer is
+sent, so a process killed mid-call still counts what it charged.
 Every JSON file is written to a temporary name and renamed, so a reader (another process
 included) sees a whole resource or none. A new name is claimed by creating its JSON file
 exclusively (empty until written), so two processes on one directory never hand out the
-same name. Quotas, stats, scripts and the clock offset are per process, never stored."""
+same name. Quotas, stats, scripts and the clock offset are per process, never stored
+(the bill aside)."""
 
 from __future__ import annotations
 
@@ -86,6 +89,15 @@ class StateStore:
             return False
         return True
 
+    def record_billed(self, model: str, tier: str) -> None:
+        """One line in one ``write`` on an ``O_APPEND`` descriptor: whole, whoever appends."""
+        line = json.dumps({"model": model, "tier": tier, "at": time.time()}) + "\n"
+        fd = os.open(self.root / "billed.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+
     def save_counters(self, counters: Counter[str]) -> None:
         durable = {k: n for k, n in counters.items() if k in KIND_DIRS}
         write_atomic(self.root / "counters.json", json.dumps(durable).encode())
@@ -122,6 +134,7 @@ class StateStore:
             for path in (self.root / sub).iterdir():
                 path.unlink(missing_ok=True)
         (self.root / "counters.json").unlink(missing_ok=True)
+        (self.root / "billed.jsonl").unlink(missing_ok=True)
 
     def load(self, now: float) -> Loaded:
         """Everything still alive at ``now``; expired resources and stale leftovers are

@@ -57,7 +57,8 @@ class EmulatorState:
         self.batches: dict[str, BatchJob] = {}
         self.quotas = QuotaWindows(self.config.quota_window_s)
         self.implicit_cache = ImplicitCache()
-        self.stats = StatsRecorder(self.config.request_log_limit)
+        self.stats = StatsRecorder(self.config.request_log_limit,
+                                   self.store.record_billed if self.store else None)
         self.script_fires: Counter[int] = Counter()
         self.request_repeats: Counter[str] = Counter()
         self.in_flight: Counter[str] = Counter()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict, deque
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -77,7 +78,9 @@ class EmulatorStats(BaseModel):
 class StatsRecorder:
     """Mutable counters behind the emulator's lock; ``snapshot`` copies them out."""
 
-    def __init__(self, log_limit: int) -> None:
+    def __init__(self, log_limit: int,
+                 bill: Callable[[str, str], None] | None = None) -> None:
+        self._bill = bill  # durable state's ledger of answers produced, when there is one
         self.calls: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self.generate_calls: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self.usage: defaultdict[str, UsageTotals] = defaultdict(UsageTotals)
@@ -100,6 +103,8 @@ class StatsRecorder:
 
     def record_answer(self, model: str, tier: str, usage: dict[str, Any]) -> None:
         self.generate_calls[model][tier] += 1
+        if self._bill is not None:
+            self._bill(model, tier)
         totals = self.usage[model]
         totals.calls += 1
         totals.prompt_tokens += usage.get("promptTokenCount", 0)
