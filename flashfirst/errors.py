@@ -31,6 +31,29 @@ class UnknownModelError(ConfigError):
         self.model = model
 
 
+class ManifestError(ConfigError):
+    """Lines of a manifest that cannot be run; none of it was started."""
+
+    def __init__(self, uri: str, problems: list[str], not_started: list[str]) -> None:
+        problems = sorted(problems, key=lambda p: int(p.split()[1].rstrip(":,")))
+        n = _MANIFEST_LINES_SHOWN
+        shown = problems[:n] + ([f"... and {len(problems) - n} more"]
+                                if len(problems) > n else [])
+        good = ", ".join(not_started[:n]) + (
+            f" and {len(not_started) - n} more" if len(not_started) > n else "")
+        super().__init__(
+            f"{uri}: {len(problems)} problem(s); nothing was started, fix the lines and run "
+            "again:\n  " + "\n  ".join(shown)
+            + (f"\nnot started (these lines are fine): {good}" if not_started else ""))
+        self.uri, self.problems, self.not_started = uri, problems, not_started
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.uri, self.problems, self.not_started))
+
+
+_MANIFEST_LINES_SHOWN = 20
+
+
 class ItemError(FlashfirstError):
     """One item failed before inference; its siblings go on. ``kind`` is what the report
     counts it as (the class's own unless the raiser knows better, e.g. storage)."""
