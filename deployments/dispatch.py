@@ -11,7 +11,7 @@ from flashfirst.tasks.object_events import Emit, emit_confirmed, emit_object_fin
 from flashfirst.tasks.seen_objects import SeenObjects, is_own_state
 from pydantic import BaseModel
 
-from flashfirst.errors import FlashfirstError
+from flashfirst.errors import AnnounceFailed
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,6 @@ class Handled(BaseModel, frozen=True):
     reason: str = ""
     uri: str | None = None
     generation: int | None = None
-
-
-class AnnounceFailed(FlashfirstError):
-    """Prefect did not take the event; the notification should be delivered again."""
 
 
 class Announcer:

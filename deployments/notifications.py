@@ -18,12 +18,14 @@ from typing import Any
 from flashfirst.tasks.object_events import StoredObject
 from pydantic import BaseModel
 
+from flashfirst.errors import FlashfirstError
+
 PUBSUB_FINALIZE = "OBJECT_FINALIZE"
 CLOUDEVENT_FINALIZE = "google.cloud.storage.object.v1.finalized"
 CLOUDEVENT_PUBSUB = "google.cloud.pubsub.topic.v1.messagePublished"  # Eventarc on a topic
 
 
-class MalformedNotification(ValueError):
+class MalformedNotification(FlashfirstError, ValueError):
     """The request is not a GCS notification we can read; the message says what is wrong."""
 
 

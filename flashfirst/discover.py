@@ -11,7 +11,7 @@ from pathlib import PurePosixPath
 
 from pydantic import ValidationError
 
-from flashfirst.errors import ConfigError
+from flashfirst.errors import ConfigError, ManifestError
 from flashfirst.extensions import KIND_BY_EXTENSION, kind_of
 from flashfirst.items import MediaPolicy, TaskKind, WorkItem
 from flashfirst.probe import MediaKind
@@ -85,27 +85,6 @@ def read_manifest(uri: str, storage: Storage) -> list[WorkItem]:
     return items
 
 
-class ManifestError(ConfigError):
-    """Lines of a manifest that cannot be run; none of it was started."""
-
-    def __init__(self, uri: str, problems: list[str], not_started: list[str]) -> None:
-        problems = sorted(problems, key=lambda p: int(p.split()[1].rstrip(":,")))
-        shown = problems[:_MAX_SHOWN] + (
-            [f"... and {len(problems) - _MAX_SHOWN} more"] if len(problems) > _MAX_SHOWN else [])
-        good = ", ".join(not_started[:_MAX_SHOWN]) + (
-            f" and {len(not_started) - _MAX_SHOWN} more" if len(not_started) > _MAX_SHOWN
-            else "")
-        super().__init__(
-            f"{uri}: {len(problems)} problem(s); nothing was started, fix the lines and run "
-            "again:\n  " + "\n  ".join(shown)
-            + (f"\nnot started (these lines are fine): {good}" if not_started else ""))
-        self.uri, self.problems, self.not_started = uri, problems, not_started
-
-    def __reduce__(self) -> tuple:
-        return (type(self), (self.uri, self.problems, self.not_started))
-
-
-_MAX_SHOWN = 20
 _FIELDS = set(WorkItem.model_fields)
 # Columns whose CSV cell holds JSON (an object), as in a JSONL line.
 _JSON_COLUMNS = {"response_schema", "media_policy", "metadata"}

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from flashfirst.checks import check_problem
 from flashfirst.extensions import kind_of
+from flashfirst.failures import Failure, FailureKind
 from flashfirst.probe import MediaKind
 from flashfirst.settings import ModelTier
 from flashfirst.token_rules import MediaResolution, Modality
@@ -229,7 +230,10 @@ class ItemResult(BaseModel):
     output: Any = None
     attempts: list[Attempt] = Field(default_factory=list)
     escalated: bool = False
-    error: str | None = None
+    error: str | None = Field(None, description="Why the item failed, in words (the "
+                              "failure's message); None when it succeeded.")
+    failure: Failure | None = Field(None, description="Why the item failed, as a kind the "
+                                    "report counts and a message; None when it succeeded.")
     reused: bool = Field(False, description="Answer came from the store; no call was made.")
     backend: str | None = Field(None, description="Where the answer came from "
                                 "(client.backend_label), e.g. the emulator or Vertex AI.")
@@ -238,9 +242,28 @@ class ItemResult(BaseModel):
         None, description="The same request at the model's default thinking, sent for the "
         "thinking lever's sample; paid, its answer unused.")
 
+    @model_validator(mode="after")
+    def _error_and_failure_agree(self) -> ItemResult:
+        """Lines written before failures had a kind carry only ``error``: they load as
+        unclassified failures, never as successes."""
+        if self.failure is not None:
+            self.error = self.failure.message
+        elif self.error is not None:
+            self.failure = Failure(kind=FailureKind.UNCLASSIFIED, message=self.error)
+        return self
+
+    def fail(self, kind: FailureKind, message: str) -> ItemResult:
+        """Record why the item failed (its ``error`` is the message)."""
+        self.failure, self.error = Failure(kind=kind, message=message), message
+        return self
+
+    def succeed(self) -> None:
+        """An earlier failure is overcome (an escalation answered)."""
+        self.failure = self.error = None
+
     @property
     def ok(self) -> bool:
-        return self.error is None
+        return self.failure is None and self.error is None
 
     @property
     def cost_usd(self) -> float:
@@ -250,3 +273,11 @@ class ItemResult(BaseModel):
     @property
     def models(self) -> list[str]:
         return [a.model for a in self.attempts]
+
+
+def failed_before_inference(items: list[WorkItem], failures: dict[str, Failure]
+                            ) -> list[ItemResult]:
+    """Results for the items that never reached a model (media or source unreadable), so
+    results.jsonl has a line, with its kind, for every item of the run."""
+    return [ItemResult(id=i.id, task=i.task, failure=failures[i.id])
+            for i in items if i.id in failures]

@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
@@ -46,8 +47,31 @@ from flashfirst.settings import ModelCatalogue, ModelTier
 from flashfirst.token_rules import Modality, TokenCount
 
 
+class Step(StrEnum):
+    """The waterfall's steps, naive → actual (the module's docstring says what each is)."""
+
+    NAIVE = "naive"
+    ROUTED = "routed"
+    THINKING = "thinking"
+    MEDIA = "media"
+    IMPLICIT = "implicit"
+    CACHED = "cached"
+    ACTUAL = "actual"
+
+
+class LeverName(StrEnum):
+    """Each lever is the saving between two steps; these names are in every report."""
+
+    ROUTING = "routing"
+    THINKING = "thinking"
+    MEDIA = "media"
+    CACHING = "caching"
+    IMPLICIT = "caching (implicit)"
+    SERVICE_TIER = "service tier"
+
+
 class Lever(BaseModel):
-    name: str
+    name: LeverName
     saving_usd: float
     explanation: str
     measured: bool = Field(True, description="False: the saving was not observed (shown as "
@@ -108,7 +132,7 @@ def summarize_costs(results: list[ItemResult], caches: list[CacheRecord],
     """``models``: what serves a retired id (the baseline's Pro and the lower bound's
     cheapest model are priced as what would serve them that day)."""
     models = models or load_catalogue()
-    stages = defaultdict(Decimal)  # naive, routed, thinking, media, implicit, cached, actual
+    steps: defaultdict[Step, Decimal] = defaultdict(Decimal)
     per_model: dict[str, ModelCost] = {}
     groups = calibration_groups(results)
     think = _ThinkingTally()
@@ -125,18 +149,18 @@ def summarize_costs(results: list[ItemResult], caches: list[CacheRecord],
             model, at = attempt.billed_model, attempt.called_at
             original = _with_original_media(attempt.usage, delta)
             default = think.at_default(result.task.value, attempt, groups)
-            stages["routed"] += prices.price_call(model, _uncached(_thinking(original, default)),
+            steps[Step.ROUTED] += prices.price_call(model, _uncached(_thinking(original, default)),
                                                   standard, at)
-            stages["thinking"] += prices.price_call(model, _uncached(original), standard, at)
+            steps[Step.THINKING] += prices.price_call(model, _uncached(original), standard, at)
             think.bounds(result.task.value, attempt, groups, prices, original)
-            stages["media"] += prices.price_call(model, _uncached(attempt.usage), standard, at)
+            steps[Step.MEDIA] += prices.price_call(model, _uncached(attempt.usage), standard, at)
             implicit = attempt.cached_content is None and attempt.usage.cached_tokens > 0
             implicit_tokens += attempt.usage.cached_tokens if implicit else 0
-            stages["implicit"] += prices.price_call(
+            steps[Step.IMPLICIT] += prices.price_call(
                 model, attempt.usage if implicit else _uncached(attempt.usage), standard, at)
-            stages["cached"] += prices.price_call(model, attempt.usage, standard, at)
+            steps[Step.CACHED] += prices.price_call(model, attempt.usage, standard, at)
             actual = prices.price_call(model, attempt.usage, attempt.service_tier_served, at)
-            stages["actual"] += actual
+            steps[Step.ACTUAL] += actual
             _add(per_model, attempt, actual)
         if (calib := result.calibration) is not None:  # paid: part of the actual cost
             # At the standard price from the thinking step on (its Flex/Batch discount
@@ -144,16 +168,16 @@ def summarize_costs(results: list[ItemResult], caches: list[CacheRecord],
             standard_cost = prices.price_call(calib.billed_model, calib.usage, standard,
                                               calib.called_at)
             think.calibration += standard_cost
-            for stage in ("thinking", "media", "implicit", "cached"):
-                stages[stage] += standard_cost
+            for step in (Step.THINKING, Step.MEDIA, Step.IMPLICIT, Step.CACHED):
+                steps[step] += standard_cost
             cost = prices.price_call(calib.billed_model, calib.usage,
                                      calib.service_tier_served, calib.called_at)
-            stages["actual"] += cost
+            steps[Step.ACTUAL] += cost
             _add(per_model, calib, cost)
         last = result.attempts[-1]
         day = last.called_at.date() if last.called_at else None
         last_default = think.at_default(result.task.value, last, groups, count=False)
-        stages["naive"] += prices.price_call(
+        steps[Step.NAIVE] += prices.price_call(
             _priced_as(pro, day, prices, models),
             _uncached(_thinking(_with_original_media(last.usage, delta), last_default)),
             standard, last.called_at)
@@ -163,36 +187,33 @@ def summarize_costs(results: list[ItemResult], caches: list[CacheRecord],
                 Decimal(0))
     storage = sum((prices.cache_storage(c.model, c.tokens, c.billed_seconds()) for c in caches),
                   Decimal(0))
-    stages["cached"] += write + storage
-    calls = stages["actual"]
-    stages["actual"] += write + storage
+    steps[Step.CACHED] += write + storage
+    calls = steps[Step.ACTUAL]
+    steps[Step.ACTUAL] += write + storage
     estimate = think.estimate(groups)
     levers = [
-        Lever(name="routing", saving_usd=usd(stages["naive"] - stages["routed"]),
+        Lever(name=LeverName.ROUTING, saving_usd=usd(steps[Step.NAIVE] - steps[Step.ROUTED]),
               explanation="Flash first instead of Pro for every item; escalations included"),
-        _thinking_lever(stages["routed"] - stages["thinking"], estimate),
-        Lever(name="media", saving_usd=usd(stages["thinking"] - stages["media"]),
+        _thinking_lever(steps[Step.ROUTED] - steps[Step.THINKING], estimate),
+        Lever(name=LeverName.MEDIA, saving_usd=usd(steps[Step.THINKING] - steps[Step.MEDIA]),
               explanation="fewer media tokens from the reduction policies (1 fps and 16 kHz "
                           "alone save bytes, not tokens)"),
-        Lever(name="caching", saving_usd=usd(stages["implicit"] - stages["cached"]),
+        Lever(name=LeverName.CACHING, saving_usd=usd(steps[Step.IMPLICIT] - steps[Step.CACHED]),
               explanation="shared context in explicit caches at the cached rate, net of "
                           "cache writes and storage"),
-        Lever(name=IMPLICIT_LEVER, saving_usd=usd(stages["media"] - stages["implicit"]),
+        Lever(name=LeverName.IMPLICIT, saving_usd=usd(steps[Step.MEDIA] - steps[Step.IMPLICIT]),
               explanation=f"{implicit_tokens:,} tokens of repeated prefixes Gemini "
                           "discounted on its own (cachedContentTokenCount without a cache "
                           "object), at the cached rate"),
-        Lever(name="service tier", saving_usd=usd(stages["cached"] - stages["actual"]),
+        Lever(name=LeverName.SERVICE_TIER, saving_usd=usd(steps[Step.CACHED] - steps[Step.ACTUAL]),
               explanation="Flex and Batch at half price (Priority costs more)"),
     ]
     return CostSummary(
-        actual_usd=usd(stages["actual"]), naive_usd=usd(stages["naive"]),
+        actual_usd=usd(steps[Step.ACTUAL]), naive_usd=usd(steps[Step.NAIVE]),
         lower_bound_usd=usd(lower), calls_usd=usd(calls), cache_write_usd=usd(write),
         cache_storage_usd=usd(storage), levers=levers,
         per_model=sorted(per_model.values(), key=lambda m: -m.cost_usd), thinking=estimate,
     )
-
-
-THINKING_LEVER = "thinking"
 
 
 class _ThinkingTally:
@@ -240,17 +261,17 @@ class _ThinkingTally:
 
 def _thinking_lever(saving: Decimal, e: ThinkingEstimate) -> Lever:
     if e.below_default_calls == 0:
-        return Lever(name=THINKING_LEVER, saving_usd=usd(saving),
+        return Lever(name=LeverName.THINKING, saving_usd=usd(saving),
                      explanation="every call at its model's default thinking: nothing to save")
     if e.sample_calls == 0:
-        return Lever(name=THINKING_LEVER, saving_usd=0.0, measured=False,
+        return Lever(name=LeverName.THINKING, saving_usd=0.0, measured=False,
                      explanation=f"not measured: {e.below_default_calls} calls sent below "
                      "default thinking and no calibration sample (calibration_share 0)")
     spread = "; ".join(f"{g.task} on {g.model}: n={g.n}, {g.mean:,.0f} ± {g.sd:,.0f} "
                        f"thoughts/item at default" for g in e.groups)
     partial = (f"; {e.unmeasured_calls} calls no sample covers are left out"
                if e.unmeasured_calls else "")
-    return Lever(name=THINKING_LEVER, saving_usd=usd(saving),
+    return Lever(name=LeverName.THINKING, saving_usd=usd(saving),
                  explanation=f"thinking below each model's default, an estimate from "
                  f"{e.sample_calls} calibration calls ({spread}); range "
                  f"${e.low_usd:,.6f} to ${e.high_usd:,.6f}; net of the sample's own "
@@ -259,9 +280,6 @@ def _thinking_lever(saving: Decimal, e: ThinkingEstimate) -> Lever:
 
 def _thinking(usage: Usage, thoughts: int) -> Usage:
     return usage.model_copy(update={"thoughts_tokens": thoughts})
-
-
-IMPLICIT_LEVER = "caching (implicit)"
 
 
 def _priced_as(model: str, day: date | None, prices: PriceTable, models: Catalogue) -> str:
@@ -308,5 +326,5 @@ def _add(per_model: dict[str, ModelCost], attempt: Attempt, cost: Decimal) -> No
     m.cost_usd = usd(Decimal(str(m.cost_usd)) + cost)
 
 
-__all__ = ["CostSummary", "Lever", "MediaDelta", "ModelCost", "Modality", "ThinkingEstimate",
-           "summarize_costs"]
+__all__ = ["CostSummary", "Lever", "LeverName", "MediaDelta", "ModelCost", "Modality",
+           "ThinkingEstimate", "summarize_costs"]

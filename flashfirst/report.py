@@ -9,9 +9,11 @@ from pydantic import BaseModel, Field
 
 from flashfirst.caching.decision import CacheDecision
 from flashfirst.caching.manager import CacheRecord
+from flashfirst.failures import FailureKind
 from flashfirst.items import ItemResult
 from flashfirst.ledger import CostSummary
 from flashfirst.media.accounting import MediaStats
+from flashfirst.stages import Stage
 
 
 class ItemLine(BaseModel):
@@ -25,6 +27,7 @@ class ItemLine(BaseModel):
     escalated: bool
     reused: bool
     error: str | None
+    failure_kind: FailureKind | None = None
 
 
 class TaskEscalation(BaseModel):
@@ -90,7 +93,7 @@ class ServedBy(BaseModel):
 
 
 class StageLine(BaseModel):
-    stage: str
+    stage: Stage
     seconds: float
     cost_usd: float = 0.0
 
@@ -117,7 +120,10 @@ class RunReport(BaseModel):
         "that passed validation first time.")
     media: MediaSummary = MediaSummary()
     cache: CacheSummary = CacheSummary()
-    failures: dict[str, str] = Field(default_factory=dict)
+    failures: dict[str, str] = Field(default_factory=dict, description="Cause per failed item.")
+    failure_kinds: dict[FailureKind, int] = Field(
+        default_factory=dict, description="Failed items by kind (budget, media_unreadable, "
+        "rejected, ...): what to do about them differs per kind.")
     budget_usd: float | None = None
     budget_stopped: int = Field(0, description="Items not dispatched: the budget was reached.")
     items: list[ItemLine] = Field(default_factory=list)
@@ -140,9 +146,15 @@ def item_lines(results: list[ItemResult]) -> list[ItemLine]:
                  served_models=[a.billed_model for a in r.attempts],
                  service_tier=r.attempts[-1].service_tier_served.value if r.attempts else None,
                  cost_usd=0.0 if r.reused else round(r.cost_usd, 9), escalated=r.escalated,
-                 reused=r.reused, error=r.error)
+                 reused=r.reused, error=r.error,
+                 failure_kind=r.failure.kind if r.failure else None)
         for r in results
     ]
+
+
+def failure_counts(results: list[ItemResult]) -> dict[FailureKind, int]:
+    """Failed items by kind, most frequent first."""
+    return dict(Counter(r.failure.kind for r in results if r.failure).most_common())
 
 
 def routing_split(results: list[ItemResult]) -> dict[str, int]:

@@ -8,6 +8,7 @@ from html import escape
 from rich.console import Console
 from rich.table import Table
 
+from flashfirst.failures import FailureKind
 from flashfirst.items import ItemResult, MediaPolicy
 from flashfirst.ledger import Lever
 from flashfirst.report import RunReport
@@ -82,11 +83,20 @@ def to_markdown(r: RunReport) -> str:
               f"recreated; {r.cache.calls_with_cache_hits} calls hit a cache; "
               f"{r.cache.api_calls} cache API calls."]
     if r.failures:
-        lines += ["", "## Failures", "", "| item | cause |", "|---|---|"]
-        lines += [f"| {i} | {escape(e)} |" for i, e in sorted(r.failures.items())]
+        lines += ["", "## Failures", "", "| kind | items |", "|---|---:|"]
+        lines += [f"| {kind} | {n} |" for kind, n in r.failure_kinds.items()]
+        lines += ["", "| kind | item | cause |", "|---|---|---|"]
+        lines += [f"| {kind} | {i} | {escape(cause)} |" for kind, i, cause in _failed(r)]
     if r.budget_usd is not None:
         lines += ["", f"Budget ${r.budget_usd}: {r.budget_stopped} items not dispatched."]
     return "\n".join(lines) + "\n"
+
+
+def _failed(r: RunReport) -> list[tuple[str, str, str]]:
+    """(kind, item, cause) of every failed item, grouped by kind."""
+    kinds = {i.id: i.failure_kind for i in r.items}
+    return sorted((str(kinds.get(i) or FailureKind.UNCLASSIFIED), i, cause)
+                  for i, cause in r.failures.items())
 
 
 def _text_bars(r: RunReport, width: int = 40) -> list[str]:
@@ -103,7 +113,8 @@ def _text_bars(r: RunReport, width: int = 40) -> list[str]:
 def items_table(r: RunReport) -> list[dict[str, object]]:
     return [{"item": i.id, "task": i.task, "models": " → ".join(i.models),
              "tier": i.service_tier or "", "usd": round(i.cost_usd, 6),
-             "escalated": i.escalated, "reused": i.reused, "error": i.error or ""}
+             "escalated": i.escalated, "reused": i.reused,
+             "failure": str(i.failure_kind or ""), "error": i.error or ""}
             for i in r.items]
 
 
@@ -166,8 +177,8 @@ def print_report(r: RunReport, console: Console | None = None) -> None:
                       f"{_money(t.low_usd)} to {_money(t.high_usd)}", highlight=False)
     for s in r.served_by:
         console.print(f"[yellow]{s.line()}[/yellow] (priced as {s.served})", highlight=False)
-    for item_id, cause in sorted(r.failures.items()):
-        console.print(f"[red]failed[/red] {item_id}: {cause}", highlight=False)
+    for kind, item_id, cause in _failed(r):
+        console.print(f"[red]failed[/red] ({kind}) {item_id}: {cause}", highlight=False)
 
 
 def to_svg(r: RunReport) -> str:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from flashfirst.caching.manager import PreparedContext
 from flashfirst.context import SharedContext, hash_parts
 from flashfirst.errors import ItemError, StorageError
+from flashfirst.failures import FailureKind
 from flashfirst.items import WorkItem
 from flashfirst.probe import MediaKind
 from flashfirst.settings import Settings
@@ -45,7 +46,7 @@ def text_or_document_parts(item: WorkItem, storage: Storage, client: genai.Clien
     try:
         data = storage.read_bytes(item.uri, item.generation)
     except StorageError as exc:
-        raise ItemError(item.id, str(exc)) from exc
+        raise ItemError(item.id, str(exc), FailureKind.STORAGE) from exc
     if not data:
         raise ItemError(item.id, f"{item.uri}: file is empty (0 bytes)")
     part = document_part(item.uri, data, client, settings, item_id=item.id)
@@ -78,7 +79,8 @@ def _upload(client: genai.Client, uri: str, data: bytes, mime: str, item_id: str
         time.sleep(0.2)
         f = client.files.get(name=f.name)
     if f.state and f.state.name == "FAILED":
-        raise ItemError(item_id or uri, f"{uri}: the Files API could not process it")
+        raise ItemError(item_id or uri, f"{uri}: the Files API could not process it",
+                        FailureKind.UPLOAD_FAILED)
     return f.uri
 
 

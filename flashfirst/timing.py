@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from flashfirst.report import StageLine
+from flashfirst.stages import Stage
 
 
 class StageClock:
@@ -12,14 +13,14 @@ class StageClock:
 
     def __init__(self) -> None:
         self._last = time.monotonic()
-        self._spans: dict[str, float] = {}
+        self._spans: dict[Stage, float] = {}
 
-    def mark(self, stage: str) -> None:
+    def mark(self, stage: Stage) -> None:
         now = time.monotonic()
         self._spans[stage] = self._spans.get(stage, 0.0) + now - self._last
         self._last = now
 
-    def seconds(self, stage: str) -> float:
+    def seconds(self, stage: Stage) -> float:
         return self._spans.get(stage, 0.0)
 
     def lines(self) -> list[StageLine]:

@@ -22,6 +22,7 @@ from flashfirst.caching.manager import merge_records
 from flashfirst.client import require_backend
 from flashfirst.errors import BatchJobFailed, FlashfirstError
 from flashfirst.estimate import RunEstimate
+from flashfirst.items import failed_before_inference
 from flashfirst.overrides import RunOverrides, in_process_settings, settings_for_run
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.report import RunReport
@@ -34,6 +35,7 @@ from flashfirst.sources import (
     media_sources,
     needs_media_stage,
 )
+from flashfirst.stages import Stage
 from flashfirst.storage import join
 from flashfirst.timing import StageClock
 
@@ -75,7 +77,7 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
                               settings, params.media_policy)
     texts, text_failures = read_text_sources(
         [i for i in items if not needs_media_stage(i)], settings)
-    clock.mark("prepare media")
+    clock.mark(Stage.PREPARE_MEDIA)
     context = prepare_shared_context(params, settings,
                                      context_parts(media.prepared, context_media))
     policy = load_routing_policy(settings.routing_policy_path)
@@ -88,14 +90,14 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
     if params.mode is RunMode.AUTO:
         jobs, modes = choose_run_modes(jobs, pending, settings, policy, params.deadline_s,
                                        context.tokens if context else 0)
-    clock.mark("plan routes")
+    clock.mark(Stage.PLAN_ROUTES)
     budget = params.budget_usd if params.budget_usd is not None else settings.budget_usd
     if params.estimate_only or budget is not None:
         estimate = estimate_run(pending, context, settings, budget)
         if params.estimate_only:
             return estimate
     cache_plan = ensure_caches(context, pending, settings)
-    clock.mark("ensure caches")
+    clock.mark(Stage.ENSURE_CACHES)
     run = InferenceRun(
         run_id=run_id, settings=settings, policy=policy,
         context=context, plan=cache_plan.uses, cache_ttl_s=cache_plan.ttl_s,
@@ -103,8 +105,9 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
         deadline_at=time.time() + params.deadline_s if params.deadline_s else None,
         collect_later=params.collect_later)
     inferred = run_inference(jobs, run, batch=params.mode is RunMode.BATCH)
-    results = media.account_for(inferred.results)
-    clock.mark("infer")
+    results = media.account_for(inferred.results) + failed_before_inference(
+        [*items, *context_media], {**media.failures, **text_failures})
+    clock.mark(Stage.INFER)
     if inferred.parked_jobs:
         return park_run(params, run_id, inferred.parked_jobs, settings)
     keep = params.keep_caches_s if params.keep_caches_s is not None else (
@@ -113,9 +116,8 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
         merge_records(cache_plan.records, inferred.cache_records), keep, settings)
     report = aggregate_costs(RunFacts(
         run_id=run_id, started_at=started, results=results,
-        failures={**media.failures, **text_failures},
         media={i: p.stats for i, p in media.items_only().items()},
-        media_seconds=clock.seconds("prepare media"), decisions=cache_plan.decisions,
+        media_seconds=clock.seconds(Stage.PREPARE_MEDIA), decisions=cache_plan.decisions,
         cache_records=records,
         cache_api_calls=cache_plan.api_calls + inferred.cache_api_calls + finish_calls,
         stages=clock.lines(), budget_usd=budget, output_uri=output), settings)

@@ -17,7 +17,7 @@ from prefect import flow, task, unmapped
 from prefect.deployments import run_deployment
 from pydantic import BaseModel, Field
 
-from flashfirst.errors import FlashfirstError
+from flashfirst.errors import AnnounceFailed
 from flashfirst.storage import Storage, is_gcs, join, split_gcs
 
 
@@ -49,10 +49,6 @@ class PollReport(BaseModel):
     announced: list[str] = Field(description="URIs announced by this poll (new versions).")
 
 
-class AnnouncementsFailed(FlashfirstError):
-    """Some new objects could not be announced; they are released for the next poll."""
-
-
 @task
 def list_stored_objects(source: str) -> list[StoredObject]:
     """Every object version under ``source``, without our own state objects."""
@@ -75,7 +71,7 @@ def announce_object(obj: StoredObject, deployment: str | None, uri_parameter: st
     a retried or repeated announcement finds the run it already started)."""
     if deployment is None:
         if emit_object_finalized(obj) is None:
-            raise AnnouncementsFailed(f"{obj.uri}: Prefect did not take the event")
+            raise AnnounceFailed(f"{obj.uri}: Prefect did not take the event")
     else:
         run_deployment(deployment, parameters={uri_parameter: obj.uri}, timeout=0,
                        idempotency_key=str(event_id(obj)))
@@ -87,7 +83,7 @@ def release_unannounced(marker_uri: str, failed: list[StoredObject]) -> None:
     """Give failed objects back to the next poll, and fail this run so it shows."""
     if failed:
         SeenManifest(marker_uri).release(failed)
-        raise AnnouncementsFailed(f"{len(failed)} object(s) not announced, first "
+        raise AnnounceFailed(f"{len(failed)} object(s) not announced, first "
                                   f"{failed[0].uri}; the next poll tries them again")
 
 

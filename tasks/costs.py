@@ -11,12 +11,13 @@ from prefect.artifacts import (
     create_table_artifact,
 )
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from flashfirst.caching.decision import CacheDecision
 from flashfirst.caching.manager import CacheRecord
 from flashfirst.catalogue import load_catalogue
 from flashfirst.client import backend_label
+from flashfirst.failures import FailureKind
 from flashfirst.items import ItemResult
 from flashfirst.ledger import CostSummary, MediaDelta, summarize_costs
 from flashfirst.media import MediaStats
@@ -26,6 +27,7 @@ from flashfirst.report import (
     StageLine,
     cache_summary,
     escalation_by_task,
+    failure_counts,
     first_pass_by_setting,
     item_lines,
     media_summary,
@@ -40,6 +42,7 @@ from flashfirst.report_render import (
     to_svg,
 )
 from flashfirst.settings import Settings
+from flashfirst.stages import Stage
 from flashfirst.storage import Storage, browser_url, join
 from flashfirst.thinking_figures import record_run
 
@@ -49,8 +52,8 @@ class RunFacts(BaseModel):
 
     run_id: str
     started_at: datetime
-    results: list[ItemResult]
-    failures: dict[str, str]
+    results: list[ItemResult] = Field(description="Every item of the run, those that "
+                                      "failed before inference included.")
     media: dict[str, MediaStats]
     media_seconds: float = 0.0
     decisions: list[CacheDecision]
@@ -72,13 +75,12 @@ def aggregate_costs(facts: RunFacts, settings: Settings) -> RunReport:
     substituted = served_by(facts.results)
     for line in substituted:  # once per run, whatever the number of calls
         get_run_logger().warning("%s, priced as %s", line.line(), line.served)
-    failures = dict(facts.failures)
-    failures.update({r.id: r.error for r in facts.results if r.error})
-    budget_stopped = sum(1 for r in facts.results if r.error and "not dispatched" in r.error)
-    total = len(facts.results) + len(facts.failures)
+    failures = {r.id: r.failure.message for r in facts.results if r.failure}
+    kinds = failure_counts(facts.results)
     return RunReport(
         run_id=facts.run_id, backend=backend_label(settings), price_table_version=prices.version,
-        started_at=facts.started_at, finished_at=datetime.now(UTC), items_total=total,
+        started_at=facts.started_at, finished_at=datetime.now(UTC),
+        items_total=len(facts.results),
         items_ok=sum(1 for r in facts.results if r.ok), items_failed=len(failures),
         items_reused=sum(1 for r in facts.results if r.reused),
         generate_calls=sum(len(r.attempts) + int(r.calibration is not None)
@@ -90,7 +92,8 @@ def aggregate_costs(facts: RunFacts, settings: Settings) -> RunReport:
         media=media_summary(list(facts.media.values()), facts.media_seconds),
         cache=cache_summary(facts.decisions, facts.cache_records, facts.results,
                             facts.cache_api_calls),
-        failures=failures, budget_usd=facts.budget_usd, budget_stopped=budget_stopped,
+        failures=failures, failure_kinds=kinds, budget_usd=facts.budget_usd,
+        budget_stopped=kinds.get(FailureKind.BUDGET, 0),
         items=item_lines(facts.results), output_uri=facts.output_uri,
     )
 
@@ -98,8 +101,8 @@ def aggregate_costs(facts: RunFacts, settings: Settings) -> RunReport:
 def priced_stages(stages: list[StageLine], costs: CostSummary) -> list[StageLine]:
     """What each stage spent: caches their writes and storage, inference its calls
     (escalations included); preparing media and planning cost nothing at Google."""
-    spent = {"ensure caches": costs.cache_write_usd + costs.cache_storage_usd,
-             "infer": costs.calls_usd}
+    spent = {Stage.ENSURE_CACHES: costs.cache_write_usd + costs.cache_storage_usd,
+             Stage.INFER: costs.calls_usd}
     return [s.model_copy(update={"cost_usd": round(spent.get(s.stage, 0.0), 9)})
             for s in stages]
 

@@ -10,6 +10,7 @@ from flashfirst.caching.manager import PreparedContext
 from flashfirst.client import make_client
 from flashfirst.discover import discover
 from flashfirst.errors import ItemError
+from flashfirst.failures import Failure
 from flashfirst.items import WorkItem
 from flashfirst.params import AnalyzeParams
 from flashfirst.settings import Settings
@@ -27,16 +28,16 @@ def discover_items(params: AnalyzeParams) -> list[WorkItem]:
 
 @task(name="read-text-sources", cache_policy=NO_CACHE)
 def read_text_sources(items: list[WorkItem], settings: Settings
-                      ) -> tuple[dict[str, SourceParts], dict[str, str]]:
+                      ) -> tuple[dict[str, SourceParts], dict[str, Failure]]:
     """Parts of text and document items; per-item failures come back, not raised."""
     storage, client = Storage(), make_client(settings)
     parts: dict[str, SourceParts] = {}
-    failures: dict[str, str] = {}
+    failures: dict[str, Failure] = {}
     for item in items:
         try:
             parts[item.id] = text_or_document_parts(item, storage, client, settings)
         except ItemError as exc:
-            failures[item.id] = exc.cause
+            failures[item.id] = Failure(kind=exc.kind, message=exc.cause)
     return parts, failures
 
 

@@ -27,6 +27,7 @@ from flashfirst.caching.manager import CacheManager, CacheRecord, PreparedContex
 from flashfirst.caching.provider import CachedContexts
 from flashfirst.client import backend_id, make_client
 from flashfirst.context import ContextUse
+from flashfirst.failures import FailureKind
 from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.batch import BatchFailure, BatchRunner
 from flashfirst.inference.batch_ledger import BatchLedger
@@ -35,6 +36,7 @@ from flashfirst.items import ItemResult, ServiceTier
 from flashfirst.prices import PriceTable, load_price_table
 from flashfirst.router import RoutingPolicy
 from flashfirst.settings import Settings
+from flashfirst.stages import Stage
 from flashfirst.storage import Storage
 
 _budgets: dict[str, Budget] = {}
@@ -95,11 +97,11 @@ async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str
             result = await engine.run(job)
         except Exception as exc:  # noqa: BLE001 - one item's bug must not sink its chunk
             logger.exception("item %s failed unexpectedly", job.item.id)
-            result = ItemResult(id=job.item.id, task=job.item.task, route=job.route,
-                                error=f"internal error: {type(exc).__name__}: {exc}")
+            result = ItemResult(id=job.item.id, task=job.item.task, route=job.route).fail(
+                FailureKind.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
         if result.error:
             logger.warning("item %s: %s", job.item.id, result.error)
-        progress.advance("infer")
+        progress.advance(Stage.INFER)
         return result
 
     results = await asyncio.gather(*(one(j) for j in jobs))
@@ -209,7 +211,7 @@ def infer_batch(jobs: list[InferenceJob], run: InferenceRun) -> ChunkResult:
     for failure in outcome.failures:
         logger.error("batch job %s ended %s: %s (%d items)", failure.job_name, failure.state,
                      failure.reason, len(failure.item_ids))
-    progress.advance("infer", len(jobs))
+    progress.advance(Stage.INFER, len(jobs))
     return ChunkResult(results=outcome.results, batch_failures=outcome.failures)
 
 
@@ -240,7 +242,7 @@ def _submit_chunk(jobs: list[InferenceJob], run: InferenceRun):  # noqa: ANN202 
 def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
                   batch: bool) -> InferenceOutcome:
     """Dispatch the jobs (chunks online, or one batch task) and follow their progress."""
-    progress.start("infer", len(jobs))
+    progress.start(Stage.INFER, len(jobs))
     outcome = InferenceOutcome()
     if not jobs:
         return outcome

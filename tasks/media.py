@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from flashfirst.client import make_client
 from flashfirst.errors import FlashfirstError, MediaError
+from flashfirst.failures import Failure, FailureKind
 from flashfirst.items import ItemMedia, ItemResult, MediaPolicy, WorkItem
 from flashfirst.media import MediaUploadError, PreparedMedia, prepare_media, resolve_policy
 from flashfirst.router import RoutingPolicy, load_routing_policy, route
@@ -67,7 +68,7 @@ def _outcome(item: WorkItem, future: PrefectFuture[PreparedMedia]) -> PreparedMe
     except MediaError as exc:
         return exc
     except Exception as exc:  # recorded as this item's failure
-        return MediaError(item.id, f"{type(exc).__name__}: {exc}")
+        return MediaError(item.id, f"{type(exc).__name__}: {exc}", FailureKind.INTERNAL)
 
 
 def prepare_media_items(items: Sequence[WorkItem], settings: Settings, storage: Storage,
@@ -103,7 +104,7 @@ class RunMedia(BaseModel):
     stages need from them."""
 
     prepared: dict[str, PreparedMedia]
-    failures: dict[str, str]
+    failures: dict[str, Failure]
     policies: dict[str, MediaPolicy] = {}
 
     def items_only(self) -> dict[str, PreparedMedia]:
@@ -127,7 +128,8 @@ def prepare_run_media(items: Sequence[WorkItem], context_items: Sequence[WorkIte
     prepared = {o.item_id: o for o in outcomes if isinstance(o, PreparedMedia)}
     return RunMedia(
         prepared=prepared,
-        failures={o.item_id: o.cause for o in outcomes if isinstance(o, MediaError)},
+        failures={o.item_id: Failure(kind=o.kind, message=o.cause)
+                  for o in outcomes if isinstance(o, MediaError)},
         # Resolved as prepare_media resolved it (it fails an item whose policy cannot be).
         policies={i.id: MediaPolicy(**resolve_policy(policy, i.media_policy).model_dump())
                   for i in items if i.id in prepared})

@@ -41,6 +41,7 @@ def test_a_job_that_ends_without_answers_fails_the_run_with_its_name_and_reason(
     lines = [json.loads(line) for line in (output / "results.jsonl").read_text().splitlines()]
     assert [line["id"] for line in lines] == ["n0", "n1", "n2"]
     assert all(failed.job_name in line["error"] and outcome in line["error"] for line in lines)
+    assert all(line["failure"]["kind"] == "batch_job" for line in lines)
     assert emulator.stats.generate_calls == {}  # nothing was answered, nothing billed
 
 
@@ -55,6 +56,7 @@ def test_a_failed_request_fails_only_its_item_and_the_rest_are_kept_and_not_boug
     lines = {line.id: line for line in report.items}
     assert report.items_ok == 4 and report.items_failed == 1  # 1 of 5: under the threshold
     assert "poisoned request" in lines["bad"].error and "batches/" in lines["bad"].error
+    assert lines["bad"].failure_kind == "rejected" and report.failure_kinds == {"rejected": 1}
     assert all(lines[f"n{i}"].cost_usd > 0 and lines[f"n{i}"].service_tier == "batch"
                for i in range(4))
     assert emulator.stats.batch_requests == 5

@@ -93,18 +93,24 @@ def test_a_budget_below_the_estimate_refuses_to_start(run_settings, emulator):
     assert emulator.stats.calls_to("generateContent") == 0
 
 
-def test_a_budget_reached_mid_run_stops_dispatch_and_keeps_what_was_paid_for(
-        run_settings: Settings, emulator: EmbeddedEmulator, tmp_path: Path):
-    # The answers come out ten times longer than assumed (a scripted 2,000-token answer
-    # against 20 + 400 thinking assumed at level low): the estimate passes, the spend
-    # reaches the budget part way through.
+@pytest.fixture
+def overspending(run_settings: Settings, emulator: EmbeddedEmulator
+                 ) -> tuple[Settings, list[WorkItem], float]:
+    """12 questions whose answers come out ten times longer than assumed (a scripted
+    2,000-token answer against 20 + 400 thinking assumed at level low), and a budget of
+    1.5× the estimate: the estimate passes, the spend reaches the budget part way through."""
     emulator.control.add_script(contains="Customer note", text="word " * 1600)
     settings = run_settings.model_copy(deep=True)
-    settings.models.flash.concurrency = 1
+    settings.models.flash.concurrency = 1  # one at a time, so the budget is seen in order
     settings.inference.failure_threshold = 1.0
     items = questions(12, TaskKind.CLASSIFY, model="gemini-3.8-flash")
     estimate = analyze_with(AnalyzeParams(items=items, estimate_only=True), settings)
-    budget = estimate.usd * 1.5
+    return settings, items, estimate.usd * 1.5
+
+
+def test_a_budget_reached_mid_run_stops_dispatch_and_keeps_what_was_paid_for(
+        overspending: tuple[Settings, list[WorkItem], float], tmp_path: Path):
+    settings, items, budget = overspending
     out = tmp_path / "out"
     report: RunReport = analyze_with(AnalyzeParams(items=items, budget_usd=budget, output=str(out)),
                                 settings)
@@ -116,6 +122,45 @@ def test_a_budget_reached_mid_run_stops_dispatch_and_keeps_what_was_paid_for(
     assert sum(1 for r in lines if r["output"]) == report.items_ok
     rerun = analyze_with(AnalyzeParams(items=items), settings)  # more budget: finish the rest
     assert rerun.items_reused == report.items_ok and rerun.items_ok == 12
+
+
+def test_each_failed_item_says_its_kind_and_the_report_counts_them_by_kind(
+        overspending: tuple[Settings, list[WorkItem], float], tmp_path: Path,
+        corrupt_video: Path):
+    # The budget stops part of the questions; and one video is not a readable video at all.
+    settings, questions_, budget = overspending
+    out = tmp_path / "out"
+    items = [*questions_, WorkItem(id="broken", uri=str(corrupt_video))]
+    report: RunReport = analyze_with(
+        AnalyzeParams(items=items, budget_usd=budget, output=str(out)), settings)
+
+    lines = {r["id"]: r for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
+    assert sorted(lines) == sorted(i.id for i in items)  # the broken video has its line too
+    assert lines["broken"]["failure"]["kind"] == "media_unreadable"
+    assert "not a readable" in lines["broken"]["failure"]["message"]
+    stopped = [i for i, r in lines.items() if r["failure"] and r["failure"]["kind"] == "budget"]
+    answered = [i for i, r in lines.items() if r["failure"] is None]
+    assert stopped and answered and len(stopped) + len(answered) == 12
+    assert all(lines[i]["output"] is None and lines[i]["attempts"] == [] for i in stopped)
+    assert all(lines[i]["error"] == lines[i]["failure"]["message"] for i in [*stopped, "broken"])
+    assert report.failure_kinds == {"budget": len(stopped), "media_unreadable": 1}
+    assert report.budget_stopped == len(stopped) and report.items_failed == len(stopped) + 1
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["failure_kinds"] == {"budget": len(stopped), "media_unreadable": 1}
+    markdown = (out / "report.md").read_text()
+    assert f"| budget | {len(stopped)} |" in markdown and "| media_unreadable | 1 |" in markdown
+    assert f"| media_unreadable | broken | {corrupt_video}: not a readable" in markdown
+
+
+def test_a_results_line_written_before_failures_had_a_kind_still_loads(tmp_path: Path):
+    from flashfirst.items import ItemResult
+
+    old = ItemResult.model_validate_json(
+        '{"id": "q1", "task": "summarize", "error": "not dispatched: budget of $1 reached"}')
+    assert not old.ok and old.failure.kind == "unclassified"
+    assert old.error == "not dispatched: budget of $1 reached"
+    answer = ItemResult.model_validate_json('{"id": "q2", "task": "summarize", "output": "ok"}')
+    assert answer.ok and answer.failure is None
 
 
 def test_the_report_is_a_prefect_artifact(run_settings, emulator):

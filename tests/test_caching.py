@@ -11,11 +11,12 @@ import pytest
 from flashfirst.flows.analyze import analyze_with
 from flashfirst.flows.cache_janitor import cache_janitor
 
-from flashfirst.caching.manager import CacheManager
+from flashfirst.caching.manager import CacheManager, PreparedContext
 from flashfirst.caching.provider import CachedContexts
 from flashfirst.client import backend_id, make_client
 from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator
+from flashfirst.failures import FailureKind
 from flashfirst.inference.engine import Engine, InferenceJob
 from flashfirst.inference.ratelimit import Limiters
 from flashfirst.items import TaskKind, WorkItem
@@ -111,21 +112,32 @@ def test_a_context_not_worth_caching_is_sent_inline(run_settings, emulator, tmp_
     assert report.cache.calls_with_cache_hits == 0
 
 
-def test_a_cache_that_expires_mid_run_is_recreated_once(run_settings, emulator, tmp_path):
-    """Between ensuring the cache and the calls, it expires: the calls recreate it once."""
-    client, storage = make_client(run_settings), Storage()
+def engine_on_a_live_cache(settings: Settings, tmp_path: Path
+                           ) -> tuple[Engine, CacheManager, PreparedContext, str]:
+    """An engine whose Flash calls name a live cache of the handbook (the run's plan)."""
+    client, storage = make_client(settings), Storage()
     context = prepare_context(SharedContext(system_instruction="Answer from the handbook.",
                                             documents=[handbook(tmp_path)]),
-                              storage, client, run_settings)
-    manager = CacheManager(client, storage, run_settings.storage_root, backend_id(run_settings))
+                              storage, client, settings)
+    manager = CacheManager(client, storage, settings.storage_root, backend_id(settings))
     use = manager.ensure(context, "gemini-3.8-flash", ttl_s=300)
-    emulator.control.advance_clock(301)
     contexts = CachedContexts(manager, context, {"gemini-3.8-flash": use}, ttl_s=300)
-    engine = Engine(client, run_settings, load_price_table(), load_routing_policy(),
+    engine = Engine(client, settings, load_price_table(), load_routing_policy(),
                     contexts=contexts, limiters=Limiters())
-    jobs = [InferenceJob(item=WorkItem(id=f"i{n}", text=f"Question {n}"), identity=f"i{n}",
-                         route=route(WorkItem(id="x", text="x"), load_routing_policy(),
-                                     run_settings.models)) for n in range(12)]
+    return engine, manager, context, use.cache_name
+
+
+def question_jobs(settings: Settings, n: int) -> list[InferenceJob]:
+    flash = route(WorkItem(id="x", text="x"), load_routing_policy(), settings.models)
+    return [InferenceJob(item=WorkItem(id=f"i{i}", text=f"Question {i}"), identity=f"i{i}",
+                         route=flash) for i in range(n)]
+
+
+def test_a_cache_that_expires_mid_run_is_recreated_once(run_settings, emulator, tmp_path):
+    """Between ensuring the cache and the calls, it expires: the calls recreate it once."""
+    engine, manager, context, cache_name = engine_on_a_live_cache(run_settings, tmp_path)
+    emulator.control.advance_clock(301)
+    jobs = question_jobs(run_settings, 12)
 
     async def go() -> list:
         return list(await asyncio.gather(*(engine.run(j) for j in jobs)))
@@ -140,7 +152,23 @@ def test_a_cache_that_expires_mid_run_is_recreated_once(run_settings, emulator, 
     assert context.tokens == 4405
     assert all(r.attempts[0].usage.cached_tokens == 4405 for r in results)
     recreated = [r for r in manager.records.values() if r.recreated]
-    assert len(recreated) == 1 and recreated[0].name != use.cache_name
+    assert len(recreated) == 1 and recreated[0].name != cache_name
+
+
+def test_a_call_still_refused_after_its_cache_was_recreated_fails_as_cache_gone(
+        run_settings, emulator, tmp_path):
+    """The API keeps answering 403 PERMISSION_DENIED to a request naming a cache (as for
+    an expired one): the engine recreates the cache once, then fails the item with the
+    kind cache_gone, not a generic rejection; nothing is retried further."""
+    engine, *_ = engine_on_a_live_cache(run_settings, tmp_path)
+    emulator.control.add_script(contains="Question", status=403,
+                                message="CachedContent not found (or permission denied)")
+    [job] = question_jobs(run_settings, 1)
+    result = asyncio.run(engine.run(job))
+    assert result.failure is not None and result.failure.kind == FailureKind.CACHE_GONE
+    assert "recreated once" in result.error
+    assert emulator.stats.cache_creations == 2  # the first, and one recreation
+    assert emulator.stats.calls_to("generateContent") == 2
 
 
 def test_janitor_deletes_only_our_idle_caches(run_settings, emulator, tmp_path, monkeypatch):

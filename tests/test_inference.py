@@ -143,6 +143,7 @@ def test_escalation_is_bounded_to_two_extra_attempts(settings, emulator):
     assert [a.model for a in result.attempts] == ["gemini-2.5-flash-lite",
                                                   "gemini-2.5-flash-lite", "gemini-3.8-flash"]
     assert "failed validation on gemini-3.8-flash" in result.error
+    assert result.failure.kind == "validation"
 
 
 def test_truncated_and_blocked_answers_escalate(settings, emulator):
@@ -163,7 +164,7 @@ def test_a_400_fails_only_its_item_and_is_not_retried(settings, emulator):
     results = {r.id: r for r in run(settings, [*items(3),
                                                WorkItem(id="bad", text="BAD_REQUEST")])}
     assert not results["bad"].ok and "400" in results["bad"].error
-    assert "1 try" in results["bad"].error
+    assert "1 try" in results["bad"].error and results["bad"].failure.kind == "rejected"
     assert results["bad"].attempts == []
     assert all(results[f"summarize-{i}"].ok for i in range(3))
 
@@ -212,6 +213,18 @@ def test_a_429_storm_completes_every_item_with_few_429s_after_adaptation(
     assert refused <= windows, f"{refused} 429s in {windows:.0f} quota windows after adaptation"
 
 
+def test_a_403_on_a_call_without_a_cache_is_a_rejection_whatever_its_words(settings,
+                                                                            emulator):
+    # Classified by HTTP code and google.rpc status: words about caches in the message
+    # make no cache gone when the request named none.
+    emulator.control.add_script(contains="FORBIDDEN", status=403,
+                                message="CachedContent not found (or permission denied)")
+    [result] = run(settings, [WorkItem(id="f", text="FORBIDDEN")])
+    assert result.failure.kind == "rejected" and "403" in result.error
+    assert emulator.stats.cache_creations == 0
+    assert emulator.stats.calls_to("generateContent") == 1  # not retried
+
+
 def test_a_second_run_of_the_same_items_makes_no_generate_calls(settings, emulator):
     first = run(settings, items(5))
     calls = emulator.stats.calls_to("generateContent")
@@ -227,7 +240,7 @@ def test_budget_reached_stops_dispatch_and_keeps_finished_answers(settings, emul
     limited.models.flash.concurrency = 1  # one at a time, so the budget is seen in order
     results = run(limited, items(20), budget=budget)
     done = [r for r in results if r.ok]
-    stopped = [r for r in results if r.error and "not dispatched" in r.error]
+    stopped = [r for r in results if r.failure and r.failure.kind == "budget"]
     assert done and stopped and len(done) + len(stopped) == 20
     assert budget.spent >= budget.limit
     rerun = run(limited, items(20))  # the answers already paid for are kept

@@ -73,6 +73,7 @@ def test_a_per_day_quota_429_stops_the_models_dispatch_with_a_clear_error(settin
     assert all(not r.ok and r.error.startswith("not dispatched: daily quota of "
                                                 "gemini-3.8-flash used up") for r in rest)
     assert all(PER_DAY in r.error and "resets at" in r.error for r in rest)
+    assert {r.failure.kind for r in results} == {"daily_quota"}  # not counted as budget stops
 
 
 def test_a_per_minute_429_is_still_retried(settings, emulator):

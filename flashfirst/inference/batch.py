@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from flashfirst.client import backend_id
 from flashfirst.context import ContextUse
+from flashfirst.failures import Failure, FailureKind, api_failure_kind, budget_reached
 from flashfirst.inference.answers import AnswerStore, job_key
 from flashfirst.inference.batch_input import BatchInput, KeyedRequest, split_input
 from flashfirst.inference.batch_ledger import (
@@ -68,7 +69,7 @@ class BatchOutcome(BaseModel):
 
 
 Member = tuple[InferenceJob, Route]
-Outcome = str | tuple[Attempt, Verdict]
+Outcome = Failure | tuple[Attempt, Verdict]
 
 
 @dataclass
@@ -79,7 +80,7 @@ class _Group:
     ctx: ContextUse | None
     by_key: dict[str, list[Member]]
     record: BatchRecord | None = None
-    not_sent: str | None = None  # why nothing was submitted (budget)
+    not_sent: Failure | None = None  # why nothing was submitted (budget)
     latest: dict[str, types.BatchJob] = field(default_factory=dict)
 
 
@@ -127,17 +128,19 @@ class BatchRunner:
             self._wait(groups)
             for job, route, outcome in (o for g in groups for o in self._collect(g)):
                 result = results[job.item.id]
-                if isinstance(outcome, str):
-                    result.error = outcome
+                if isinstance(outcome, Failure):
+                    result.fail(outcome.kind, outcome.message)
                     continue
                 attempt, verdict = outcome
                 result.attempts.append(attempt)
                 if verdict.ok:
-                    result.output, result.error = verdict.output, None
+                    result.output = verdict.output
+                    result.succeed()
                     continue
                 nxt = escalate(route, self.settings.models, verdict.error) if hop == 0 else None
                 if nxt is None:
-                    result.error = f"answer failed validation on {route.model}: {verdict.error}"
+                    result.fail(FailureKind.VALIDATION,
+                                f"answer failed validation on {route.model}: {verdict.error}")
                 else:
                     result.escalated = True
                     retry.append((job, nxt))
@@ -174,8 +177,7 @@ class BatchRunner:
             self.batch_names.extend(j.name for j in record.jobs)
             return group
         if self.budget.reached:
-            group.not_sent = (f"not dispatched: budget of ${self.budget.limit} reached "
-                              f"(spent ${self.budget.spent:.6f})")
+            group.not_sent = budget_reached(self.budget.limit, self.budget.spent)
             return group
         inputs = split_input(self.client, [self._keyed(k, members[0], ctx)
                                            for k, members in by_key.items()],
@@ -263,7 +265,8 @@ class BatchRunner:
         if group.record is None:
             for members in group.by_key.values():
                 for job, route in members:
-                    yield job, route, group.not_sent or "not submitted"
+                    yield job, route, group.not_sent or Failure(
+                        kind=FailureKind.BATCH_JOB, message="not submitted to the Batch API")
             return
         for submitted in group.record.jobs:
             batch = group.latest[submitted.name]
@@ -294,10 +297,12 @@ class BatchRunner:
     def _outcome(self, key: str, member: Member, answers: dict[str, dict | types.InlinedResponse],
                  job_name: str, group: _Group, failure: BatchFailure | None) -> Outcome:
         if failure is not None:
-            return f"batch job {job_name} ended {failure.state}: {failure.reason}"
+            return Failure(kind=FailureKind.BATCH_JOB, message=(
+                f"batch job {job_name} ended {failure.state}: {failure.reason}"))
         answer = answers.get(key)
         if answer is None:
-            return f"no answer for this request in batch job {job_name}"
+            return Failure(kind=FailureKind.BATCH_JOB,
+                           message=f"no answer for this request in batch job {job_name}")
         if isinstance(answer, types.InlinedResponse):
             error = answer.error.model_dump(exclude_none=True) if answer.error else None
             response = answer.response
@@ -306,10 +311,7 @@ class BatchRunner:
             response = (types.GenerateContentResponse.model_validate(answer["response"])
                         if answer.get("response") else None)
         if error is not None or response is None:
-            error = error or {}
-            return (f"batch request failed in {job_name}: {error.get('code', '')} "
-                    f"{error.get('status', '')} {error.get('message', 'no response')}"
-                    ).replace("  ", " ")
+            return _request_failure(error or {}, job_name)
         job, route = member
         return self._attempt(job, route, group.ctx, response)
 
@@ -387,9 +389,20 @@ def _by_model(members: list[Member]) -> dict[str, list[Member]]:
     return out
 
 
+def _request_failure(error: dict, job_name: str) -> Failure:
+    """One request's error inside a job, classified by its ``google.rpc`` code and status
+    like an online call's; without an error, the job simply gave no answer."""
+    code, status = error.get("code"), error.get("status")
+    kind = (api_failure_kind(int(code) if str(code).isdigit() else None, status)
+            if code or status else FailureKind.BATCH_JOB)
+    return Failure(kind=kind, message=(
+        f"batch request failed in {job_name}: {code or ''} {status or ''} "
+        f"{error.get('message', 'no response')}").replace("  ", " "))
+
+
 def _shared(outcome: Outcome) -> Outcome:
     """A second item with the same request shares the one paid answer: no second charge."""
-    if isinstance(outcome, str):
+    if isinstance(outcome, Failure):
         return outcome
     attempt, verdict = outcome
     return attempt.model_copy(update={"cost_usd": 0.0}), verdict

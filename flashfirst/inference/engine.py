@@ -19,9 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flashfirst.catalogue import ModelInfo, load_catalogue
 from flashfirst.context import ContextProvider, ContextUse, StaticContexts
-from flashfirst.errors import ThinkingNotSupported
+from flashfirst.errors import FlashfirstError, QuotaExhausted, ThinkingNotSupported
+from flashfirst.failures import FailureKind, budget_reached
 from flashfirst.inference.answers import AnswerStore, job_key
-from flashfirst.inference.ratelimit import PROCESS, Limiters, QuotaExhausted, spend_limit
+from flashfirst.inference.ratelimit import PROCESS, Limiters, spend_limit
 from flashfirst.inference.retry import CallFailure, backoff_s, classify
 from flashfirst.inference.validation import Verdict, judge
 from flashfirst.items import Attempt, ItemResult, Route, ServiceTier, Usage, WorkItem
@@ -71,14 +72,25 @@ class Budget:
         return self.limit is not None and self.spent >= self.limit
 
 
-class _BudgetReached(Exception):
-    pass
+class _BudgetReached(FlashfirstError):
+    """The run's budget is spent: this call is not made."""
 
 
-class _CallGaveUp(Exception):
+class _CallGaveUp(FlashfirstError):
+    """A call failed for good (not transient, or out of tries)."""
+
     def __init__(self, failure: CallFailure, tries: int) -> None:
         super().__init__(failure.message)
         self.failure, self.tries = failure, tries
+
+    def describe(self) -> str:
+        f = self.failure
+        what = "gave up after" if f.transient else "failed on"
+        tries = f"{self.tries} tr{'ies' if self.tries > 1 else 'y'}"
+        text = f"model call {what} {tries}: {f.code or ''} {f.status or ''} {f.message}"
+        if f.kind is FailureKind.CACHE_GONE:
+            text += " (the context cache was recreated once and refused again)"
+        return text.replace("  ", " ")
 
 
 class Engine:
@@ -108,22 +120,14 @@ class Engine:
             try:
                 attempt, verdict = await self._attempt(job, route, asked)
             except ThinkingNotSupported as refused:
-                result.error = f"refused before any call: {refused}"
-                return result
+                return result.fail(FailureKind.BAD_INPUT, f"refused before any call: {refused}")
             except QuotaExhausted as exhausted:
-                result.error = f"not dispatched: {exhausted}"
-                return result
+                return result.fail(FailureKind.DAILY_QUOTA, f"not dispatched: {exhausted}")
             except _BudgetReached:
-                result.error = (f"not dispatched: budget of ${self.budget.limit} reached "
-                                f"(spent ${self.budget.spent:.6f})")
-                return result
+                stop = budget_reached(self.budget.limit, self.budget.spent)
+                return result.fail(stop.kind, stop.message)
             except _CallGaveUp as gave_up:
-                f = gave_up.failure
-                what = "gave up after" if f.transient else "failed on"
-                result.error = (f"model call {what} {gave_up.tries} tr"
-                                f"{'ies' if gave_up.tries > 1 else 'y'}: "
-                                f"{f.code or ''} {f.status or ''} {f.message}".replace("  ", " "))
-                return result
+                return result.fail(gave_up.failure.kind, gave_up.describe())
             attempt.step = step
             result.attempts.append(attempt)
             if verdict.ok:
@@ -132,7 +136,8 @@ class Engine:
             nxt = next_step(self.policy, item, index, route, asked, self.settings.models,
                             verdict.error or "invalid answer")
             if nxt is None:
-                result.error = f"answer failed validation on {route.model}: {verdict.error}"
+                result.fail(FailureKind.VALIDATION,
+                            f"answer failed validation on {route.model}: {verdict.error}")
                 break
             result.escalated = True
             route, asked, step, index = nxt.route, nxt.thinking, nxt.step, nxt.index
@@ -185,12 +190,12 @@ class Engine:
                     config=self._config(job, ctx, tier, serving, thinking,
                                         self.policy.max_output_for(job.item)))
             except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
-                failure = classify(exc)
+                failure = classify(exc, named_cache=bool(ctx and ctx.cached))
                 flex_shed = failure.shed and tier is ServiceTier.FLEX
                 if failure.per_day:  # before the slot is freed: nobody else is sent
                     limiter.stop_for_the_day(failure.quota or "per-day quota")
                 limiter.release(ticket, refused=failure.code == 429 or flex_shed)
-                if ctx and ctx.cached and not recreated and _cache_gone(failure):
+                if failure.kind is FailureKind.CACHE_GONE and not recreated:
                     ctx, recreated = await self.contexts.recreate(route.model, ctx.cache_name), True
                     continue
                 if failure.code == 429 or flex_shed:
@@ -310,8 +315,3 @@ def _served_tier(response: types.GenerateContentResponse, requested: ServiceTier
         return ServiceTier(str(value).lower()) if value else requested
     except ValueError:
         return requested
-
-
-def _cache_gone(failure: CallFailure) -> bool:
-    text = failure.message.lower()
-    return failure.code in (403, 404) and ("cache" in text or "cachedcontent" in text)

@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from flashfirst.errors import FlashfirstError
+from flashfirst.errors import QuotaExhausted
 from flashfirst.settings import ModelSpec
 
 WINDOW_S = 60.0
@@ -56,19 +56,6 @@ _FULL = 0.9
 _MAX_LAG_S = 2.0
 _SAFETY_WAKE_S = 5.0  # a waiter re-checks this often even if no timer reached it
 _PACIFIC = ZoneInfo("America/Los_Angeles")
-
-
-class QuotaExhausted(FlashfirstError):
-    """A per-day quota of a model is used up: nothing more is sent to it today."""
-
-    def __init__(self, model: str, quota: str, until: float) -> None:
-        when = datetime.fromtimestamp(until, _PACIFIC).strftime("%Y-%m-%d %H:%M %Z")
-        super().__init__(f"daily quota of {model} used up ({quota}); nothing more is sent "
-                         f"to it until the quota resets at {when}")
-        self.model, self.quota, self.until = model, quota, until
-
-    def __reduce__(self) -> tuple:
-        return (type(self), (self.model, self.quota, self.until))
 
 
 @dataclass(slots=True)

@@ -14,7 +14,8 @@ import httpx2
 from google.genai import errors as genai_errors
 from pydantic import BaseModel
 
-_TRANSIENT_CODES = {408, 429, 500, 502, 503, 504}
+from flashfirst.failures import TRANSIENT_CODES, FailureKind, api_failure_kind
+
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)s\s*$")
 
 
@@ -22,6 +23,7 @@ class CallFailure(BaseModel):
     """What went wrong with one HTTP call, in terms the retry loop can act on."""
 
     transient: bool
+    kind: FailureKind = FailureKind.INTERNAL
     code: int | None = None
     status: str | None = None
     message: str
@@ -40,21 +42,27 @@ class CallFailure(BaseModel):
         return self.code == 503
 
 
-def classify(exc: BaseException) -> CallFailure:
+def classify(exc: BaseException, *, named_cache: bool = False) -> CallFailure:
+    """The one place an SDK error becomes a kind: from its HTTP code and ``google.rpc``
+    status (``failures.api_failure_kind``). ``named_cache``: the request used an explicit
+    cache, so a 403/404 means that cache is gone."""
     if isinstance(exc, genai_errors.APIError):
         code = int(exc.code) if exc.code else None
         details = _details(exc)
         failure = CallFailure(
-            transient=code in _TRANSIENT_CODES, code=code, status=exc.status,
+            transient=code in TRANSIENT_CODES, code=code, status=exc.status,
             message=str(exc.message or exc.status or code),
             retry_after_s=_retry_delay(details), quota=_quota(details),
         )
+        failure.kind = api_failure_kind(code, exc.status, per_day=failure.per_day,
+                                        named_cache=named_cache)
         if failure.per_day:
             failure.transient = False
             failure.message += f" (per-day quota {failure.quota}: not retried before its reset)"
         return failure
     if isinstance(exc, httpx2.TransportError | httpx.TransportError | asyncio.TimeoutError):
-        return CallFailure(transient=True, message=f"{type(exc).__name__}: {exc}".strip(": "))
+        return CallFailure(transient=True, kind=FailureKind.TRANSIENT,
+                           message=f"{type(exc).__name__}: {exc}".strip(": "))
     return CallFailure(transient=False, message=f"{type(exc).__name__}: {exc}")
 
 

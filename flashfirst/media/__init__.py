@@ -14,7 +14,16 @@ from pathlib import Path
 from google import genai
 
 from flashfirst.catalogue import load_catalogue, media_rules_of
-from flashfirst.errors import MediaError, ProbeError, StorageError
+from flashfirst.errors import (
+    FfmpegFailed,
+    MediaError,
+    MediaUploadError,
+    NotDelivered,
+    NoUsableOutput,
+    ProbeError,
+    StorageError,
+)
+from flashfirst.failures import FailureKind
 from flashfirst.items import MediaPolicy, WorkItem
 from flashfirst.media.accounting import (
     MediaStats,
@@ -25,9 +34,9 @@ from flashfirst.media.accounting import (
     tokens_as_is,
     tokens_sent,
 )
-from flashfirst.media.downsample import Converted, NoUsableOutput, convert
-from flashfirst.media.ffmpeg_cmd import FfmpegFailed, ffmpeg_invocations
-from flashfirst.media.parts import NotDelivered, request_media_resolution, to_parts
+from flashfirst.media.downsample import Converted, convert
+from flashfirst.media.ffmpeg_cmd import ffmpeg_invocations
+from flashfirst.media.parts import request_media_resolution, to_parts
 from flashfirst.media.policies import (
     POLICY_EFFECTS,
     Plan,
@@ -44,7 +53,7 @@ from flashfirst.media.prepared import (
     sha256_file,
 )
 from flashfirst.media.source import probe_source
-from flashfirst.media.upload import Delivery, MediaUploadError, deliver
+from flashfirst.media.upload import Delivery, deliver
 from flashfirst.probe import MediaInfo, MediaKind
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
@@ -76,7 +85,7 @@ def prepare_media(item: WorkItem, settings: Settings, storage: Storage,
     try:
         resolved = resolve_policy(policy, item.media_policy)
     except ValueError as exc:
-        raise MediaError(item.id, f"media policy: {exc}") from exc
+        raise MediaError(item.id, f"media policy: {exc}", FailureKind.BAD_INPUT) from exc
     store = MediaStore(storage, settings.storage_root)
     try:
         with storage.local_copy(item.uri, item.generation) as src:
@@ -90,7 +99,7 @@ def prepare_media(item: WorkItem, settings: Settings, storage: Storage,
                 delivery = deliver(item.id, record, inline=resolved.inline, fresh=not reused,
                                    settings=settings, store=store, client=client)
     except StorageError as exc:
-        raise MediaError(item.id, str(exc)) from exc
+        raise MediaError(item.id, str(exc), FailureKind.STORAGE) from exc
     except OSError as exc:
         raise MediaError(item.id, f"{item.uri}: {exc.strerror or exc}") from exc
     catalogue = load_catalogue(settings.model_catalogue_path)

@@ -10,16 +10,12 @@ from pathlib import Path
 
 import av
 
-from flashfirst.errors import ProbeError
+from flashfirst.errors import FfmpegFailed, NoUsableOutput, ProbeError
 from flashfirst.media import ffmpeg_cmd, sampling
 from flashfirst.media.policies import Plan
 from flashfirst.probe import MediaInfo, MediaKind, probe_file
 from flashfirst.settings import MediaSettings
 from flashfirst.token_rules import GEMINI_VIDEO_FPS, frames_sampled
-
-
-class NoUsableOutput(Exception):
-    """ffmpeg succeeded but wrote nothing worth sending (e.g. audio silent throughout)."""
 
 
 @dataclass
@@ -70,7 +66,7 @@ def _run_shortcut(run: Callable[[], float], dest: Path, frames: int, fps: float
     started = time.perf_counter()
     try:
         seconds = run()
-    except ffmpeg_cmd.FfmpegFailed as exc:
+    except FfmpegFailed as exc:
         return time.perf_counter() - started, f"ffmpeg failed ({exc.stderr_tail})"
     if not dest.exists():
         return seconds, "no output written"

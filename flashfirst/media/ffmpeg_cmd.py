@@ -18,6 +18,8 @@ from pathlib import Path
 import ffmpeg
 import imageio_ffmpeg
 
+from flashfirst.errors import FfmpegFailed
+
 # The long side is capped without upscaling; -2 keeps the other side even (x264 needs it).
 _SCALE_W = "if(gte(iw,ih),min(iw,{n}),-2)"
 _SCALE_H = "if(gte(iw,ih),-2,min(ih,{n}))"
@@ -34,15 +36,6 @@ AUDIO_BITRATE_IN_VIDEO = "32k"
 def ffmpeg_exe() -> str:
     """The static ffmpeg shipped in the imageio-ffmpeg wheel (no system install needed)."""
     return imageio_ffmpeg.get_ffmpeg_exe()
-
-
-class FfmpegFailed(Exception):
-    """ffmpeg exited non-zero; ``stderr_tail`` holds its last error lines."""
-
-    def __init__(self, returncode: int, stderr_tail: str) -> None:
-        super().__init__(f"ffmpeg exited with {returncode}: {stderr_tail}")
-        self.returncode = returncode
-        self.stderr_tail = stderr_tail
 
 
 @dataclass

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from google.genai import types
 
+from flashfirst.errors import NotDelivered
 from flashfirst.media.prepared import PreparedMedia, StoredFile
 from flashfirst.token_rules import MediaResolution, MediaRules
 
@@ -22,10 +23,6 @@ _GLOBAL_LEVEL = {
     MediaResolution.HIGH: types.MediaResolution.MEDIA_RESOLUTION_HIGH,
     MediaResolution.ULTRA_HIGH: types.MediaResolution.MEDIA_RESOLUTION_HIGH,
 }
-
-
-class NotDelivered(ValueError):
-    """The media was prepared without a client and is too large (or not allowed) inline."""
 
 
 def _offset(seconds: float | None) -> str | None:

@@ -17,29 +17,13 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from flashfirst.client import backend_id
-from flashfirst.errors import MediaError
+from flashfirst.errors import MediaError, MediaUploadError
 from flashfirst.media.prepared import MediaRecord, MediaStore, StoredFile
 from flashfirst.settings import Settings
 from flashfirst.storage import is_gcs
 
 ACTIVE_TIMEOUT_S = 600.0
 _POLL_FIRST_S, _POLL_MAX_S = 0.2, 5.0
-
-
-class MediaUploadError(MediaError):
-    """The upload failed; ``transient`` says whether trying again may help."""
-
-    def __init__(self, item_id: str, cause: str, *, transient: bool) -> None:
-        super().__init__(item_id, cause)
-        self.transient = transient
-
-    def __reduce__(self) -> tuple[object, ...]:
-        """Picklable (process and Dask task runners send failures between processes)."""
-        return _rebuild_upload_error, (self.item_id, self.cause, self.transient)
-
-
-def _rebuild_upload_error(item_id: str, cause: str, transient: bool) -> MediaUploadError:
-    return MediaUploadError(item_id, cause, transient=transient)
 
 
 @dataclass
