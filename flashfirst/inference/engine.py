@@ -70,6 +70,10 @@ class Budget:
     def reached(self) -> bool:
         return self.limit is not None and self.spent >= self.limit
 
+    def settle(self) -> None:
+        """The holder is done with it: a shared budget takes back what was not spent
+        (``flashfirst.inference.shared_budget``); a local one has nothing to return."""
+
 
 class _BudgetReached(Exception):
     pass
@@ -211,6 +215,8 @@ class Engine:
             served = _served_tier(response, tier)
             called_at = response_time(response)
             served_model = served_model_of(response)
+            if ctx is not None and ctx.cached:  # by Google's clock: near its expiry?
+                await self.contexts.used(ctx, called_at)
             cost = self.prices.price_call(self.billed_model(route.model, served_model, called_at),
                                           usage, served, called_at)
             self.budget.add(cost)
