@@ -109,6 +109,7 @@ class CacheManager:
         self._root = join(root, "caches", backend)
         self._lock = threading.Lock()
         self.records: dict[str, CacheRecord] = {}
+        self._untracked: set[str] = set()  # not in the run state: nothing to keep alive
         self.api_calls = 0
 
     # -- finding and creating ---------------------------------------------------------
@@ -213,7 +214,7 @@ class CacheManager:
         counts as yes, so the shared record is read once. In memory: cheap per call."""
         record = self.records.get(name)
         if record is None:
-            return self.run_state is not None
+            return self.run_state is not None and name not in self._untracked
         return _due(record, ttl_s, at or _now())
 
     def refresh(self, name: str, ttl_s: float, at: datetime | None = None) -> None:
@@ -236,6 +237,8 @@ class CacheManager:
                 shared = self.run_state.extended(name, expire_at)
             if shared is not None:
                 self.records[name] = shared
+            else:
+                self._untracked.add(name)
 
     def _set_ttl_or_keep(self, name: str, ttl_s: float,
                          keep: datetime | None) -> datetime | None:
@@ -251,6 +254,8 @@ class CacheManager:
             shared = self.run_state.cache_record(name)
             if shared is not None:
                 self.records[name] = shared
+            else:
+                self._untracked.add(name)
 
     def finish(self, keep_for_s: Callable[[CacheRecord], float]) -> list[CacheRecord]:
         """End of run: keep each cache for its reuse window, or delete it (window 0)."""
