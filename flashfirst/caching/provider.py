@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from datetime import datetime
 
 from flashfirst.caching.manager import CacheManager, PreparedContext
 from flashfirst.context import ContextUse
+
+log = logging.getLogger(__name__)
 
 
 class CachedContexts:
@@ -28,7 +31,11 @@ class CachedContexts:
         """A call read the cache at ``at`` (the backend's clock): extend it if it nears
         its expiry. Checked in memory; storage and the API only when it is near."""
         if use.cache_name and self.manager.near_expiry(use.cache_name, self.ttl_s, at):
-            await asyncio.to_thread(self.manager.refresh, use.cache_name, self.ttl_s, at)
+            try:
+                await asyncio.to_thread(self.manager.refresh, use.cache_name, self.ttl_s, at)
+            except Exception:  # noqa: BLE001 - the answer is paid for and stands
+                # Unextended, the cache may expire: the next call then recreates it.
+                log.warning("could not keep cache %s alive", use.cache_name, exc_info=True)
 
     async def recreate(self, model: str, stale_cache: str) -> ContextUse:
         fresh = await asyncio.to_thread(

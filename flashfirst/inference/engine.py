@@ -215,12 +215,12 @@ class Engine:
             served = _served_tier(response, tier)
             called_at = response_time(response)
             served_model = served_model_of(response)
-            if ctx is not None and ctx.cached:  # by Google's clock: near its expiry?
-                await self.contexts.used(ctx, called_at)
             cost = self.prices.price_call(self.billed_model(route.model, served_model, called_at),
                                           usage, served, called_at)
             self.budget.add(cost)
             limiter.record_cost(ticket, float(cost))
+            if ctx is not None and ctx.cached:  # by Google's clock: near its expiry?
+                await self.contexts.used(ctx, called_at)
             verdict = judge(response, job.item.response_schema, job.item.check)
             return Attempt(
                 model=route.model, served_model=served_model, called_at=called_at,
