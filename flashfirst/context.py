@@ -6,6 +6,7 @@ every request, so Gemini's implicit caching can still hit)."""
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Protocol
 
 from google.genai import types
@@ -44,6 +45,10 @@ class ContextProvider(Protocol):
 
     async def use(self, model: str) -> ContextUse | None: ...
 
+    async def used(self, use: ContextUse, at: datetime) -> None:
+        """A call used ``use`` at ``at`` by the backend's clock (keep its cache alive)."""
+        ...
+
     async def recreate(self, model: str, stale_cache: str) -> ContextUse | None:
         """The cache vanished mid-run (expired, deleted): make a new one, once."""
         ...
@@ -62,6 +67,9 @@ class StaticContexts:
         if use is None and self._fallback is not None:
             return self._fallback.model_copy(update={"model": model})
         return use
+
+    async def used(self, use: ContextUse, at: datetime) -> None:
+        return None
 
     async def recreate(self, model: str, stale_cache: str) -> ContextUse | None:
         return None

@@ -4,6 +4,7 @@ aggregate costs → write results and report."""
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import UTC, datetime
 
 from flashfirst.tasks.batches import BatchSubmitted, forget_parked_run, park_run
@@ -18,7 +19,6 @@ from flashfirst.tasks.routing import check_models, find_unanswered, plan_routes
 from prefect import flow
 from prefect.runtime import deployment, flow_run
 
-from flashfirst.caching.manager import merge_records
 from flashfirst.client import require_backend
 from flashfirst.errors import BatchJobFailed, FlashfirstError
 from flashfirst.estimate import RunEstimate
@@ -67,6 +67,7 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
     settings = settings_for_run(overrides)
     require_backend(settings, deployed=_deployed())
     run_id = _run_id()
+    state_id = _state_id(run_id)
     output = params.output or join(settings.storage_root, "runs", run_id)
     started, clock = datetime.now(UTC), StageClock()
 
@@ -96,10 +97,10 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
         estimate = estimate_run(pending, context, settings, budget)
         if params.estimate_only:
             return estimate
-    cache_plan = ensure_caches(context, pending, settings)
+    cache_plan = ensure_caches(context, pending, settings, state_id)
     clock.mark(Stage.ENSURE_CACHES)
     run = InferenceRun(
-        run_id=run_id, settings=settings, policy=policy,
+        run_id=run_id, state_id=state_id, settings=settings, policy=policy,
         context=context, plan=cache_plan.uses, cache_ttl_s=cache_plan.ttl_s,
         state_root=settings.storage_root, budget_usd=budget,
         deadline_at=time.time() + params.deadline_s if params.deadline_s else None,
@@ -112,8 +113,7 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
         return park_run(params, run_id, inferred.parked_jobs, settings)
     keep = params.keep_caches_s if params.keep_caches_s is not None else (
         settings.cache.reuse_window_s)
-    records, finish_calls = finish_caches(
-        merge_records(cache_plan.records, inferred.cache_records), keep, settings)
+    records, finish_calls = finish_caches(state_id, keep, settings)
     report = aggregate_costs(RunFacts(
         run_id=run_id, started_at=started, results=results,
         media={i: p.stats for i, p in media.items_only().items()},
@@ -150,3 +150,9 @@ def _deployed() -> bool:
 def _run_id() -> str:
     name = flow_run.get_name() or "local"
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{name}"
+
+
+def _state_id(run_id: str) -> str:
+    """Where this run's shared state lives (flashfirst.run_state): its own even when two
+    runs of the same name start in the same second."""
+    return f"{run_id}-{flow_run.get_id() or uuid.uuid4().hex}"

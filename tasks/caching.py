@@ -13,6 +13,7 @@ from flashfirst.context import ContextUse
 from flashfirst.inference.engine import InferenceJob
 from flashfirst.planning import cache_decisions
 from flashfirst.prices import load_price_table
+from flashfirst.run_state import RunState
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
 
@@ -20,21 +21,24 @@ from flashfirst.storage import Storage
 class CachePlan(BaseModel):
     decisions: list[CacheDecision] = Field(default_factory=list)
     uses: dict[str, ContextUse] = Field(default_factory=dict)
-    records: list[CacheRecord] = Field(default_factory=list)
     ttl_s: float = 0.0
     api_calls: int = 0
 
 
 @task(name="ensure-caches", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
 def ensure_caches(context: PreparedContext | None, pending: list[InferenceJob],
-                  settings: Settings) -> CachePlan:
+                  settings: Settings, state_id: str) -> CachePlan:
     """Find or create a cache for each model where the break-even says it pays, counting
-    only ``pending``, the items still to be sent (answers already paid for need none)."""
+    only ``pending``, the items still to be sent (answers already paid for need none).
+    The records go to the run's state, where the chunks keep them (extensions,
+    recreations) and ``finish_caches`` reads them."""
     if context is None or not pending:
         return CachePlan(decisions=cache_decisions(context, pending, settings,
                                                    load_price_table(settings.price_table_path)))
-    manager = CacheManager(make_client(settings), Storage(), settings.storage_root,
-                           backend_id(settings))
+    storage = Storage()
+    manager = CacheManager(make_client(settings), storage, settings.storage_root,
+                           backend_id(settings),
+                           RunState(storage, settings.storage_root, state_id))
     decisions = cache_decisions(context, pending, settings,
                                 load_price_table(settings.price_table_path),
                                 live=lambda model: manager.find(context.content_hash, model))
@@ -45,19 +49,21 @@ def ensure_caches(context: PreparedContext | None, pending: list[InferenceJob],
         if decision.create:
             plan.uses[decision.model] = manager.ensure(context, decision.model, decision.ttl_s)
             plan.ttl_s = max(plan.ttl_s, decision.ttl_s)
-    plan.records = list(manager.records.values())
     plan.api_calls = manager.api_calls
     return plan
 
 
 @task(name="finish-caches", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-def finish_caches(records: list[CacheRecord], keep_for_s: float,
+def finish_caches(state_id: str, keep_for_s: float,
                   settings: Settings) -> tuple[list[CacheRecord], int]:
-    """Keep the run's caches for the reuse window, or delete them (window 0). Never longer
-    than the storage break-even: past it, writing the cache again is cheaper."""
+    """Keep the run's caches (as the run's state records them, whichever chunk made or
+    extended them) for the reuse window, or delete them (window 0). Never longer than the
+    storage break-even: past it, writing the cache again is cheaper."""
     prices = load_price_table(settings.price_table_path)
-    manager = CacheManager(make_client(settings), Storage(), settings.storage_root,
+    storage = Storage()
+    manager = CacheManager(make_client(settings), storage, settings.storage_root,
                            backend_id(settings))
-    manager.records = {r.name: r for r in records}
+    manager.records = {r.name: r for r in
+                       RunState(storage, settings.storage_root, state_id).cache_records()}
     kept = manager.finish(lambda r: min(keep_for_s, worth_keeping_s(r.model, prices)))
     return kept, manager.api_calls

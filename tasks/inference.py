@@ -4,7 +4,9 @@ One Prefect task per HTTP call costs ~5-7 ms of orchestration each (DESIGN.md §
 thousands of task runs in the UI; a chunk of async calls keeps the quota full with a
 handful of task runs. Rate limits are per process (``ModelLimiter``) and, when
 ``FLASHFIRST_INFERENCE__SHARED_RATE_LIMITS`` is on, also shared across runs and workers
-through Prefect global concurrency limits on the Prefect server.
+through Prefect global concurrency limits on the Prefect server. The budget and the cache
+records are the run's, whichever process a chunk runs in: they live in the run state
+(``flashfirst.run_state``), not in a process's memory.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from prefect.futures import as_completed
 from pydantic import BaseModel, ConfigDict, Field
 
 from flashfirst import progress
-from flashfirst.caching.manager import CacheManager, CacheRecord, PreparedContext
+from flashfirst.caching.manager import CacheManager, PreparedContext
 from flashfirst.caching.provider import CachedContexts
 from flashfirst.client import backend_id, make_client
 from flashfirst.context import ContextUse
@@ -32,15 +34,14 @@ from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.batch import BatchFailure, BatchRunner
 from flashfirst.inference.batch_ledger import BatchLedger
 from flashfirst.inference.engine import Budget, Engine, InferenceJob
+from flashfirst.inference.shared_budget import BudgetLease
 from flashfirst.items import ItemResult, ServiceTier
 from flashfirst.prices import PriceTable, load_price_table
 from flashfirst.router import RoutingPolicy
+from flashfirst.run_state import RunState
 from flashfirst.settings import Settings
 from flashfirst.stages import Stage
 from flashfirst.storage import Storage
-
-_budgets: dict[str, Budget] = {}
-_budgets_lock = threading.Lock()
 
 
 class InferenceRun(BaseModel):
@@ -49,6 +50,8 @@ class InferenceRun(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     run_id: str
+    state_id: str = Field(description="Key of the run's shared state (budget, cache "
+                          "records) under state_root: unique per flow run.")
     settings: Settings
     policy: RoutingPolicy
     context: PreparedContext | None = None
@@ -61,17 +64,22 @@ class InferenceRun(BaseModel):
 
 
 class ChunkResult(BaseModel):
+    """What a chunk hands back; the cache records it made or extended are in the run
+    state (``flashfirst.run_state``), not here."""
+
     results: list[ItemResult]
-    cache_records: list[CacheRecord] = Field(default_factory=list)
     cache_api_calls: int = 0
     batch_failures: list[BatchFailure] = Field(default_factory=list)
     parked_jobs: list[str] = Field(default_factory=list)
 
 
-def run_budget(run: InferenceRun) -> Budget:
-    """One running spend per run in this process, shared by its chunks."""
-    with _budgets_lock:
-        return _budgets.setdefault(run.run_id, Budget(run.budget_usd))
+def chunk_budget(run: InferenceRun, storage: Storage) -> Budget:
+    """The chunk's lease of the run's budget, kept in the run state so that every chunk,
+    in any process, spends from the one budget. The chunk settles it when it ends (also
+    when it fails: a retry takes a fresh lease)."""
+    if run.budget_usd is None:
+        return Budget(None)
+    return BudgetLease(RunState(storage, run.state_root, run.state_id), run.budget_usd)
 
 
 @task(name="infer-chunk", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5,
@@ -81,14 +89,16 @@ async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str
     settings = run.settings
     client = shared_client(settings)
     storage = Storage()
-    manager = CacheManager(client, storage, run.state_root, backend_id(settings))
+    manager = CacheManager(client, storage, run.state_root, backend_id(settings),
+                           RunState(storage, run.state_root, run.state_id))
     contexts = (CachedContexts(manager, run.context, run.plan, run.cache_ttl_s)
                 if run.context is not None else None)
     # a retried chunk finds what was paid for
     answers = AnswerStore.shared(run.state_root, backend_id(settings))
+    budget = chunk_budget(run, storage)
     engine = Engine(client, settings, _price_table(settings.price_table_path), run.policy,
                     contexts=contexts, answers=answers,
-                    budget=run_budget(run), deadline_at=run.deadline_at,
+                    budget=budget, deadline_at=run.deadline_at,
                     gate=_shared_gate(settings))
     logger = get_run_logger()
 
@@ -104,10 +114,12 @@ async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str
         progress.advance(Stage.INFER)
         return result
 
-    results = await asyncio.gather(*(one(j) for j in jobs))
+    try:
+        results = await asyncio.gather(*(one(j) for j in jobs))
+    finally:
+        budget.settle()
     answers.sync()
-    return ChunkResult(results=list(results), cache_records=list(manager.records.values()),
-                       cache_api_calls=manager.api_calls)
+    return ChunkResult(results=list(results), cache_api_calls=manager.api_calls)
 
 
 _clients: dict[tuple, genai.Client] = {}
@@ -184,7 +196,6 @@ def chunked(jobs: list[InferenceJob], size: int) -> list[list[InferenceJob]]:
 
 class InferenceOutcome(BaseModel):
     results: list[ItemResult] = Field(default_factory=list)
-    cache_records: list[CacheRecord] = Field(default_factory=list)
     cache_api_calls: int = 0
     batch_failures: list[BatchFailure] = Field(default_factory=list)
     parked_jobs: list[str] = Field(default_factory=list)
@@ -195,13 +206,17 @@ class InferenceOutcome(BaseModel):
 def infer_batch(jobs: list[InferenceJob], run: InferenceRun) -> ChunkResult:
     settings = run.settings
     storage = Storage()
+    budget = chunk_budget(run, storage)
     runner = BatchRunner(
         make_client(settings), settings, load_price_table(settings.price_table_path),
         run.plan, run.context.inline("") if run.context else None,
-        AnswerStore(storage, run.state_root, backend_id(settings)), run_budget(run),
+        AnswerStore(storage, run.state_root, backend_id(settings)), budget,
         BatchLedger(storage, run.state_root), poll_s=settings.inference.batch_poll_s,
         on_progress=_batch_progress(), wait=not run.collect_later)
-    outcome = runner.run(jobs)
+    try:
+        outcome = runner.run(jobs)
+    finally:
+        budget.settle()
     logger = get_run_logger()
     if outcome.parked:
         logger.info("batch jobs %s still running: collect-batches finishes this run",
@@ -268,7 +283,6 @@ def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
             pending.append(_submit_chunk(waiting.pop(), run))
         chunk: ChunkResult = done.result()
         outcome.results.extend(chunk.results)
-        outcome.cache_records.extend(chunk.cache_records)
         outcome.cache_api_calls += chunk.cache_api_calls
         outcome.batch_failures.extend(chunk.batch_failures)
         outcome.parked_jobs.extend(chunk.parked_jobs)
@@ -276,6 +290,4 @@ def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
         if now - last_update >= _PROGRESS_EVERY_S or not pending:  # one API write a second
             update_progress_artifact(artifact, progress=100.0 * len(outcome.results) / len(jobs))
             last_update = now
-    with _budgets_lock:
-        _budgets.pop(run.run_id, None)  # a long-lived server would keep every run's else
     return outcome

@@ -32,14 +32,6 @@ def inbox(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def dask_prefect_api(prefect_server: PrefectServer, prefect_api: PrefectServer,
-                     monkeypatch: pytest.MonkeyPatch) -> PrefectServer:
-    """Dask worker processes report their task runs to the same Prefect server."""
-    monkeypatch.setenv("PREFECT_API_URL", prefect_server.api_url)
-    return prefect_server
-
-
 def test_without_an_address_the_flow_keeps_its_own_task_runner(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FLASHFIRST_DASK_ADDRESS", raising=False)

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from google import genai
 from google.genai import errors as genai_errors
@@ -27,6 +28,9 @@ from flashfirst.context import ContextUse
 from flashfirst.errors import StorageError
 from flashfirst.media.parts import parts_for_rules
 from flashfirst.storage import Storage, join
+
+if TYPE_CHECKING:
+    from flashfirst.run_state import RunState
 
 DISPLAY_PREFIX = "flashfirst"
 _LOCK_STALE_S = 120.0
@@ -69,16 +73,6 @@ class CacheRecord(BaseModel):
         return max(0.0, (end - start).total_seconds())
 
 
-def merge_records(*groups: list[CacheRecord]) -> list[CacheRecord]:
-    """Records of several tasks by cache name; a later copy (a recreation, an extension)
-    wins."""
-    merged: dict[str, CacheRecord] = {}
-    for group in groups:
-        for record in group:
-            merged[record.name] = record
-    return list(merged.values())
-
-
 class PreparedContext(BaseModel):
     """The shared context turned into request parts, with its identity and size."""
 
@@ -102,16 +96,20 @@ class CacheMarker(BaseModel):
 
 
 class CacheManager:
-    """Thread-safe: chunks of the fan-out in several threads share one per process."""
+    """Thread-safe. ``records`` is this process's copy of what the run did with its
+    caches; with a ``run_state`` the run's own records live there, shared by every chunk
+    wherever it runs (made, found, extended), and the copy is read again only when it
+    says a cache nears its expiry."""
 
     def __init__(self, client: genai.Client, storage: Storage, root: str,
-                 backend: str) -> None:
+                 backend: str, run_state: RunState | None = None) -> None:
         """``backend`` (``client.backend_id``) keeps markers apart: a cache name is only
         meaningful on the backend that made it."""
-        self.client, self.storage = client, storage
+        self.client, self.storage, self.run_state = client, storage, run_state
         self._root = join(root, "caches", backend)
         self._lock = threading.Lock()
         self.records: dict[str, CacheRecord] = {}
+        self._untracked: set[str] = set()  # not in the run state: nothing to keep alive
         self.api_calls = 0
 
     # -- finding and creating ---------------------------------------------------------
@@ -122,10 +120,13 @@ class CacheManager:
         with self._lock, self._cross_run_lock(context.content_hash, model):
             found = self._find_live(context.content_hash, model, stale)
             if found is not None:
+                self._know(found.name)  # another chunk of this run may have made it
                 record = self._extend(found, ttl_s)
             else:
                 record = self._create(context, model, ttl_s, recreated=stale is not None)
             self.records[record.name] = record
+            if self.run_state is not None:
+                self.run_state.put_cache_records([record])
             self._write_marker(CacheMarker(name=record.name, model=model,
                                            content_hash=context.content_hash,
                                            tokens=record.tokens))
@@ -207,15 +208,54 @@ class CacheManager:
 
     # -- keeping alive and letting go ------------------------------------------------
 
-    def refresh(self, name: str, ttl_s: float) -> None:
-        """Extend a cache still in use when less than a third of ``ttl_s`` remains."""
+    def near_expiry(self, name: str, ttl_s: float, at: datetime | None = None) -> bool:
+        """Does this process's copy say cache ``name`` needs extending at ``at`` (the
+        backend's clock, e.g. a response's Date; default this machine's)? Unknown here
+        counts as yes, so the shared record is read once. In memory: cheap per call."""
+        record = self.records.get(name)
+        if record is None:
+            return self.run_state is not None and name not in self._untracked
+        return _due(record, ttl_s, at or _now())
+
+    def refresh(self, name: str, ttl_s: float, at: datetime | None = None) -> None:
+        """Extend a cache still in use when less than a third of ``ttl_s`` remains at
+        ``at``. With a run state, once per near-expiry for the whole run: the chunk that
+        wins the claim extends, the others read the new expiry."""
+        now = at or _now()
         with self._lock:
-            record = self.records.get(name)
-            if record is None or record.deleted_at is not None:
+            if self.run_state is None:
+                record = self.records.get(name)
+                if record is not None and _due(record, ttl_s, now):
+                    record.expire_at = self._set_ttl_or_keep(name, ttl_s, record.expire_at)
                 return
-            if record.expire_at - _now() < timedelta(seconds=ttl_s / 3):
-                with contextlib.suppress(genai_errors.ClientError):
-                    record.expire_at = self._set_ttl(name, ttl_s) or record.expire_at
+            if not self.near_expiry(name, ttl_s, now):
+                return
+            claimed, shared = self.run_state.claim_extension(
+                name, lambda r: _due(r, ttl_s, now))
+            if claimed and shared is not None:
+                expire_at = self._set_ttl_or_keep(name, ttl_s, None)
+                shared = self.run_state.extended(name, expire_at)
+            if shared is not None:
+                self.records[name] = shared
+            else:
+                self._untracked.add(name)
+
+    def _set_ttl_or_keep(self, name: str, ttl_s: float,
+                         keep: datetime | None) -> datetime | None:
+        """A refused extension (the cache went meanwhile) is not the call's failure: the
+        next call finds the cache gone and recreates it."""
+        try:
+            return self._set_ttl(name, ttl_s) or keep
+        except genai_errors.ClientError:
+            return keep
+
+    def _know(self, name: str) -> None:
+        if name not in self.records and self.run_state is not None:
+            shared = self.run_state.cache_record(name)
+            if shared is not None:
+                self.records[name] = shared
+            else:
+                self._untracked.add(name)
 
     def finish(self, keep_for_s: Callable[[CacheRecord], float]) -> list[CacheRecord]:
         """End of run: keep each cache for its reuse window, or delete it (window 0)."""
@@ -268,6 +308,10 @@ class CacheManager:
             yield
         finally:
             self.storage.delete(uri)
+
+
+def _due(record: CacheRecord, ttl_s: float, now: datetime) -> bool:
+    return record.deleted_at is None and record.expire_at - now < timedelta(seconds=ttl_s / 3)
 
 
 def _alive(cache: types.CachedContent) -> bool:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
-import time
+from datetime import datetime
 
 from flashfirst.caching.manager import CacheManager, PreparedContext
 from flashfirst.context import ContextUse
 
-_REFRESH_EVERY_S = 30.0
+log = logging.getLogger(__name__)
 
 
 class CachedContexts:
@@ -20,16 +21,21 @@ class CachedContexts:
         self.manager, self.context, self.ttl_s = manager, context, ttl_s
         self._plan = dict(plan)
         self._lock = threading.Lock()
-        self._last_refresh: dict[str, float] = {}
 
     async def use(self, model: str) -> ContextUse:
         with self._lock:
             use = self._plan.get(model)
-        if use is None:
-            return self.context.inline(model)
-        if use.cached and self._refresh_due(use.cache_name):
-            await asyncio.to_thread(self.manager.refresh, use.cache_name, self.ttl_s)
-        return use
+        return use if use is not None else self.context.inline(model)
+
+    async def used(self, use: ContextUse, at: datetime) -> None:
+        """A call read the cache at ``at`` (the backend's clock): extend it if it nears
+        its expiry. Checked in memory; storage and the API only when it is near."""
+        if use.cache_name and self.manager.near_expiry(use.cache_name, self.ttl_s, at):
+            try:
+                await asyncio.to_thread(self.manager.refresh, use.cache_name, self.ttl_s, at)
+            except Exception:  # noqa: BLE001 - the answer is paid for and stands
+                # Unextended, the cache may expire: the next call then recreates it.
+                log.warning("could not keep cache %s alive", use.cache_name, exc_info=True)
 
     async def recreate(self, model: str, stale_cache: str) -> ContextUse:
         fresh = await asyncio.to_thread(
@@ -37,11 +43,3 @@ class CachedContexts:
         with self._lock:
             self._plan[model] = fresh
         return fresh
-
-    def _refresh_due(self, name: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            if now - self._last_refresh.get(name, 0.0) < _REFRESH_EVERY_S:
-                return False
-            self._last_refresh[name] = now
-            return True

@@ -206,6 +206,9 @@ class EmulatorConfig(BaseModel):
     max_request_bytes: int = Field(20 * 1024 * 1024, gt=0,
                                    description="Inline request size limit (20 MB).")
     request_log_limit: int = Field(10_000, ge=0, description="Keep this many log entries.")
+    clock_step_per_call_s: float = Field(
+        0.0, ge=0, description="Move the clock on by this much with every answered generate "
+        "call: a run of hours (caches nearing expiry) in a test of seconds.")
     state_dir: str | None = Field(
         None, description="Keep uploaded files, caches, batches and name counters in this "
         "directory and reload them at start, so a later process sees them as Google would; "

@@ -196,6 +196,7 @@ async def _generate(request: Request, *, stream: bool) -> Response:
     delays = _latency(state, model, served, usage, slow=faults["slow"])
     with state.lock:
         state.stats.record_answer(model.id, served, usage)
+        state.clock_offset += state.config.clock_step_per_call_s
     headers = {TIER_HEADER: served}
     entry = {"requested": model_id, "tier_requested": tier, "tier_served": served,
              "usage": usage, "delay_s": sum(delays), "at": state.now(),

@@ -71,6 +71,10 @@ class Budget:
     def reached(self) -> bool:
         return self.limit is not None and self.spent >= self.limit
 
+    def settle(self) -> None:
+        """The holder is done with it: a shared budget takes back what was not spent
+        (``flashfirst.inference.shared_budget``); a local one has nothing to return."""
+
 
 class _BudgetReached(FlashfirstError):
     """The run's budget is spent: this call is not made."""
@@ -220,6 +224,8 @@ class Engine:
                                           usage, served, called_at)
             self.budget.add(cost)
             limiter.record_cost(ticket, float(cost))
+            if ctx is not None and ctx.cached:  # by Google's clock: near its expiry?
+                await self.contexts.used(ctx, called_at)
             verdict = judge(response, job.item.response_schema, job.item.check)
             return Attempt(
                 model=route.model, served_model=served_model, called_at=called_at,
