@@ -8,13 +8,11 @@ from pydantic import BaseModel, Field
 
 from flashfirst.caching.decision import CacheDecision, worth_keeping_s
 from flashfirst.caching.manager import CacheManager, CacheRecord, PreparedContext
-from flashfirst.client import backend_id, make_client
 from flashfirst.context import ContextUse
 from flashfirst.inference.engine import InferenceJob
 from flashfirst.planning import cache_decisions
-from flashfirst.prices import load_price_table
+from flashfirst.run_context import run_context
 from flashfirst.settings import Settings
-from flashfirst.storage import Storage
 
 
 class CachePlan(BaseModel):
@@ -30,13 +28,11 @@ def ensure_caches(context: PreparedContext | None, pending: list[InferenceJob],
                   settings: Settings) -> CachePlan:
     """Find or create a cache for each model where the break-even says it pays, counting
     only ``pending``, the items still to be sent (answers already paid for need none)."""
+    shared = run_context(settings)
     if context is None or not pending:
-        return CachePlan(decisions=cache_decisions(context, pending, settings,
-                                                   load_price_table(settings.price_table_path)))
-    manager = CacheManager(make_client(settings), Storage(), settings.storage_root,
-                           backend_id(settings))
-    decisions = cache_decisions(context, pending, settings,
-                                load_price_table(settings.price_table_path),
+        return CachePlan(decisions=cache_decisions(context, pending, settings, shared.prices))
+    manager = CacheManager(shared.client, shared.storage, settings.storage_root, shared.backend)
+    decisions = cache_decisions(context, pending, settings, shared.prices,
                                 live=lambda model: manager.find(context.content_hash, model))
     logger = get_run_logger()
     plan = CachePlan(decisions=decisions)
@@ -55,9 +51,8 @@ def finish_caches(records: list[CacheRecord], keep_for_s: float,
                   settings: Settings) -> tuple[list[CacheRecord], int]:
     """Keep the run's caches for the reuse window, or delete them (window 0). Never longer
     than the storage break-even: past it, writing the cache again is cheaper."""
-    prices = load_price_table(settings.price_table_path)
-    manager = CacheManager(make_client(settings), Storage(), settings.storage_root,
-                           backend_id(settings))
+    shared = run_context(settings)
+    manager = CacheManager(shared.client, shared.storage, settings.storage_root, shared.backend)
     manager.records = {r.name: r for r in records}
-    kept = manager.finish(lambda r: min(keep_for_s, worth_keeping_s(r.model, prices)))
+    kept = manager.finish(lambda r: min(keep_for_s, worth_keeping_s(r.model, shared.prices)))
     return kept, manager.api_calls

@@ -79,13 +79,14 @@ class AnswerStore:
     _shared_lock = threading.Lock()
 
     @classmethod
-    def shared(cls, root: str, backend: str) -> AnswerStore:
+    def shared(cls, root: str, backend: str, storage: Storage | None = None) -> AnswerStore:
         """One store per root in a process: the index is built once and brought up to date
         with what other processes appended each time it is fetched (a chunk, a run)."""
         with cls._shared_lock:
             store = cls._shared.get((root, backend))
             if store is None:
-                return cls._shared.setdefault((root, backend), cls(Storage(), root, backend))
+                return cls._shared.setdefault((root, backend),
+                                              cls(storage or Storage(), root, backend))
         if store._local:
             store.refresh()
         return store
