@@ -20,11 +20,10 @@ from flashfirst.caching.decision import CacheDecision
 from flashfirst.catalogue import Catalogue, load_catalogue
 from flashfirst.errors import BudgetExceeded, ThinkingNotSupported
 from flashfirst.inference.engine import InferenceJob
-from flashfirst.inference.request import request_contents
+from flashfirst.inference.request import build_request, request_contents
 from flashfirst.items import TaskKind
 from flashfirst.prices import PriceTable, usd
 from flashfirst.router import RoutingPolicy
-from flashfirst.thinking import sent, thinking_config
 from flashfirst.thinking_figures import ASSUMED_THOUGHTS, ThinkingFigures, assumed_thoughts
 
 # Assumed answer sizes (tokens, thinking excluded) for pricing before the fact.
@@ -116,20 +115,20 @@ def price_plan(jobs: list[InferenceJob], counts: list[int], context_tokens: int,
 
 def _thoughts(job: InferenceJob, model: str, policy: RoutingPolicy, figures: ThinkingFigures,
               models: Catalogue) -> tuple[int, str]:
-    """Thoughts per call: measured in earlier runs for this task, model and setting, else
-    the documented assumption. A model outside the catalogue: the medium assumption."""
-    serving = models.find(model)
-    if serving is None:
-        return ASSUMED_THOUGHTS["medium"], "assumed"
-    asked = policy.thinking_for(job.item)
+    """Thoughts per call, for the thinking its request will carry: measured in earlier
+    runs for this task, model and setting, else the documented assumption. A model
+    outside the catalogue: the medium assumption."""
     try:
-        sending = sent(asked, thinking_config(asked, serving), serving)
+        request = build_request(job, job.route.model, None, policy.thinking_for(job.item),
+                                catalogue=models, max_output_tokens=None, tier=None)
     except ThinkingNotSupported:
         return 0, "assumed"  # refused before any call: costs nothing
-    figure = figures.measured(job.item.task.value, model, sending)
+    if request.serving is None:
+        return ASSUMED_THOUGHTS["medium"], "assumed"
+    figure = figures.measured(job.item.task.value, model, request.thinking)
     if figure is not None:
         return round(figure.mean), "measured in earlier runs"
-    return assumed_thoughts(sending, serving), "assumed"
+    return assumed_thoughts(request.thinking, request.serving), "assumed"
 
 
 def _billed_as(model: str, prices: PriceTable, models: Catalogue) -> str:

@@ -79,7 +79,7 @@ async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str
     engine = Engine(shared.client, settings, shared.prices, run.policy,
                     contexts=contexts, answers=answers,
                     budget=run_budget(run), deadline_at=run.deadline_at,
-                    gate=_shared_gate(settings))
+                    gate=_shared_gate(settings), catalogue=shared.catalogue)
     logger = get_run_logger()
 
     async def one(job: InferenceJob) -> ItemResult:

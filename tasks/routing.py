@@ -48,4 +48,5 @@ def find_unanswered(jobs: list[InferenceJob], context: PreparedContext | None,
                     settings: Settings) -> list[InferenceJob]:
     """The jobs whose answer is not stored yet: looked up once per run, for the estimate
     and the cache decisions alike."""
-    return unanswered(jobs, run_context(settings).answers(), context)
+    shared = run_context(settings)
+    return unanswered(jobs, shared.answers(), context, shared.policy, shared.catalogue)

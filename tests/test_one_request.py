@@ -74,3 +74,27 @@ def test_one_items_online_and_batch_requests_read_the_same_and_are_configured_al
     assert camel(in_batch.generation_config) == camel(sent_online.generation_config)
     assert camel(sent_online.generation_config)["maxOutputTokens"] == 900
 
+
+def test_an_answer_is_reused_only_for_the_same_thinking_and_output_cap(
+        run_settings: Settings, emulator: EmbeddedEmulator):
+    def note(**asks: object) -> WorkItem:
+        return WorkItem(id="note", task=TaskKind.SUMMARIZE, text="Shipping fees rose 4%.",
+                        **asks)
+
+    def run(**asks: object) -> int:
+        report = analyze_with(AnalyzeParams(items=[note(**asks)]), run_settings)
+        assert report.items_ok == 1
+        return report.items_reused
+
+    assert run() == 0  # the policy's thinking for summarize: low
+    assert run() == 1
+    assert run(thinking="high") == 0  # another thinking may give another answer: paid
+    assert run(thinking="high") == 1
+    assert run(thinking="high", max_output_tokens=8000) == 0  # so may another cap
+    assert run(thinking="high", max_output_tokens=8000) == 1
+    assert len(answered(emulator, "generateContent")) == 3
+    # The estimate counts the same way: only the request not answered yet is to be paid.
+    for asks, to_send in (({"thinking": "high"}, 0), ({"thinking": "default"}, 1)):
+        estimate = analyze_with(AnalyzeParams(items=[note(**asks)], estimate_only=True),
+                                run_settings)
+        assert estimate.items == to_send

@@ -26,7 +26,7 @@ from flashfirst.catalogue import Catalogue, load_catalogue
 from flashfirst.client import backend_id
 from flashfirst.context import ContextUse
 from flashfirst.errors import ThinkingNotSupported
-from flashfirst.inference.answers import AnswerStore, job_key
+from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.batch_input import BatchInput, KeyedRequest, split_input
 from flashfirst.inference.batch_ledger import (
     BatchLedger,
@@ -35,7 +35,7 @@ from flashfirst.inference.batch_ledger import (
     run_key,
 )
 from flashfirst.inference.engine import Budget, InferenceJob, served_model_of
-from flashfirst.inference.request import build_request
+from flashfirst.inference.request import build_request, request_key
 from flashfirst.inference.validation import Verdict, judge
 from flashfirst.items import Attempt, ItemResult, Route, ServiceTier, ThinkingSent, Usage
 from flashfirst.prices import PriceTable
@@ -116,7 +116,8 @@ class BatchRunner:
         pending: list[Member] = []
         for job in jobs:
             ctx = self._ctx(job.route.model)
-            key = job_key(job, ctx.content_hash if ctx else None)
+            key = request_key(job, job.route.model, self.policy, self.catalogue,
+                              ctx.content_hash if ctx else None)
             keys[job.item.id] = key
             done = self.answers.get(key) if self.answers else None
             if done is not None:
@@ -170,8 +171,8 @@ class BatchRunner:
         ctx = self._ctx(model)
         by_key: dict[str, list[Member]] = defaultdict(list)
         for job, route in members:
-            routed = job if route == job.route else job.model_copy(update={"route": route})
-            by_key[job_key(routed, ctx.content_hash if ctx else None)].append((job, route))
+            by_key[request_key(job, route.model, self.policy, self.catalogue,
+                               ctx.content_hash if ctx else None)].append((job, route))
         group = self._built(_Group(model=model, ctx=ctx, by_key=dict(by_key)))
         if not group.by_key:
             return group  # every request refused before any call

@@ -17,12 +17,12 @@ from google import genai
 from google.genai import types
 from pydantic import BaseModel, ConfigDict, Field
 
-from flashfirst.catalogue import load_catalogue
+from flashfirst.catalogue import Catalogue, load_catalogue
 from flashfirst.context import ContextProvider, ContextUse, StaticContexts
 from flashfirst.errors import ThinkingNotSupported
-from flashfirst.inference.answers import AnswerStore, job_key
+from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.ratelimit import PROCESS, Limiters, QuotaExhausted, spend_limit
-from flashfirst.inference.request import ModelRequest, build_request
+from flashfirst.inference.request import ModelRequest, build_request, request_key
 from flashfirst.inference.retry import CallFailure, backoff_s, classify
 from flashfirst.inference.validation import Verdict, judge
 from flashfirst.items import Attempt, ItemResult, Route, ServiceTier, Usage, WorkItem
@@ -85,21 +85,23 @@ class Engine:
                  policy: RoutingPolicy, *, contexts: ContextProvider | None = None,
                  answers: AnswerStore | None = None, budget: Budget | None = None,
                  deadline_at: float | None = None, gate: Gate | None = None,
-                 limiters: Limiters | None = None, seed: int = 0) -> None:
+                 limiters: Limiters | None = None, catalogue: Catalogue | None = None,
+                 seed: int = 0) -> None:
         self.client, self.settings, self.prices, self.policy = client, settings, prices, policy
         self.contexts = contexts or StaticContexts()
         self.answers, self.budget = answers, budget or Budget(None)
         self.deadline_at = deadline_at  # time.time() by which the run should be done
         self.gate = gate  # optional async (model, tokens) -> None shared across processes
         self.limiters = limiters or PROCESS
-        self.catalogue = load_catalogue(settings.model_catalogue_path)
+        self.catalogue = catalogue or load_catalogue(settings.model_catalogue_path)
         self._rng = random.Random(seed)
 
     async def run(self, job: InferenceJob) -> ItemResult:
         item = job.item
         result = ItemResult(id=item.id, task=item.task, route=job.route)
         first_ctx = await self.contexts.use(job.route.model)
-        key = job_key(job, first_ctx.content_hash if first_ctx else None)
+        key = request_key(job, job.route.model, self.policy, self.catalogue,
+                          first_ctx.content_hash if first_ctx else None)
         if self.answers is not None and (done := self.answers.get(key)) is not None:
             return done.model_copy(update={"reused": True, "route": job.route})
         route, asked, step, index = job.route, self.policy.thinking_for(item), "route", 0

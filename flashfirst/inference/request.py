@@ -15,9 +15,11 @@ from pydantic import BaseModel, ConfigDict
 from flashfirst.catalogue import Catalogue, ModelInfo
 from flashfirst.context import ContextUse
 from flashfirst.errors import ThinkingNotSupported
+from flashfirst.inference.answers import job_key
 from flashfirst.items import ServiceTier, ThinkingSent
 from flashfirst.media.parts import global_resolution, parts_for_rules
 from flashfirst.prompts import prompt_for
+from flashfirst.router import RoutingPolicy
 from flashfirst.thinking import sent, thinking_config
 from flashfirst.token_rules import MediaRules
 
@@ -91,3 +93,24 @@ def _config(job: InferenceJob, ctx: ContextUse | None, tier: ServiceTier | None,
     config.thinking_config = thinking  # None: the model's own default
     config.max_output_tokens = max_output_tokens
     return config
+
+
+def request_key(job: InferenceJob, model: str, policy: RoutingPolicy, catalogue: Catalogue,
+                context_hash: str | None) -> str:
+    """The answer key of ``job`` sent to ``model``: what its request asks (thinking as
+    the serving model takes it, the output cap) beside the item's content and the shared
+    context's content hash. A request the model would refuse keys without them: it is
+    refused before any call, so nothing is stored under it."""
+    routed = job if model == job.route.model else job.model_copy(
+        update={"route": job.route.model_copy(update={"model": model})})
+    try:
+        request = build_request(routed, model, None, policy.thinking_for(job.item),
+                                catalogue=catalogue,
+                                max_output_tokens=policy.max_output_for(job.item), tier=None)
+    except ThinkingNotSupported:
+        return job_key(routed, context_hash)
+    thinking = request.config.thinking_config
+    return job_key(routed, context_hash,
+                   thinking=thinking.model_dump(mode="json", exclude_none=True)
+                   if thinking is not None else None,
+                   max_output_tokens=request.config.max_output_tokens)
