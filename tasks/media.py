@@ -78,7 +78,8 @@ def prepare_media_items(items: Sequence[WorkItem], settings: Settings,
     """Map ``prepare_media_task`` over ``items`` (call it inside a flow).
 
     Returns one entry per item, in order: its ``PreparedMedia`` or the ``MediaError``
-    naming it and the cause. A failed item never fails its siblings."""
+    naming it and the cause. A failed item never fails its siblings. ``storage`` None:
+    each task uses its process's run context's."""
     if not items:
         return []
     routing = run_context(settings).policy
