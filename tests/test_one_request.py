@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from flashfirst.flows.analyze import analyze_with
+from flashfirst.flows.analyze import RunFailed, analyze_with
 
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.emulator.stats import LogEntry
@@ -98,3 +98,19 @@ def test_an_answer_is_reused_only_for_the_same_thinking_and_output_cap(
         estimate = analyze_with(AnalyzeParams(items=[note(**asks)], estimate_only=True),
                                 run_settings)
         assert estimate.items == to_send
+
+
+def test_a_batch_item_asking_thinking_its_model_refuses_fails_before_any_call(
+        run_settings: Settings, emulator: EmbeddedEmulator):
+    emulator.control.configure(batch={"pending_s": 0, "running_s": 0})
+    refused = WorkItem(id="odd", task=TaskKind.CLASSIFY, text="Ticket: 'late parcel'.",
+                       model="gemini-3.8-flash", thinking="minimal")  # 3.8 Flash: low and up
+    fine = WorkItem(id="ok", task=TaskKind.CLASSIFY, text="Ticket: 'charged twice'.",
+                    model="gemini-3.8-flash")
+    with pytest.raises(RunFailed) as failed:  # 1 of 2 is above the failure threshold
+        analyze_with(AnalyzeParams(items=[refused, fine], mode=RunMode.BATCH), run_settings)
+    report = failed.value.report
+    assert report.items_ok == 1
+    assert report.failures["odd"].startswith("refused before any call")
+    assert len(answered(emulator, "batch")) == 1  # only the item its model accepts is sent
+    assert emulator.stats.batch_requests == 1
