@@ -86,7 +86,8 @@ def batch(settings: Settings, emulator: EmbeddedEmulator, state_root: str, *,
     while True:
         runner = BatchRunner(make_client(settings), settings, load_price_table(), {}, None,
                              None, Budget(None), BatchLedger(Storage(), state_root),
-                             poll_s=60, sleep=control.advance_clock, wait=wait)
+                             poll_s=60, sleep=control.advance_clock, wait=wait,
+                             policy=RoutingPolicy())  # as the online side: same requests
         t0, c0 = time.monotonic(), control.now()
         outcome = runner.run(jobs(ServiceTier.BATCH))
         # Waiting in the run holds the worker for the emulator time it waited, too.

@@ -68,6 +68,24 @@ def make_client(settings: Settings) -> genai.Client:
     )
 
 
+_clients: dict[tuple, genai.Client] = {}
+_clients_lock = threading.Lock()
+
+
+def shared_client(settings: Settings) -> genai.Client:
+    """One SDK client per backend in a process: building one costs an SSL context and a
+    connection pool (the SDK keeps a pool per event loop inside it)."""
+    b = settings.backend
+    if b.kind == "emulator":
+        return make_client(settings)  # its URL depends on the whole emulated catalogue
+    key = (backend_id(settings), b.api_version, b.timeout_s)  # no raw key held as a key
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = make_client(settings)
+        return client
+
+
 def _pool_args(settings: Settings) -> dict:
     """Keep a connection open for every call the limits allow in flight: httpx keeps only
     20 by default, so above that each answer closes its connection and the next call opens

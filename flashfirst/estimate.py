@@ -14,18 +14,16 @@ import asyncio
 from decimal import Decimal
 
 from google import genai
-from google.genai import types
 from pydantic import BaseModel, Field
 
 from flashfirst.caching.decision import CacheDecision
 from flashfirst.catalogue import Catalogue, load_catalogue
 from flashfirst.errors import BudgetExceeded, ThinkingNotSupported
 from flashfirst.inference.engine import InferenceJob
+from flashfirst.inference.request import build_request, request_contents
 from flashfirst.items import TaskKind
 from flashfirst.prices import PriceTable, usd
-from flashfirst.prompts import prompt_for
 from flashfirst.router import RoutingPolicy
-from flashfirst.thinking import sent, thinking_config
 from flashfirst.thinking_figures import ASSUMED_THOUGHTS, ThinkingFigures, assumed_thoughts
 
 # Assumed answer sizes (tokens, thinking excluded) for pricing before the fact.
@@ -57,18 +55,18 @@ class RunEstimate(BaseModel):
                 + (f" against a budget of ${self.budget_usd}" if self.budget_usd else ""))
 
 
-async def count_job_tokens(client: genai.Client, jobs: list[InferenceJob]) -> list[int]:
-    """The API's own count for each item's request (without the shared context)."""
+async def count_job_tokens(client: genai.Client, jobs: list[InferenceJob],
+                           models: Catalogue | None = None) -> list[int]:
+    """The API's own count for each item's request as the engine will send it (its parts
+    under the serving model's token rules), without the shared context (counted once)."""
+    models = models or load_catalogue()
     gate = asyncio.Semaphore(_COUNT_CONCURRENCY)
 
     async def count(job: InferenceJob) -> int:
-        parts = [*job.parts]
-        if job.item.text:
-            parts.append(types.Part(text=job.item.text))
-        parts.append(types.Part(text=prompt_for(job.item)))
+        serving = models.find(models.served_id(job.route.model))
         async with gate:
             counted = await client.aio.models.count_tokens(
-                model=job.route.model, contents=[types.Content(role="user", parts=parts)])
+                model=job.route.model, contents=request_contents(job, None, serving))
         return counted.total_tokens or 0
 
     return list(await asyncio.gather(*(count(j) for j in jobs)))
@@ -117,20 +115,20 @@ def price_plan(jobs: list[InferenceJob], counts: list[int], context_tokens: int,
 
 def _thoughts(job: InferenceJob, model: str, policy: RoutingPolicy, figures: ThinkingFigures,
               models: Catalogue) -> tuple[int, str]:
-    """Thoughts per call: measured in earlier runs for this task, model and setting, else
-    the documented assumption. A model outside the catalogue: the medium assumption."""
-    serving = models.find(model)
-    if serving is None:
-        return ASSUMED_THOUGHTS["medium"], "assumed"
-    asked = policy.thinking_for(job.item)
+    """Thoughts per call, for the thinking its request will carry: measured in earlier
+    runs for this task, model and setting, else the documented assumption. A model
+    outside the catalogue: the medium assumption."""
     try:
-        sending = sent(asked, thinking_config(asked, serving), serving)
+        request = build_request(job, job.route.model, None, policy.thinking_for(job.item),
+                                catalogue=models, max_output_tokens=None, tier=None)
     except ThinkingNotSupported:
         return 0, "assumed"  # refused before any call: costs nothing
-    figure = figures.measured(job.item.task.value, model, sending)
+    if request.serving is None:
+        return ASSUMED_THOUGHTS["medium"], "assumed"
+    figure = figures.measured(job.item.task.value, model, request.thinking)
     if figure is not None:
         return round(figure.mean), "measured in earlier runs"
-    return assumed_thoughts(sending, serving), "assumed"
+    return assumed_thoughts(request.thinking, request.serving), "assumed"
 
 
 def _billed_as(model: str, prices: PriceTable, models: Catalogue) -> str:

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from flashfirst.caching.decision import CacheDecision, decide, expected_run_s
 from flashfirst.caching.manager import PreparedContext
 from flashfirst.calibration import mark_calibration
-from flashfirst.catalogue import load_catalogue
-from flashfirst.inference.answers import AnswerStore, job_key
+from flashfirst.catalogue import Catalogue, load_catalogue
+from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.engine import InferenceJob
+from flashfirst.inference.request import request_key
 from flashfirst.items import ServiceTier, WorkItem
 from flashfirst.prices import PriceTable
 from flashfirst.prompts import prompt_for
@@ -47,10 +48,13 @@ def plan_jobs(items: list[WorkItem], sources: dict[str, SourceParts],
 
 
 def unanswered(jobs: list[InferenceJob], answers: AnswerStore,
-               context: PreparedContext | None) -> list[InferenceJob]:
-    """Jobs that will really call a model: answered ones don't need a cache."""
+               context: PreparedContext | None, policy: RoutingPolicy,
+               catalogue: Catalogue) -> list[InferenceJob]:
+    """Jobs that will really call a model: answered ones don't need a cache. Keyed as
+    the engine keys them (the request's thinking and output cap included)."""
     context_hash = context.content_hash if context else None
-    return [j for j in jobs if not answers.has(job_key(j, context_hash))]
+    return [j for j in jobs if not answers.has(
+        request_key(j, j.route.model, policy, catalogue, context_hash))]
 
 
 def cache_decisions(context: PreparedContext | None, jobs: list[InferenceJob],

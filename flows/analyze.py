@@ -26,7 +26,7 @@ from flashfirst.items import failed_before_inference
 from flashfirst.overrides import RunOverrides, in_process_settings, settings_for_run
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.report import RunReport
-from flashfirst.router import load_routing_policy
+from flashfirst.run_context import run_context
 from flashfirst.settings import Settings
 from flashfirst.sources import (
     context_media_items,
@@ -81,7 +81,7 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
     clock.mark(Stage.PREPARE_MEDIA)
     context = prepare_shared_context(params, settings,
                                      context_parts(media.prepared, context_media))
-    policy = load_routing_policy(settings.routing_policy_path)
+    policy = run_context(settings).policy
     jobs = plan_routes(items, {**texts, **media_sources(media.prepared)},
                        media_resolutions(media.prepared),
                        policy, settings, context.tokens if context else 0, params.deadline_s,

@@ -8,8 +8,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import deployment
 
 from flashfirst.caching.janitor import JanitorReport, sweep
-from flashfirst.client import make_client, require_backend
-from flashfirst.prices import load_price_table
+from flashfirst.client import require_backend
+from flashfirst.run_context import run_context
 from flashfirst.settings import load_settings
 
 
@@ -18,7 +18,8 @@ def sweep_caches(reuse_window_s: float | None) -> JanitorReport:
     settings = load_settings()
     require_backend(settings, deployed=bool(deployment.get_id()))
     window = settings.cache.reuse_window_s if reuse_window_s is None else reuse_window_s
-    return sweep(make_client(settings), load_price_table(settings.price_table_path), window)
+    shared = run_context(settings)
+    return sweep(shared.client, shared.prices, window)
 
 
 @flow(name="cache-janitor", retries=1, retry_delay_seconds=60)

@@ -9,11 +9,10 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from flashfirst.client import backend_id, make_client
 from flashfirst.inference.parked import ParkedRun, ParkedRuns, parked_key
 from flashfirst.params import AnalyzeParams
+from flashfirst.run_context import run_context
 from flashfirst.settings import Settings
-from flashfirst.storage import Storage
 
 _ENDED = ("SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED", "PARTIALLY_SUCCEEDED")
 
@@ -39,13 +38,13 @@ class JobStatus(BaseModel):
 
 
 def _runs(settings: Settings) -> ParkedRuns:
-    return ParkedRuns(Storage(), settings.storage_root)
+    return ParkedRuns(run_context(settings).storage, settings.storage_root)
 
 
 @task(name="park-run", cache_policy=NO_CACHE)
 def park_run(params: AnalyzeParams, run_id: str, jobs: list[str],
              settings: Settings) -> BatchSubmitted:
-    backend = backend_id(settings)
+    backend = run_context(settings).backend
     _runs(settings).put(ParkedRun(key=parked_key(params, backend), run_id=run_id,
                                   backend=backend, params=params, jobs=jobs))
     message = (f"submitted {', '.join(jobs)}; the collect-batches deployment finishes this "
@@ -56,18 +55,18 @@ def park_run(params: AnalyzeParams, run_id: str, jobs: list[str],
 
 @task(name="forget-parked-run", cache_policy=NO_CACHE)
 def forget_parked_run(params: AnalyzeParams, settings: Settings) -> None:
-    _runs(settings).forget(parked_key(params, backend_id(settings)))
+    _runs(settings).forget(parked_key(params, run_context(settings).backend))
 
 
 @task(name="list-parked-runs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
 def list_parked_runs(settings: Settings) -> list[ParkedRun]:
-    return _runs(settings).all(backend_id(settings))
+    return _runs(settings).all(run_context(settings).backend)
 
 
 @task(name="check-batch-jobs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10)
 def check_batch_jobs(runs: list[ParkedRun], settings: Settings) -> list[JobStatus]:
     """Each parked job's state and requests done, as a table in the Prefect UI."""
-    client = make_client(settings)
+    client = run_context(settings).client
     out = []
     for run in runs:
         for name in run.jobs:

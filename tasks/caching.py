@@ -8,14 +8,12 @@ from pydantic import BaseModel, Field
 
 from flashfirst.caching.decision import CacheDecision, worth_keeping_s
 from flashfirst.caching.manager import CacheManager, CacheRecord, PreparedContext
-from flashfirst.client import backend_id, make_client
 from flashfirst.context import ContextUse
 from flashfirst.inference.engine import InferenceJob
 from flashfirst.planning import cache_decisions
-from flashfirst.prices import load_price_table
+from flashfirst.run_context import run_context
 from flashfirst.run_state import RunState
 from flashfirst.settings import Settings
-from flashfirst.storage import Storage
 
 
 class CachePlan(BaseModel):
@@ -32,15 +30,12 @@ def ensure_caches(context: PreparedContext | None, pending: list[InferenceJob],
     only ``pending``, the items still to be sent (answers already paid for need none).
     The records go to the run's state, where the chunks keep them (extensions,
     recreations) and ``finish_caches`` reads them."""
+    shared = run_context(settings)
     if context is None or not pending:
-        return CachePlan(decisions=cache_decisions(context, pending, settings,
-                                                   load_price_table(settings.price_table_path)))
-    storage = Storage()
-    manager = CacheManager(make_client(settings), storage, settings.storage_root,
-                           backend_id(settings),
-                           RunState(storage, settings.storage_root, state_id))
-    decisions = cache_decisions(context, pending, settings,
-                                load_price_table(settings.price_table_path),
+        return CachePlan(decisions=cache_decisions(context, pending, settings, shared.prices))
+    manager = CacheManager(shared.client, shared.storage, settings.storage_root, shared.backend,
+                           RunState(shared.storage, settings.storage_root, state_id))
+    decisions = cache_decisions(context, pending, settings, shared.prices,
                                 live=lambda model: manager.find(context.content_hash, model))
     logger = get_run_logger()
     plan = CachePlan(decisions=decisions)
@@ -59,11 +54,9 @@ def finish_caches(state_id: str, keep_for_s: float,
     """Keep the run's caches (as the run's state records them, whichever chunk made or
     extended them) for the reuse window, or delete them (window 0). Never longer than the
     storage break-even: past it, writing the cache again is cheaper."""
-    prices = load_price_table(settings.price_table_path)
-    storage = Storage()
-    manager = CacheManager(make_client(settings), storage, settings.storage_root,
-                           backend_id(settings))
+    shared = run_context(settings)
+    manager = CacheManager(shared.client, shared.storage, settings.storage_root, shared.backend)
     manager.records = {r.name: r for r in
-                       RunState(storage, settings.storage_root, state_id).cache_records()}
-    kept = manager.finish(lambda r: min(keep_for_s, worth_keeping_s(r.model, prices)))
+                       RunState(shared.storage, settings.storage_root, state_id).cache_records()}
+    kept = manager.finish(lambda r: min(keep_for_s, worth_keeping_s(r.model, shared.prices)))
     return kept, manager.api_calls

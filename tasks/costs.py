@@ -15,13 +15,10 @@ from pydantic import BaseModel, Field
 
 from flashfirst.caching.decision import CacheDecision
 from flashfirst.caching.manager import CacheRecord
-from flashfirst.catalogue import load_catalogue
-from flashfirst.client import backend_label
 from flashfirst.failures import FailureKind
 from flashfirst.items import ItemResult
 from flashfirst.ledger import CostSummary, MediaDelta, summarize_costs
 from flashfirst.media import MediaStats
-from flashfirst.prices import load_price_table
 from flashfirst.report import (
     RunReport,
     StageLine,
@@ -41,6 +38,7 @@ from flashfirst.report_render import (
     to_markdown,
     to_svg,
 )
+from flashfirst.run_context import run_context
 from flashfirst.settings import Settings
 from flashfirst.stages import Stage
 from flashfirst.storage import Storage, browser_url, join
@@ -66,19 +64,20 @@ class RunFacts(BaseModel):
 
 @task(name="aggregate-costs", cache_policy=NO_CACHE)
 def aggregate_costs(facts: RunFacts, settings: Settings) -> RunReport:
-    prices = load_price_table(settings.price_table_path)
+    shared = run_context(settings)
+    prices = shared.prices
     deltas = {i: MediaDelta(before=s.tokens_before, after=s.tokens_after)
               for i, s in facts.media.items()}
     costs = summarize_costs(facts.results, facts.cache_records, deltas, prices, settings.models,
-                            load_catalogue(settings.model_catalogue_path))
-    record_run(Storage(), settings.storage_root, facts.results)  # for later estimates
+                            shared.catalogue)
+    record_run(shared.storage, settings.storage_root, facts.results)  # for later estimates
     substituted = served_by(facts.results)
     for line in substituted:  # once per run, whatever the number of calls
         get_run_logger().warning("%s, priced as %s", line.line(), line.served)
     failures = {r.id: r.failure.message for r in facts.results if r.failure}
     kinds = failure_counts(facts.results)
     return RunReport(
-        run_id=facts.run_id, backend=backend_label(settings), price_table_version=prices.version,
+        run_id=facts.run_id, backend=shared.backend_label, price_table_version=prices.version,
         started_at=facts.started_at, finished_at=datetime.now(UTC),
         items_total=len(facts.results),
         items_ok=sum(1 for r in facts.results if r.ok), items_failed=len(failures),

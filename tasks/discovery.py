@@ -7,12 +7,12 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from flashfirst.caching.manager import PreparedContext
-from flashfirst.client import make_client
 from flashfirst.discover import discover
 from flashfirst.errors import ItemError
 from flashfirst.failures import Failure
 from flashfirst.items import WorkItem
 from flashfirst.params import AnalyzeParams
+from flashfirst.run_context import run_context
 from flashfirst.settings import Settings
 from flashfirst.sources import SourceParts, prepare_context, text_or_document_parts
 from flashfirst.storage import Storage
@@ -30,12 +30,13 @@ def discover_items(params: AnalyzeParams) -> list[WorkItem]:
 def read_text_sources(items: list[WorkItem], settings: Settings
                       ) -> tuple[dict[str, SourceParts], dict[str, Failure]]:
     """Parts of text and document items; per-item failures come back, not raised."""
-    storage, client = Storage(), make_client(settings)
+    shared = run_context(settings)
     parts: dict[str, SourceParts] = {}
     failures: dict[str, Failure] = {}
     for item in items:
         try:
-            parts[item.id] = text_or_document_parts(item, storage, client, settings)
+            parts[item.id] = text_or_document_parts(item, shared.storage, shared.client,
+                                                    settings)
         except ItemError as exc:
             failures[item.id] = Failure(kind=exc.kind, message=exc.cause)
     return parts, failures
@@ -45,5 +46,6 @@ def read_text_sources(items: list[WorkItem], settings: Settings
 def prepare_shared_context(params: AnalyzeParams, settings: Settings,
                            media_parts: dict[str, list[types.Part]] | None = None,
                            ) -> PreparedContext | None:
-    return prepare_context(params.context, Storage(), make_client(settings), settings,
+    shared = run_context(settings)
+    return prepare_context(params.context, shared.storage, shared.client, settings,
                            media_parts)

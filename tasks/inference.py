@@ -12,12 +12,8 @@ records are the run's, whichever process a chunk runs in: they live in the run s
 from __future__ import annotations
 
 import asyncio
-import functools
-import threading
 import time
-from pathlib import Path
 
-from google import genai
 from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
@@ -27,17 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from flashfirst import progress
 from flashfirst.caching.manager import CacheManager, PreparedContext
 from flashfirst.caching.provider import CachedContexts
-from flashfirst.client import backend_id, make_client
 from flashfirst.context import ContextUse
 from flashfirst.failures import FailureKind
-from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.batch import BatchFailure, BatchRunner
 from flashfirst.inference.batch_ledger import BatchLedger
 from flashfirst.inference.engine import Budget, Engine, InferenceJob
 from flashfirst.inference.shared_budget import BudgetLease
 from flashfirst.items import ItemResult, ServiceTier
-from flashfirst.prices import PriceTable, load_price_table
 from flashfirst.router import RoutingPolicy
+from flashfirst.run_context import run_context
 from flashfirst.run_state import RunState
 from flashfirst.settings import Settings
 from flashfirst.stages import Stage
@@ -87,19 +81,17 @@ def chunk_budget(run: InferenceRun, storage: Storage) -> Budget:
 async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str = ""
                       ) -> ChunkResult:
     settings = run.settings
-    client = shared_client(settings)
-    storage = Storage()
-    manager = CacheManager(client, storage, run.state_root, backend_id(settings),
-                           RunState(storage, run.state_root, run.state_id))
+    shared = run_context(settings)
+    manager = CacheManager(shared.client, shared.storage, run.state_root, shared.backend,
+                           RunState(shared.storage, run.state_root, run.state_id))
     contexts = (CachedContexts(manager, run.context, run.plan, run.cache_ttl_s)
                 if run.context is not None else None)
-    # a retried chunk finds what was paid for
-    answers = AnswerStore.shared(run.state_root, backend_id(settings))
-    budget = chunk_budget(run, storage)
-    engine = Engine(client, settings, _price_table(settings.price_table_path), run.policy,
+    answers = shared.answers(run.state_root)  # a retried chunk finds what was paid for
+    budget = chunk_budget(run, shared.storage)
+    engine = Engine(shared.client, settings, shared.prices, run.policy,
                     contexts=contexts, answers=answers,
                     budget=budget, deadline_at=run.deadline_at,
-                    gate=_shared_gate(settings))
+                    gate=_shared_gate(settings), catalogue=shared.catalogue)
     logger = get_run_logger()
 
     async def one(job: InferenceJob) -> ItemResult:
@@ -120,29 +112,6 @@ async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str
         budget.settle()
     answers.sync()
     return ChunkResult(results=list(results), cache_api_calls=manager.api_calls)
-
-
-_clients: dict[tuple, genai.Client] = {}
-_clients_lock = threading.Lock()
-
-
-def shared_client(settings: Settings) -> genai.Client:
-    """One SDK client per backend in a process: building one costs an SSL context and a
-    connection pool (the SDK keeps a pool per event loop inside it)."""
-    b = settings.backend
-    if b.kind == "emulator":
-        return make_client(settings)  # its URL depends on the whole emulated catalogue
-    key = (backend_id(settings), b.api_version, b.timeout_s)  # no raw key held as a key
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            client = _clients[key] = make_client(settings)
-        return client
-
-
-@functools.lru_cache(maxsize=8)
-def _price_table(path: Path | None) -> PriceTable:
-    return load_price_table(path)
 
 
 def shares_limits(settings: Settings) -> bool:
@@ -205,14 +174,15 @@ class InferenceOutcome(BaseModel):
 @task(name="infer-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=30)
 def infer_batch(jobs: list[InferenceJob], run: InferenceRun) -> ChunkResult:
     settings = run.settings
-    storage = Storage()
-    budget = chunk_budget(run, storage)
+    shared = run_context(settings)
+    budget = chunk_budget(run, shared.storage)
     runner = BatchRunner(
-        make_client(settings), settings, load_price_table(settings.price_table_path),
+        shared.client, settings, shared.prices,
         run.plan, run.context.inline("") if run.context else None,
-        AnswerStore(storage, run.state_root, backend_id(settings)), budget,
-        BatchLedger(storage, run.state_root), poll_s=settings.inference.batch_poll_s,
-        on_progress=_batch_progress(), wait=not run.collect_later)
+        shared.answers(run.state_root), budget,
+        BatchLedger(shared.storage, run.state_root), poll_s=settings.inference.batch_poll_s,
+        on_progress=_batch_progress(), wait=not run.collect_later,
+        policy=run.policy, catalogue=shared.catalogue)
     try:
         outcome = runner.run(jobs)
     finally:

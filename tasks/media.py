@@ -16,12 +16,12 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from pydantic import BaseModel
 
-from flashfirst.client import make_client
 from flashfirst.errors import FlashfirstError, MediaError
 from flashfirst.failures import Failure, FailureKind
 from flashfirst.items import ItemMedia, ItemResult, MediaPolicy, WorkItem
 from flashfirst.media import MediaUploadError, PreparedMedia, prepare_media, resolve_policy
-from flashfirst.router import RoutingPolicy, load_routing_policy, route
+from flashfirst.router import RoutingPolicy, route
+from flashfirst.run_context import run_context
 from flashfirst.settings import Settings
 from flashfirst.sources import CONTEXT_PREFIX
 from flashfirst.storage import Storage
@@ -43,14 +43,16 @@ def _retry_transient_uploads(task: Any, task_run: Any, state: Any) -> bool:
 @task(name="prepare-media", task_run_name="prepare-media-{item.id}", retries=2,
       retry_delay_seconds=[2, 10], retry_condition_fn=_retry_transient_uploads,
       cache_policy=NO_CACHE)
-def prepare_media_task(item: WorkItem, settings: Settings, storage: Storage, upload: bool,
-                       policy: MediaPolicy | None = None,
+def prepare_media_task(item: WorkItem, settings: Settings, storage: Storage | None,
+                       upload: bool, policy: MediaPolicy | None = None,
                        model: str | None = None) -> PreparedMedia:
     """Prepare one item's media (downsample, store, upload) and log what it saved.
-    The client is built here, not passed in: task arguments must pickle (Dask).
+    The client (and, unless given, the storage) come from the run context of the process
+    that runs the task, not passed in: task arguments must pickle (Dask).
     ``model``: the item's route, whose token rules count what it saved."""
-    client = make_client(settings) if upload else None
-    prepared = prepare_media(item, settings, storage, client, policy, model)
+    shared = run_context(settings)
+    client = shared.client if upload else None
+    prepared = prepare_media(item, settings, storage or shared.storage, client, policy, model)
     stats = prepared.stats
     get_run_logger().info(
         "%s: %s %s -> %s bytes, tokens %s -> %s%s%s (ffmpeg %.2f s)", item.id,
@@ -71,16 +73,17 @@ def _outcome(item: WorkItem, future: PrefectFuture[PreparedMedia]) -> PreparedMe
         return MediaError(item.id, f"{type(exc).__name__}: {exc}", FailureKind.INTERNAL)
 
 
-def prepare_media_items(items: Sequence[WorkItem], settings: Settings, storage: Storage,
-                        upload: bool, policy: MediaPolicy | None = None
+def prepare_media_items(items: Sequence[WorkItem], settings: Settings,
+                        storage: Storage | None, upload: bool, policy: MediaPolicy | None = None
                         ) -> list[PreparedMedia | MediaError]:
     """Map ``prepare_media_task`` over ``items`` (call it inside a flow).
 
     Returns one entry per item, in order: its ``PreparedMedia`` or the ``MediaError``
-    naming it and the cause. A failed item never fails its siblings."""
+    naming it and the cause. A failed item never fails its siblings. ``storage`` None:
+    each task uses its process's run context's."""
     if not items:
         return []
-    routing = load_routing_policy(settings.routing_policy_path)
+    routing = run_context(settings).policy
     models = [_route_model(i, routing, settings) for i in items]
     futures = prepare_media_task.map(list(items), unmapped(settings), unmapped(storage),
                                      unmapped(upload), unmapped(policy), models)
@@ -124,7 +127,7 @@ class RunMedia(BaseModel):
 def prepare_run_media(items: Sequence[WorkItem], context_items: Sequence[WorkItem],
                       settings: Settings, policy: MediaPolicy | None) -> RunMedia:
     """Every media item of the run and of its shared context, failures kept apart."""
-    outcomes = prepare_media_items([*items, *context_items], settings, Storage(), True, policy)
+    outcomes = prepare_media_items([*items, *context_items], settings, None, True, policy)
     prepared = {o.item_id: o for o in outcomes if isinstance(o, PreparedMedia)}
     return RunMedia(
         prepared=prepared,

@@ -7,8 +7,8 @@ from prefect.cache_policies import NO_CACHE
 
 from flashfirst.inference.engine import InferenceJob
 from flashfirst.inference.mode import ModeChoice, apply_modes, choose_modes
-from flashfirst.prices import load_price_table
 from flashfirst.router import RoutingPolicy
+from flashfirst.run_context import run_context
 from flashfirst.settings import Settings
 
 
@@ -17,7 +17,7 @@ def choose_run_modes(jobs: list[InferenceJob], pending: list[InferenceJob], sett
                      policy: RoutingPolicy, deadline_s: float | None, context_tokens: int
                      ) -> tuple[list[InferenceJob], list[ModeChoice]]:
     """Counted on the jobs that will really call a model (``pending``), applied to all."""
-    choices = choose_modes(pending, load_price_table(settings.price_table_path), settings,
+    choices = choose_modes(pending, run_context(settings).prices, settings,
                            policy.service_tier, deadline_s, context_tokens)
     logger = get_run_logger()
     for choice in choices.values():

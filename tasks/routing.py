@@ -6,13 +6,12 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flashfirst.caching.manager import PreparedContext
-from flashfirst.catalogue import check_run_models, load_catalogue
-from flashfirst.client import backend_id
-from flashfirst.inference.answers import AnswerStore
+from flashfirst.catalogue import check_run_models
 from flashfirst.inference.engine import InferenceJob
 from flashfirst.items import WorkItem
 from flashfirst.planning import plan_jobs, unanswered
 from flashfirst.router import RoutingPolicy
+from flashfirst.run_context import run_context
 from flashfirst.settings import Settings
 from flashfirst.sources import SourceParts
 from flashfirst.token_rules import MediaResolution
@@ -23,7 +22,7 @@ def check_models(items: list[WorkItem], settings: Settings) -> list[str]:
     """Before the first call: say which of the run's models are retiring, retired or
     re-routed (and by what they are served); refuse a retired one unless insisted."""
     ids = [s.id for s in settings.models.all] + [i.model for i in items if i.model]
-    notices = check_run_models(load_catalogue(settings.model_catalogue_path), ids,
+    notices = check_run_models(run_context(settings).catalogue, ids,
                                allow_retired=settings.allow_retired)
     logger = get_run_logger()
     for notice in notices:
@@ -49,5 +48,5 @@ def find_unanswered(jobs: list[InferenceJob], context: PreparedContext | None,
                     settings: Settings) -> list[InferenceJob]:
     """The jobs whose answer is not stored yet: looked up once per run, for the estimate
     and the cache decisions alike."""
-    return unanswered(jobs, AnswerStore.shared(settings.storage_root, backend_id(settings)),
-                      context)
+    shared = run_context(settings)
+    return unanswered(jobs, shared.answers(), context, shared.policy, shared.catalogue)

@@ -20,7 +20,7 @@ from flashfirst.emulator.resources import StoredFile
 from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.stats import LogEntry
 from flashfirst.emulator.thinking import thinking_of, thinking_rank
-from flashfirst.emulator.wire import Json, get, page
+from flashfirst.emulator.wire import Json, get, page, request_shape
 
 
 def _parse_items(state: EmulatorState, input_config: Json) -> tuple[list[BatchItem], str | None]:
@@ -144,8 +144,10 @@ def _answer_item(state: EmulatorState, default_model: str, request: Json) -> Jso
         return {"error": {"code": exc.code, "message": exc.message, "status": exc.status}}
     usage = response["usageMetadata"]
     state.stats.record_answer(model.id, "batch", usage)
-    state.stats.record(LogEntry(time=state.now(), endpoint="batch", model=model.id,
-                                tier_served="batch", usage=usage))
+    state.stats.record(LogEntry(
+        time=state.now(), endpoint="batch", model=model.id, tier_served="batch", usage=usage,
+        thinking_config=get(get(request, "generationConfig") or {}, "thinkingConfig"),
+        **request_shape(request)))
     return {"response": response}
 
 

@@ -30,7 +30,7 @@ from flashfirst.emulator.stats import LogEntry
 from flashfirst.emulator.thinking import thinking_of, thinking_rank
 from flashfirst.emulator.tokens import TokenCount
 from flashfirst.emulator.validation import validate_request
-from flashfirst.emulator.wire import Json, digest, get, read_json, unit_interval
+from flashfirst.emulator.wire import Json, digest, get, read_json, request_shape, unit_interval
 
 TIER_HEADER = "x-gemini-service-tier"
 _TIERS = {"standard", "flex", "priority"}
@@ -130,13 +130,16 @@ def log_call(state: EmulatorState, endpoint: str, model: str | None, status: int
              requested: str | None = None, tier_requested: str | None = None,
              tier_served: str | None = None, usage: Json | None = None,
              latency_s: float = 0.0, delay_s: float = 0.0, at: float | None = None,
-             thinking_config: Json | None = None) -> None:
+             thinking_config: Json | None = None, generation_config: Json | None = None,
+             content_digest: str | None = None) -> None:
     with state.lock:
         state.stats.record(LogEntry(time=state.now() if at is None else at, endpoint=endpoint,
                                     model=model, model_requested=requested or model,
                                     status=status, tier_requested=tier_requested,
                                     tier_served=tier_served, usage=usage,
                                     thinking_config=thinking_config,
+                                    generation_config=generation_config,
+                                    content_digest=content_digest,
                                     latency_s=latency_s, delay_s=delay_s))
 
 
@@ -200,7 +203,7 @@ async def _generate(request: Request, *, stream: bool) -> Response:
     headers = {TIER_HEADER: served}
     entry = {"requested": model_id, "tier_requested": tier, "tier_served": served,
              "usage": usage, "delay_s": sum(delays), "at": state.now(),
-             "thinking_config": sent_thinking}
+             "thinking_config": sent_thinking, **request_shape(body)}
     if stream:
         return StreamingResponse(
             _sse(state, response, delays, endpoint, model.id, entry, started),

@@ -24,6 +24,11 @@ class LogEntry(BaseModel):
     usage: dict[str, Any] | None = None
     thinking_config: dict[str, Any] | None = Field(
         None, description="generationConfig.thinkingConfig exactly as the request sent it.")
+    generation_config: dict[str, Any] | None = Field(
+        None, description="generationConfig exactly as the request sent it.")
+    content_digest: str | None = Field(
+        None, description="Hash of what the model reads (contents, systemInstruction, "
+        "cachedContent): equal for two requests that ask the same thing, online or batch.")
     latency_s: float = Field(0.0, description="Wall-clock seconds (informative only).")
     delay_s: float = Field(0.0, description="Latency the emulator chose for this answer "
                            "(tiers, faults, latency_scale): what tests assert on.")

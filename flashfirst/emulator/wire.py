@@ -120,3 +120,11 @@ def page(items: list[Any], query: Any, default_size: int,
     size = max(1, min(size, max_size))
     chunk = items[start:start + size]
     return chunk, (str(start + size) if start + size < len(items) else None)
+
+
+def request_shape(body: Json) -> dict[str, Any]:
+    """What the request log keeps of a generate request: its generation config as sent and
+    a digest of what the model reads (spelled either way on the wire)."""
+    return {"generation_config": get(body, "generationConfig"),
+            "content_digest": digest(get(body, "contents"), get(body, "systemInstruction"),
+                                     get(body, "cachedContent"))}

@@ -39,20 +39,30 @@ _LINE_HEAD = len(_PREFIX) + _KEY_LEN + len(_MID)
 
 
 def answer_key(*, identity: str, model: str, prompt: str, schema: dict | None,
-               check: str | None, context_hash: str | None) -> str:
-    """Everything that changes the answer, nothing that doesn't (tier, run id)."""
-    blob = json.dumps(
-        {"identity": identity, "model": model, "prompt": prompt, "schema": schema,
-         "check": check, "context": context_hash},
-        sort_keys=True, separators=(",", ":"),
-    )
+               check: str | None, context_hash: str | None,
+               thinking: dict | None = None, max_output_tokens: int | None = None) -> str:
+    """Everything that changes the answer, nothing that doesn't (tier, run id, the cache's
+    name: the context's content hash stands for it). ``thinking`` (the config sent) and
+    ``max_output_tokens`` enter only when set, so answers stored without them keep
+    their keys."""
+    fields = {"identity": identity, "model": model, "prompt": prompt, "schema": schema,
+              "check": check, "context": context_hash}
+    if thinking:
+        fields["thinking"] = thinking
+    if max_output_tokens is not None:
+        fields["max_output_tokens"] = max_output_tokens
+    blob = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def job_key(job: InferenceJob, context_hash: str | None) -> str:
+def job_key(job: InferenceJob, context_hash: str | None, *, thinking: dict | None = None,
+            max_output_tokens: int | None = None) -> str:
+    """The key of ``job`` on its route; ``request.request_key`` fills in the thinking and
+    output cap its request carries."""
     item = job.item
     return answer_key(identity=job.identity, model=job.route.model, prompt=prompt_for(item),
-                      schema=item.response_schema, check=item.check, context_hash=context_hash)
+                      schema=item.response_schema, check=item.check, context_hash=context_hash,
+                      thinking=thinking, max_output_tokens=max_output_tokens)
 
 
 class AnswerStore:
@@ -79,13 +89,14 @@ class AnswerStore:
     _shared_lock = threading.Lock()
 
     @classmethod
-    def shared(cls, root: str, backend: str) -> AnswerStore:
+    def shared(cls, root: str, backend: str, storage: Storage | None = None) -> AnswerStore:
         """One store per root in a process: the index is built once and brought up to date
         with what other processes appended each time it is fetched (a chunk, a run)."""
         with cls._shared_lock:
             store = cls._shared.get((root, backend))
             if store is None:
-                return cls._shared.setdefault((root, backend), cls(Storage(), root, backend))
+                return cls._shared.setdefault((root, backend),
+                                              cls(storage or Storage(), root, backend))
         if store._local:
             store.refresh()
         return store

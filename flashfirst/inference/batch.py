@@ -22,10 +22,12 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import BaseModel, Field
 
+from flashfirst.catalogue import Catalogue, load_catalogue
 from flashfirst.client import backend_id
 from flashfirst.context import ContextUse
+from flashfirst.errors import ThinkingNotSupported
 from flashfirst.failures import Failure, FailureKind, api_failure_kind, budget_reached
-from flashfirst.inference.answers import AnswerStore, job_key
+from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.batch_input import BatchInput, KeyedRequest, split_input
 from flashfirst.inference.batch_ledger import (
     BatchLedger,
@@ -33,11 +35,12 @@ from flashfirst.inference.batch_ledger import (
     SubmittedJob,
     run_key,
 )
-from flashfirst.inference.engine import Budget, Engine, InferenceJob, served_model_of
+from flashfirst.inference.engine import Budget, InferenceJob, served_model_of
+from flashfirst.inference.request import build_request, request_key
 from flashfirst.inference.validation import Verdict, judge
-from flashfirst.items import Attempt, ItemResult, Route, ServiceTier, Usage
+from flashfirst.items import Attempt, ItemResult, Route, ServiceTier, ThinkingSent, Usage
 from flashfirst.prices import PriceTable
-from flashfirst.router import escalate
+from flashfirst.router import RoutingPolicy, escalate, load_routing_policy
 from flashfirst.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -79,6 +82,10 @@ class _Group:
     model: str
     ctx: ContextUse | None
     by_key: dict[str, list[Member]]
+    requests: dict[str, KeyedRequest] = field(default_factory=dict)
+    thinking: dict[str, ThinkingSent] = field(default_factory=dict)
+    refused: dict[str, list[Member]] = field(default_factory=dict)  # thinking the model refuses
+    why_refused: dict[str, str] = field(default_factory=dict)
     record: BatchRecord | None = None
     not_sent: Failure | None = None  # why nothing was submitted (budget)
     latest: dict[str, types.BatchJob] = field(default_factory=dict)
@@ -89,8 +96,13 @@ class BatchRunner:
                  contexts: dict[str, ContextUse], fallback: ContextUse | None,
                  answers: AnswerStore | None, budget: Budget, ledger: BatchLedger,
                  poll_s: float = 2.0, sleep: Callable[[float], None] = time.sleep,
-                 on_progress: Progress | None = None, wait: bool = True) -> None:
+                 on_progress: Progress | None = None, wait: bool = True,
+                 policy: RoutingPolicy | None = None, catalogue: Catalogue | None = None
+                 ) -> None:
         self.client, self.settings, self.prices = client, settings, prices
+        # Thinking and output cap per task, as online requests carry them.
+        self.policy = policy or load_routing_policy(settings.routing_policy_path)
+        self.catalogue = catalogue or load_catalogue(settings.model_catalogue_path)
         self.contexts, self.fallback = contexts, fallback
         self.answers, self.budget, self.ledger = answers, budget, ledger
         self.poll_s, self._sleep, self._on_progress = poll_s, sleep, on_progress
@@ -105,7 +117,8 @@ class BatchRunner:
         pending: list[Member] = []
         for job in jobs:
             ctx = self._ctx(job.route.model)
-            key = job_key(job, ctx.content_hash if ctx else None)
+            key = request_key(job, job.route.model, self.policy, self.catalogue,
+                              ctx.content_hash if ctx else None)
             keys[job.item.id] = key
             done = self.answers.get(key) if self.answers else None
             if done is not None:
@@ -161,14 +174,16 @@ class BatchRunner:
         ctx = self._ctx(model)
         by_key: dict[str, list[Member]] = defaultdict(list)
         for job, route in members:
-            routed = job if route == job.route else job.model_copy(update={"route": route})
-            by_key[job_key(routed, ctx.content_hash if ctx else None)].append((job, route))
-        group = _Group(model=model, ctx=ctx, by_key=dict(by_key))
-        key = run_key(self.backend, model, list(by_key))
+            by_key[request_key(job, route.model, self.policy, self.catalogue,
+                               ctx.content_hash if ctx else None)].append((job, route))
+        group = self._built(_Group(model=model, ctx=ctx, by_key=dict(by_key)))
+        if not group.by_key:
+            return group  # every request refused before any call
+        key = run_key(self.backend, model, list(group.by_key))
         record = self.ledger.get(key)
         if record is not None and record.settled:  # answered before; these requests failed
             record = BatchRecord(run_key=key, backend=self.backend, model=model,
-                                 request_keys=sorted(by_key),
+                                 request_keys=sorted(group.by_key),
                                  earlier_jobs=[*record.earlier_jobs,
                                                *(j.name for j in record.jobs)])
         if record is not None and len(record.jobs) == record.parts:
@@ -179,12 +194,9 @@ class BatchRunner:
         if self.budget.reached:
             group.not_sent = budget_reached(self.budget.limit, self.budget.spent)
             return group
-        inputs = split_input(self.client, [self._keyed(k, members[0], ctx)
-                                           for k, members in by_key.items()],
-                             inline_max_bytes=self.settings.inference.batch_inline_max_bytes,
-                             file_max_bytes=self.settings.inference.batch_file_max_bytes)
+        inputs = self._split(group)
         record = record or BatchRecord(run_key=key, backend=self.backend, model=model,
-                                       request_keys=sorted(by_key), parts=len(inputs))
+                                       request_keys=sorted(group.by_key), parts=len(inputs))
         group.record = record
         for part in inputs:
             submitted = record.job_for(part.part)
@@ -195,12 +207,32 @@ class BatchRunner:
             self.batch_names.append(submitted.name)
         return group
 
-    def _keyed(self, key: str, member: Member, ctx: ContextUse | None) -> KeyedRequest:
-        job, _ = member
-        return KeyedRequest(key=key, request=types.InlinedRequest(
-            model=member[1].model, contents=Engine._contents(job, ctx),
-            config=_batch_config(Engine._config(job, ctx, ServiceTier.STANDARD)),
-            metadata={"key": key}))
+    def _built(self, group: _Group) -> _Group:
+        """Each key's request, built as the engine builds it online (no service tier:
+        the batch is the tier); a request whose thinking the model refuses is set apart
+        and never sent."""
+        for key, members in list(group.by_key.items()):
+            job, route = members[0]
+            try:
+                request = build_request(
+                    job, route.model, group.ctx, self.policy.thinking_for(job.item),
+                    catalogue=self.catalogue,
+                    max_output_tokens=self.policy.max_output_for(job.item), tier=None)
+            except ThinkingNotSupported as refused:
+                group.refused[key] = group.by_key.pop(key)
+                group.why_refused[key] = f"refused before any call: {refused}"
+                continue
+            group.thinking[key] = request.thinking
+            group.requests[key] = KeyedRequest(key=key, request=types.InlinedRequest(
+                model=request.model, contents=request.contents, config=request.config,
+                metadata={"key": key}))
+        return group
+
+    def _split(self, group: _Group) -> list[BatchInput]:
+        """Deterministic: a re-attaching run rebuilds the same parts from the same requests."""
+        return split_input(self.client, list(group.requests.values()),
+                           inline_max_bytes=self.settings.inference.batch_inline_max_bytes,
+                           file_max_bytes=self.settings.inference.batch_file_max_bytes)
 
     def _create(self, model: str, key: str, part: BatchInput) -> SubmittedJob:
         name = f"flashfirst-{key[:12]}-{part.part}"
@@ -262,6 +294,9 @@ class BatchRunner:
     # -- collect --------------------------------------------------------------------------
 
     def _collect(self, group: _Group):  # noqa: ANN202 - yields (job, route, Outcome)
+        for key, members in group.refused.items():
+            for job, route in members:
+                yield job, route, group.why_refused[key]
         if group.record is None:
             for members in group.by_key.values():
                 for job, route in members:
@@ -287,12 +322,8 @@ class BatchRunner:
     def _part_keys(self, group: _Group, submitted: SubmittedJob) -> list[str]:
         if group.record is None or group.record.parts == 1:
             return sorted(group.by_key)
-        # Rebuilt as when submitted: the same requests split the same way.
-        inputs = split_input(self.client, [self._keyed(k, m[0], group.ctx)
-                                           for k, m in group.by_key.items()],
-                             inline_max_bytes=self.settings.inference.batch_inline_max_bytes,
-                             file_max_bytes=self.settings.inference.batch_file_max_bytes)
-        return inputs[submitted.part].keys
+        # Split again as when submitted: the same requests split the same way.
+        return self._split(group)[submitted.part].keys
 
     def _outcome(self, key: str, member: Member, answers: dict[str, dict | types.InlinedResponse],
                  job_name: str, group: _Group, failure: BatchFailure | None) -> Outcome:
@@ -313,7 +344,7 @@ class BatchRunner:
         if error is not None or response is None:
             return _request_failure(error or {}, job_name)
         job, route = member
-        return self._attempt(job, route, group.ctx, response)
+        return self._attempt(job, route, group.ctx, response, group.thinking[key])
 
     def _answers(self, batch: types.BatchJob, model: str
                  ) -> tuple[dict[str, dict | types.InlinedResponse], BatchFailure | None]:
@@ -359,7 +390,8 @@ class BatchRunner:
         return json.loads(response.body) if response.body else {}
 
     def _attempt(self, job: InferenceJob, route: Route, ctx: ContextUse | None,
-                 response: types.GenerateContentResponse) -> tuple[Attempt, Verdict]:
+                 response: types.GenerateContentResponse,
+                 thinking: ThinkingSent) -> tuple[Attempt, Verdict]:
         usage = Usage.from_sdk(response.usage_metadata)
         served = served_model_of(response)  # priced as the model that served
         called = datetime.now(UTC)  # when the answer is collected: the day it is priced
@@ -373,7 +405,7 @@ class BatchRunner:
             service_tier_served=ServiceTier.BATCH, usage=usage, cost_usd=float(cost),
             ok=verdict.ok, finish_reason=verdict.finish_reason,
             validation_error=verdict.error,
-            cached_content=ctx.cache_name if ctx else None), verdict
+            cached_content=ctx.cache_name if ctx else None, thinking=thinking), verdict
 
     def _ctx(self, model: str) -> ContextUse | None:
         use = self.contexts.get(model)
@@ -412,11 +444,6 @@ def _succeeded(answer: dict | types.InlinedResponse) -> bool:
     if isinstance(answer, types.InlinedResponse):
         return answer.error is None and answer.response is not None
     return answer.get("error") is None and answer.get("response") is not None
-
-
-def _batch_config(config: types.GenerateContentConfig) -> types.GenerateContentConfig:
-    """Batch requests carry no service tier: the batch itself is the tier."""
-    return config.model_copy(update={"service_tier": None})
 
 
 def _state(batch: types.BatchJob) -> str:

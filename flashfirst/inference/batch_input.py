@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from google import genai
+from google.genai import _common as sdk_common
 from google.genai import batches as sdk_batches
 from google.genai import types
 from pydantic import BaseModel, ConfigDict
@@ -36,9 +37,11 @@ class BatchInput(BaseModel):
 def wire_line(client: genai.Client, keyed: KeyedRequest) -> dict:
     """The request as the SDK itself puts it on the wire (its converter places
     ``cachedContent`` and ``systemInstruction`` at request level, where the API wants
-    them: python-genai #1313), as one JSONL row."""
+    them: python-genai #1313), as one JSONL row. Nested SDK objects (a thinking config)
+    become plain values the way the SDK's own request encoding makes them."""
     body = sdk_batches._InlinedRequest_to_mldev(client._api_client, keyed.request)
-    return {"key": keyed.key, "request": body["request"]}
+    request = sdk_common.encode_unserializable_types(sdk_common.convert_to_dict(body["request"]))
+    return {"key": keyed.key, "request": request}
 
 
 def split_input(client: genai.Client, requests: list[KeyedRequest], *, inline_max_bytes: int,

@@ -17,22 +17,21 @@ from google import genai
 from google.genai import types
 from pydantic import BaseModel, ConfigDict, Field
 
-from flashfirst.catalogue import ModelInfo, load_catalogue
+from flashfirst.catalogue import Catalogue, load_catalogue
 from flashfirst.context import ContextProvider, ContextUse, StaticContexts
 from flashfirst.errors import FlashfirstError, QuotaExhausted, ThinkingNotSupported
 from flashfirst.failures import FailureKind, budget_reached
-from flashfirst.inference.answers import AnswerStore, job_key
+from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.ratelimit import PROCESS, Limiters, spend_limit
+from flashfirst.inference.request import ModelRequest, build_request, request_key
 from flashfirst.inference.retry import CallFailure, backoff_s, classify
 from flashfirst.inference.validation import Verdict, judge
 from flashfirst.items import Attempt, ItemResult, Route, ServiceTier, Usage, WorkItem
-from flashfirst.media.parts import global_resolution, parts_for_rules
 from flashfirst.prices import PriceTable
-from flashfirst.prompts import prompt_for
 from flashfirst.router import RoutingPolicy, next_step
 from flashfirst.settings import Settings
-from flashfirst.thinking import Effort, sent, thinking_config
-from flashfirst.token_rules import MediaResolution, MediaRules
+from flashfirst.thinking import Effort
+from flashfirst.token_rules import MediaResolution
 
 SERVED_TIER_HEADER = "x-gemini-service-tier"
 # Called before each request with (model, estimated tokens): a limit shared beyond this
@@ -102,21 +101,23 @@ class Engine:
                  policy: RoutingPolicy, *, contexts: ContextProvider | None = None,
                  answers: AnswerStore | None = None, budget: Budget | None = None,
                  deadline_at: float | None = None, gate: Gate | None = None,
-                 limiters: Limiters | None = None, seed: int = 0) -> None:
+                 limiters: Limiters | None = None, catalogue: Catalogue | None = None,
+                 seed: int = 0) -> None:
         self.client, self.settings, self.prices, self.policy = client, settings, prices, policy
         self.contexts = contexts or StaticContexts()
         self.answers, self.budget = answers, budget or Budget(None)
         self.deadline_at = deadline_at  # time.time() by which the run should be done
         self.gate = gate  # optional async (model, tokens) -> None shared across processes
         self.limiters = limiters or PROCESS
-        self.catalogue = load_catalogue(settings.model_catalogue_path)
+        self.catalogue = catalogue or load_catalogue(settings.model_catalogue_path)
         self._rng = random.Random(seed)
 
     async def run(self, job: InferenceJob) -> ItemResult:
         item = job.item
         result = ItemResult(id=item.id, task=item.task, route=job.route)
         first_ctx = await self.contexts.use(job.route.model)
-        key = job_key(job, first_ctx.content_hash if first_ctx else None)
+        key = request_key(job, job.route.model, self.policy, self.catalogue,
+                          first_ctx.content_hash if first_ctx else None)
         if self.answers is not None and (done := self.answers.get(key)) is not None:
             return done.model_copy(update={"reused": True, "route": job.route})
         route, asked, step, index = job.route, self.policy.thinking_for(item), "route", 0
@@ -156,7 +157,7 @@ class Engine:
         spent, measured (the thinking lever's sample). A failure here fails nothing."""
         try:
             attempt, _ = await self._attempt(job, job.route, Effort.DEFAULT)
-        except (_BudgetReached, _CallGaveUp, ThinkingNotSupported):
+        except (_BudgetReached, _CallGaveUp, ThinkingNotSupported, QuotaExhausted):
             return None
         attempt.step = "calibration"
         return attempt
@@ -169,13 +170,8 @@ class Engine:
         limiter = self.limiters.for_model(spec, cfg.quota_window_s, spend, cfg.spend_window_s)
         ctx = await self.contexts.use(route.model)
         tier, recreated = route.service_tier, False
-        serving = self.catalogue.find(self.catalogue.served_id(route.model))
-        thinking = None
-        if serving is not None:  # checked against the model that will serve, before paying
-            thinking = thinking_config(asked, serving)
-        elif asked:
-            raise ThinkingNotSupported(route.model, asked,
-                                       "nothing known: the model is not in the catalogue")
+        # Checked against the model that will serve, before paying.
+        request = self._request(job, route, ctx, asked, tier)
         est = job.est_prompt_tokens + (ctx.tokens if ctx else 0)
         tries = 0  # per tier: moving from Flex to Standard starts a fresh count
         while True:
@@ -190,9 +186,7 @@ class Engine:
             tries += 1
             try:
                 response = await self.client.aio.models.generate_content(
-                    model=route.model, contents=self._contents(job, ctx, serving),
-                    config=self._config(job, ctx, tier, serving, thinking,
-                                        self.policy.max_output_for(job.item)))
+                    model=request.model, contents=request.contents, config=request.config)
             except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
                 failure = classify(exc, named_cache=bool(ctx and ctx.cached))
                 flex_shed = failure.shed and tier is ServiceTier.FLEX
@@ -201,6 +195,7 @@ class Engine:
                 limiter.release(ticket, refused=failure.code == 429 or flex_shed)
                 if failure.kind is FailureKind.CACHE_GONE and not recreated:
                     ctx, recreated = await self.contexts.recreate(route.model, ctx.cache_name), True
+                    request = self._request(job, route, ctx, asked, tier)
                     continue
                 if failure.code == 429 or flex_shed:
                     limiter.on_throttled(failure.retry_after_s, failure.quota,
@@ -209,6 +204,7 @@ class Engine:
                                   self._rng)
                 if flex_shed and (tries >= cfg.max_attempts or not self._flex_still_fits(delay)):
                     tier, tries = ServiceTier.STANDARD, 0  # the deadline needs Standard now
+                    request = self._request(job, route, ctx, asked, tier)
                     continue
                 if not failure.transient or tries >= cfg.max_attempts:
                     raise _CallGaveUp(failure, tries) from exc
@@ -234,7 +230,7 @@ class Engine:
                 finish_reason=verdict.finish_reason, validation_error=verdict.error,
                 latency_s=round(time.monotonic() - started, 4), transient_retries=tries - 1,
                 cached_content=ctx.cache_name if ctx else None,
-                thinking=sent(asked, thinking, serving),
+                thinking=request.thinking,
             ), verdict
 
     def billed_model(self, requested: str, served: str | None, at: datetime) -> str:
@@ -258,41 +254,11 @@ class Engine:
         reserve = self.policy.service_tier.standard_reserve_s
         return time.time() + delay_s + reserve < self.deadline_at
 
-    @staticmethod
-    def _contents(job: InferenceJob, ctx: ContextUse | None,
-                  serving: ModelInfo | None = None) -> list[types.Content]:
-        parts: list[types.Part] = []
-        if ctx is not None and not ctx.cached:
-            parts.extend(ctx.parts)  # shared context first: implicit caching can hit
-        parts.extend(job.parts)
-        if job.item.text:
-            parts.append(types.Part(text=job.item.text))
-        parts.append(types.Part(text=prompt_for(job.item)))
-        if serving is not None:
-            parts = parts_for_rules(parts, MediaRules(serving.media_rules))
-        return [types.Content(role="user", parts=parts)]
-
-    @staticmethod
-    def _config(job: InferenceJob, ctx: ContextUse | None, tier: ServiceTier,
-                serving: ModelInfo | None = None,
-                thinking: types.ThinkingConfig | None = None,
-                max_output_tokens: int | None = None) -> types.GenerateContentConfig:
-        """``serving``: the catalogue's entry for the model that will answer (its parts
-        keep a per-part resolution only on Gemini 3/4); ``thinking``: what that model
-        takes (``thinking.thinking_config``), None for its default."""
-        config = types.GenerateContentConfig(service_tier=types.ServiceTier(tier.value))
-        if ctx is not None and ctx.cached:
-            config.cached_content = ctx.cache_name
-        elif ctx is not None and ctx.system_instruction:
-            config.system_instruction = ctx.system_instruction
-        if job.item.response_schema is not None:
-            config.response_mime_type = "application/json"
-            config.response_json_schema = job.item.response_schema
-        # Request-wide on every family; Gemini 3/4 parts also carry their own, which wins.
-        config.media_resolution = global_resolution(job.media_resolution)
-        config.thinking_config = thinking
-        config.max_output_tokens = max_output_tokens
-        return config
+    def _request(self, job: InferenceJob, route: Route, ctx: ContextUse | None,
+                 asked: str | None, tier: ServiceTier) -> ModelRequest:
+        return build_request(job, route.model, ctx, asked, catalogue=self.catalogue,
+                             max_output_tokens=self.policy.max_output_for(job.item),
+                             tier=tier)
 
 
 def served_model_of(response: types.GenerateContentResponse) -> str | None:
