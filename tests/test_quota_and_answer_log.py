@@ -19,7 +19,7 @@ from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.engine import Engine
 from flashfirst.inference.ratelimit import Limiters
-from flashfirst.items import ItemResult, WorkItem
+from flashfirst.items import ItemResult, TaskKind, WorkItem
 from flashfirst.planning import plan_jobs
 from flashfirst.prices import load_price_table
 from flashfirst.router import load_routing_policy
@@ -43,13 +43,14 @@ def items(n: int, text: str = "Quarterly notes.", model: str | None = None) -> l
     return [WorkItem(id=f"note-{i}", text=f"{text} #{i}", model=model) for i in range(n)]
 
 
-def run(settings: Settings, work: list[WorkItem], limiters: Limiters | None = None
-        ) -> list[ItemResult]:
+def run(settings: Settings, work: list[WorkItem], limiters: Limiters | None = None,
+        calibrate: bool = False) -> list[ItemResult]:
     client, storage = make_client(settings), Storage()
     policy = load_routing_policy()
     sources = {i.id: text_or_document_parts(i, storage, client, settings) for i in work}
     jobs = plan_jobs(work, sources, {}, policy, settings, context_tokens=0, deadline_s=None,
                      batch=False)
+    jobs = [j.model_copy(update={"calibrate": True}) for j in jobs] if calibrate else jobs
     engine = Engine(client, settings, load_price_table(), policy,
                     answers=AnswerStore(storage, settings.storage_root, backend_id(settings)),
                     limiters=limiters or Limiters())
@@ -74,6 +75,23 @@ def test_a_per_day_quota_429_stops_the_models_dispatch_with_a_clear_error(settin
                                                 "gemini-3.8-flash used up") for r in rest)
     assert all(PER_DAY in r.error and "resets at" in r.error for r in rest)
     assert {r.failure.kind for r in results} == {"daily_quota"}  # not counted as budget stops
+
+
+def test_a_day_ending_during_the_thinking_sample_keeps_the_answers_already_paid(
+        settings, emulator):
+    # Summaries are sent at low thinking on 3.8 Flash, the sample again at its default
+    # (medium): the first sample call meets the per-day 429 and ends the model's day while
+    # the second item's sample waits for its slot (one call at a time, in order).
+    emulator.control.add_script(status=429, quota_id=PER_DAY, model="gemini-3.8-flash",
+                                min_thinking="MEDIUM")
+    settings.models.flash.concurrency = 1
+    work = [WorkItem(id=f"note-{i}", task=TaskKind.SUMMARIZE, text=f"Quarterly notes. #{i}")
+            for i in range(2)]
+    results = run(settings, work, calibrate=True)
+    assert [r.ok for r in results] == [True, True], [r.error for r in results]
+    assert all(r.calibration is None for r in results)  # the sample is lost, not the answer
+    assert emulator.stats.calls_to("generateContent") == 3
+    assert len(run(settings, work)) == 2 and emulator.stats.calls_to("generateContent") == 3
 
 
 def test_a_per_minute_429_is_still_retried(settings, emulator):
@@ -134,6 +152,7 @@ _CHILD = textwrap.dedent("""
     sources = {i.id: text_or_document_parts(i, storage, client, settings) for i in work}
     jobs = plan_jobs(work, sources, {}, policy, settings, context_tokens=0, deadline_s=None,
                      batch=False)
+    jobs = [j.model_copy(update={"calibrate": True}) for j in jobs] if calibrate else jobs
     engine = Engine(client, settings, load_price_table(), policy,
                     answers=AnswerStore(storage, settings.storage_root, backend_id(settings)))
 
