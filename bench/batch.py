@@ -1,4 +1,5 @@
-"""Batch vs Flex vs Standard for 2,000 text items on 2.5 Flash, against the emulator.
+"""Batch vs Flex vs Standard for 2,000 text items on 3.8 Flash (today's flash tier), against
+the emulator.
 
 Prints, per tier, the cost (priced from the usage the emulator reports, packaged price
 table) and the wall time on the emulator's clock, and for Batch the worker time held:
@@ -46,7 +47,7 @@ from flashfirst.settings import (  # noqa: E402
 )
 from flashfirst.storage import Storage  # noqa: E402
 
-N_ITEMS, MODEL, SCALE = 2000, "gemini-2.5-flash", 0.1
+N_ITEMS, MODEL, SCALE = 2000, "gemini-3.8-flash", 0.1
 COLLECT_EVERY_S = 600.0
 BATCH_TIMING = {"pending_s": 300, "running_s": 600, "running_s_per_request": 0.5}
 
