@@ -112,5 +112,6 @@ def test_a_batch_item_asking_thinking_its_model_refuses_fails_before_any_call(
     report = failed.value.report
     assert report.items_ok == 1
     assert report.failures["odd"].startswith("refused before any call")
+    assert report.failure_kinds == {"bad_input": 1}  # as online: refused, not a batch failure
     assert len(answered(emulator, "batch")) == 1  # only the item its model accepts is sent
     assert emulator.stats.batch_requests == 1

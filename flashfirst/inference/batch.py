@@ -85,7 +85,7 @@ class _Group:
     requests: dict[str, KeyedRequest] = field(default_factory=dict)
     thinking: dict[str, ThinkingSent] = field(default_factory=dict)
     refused: dict[str, list[Member]] = field(default_factory=dict)  # thinking the model refuses
-    why_refused: dict[str, str] = field(default_factory=dict)
+    why_refused: dict[str, Failure] = field(default_factory=dict)
     record: BatchRecord | None = None
     not_sent: Failure | None = None  # why nothing was submitted (budget)
     latest: dict[str, types.BatchJob] = field(default_factory=dict)
@@ -220,7 +220,8 @@ class BatchRunner:
                     max_output_tokens=self.policy.max_output_for(job.item), tier=None)
             except ThinkingNotSupported as refused:
                 group.refused[key] = group.by_key.pop(key)
-                group.why_refused[key] = f"refused before any call: {refused}"
+                group.why_refused[key] = Failure(kind=FailureKind.BAD_INPUT,
+                                                 message=f"refused before any call: {refused}")
                 continue
             group.thinking[key] = request.thinking
             group.requests[key] = KeyedRequest(key=key, request=types.InlinedRequest(
