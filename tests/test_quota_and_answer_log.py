@@ -152,7 +152,6 @@ _CHILD = textwrap.dedent("""
     sources = {i.id: text_or_document_parts(i, storage, client, settings) for i in work}
     jobs = plan_jobs(work, sources, {}, policy, settings, context_tokens=0, deadline_s=None,
                      batch=False)
-    jobs = [j.model_copy(update={"calibrate": True}) for j in jobs] if calibrate else jobs
     engine = Engine(client, settings, load_price_table(), policy,
                     answers=AnswerStore(storage, settings.storage_root, backend_id(settings)))
 
