@@ -97,14 +97,15 @@ class AnswerStore:
     _shared_lock = threading.Lock()
 
     @classmethod
-    def shared(cls, root: str, backend: str, storage: Storage | None = None) -> AnswerStore:
+    def shared(cls, root: str, backend: str, storage: Storage) -> AnswerStore:
         """One store per root in a process: the index is built once and brought up to date
-        with what other processes appended each time it is fetched (a chunk, a run)."""
+        with what other processes appended each time it is fetched (a chunk, a run).
+        ``storage``: the run's (``run_context``), built from its settings."""
         with cls._shared_lock:
             store = cls._shared.get((root, backend))
             if store is None:
                 return cls._shared.setdefault((root, backend),
-                                              cls(storage or Storage(), root, backend))
+                                              cls(storage, root, backend))
         if store._local:
             store.refresh()
         return store
