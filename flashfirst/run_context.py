@@ -30,7 +30,7 @@ from flashfirst.client import backend_id, backend_label, shared_client
 from flashfirst.inference.answers import AnswerStore
 from flashfirst.prices import PriceTable, load_price_table
 from flashfirst.router import RoutingPolicy, load_routing_policy
-from flashfirst.settings import Settings
+from flashfirst.settings import Settings, load_settings
 from flashfirst.storage import Storage
 
 _KEPT = 16  # distinct settings values kept per process (runs with their own overrides)
@@ -92,6 +92,13 @@ def run_context(settings: Settings) -> RunContext:
         else:
             _contexts.move_to_end(key)
         return context
+
+
+def environment_storage() -> Storage:
+    """The storage of the settings this process's environment gives (``FLASHFIRST_*``),
+    for code started without settings in hand (an upload event's flow, the poller, the
+    bridge's markers): it retries as ``storage_retry_s`` says, as a run's storage does."""
+    return run_context(load_settings()).storage
 
 
 def _identity(settings: Settings) -> tuple:

@@ -4,18 +4,21 @@ shared context's documents."""
 from __future__ import annotations
 
 import hashlib
+import io
 import mimetypes
 import time
 from pathlib import PurePosixPath
 
+import httpx2
 from google import genai
+from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import BaseModel, Field
 
 from flashfirst.caching.manager import PreparedContext
 from flashfirst.context import SharedContext, hash_parts
 from flashfirst.errors import ItemError, StorageError
-from flashfirst.failures import FailureKind
+from flashfirst.failures import FailureKind, api_failure_kind
 from flashfirst.items import WorkItem
 from flashfirst.probe import MediaKind
 from flashfirst.settings import Settings
@@ -71,17 +74,29 @@ def document_part(uri: str, data: bytes, client: genai.Client, settings: Setting
 
 
 def _upload(client: genai.Client, uri: str, data: bytes, mime: str, item_id: str | None) -> str:
-    import io
-
-    f = client.files.upload(file=io.BytesIO(data), config=types.UploadFileConfig(
-        mime_type=mime, display_name=PurePosixPath(uri).name))
-    while f.state and f.state.name == "PROCESSING":
-        time.sleep(0.2)
-        f = client.files.get(name=f.name)
+    """The document through the Files API; a refusal or an outage fails this item only."""
+    try:
+        f = client.files.upload(file=io.BytesIO(data), config=types.UploadFileConfig(
+            mime_type=mime, display_name=PurePosixPath(uri).name))
+        while f.state and f.state.name == "PROCESSING":
+            time.sleep(0.2)
+            f = client.files.get(name=f.name)
+    except (genai_errors.APIError, httpx2.HTTPError) as exc:
+        raise ItemError(item_id or uri, f"{uri}: the Files API did not take it: {exc}",
+                        _upload_failure_kind(exc)) from exc
     if f.state and f.state.name == "FAILED":
         raise ItemError(item_id or uri, f"{uri}: the Files API could not process it",
                         FailureKind.UPLOAD_FAILED)
     return f.uri
+
+
+def _upload_failure_kind(exc: Exception) -> FailureKind:
+    """Transient (429, 5xx, a dropped connection: run again) or the file's own fault."""
+    if isinstance(exc, httpx2.TransportError) or (
+            isinstance(exc, genai_errors.APIError)
+            and api_failure_kind(exc.code, exc.status) is FailureKind.TRANSIENT):
+        return FailureKind.TRANSIENT
+    return FailureKind.UPLOAD_FAILED
 
 
 def prepare_context(context: SharedContext, storage: Storage, client: genai.Client,

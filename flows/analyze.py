@@ -71,7 +71,7 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
     output = params.output or join(settings.storage_root, "runs", run_id)
     started, clock = datetime.now(UTC), StageClock()
 
-    items = discover_items(params)
+    items = discover_items(params, settings)
     check_models(items, settings)
     context_media = context_media_items(params.context)
     media = prepare_run_media([i for i in items if needs_media_stage(i)], context_media,
@@ -122,7 +122,7 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
         cache_api_calls=cache_plan.api_calls + inferred.cache_api_calls + finish_calls,
         stages=clock.lines(), budget_usd=budget, output_uri=output), settings)
     report.mode_choices = [m.summary() for m in modes]
-    write_results(results, report)
+    write_results(results, report, settings)
     if params.collect_later:
         forget_parked_run(params, settings)
     if inferred.batch_failures:  # a job's failure fails the run, whatever the share

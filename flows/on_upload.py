@@ -23,6 +23,7 @@ from flashfirst.errors import ConfigError, StorageError
 from flashfirst.items import TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams
 from flashfirst.report import RunReport
+from flashfirst.run_context import environment_storage
 from flashfirst.storage import Storage, is_gcs, join, split_gcs
 
 
@@ -52,7 +53,7 @@ class ObjectVersion(BaseModel, frozen=True):
 def pin_version(uri: str, generation: int | None) -> ObjectVersion:
     """The version named, or the object's current one when none is."""
     if generation is None:
-        generation = Storage().stat(uri).generation
+        generation = environment_storage().stat(uri).generation
     return ObjectVersion(uri=uri, generation=generation)
 
 
@@ -60,7 +61,7 @@ def pin_version(uri: str, generation: int | None) -> ObjectVersion:
 def find_finished_report(output: str) -> RunReport | None:
     """A report from an earlier successful run of this version: a repeated event for it
     (two announcers, a redelivery after Prefect's de-duplication window) does no work."""
-    storage, uri = Storage(), join(output, "report.json")
+    storage, uri = environment_storage(), join(output, "report.json")
     if not storage.exists(uri):
         return None
     report = RunReport.model_validate_json(storage.read_text(uri))
@@ -71,7 +72,7 @@ def find_finished_report(output: str) -> RunReport | None:
 def version_readable(version: ObjectVersion) -> bool:
     """False when the version is gone and a newer one exists (a bucket without object
     versioning keeps only the newest): that one's own event analyzes it."""
-    storage = Storage()
+    storage = environment_storage()
     if storage.exists(version.uri, version.generation):
         return True
     if _current_generation(storage, version.uri) > version.generation:

@@ -18,7 +18,8 @@ from prefect.deployments import run_deployment
 from pydantic import BaseModel, Field
 
 from flashfirst.errors import AnnounceFailed
-from flashfirst.storage import Storage, is_gcs, join, split_gcs
+from flashfirst.run_context import environment_storage
+from flashfirst.storage import is_gcs, join, split_gcs
 
 
 class PollRequest(BaseModel):
@@ -53,7 +54,7 @@ class PollReport(BaseModel):
 def list_stored_objects(source: str) -> list[StoredObject]:
     """Every object version under ``source``, without our own state objects."""
     root = "" if is_gcs(source) else str(Path(source))
-    infos = Storage().list_objects(source)
+    infos = environment_storage().list_objects(source)
     objects = [StoredObject.from_info(i) for i in infos]
     return [o for o in objects if not is_own_state(o.name.removeprefix(root))]
 

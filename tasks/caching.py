@@ -34,7 +34,8 @@ def ensure_caches(context: PreparedContext | None, pending: list[InferenceJob],
     if context is None or not pending:
         return CachePlan(decisions=cache_decisions(context, pending, settings, shared.prices))
     manager = CacheManager(shared.client, shared.storage, settings.storage_root, shared.backend,
-                           RunState(shared.storage, settings.storage_root, state_id))
+                           RunState(shared.storage, settings.storage_root, state_id),
+                           catalogue=shared.catalogue)
     decisions = cache_decisions(context, pending, settings, shared.prices,
                                 live=lambda model: manager.find(context.content_hash, model))
     logger = get_run_logger()
@@ -55,7 +56,8 @@ def finish_caches(state_id: str, keep_for_s: float,
     extended them) for the reuse window, or delete them (window 0). Never longer than the
     storage break-even: past it, writing the cache again is cheaper."""
     shared = run_context(settings)
-    manager = CacheManager(shared.client, shared.storage, settings.storage_root, shared.backend)
+    manager = CacheManager(shared.client, shared.storage, settings.storage_root, shared.backend,
+                           catalogue=shared.catalogue)
     manager.records = {r.name: r for r in
                        RunState(shared.storage, settings.storage_root, state_id).cache_records()}
     kept = manager.finish(lambda r: min(keep_for_s, worth_keeping_s(r.model, shared.prices)))

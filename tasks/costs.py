@@ -41,7 +41,7 @@ from flashfirst.report_render import (
 from flashfirst.run_context import run_context
 from flashfirst.settings import Settings
 from flashfirst.stages import Stage
-from flashfirst.storage import Storage, browser_url, join
+from flashfirst.storage import browser_url, join
 from flashfirst.thinking_figures import record_run
 
 
@@ -107,9 +107,9 @@ def priced_stages(stages: list[StageLine], costs: CostSummary) -> list[StageLine
 
 
 @task(name="write-results", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-def write_results(results: list[ItemResult], report: RunReport) -> str:
+def write_results(results: list[ItemResult], report: RunReport, settings: Settings) -> str:
     """results.jsonl, report.json/.md/.svg, each written atomically; Prefect artifacts."""
-    storage, out = Storage(), report.output_uri or ""
+    storage, out = run_context(settings).storage, report.output_uri or ""
     lines = "".join(r.model_copy(update={"backend": report.backend}).model_dump_json() + "\n"
                     for r in sorted(results, key=lambda r: r.id))
     storage.write_text(join(out, "results.jsonl"), lines, content_type="application/x-ndjson")

@@ -15,14 +15,14 @@ from flashfirst.params import AnalyzeParams
 from flashfirst.run_context import run_context
 from flashfirst.settings import Settings
 from flashfirst.sources import SourceParts, prepare_context, text_or_document_parts
-from flashfirst.storage import Storage
 
 
 @task(name="discover-items", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-def discover_items(params: AnalyzeParams) -> list[WorkItem]:
+def discover_items(params: AnalyzeParams, settings: Settings) -> list[WorkItem]:
     items = list(params.items)
     if params.source:
-        items += discover(params.source, Storage(), task=params.task, prompt=params.prompt)
+        items += discover(params.source, run_context(settings).storage, task=params.task,
+                          prompt=params.prompt)
     return items
 
 

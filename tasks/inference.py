@@ -83,7 +83,8 @@ async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str
     settings = run.settings
     shared = run_context(settings)
     manager = CacheManager(shared.client, shared.storage, run.state_root, shared.backend,
-                           RunState(shared.storage, run.state_root, run.state_id))
+                           RunState(shared.storage, run.state_root, run.state_id),
+                           catalogue=shared.catalogue)
     contexts = (CachedContexts(manager, run.context, run.plan, run.cache_ttl_s)
                 if run.context is not None else None)
     answers = shared.answers(run.state_root)  # a retried chunk finds what was paid for

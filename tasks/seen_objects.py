@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from flashfirst.tasks.object_events import StoredObject
 
 from flashfirst.errors import StorageError
+from flashfirst.run_context import environment_storage
 from flashfirst.storage import PreconditionFailed, Storage, join
 
 STATE_DIR = ".flashfirst"
@@ -40,7 +41,7 @@ class SeenObjects:
         self._memory_size = memory_size
         self._lock = threading.Lock()
         self.marker_root = marker_root.rstrip("/") if marker_root else None
-        self._storage = storage or Storage()
+        self._storage = storage or environment_storage()
 
     def claim(self, obj: StoredObject, message_id: str | None = None) -> bool:
         """True the first time this object version (or message) is seen, False after."""
@@ -85,7 +86,7 @@ class SeenManifest:
 
     def __init__(self, marker_uri: str, storage: Storage | None = None) -> None:
         self.marker_uri = marker_uri
-        self._storage = storage or Storage()
+        self._storage = storage or environment_storage()
 
     def claim_new(self, current: list[StoredObject], attempts: int = 5,
                   skip_existing: bool = False) -> list[StoredObject]:

@@ -8,6 +8,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from fixtures.gcs import free_port
 from fixtures.prefect import PrefectServer
 from flashfirst.flows.poll_bucket import PollRequest, poll_bucket
 from flashfirst.tasks.object_events import StoredObject
@@ -15,6 +16,7 @@ from flashfirst.tasks.seen_objects import SeenManifest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
+from flashfirst.errors import StorageError
 from flashfirst.storage import Storage
 
 
@@ -74,6 +76,15 @@ def test_a_local_folder_is_polled_the_same_way(tmp_path, prefect_api: PrefectSer
 
     assert first.announced == [str(tmp_path / "in" / "clip.wav")]
     assert second.announced == []
+
+
+def test_a_bucket_that_is_down_fails_the_poll_within_the_storage_retry_setting(
+        prefect_api: PrefectServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{free_port()}")  # no one
+    monkeypatch.setenv("FLASHFIRST_STORAGE_RETRY_S", "1")
+
+    with pytest.raises(StorageError, match="gs://down/in: still failing after 1 s"):
+        poll_bucket(PollRequest(source="gs://down/in"))
 
 
 @pytest.mark.parametrize("where", ["local", "gcs"])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import threading
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -13,13 +15,14 @@ from flashfirst.flows.cache_janitor import cache_janitor
 
 from flashfirst.caching.manager import CacheManager, PreparedContext
 from flashfirst.caching.provider import CachedContexts
+from flashfirst.catalogue import load_catalogue
 from flashfirst.client import backend_id, make_client
 from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.failures import FailureKind
 from flashfirst.inference.engine import Engine, InferenceJob
 from flashfirst.inference.ratelimit import Limiters
-from flashfirst.items import TaskKind, WorkItem
+from flashfirst.items import MediaPolicy, TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams
 from flashfirst.prices import load_price_table
 from flashfirst.report import RunReport
@@ -112,6 +115,37 @@ def test_a_context_not_worth_caching_is_sent_inline(run_settings, emulator, tmp_
     assert report.cache.calls_with_cache_hits == 0
 
 
+def test_a_user_catalogue_decides_the_media_resolution_a_cache_is_made_with(
+        run_settings: Settings, emulator: EmbeddedEmulator, tmp_path: Path,
+        large_image: Path):
+    # Google re-routes 2.5 Flash-Lite to 3.5 Flash-Lite (as it re-routed 3.x ids on
+    # 2026-10-08); the user's catalogue says so. Gemini 3 rules then apply to its cache:
+    # the reference image keeps its per-part low resolution (280 tokens, not 1,120).
+    emulator.control.configure(models={"gemini-2.5-flash-lite": {
+        "served_by": "gemini-3.5-flash-lite", "served_by_since": "2026-11-01"}})
+    catalogue = json.loads(resources.files("flashfirst.data").joinpath("models.json")
+                           .read_text())
+    lite = next(m for m in catalogue["models"] if m["id"] == "gemini-2.5-flash-lite")
+    lite.update(served_by="gemini-3.5-flash-lite", served_by_since="2026-11-01")
+    (tmp_path / "models.json").write_text(json.dumps(catalogue))
+    settings = Settings(backend=run_settings.backend, storage_root=run_settings.storage_root,
+                        inference=run_settings.inference,
+                        model_catalogue_path=tmp_path / "models.json")
+    run = params(handbook(tmp_path), task=TaskKind.CLASSIFY,
+                 media_policy=MediaPolicy(media_resolution="low"))
+    run.context.documents.insert(0, str(large_image))
+
+    report = analyze_with(run, settings)
+
+    [record] = report.cache.records
+    assert record.model == "gemini-2.5-flash-lite"
+    hits = [e.usage for e in emulator.stats.request_log
+            if e.endpoint == "generateContent" and e.usage and "cacheTokensDetails" in e.usage]
+    image_tokens = [d["tokenCount"] for u in hits for d in u["cacheTokensDetails"]
+                    if d["modality"] == "IMAGE"]
+    assert image_tokens == [280] * 20
+
+
 def engine_on_a_live_cache(settings: Settings, tmp_path: Path
                            ) -> tuple[Engine, CacheManager, PreparedContext, str]:
     """An engine whose Flash calls name a live cache of the handbook (the run's plan)."""
@@ -119,7 +153,8 @@ def engine_on_a_live_cache(settings: Settings, tmp_path: Path
     context = prepare_context(SharedContext(system_instruction="Answer from the handbook.",
                                             documents=[handbook(tmp_path)]),
                               storage, client, settings)
-    manager = CacheManager(client, storage, settings.storage_root, backend_id(settings))
+    manager = CacheManager(client, storage, settings.storage_root, backend_id(settings),
+                           catalogue=load_catalogue())
     use = manager.ensure(context, "gemini-3.8-flash", ttl_s=300)
     contexts = CachedContexts(manager, context, {"gemini-3.8-flash": use}, ttl_s=300)
     engine = Engine(client, settings, load_price_table(), load_routing_policy(),

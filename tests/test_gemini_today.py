@@ -182,6 +182,7 @@ def test_a_context_with_gemini_3_part_resolution_is_cached_on_a_2_x_model_too(
     from google.genai import types
 
     from flashfirst.caching.manager import CacheManager, PreparedContext
+    from flashfirst.catalogue import load_catalogue
     from flashfirst.storage import Storage
 
     # A reference image asked at low resolution per part (Gemini 3/4 only, media-resolution
@@ -193,6 +194,6 @@ def test_a_context_with_gemini_3_part_resolution_is_cached_on_a_2_x_model_too(
                            level=types.PartMediaResolutionLevel.MEDIA_RESOLUTION_LOW))
     context = PreparedContext(content_hash="ctx", parts=[image, types.Part(text="x " * 10_000)])
     manager = CacheManager(make_client(run_settings), Storage(), str(tmp_path / "state"),
-                           backend_id(run_settings))
+                           backend_id(run_settings), catalogue=load_catalogue())
     use = manager.ensure(context, "gemini-2.5-flash-lite", ttl_s=300)
     assert use.cached and emulator.stats.cache_creations == 1

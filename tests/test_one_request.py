@@ -14,7 +14,7 @@ from flashfirst.flows.analyze import RunFailed, analyze_with
 
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.emulator.stats import LogEntry
-from flashfirst.items import TaskKind, WorkItem
+from flashfirst.items import MediaPolicy, TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.settings import Settings
 
@@ -98,6 +98,23 @@ def test_an_answer_is_reused_only_for_the_same_thinking_and_output_cap(
         estimate = analyze_with(AnalyzeParams(items=[note(**asks)], estimate_only=True),
                                 run_settings)
         assert estimate.items == to_send
+
+
+def test_an_image_answer_is_reused_only_at_the_same_media_resolution(
+        run_settings: Settings, emulator: EmbeddedEmulator, large_image: Path):
+    def run(**policy: object) -> int:
+        shelf = WorkItem(id="shelf", uri=str(large_image), task=TaskKind.SUMMARIZE,
+                         model="gemini-3.8-flash",
+                         media_policy=MediaPolicy(**policy) if policy else None)
+        report = analyze_with(AnalyzeParams(items=[shelf]), run_settings)
+        assert report.items_ok == 1
+        return report.items_reused
+
+    assert run() == 0
+    # Same file, same prompt, but the model sees the image at 280 tokens, not 1,120.
+    assert run(media_resolution="low") == 0
+    assert run(media_resolution="low") == 1
+    assert len(answered(emulator, "generateContent")) == 2
 
 
 def test_a_batch_item_asking_thinking_its_model_refuses_fails_before_any_call(

@@ -23,7 +23,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import BaseModel, ConfigDict, Field
 
-from flashfirst.catalogue import load_catalogue, media_rules_of
+from flashfirst.catalogue import Catalogue, media_rules_of
 from flashfirst.context import ContextUse
 from flashfirst.errors import StorageError
 from flashfirst.media.parts import parts_for_rules
@@ -102,10 +102,14 @@ class CacheManager:
     says a cache nears its expiry."""
 
     def __init__(self, client: genai.Client, storage: Storage, root: str,
-                 backend: str, run_state: RunState | None = None) -> None:
+                 backend: str, run_state: RunState | None = None, *,
+                 catalogue: Catalogue) -> None:
         """``backend`` (``client.backend_id``) keeps markers apart: a cache name is only
-        meaningful on the backend that made it."""
+        meaningful on the backend that made it. ``catalogue``: the run's (the user's file
+        when set), which says what serves each model and so which media rules its cache
+        contents follow."""
         self.client, self.storage, self.run_state = client, storage, run_state
+        self.catalogue = catalogue
         self._root = join(root, "caches", backend)
         self._lock = threading.Lock()
         self.records: dict[str, CacheRecord] = {}
@@ -169,7 +173,7 @@ class CacheManager:
                 recreated: bool) -> CacheRecord:
         self.api_calls += 1
         # A 2.x model refuses per-part media resolution (Gemini 3/4 only).
-        parts = parts_for_rules(context.parts, media_rules_of(load_catalogue(), model))
+        parts = parts_for_rules(context.parts, media_rules_of(self.catalogue, model))
         cache = self.client.caches.create(model=model, config=types.CreateCachedContentConfig(
             display_name=display_name(context.content_hash, model),
             system_instruction=context.system_instruction,

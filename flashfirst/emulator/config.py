@@ -136,7 +136,8 @@ class Script(BaseModel):
 
 
 class Faults(BaseModel):
-    """Injected faults on generate calls, deterministic from the seed and the request."""
+    """Injected faults on generate calls, deterministic from the seed and the request, and
+    refused uploads (a file the Files API will not take: too large, a type it refuses)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -145,6 +146,10 @@ class Faults(BaseModel):
     slow_delay_s: float = Field(2.0, ge=0, description="Extra delay (not scaled).")
     drop_share: float = Field(0.0, ge=0, le=1,
                               description="Share whose connection is closed with no answer.")
+    refuse_uploads_named: str | None = Field(
+        None, description="Refuse the upload of a file whose display name contains this.")
+    refused_upload_status: int = Field(400, ge=400, le=599,
+                                       description="HTTP code of a refused upload.")
 
 
 class TierConfig(BaseModel):

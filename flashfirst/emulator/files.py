@@ -50,6 +50,7 @@ async def upload(request: Request) -> Response:
             raise invalid_argument("The file's MIME type is required.")
         declared = request.headers.get("x-goog-upload-header-content-length") or \
             get(file_meta, "sizeBytes")
+        _refuse_if_named(state, get(file_meta, "displayName"))
         file_id = _custom_id(state, get(file_meta, "name"))
         session = UploadSession(id=state.new_id("upload"),
                                 declared_size=int(declared) if declared is not None else None,
@@ -67,6 +68,15 @@ async def upload(request: Request) -> Response:
         "x-goog-upload-url": url, "x-goog-upload-status": "active",
         "x-goog-upload-chunk-granularity": str(CHUNK_GRANULARITY),
         "x-goog-upload-control-url": url})
+
+
+def _refuse_if_named(state: EmulatorState, display_name: object) -> None:
+    """The fault knob ``faults.refuse_uploads_named``: the start of the upload is refused,
+    as the Files API refuses a file it will not take."""
+    faults = state.config.faults
+    if faults.refuse_uploads_named and faults.refuse_uploads_named in str(display_name or ""):
+        raise ApiError(faults.refused_upload_status,
+                       f"The file {display_name!r} was refused (injected fault).")
 
 
 def _custom_id(state: EmulatorState, name: object) -> str | None:

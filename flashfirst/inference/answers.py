@@ -28,6 +28,7 @@ from flashfirst.errors import StorageError
 from flashfirst.items import ItemResult
 from flashfirst.prompts import prompt_for
 from flashfirst.storage import Storage, is_gcs, join
+from flashfirst.token_rules import MediaResolution
 
 if TYPE_CHECKING:
     from flashfirst.inference.engine import InferenceJob
@@ -40,29 +41,36 @@ _LINE_HEAD = len(_PREFIX) + _KEY_LEN + len(_MID)
 
 def answer_key(*, identity: str, model: str, prompt: str, schema: dict | None,
                check: str | None, context_hash: str | None,
-               thinking: dict | None = None, max_output_tokens: int | None = None) -> str:
+               thinking: dict | None = None, max_output_tokens: int | None = None,
+               media_resolution: str | None = None) -> str:
     """Everything that changes the answer, nothing that doesn't (tier, run id, the cache's
-    name: the context's content hash stands for it). ``thinking`` (the config sent) and
-    ``max_output_tokens`` enter only when set, so answers stored without them keep
-    their keys."""
+    name: the context's content hash stands for it). ``thinking`` (the config sent),
+    ``max_output_tokens`` and ``media_resolution`` (the level the media is seen at; the
+    media's identity leaves it out, its files being the same) enter only when set, so
+    answers stored without them keep their keys."""
     fields = {"identity": identity, "model": model, "prompt": prompt, "schema": schema,
               "check": check, "context": context_hash}
     if thinking:
         fields["thinking"] = thinking
     if max_output_tokens is not None:
         fields["max_output_tokens"] = max_output_tokens
+    if media_resolution is not None:
+        fields["media_resolution"] = media_resolution
     blob = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def job_key(job: InferenceJob, context_hash: str | None, *, thinking: dict | None = None,
             max_output_tokens: int | None = None) -> str:
-    """The key of ``job`` on its route; ``request.request_key`` fills in the thinking and
-    output cap its request carries."""
+    """The key of ``job`` on its route, at the media resolution its parts are sent at;
+    ``request.request_key`` fills in the thinking and output cap its request carries."""
     item = job.item
+    resolution = job.media_resolution
     return answer_key(identity=job.identity, model=job.route.model, prompt=prompt_for(item),
                       schema=item.response_schema, check=item.check, context_hash=context_hash,
-                      thinking=thinking, max_output_tokens=max_output_tokens)
+                      thinking=thinking, max_output_tokens=max_output_tokens,
+                      media_resolution=None if resolution in (None, MediaResolution.DEFAULT)
+                      else resolution.value)
 
 
 class AnswerStore:
@@ -89,14 +97,15 @@ class AnswerStore:
     _shared_lock = threading.Lock()
 
     @classmethod
-    def shared(cls, root: str, backend: str, storage: Storage | None = None) -> AnswerStore:
+    def shared(cls, root: str, backend: str, storage: Storage) -> AnswerStore:
         """One store per root in a process: the index is built once and brought up to date
-        with what other processes appended each time it is fetched (a chunk, a run)."""
+        with what other processes appended each time it is fetched (a chunk, a run).
+        ``storage``: the run's (``run_context``), built from its settings."""
         with cls._shared_lock:
             store = cls._shared.get((root, backend))
             if store is None:
                 return cls._shared.setdefault((root, backend),
-                                              cls(storage or Storage(), root, backend))
+                                              cls(storage, root, backend))
         if store._local:
             store.refresh()
         return store
