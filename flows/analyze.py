@@ -66,10 +66,9 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
     """
     settings = settings_for_run(overrides)
     require_backend(settings, deployed=_deployed())
-    run_id = _run_id()
-    state_id = _state_id(run_id)
-    output = params.output or join(settings.storage_root, "runs", run_id)
     started, clock = datetime.now(UTC), StageClock()
+    run_id = _run_id(started)
+    output = params.output or join(settings.storage_root, "runs", run_id)
 
     items = discover_items(params)
     check_models(items, settings)
@@ -97,10 +96,10 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
         estimate = estimate_run(pending, context, settings, budget)
         if params.estimate_only:
             return estimate
-    cache_plan = ensure_caches(context, pending, settings, state_id)
+    cache_plan = ensure_caches(context, pending, settings, run_id)
     clock.mark(Stage.ENSURE_CACHES)
     run = InferenceRun(
-        run_id=run_id, state_id=state_id, settings=settings, policy=policy,
+        run_id=run_id, settings=settings, policy=policy,
         context=context, plan=cache_plan.uses, cache_ttl_s=cache_plan.ttl_s,
         state_root=settings.storage_root, budget_usd=budget,
         deadline_at=time.time() + params.deadline_s if params.deadline_s else None,
@@ -113,7 +112,7 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
         return park_run(params, run_id, inferred.parked_jobs, settings)
     keep = params.keep_caches_s if params.keep_caches_s is not None else (
         settings.cache.reuse_window_s)
-    records, finish_calls = finish_caches(state_id, keep, settings)
+    records, finish_calls = finish_caches(run_id, keep, settings)
     report = aggregate_costs(RunFacts(
         run_id=run_id, started_at=started, results=results,
         media={i: p.stats for i, p in media.items_only().items()},
@@ -147,12 +146,10 @@ def _deployed() -> bool:
     return bool(deployment.get_id() or flow_run.get_parent_deployment_id())
 
 
-def _run_id() -> str:
+def _run_id(started: datetime) -> str:
+    """Sorted by start time, readable, and this run's alone: runs of one name started in
+    the same second (two uploads, a schedule and a manual run) must not share a result
+    folder or a run state. The suffix ends the flow run's id (its random part)."""
     name = flow_run.get_name() or "local"
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{name}"
-
-
-def _state_id(run_id: str) -> str:
-    """Where this run's shared state lives (flashfirst.run_state): its own even when two
-    runs of the same name start in the same second."""
-    return f"{run_id}-{flow_run.get_id() or uuid.uuid4().hex}"
+    suffix = (flow_run.get_id() or uuid.uuid4().hex).replace("-", "")[-8:]
+    return f"{started:%Y%m%dT%H%M%SZ}-{name}-{suffix}"

@@ -43,9 +43,8 @@ class InferenceRun(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    run_id: str
-    state_id: str = Field(description="Key of the run's shared state (budget, cache "
-                          "records) under state_root: unique per flow run.")
+    run_id: str = Field(description="Unique per flow run; also the key of the run's shared "
+                        "state (budget, cache records) under state_root.")
     settings: Settings
     policy: RoutingPolicy
     context: PreparedContext | None = None
@@ -73,7 +72,7 @@ def chunk_budget(run: InferenceRun, storage: Storage) -> Budget:
     when it fails: a retry takes a fresh lease)."""
     if run.budget_usd is None:
         return Budget(None)
-    return BudgetLease(RunState(storage, run.state_root, run.state_id), run.budget_usd)
+    return BudgetLease(RunState(storage, run.state_root, run.run_id), run.budget_usd)
 
 
 @task(name="infer-chunk", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5,
@@ -83,7 +82,7 @@ async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str
     settings = run.settings
     shared = run_context(settings)
     manager = CacheManager(shared.client, shared.storage, run.state_root, shared.backend,
-                           RunState(shared.storage, run.state_root, run.state_id))
+                           RunState(shared.storage, run.state_root, run.run_id))
     contexts = (CachedContexts(manager, run.context, run.plan, run.cache_ttl_s)
                 if run.context is not None else None)
     answers = shared.answers(run.state_root)  # a retried chunk finds what was paid for
