@@ -16,6 +16,7 @@ from flashfirst.tasks.inference import InferenceRun, run_inference
 from flashfirst.tasks.media import prepare_run_media
 from flashfirst.tasks.modes import choose_run_modes
 from flashfirst.tasks.routing import check_models, find_unanswered, plan_routes
+from flashfirst.tasks.run_state import forget_run_state
 from prefect import flow
 from prefect.runtime import deployment, flow_run
 
@@ -109,10 +110,12 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
         [*items, *context_media], {**media.failures, **text_failures})
     clock.mark(Stage.INFER)
     if inferred.parked_jobs:
+        forget_run_state(run_id, settings)
         return park_run(params, run_id, inferred.parked_jobs, settings)
     keep = params.keep_caches_s if params.keep_caches_s is not None else (
         settings.cache.reuse_window_s)
     records, finish_calls = finish_caches(run_id, keep, settings)
+    forget_run_state(run_id, settings)
     report = aggregate_costs(RunFacts(
         run_id=run_id, started_at=started, results=results,
         media={i: p.stats for i, p in media.items_only().items()},
