@@ -122,8 +122,11 @@ def shares_limits(settings: Settings) -> bool:
 
 
 async def ensure_shared_limits(settings: Settings) -> list[str]:
-    """One global concurrency limit per model: a slot per request, freed at RPM/60 a
-    second, a burst of one minute's quota (Google counts per minute)."""
+    """One global concurrency limit per model: a slot per request, freed at (RPM - 1) per
+    window, one slot at a time. Any window then holds at most RPM requests (the one slot
+    plus what decays in it); a burst of RPM slots would let through up to twice RPM in
+    the first window (the burst, then the decay). The server's decay is coarse (whole
+    slots, counted from the limit's last update), so the rate reached is below RPM."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import (
         GlobalConcurrencyLimitCreate,
@@ -136,14 +139,14 @@ async def ensure_shared_limits(settings: Settings) -> list[str]:
         for spec in settings.models.all:
             name = f"gemini-rpm-{spec.id}"
             names.append(name)
-            decay = spec.rpm / settings.inference.quota_window_s
+            decay = max(spec.rpm - 1, 1) / settings.inference.quota_window_s
             try:
                 await client.read_global_concurrency_limit_by_name(name)
                 await client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(
-                    limit=spec.rpm, slot_decay_per_second=decay))
+                    limit=1, slot_decay_per_second=decay))
             except ObjectNotFound:
                 await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(
-                    name=name, limit=spec.rpm, slot_decay_per_second=decay))
+                    name=name, limit=1, slot_decay_per_second=decay))
     return names
 
 
