@@ -11,6 +11,10 @@ reads again and re-applies its change, so no update is ever lost.
 
 Callers keep round trips rare: the budget is leased in slices (``BudgetLease``), a cache's
 expiry is read again only when the local copy says it is near.
+
+A run removes its state once every chunk has ended and its caches are finished (or its
+batch jobs parked: the collector finishes them as a new run, with a state of its own);
+the state of a run killed before that is removed by the cache janitor once stale.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import PurePosixPath
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel, Field
@@ -113,7 +118,7 @@ class _Shared(Generic[M]):
             except StorageError:
                 if not self.storage.exists(self.uri):
                     return self._empty(), 0
-                raise
+                continue  # created since the stat (another holder's first write): read it
             try:  # that very generation: an overwrite in between is noticed, never mixed
                 data = self.storage.read_bytes(self.uri, generation)
             except StorageError:
@@ -126,12 +131,12 @@ class RunState:
     """The shared state of run ``run_id`` under ``state_root``."""
 
     def __init__(self, storage: Storage, state_root: str, run_id: str) -> None:
-        root = join(state_root, "run-state", run_id)
+        self._storage, self._root = storage, join(_states(state_root), run_id)
         self._budget: _Shared[BudgetState] = _Shared(
-            storage, join(root, "budget.json"), lambda: BudgetState(limit=Decimal(0)),
+            storage, join(self._root, "budget.json"), lambda: BudgetState(limit=Decimal(0)),
             BudgetState)
         self._caches: _Shared[CacheRecords] = _Shared(
-            storage, join(root, "caches.json"), CacheRecords, CacheRecords)
+            storage, join(self._root, "caches.json"), CacheRecords, CacheRecords)
 
     # -- budget ----------------------------------------------------------------------
 
@@ -224,3 +229,29 @@ class RunState:
 
         entry = self._caches.update(finish).caches.get(name)
         return entry.record if entry else None
+
+    # -- the end ---------------------------------------------------------------------
+
+    def remove(self) -> None:
+        """The run is done with its state: every chunk has ended."""
+        self._storage.delete_folder(self._root)
+
+
+def remove_stale_run_states(storage: Storage, state_root: str, max_age_s: float,
+                            now: datetime | None = None) -> list[str]:
+    """Remove the state of every run that has not written it for ``max_age_s`` (a run
+    killed before it could remove its own). Returns those run ids."""
+    root, now = _states(state_root), now or datetime.now(UTC)
+    newest: dict[str, datetime] = {}
+    for info in storage.list_objects(root, missing_ok=True):
+        run_id = PurePosixPath(info.uri).relative_to(PurePosixPath(root)).parts[0]
+        updated = info.updated or now
+        newest[run_id] = max(newest.get(run_id, updated), updated)
+    stale = sorted(r for r, at in newest.items() if (now - at).total_seconds() > max_age_s)
+    for run_id in stale:
+        storage.delete_folder(join(root, run_id))
+    return stale
+
+
+def _states(state_root: str) -> str:
+    return join(state_root, "run-state")

@@ -274,6 +274,10 @@ class Settings(BaseSettings):
         120.0, ge=0, description="How long one gs:// read or write retries transient failures "
         "(connection refused or reset, 429, 5xx) with backoff before failing; 0: never.")
     budget_usd: float | None = Field(None, ge=0, description="Refuse/stop runs above this.")
+    run_state_max_age_s: float = Field(
+        7 * 86_400, gt=0, description="The cache janitor removes a run's shared state "
+        "(run-state/ under the storage root) not written for this long: what a killed run "
+        "left (a run that ends removes its own).")
 
     @model_validator(mode="after")
     def _api_key_from_google_names(self) -> Settings:

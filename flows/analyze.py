@@ -16,6 +16,7 @@ from flashfirst.tasks.inference import InferenceRun, run_inference
 from flashfirst.tasks.media import prepare_run_media
 from flashfirst.tasks.modes import choose_run_modes
 from flashfirst.tasks.routing import check_models, find_unanswered, plan_routes
+from flashfirst.tasks.run_state import forget_run_state
 from prefect import flow
 from prefect.runtime import deployment, flow_run
 
@@ -66,10 +67,9 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
     """
     settings = settings_for_run(overrides)
     require_backend(settings, deployed=_deployed())
-    run_id = _run_id()
-    state_id = _state_id(run_id)
-    output = params.output or join(settings.storage_root, "runs", run_id)
     started, clock = datetime.now(UTC), StageClock()
+    run_id = _run_id(started)
+    output = params.output or join(settings.storage_root, "runs", run_id)
 
     items = discover_items(params, settings)
     check_models(items, settings)
@@ -97,10 +97,10 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
         estimate = estimate_run(pending, context, settings, budget)
         if params.estimate_only:
             return estimate
-    cache_plan = ensure_caches(context, pending, settings, state_id)
+    cache_plan = ensure_caches(context, pending, settings, run_id)
     clock.mark(Stage.ENSURE_CACHES)
     run = InferenceRun(
-        run_id=run_id, state_id=state_id, settings=settings, policy=policy,
+        run_id=run_id, settings=settings, policy=policy,
         context=context, plan=cache_plan.uses, cache_ttl_s=cache_plan.ttl_s,
         state_root=settings.storage_root, budget_usd=budget,
         deadline_at=time.time() + params.deadline_s if params.deadline_s else None,
@@ -110,10 +110,12 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
         [*items, *context_media], {**media.failures, **text_failures})
     clock.mark(Stage.INFER)
     if inferred.parked_jobs:
+        forget_run_state(run_id, settings)
         return park_run(params, run_id, inferred.parked_jobs, settings)
     keep = params.keep_caches_s if params.keep_caches_s is not None else (
         settings.cache.reuse_window_s)
-    records, finish_calls = finish_caches(state_id, keep, settings)
+    records, finish_calls = finish_caches(run_id, keep, settings)
+    forget_run_state(run_id, settings)
     report = aggregate_costs(RunFacts(
         run_id=run_id, started_at=started, results=results,
         media={i: p.stats for i, p in media.items_only().items()},
@@ -147,12 +149,10 @@ def _deployed() -> bool:
     return bool(deployment.get_id() or flow_run.get_parent_deployment_id())
 
 
-def _run_id() -> str:
+def _run_id(started: datetime) -> str:
+    """Sorted by start time, readable, and this run's alone: runs of one name started in
+    the same second (two uploads, a schedule and a manual run) must not share a result
+    folder or a run state. The suffix ends the flow run's id (its random part)."""
     name = flow_run.get_name() or "local"
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{name}"
-
-
-def _state_id(run_id: str) -> str:
-    """Where this run's shared state lives (flashfirst.run_state): its own even when two
-    runs of the same name start in the same second."""
-    return f"{run_id}-{flow_run.get_id() or uuid.uuid4().hex}"
+    suffix = (flow_run.get_id() or uuid.uuid4().hex).replace("-", "")[-8:]
+    return f"{started:%Y%m%dT%H%M%SZ}-{name}-{suffix}"

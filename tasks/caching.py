@@ -25,7 +25,7 @@ class CachePlan(BaseModel):
 
 @task(name="ensure-caches", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
 def ensure_caches(context: PreparedContext | None, pending: list[InferenceJob],
-                  settings: Settings, state_id: str) -> CachePlan:
+                  settings: Settings, run_id: str) -> CachePlan:
     """Find or create a cache for each model where the break-even says it pays, counting
     only ``pending``, the items still to be sent (answers already paid for need none).
     The records go to the run's state, where the chunks keep them (extensions,
@@ -34,7 +34,7 @@ def ensure_caches(context: PreparedContext | None, pending: list[InferenceJob],
     if context is None or not pending:
         return CachePlan(decisions=cache_decisions(context, pending, settings, shared.prices))
     manager = CacheManager(shared.client, shared.storage, settings.storage_root, shared.backend,
-                           RunState(shared.storage, settings.storage_root, state_id),
+                           RunState(shared.storage, settings.storage_root, run_id),
                            catalogue=shared.catalogue)
     decisions = cache_decisions(context, pending, settings, shared.prices,
                                 live=lambda model: manager.find(context.content_hash, model))
@@ -50,7 +50,7 @@ def ensure_caches(context: PreparedContext | None, pending: list[InferenceJob],
 
 
 @task(name="finish-caches", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-def finish_caches(state_id: str, keep_for_s: float,
+def finish_caches(run_id: str, keep_for_s: float,
                   settings: Settings) -> tuple[list[CacheRecord], int]:
     """Keep the run's caches (as the run's state records them, whichever chunk made or
     extended them) for the reuse window, or delete them (window 0). Never longer than the
@@ -59,6 +59,6 @@ def finish_caches(state_id: str, keep_for_s: float,
     manager = CacheManager(shared.client, shared.storage, settings.storage_root, shared.backend,
                            catalogue=shared.catalogue)
     manager.records = {r.name: r for r in
-                       RunState(shared.storage, settings.storage_root, state_id).cache_records()}
+                       RunState(shared.storage, settings.storage_root, run_id).cache_records()}
     kept = manager.finish(lambda r: min(keep_for_s, worth_keeping_s(r.model, shared.prices)))
     return kept, manager.api_calls

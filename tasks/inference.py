@@ -43,9 +43,8 @@ class InferenceRun(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    run_id: str
-    state_id: str = Field(description="Key of the run's shared state (budget, cache "
-                          "records) under state_root: unique per flow run.")
+    run_id: str = Field(description="Unique per flow run; also the key of the run's shared "
+                        "state (budget, cache records) under state_root.")
     settings: Settings
     policy: RoutingPolicy
     context: PreparedContext | None = None
@@ -73,7 +72,7 @@ def chunk_budget(run: InferenceRun, storage: Storage) -> Budget:
     when it fails: a retry takes a fresh lease)."""
     if run.budget_usd is None:
         return Budget(None)
-    return BudgetLease(RunState(storage, run.state_root, run.state_id), run.budget_usd)
+    return BudgetLease(RunState(storage, run.state_root, run.run_id), run.budget_usd)
 
 
 @task(name="infer-chunk", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5,
@@ -83,7 +82,7 @@ async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str
     settings = run.settings
     shared = run_context(settings)
     manager = CacheManager(shared.client, shared.storage, run.state_root, shared.backend,
-                           RunState(shared.storage, run.state_root, run.state_id),
+                           RunState(shared.storage, run.state_root, run.run_id),
                            catalogue=shared.catalogue)
     contexts = (CachedContexts(manager, run.context, run.plan, run.cache_ttl_s)
                 if run.context is not None else None)
@@ -124,8 +123,11 @@ def shares_limits(settings: Settings) -> bool:
 
 
 async def ensure_shared_limits(settings: Settings) -> list[str]:
-    """One global concurrency limit per model: a slot per request, freed at RPM/60 a
-    second, a burst of one minute's quota (Google counts per minute)."""
+    """One global concurrency limit per model: a slot per request, freed at (RPM - 1) per
+    window, one slot at a time. Any window then holds at most RPM requests (the one slot
+    plus what decays in it); a burst of RPM slots would let through up to twice RPM in
+    the first window (the burst, then the decay). The server's decay is coarse (whole
+    slots, counted from the limit's last update), so the rate reached is below RPM."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import (
         GlobalConcurrencyLimitCreate,
@@ -138,14 +140,14 @@ async def ensure_shared_limits(settings: Settings) -> list[str]:
         for spec in settings.models.all:
             name = f"gemini-rpm-{spec.id}"
             names.append(name)
-            decay = spec.rpm / settings.inference.quota_window_s
+            decay = max(spec.rpm - 1, 1) / settings.inference.quota_window_s
             try:
                 await client.read_global_concurrency_limit_by_name(name)
                 await client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(
-                    limit=spec.rpm, slot_decay_per_second=decay))
+                    limit=1, slot_decay_per_second=decay))
             except ObjectNotFound:
                 await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(
-                    name=name, limit=spec.rpm, slot_decay_per_second=decay))
+                    name=name, limit=1, slot_decay_per_second=decay))
     return names
 
 

@@ -157,3 +157,28 @@ def test_a_run_longer_than_the_cache_ttl_extends_it_once_per_near_expiry_across_
     # chunk each time, not by each of the 8 chunks that saw it near.
     extensions = stats.calls_to("cachedContents.patch")
     assert 1 <= extensions <= span_s // (decision.ttl_s * 2 / 3) + 1 < 8
+
+
+def test_shared_rate_limits_hold_rpm_in_every_window_over_two_dask_worker_processes(
+        run_settings: Settings, emulator: EmbeddedEmulator, dask_prefect_api: PrefectServer,
+        tmp_path: Path) -> None:
+    # 12 requests per 4 s window for the whole run; each process alone would allow 12.
+    window_s, rpm = 4.0, 12
+    settings = run_settings.model_copy(deep=True)
+    settings.inference.shared_rate_limits = True
+    settings.inference.quota_window_s = window_s
+    settings.models.flash.rpm = rpm
+    settings.inference.chunk_size = 6
+    settings.inference.chunks_in_flight = 2
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        with in_process_settings(settings):
+            report: RunReport = on_two_worker_processes(cluster)(params=AnalyzeParams(
+                items=customer_notes(30), output=str(tmp_path / "out")))
+        processes = chunks_ran_in(cluster)
+
+    assert processes == 2 and report.items_ok == 30
+    sent = sorted(e.time for e in emulator.stats.request_log
+                  if e.endpoint == "generateContent")
+    busiest = max(sum(1 for t in sent if start <= t < start + window_s) for start in sent)
+    assert len(sent) == 30 and busiest <= rpm

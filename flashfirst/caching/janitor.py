@@ -31,6 +31,9 @@ class SweptCache(BaseModel):
 class JanitorReport(BaseModel):
     listed: int = 0
     ours: list[SweptCache] = Field(default_factory=list)
+    run_states_removed: list[str] = Field(
+        default_factory=list, description="Runs whose stale state (left by a killed run: a "
+        "finished run removes its own) was removed.")
 
     @property
     def deleted(self) -> list[SweptCache]:
@@ -47,7 +50,8 @@ class JanitorReport(BaseModel):
     def summary(self) -> str:
         return (f"{self.listed} caches listed, {len(self.ours)} ours, {len(self.deleted)} "
                 f"deleted; ours have stored {self.storage_token_hours:,.1f} token-hours "
-                f"costing ${self.storage_usd:.6f} so far")
+                f"costing ${self.storage_usd:.6f} so far; {len(self.run_states_removed)} "
+                "stale run states removed")
 
 
 def sweep(client: genai.Client, prices: PriceTable, reuse_window_s: float,

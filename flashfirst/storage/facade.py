@@ -76,8 +76,12 @@ class Storage:
         """URIs of the objects/files under a prefix or folder, sorted."""
         return [info.uri for info in self.list_objects(prefix_uri)]
 
-    def list_objects(self, prefix_uri: str) -> list[ObjectInfo]:
-        """The objects/files under a prefix (treated as a folder) with their generations."""
+    def list_objects(self, prefix_uri: str, missing_ok: bool = False) -> list[ObjectInfo]:
+        """The objects/files under a prefix (treated as a folder) with their generations.
+        A local folder that does not exist is an error unless ``missing_ok`` (then it lists
+        as empty, as a GCS prefix without objects always does)."""
+        if missing_ok and not is_gcs(prefix_uri) and not Path(prefix_uri).exists():
+            return []
         return self._store(prefix_uri).list_objects(prefix_uri)
 
     # -- writing -------------------------------------------------------------------------
@@ -115,3 +119,7 @@ class Storage:
     def delete(self, uri: str, if_generation_match: int | None = None) -> None:
         """Remove the object; a missing one is not an error (deleting is idempotent)."""
         self._store(uri).delete(uri, if_generation_match)
+
+    def delete_folder(self, prefix_uri: str) -> None:
+        """Remove everything under a prefix (a local folder with it); a missing one is fine."""
+        self._store(prefix_uri).delete_folder(prefix_uri)

@@ -146,6 +146,10 @@ class GcsStore:
                                        retry=self._retry)
         self._guard(uri, remove)
 
+    def delete_folder(self, prefix_uri: str) -> None:
+        for info in self.list_objects(prefix_uri):
+            self.delete(info.uri)
+
     # -- errors --------------------------------------------------------------------------
 
     def _guard(self, uri: str, fn: Callable[[], T], generation: int | None = None) -> T:

@@ -91,6 +91,12 @@ class LocalStore:
                 _check_precondition(uri, path.stat().st_mtime_ns, if_generation_match)
             path.unlink(missing_ok=True)
 
+    def delete_folder(self, prefix_uri: str) -> None:
+        def remove() -> None:
+            with contextlib.suppress(FileNotFoundError):  # gone already
+                shutil.rmtree(prefix_uri)  # lock files included
+        local_guard(prefix_uri, remove)
+
 
 def local_guard(uri: str, fn: Callable[[], T]) -> T:
     """Run one file operation, turning OS errors into a StorageError naming ``uri``."""

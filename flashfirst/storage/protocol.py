@@ -69,3 +69,7 @@ class ObjectStore(Protocol):
     def delete(self, uri: str, if_generation_match: int | None) -> None:
         """Idempotent: a missing object is not an error."""
         ...
+
+    def delete_folder(self, prefix_uri: str) -> None:
+        """Every object under a prefix (treated as a folder), and the folder; idempotent."""
+        ...
