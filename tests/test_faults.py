@@ -5,7 +5,6 @@ produced) exceed the items by at most the calls that were in flight when things 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -15,19 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
+from fixtures.engine import answer
 from fixtures.prefect import PrefectServer
 
-from flashfirst.client import backend_id, make_client
 from flashfirst.emulator import EmbeddedEmulator
-from flashfirst.inference.answers import AnswerStore
-from flashfirst.inference.engine import Engine
-from flashfirst.items import ItemResult, WorkItem
-from flashfirst.planning import plan_jobs
-from flashfirst.prices import load_price_table
-from flashfirst.router import load_routing_policy
+from flashfirst.items import WorkItem
 from flashfirst.settings import BackendSettings, InferenceSettings, Settings
-from flashfirst.sources import text_or_document_parts
-from flashfirst.storage import Storage
 
 N = 40
 
@@ -39,21 +31,6 @@ def settings(emulator: EmbeddedEmulator, tmp_path: Path) -> Settings:
                     # calibration_share=0: every billed call below is an item's own
                     inference=InferenceSettings(backoff_base_s=0.02, backoff_max_s=0.2,
                                                 max_attempts=8, calibration_share=0))
-
-
-def answer(settings: Settings, items: list[WorkItem]) -> list[ItemResult]:
-    """The items through the real engine and SDK, against the test's emulator."""
-    client, storage, policy = make_client(settings), Storage(), load_routing_policy()
-    sources = {i.id: text_or_document_parts(i, storage, client, settings) for i in items}
-    jobs = plan_jobs(items, sources, {}, policy, settings, context_tokens=0, deadline_s=None,
-                     batch=False)
-    engine = Engine(client, settings, load_price_table(), policy,
-                    answers=AnswerStore(storage, settings.storage_root, backend_id(settings)))
-
-    async def all_jobs() -> list[ItemResult]:
-        return list(await asyncio.gather(*(engine.run(j) for j in jobs)))
-
-    return asyncio.run(all_jobs())
 
 
 def notes(n: int) -> list[WorkItem]:
