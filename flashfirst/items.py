@@ -192,6 +192,10 @@ class Attempt(BaseModel):
     called_at: datetime | None = Field(
         None, description="When the call was made (response Date header, else local UTC): "
         "the day whose price row applies.")
+    priced_as: str | None = Field(
+        None, description="Set when the price table has no row for the model that served: "
+        "the row the call was priced by instead (the requested model's, or what the "
+        "catalogue says serves it); ``cost_usd`` is then provisional.")
     service_tier_requested: ServiceTier
     service_tier_served: ServiceTier
     usage: Usage = Usage()

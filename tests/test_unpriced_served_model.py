@@ -1,0 +1,101 @@
+"""A requested id served by a model the price table does not know (Google re-routes ids
+silently; the response's ``modelVersion`` names the model that served): the paid run
+still writes every result and its report, prices those calls provisionally as the
+requested model's row and says so, exits with its own status, and ``flashfirst prices``
+remembers the model for the user to add.
+
+Prices per 1M tokens from https://ai.google.dev/gemini-api/docs/pricing (stored copies
+of 2026-09-26 and 2026-10-07): gemini-3.8-flash $0.75 in / $3.75 out / $0.075 cached
+through 2026-12-31."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from fixtures.emulator import set_clock
+from flashfirst.flows.analyze import analyze_with
+
+from flashfirst.emulator import EmbeddedEmulator
+from flashfirst.items import TaskKind, Usage, WorkItem
+from flashfirst.params import AnalyzeParams, RunMode
+from flashfirst.prices import load_price_table
+from flashfirst.report import ProvisionalPrice, RunReport
+from flashfirst.settings import Settings
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+UNPRICED = "gemini-3.9-flash"  # an id the packaged price table has no row for
+M = Decimal(1_000_000)
+
+
+def reroute_flash_to_an_unpriced_model(emulator: EmbeddedEmulator) -> None:
+    assert UNPRICED not in load_price_table().models
+    set_clock(emulator, datetime(2026, 12, 2, 9, tzinfo=UTC))
+    emulator.control.configure(models={"gemini-3.8-flash": {
+        "served_by": UNPRICED, "served_by_since": "2026-12-01"}})
+
+
+def notes(n: int) -> list[WorkItem]:
+    return [WorkItem(id=f"n{i}", task=TaskKind.SUMMARIZE, text=f"Customer note {i}.")
+            for i in range(n)]
+
+
+def at_flash_rates(usage: Usage) -> Decimal:
+    uncached = usage.prompt_tokens - usage.cached_tokens
+    return (uncached * Decimal("0.75") + usage.cached_tokens * Decimal("0.075")
+            + (usage.candidates_tokens + usage.thoughts_tokens) * Decimal("3.75")) / M
+
+
+@pytest.mark.parametrize("mode", [RunMode.ONLINE, RunMode.BATCH])
+def test_a_run_served_by_a_model_the_price_table_lacks_writes_every_result_and_says_its_costs_are_provisional(  # noqa: E501
+        run_settings: Settings, emulator: EmbeddedEmulator, tmp_path: Path, mode: RunMode):
+    reroute_flash_to_an_unpriced_model(emulator)
+    out = tmp_path / "out"
+
+    report = analyze_with(AnalyzeParams(items=notes(3), mode=mode, output=str(out)),
+                          run_settings)
+
+    lines = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    assert [line["id"] for line in lines] == ["n0", "n1", "n2"]
+    for line in lines:
+        [attempt] = line["attempts"]
+        assert (attempt["model"], attempt["served_model"]) == ("gemini-3.8-flash", UNPRICED)
+        assert attempt["priced_as"] == "gemini-3.8-flash"  # the call says how it was priced
+        usage = Usage.model_validate(attempt["usage"])
+        half = Decimal("0.5") if mode is RunMode.BATCH else 1  # Batch: 50%, pricing page
+        assert Decimal(str(attempt["cost_usd"])) == at_flash_rates(usage) * half
+    saved = RunReport.model_validate_json((out / "report.json").read_text())
+    assert saved.items_total == saved.items_ok == 3
+    [provisional] = saved.provisional_prices
+    assert provisional == ProvisionalPrice(
+        served=UNPRICED, requested="gemini-3.8-flash", priced_as="gemini-3.8-flash",
+        calls=3, cost_usd=provisional.cost_usd)
+    assert provisional.cost_usd == pytest.approx(sum(x["attempts"][0]["cost_usd"]
+                                                     for x in lines), abs=1e-9)
+    assert saved.costs.actual_usd == pytest.approx(provisional.cost_usd, abs=1e-9)
+    assert [m.model for m in saved.costs.per_model] == [UNPRICED]
+    assert all(i.cost_provisional for i in saved.items)
+    markdown = (out / "report.md").read_text()
+    assert "Costs are provisional" in markdown
+    assert (f"{UNPRICED} served 3 calls for gemini-3.8-flash; the price table "
+            f"(version {saved.price_table_version}) has no row for it: priced as "
+            "gemini-3.8-flash") in markdown
+    assert report.provisional_prices == saved.provisional_prices
+
+
+def test_a_rerun_of_a_provisionally_priced_run_reuses_its_answers_and_reports_again(
+        run_settings: Settings, emulator: EmbeddedEmulator, tmp_path: Path):
+    reroute_flash_to_an_unpriced_model(emulator)
+    params = AnalyzeParams(items=notes(2), output=str(tmp_path / "out"))
+    analyze_with(params, run_settings)
+    calls = emulator.stats.calls_to("generateContent")
+
+    again = analyze_with(params, run_settings)
+
+    assert emulator.stats.calls_to("generateContent") == calls  # nothing bought twice
+    assert again.items_reused == again.items_ok == 2
+    assert (tmp_path / "out" / "report.json").exists()
