@@ -11,12 +11,16 @@ through 2026-12-31."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from fixtures.emulator import set_clock
+from fixtures.prefect import PrefectServer
 from flashfirst.flows.analyze import analyze_with
 
 from flashfirst.emulator import EmbeddedEmulator
@@ -99,3 +103,39 @@ def test_a_rerun_of_a_provisionally_priced_run_reuses_its_answers_and_reports_ag
     assert emulator.stats.calls_to("generateContent") == calls  # nothing bought twice
     assert again.items_reused == again.items_ok == 2
     assert (tmp_path / "out" / "report.json").exists()
+
+
+def flashfirst(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("flashfirst")
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=600)
+
+
+def test_the_command_exits_4_on_provisional_costs_and_prices_lists_the_model_afterwards(
+        emulator: EmbeddedEmulator, prefect_server: PrefectServer, tmp_path: Path):
+    reroute_flash_to_an_unpriced_model(emulator)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "note.txt").write_text("The parcel arrived two days late.")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("FLASHFIRST_", "PREFECT_", "GEMINI_", "GOOGLE_API"))}
+    env |= {"PREFECT_API_URL": prefect_server.api_url,
+            "FLASHFIRST_STORAGE_ROOT": str(tmp_path / "store"),
+            "FLASHFIRST_BACKEND__BASE_URL": emulator.base_url}
+    before = flashfirst("prices", "--json", env=env, cwd=tmp_path)
+    assert json.loads(before.stdout)["unpriced_seen"] == []
+
+    run = flashfirst("run", str(inbox), env=env, cwd=tmp_path)
+
+    assert run.returncode == 4, run.stderr  # every item ok, its costs provisional
+    assert (f"provisional cost: {UNPRICED} served 1 calls for gemini-3.8-flash"
+            in run.stdout), run.stdout
+    assert f"costs are provisional: the price table has no row for {UNPRICED}" in run.stderr
+    listing = flashfirst("prices", "--json", env=env, cwd=tmp_path)
+    [seen] = json.loads(listing.stdout)["unpriced_seen"]
+    assert (seen["model"], seen["requested"], seen["priced_as"], seen["runs"],
+            seen["calls"]) == (UNPRICED, ["gemini-3.8-flash"], ["gemini-3.8-flash"], 1, 1)
+    assert seen["last_report"].startswith(str(tmp_path / "store" / "runs"))
+    text = flashfirst("prices", env=env, cwd=tmp_path).stdout
+    assert "Served earlier runs but missing from this table" in text
+    assert f"{UNPRICED} served gemini-3.8-flash" in text
