@@ -33,7 +33,6 @@ cache writes or storage.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
@@ -183,10 +182,10 @@ def summarize_costs(results: list[ItemResult], caches: list[CacheRecord],
         day = last.called_at.date() if last.called_at else None
         last_default = think.at_default(result.task.value, last, groups, count=False)
         steps[Step.NAIVE] += prices.price_call(
-            _priced_as(pro, day, prices, models),
+            price_row_model(pro, None, day, prices, models),
             _uncached(_thinking(_with_original_media(last.usage, delta), last_default)),
             standard, last.called_at)
-        lower += prices.price_call(_priced_as(cheapest, day, prices, models),
+        lower += prices.price_call(price_row_model(cheapest, None, day, prices, models),
                                    _as_output_of(last.usage), ServiceTier.BATCH, last.called_at)
     write = sum((prices.cache_write(c.model, c.tokens) for c in caches if c.created_by_run),
                 Decimal(0))
@@ -290,12 +289,6 @@ def _row_model(attempt: Attempt, prices: PriceTable, models: Catalogue) -> str:
     (worked out again, so answers stored before ``priced_as`` existed price the same)."""
     day = attempt.called_at.date() if attempt.called_at else None
     return price_row_model(attempt.model, attempt.served_model, day, prices, models)
-
-
-def _priced_as(model: str, day: date | None, prices: PriceTable, models: Catalogue) -> str:
-    """The model a call for ``model`` would have been billed as on that day."""
-    served = models.served_id(model, day)
-    return served if served in prices.models else model
 
 
 def _with_original_media(usage: Usage, delta: MediaDelta | None) -> Usage:

@@ -91,6 +91,8 @@ class ServedBy(BaseModel):
     requested: str
     served: str
     calls: int
+    priced_as: str | None = Field(None, description="Set when the price table lacks the "
+                                  "served model: the stand-in row (``provisional_prices``).")
 
     def line(self) -> str:
         return f"{self.requested} → served by {self.served}: {self.calls} calls"
@@ -208,10 +210,10 @@ def routing_split(results: list[ItemResult]) -> dict[str, int]:
 
 
 def served_by(results: list[ItemResult]) -> list[ServedBy]:
-    pairs = Counter((a.model, a.served_model) for r in results if not r.reused
+    pairs = Counter((a.model, a.served_model, a.priced_as) for r in results if not r.reused
                     for a in r.attempts if a.served_model and a.served_model != a.model)
-    return [ServedBy(requested=req, served=srv, calls=n)
-            for (req, srv), n in sorted(pairs.items())]
+    return [ServedBy(requested=req, served=srv, calls=n, priced_as=row)
+            for (req, srv, row), n in sorted(pairs.items(), key=lambda kv: str(kv[0]))]
 
 
 def escalation_by_task(results: list[ItemResult]) -> list[TaskEscalation]:

@@ -62,7 +62,8 @@ def to_markdown(r: RunReport) -> str:
     lines += [f"| {m} | {n} |" for m, n in sorted(r.routing_split.items())]
     if r.served_by:
         lines += ["", "Served by another model than requested (priced as the one that "
-                  "served):", ""] + [f"- {s.line()}" for s in r.served_by]
+                  "served, unless said):", ""] + [f"- {s.line()}{_stand_in(s.priced_as)}"
+                                                   for s in r.served_by]
     if r.escalation:
         lines += ["", "| task | items | escalated | rate |", "|---|---:|---:|---:|"]
         lines += [f"| {e.task} | {e.items} | {e.escalated} | {e.rate:.0%} |"
@@ -100,6 +101,10 @@ def _provisional(r: RunReport) -> list[str]:
     return ["**Costs are provisional**: models the price table lacks served calls, priced "
             "by a stand-in row until the table has theirs (FLASHFIRST_PRICE_TABLE_PATH).", "",
             *(f"- {p.line(r.price_table_version)}" for p in r.provisional_prices), ""]
+
+
+def _stand_in(priced_as: str | None) -> str:
+    return f" (priced provisionally as {priced_as})" if priced_as else ""
 
 
 def _priced(m: ModelCost) -> str:
@@ -191,7 +196,9 @@ def print_report(r: RunReport, console: Console | None = None) -> None:
                       f"at default thinking ({_money(t.calibration_usd)} of the cost), range "
                       f"{_money(t.low_usd)} to {_money(t.high_usd)}", highlight=False)
     for s in r.served_by:
-        console.print(f"[yellow]{s.line()}[/yellow] (priced as {s.served})", highlight=False)
+        console.print(f"[yellow]{s.line()}[/yellow] (priced as {s.served})"
+                      if s.priced_as is None else f"[yellow]{s.line()}[/yellow]"
+                      f"{_stand_in(s.priced_as)}", highlight=False)
     for p in r.provisional_prices:
         console.print(f"[yellow]provisional cost:[/yellow] {p.line(r.price_table_version)}",
                       highlight=False)

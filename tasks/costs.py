@@ -75,7 +75,7 @@ def aggregate_costs(facts: RunFacts, settings: Settings) -> RunReport:
     record_run(shared.storage, settings.storage_root, facts.results)  # for later estimates
     substituted, provisional = served_by(facts.results), provisional_prices(facts.results)
     for line in substituted:  # once per run, whatever the number of calls
-        if not any(p.served == line.served for p in provisional):
+        if line.priced_as is None:  # else said below, as provisional
             get_run_logger().warning("%s, priced as %s", line.line(), line.served)
     for p in provisional:
         get_run_logger().warning("costs are provisional: %s", p.line(prices.version))

@@ -88,6 +88,8 @@ def test_a_run_served_by_a_model_the_price_table_lacks_writes_every_result_and_s
     assert (f"{UNPRICED} served 3 calls for gemini-3.8-flash; the price table "
             f"(version {saved.price_table_version}) has no row for it: priced as "
             "gemini-3.8-flash") in markdown
+    assert (f"gemini-3.8-flash → served by {UNPRICED}: 3 calls (priced provisionally as "
+            "gemini-3.8-flash)") in markdown  # never "priced as the one that served"
     assert report.provisional_prices == saved.provisional_prices
 
 
@@ -131,6 +133,7 @@ def test_the_command_exits_4_on_provisional_costs_and_prices_lists_the_model_aft
     assert (f"provisional cost: {UNPRICED} served 1 calls for gemini-3.8-flash"
             in run.stdout), run.stdout
     assert f"costs are provisional: the price table has no row for {UNPRICED}" in run.stderr
+    assert f"(priced as {UNPRICED})" not in run.stdout
     listing = flashfirst("prices", "--json", env=env, cwd=tmp_path)
     [seen] = json.loads(listing.stdout)["unpriced_seen"]
     assert (seen["model"], seen["requested"], seen["priced_as"], seen["runs"],
