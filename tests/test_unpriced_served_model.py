@@ -29,8 +29,7 @@ from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.prices import load_price_table
 from flashfirst.report import ProvisionalPrice, RunReport
 from flashfirst.settings import Settings
-
-pytestmark = pytest.mark.usefixtures("prefect_api")
+from flashfirst.unpriced_seen import RunUnpriced
 
 UNPRICED = "gemini-3.9-flash"  # an id the packaged price table has no row for
 M = Decimal(1_000_000)
@@ -54,6 +53,7 @@ def at_flash_rates(usage: Usage) -> Decimal:
             + (usage.candidates_tokens + usage.thoughts_tokens) * Decimal("3.75")) / M
 
 
+@pytest.mark.usefixtures("prefect_api")
 @pytest.mark.parametrize("mode", [RunMode.ONLINE, RunMode.BATCH])
 def test_a_run_served_by_a_model_the_price_table_lacks_writes_every_result_and_says_its_costs_are_provisional(  # noqa: E501
         run_settings: Settings, emulator: EmbeddedEmulator, tmp_path: Path, mode: RunMode):
@@ -93,6 +93,7 @@ def test_a_run_served_by_a_model_the_price_table_lacks_writes_every_result_and_s
     assert report.provisional_prices == saved.provisional_prices
 
 
+@pytest.mark.usefixtures("prefect_api")
 def test_a_rerun_of_a_provisionally_priced_run_reuses_its_answers_and_reports_again(
         run_settings: Settings, emulator: EmbeddedEmulator, tmp_path: Path):
     reroute_flash_to_an_unpriced_model(emulator)
@@ -142,3 +143,24 @@ def test_the_command_exits_4_on_provisional_costs_and_prices_lists_the_model_aft
     text = flashfirst("prices", env=env, cwd=tmp_path).stdout
     assert "Served earlier runs but missing from this table" in text
     assert f"{UNPRICED} served gemini-3.8-flash" in text
+
+
+def test_prices_drops_a_model_once_the_table_has_its_row_and_names_an_unreadable_record(
+        tmp_path: Path):
+    folder = tmp_path / "store" / "prices" / "unpriced"
+    folder.mkdir(parents=True)
+    for run_id, served in (("r1", UNPRICED), ("r2", "gemini-3.6-flash")):  # 3.6: has a row
+        (folder / f"{run_id}.json").write_text(RunUnpriced(
+            run_id=run_id, backend="Gemini Developer API", price_table_version="old",
+            finished_at=datetime(2026, 12, 2, 9, tzinfo=UTC), report_uri=f"/runs/{run_id}",
+            models=[ProvisionalPrice(served=served, requested="gemini-3.8-flash",
+                                     priced_as="gemini-3.8-flash", calls=2, cost_usd=0.01)],
+        ).model_dump_json())
+    (folder / "r3.json").write_text("{not json")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASHFIRST_")}
+    env["FLASHFIRST_STORAGE_ROOT"] = str(tmp_path / "store")
+
+    listing = json.loads(flashfirst("prices", "--json", env=env, cwd=tmp_path).stdout)
+
+    assert [u["model"] for u in listing["unpriced_seen"]] == [UNPRICED]
+    assert listing["unreadable_records"] == [str(folder / "r3.json")]
