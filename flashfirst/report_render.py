@@ -42,11 +42,15 @@ def to_markdown(r: RunReport) -> str:
              f"Backend: {r.backend} · price table {r.price_table_version}", "",
              *_provisional(r), "## Cost, naive → actual", "", "| step | USD | saved |",
              "|---|---:|---:|",
-             f"| naive (all Pro, no cache, original media, standard) | {_money(c.naive_usd)} | |"]
-    lines += [f"| {lv.name}: {lv.explanation} | | {_saved(lv)} |" for lv in c.levers]
+             f"| naive | {_money(c.naive_usd)} | |"]
+    # Short names beside the amounts, the long words after the table: in the Prefect UI a
+    # long cell pushes the money columns out of view.
+    lines += [f"| {lv.name} | | {_saved(lv)} |" for lv in c.levers]
     lines += [f"| **actual** | **{_money(c.actual_usd)}** | **{_money(c.saving_usd)}** |",
-              f"| lower bound (cheapest model, batch price, no thinking) | "
-              f"{_money(c.lower_bound_usd)} | |", "",
+              f"| lower bound | {_money(c.lower_bound_usd)} | |", "",
+              "- **naive**: all Pro, no cache, original media, standard tier",
+              *(f"- **{lv.name}**: {lv.explanation}" for lv in c.levers),
+              "- **lower bound**: cheapest model, batch price, no thinking", "",
               "```", *_text_bars(r), "```", "",
               "## Per model", "", "| model | calls | prompt | cached | output | thoughts | USD |",
               "|---|---:|---:|---:|---:|---:|---:|"]
