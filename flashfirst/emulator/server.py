@@ -20,7 +20,7 @@ from flashfirst.emulator.errors import ApiError, api_key_invalid, not_found
 from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.wire import read_json
 
-API_VERSIONS = ("v1", "v1beta")
+API_VERSIONS = ("v1", "v1beta", "v1alpha")  # v1alpha: the preview version notebooks pick
 logger = logging.getLogger(__name__)
 Handler = Callable[[Request], Awaitable[Response]]
 
