@@ -13,11 +13,10 @@ modality in lower case."""
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from flashfirst.emulator.errors import invalid_argument
-from flashfirst.emulator.wire import Json, digest
+from flashfirst.emulator.wire import Json, resource_id, thought_signature
 
 # Request fields of a model interaction (CreateModelInteraction in the SDK types).
 KNOWN_FIELDS = {"model", "agent", "agent_config", "background", "cached_content",
@@ -173,31 +172,29 @@ def _response_format(body: Json) -> tuple[str | None, Any]:
     return mime, None
 
 
-def thought_signature(*parts: Any) -> str:
-    """An opaque, deterministic signature (base64 of a digest) for a model turn's thoughts:
-    Gemini 3+ return one, and clients send it back with the turn."""
-    return base64.b64encode(bytes.fromhex(digest("thought-signature", *parts))).decode()
-
-
 def steps_of(response: Json, family_has_signatures: bool) -> list[Json]:
-    """The answer's steps: a ``thought`` step when the model thought (with its signature
-    on Gemini 3+, its summary when asked for), function calls, then the text output."""
+    """The answer's steps: a ``thought`` step when the model thought (carrying the answer's
+    signature on Gemini 3+, its summary when asked for), function calls (ids derived from
+    the response), then the text output."""
     candidate = response["candidates"][0]
     parts = candidate.get("content", {}).get("parts", [])
     usage = response["usageMetadata"]
     steps: list[Json] = []
-    if usage.get("thoughtsTokenCount"):
+    signed = [p["thoughtSignature"] for p in parts if p.get("thoughtSignature")]
+    if usage.get("thoughtsTokenCount") or signed:
         thought: Json = {"type": "thought"}
         if family_has_signatures:
-            thought["signature"] = thought_signature(response["responseId"])
+            thought["signature"] = signed[0] if signed else \
+                thought_signature(response["responseId"])
         summary = [p["text"] for p in parts if p.get("thought") and p.get("text")]
         if summary:
             thought["summary"] = [{"type": "text", "text": text} for text in summary]
         steps.append(thought)
-    for part in parts:
+    for n, part in enumerate(parts):
         call = part.get("functionCall")
         if call is not None:
-            steps.append({"type": "function_call", "id": call.get("id") or "",
+            steps.append({"type": "function_call",
+                          "id": call.get("id") or resource_id(response["responseId"], n),
                           "name": call["name"], "arguments": call.get("args") or {}})
     texts = [{"type": "text", "text": p["text"]} for p in parts
              if not p.get("thought") and isinstance(p.get("text"), str)]
