@@ -113,3 +113,18 @@ def test_interactions_tool_loop_requires_action_then_completes(
         input=[{"type": "function_result", "call_id": call.id, "name": call.name,
                 "result": "21 C, clear"}])
     assert second.status == "completed" and second.output_text
+
+
+def test_streamed_answers_carry_function_calls_and_signatures(
+        genai_client: genai.Client) -> None:
+    chunks = list(genai_client.models.generate_content_stream(
+        model=FLASH, contents="Weather in Rome?", config=_config()))
+    calls = [call for chunk in chunks for call in chunk.function_calls or []]
+    assert [call.name for call in calls] == ["get_weather"]
+
+    text_chunks = list(genai_client.models.generate_content_stream(
+        model=FLASH, contents="Explain tides."))
+    parts = [p for c in text_chunks for p in c.candidates[0].content.parts or []]
+    assert sum(1 for p in parts if p.thought_signature) == 1
+    assert "".join(c.text or "" for c in text_chunks) == genai_client.models.generate_content(
+        model=FLASH, contents="Explain tides.").text

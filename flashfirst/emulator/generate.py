@@ -326,7 +326,11 @@ async def _sse(state: EmulatorState, response: Json, delays: list[float], endpoi
     candidate = response["candidates"][0]
     parts = candidate.get("content", {}).get("parts", [])
     thought_parts = [p for p in parts if p.get("thought")]
-    text = "".join(p["text"] for p in parts if not p.get("thought"))
+    text = "".join(p["text"] for p in parts if not p.get("thought") and "text" in p)
+    # Function calls and the thought signature (on the last part) ride on the last chunk.
+    calls = [p for p in parts if "functionCall" in p]
+    signature = next((p["thoughtSignature"] for p in parts if "thoughtSignature" in p
+                      and "functionCall" not in p), None)
     pieces = _split(text, 3) if parts else [""]
     usage = response["usageMetadata"]
     partial_usage = {"promptTokenCount": usage["promptTokenCount"],
@@ -339,7 +343,11 @@ async def _sse(state: EmulatorState, response: Json, delays: list[float], endpoi
         await _wait(state, model, delays[min(i, len(delays) - 1)])
         last = i == len(pieces) - 1
         chunk_parts: list[Json] = (thought_parts if i == 0 else []) + (
-            [{"text": piece}] if piece or (last and parts) else [])
+            [{"text": piece}] if piece or (last and parts and not calls) else [])
+        if last:
+            chunk_parts += calls
+            if signature is not None and chunk_parts:
+                chunk_parts[-1] = {**chunk_parts[-1], "thoughtSignature": signature}
         chunk_candidate: Json = {"index": 0}
         if chunk_parts:
             chunk_candidate["content"] = {"parts": chunk_parts, "role": "model"}
