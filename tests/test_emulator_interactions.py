@@ -11,6 +11,7 @@ from google.genai._interactions_errors import (
     NotFoundError,
     RateLimitError,
 )
+from google.genai.client import AsyncClient
 
 from flashfirst.emulator import EmbeddedEmulator
 from tests.fixtures.emulator import client_for
@@ -214,3 +215,13 @@ def test_errors_come_in_the_interactions_shape(emulator: EmbeddedEmulator) -> No
     assert unknown_model.value.body["error"]["code"] == "model_not_found"
     assert no_input.value.body["error"]["code"] == "invalid_request"
     assert "wrong-key" not in str(bad_key.value.body)
+
+
+async def test_the_async_client_creates_and_streams_interactions(
+        async_genai_client: AsyncClient) -> None:
+    created = await async_genai_client.interactions.create(model=FLASH, input=PROMPT)
+    stream = await async_genai_client.interactions.create(model=FLASH, input=PROMPT,
+                                                          stream=True)
+    text = "".join([e.delta.text async for e in stream
+                    if e.event_type == "step.delta" and e.delta.type == "text"])
+    assert created.status == "completed" and text == created.output_text
