@@ -216,6 +216,10 @@ class EmulatorConfig(BaseModel):
     clock_step_per_call_s: float = Field(
         0.0, ge=0, description="Move the clock on by this much with every answered generate "
         "call: a run of hours (caches nearing expiry) in a test of seconds.")
+    gcs_endpoint: str | None = Field(
+        None, description="Cloud Storage endpoint the Agent Platform's batch jobs read their "
+        "input from and write their output to (e.g. a fake-gcs-server URL); None: the "
+        "google-cloud-storage client's own (STORAGE_EMULATOR_HOST, else Google with ADC).")
     state_dir: str | None = Field(
         None, description="Keep uploaded files, caches, batches and name counters in this "
         "directory and reload them at start, so a later process sees them as Google would; "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,6 +143,19 @@ def log_call(state: EmulatorState, endpoint: str, model: str | None, status: int
                                     latency_s=latency_s, delay_s=delay_s))
 
 
+@dataclass(frozen=True)
+class Surface:
+    """Where another surface's wire differs around the shared ``serve()`` (the Agent
+    Platform's: model paths, resource names, usage fields); the Developer API's is plain."""
+
+    find_model: Callable[[EmulatorState, Request, str], EmulatedModel] = model_or_404
+    adapt_body: Callable[[EmulatorState, Request, Json], Json] = lambda state, request, body: body
+    adapt_response: Callable[[Json, str], Json] = lambda response, served: response
+
+
+DEVELOPER_API = Surface()
+
+
 async def generate_content(request: Request) -> Response:
     return await _generate(request, stream=False)
 
@@ -151,7 +164,8 @@ async def stream_generate_content(request: Request) -> Response:
     return await _generate(request, stream=True)
 
 
-async def _generate(request: Request, *, stream: bool) -> Response:
+async def _generate(request: Request, *, stream: bool,
+                    surface: Surface = DEVELOPER_API) -> Response:
     state = emulator(request)
     endpoint = "streamGenerateContent" if stream else "generateContent"
     started = time.monotonic()
@@ -159,10 +173,10 @@ async def _generate(request: Request, *, stream: bool) -> Response:
     tier: str | None = None
     sent_thinking: Json | None = None
     try:
-        model = model_or_404(state, request, endpoint)
+        model = surface.find_model(state, request, endpoint)
         with state.lock:
             state.stats.count_call(endpoint, model_id)
-        body = await body_of(state, request)
+        body = surface.adapt_body(state, request, await body_of(state, request))
         raw = await request.body()
         tier = requested_tier(body)
         sent_thinking = get(get(body, "generationConfig") or {}, "thinkingConfig")
@@ -174,8 +188,8 @@ async def _generate(request: Request, *, stream: bool) -> Response:
         log_call(state, endpoint, model_id, exc.code, tier_requested=tier,
                  latency_s=time.monotonic() - started, thinking_config=sent_thinking)
         return exc.response()
-    response, served, delays, entry = answer.response, answer.served, answer.delays, \
-        answer.entry
+    served, delays, entry = answer.served, answer.delays, answer.entry
+    response = surface.adapt_response(answer.response, served)
     headers = {TIER_HEADER: served}
     if stream:
         return StreamingResponse(
