@@ -151,6 +151,7 @@ class Surface:
     find_model: Callable[[EmulatorState, Request, str], EmulatedModel] = model_or_404
     adapt_body: Callable[[EmulatorState, Request, Json], Json] = lambda state, request, body: body
     adapt_response: Callable[[Json, str], Json] = lambda response, served: response
+    tier_header: bool = True  # the Developer API says the served tier in a header too
 
 
 DEVELOPER_API = Surface()
@@ -190,7 +191,7 @@ async def _generate(request: Request, *, stream: bool,
         return exc.response()
     served, delays, entry = answer.served, answer.delays, answer.entry
     response = surface.adapt_response(answer.response, served)
-    headers = {TIER_HEADER: served}
+    headers = {TIER_HEADER: served} if surface.tier_header else {}
     if stream:
         return StreamingResponse(
             _sse(state, response, delays, endpoint, model.id, entry, started),

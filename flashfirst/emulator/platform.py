@@ -127,7 +127,7 @@ def _platform_usage(response: Json, served: str) -> Json:
 
 
 PLATFORM = Surface(find_model=_find_model, adapt_body=_local_body,
-                   adapt_response=_platform_usage)
+                   adapt_response=_platform_usage, tier_header=False)
 
 
 async def generate_content(request: Request) -> Response:

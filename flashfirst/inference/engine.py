@@ -277,9 +277,22 @@ def response_time(response: types.GenerateContentResponse) -> datetime:
 
 
 def _served_tier(response: types.GenerateContentResponse, requested: ServiceTier) -> ServiceTier:
+    """The Developer API names the served tier in a header; the Agent Platform in
+    ``usageMetadata.trafficType`` (a Priority call over its limit is served, and billed,
+    as Standard on both)."""
     headers = response.sdk_http_response.headers if response.sdk_http_response else None
     value = next((v for k, v in (headers or {}).items() if k.lower() == SERVED_TIER_HEADER), None)
+    traffic = response.usage_metadata.traffic_type if response.usage_metadata else None
+    if not value and traffic is not None:
+        return _TRAFFIC_TIERS.get(traffic, requested)
     try:
         return ServiceTier(str(value).lower()) if value else requested
     except ValueError:
         return requested
+
+
+# The Agent Platform's traffic types (LiteLLM PR #37724, docs.litellm.ai vertex_ai_pay_go,
+# read 2026-12-02); provisioned throughput is not a tier flashfirst prices.
+_TRAFFIC_TIERS = {types.TrafficType.ON_DEMAND: ServiceTier.STANDARD,
+                  types.TrafficType.ON_DEMAND_FLEX: ServiceTier.FLEX,
+                  types.TrafficType.ON_DEMAND_PRIORITY: ServiceTier.PRIORITY}
