@@ -49,6 +49,18 @@ def test_generate_stream_and_count_answer_on_the_platform_paths(emulator: Embedd
     assert calls["streamGenerateContent"][MODEL] == 1
 
 
+def test_labels_are_kept_in_the_log_and_refused_when_google_would(emulator: EmbeddedEmulator):
+    client = platform_client(emulator.base_url)
+    client.models.generate_content(model=MODEL, contents="hi", config=types.GenerateContentConfig(
+        labels={"flashfirst-run": "20261202t101500z-nightly-1a2b"}))
+    with pytest.raises(errors.ClientError) as refused:
+        client.models.generate_content(model=MODEL, contents="hi",
+                                       config=types.GenerateContentConfig(labels={"Run": "X"}))
+    assert emulator.stats.request_log[0].labels == \
+        {"flashfirst-run": "20261202t101500z-nightly-1a2b"}
+    assert refused.value.code == 400 and "Invalid label 'Run'" in refused.value.message
+
+
 def test_flex_is_reported_as_the_platforms_traffic_type(emulator: EmbeddedEmulator):
     client = platform_client(emulator.base_url)
     answer = client.models.generate_content(

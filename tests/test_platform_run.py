@@ -63,6 +63,10 @@ def test_a_run_on_the_platform_counts_caches_and_answers_then_reruns_for_free(
         assert attempt["usage"]["cached_tokens"] > 0 and attempt["cost_usd"] > 0
     assert calls["countTokens"] and calls["cachedContents.create"] == {"gemini-3.8-flash": 1}
     assert report.costs.naive_usd > report.costs.actual_usd > 0
+    # Labels carry the run id, so a billing export groups the run's calls (label values
+    # are lowercase letters, digits, "_" and "-": the emulator refuses others, as Google).
+    labels = [e.labels for e in emulator.stats.request_log if e.endpoint == "generateContent"]
+    assert labels == [{"flashfirst-run": report.run_id.lower()}] * 3
 
     again = analyze_with(params, platform_settings)
     assert again.items_reused == 3 and again.generate_calls == 0

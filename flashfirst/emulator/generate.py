@@ -131,7 +131,7 @@ def log_call(state: EmulatorState, endpoint: str, model: str | None, status: int
              tier_served: str | None = None, usage: Json | None = None,
              latency_s: float = 0.0, delay_s: float = 0.0, at: float | None = None,
              thinking_config: Json | None = None, generation_config: Json | None = None,
-             content_digest: str | None = None) -> None:
+             content_digest: str | None = None, labels: dict[str, str] | None = None) -> None:
     with state.lock:
         state.stats.record(LogEntry(time=state.now() if at is None else at, endpoint=endpoint,
                                     model=model, model_requested=requested or model,
@@ -139,7 +139,7 @@ def log_call(state: EmulatorState, endpoint: str, model: str | None, status: int
                                     tier_served=tier_served, usage=usage,
                                     thinking_config=thinking_config,
                                     generation_config=generation_config,
-                                    content_digest=content_digest,
+                                    content_digest=content_digest, labels=labels,
                                     latency_s=latency_s, delay_s=delay_s))
 
 

@@ -57,6 +57,8 @@ from flashfirst.emulator.wire import Json, get, page, timestamp
 VERSIONS = ("v1", "v1beta1")  # the SDK sends v1beta1; Google's REST samples show v1
 PARENT = "/{version}/projects/{project}/locations/{location}"
 _TRAFFIC = {"standard": "ON_DEMAND", "flex": "ON_DEMAND_FLEX", "priority": "ON_DEMAND_PRIORITY"}
+_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _CACHE_NAME = re.compile(r"^(projects/[^/]+/locations/[^/]+)/cachedContents/([^/]+)$")
 
 
@@ -103,9 +105,25 @@ def _find_model(state: EmulatorState, request: Request, method: str) -> Emulated
     return serving_model(state, parent_of(request), request.path_params["model"])
 
 
+def _check_labels(labels: object) -> None:
+    """Cloud labels' rules: keys start with a lowercase letter; keys and values take
+    lowercase letters, digits, "_" and "-", at most 63 characters."""
+    if labels is None:
+        return
+    if not isinstance(labels, dict):
+        raise invalid_argument("Invalid value at 'labels': expected a map of strings.")
+    for key, value in labels.items():
+        if not _LABEL_KEY.match(str(key)) or not _LABEL_VALUE.match(str(value)):
+            raise invalid_argument(f"Invalid label {key!r}: {value!r}. Label keys and values "
+                                   "may contain only lowercase letters, numeric characters, "
+                                   "underscores and dashes, at most 63 characters; keys "
+                                   "start with a lowercase letter.")
+
+
 def _local_body(state: EmulatorState, request: Request, body: Json) -> Json:
     """A platform cache name becomes the id the shared ``serve()`` resolves, once it is
-    known to belong to this project and location."""
+    known to belong to this project and location; labels are checked as Google does."""
+    _check_labels(get(body, "labels"))
     name = get(body, "cachedContent")
     if not name:
         return body

@@ -103,7 +103,7 @@ class Engine:
                  answers: AnswerStore | None = None, budget: Budget | None = None,
                  deadline_at: float | None = None, gate: Gate | None = None,
                  limiters: Limiters | None = None, catalogue: Catalogue | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, labels: dict[str, str] | None = None) -> None:
         self.client, self.settings, self.prices, self.policy = client, settings, prices, policy
         self.contexts = contexts or StaticContexts()
         self.answers, self.budget = answers, budget or Budget(None)
@@ -112,6 +112,7 @@ class Engine:
         self.limiters = limiters or PROCESS
         self.catalogue = catalogue or load_catalogue(settings.model_catalogue_path)
         self._rng = random.Random(seed)
+        self.labels = labels  # billing labels on every call (the Agent Platform only)
 
     async def run(self, job: InferenceJob) -> ItemResult:
         item = job.item
@@ -252,9 +253,12 @@ class Engine:
 
     def _request(self, job: InferenceJob, route: Route, ctx: ContextUse | None,
                  asked: str | None, tier: ServiceTier) -> ModelRequest:
-        return build_request(job, route.model, ctx, asked, catalogue=self.catalogue,
-                             max_output_tokens=self.policy.max_output_for(job.item),
-                             tier=tier)
+        request = build_request(job, route.model, ctx, asked, catalogue=self.catalogue,
+                                max_output_tokens=self.policy.max_output_for(job.item),
+                                tier=tier)
+        if self.labels:  # not part of the answer's key: a label never changes an answer
+            request.config.labels = dict(self.labels)
+        return request
 
 
 def served_model_of(response: types.GenerateContentResponse) -> str | None:

@@ -7,6 +7,7 @@ batch is the tier)."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from google.genai import types
@@ -114,3 +115,13 @@ def request_key(job: InferenceJob, model: str, policy: RoutingPolicy, catalogue:
                    thinking=thinking.model_dump(mode="json", exclude_none=True)
                    if thinking is not None else None,
                    max_output_tokens=request.config.max_output_tokens)
+
+
+RUN_LABEL = "flashfirst-run"
+
+
+def billing_labels(run_id: str) -> dict[str, str]:
+    """Labels the Agent Platform bills each call under, so a billing export groups a run's
+    calls. Label values take lowercase letters, digits, "_" and "-", at most 63 of them
+    (Cloud labels' rules); the Developer API takes no labels at all."""
+    return {RUN_LABEL: re.sub(r"[^a-z0-9_-]", "_", run_id.lower())[:63]}
