@@ -71,7 +71,8 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
     run_id = _run_id(started)
     output = params.output or join(settings.storage_root, "runs", run_id)
 
-    items = discover_items(params, settings)
+    found = discover_items(params, settings)
+    items = found.items
     check_models(items, settings)
     context_media = context_media_items(params.context)
     media = prepare_run_media([i for i in items if needs_media_stage(i)], context_media,
@@ -96,7 +97,7 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
     if params.estimate_only or budget is not None:
         estimate = estimate_run(pending, context, settings, budget)
         if params.estimate_only:
-            return estimate
+            return estimate.model_copy(update={"skipped_inputs": found.skipped})
     cache_plan = ensure_caches(context, pending, settings, run_id)
     clock.mark(Stage.ENSURE_CACHES)
     run = InferenceRun(
@@ -122,7 +123,8 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
         media_seconds=clock.seconds(Stage.PREPARE_MEDIA), decisions=cache_plan.decisions,
         cache_records=records,
         cache_api_calls=cache_plan.api_calls + inferred.cache_api_calls + finish_calls,
-        stages=clock.lines(), budget_usd=budget, output_uri=output), settings)
+        stages=clock.lines(), budget_usd=budget, output_uri=output,
+        skipped_inputs=found.skipped), settings)
     report.mode_choices = [m.summary() for m in modes]
     write_results(results, report, settings)
     if params.collect_later:
