@@ -61,8 +61,8 @@ class DuplicateIds(ConfigError):
     def __init__(self, clashes: list[str]) -> None:
         n = _MANIFEST_LINES_SHOWN
         shown = clashes[:n] + ([f"... and {len(clashes) - n} more"] if len(clashes) > n else [])
-        super().__init__(f"{len(clashes)} id(s) given to two inputs; nothing was started, "
-                         "rename one of each:\n  " + "\n  ".join(shown))
+        super().__init__(f"{len(clashes)} id clash(es), each would run two inputs as one; "
+                         "nothing was started, rename one of each:\n  " + "\n  ".join(shown))
         self.clashes = clashes
 
     def __reduce__(self) -> tuple:
