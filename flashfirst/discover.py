@@ -78,18 +78,19 @@ def discover(source: str, storage: Storage, *, task: TaskKind | None = None,
         raise ConfigError(f"{source}: no such file or folder ({uri})")
     if uri.lower().endswith(MANIFEST_SUFFIXES) and not os.path.isdir(uri):
         lines = read_manifest_lines(uri, storage)
-        return Discovery(items=[item for _, item in lines],
-                         origins=[f"{uri} line {n}" for n, _ in lines])
-    if not is_gcs(uri) and not os.path.isdir(uri):
+        found = Discovery(items=[item for _, item in lines],
+                          origins=[f"{uri} line {n}" for n, _ in lines])
+    elif is_gcs(uri) or os.path.isdir(uri):
+        found = _folder(uri, storage, task, prompt)
+        if not found.items:
+            skipped = sum(s.files for s in found.skipped)
+            raise ConfigError(f"{source}: no files with a known extension "
+                              f"({', '.join(sorted(KIND_BY_EXTENSION))})"
+                              + (f"; skipped {skipped} file(s)" if skipped else ""))
+    else:
         raise ConfigError(f"{source}: a file, not a folder, gs:// prefix or manifest "
                           f"({', '.join(MANIFEST_SUFFIXES)})")
-    found = _folder(uri, storage, task, prompt)
     refuse_clashing_ids(found)
-    if not found.items:
-        seen = f"; skipped {sum(s.files for s in found.skipped)} file(s)" if found.skipped \
-            else ""
-        raise ConfigError(f"{source}: no files with a known extension "
-                          f"({', '.join(sorted(KIND_BY_EXTENSION))}){seen}")
     return found
 
 

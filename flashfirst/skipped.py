@@ -36,18 +36,18 @@ def why_skipped(name: str) -> tuple[SkipReason, str] | None:
     """Why a file at ``name`` (below its source) is not run, or None when a task takes it."""
     if any(part.startswith(".") for part in name.split("/")):
         return SkipReason.HIDDEN, "hidden (a name starting with '.'); rename it to run it"
-    path = PurePosixPath(name)
-    suffix = path.suffix.lower()
+    suffix = PurePosixPath(name).suffix.lower()
+    hint = " (a manifest is run by naming it as the source)" if suffix in (
+        ".csv", ".jsonl") else ""
     if suffix in _ARCHIVES:
-        return SkipReason.ARCHIVE, f"an archive ({suffix}): unpack it into the folder to run " \
-                                   "what it holds"
+        return SkipReason.ARCHIVE, (f"an archive ({suffix}): unpack it into the folder to run "
+                                    "what it holds")
     if suffix in _SPREADSHEETS:
-        return SkipReason.SPREADSHEET, (
-            f"a spreadsheet ({suffix}): no model reads it here; export it as text or PDF "
-            "(a manifest is run by naming it as the source)")
+        return SkipReason.SPREADSHEET, (f"a spreadsheet ({suffix}): no model reads it here; "
+                                        f"export it as text or PDF{hint}")
     if kind_of(name) is None:
         what = f"'{suffix}' files" if suffix else "files without an extension"
-        return SkipReason.UNKNOWN_EXTENSION, f"no task takes {what}"
+        return SkipReason.UNKNOWN_EXTENSION, f"no task takes {what}{hint}"
     return None
 
 
