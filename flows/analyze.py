@@ -23,7 +23,7 @@ from prefect.runtime import deployment, flow_run
 from flashfirst.client import require_backend
 from flashfirst.errors import BatchJobFailed, FlashfirstError
 from flashfirst.estimate import RunEstimate
-from flashfirst.items import failed_before_inference
+from flashfirst.items import failed_before_inference, with_sources
 from flashfirst.overrides import RunOverrides, in_process_settings, settings_for_run
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.report import RunReport
@@ -107,8 +107,9 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
         deadline_at=time.time() + params.deadline_s if params.deadline_s else None,
         collect_later=params.collect_later)
     inferred = run_inference(jobs, run, batch=params.mode is RunMode.BATCH)
-    results = media.account_for(inferred.results) + failed_before_inference(
-        [*items, *context_media], {**media.failures, **text_failures})
+    results = with_sources(media.account_for(inferred.results) + failed_before_inference(
+        [*items, *context_media], {**media.failures, **text_failures}),
+        [*items, *context_media])
     clock.mark(Stage.INFER)
     if inferred.parked_jobs:
         forget_run_state(run_id, settings)

@@ -191,6 +191,10 @@ def test_run_dot_slash_inbox_runs_both_files_under_their_whole_names(env, tmp_pa
     assert {i["id"] for i in report["items"]} == {"1-a.txt", "2-a.txt"}
     assert [(s["uri"], s["reason"]) for s in report["skipped_inputs"]] == [
         (str(inbox.resolve() / "prices.xlsx"), "spreadsheet")]
+    results = [json.loads(line) for line in
+               (Path(report["output_uri"]) / "results.jsonl").read_text().splitlines()]
+    assert {r["id"]: r["uri"] for r in results} == {
+        name: str(inbox.resolve() / name) for name in ("1-a.txt", "2-a.txt")}
     markdown = (Path(report["output_uri"]) / "report.md").read_text()
     assert "## Skipped inputs" in markdown and "| prices.xlsx | spreadsheet |" in markdown
     shown = flashfirst("run", "./inbox", "--emulator", env=env, cwd=tmp_path)
