@@ -21,7 +21,13 @@ from flashfirst.items import TaskKind, WorkItem
 from flashfirst.manifest import MANIFEST_SUFFIXES, read_manifest, read_manifest_lines
 from flashfirst.params import AnalyzeParams
 from flashfirst.probe import MediaKind
-from flashfirst.skipped import SkippedInput, SkipReason, hidden_root, why_skipped
+from flashfirst.skipped import (
+    SkippedInput,
+    SkipReason,
+    hidden_root,
+    unfollowed_links,
+    why_skipped,
+)
 from flashfirst.storage import Storage, is_gcs, join
 from flashfirst.storage.uris import canonical_uri, relative_name
 
@@ -117,6 +123,8 @@ def _folder(root: str, storage: Storage, task: TaskKind | None,
                                    detail=f"a hidden folder ({n} file(s)); rename it to run "
                                           "what it holds")
                       for folder, n in sorted(hidden.items())]
+    if not is_gcs(root):
+        found.skipped += unfollowed_links(root)
     found.skipped.sort(key=lambda s: s.name)
     return found
 

@@ -3,6 +3,7 @@ without a word (the report and the terminal list them)."""
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import PurePosixPath
 
@@ -20,6 +21,7 @@ class SkipReason(StrEnum):
     ARCHIVE = "archive"
     SPREADSHEET = "spreadsheet"
     UNKNOWN_EXTENSION = "unknown_extension"
+    LINK = "link"
 
 
 class SkippedInput(BaseModel, frozen=True):
@@ -32,10 +34,13 @@ class SkippedInput(BaseModel, frozen=True):
     files: int = Field(1, description="Files it stands for (a hidden folder's count).")
 
 
+_HIDDEN = (SkipReason.HIDDEN, "hidden (a name starting with '.'); rename it to run it")
+
+
 def why_skipped(name: str) -> tuple[SkipReason, str] | None:
     """Why a file at ``name`` (below its source) is not run, or None when a task takes it."""
     if any(part.startswith(".") for part in name.split("/")):
-        return SkipReason.HIDDEN, "hidden (a name starting with '.'); rename it to run it"
+        return _HIDDEN
     suffix = PurePosixPath(name).suffix.lower()
     hint = " (a manifest is run by naming it as the source)" if suffix in (
         ".csv", ".jsonl") else ""
@@ -73,3 +78,27 @@ def skipped_line(skipped: list[SkippedInput]) -> str | None:
 
 def _count(s: SkippedInput) -> str:
     return f", {s.files} files" if s.files > 1 else ""
+
+
+def unfollowed_links(root: str) -> list[SkippedInput]:
+    """Symbolic links below a local folder that a listing passes over without a word: links
+    to folders (not followed: a loop or a second path to the same files) and broken ones.
+    Hidden ones are left to the hidden rule."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")
+                   or os.path.islink(os.path.join(folder, d))]
+        for entry in dirs + files:
+            path = os.path.join(folder, entry)
+            name = os.path.relpath(path, root).replace(os.sep, "/")
+            if not os.path.islink(path) or why_skipped(name) == _HIDDEN:
+                continue
+            if os.path.isdir(path):
+                detail = "a link to a folder, not followed; name that folder as a source"
+            elif not os.path.exists(path):
+                detail = "a broken link (its target is gone)"
+            else:
+                continue  # a link to a file is read like the file
+            found.append(SkippedInput(uri=path, name=name, reason=SkipReason.LINK,
+                                      detail=detail))
+    return found

@@ -4,6 +4,7 @@ same ids and URIs; ids never clash silently; files no task takes are named, not 
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import tempfile
@@ -33,7 +34,7 @@ RUN = {".txt", ".MP4", ".wav", ".png", ".pdf"}
 SKIP = {".zip": SkipReason.ARCHIVE, ".xlsx": SkipReason.SPREADSHEET,
         ".csv": SkipReason.SPREADSHEET, ".xyz": SkipReason.UNKNOWN_EXTENSION,
         "": SkipReason.UNKNOWN_EXTENSION}
-STEM = st.text(st.sampled_from("ab-. _éü日本%#+'"), min_size=1, max_size=8)
+STEM = st.text(st.sampled_from("ab-. _éü日本%#+',\""), min_size=1, max_size=8)
 PREFIX = st.sampled_from(["", "-", "--", ".", "..", " ", "1-", "2-", "x"])
 FOLDER = st.sampled_from(["", "sub/", "sub dir/", "ü/", ".git/", "-d/", "sub/.cache/"])
 
@@ -91,8 +92,16 @@ def local_forms(root: Path, folder: Path) -> list[tuple[Path, str]]:
 
 
 def write_manifest(path: Path, ids: set[str], spell: str) -> None:
-    """One line per id; its URI relative to the manifest, spelt ``name`` or ``./name``."""
-    path.write_text("".join(json.dumps({"id": i, "uri": spell + i}) + "\n" for i in sorted(ids)))
+    """One line per id (JSONL or CSV by the suffix); its URI relative to the manifest,
+    spelt ``name`` or ``./name``."""
+    rows = [{"id": i, "uri": spell + i} for i in sorted(ids)]
+    if path.suffix == ".csv":
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, ["id", "uri"])
+            writer.writeheader()
+            writer.writerows(rows)
+    else:
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
 
 
 @FEW
@@ -111,16 +120,14 @@ def test_every_spelling_of_a_local_folder_or_manifest_finds_the_same_items(
         for cwd, spelling in forms:
             with contextlib.chdir(cwd):
                 assert summary(discover(spelling, Storage())) == (uris, skipped), spelling
-        write_manifest(root / "data" / "items.jsonl", ids, "./" + folder_name + "/")
-        for cwd, spelling in forms:
-            manifest = spelling.rstrip("/") + "/../items.jsonl"
-            with contextlib.chdir(cwd):
-                assert summary(discover(manifest, Storage())) == (uris, set()), manifest
-        write_manifest(folder / "items.jsonl", ids, "")
-        for cwd, spelling in forms:
-            with contextlib.chdir(cwd):
-                found = discover(spelling.rstrip("/") + "/items.jsonl", Storage())
-                assert summary(found) == (uris, set()), spelling
+        for manifest in ("items.jsonl", "items.csv"):
+            write_manifest(root / "data" / manifest, ids, "./" + folder_name + "/")
+            write_manifest(folder / manifest, ids, "")
+            for cwd, spelling in forms:
+                with contextlib.chdir(cwd):
+                    for path in (f"{spelling.rstrip('/')}/../{manifest}",
+                                 f"{spelling.rstrip('/')}/{manifest}"):
+                        assert summary(discover(path, Storage())) == (uris, set()), path
 
 
 @pytest.fixture
@@ -201,14 +208,17 @@ def test_files_no_task_takes_are_listed_with_the_reason_and_a_hidden_folder_once
                  ".git/HEAD", ".git/objects/ab/cd", "sub/.hidden.txt"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "elsewhere").symlink_to(tmp_path.parent, target_is_directory=True)
+    (tmp_path / "gone.mp4").symlink_to(tmp_path / "deleted.mp4")
     found = discover(str(tmp_path), Storage())
     assert [i.id for i in found.items] == ["clip.mp4"]
     assert [(s.name, s.reason, s.files) for s in found.skipped] == [
         (".DS_Store", SkipReason.HIDDEN, 1), (".git", SkipReason.HIDDEN, 2),
-        ("README", SkipReason.UNKNOWN_EXTENSION, 1), ("old.zip", SkipReason.ARCHIVE, 1),
+        ("README", SkipReason.UNKNOWN_EXTENSION, 1), ("elsewhere", SkipReason.LINK, 1),
+        ("gone.mp4", SkipReason.LINK, 1), ("old.zip", SkipReason.ARCHIVE, 1),
         ("prices.xlsx", SkipReason.SPREADSHEET, 1), ("raw.bin", SkipReason.UNKNOWN_EXTENSION, 1),
         ("sub/.hidden.txt", SkipReason.HIDDEN, 1)]
-    assert "unpack it" in found.skipped[3].detail
+    assert "unpack it" in found.skipped[5].detail
 
 
 def test_a_missing_folder_or_a_plain_file_is_a_clear_error(tmp_path: Path):
