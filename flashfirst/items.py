@@ -37,6 +37,15 @@ class ServiceTier(StrEnum):
     BATCH = "batch"
 
 
+class FitPolicy(StrEnum):
+    """How media longer than the model's window is made to fit (off unless asked)."""
+
+    FPS = "fps"
+    """Lower the sampling rate to the highest that fits, never below ``fit_min_fps``."""
+    RESOLUTION = "resolution"
+    """Low media resolution, where the model's rules bill it less (video on 2.x)."""
+
+
 class MediaPolicy(BaseModel):
     """Token-reduction choices for one item's media. Unset fields take the run's default.
 
@@ -57,6 +66,10 @@ class MediaPolicy(BaseModel):
     keyframes_as_images: bool | None = Field(
         None, description="Send scene-change keyframes as images instead of the video.")
     inline: bool | None = Field(None, description="Allow inline bytes under the inline limit.")
+    fit: FitPolicy | None = Field(
+        None, description="Media over the model's window: 'fps' samples at the highest rate "
+        "that fits (not below media.fit_min_fps), 'resolution' uses low media resolution "
+        "where that bills less; unset: such an item fails as too_long before any upload.")
 
 
 class WorkItem(BaseModel):
@@ -192,6 +205,10 @@ class Attempt(BaseModel):
     called_at: datetime | None = Field(
         None, description="When the call was made (response Date header, else local UTC): "
         "the day whose price row applies.")
+    priced_as: str | None = Field(
+        None, description="Set when the price table has no row for the model that served: "
+        "the row the call was priced by instead (the requested model's, or what the "
+        "catalogue says serves it); ``cost_usd`` is then provisional.")
     service_tier_requested: ServiceTier
     service_tier_served: ServiceTier
     usage: Usage = Usage()
