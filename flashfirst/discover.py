@@ -62,13 +62,16 @@ def item_for_uri(uri: str, *, task: TaskKind | None = None, prompt: str | None =
                     task=task or TASK_BY_KIND[kind], prompt=prompt)
 
 
-def run_inputs(params: AnalyzeParams, storage: Storage) -> Discovery:
+def run_inputs(params: AnalyzeParams, storage: Storage, *,
+               storage_root: str | None = None) -> Discovery:
     """The run's items (those given, then its source's), refused before anything starts if
-    two share an id or one takes the shared context's reserved prefix."""
+    two share an id or one takes the shared context's reserved prefix. Files under
+    ``storage_root`` (earlier runs' results, answers, media) are never inputs."""
     given = Discovery(items=list(params.items),
                       origins=[f"items[{n}] of the run's parameters"
                                for n in range(len(params.items))])
-    found = (discover(params.source, storage, task=params.task, prompt=params.prompt)
+    found = (discover(params.source, storage, task=params.task, prompt=params.prompt,
+                      storage_root=storage_root)
              if params.source else Discovery())
     both = Discovery(items=given.items + found.items, origins=given.origins + found.origins,
                      skipped=found.skipped)
@@ -77,7 +80,7 @@ def run_inputs(params: AnalyzeParams, storage: Storage) -> Discovery:
 
 
 def discover(source: str, storage: Storage, *, task: TaskKind | None = None,
-             prompt: str | None = None) -> Discovery:
+             prompt: str | None = None, storage_root: str | None = None) -> Discovery:
     """The items of one source, named by whatever spelling of it (see the module doc)."""
     uri = canonical_uri(source)
     if not is_gcs(uri) and not os.path.exists(uri):
@@ -87,7 +90,7 @@ def discover(source: str, storage: Storage, *, task: TaskKind | None = None,
         found = Discovery(items=[item for _, item in lines],
                           origins=[f"{uri} line {n}" for n, _ in lines])
     elif is_gcs(uri) or os.path.isdir(uri):
-        found = _folder(uri, storage, task, prompt)
+        found = _folder(uri, storage, task, prompt, storage_root)
         if not found.items:
             skipped = sum(s.files for s in found.skipped)
             raise ConfigError(f"{source}: no files with a known extension "
@@ -101,13 +104,18 @@ def discover(source: str, storage: Storage, *, task: TaskKind | None = None,
 
 
 def _folder(root: str, storage: Storage, task: TaskKind | None,
-            prompt: str | None) -> Discovery:
+            prompt: str | None, storage_root: str | None = None) -> Discovery:
     """Every file below ``root`` (canonical) by its name below it; the rest skipped, a
-    hidden folder once with its file count."""
+    hidden folder once with its file count, flashfirst's own storage root once too."""
     found = Discovery()
     hidden: Counter[str] = Counter()
+    ours = _inside(root, storage_root)
+    in_ours = 0
     for uri in storage.list(root):
         name = relative_name(root, uri)
+        if ours is not None and name.startswith(ours + "/"):
+            in_ours += 1
+            continue
         if (folder := hidden_root(name)) is not None:
             hidden[folder] += 1
             continue
@@ -123,10 +131,24 @@ def _folder(root: str, storage: Storage, task: TaskKind | None,
                                    detail=f"a hidden folder ({n} file(s)); rename it to run "
                                           "what it holds")
                       for folder, n in sorted(hidden.items())]
+    if in_ours:
+        found.skipped.append(SkippedInput(
+            uri=join(root, ours or ""), name=ours or "", files=in_ours,
+            reason=SkipReason.OUR_STORAGE, detail=f"flashfirst's own storage root ({in_ours} "
+            "file(s): earlier runs' results, answers, media), never an input"))
     if not is_gcs(root):
         found.skipped += unfollowed_links(root)
     found.skipped.sort(key=lambda s: s.name)
     return found
+
+
+def _inside(root: str, storage_root: str | None) -> str | None:
+    """The storage root's name below ``root`` when it lies inside it, else None."""
+    if storage_root is None:
+        return None
+    ours = canonical_uri(storage_root)
+    return ours[len(root.rstrip("/")) + 1:] if ours.startswith(root.rstrip("/") + "/") \
+        else None
 
 
 def refuse_clashing_ids(found: Discovery) -> None:

@@ -22,6 +22,7 @@ class SkipReason(StrEnum):
     SPREADSHEET = "spreadsheet"
     UNKNOWN_EXTENSION = "unknown_extension"
     LINK = "link"
+    OUR_STORAGE = "our_storage"
 
 
 class SkippedInput(BaseModel, frozen=True):

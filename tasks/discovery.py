@@ -35,7 +35,8 @@ def _retry_storage_only(task: Any, task_run: Any, state: Any) -> bool:
       retry_condition_fn=_retry_storage_only)
 def discover_items(params: AnalyzeParams, settings: Settings) -> Discovery:
     """The run's items, ids unique; files no task takes are named as skipped."""
-    found = run_inputs(params, run_context(settings).storage)
+    found = run_inputs(params, run_context(settings).storage,
+                       storage_root=settings.storage_root)
     if line := skipped_line(found.skipped):
         get_run_logger().warning("%s: %s", params.source, line)
     return found

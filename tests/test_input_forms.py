@@ -221,6 +221,21 @@ def test_files_no_task_takes_are_listed_with_the_reason_and_a_hidden_folder_once
     assert "unpack it" in found.skipped[5].detail
 
 
+def test_running_the_folder_that_holds_the_storage_root_skips_our_own_files(
+        tmp_path: Path):
+    """`flashfirst run .` where ./flashfirst-data holds earlier runs: their reports and
+    answers are flashfirst's own files, not inputs."""
+    (tmp_path / "note.txt").write_text("a note")
+    for name in ("runs/r1/report.md", "runs/r1/report.json", "answers/emu/log/w.jsonl"):
+        (tmp_path / "flashfirst-data" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "flashfirst-data" / name).write_text("{}")
+    found = run_inputs(AnalyzeParams(source=str(tmp_path)), Storage(),
+                       storage_root=str(tmp_path / "flashfirst-data"))
+    assert [i.id for i in found.items] == ["note.txt"]
+    assert [(s.name, s.reason, s.files) for s in found.skipped] == [
+        ("flashfirst-data", SkipReason.OUR_STORAGE, 3)]
+
+
 def test_a_missing_folder_or_a_plain_file_is_a_clear_error(tmp_path: Path):
     with pytest.raises(ConfigError, match="no-such: no such file or folder"):
         discover(str(tmp_path / "no-such"), Storage())
