@@ -23,12 +23,14 @@ from flashfirst.token_rules import MediaRules
 
 
 class ThinkingLevel(StrEnum):
-    """Gemini 3/4's ``thinking_level`` values (the SDK's ``types.ThinkingLevel``)."""
+    """Gemini 3/4's ``thinking_level`` values (the SDK's ``types.ThinkingLevel``), least
+    to most: ``xhigh`` exists on some Gemini 4 models (Hydrogen, Neon)."""
 
     MINIMAL = "minimal"
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
+    XHIGH = "xhigh"
 
 
 class ThinkingControl(BaseModel):
@@ -70,6 +72,16 @@ class ModelInfo(BaseModel):
     implicit_cache_min: int | None = None
     service_tiers: list[str]
     batch: bool
+    paid_tier_only: bool = Field(False, description="Not served on the free tier.")
+    unstated: list[str] = Field(
+        default_factory=list, description="Facts of this row no Google page read states "
+        "(e.g. 'flex', 'priority', 'batch'): the row holds what the code assumes then.")
+    notice_days: int | None = Field(
+        None, description="Short-lifecycle GA: at least this many days' deprecation notice.")
+    successor: str | None = Field(
+        None, description="The model Google names as this one's successor (the id stays "
+        "served; unlike 'replacement', nothing is re-routed).")
+    successor_named_on: date | None = None
     thinking: ThinkingControl
     media_rules: Literal["gemini-2", "gemini-3"]
     source: str

@@ -36,6 +36,7 @@ _SDK_LEVEL = {
     ThinkingLevel.LOW: types.ThinkingLevel.LOW,
     ThinkingLevel.MEDIUM: types.ThinkingLevel.MEDIUM,
     ThinkingLevel.HIGH: types.ThinkingLevel.HIGH,
+    ThinkingLevel.XHIGH: types.ThinkingLevel.XHIGH,
 }
 
 

@@ -125,3 +125,37 @@ def test_the_estimate_prices_a_retired_route_as_its_replacement():
         assert estimate.per_model_usd == {"gemini-3.8-flash": 0.753075}
     else:
         assert estimate.per_model_usd == {"gemini-3.8-flash": 1.50615}
+
+
+@pytest.mark.parametrize(("model", "levels", "default", "paid_only"), [
+    # Hydrogen developer guide (Google, ko/ja copies read 2026-12-02): LOW, MEDIUM,
+    # HIGH (default), XHIGH; Carbon's: LOW, MEDIUM (default), HIGH; Neon second-hand.
+    ("gemini-4-hydrogen", ["low", "medium", "high", "xhigh"], "high", False),
+    ("gemini-4-neon", ["low", "medium", "high", "xhigh"], "high", True),
+    ("gemini-4-carbon", ["low", "medium", "high"], "medium", True),
+    ("gemini-4-argon", ["low", "medium", "high"], "medium", False),
+])
+def test_gemini_4_caches_implicitly_only_and_thinks_by_its_own_levels(model, levels, default,
+                                                                      paid_only):
+    info = CATALOGUE.get(model)
+    assert (info.family, info.explicit_cache, info.explicit_cache_min,
+            info.implicit_cache_min) == ("4", False, None, 4096)
+    assert [lv.value for lv in info.thinking.levels] == levels
+    assert "minimal" not in levels and info.thinking.default == default
+    assert info.paid_tier_only is paid_only
+    # Tiers and Batch no Google page states are marked, not silently asserted.
+    assert "batch" in info.unstated
+
+
+def test_a_gemini_4_model_needs_no_cache_minimum_setting():
+    s = Settings(models={"flash": {"id": "gemini-4-hydrogen"}})
+    assert s.models.flash.min_cache_tokens is None  # no explicit caches to size
+
+
+def test_google_names_hydrogen_as_3_8_flashs_successor():
+    flash = CATALOGUE.get("gemini-3.8-flash")
+    assert (flash.successor, str(flash.successor_named_on)) == ("gemini-4-hydrogen",
+                                                                "2026-11-12")
+    assert flash.shutdown is None  # nothing re-routed: a successor is advice
+    for m in CATALOGUE.models:
+        assert m.successor is None or CATALOGUE.find(m.successor) is not None, m.id
