@@ -82,8 +82,9 @@ class WorkItem(BaseModel):
         "the installation registered (entry points 'flashfirst.checks').")
     model: str | None = Field(None, description="Force this model id (routing override).")
     thinking: str | None = Field(
-        None, description="Thinking for this item: least/low/default/high (mapped per "
-        "model), a level the model takes (minimal/low/medium/high) or a budget in tokens.")
+        None, description="Thinking for this item: least/low/default/high/max (mapped per "
+        "model), a level the model takes (minimal/low/medium/high/xhigh) or a budget in "
+        "tokens.")
     max_output_tokens: int | None = Field(
         None, gt=0, description="Cap on answer plus thoughts (they share it); the task's "
         "routing policy value when unset.")

@@ -159,3 +159,28 @@ def test_google_names_hydrogen_as_3_8_flashs_successor():
     assert flash.shutdown is None  # nothing re-routed: a successor is advice
     for m in CATALOGUE.models:
         assert m.successor is None or CATALOGUE.find(m.successor) is not None, m.id
+
+
+@pytest.mark.parametrize(("model", "asked", "level"), [
+    ("gemini-4-hydrogen", "least", "LOW"),      # Gemini 4 refuses minimal: low is least
+    ("gemini-4-hydrogen", "high", "HIGH"),      # high is high, not the level above it
+    ("gemini-4-hydrogen", "max", "XHIGH"),      # the way to ask for xhigh by effort ...
+    ("gemini-4-neon", "xhigh", "XHIGH"),        # ... or by name
+    ("gemini-4-carbon", "max", "HIGH"),         # Carbon's top is high
+    ("gemini-3.8-flash", "max", "HIGH"),
+])
+def test_gemini_4_efforts_map_to_its_levels(model, asked, level):
+    assert thinking_config(asked, CATALOGUE.get(model)).thinking_level.value == level
+
+
+@pytest.mark.parametrize(("model", "asked"), [
+    ("gemini-4-hydrogen", "minimal"), ("gemini-4-neon", "minimal"),
+    ("gemini-4-carbon", "xhigh"), ("gemini-4-argon", "xhigh"), ("gemini-4-hydrogen", "0"),
+])
+def test_levels_a_gemini_4_model_does_not_take_are_refused(model, asked):
+    with pytest.raises(ThinkingNotSupported, match=f"{model}.*thinking_level low"):
+        thinking_config(asked, CATALOGUE.get(model))
+
+
+def test_max_is_the_largest_budget_on_2_5():
+    assert thinking_config("max", CATALOGUE.get("gemini-2.5-pro")).thinking_budget == 32768
