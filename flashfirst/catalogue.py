@@ -67,6 +67,9 @@ class ModelInfo(BaseModel):
     served_by: str | None = Field(None, description="Silently re-routed to this model...")
     served_by_since: date | None = Field(None, description="...since this day.")
     context_window: int
+    output_token_limit: int = Field(
+        65_536, description="Output tokens (thoughts included) one non-streaming call may "
+        "return: what a larger max_output_tokens can grow to.")
     explicit_cache: bool
     explicit_cache_min: int | None = None
     implicit_cache_min: int | None = None

@@ -46,13 +46,16 @@ class RunEstimate(BaseModel):
     per_model_usd: dict[str, float]
     cache_usd: float
     budget_usd: float | None = None
+    warnings: list[str] = Field(default_factory=list, description="Caps below the thoughts "
+                                "expected: such answers may be starved (no text, billed).")
 
     def summary(self) -> str:
         return (f"{self.items} items, {self.input_tokens:,} input tokens (counted), "
                 f"{self.assumed_output_tokens:,} output tokens (assumed, "
                 f"{self.assumed_thinking_tokens:,} of them thinking, "
                 f"{self.thinking_source}): ${self.usd:.6f}"
-                + (f" against a budget of ${self.budget_usd}" if self.budget_usd else ""))
+                + (f" against a budget of ${self.budget_usd}" if self.budget_usd else "")
+                + "".join(f"\nwarning: {w}" for w in self.warnings))
 
 
 async def count_job_tokens(client: genai.Client, jobs: list[InferenceJob],
@@ -86,11 +89,16 @@ def price_plan(jobs: list[InferenceJob], counts: list[int], context_tokens: int,
     per_model: dict[str, Decimal] = {}
     out_total = thinking_total = 0
     sources: set[str] = set()
+    starved: dict[tuple[str, str, int], list[str]] = {}
     for job, n in zip(jobs, counts, strict=True):
         requested = job.route.model
         model = _billed_as(requested, prices, models)
         thoughts, source = _thoughts(job, model, policy, figures, models)
         sources.add(source)
+        cap = policy.max_output_for(job.item)
+        if cap is not None and thoughts and cap <= thoughts:
+            starved.setdefault((job.item.task.value, model, cap), []).append(
+                f"{thoughts:,} ({source})")
         out = ASSUMED_ANSWER_TOKENS[job.item.task] + thoughts
         out_total += out
         thinking_total += thoughts
@@ -110,7 +118,16 @@ def price_plan(jobs: list[InferenceJob], counts: list[int], context_tokens: int,
                        thinking_source=" and ".join(sorted(sources)) or "assumed",
                        usd=usd(total),
                        per_model_usd={m: usd(c) for m, c in per_model.items()},
-                       cache_usd=usd(cache), budget_usd=budget_usd)
+                       cache_usd=usd(cache), budget_usd=budget_usd,
+                       warnings=[_starved_warning(*key, expected)
+                                 for key, expected in starved.items()])
+
+
+def _starved_warning(task: str, model: str, cap: int, expected: list[str]) -> str:
+    return (f"{len(expected)} {task} item(s) on {model} have max_output_tokens {cap:,}, not "
+            f"above the thoughts expected per call ({', '.join(sorted(set(expected)))}): "
+            "thinking shares the cap, so such an answer may come back empty and still be "
+            "billed; raise the cap or ask for less thinking")
 
 
 def _thoughts(job: InferenceJob, model: str, policy: RoutingPolicy, figures: ThinkingFigures,

@@ -204,8 +204,13 @@ class Attempt(BaseModel):
     transient_retries: int = 0
     cached_content: str | None = None
     thinking: ThinkingSent = Field(default_factory=ThinkingSent)
-    step: str = Field("route", description="route, think (same model, more thinking) or "
-                      "model (a tier up): the escalation step that made this call.")
+    max_output_tokens: int | None = Field(
+        None, description="The output cap sent (thoughts and answer share it); None: the "
+        "model's own limit.")
+    step: str = Field("route", description="route, cap (same model, larger output cap: "
+                      "the answer was starved by thinking), think (same model, more "
+                      "thinking) or model (a tier up): the escalation step that made this "
+                      "call.")
 
     @property
     def billed_model(self) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 
 import pytest
+from fixtures.catalogue import catalogue_with
 
 from flashfirst.catalogue import load_catalogue, retirement_notice
 from flashfirst.errors import ConfigError, ThinkingNotSupported
@@ -59,12 +59,7 @@ def test_settings_take_cache_minimums_from_the_catalogue():
 
 
 def test_a_users_catalogue_replaces_the_packaged_one(tmp_path: Path):
-    data = json.loads((Path(__file__).parents[1] / "flashfirst/data/models.json").read_text())
-    for m in data["models"]:
-        if m["id"] == "gemini-3.8-flash":
-            m["explicit_cache_min"] = 8192
-    path = tmp_path / "models.json"
-    path.write_text(json.dumps(data))
+    path = catalogue_with(tmp_path, "gemini-3.8-flash", explicit_cache_min=8192)
     assert Settings(model_catalogue_path=path).models.flash.min_cache_tokens == 8192
 
 

@@ -152,8 +152,8 @@ class BatchRunner:
                     continue
                 nxt = escalate(route, self.settings.models, verdict.error) if hop == 0 else None
                 if nxt is None:
-                    result.fail(FailureKind.VALIDATION,
-                                f"answer failed validation on {route.model}: {verdict.error}")
+                    failure = verdict.failure(route.model)
+                    result.fail(failure.kind, failure.message)
                 else:
                     result.escalated = True
                     retry.append((job, nxt))
