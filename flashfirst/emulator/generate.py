@@ -97,6 +97,10 @@ def resolve_cache(state: EmulatorState, model: EmulatedModel, body: Json) -> Sto
     name = get(body, "cachedContent")
     if not name:
         return None
+    if not model.explicit_caching:  # Gemini 4: implicit caching only (its guides)
+        raise invalid_argument(f"cachedContent is not supported by models/{model.id}: "
+                               "explicit context caching is not supported; it caches "
+                               "implicitly.")
     cache_id = str(name).removeprefix("cachedContents/")
     with state.lock:
         cache = state.caches.get(cache_id)
