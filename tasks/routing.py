@@ -6,7 +6,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flashfirst.caching.manager import PreparedContext
-from flashfirst.catalogue import check_run_models
+from flashfirst.catalogue import check_run_models, successor_notices
 from flashfirst.inference.engine import InferenceJob
 from flashfirst.items import WorkItem
 from flashfirst.planning import plan_jobs, unanswered
@@ -20,10 +20,13 @@ from flashfirst.token_rules import MediaResolution
 @task(name="check-models", cache_policy=NO_CACHE)
 def check_models(items: list[WorkItem], settings: Settings) -> list[str]:
     """Before the first call: say which of the run's models are retiring, retired or
-    re-routed (and by what they are served); refuse a retired one unless insisted."""
-    ids = [s.id for s in settings.models.all] + [i.model for i in items if i.model]
-    notices = check_run_models(run_context(settings).catalogue, ids,
+    re-routed (and by what they are served), and which tier's model has a named
+    successor; refuse a retired one unless insisted."""
+    tiers = [s.id for s in settings.models.all]
+    catalogue = run_context(settings).catalogue
+    notices = check_run_models(catalogue, tiers + [i.model for i in items if i.model],
                                allow_retired=settings.allow_retired)
+    notices += successor_notices(catalogue, tiers)
     logger = get_run_logger()
     for notice in notices:
         logger.warning("model: %s", notice)
