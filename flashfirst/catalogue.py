@@ -87,6 +87,9 @@ class ModelInfo(BaseModel):
     successor_named_on: date | None = None
     thinking: ThinkingControl
     media_rules: Literal["gemini-2", "gemini-3"]
+    document_inputs: list[str] = Field(
+        default_factory=list, description="File types taken besides PDF and text, by "
+        "extension (Office and OpenDocument on Gemini 4 Hydrogen and Carbon).")
     source: str
     read_on: str
 

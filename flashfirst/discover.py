@@ -21,7 +21,7 @@ from flashfirst.storage import Storage
 TASK_BY_KIND: dict[MediaKind, TaskKind] = {
     MediaKind.VIDEO: TaskKind.SUMMARIZE, MediaKind.AUDIO: TaskKind.TRANSCRIBE,
     MediaKind.IMAGE: TaskKind.CLASSIFY, MediaKind.DOCUMENT: TaskKind.SUMMARIZE,
-    MediaKind.TEXT: TaskKind.SUMMARIZE,
+    MediaKind.TEXT: TaskKind.SUMMARIZE, MediaKind.OFFICE: TaskKind.SUMMARIZE,
 }
 _MANIFEST_SUFFIXES = (".jsonl", ".csv")
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from flashfirst.caching.decision import CacheDecision
 from flashfirst.catalogue import Catalogue, load_catalogue
-from flashfirst.errors import BudgetExceeded, ThinkingNotSupported
+from flashfirst.errors import BudgetExceeded, RefusedBeforeCall
 from flashfirst.inference.engine import InferenceJob
 from flashfirst.inference.request import build_request, request_contents
 from flashfirst.items import TaskKind
@@ -138,7 +138,7 @@ def _thoughts(job: InferenceJob, model: str, policy: RoutingPolicy, figures: Thi
     try:
         request = build_request(job, job.route.model, None, policy.thinking_for(job.item),
                                 catalogue=models, max_output_tokens=None, tier=None)
-    except ThinkingNotSupported:
+    except RefusedBeforeCall:
         return 0, "assumed"  # refused before any call: costs nothing
     if request.serving is None:
         return ASSUMED_THOUGHTS["medium"], "assumed"

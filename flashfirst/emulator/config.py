@@ -36,6 +36,8 @@ class EmulatedModel(BaseModel):
     rpd: int = Field(1_000_000_000, gt=0, description="Requests per day; the day ends at "
                      "midnight Pacific time, as Google's quota day does.")
     explicit_caching: bool = Field(True, description="Accepts cachedContents.create.")
+    office_documents: bool = Field(False, description="Takes Office and OpenDocument files "
+                                   "(inline or uploaded); else they are a 400.")
     min_cache_tokens: int = Field(2048, ge=0, description="Smallest explicit cache.")
     implicit_cache_min_tokens: int = Field(
         2048, ge=0, description="Smallest repeated prefix the implicit cache discounts.")
@@ -105,16 +107,17 @@ def default_models() -> list[EmulatedModel]:
                  seconds_per_output_token=0.006),
         # Gemini 4 guides (read 2026-12-02): implicit and durable caching only, from 4,096
         # tokens; explicit caches and ``cachedContent`` refused; one non-streaming call
-        # returns up to 65,536 tokens (Carbon 32,768), thoughts included.
+        # returns up to 65,536 tokens (Carbon 32,768), thoughts included; Office and
+        # OpenDocument input on Hydrogen and Carbon (Neon: not stated).
         _gemini3("gemini-4-hydrogen", "Gemini 4 Hydrogen", family="4",
-                 explicit_caching=False, thinking_levels=_LEVELS_4_X,
+                 explicit_caching=False, office_documents=True, thinking_levels=_LEVELS_4_X,
                  thinking_default="HIGH", time_to_first_token_s=0.5,
                  seconds_per_output_token=0.004),
         _gemini3("gemini-4-neon", "Gemini 4 Neon", family="4", explicit_caching=False,
                  thinking_levels=_LEVELS_4_X, thinking_default="HIGH",
                  time_to_first_token_s=1.0, seconds_per_output_token=0.006),
         _gemini3("gemini-4-carbon", "Gemini 4 Carbon", family="4", explicit_caching=False,
-                 thinking_levels=_LEVELS_3_8, output_token_limit=32_768,
+                 office_documents=True, thinking_levels=_LEVELS_3_8, output_token_limit=32_768,
                  time_to_first_token_s=1.5, seconds_per_output_token=0.008),
     ]
 

@@ -81,7 +81,8 @@ def prepare(state: EmulatorState, model: EmulatedModel, body: Json) -> PreparedC
     thinking_of(model, generation_config)
     cache = resolve_cache(state, model, body)
     counter = PromptCounter(state, model.family, global_media_resolution(
-        get(generation_config, "mediaResolution")))
+        get(generation_config, "mediaResolution")), model=model.id,
+        office=model.office_documents)
     prompt = counter.count(get(body, "contents"), get(body, "systemInstruction"),
                            get(body, "tools"))
     if cache is not None:

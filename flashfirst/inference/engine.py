@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flashfirst.catalogue import Catalogue, load_catalogue
 from flashfirst.context import ContextProvider, ContextUse, StaticContexts
-from flashfirst.errors import FlashfirstError, QuotaExhausted, ThinkingNotSupported
+from flashfirst.errors import FlashfirstError, QuotaExhausted, RefusedBeforeCall
 from flashfirst.failures import FailureKind, budget_reached
 from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.ratelimit import PROCESS, Limiters, spend_limit
@@ -126,7 +126,7 @@ class Engine:
         while True:  # the route, then the policy's ladder: at most two extra attempts
             try:
                 attempt, verdict = await self._attempt(job, route, asked, cap)
-            except ThinkingNotSupported as refused:
+            except RefusedBeforeCall as refused:
                 return result.fail(FailureKind.BAD_INPUT, f"refused before any call: {refused}")
             except QuotaExhausted as exhausted:
                 return result.fail(FailureKind.DAILY_QUOTA, f"not dispatched: {exhausted}")
@@ -166,7 +166,7 @@ class Engine:
         try:
             attempt, _ = await self._attempt(job, job.route, Effort.DEFAULT,
                                              self.policy.max_output_for(job.item))
-        except (_BudgetReached, _CallGaveUp, ThinkingNotSupported, QuotaExhausted):
+        except (_BudgetReached, _CallGaveUp, RefusedBeforeCall, QuotaExhausted):
             return None
         attempt.step = "calibration"
         return attempt
