@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from fixtures.catalogue import catalogue_with
+from flashfirst.flows.analyze import RunFailed, analyze_with
 
 from flashfirst.client import make_client
 from flashfirst.emulator import EmbeddedEmulator
@@ -18,6 +20,7 @@ from flashfirst.failures import FailureKind
 from flashfirst.inference.engine import Engine, InferenceJob
 from flashfirst.inference.ratelimit import Limiters
 from flashfirst.items import Route, TaskKind, WorkItem
+from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.prices import load_price_table
 from flashfirst.router import RoutingPolicy, load_routing_policy
 from flashfirst.settings import ModelTier, Settings
@@ -99,3 +102,16 @@ def test_the_estimate_warns_when_a_tasks_cap_is_below_the_thoughts_it_expects():
         "answer may come back empty and still be billed; raise the cap or ask for less "
         "thinking"]
     assert "warning: 3 reason item(s)" in estimate.summary()
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_a_batch_answer_starved_on_every_model_fails_as_thinking_starved(
+        run_settings: Settings, emulator: EmbeddedEmulator):
+    emulator.control.configure(batch={"pending_s": 0, "running_s": 0})
+    item = WorkItem(id="plan", task=TaskKind.SUMMARIZE, text="Plan the quarter.",
+                    thinking="high", max_output_tokens=64)
+    with pytest.raises(RunFailed) as failed:
+        analyze_with(AnalyzeParams(items=[item], mode=RunMode.BATCH), run_settings)
+    report = failed.value.report
+    assert report.failure_kinds == {"thinking_starved": 1}
+    assert "starved by thinking on gemini-3.1-pro-preview" in report.failures["plan"]
