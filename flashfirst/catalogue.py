@@ -207,16 +207,3 @@ def check_run_models(catalogue: Catalogue, model_ids: list[str], *, allow_retire
                            "(FLASHFIRST_ALLOW_RETIRED=true)")
     return notices
 
-
-def successor_notices(catalogue: Catalogue, model_ids: list[str]) -> list[str]:
-    """One notice per model (the run's tiers) whose successor Google has named: the id is
-    still served, but the catalogue row says where to move."""
-    notices = []
-    for model_id in dict.fromkeys(model_ids):
-        info = catalogue.find(model_id)
-        if info is not None and info.successor:
-            since = f" since {info.successor_named_on}" if info.successor_named_on else ""
-            notices.append(f"{model_id}: Google names {info.successor} as its successor"
-                           f"{since}; it is still served (`flashfirst models` lists such "
-                           "rows; the README's Models section says when to switch)")
-    return notices

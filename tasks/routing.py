@@ -6,14 +6,15 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flashfirst.caching.manager import PreparedContext
-from flashfirst.catalogue import check_run_models, successor_notices
+from flashfirst.catalogue import check_run_models, today
 from flashfirst.inference.engine import InferenceJob
 from flashfirst.items import WorkItem
 from flashfirst.planning import plan_jobs, unanswered
 from flashfirst.router import RoutingPolicy
 from flashfirst.run_context import run_context
-from flashfirst.settings import Settings
+from flashfirst.settings import ModelTier, Settings
 from flashfirst.sources import SourceParts
+from flashfirst.successors import successor_notices
 from flashfirst.token_rules import MediaResolution
 
 
@@ -21,15 +22,20 @@ from flashfirst.token_rules import MediaResolution
 def check_models(items: list[WorkItem], settings: Settings) -> list[str]:
     """Before the first call: say which of the run's models are retiring, retired or
     re-routed (and by what they are served), and which tier's model has a named
-    successor; refuse a retired one unless insisted."""
-    tiers = [s.id for s in settings.models.all]
-    catalogue = run_context(settings).catalogue
-    notices = check_run_models(catalogue, tiers + [i.model for i in items if i.model],
+    successor (a warning when it is time to switch); refuse a retired one unless
+    insisted."""
+    shared = run_context(settings)
+    tiers = {t.value: settings.models.by_tier(t).id for t in ModelTier}
+    notices = check_run_models(shared.catalogue,
+                               [*tiers.values()] + [i.model for i in items if i.model],
                                allow_retired=settings.allow_retired)
-    notices += successor_notices(catalogue, tiers)
     logger = get_run_logger()
     for notice in notices:
         logger.warning("model: %s", notice)
+    for successor in successor_notices(shared.catalogue, shared.prices, tiers, today()):
+        (logger.warning if successor.switch_now else logger.info)("model: %s",
+                                                                   successor.message)
+        notices.append(successor.message)
     return notices
 
 

@@ -1,6 +1,7 @@
 """``flashfirst models``: the backend's models.list against the catalogue, so a catalogue
 gone stale is noticed (served ids it lacks, rows no longer listed, successors Google has
-named); and a run warns once when its tier's model has a named successor.
+named); and a run says once that its tier's model has a named successor, as a warning
+from the day the successor costs no more per token.
 
 Successor: the Gemini 4 Hydrogen developer guide migrates from Gemini 3.8 Flash
 (docs.cloud.google.com/…/guides/gemini-4-hydrogen, read 2026-12-02)."""
@@ -25,7 +26,9 @@ from flashfirst.emulator.config import EmulatedModel, default_models
 from flashfirst.items import TaskKind, WorkItem
 from flashfirst.model_listing import models_listing, served_models
 from flashfirst.params import AnalyzeParams
+from flashfirst.prices import load_price_table
 from flashfirst.settings import Settings
+from flashfirst.successors import successor_notices
 
 
 @pytest.mark.parametrize("version", ["v1", "v1beta"])
@@ -66,14 +69,32 @@ def test_the_models_command_prints_the_comparison(emulator: EmbeddedEmulator, tm
     assert json.loads(as_json.stdout)["not_in_catalogue"] == []
 
 
+def test_the_successor_notice_warns_from_the_day_it_costs_no_more():
+    # 3.8 Flash $0.75 / $3.75 through 2026-12-31, $1.50 / $7.50 from 2027-01-01;
+    # Hydrogen $1.50 / $7.50 throughout.
+    tiers = {"flash_lite": "gemini-2.5-flash-lite", "flash": "gemini-3.8-flash",
+             "pro": "gemini-3.8-flash"}  # the same model in two tiers: one notice
+    catalogue, prices = load_catalogue(), load_price_table()
+    [today] = successor_notices(catalogue, prices, tiers, date(2026, 12, 2))
+    [new_year] = successor_notices(catalogue, prices, tiers, date(2027, 1, 1))
+    assert not today.switch_now and "costs more per token" in today.message
+    assert new_year.switch_now
+    assert "consider FLASHFIRST_MODELS__FLASH__ID=gemini-4-hydrogen" in new_year.message
+    assert new_year.message.startswith("gemini-3.8-flash: Google named gemini-4-hydrogen its "
+                                       "successor on 2026-11-12")
+
+
 @pytest.mark.usefixtures("prefect_api")
-def test_a_run_warns_once_that_its_flash_models_successor_is_named(
+def test_a_run_says_once_that_its_flash_models_successor_is_named(
         run_settings: Settings, emulator: EmbeddedEmulator, caplog: pytest.LogCaptureFixture):
     items = [WorkItem(id=f"q{i}", task=TaskKind.SUMMARIZE, text=f"Note {i}.",
                       model="gemini-3.8-flash") for i in range(3)]
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         report = analyze_with(AnalyzeParams(items=items), run_settings)
     assert report.items_ok == 3
-    notices = [r.getMessage() for r in caplog.records
-               if "names gemini-4-hydrogen as its successor" in r.getMessage()]
-    assert len(notices) == 1 and notices[0].startswith("model: gemini-3.8-flash")
+    notices = [r for r in caplog.records
+               if "named gemini-4-hydrogen its successor" in r.getMessage()]
+    assert len(notices) == 1 and notices[0].getMessage().startswith("model: gemini-3.8-flash")
+    # A warning only once switching costs no more (2027-01-01); a note before.
+    switch = date.today() >= date(2027, 1, 1)
+    assert notices[0].levelno == (logging.WARNING if switch else logging.INFO)
