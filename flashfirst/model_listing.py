@@ -52,8 +52,9 @@ class ModelsListing(BaseModel):
 
 
 def served_models(client: genai.Client) -> list[str]:
-    """Ids of the models the backend lists that take generateContent (bare ids)."""
-    return [str(m.name).removeprefix("models/") for m in client.models.list()
+    """Ids of the models the backend lists that take generateContent (bare ids: Vertex
+    names them ``publishers/google/models/<id>``)."""
+    return [str(m.name).rsplit("models/", 1)[-1] for m in client.models.list()
             if m.name and (not m.supported_actions or GENERATE in m.supported_actions)]
 
 
