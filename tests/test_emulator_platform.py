@@ -119,6 +119,27 @@ def test_a_platform_cache_serves_its_project_and_location_only(emulator: Embedde
     assert list(client.caches.list()) == []
 
 
+def test_media_is_read_by_its_gs_uri_without_any_upload(
+        emulator: EmbeddedEmulator, gcs_bucket: str, emulator_media: dict):
+    storage.Client(project="test").bucket(gcs_bucket).blob("media/photo.png") \
+        .upload_from_filename(str(emulator_media["image320x240"]))
+    client = platform_client(emulator.base_url)
+    photo = types.Part.from_uri(file_uri=f"gs://{gcs_bucket}/media/photo.png",
+                                mime_type="image/png")
+    answer = client.models.generate_content(model=MODEL, contents=[photo, "Describe it."])
+    counted = client.models.count_tokens(model=MODEL, contents=[photo, "Describe it."])
+    with pytest.raises(errors.ClientError) as missing:
+        client.models.generate_content(model=MODEL, contents=[types.Part.from_uri(
+            file_uri=f"gs://{gcs_bucket}/media/none.png", mime_type="image/png"), "hi"])
+
+    image = {d.modality: d.token_count for d in answer.usage_metadata.prompt_tokens_details}
+    assert image[types.MediaModality.IMAGE] == 258  # a small image on 2.5 (≤384 px)
+    assert counted.total_tokens == answer.usage_metadata.prompt_token_count
+    assert emulator.stats.uploads == 0
+    assert missing.value.code == 400
+    assert f"gs://{gcs_bucket}/media/none.png" in missing.value.message
+
+
 def _lines(*rows: object) -> bytes:
     return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows).encode()
 

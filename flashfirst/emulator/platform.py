@@ -29,6 +29,7 @@ location that made it, and never by the Developer API's paths."""
 
 from __future__ import annotations
 
+import base64
 import re
 import time
 from collections.abc import Callable
@@ -120,10 +121,58 @@ def _check_labels(labels: object) -> None:
                                    "start with a lowercase letter.")
 
 
+def storage_client(state: EmulatorState) -> Any:
+    """A google-cloud-storage client on the configured endpoint, or the library's own
+    choice (STORAGE_EMULATOR_HOST, else Google with Application Default Credentials)."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    if state.config.gcs_endpoint:
+        return storage.Client(project="emulator", credentials=AnonymousCredentials(),
+                              client_options={"api_endpoint": state.config.gcs_endpoint})
+    return storage.Client(project="emulator")
+
+
+def _read_gs(state: EmulatorState, uri: str) -> bytes:
+    bucket, _, path = uri.removeprefix("gs://").partition("/")
+    try:
+        return storage_client(state).bucket(bucket).blob(path).download_as_bytes()
+    except Exception as exc:  # the caller's input: named with its URI, never a 500
+        raise invalid_argument(f"Cannot read {uri} for fileData: {type(exc).__name__}: "
+                               f"{exc}") from None
+
+
+def _with_gs_media(state: EmulatorState, body: Json) -> Json:
+    """The platform reads ``gs://`` file URIs itself (no Files API): the object's bytes
+    are counted and answered as if they had been sent inline."""
+    def part_of(part: Any) -> Any:
+        file_data = get(part, "fileData") if isinstance(part, dict) else None
+        uri = str(get(file_data, "fileUri") or "") if isinstance(file_data, dict) else ""
+        if not uri.startswith("gs://"):
+            return part
+        rest = {k: v for k, v in part.items() if k not in ("fileData", "file_data")}
+        data = base64.b64encode(_read_gs(state, uri)).decode()
+        return {**rest, "inlineData": {"mimeType": get(file_data, "mimeType") or "", "data": data}}
+
+    def content_of(content: Any) -> Any:
+        parts = get(content, "parts") if isinstance(content, dict) else None
+        if not isinstance(parts, list):
+            return content
+        return {**{k: v for k, v in content.items() if k != "parts"},
+                "parts": [part_of(p) for p in parts]}
+
+    contents = get(body, "contents")
+    if isinstance(contents, list):
+        body = {**body, "contents": [content_of(c) for c in contents]}
+    return body
+
+
 def _local_body(state: EmulatorState, request: Request, body: Json) -> Json:
     """A platform cache name becomes the id the shared ``serve()`` resolves, once it is
-    known to belong to this project and location; labels are checked as Google does."""
+    known to belong to this project and location; labels are checked as Google does;
+    ``gs://`` media is read from Cloud Storage."""
     _check_labels(get(body, "labels"))
+    body = _with_gs_media(state, body)
     name = get(body, "cachedContent")
     if not name:
         return body
@@ -210,7 +259,7 @@ async def create_cache(request: Request) -> Response:
     state, parent = emulator(request), parent_of(request)
     try:
         body, model = await body_and_model(request, "CachedContent")
-        cache = caches.create(state, model, body, parent)
+        cache = caches.create(state, model, _with_gs_media(state, body), parent)
     except ApiError as exc:
         log_call(state, "cachedContents.create", None, exc.code)
         return exc.response()

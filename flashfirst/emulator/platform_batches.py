@@ -43,7 +43,6 @@ import json
 import random
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -52,7 +51,13 @@ from starlette.responses import JSONResponse, Response
 from flashfirst.emulator.batches import _answer_item
 from flashfirst.emulator.errors import ApiError, invalid_argument, not_found
 from flashfirst.emulator.generate import emulator, log_call
-from flashfirst.emulator.platform import body_and_model, listing, model_id_of, parent_of
+from flashfirst.emulator.platform import (
+    body_and_model,
+    listing,
+    model_id_of,
+    parent_of,
+    storage_client,
+)
 from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.wire import Json, get, timestamp
 
@@ -135,18 +140,6 @@ class PlatformJob:
         return body
 
 
-def _storage(state: EmulatorState) -> Any:
-    """A google-cloud-storage client on the configured endpoint, or the library's own
-    choice (STORAGE_EMULATOR_HOST, else Google with Application Default Credentials)."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    if state.config.gcs_endpoint:
-        return storage.Client(project="emulator", credentials=AnonymousCredentials(),
-                              client_options={"api_endpoint": state.config.gcs_endpoint})
-    return storage.Client(project="emulator")
-
-
 def _split_gs(uri: str, field_name: str) -> tuple[str, str]:
     if not uri.startswith("gs://") or "/" not in uri[5:].strip("/"):
         if uri.startswith("gs://") and field_name.endswith("outputUriPrefix"):
@@ -159,7 +152,7 @@ def _split_gs(uri: str, field_name: str) -> tuple[str, str]:
 def _read_input(state: EmulatorState, uris: list[str]) -> tuple[list[str], str | None]:
     """Every line of every input object, or why they could not be read."""
     try:
-        client = _storage(state)
+        client = storage_client(state)
         lines: list[str] = []
         for uri in uris:
             bucket, path = _split_gs(uri, "inputConfig.gcsSource.uris")
@@ -248,7 +241,7 @@ def _complete_if_due(state: EmulatorState, job: PlatformJob) -> None:
         bucket, path = _split_gs(f"{folder}/predictions.jsonl", "output")
         data = "".join(json.dumps(row) + "\n" for row in rows).encode()
         try:
-            _storage(state).bucket(bucket).blob(path).upload_from_string(
+            storage_client(state).bucket(bucket).blob(path).upload_from_string(
                 data, content_type="application/jsonl")
         except Exception as exc:  # the job fails, naming where it could not write
             job.storage_error = f"Failed to write the batch output to {folder}: " \
