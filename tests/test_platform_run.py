@@ -5,11 +5,13 @@ platform's paths, served tiers read as the platform reports them."""
 from __future__ import annotations
 
 import json
+import shutil
 from importlib.resources import files
 from pathlib import Path
 
 import pytest
 from flashfirst.flows.analyze import analyze_with
+from google.cloud import storage
 
 from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator
@@ -89,3 +91,23 @@ def test_priority_downgraded_on_the_platform_is_priced_as_the_tier_that_served(
     assert sorted(a["service_tier_served"] for a in attempts) == \
         [ServiceTier.PRIORITY.value, ServiceTier.STANDARD.value, ServiceTier.STANDARD.value]
     assert {a["service_tier_requested"] for a in attempts} == {ServiceTier.PRIORITY.value}
+
+
+def test_media_on_the_platform_is_read_from_the_runs_bucket_by_uri(
+        platform_settings: Settings, emulator: EmbeddedEmulator, tmp_path: Path,
+        gcs_bucket: str, large_image: Path, audio_mp3: Path):
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    shutil.copy(large_image, folder / "shelf.png")
+    shutil.copy(audio_mp3, folder / "call.mp3")
+    settings = platform_settings.model_copy(update={"storage_root": f"gs://{gcs_bucket}/run"})
+    settings.media.inline_max_bytes = 0  # every media item by reference
+    report = analyze_with(AnalyzeParams(source=str(folder), output=str(tmp_path / "out")),
+                          settings)
+    results = results_of(tmp_path)
+
+    assert report.items_ok == 2 and emulator.stats.uploads == 0  # no Files API
+    assert len(list(storage.Client(project="test").list_blobs(
+        gcs_bucket, prefix="run/media/"))) >= 2  # the prepared files, read by their URIs
+    billed = {r["id"]: r["attempts"][-1]["usage"]["prompt_by_modality"] for r in results}
+    assert billed["shelf.png"]["IMAGE"] > 0 and billed["call.mp3"]["AUDIO"] > 0
