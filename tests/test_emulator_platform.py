@@ -61,6 +61,15 @@ def test_labels_are_kept_in_the_log_and_refused_when_google_would(emulator: Embe
     assert refused.value.code == 400 and "Invalid label 'Run'" in refused.value.message
 
 
+def test_the_platforms_model_list_names_publisher_models(emulator: EmbeddedEmulator):
+    client = platform_client(emulator.base_url)
+    listed = [m.name for m in client.models.list()]
+    one = client.models.get(model=MODEL)
+    assert f"publishers/google/models/{MODEL}" in listed
+    assert len(listed) == len(emulator.control.config.models)
+    assert one.name == f"publishers/google/models/{MODEL}"
+
+
 def test_flex_is_reported_as_the_platforms_traffic_type(emulator: EmbeddedEmulator):
     client = platform_client(emulator.base_url)
     answer = client.models.generate_content(

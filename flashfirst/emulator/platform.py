@@ -1,8 +1,9 @@
 """The Gemini Enterprise Agent Platform's surface (formerly Vertex AI), beside the Developer
 API's on the same port: ``generateContent``, ``streamGenerateContent`` and ``countTokens``
 under ``/{v1,v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{m}``, and
-``cachedContents`` under ``/{version}/projects/{p}/locations/{l}``; batch jobs are in
-``platform_batches``. Calls are answered by the Developer API's ``generate.serve`` and
+``cachedContents`` under ``/{version}/projects/{p}/locations/{l}``, and the publisher
+models ``models.list``/``get`` read (``/{version}/publishers/google/models``); batch jobs
+are in ``platform_batches``. Calls are answered by the Developer API's ``generate.serve`` and
 ``caches`` internals, so tokens, thinking, caching, quotas, faults, tiers and scripts are
 the same; only the wire differs.
 
@@ -308,3 +309,31 @@ async def delete_cache(request: Request) -> Response:
         state.stats.count_call("cachedContents.delete", None)
     caches.delete(state, request.path_params["cache_id"], parent_of(request))
     return JSONResponse({})
+
+
+def publisher_model_resource(model: EmulatedModel) -> Json:
+    """A PublisherModel as the Model Garden lists it (the SDK reads name and versionId)."""
+    return {"name": f"publishers/google/models/{model.id}", "versionId": "default",
+            "openSourceCategory": "PROPRIETARY", "launchStage": "GA",
+            "displayName": model.display_name or model.id}
+
+
+async def list_publisher_models(request: Request) -> Response:
+    """``GET /{version}/publishers/google/models``: what ``client.models.list()`` sends."""
+    state = emulator(request)
+    with state.lock:
+        state.stats.count_call("models.list", None)
+        models = list(state.config.models)
+    return listing(request, "publisherModels", models, publisher_model_resource)
+
+
+async def get_publisher_model(request: Request) -> Response:
+    state = emulator(request)
+    model_id = request.path_params["model"]
+    model = state.model(model_id)
+    if model is None:
+        raise ApiError(404, f"Publisher Model `publishers/google/models/{model_id}` was not "
+                            "found.")
+    with state.lock:
+        state.stats.count_call("models.get", model.id)
+    return JSONResponse(publisher_model_resource(model))

@@ -127,6 +127,8 @@ def _platform_routes() -> list[Route]:
         (f"{jobs}/{{job_id}}:cancel", platform_batches.cancel_job, ["POST"]),
         (f"{jobs}/{{job_id}}", platform_batches.get_job, ["GET"]),
         (f"{jobs}/{{job_id}}", platform_batches.delete_job, ["DELETE"]),
+        ("/{version}/publishers/google/models", platform.list_publisher_models, ["GET"]),
+        ("/{version}/publishers/google/models/{model}", platform.get_publisher_model, ["GET"]),
     ]
     return [Route(path, _api(handler, versions=platform.VERSIONS,
                              authorize=platform.bearer_error), methods=methods)
