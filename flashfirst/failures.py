@@ -34,6 +34,11 @@ class FailureKind(StrEnum):
     """The context cache the call named was gone, and a recreated one was refused too."""
     BATCH_JOB = "batch_job"
     """The Batch API job ended without this item's answer (failed, expired, cancelled)."""
+    INTERRUPTED = "interrupted"
+    """Not sent: the run was stopped (Ctrl-C, SIGTERM). A re-run sends it."""
+    CANCELLED = "cancelled"
+    """Not sent: the run was cancelled in Prefect (the UI's Cancel, ``prefect flow-run
+    cancel``). A re-run sends it."""
     INTERNAL = "internal"
     """A bug of ours; the message has the exception."""
     UNCLASSIFIED = "unclassified"

@@ -39,6 +39,7 @@ def headline(r: RunReport) -> str:
 def to_markdown(r: RunReport) -> str:
     c = r.costs
     lines = [f"# flashfirst run `{r.run_id}`", "", headline(r), "",
+             *(f"**{line}**\n" for line in r.stop_lines()),
              f"Backend: {r.backend} · price table {r.price_table_version}", "",
              "## Cost, naive → actual", "", "| step | USD | saved |", "|---|---:|---:|",
              f"| naive (all Pro, no cache, original media, standard) | {_money(c.naive_usd)} | |"]
