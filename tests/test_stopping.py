@@ -17,8 +17,13 @@ from pathlib import Path
 import httpx
 import pytest
 from fixtures.prefect import PrefectServer
+from flashfirst.flows.analyze import analyze_with
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from flashfirst.emulator import EmbeddedEmulator
+from flashfirst.items import WorkItem
+from flashfirst.params import AnalyzeParams, RunMode
+from flashfirst.settings import BackendSettings, InferenceSettings, Settings
 
 CONCURRENCY = 4  # calls in flight at once: all a stop may still see answered
 N = 60
@@ -165,3 +170,57 @@ def test_a_deployed_run_cancelled_in_prefect_ends_cancelled_with_its_partial_res
     assert N - len(not_sent) == billed(emulator) and len(not_sent) >= N // 3
     assert {r["failure"]["kind"] for r in not_sent} == {"cancelled"}
     assert "stopped" in state["message"] or "cancel" in state["message"].lower()
+
+
+# A batch run as a user's process runs it: the analyze flow in its own process's main
+# thread, polling its job every 30 s (a stop must not wait for the next poll).
+BATCH_SUBMITTER = """
+import sys
+from flashfirst.items import WorkItem
+from flashfirst.params import AnalyzeParams, RunMode
+from flashfirst.settings import BackendSettings, InferenceSettings, Settings
+from flashfirst.flows.analyze import analyze_with
+
+settings = Settings(backend=BackendSettings(base_url=sys.argv[1]), storage_root=sys.argv[2],
+                    inference=InferenceSettings(batch_poll_s=30))
+items = [WorkItem(id=f"n{i}", text=f"Note {i}: the parcel was late.") for i in range(3)]
+analyze_with(AnalyzeParams(items=items, mode=RunMode.BATCH, output=sys.argv[3]), settings)
+"""
+
+
+def test_a_batch_run_stopped_while_its_job_runs_leaves_the_job_running_and_says_so(
+        emulator: EmbeddedEmulator, prefect_server: PrefectServer, tmp_path: Path) -> None:
+    emulator.control.configure(batch={"pending_s": 3600, "running_s": 60})  # a slow batch
+    store, output = tmp_path / "store", tmp_path / "out"
+    env = run_env(store, emulator.base_url, prefect_server.api_url)
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    proc = subprocess.Popen([sys.executable, "-c", BATCH_SUBMITTER, emulator.base_url,
+                             str(store), str(output)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: emulator.stats.calls_to("batches.get") > 0, "the job was polled",
+                 proc)
+        proc.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        log, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    took = time.monotonic() - signalled
+
+    assert took < 10, f"ended {took:.1f} s after the signal"
+    report = json.loads((output / "report.json").read_text())
+    assert len(report["batch_jobs_left"]) == 1 and report["stopped"], log[-3000:]
+    assert report["batch_jobs_left"][0] in (output / "report.md").read_text()
+    assert emulator.stats.calls_to("batches.cancel") == 0  # paid for: left running
+    assert report["failure_kinds"] == {"interrupted": 3}
+
+    emulator.control.advance_clock(3600 + 60)  # the job finishes while no one waits
+    settings = Settings(backend=BackendSettings(base_url=emulator.base_url),
+                        storage_root=str(store), inference=InferenceSettings(batch_poll_s=0.1))
+    items = [WorkItem(id=f"n{i}", text=f"Note {i}: the parcel was late.") for i in range(3)]
+    with temporary_settings({PREFECT_API_URL: prefect_server.api_url}):
+        again = analyze_with(AnalyzeParams(items=items, mode=RunMode.BATCH), settings)
+
+    assert again.items_ok == 3
+    assert emulator.stats.batches_created == 1  # the re-run collected the job left running
