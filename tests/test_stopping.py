@@ -125,6 +125,35 @@ def test_a_signal_stops_the_spending_keeps_what_was_paid_and_a_rerun_pays_the_re
     assert sorted(i for i, r in rerun.items() if r["reused"]) == sorted(kept)
 
 
+def test_a_second_ctrl_c_quits_at_once(emulator: EmbeddedEmulator,
+                                       prefect_server: PrefectServer, tmp_path: Path) -> None:
+    emulator.control.configure(latency_scale=1.0)
+    store, output = tmp_path / "store", tmp_path / "out"
+    env = run_env(store, emulator.base_url, prefect_server.api_url)
+    env["FLASHFIRST_INFERENCE__STOP_GRACE_S"] = "60"  # the first stop would wait long
+    emulator.control.configure(models={"gemini-2.5-flash-lite": {
+        "time_to_first_token_s": 30}})  # every call in flight for 30 s
+    command = [str(Path(sys.executable).with_name("flashfirst")), "run",
+               str(write_manifest(tmp_path / "items.jsonl")), "--output", str(output)]
+    run = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        wait_for(lambda: emulator.stats.calls_to("generateContent") >= CONCURRENCY,
+                 "calls were in flight", run)
+        os.killpg(run.pid, signal.SIGINT)
+        time.sleep(1)
+        assert run.poll() is None  # the first waits for the calls in flight
+        os.killpg(run.pid, signal.SIGINT)
+        quit_at = time.monotonic()
+        run.communicate(timeout=30)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+
+    assert run.returncode == 130
+    assert time.monotonic() - quit_at < 2
+
+
 def test_a_deployed_run_cancelled_in_prefect_ends_cancelled_with_its_partial_results(
         emulator: EmbeddedEmulator, prefect_server: PrefectServer, tmp_path: Path) -> None:
     emulator.control.configure(latency_scale=1.0)
