@@ -8,10 +8,13 @@ plain ``ffmpeg`` command (median of a few interleaved runs), times faster than r
 which decode the stage chose, a second (reused) run, and bytes and tokens before/after for
 each policy. The last line is ``vs_ffmpeg=<ratio> x_realtime=<n> bytes_ratio=<after/before>
 vs_ffmpeg_noisy=<ratio> x_realtime_noisy=<n> vs_ffmpeg_gop1s=<ratio> x_realtime_gop1s=<n>
-cpu_vs_ffmpeg...=<ratio>`` (wall-time ratios, then the same in CPU seconds: on a machine
-shared with other work the CPU ratios move less).
+cpu_vs_ffmpeg...=<ratio> long_fit_fps=<fps> long_fit_window_share=<share>`` (wall-time
+ratios, then the same in CPU seconds: on a machine shared with other work the CPU ratios
+move less; then the sampling rate ``{"fit": "fps"}`` chose for a 5-hour clip over Gemini
+3's window, and the share of the window its tokens take).
 
     python bench/media.py [--video-seconds 60] [--audio-seconds 600] [--repeat 5]
+                          [--long-hours 5]
 """
 
 from __future__ import annotations
@@ -168,6 +171,27 @@ def compare(src: Path, kind: MediaKind, work: Path, repeat: int,
     return Figures(m(ours_s), m(inner_s), m(plain_s), m(ours_cpu), m(plain_cpu), prepared)
 
 
+def long_clip_fit(work: Path, hours: float) -> tuple[float, float]:
+    """A recording longer than Gemini 3's window (a dashcam day at 1 fps, tiny frames so it
+    is made in a second), fitted with ``{"fit": "fps"}``: the rate chosen and the share of
+    the window its tokens take."""
+    src = work / "dashcam-long.mp4"
+    ffmpeg("-f", "lavfi", "-i", f"color=c=gray:s=32x18:r=1:d={int(hours * 3600)}",
+           "-c:v", "libx264", "-preset", "ultrafast", "-g", "3600", str(src))
+    item = WorkItem(id="dashcam", uri=str(src), media_policy=MediaPolicy(fit="fps"))
+    started = time.perf_counter()
+    prepared = prepare_media(item, Settings(storage_root=str(work / "store-long")), Storage(),
+                             None, model="gemini-3.8-flash")
+    seconds = time.perf_counter() - started
+    s, window = prepared.stats, 1_048_576
+    print(f"\nlong clip, {hours:g} h at 1 fps on gemini-3.8-flash (window {window:,}), "
+          f'media_policy {{"fit": "fps"}}:')
+    print(f"  tokens {s.tokens_before.total:,} -> {s.tokens_after.total:,} "
+          f"({s.tokens_after.total / window:.1%} of the window), frames {s.frames_before:,} -> "
+          f"{s.frames_sent:,}, sampled at {prepared.video_fps} fps, prepared in {seconds:.1f} s")
+    return prepared.video_fps or 1.0, s.tokens_after.total / window
+
+
 def policy_table(src: Path, kind: MediaKind, work: Path,
                  policies: dict[str, MediaPolicy]) -> None:
     print(f"  {'policy':34} {'bytes before':>13} {'bytes after':>12} {'tokens before':>14} "
@@ -185,6 +209,7 @@ def main() -> None:
     parser.add_argument("--video-seconds", type=int, default=60)
     parser.add_argument("--audio-seconds", type=int, default=600)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--long-hours", type=float, default=5.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-media-") as tmp:
         work = Path(tmp)
@@ -232,6 +257,8 @@ def main() -> None:
               f"bytes ratio {a.prepared.stats.bytes_ratio:.3f}")
         policy_table(audio, MediaKind.AUDIO, work, AUDIO_POLICIES)
 
+        fit_fps, fit_share = long_clip_fit(work, args.long_hours)
+
         print("\nnote: 1 fps, 768 px and 16 kHz mono cut bytes, not tokens (Gemini samples "
               "at those rates itself); tokens fall only with the policies above.")
         clean, noisy, gop1s = figures[""], figures["-noisy"], figures["-gop1s"]
@@ -241,7 +268,8 @@ def main() -> None:
               f"vs_ffmpeg_noisy={noisy.ratio:.2f} x_realtime_noisy={realtime / noisy.ours_s:.1f} "
               f"vs_ffmpeg_gop1s={gop1s.ratio:.2f} x_realtime_gop1s={realtime / gop1s.ours_s:.1f} "
               f"cpu_vs_ffmpeg={clean.cpu_ratio:.2f} cpu_vs_ffmpeg_noisy={noisy.cpu_ratio:.2f} "
-              f"cpu_vs_ffmpeg_gop1s={gop1s.cpu_ratio:.2f}")
+              f"cpu_vs_ffmpeg_gop1s={gop1s.cpu_ratio:.2f} "
+              f"long_fit_fps={fit_fps:.4f} long_fit_window_share={fit_share:.3f}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,9 @@ import typer
 from flashfirst.deployments.prefect_logging import apply_quiet_prefect_env
 
 from flashfirst.cli import (
+    EXIT_COSTS_PROVISIONAL,
+    EXIT_ITEMS_FAILED,
+    EXIT_NOT_STARTED,
     AllowRetired,
     EmulatorOpt,
     JsonOpt,
@@ -52,7 +55,7 @@ def _run_flow(params, as_json: bool, emulator: bool,  # noqa: ANN001
         result = None
     except FlashfirstError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_NOT_STARTED) from None
     if STOP.requested:
         if getattr(result, "stopped", None):
             out.print_json(result.model_dump_json()) if as_json else None
@@ -70,8 +73,14 @@ def _run_flow(params, as_json: bool, emulator: bool,  # noqa: ANN001
     else:
         print_report(result, out)
         out.print(f"results and report: {result.output_uri}")
-    if result.items_failed:
-        raise typer.Exit(1)
+    status = (EXIT_ITEMS_FAILED if result.items_failed else 0) + (
+        EXIT_COSTS_PROVISIONAL if result.costs_provisional else 0)
+    if result.costs_provisional:
+        console.print(f"[yellow]costs are provisional[/yellow]: the price table has no row "
+                      f"for {', '.join(sorted({p.served for p in result.provisional_prices}))}"
+                      f" (exit status {status})", highlight=False)
+    if status:
+        raise typer.Exit(status)
 
 
 def _announce_stop(signum: int) -> None:
@@ -123,7 +132,8 @@ def run(source: Source, task: Task = None, prompt: Prompt = None, context: Conte
         emulator: EmulatorOpt = False, allow_retired: AllowRetired = False) -> None:
     """Run the analyze flow on a manifest or folder with the configured backend.
     Exit status 1 when items failed, 2 when the run could not start (no backend, bad
-    settings or input)."""
+    settings or input), 4 when its costs are provisional (a model the price table lacks
+    served calls; priced by a stand-in row, see the report), 5 when both 1 and 4."""
     _run_flow(_params(source, task, prompt, context, system, deadline, batch, output, budget,
                       False), as_json, emulator, allow_retired)
 

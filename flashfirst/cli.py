@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,11 +14,21 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from flashfirst import progress
 
+if TYPE_CHECKING:
+    from flashfirst.settings import Settings
+    from flashfirst.unpriced_seen import UnpricedRecords
+
 app = typer.Typer(help="Cost-optimized Gemini pipelines on Prefect: downsample media, cache "
                   "shared context, route Flash first, fan out within rate limits, and account "
                   "for every cent.", no_args_is_help=True, add_completion=False)
 console = Console(stderr=True)
 out = Console()
+
+# Exit statuses of a run (documented in ``run --help`` and the README): 4 is added to 1
+# when items failed too, so a script can test either.
+EXIT_ITEMS_FAILED = 1
+EXIT_NOT_STARTED = 2
+EXIT_COSTS_PROVISIONAL = 4
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")]
 EmulatorOpt = Annotated[bool, typer.Option(
@@ -70,7 +80,8 @@ def prices(stale_days: Annotated[int, typer.Option(
            on: Annotated[str | None, typer.Option(
                help="The day to look at (YYYY-MM-DD, UTC); today when unset.")] = None,
            as_json: JsonOpt = False) -> None:
-    """The price rows in force today, the next price change, and rows read long ago."""
+    """The price rows in force today, the next price change, rows read long ago, and models
+    that served earlier runs (under the storage root) with no row here."""
     from datetime import UTC, date, datetime
 
     from flashfirst.price_listing import price_listing
@@ -82,12 +93,28 @@ def prices(stale_days: Annotated[int, typer.Option(
     except ValueError:
         console.print(f"[red]error:[/red] --on {on!r} is not a date (YYYY-MM-DD)")
         raise typer.Exit(2) from None
-    listing = price_listing(load_price_table(load_settings().price_table_path), day,
-                            stale_days)
+    settings = load_settings()
+    listing = price_listing(load_price_table(settings.price_table_path), day, stale_days,
+                            _unpriced_records(settings))
     if as_json:
         out.print_json(listing.model_dump_json())
     else:
         out.print(listing.text(), highlight=False, soft_wrap=True)
+
+
+def _unpriced_records(settings: Settings) -> UnpricedRecords | None:
+    """Earlier runs' records of models the table lacked; unreadable storage is said, and
+    the rest of the listing still shown."""
+    from flashfirst.errors import StorageError
+    from flashfirst.storage import Storage
+    from flashfirst.unpriced_seen import load_unpriced
+
+    try:
+        return load_unpriced(Storage.for_settings(settings), settings.storage_root)
+    except StorageError as exc:
+        console.print(f"[yellow]warning:[/yellow] earlier runs' records not read: {exc}",
+                      highlight=False)
+        return None
 
 
 @app.command()

@@ -54,6 +54,21 @@ class ManifestError(ConfigError):
 _MANIFEST_LINES_SHOWN = 20
 
 
+class DuplicateIds(ConfigError):
+    """Two inputs would run under one id (results, answers and failures are keyed by it, so
+    one would replace the other): refused before any call, naming both."""
+
+    def __init__(self, clashes: list[str]) -> None:
+        n = _MANIFEST_LINES_SHOWN
+        shown = clashes[:n] + ([f"... and {len(clashes) - n} more"] if len(clashes) > n else [])
+        super().__init__(f"{len(clashes)} id clash(es), each would run two inputs as one; "
+                         "nothing was started, rename one of each:\n  " + "\n  ".join(shown))
+        self.clashes = clashes
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.clashes,))
+
+
 class ItemError(FlashfirstError):
     """One item failed before inference; its siblings go on. ``kind`` is what the report
     counts it as (the class's own unless the raiser knows better, e.g. storage)."""

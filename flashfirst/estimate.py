@@ -24,6 +24,7 @@ from flashfirst.inference.request import build_request, request_contents
 from flashfirst.items import TaskKind
 from flashfirst.prices import PriceTable, usd
 from flashfirst.router import RoutingPolicy
+from flashfirst.skipped import SkippedInput, skipped_line
 from flashfirst.thinking_figures import ASSUMED_THOUGHTS, ThinkingFigures, assumed_thoughts
 
 # Assumed answer sizes (tokens, thinking excluded) for pricing before the fact.
@@ -46,13 +47,17 @@ class RunEstimate(BaseModel):
     per_model_usd: dict[str, float]
     cache_usd: float
     budget_usd: float | None = None
+    skipped_inputs: list[SkippedInput] = Field(
+        default_factory=list, description="Files the source holds that no task takes.")
 
     def summary(self) -> str:
+        skipped = skipped_line(self.skipped_inputs)
         return (f"{self.items} items, {self.input_tokens:,} input tokens (counted), "
                 f"{self.assumed_output_tokens:,} output tokens (assumed, "
                 f"{self.assumed_thinking_tokens:,} of them thinking, "
                 f"{self.thinking_source}): ${self.usd:.6f}"
-                + (f" against a budget of ${self.budget_usd}" if self.budget_usd else ""))
+                + (f" against a budget of ${self.budget_usd}" if self.budget_usd else "")
+                + (f"\n{skipped}" if skipped else ""))
 
 
 async def count_job_tokens(client: genai.Client, jobs: list[InferenceJob],

@@ -34,6 +34,9 @@ class FailureKind(StrEnum):
     """The context cache the call named was gone, and a recreated one was refused too."""
     BATCH_JOB = "batch_job"
     """The Batch API job ended without this item's answer (failed, expired, cancelled)."""
+    TOO_LONG = "too_long"
+    """The item's tokens exceed its model's context window; refused before any upload or
+    call, naming the media policies that would make it fit."""
     INTERRUPTED = "interrupted"
     """Not sent: the run was stopped (Ctrl-C, SIGTERM). A re-run sends it."""
     CANCELLED = "cancelled"

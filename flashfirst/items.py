@@ -37,6 +37,15 @@ class ServiceTier(StrEnum):
     BATCH = "batch"
 
 
+class FitPolicy(StrEnum):
+    """How media longer than the model's window is made to fit (off unless asked)."""
+
+    FPS = "fps"
+    """Lower the sampling rate to the highest that fits, never below ``fit_min_fps``."""
+    RESOLUTION = "resolution"
+    """Low media resolution, where the model's rules bill it less (video on 2.x)."""
+
+
 class MediaPolicy(BaseModel):
     """Token-reduction choices for one item's media. Unset fields take the run's default.
 
@@ -57,6 +66,10 @@ class MediaPolicy(BaseModel):
     keyframes_as_images: bool | None = Field(
         None, description="Send scene-change keyframes as images instead of the video.")
     inline: bool | None = Field(None, description="Allow inline bytes under the inline limit.")
+    fit: FitPolicy | None = Field(
+        None, description="Media over the model's window: 'fps' samples at the highest rate "
+        "that fits (not below media.fit_min_fps), 'resolution' uses low media resolution "
+        "where that bills less; unset: such an item fails as too_long before any upload.")
 
 
 class WorkItem(BaseModel):
@@ -192,6 +205,10 @@ class Attempt(BaseModel):
     called_at: datetime | None = Field(
         None, description="When the call was made (response Date header, else local UTC): "
         "the day whose price row applies.")
+    priced_as: str | None = Field(
+        None, description="Set when the price table has no row for the model that served: "
+        "the row the call was priced by instead (the requested model's, or what the "
+        "catalogue says serves it); ``cost_usd`` is then provisional.")
     service_tier_requested: ServiceTier
     service_tier_served: ServiceTier
     usage: Usage = Usage()
@@ -226,6 +243,8 @@ class ItemResult(BaseModel):
 
     id: str
     task: TaskKind
+    uri: str | None = Field(None, description="The source read, as the run resolved it "
+                            "(absolute path or gs://); None for inline text.")
     route: Route | None = None
     output: Any = None
     attempts: list[Attempt] = Field(default_factory=list)
@@ -281,3 +300,10 @@ def failed_before_inference(items: list[WorkItem], failures: dict[str, Failure]
     results.jsonl has a line, with its kind, for every item of the run."""
     return [ItemResult(id=i.id, task=i.task, failure=failures[i.id])
             for i in items if i.id in failures]
+
+
+def with_sources(results: list[ItemResult], items: list[WorkItem]) -> list[ItemResult]:
+    """Each result with its item's resolved URI (set here, once: a reused answer may have
+    been given to another file with the same bytes)."""
+    uris = {i.id: i.uri for i in items}
+    return [r.model_copy(update={"uri": uris.get(r.id)}) for r in results]

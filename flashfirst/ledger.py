@@ -22,7 +22,8 @@ is the calibration sample's mean thoughts per item for that task and model
 own thoughts in naive and routed, and the thinking lever reads "not measured".
 
 Every call is priced as the model that served it (``Attempt.billed_model``) by the price
-row in force when it was made (``Attempt.called_at``).
+row in force when it was made (``Attempt.called_at``); when the table has no row for that
+model, by the stand-in row ``flashfirst.priced_as`` picks, and its cost is provisional.
 
 The lower bound prices the same answers as if every item had gone once to the
 cheapest model, at the batch price, without thinking tokens and without paying for
@@ -32,7 +33,6 @@ cache writes or storage.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
@@ -42,6 +42,7 @@ from flashfirst.caching.manager import CacheRecord
 from flashfirst.calibration import CalibrationGroup, calibration_groups
 from flashfirst.catalogue import Catalogue, load_catalogue
 from flashfirst.items import Attempt, ItemResult, ServiceTier, Usage
+from flashfirst.priced_as import price_row_model
 from flashfirst.prices import PriceTable, usd
 from flashfirst.settings import ModelCatalogue, ModelTier
 from flashfirst.token_rules import Modality, TokenCount
@@ -100,6 +101,8 @@ class ModelCost(BaseModel):
     output_tokens: int = 0
     thoughts_tokens: int = 0
     cost_usd: float = 0.0
+    priced_as: str | None = Field(None, description="Set when these calls were priced by "
+                                  "another model's row (the table lacks this one's).")
 
 
 class CostSummary(BaseModel):
@@ -146,13 +149,13 @@ def summarize_costs(results: list[ItemResult], caches: list[CacheRecord],
             continue
         delta = media.get(result.id)
         for attempt in result.attempts:
-            model, at = attempt.billed_model, attempt.called_at
+            model, at = _row_model(attempt, prices, models), attempt.called_at
             original = _with_original_media(attempt.usage, delta)
             default = think.at_default(result.task.value, attempt, groups)
             steps[Step.ROUTED] += prices.price_call(model, _uncached(_thinking(original, default)),
                                                   standard, at)
             steps[Step.THINKING] += prices.price_call(model, _uncached(original), standard, at)
-            think.bounds(result.task.value, attempt, groups, prices, original)
+            think.bounds(result.task.value, attempt, groups, prices, original, model)
             steps[Step.MEDIA] += prices.price_call(model, _uncached(attempt.usage), standard, at)
             implicit = attempt.cached_content is None and attempt.usage.cached_tokens > 0
             implicit_tokens += attempt.usage.cached_tokens if implicit else 0
@@ -161,27 +164,28 @@ def summarize_costs(results: list[ItemResult], caches: list[CacheRecord],
             steps[Step.CACHED] += prices.price_call(model, attempt.usage, standard, at)
             actual = prices.price_call(model, attempt.usage, attempt.service_tier_served, at)
             steps[Step.ACTUAL] += actual
-            _add(per_model, attempt, actual)
+            _add(per_model, attempt, actual, model)
         if (calib := result.calibration) is not None:  # paid: part of the actual cost
             # At the standard price from the thinking step on (its Flex/Batch discount
             # belongs to the service-tier lever), at the price paid in actual.
-            standard_cost = prices.price_call(calib.billed_model, calib.usage, standard,
+            calib_model = _row_model(calib, prices, models)
+            standard_cost = prices.price_call(calib_model, calib.usage, standard,
                                               calib.called_at)
             think.calibration += standard_cost
             for step in (Step.THINKING, Step.MEDIA, Step.IMPLICIT, Step.CACHED):
                 steps[step] += standard_cost
-            cost = prices.price_call(calib.billed_model, calib.usage,
+            cost = prices.price_call(calib_model, calib.usage,
                                      calib.service_tier_served, calib.called_at)
             steps[Step.ACTUAL] += cost
-            _add(per_model, calib, cost)
+            _add(per_model, calib, cost, calib_model)
         last = result.attempts[-1]
         day = last.called_at.date() if last.called_at else None
         last_default = think.at_default(result.task.value, last, groups, count=False)
         steps[Step.NAIVE] += prices.price_call(
-            _priced_as(pro, day, prices, models),
+            price_row_model(pro, None, day, prices, models),
             _uncached(_thinking(_with_original_media(last.usage, delta), last_default)),
             standard, last.called_at)
-        lower += prices.price_call(_priced_as(cheapest, day, prices, models),
+        lower += prices.price_call(price_row_model(cheapest, None, day, prices, models),
                                    _as_output_of(last.usage), ServiceTier.BATCH, last.called_at)
     write = sum((prices.cache_write(c.model, c.tokens) for c in caches if c.created_by_run),
                 Decimal(0))
@@ -238,16 +242,14 @@ class _ThinkingTally:
 
     def bounds(self, task: str, attempt: Attempt,
                groups: dict[tuple[str, str], CalibrationGroup], prices: PriceTable,
-               usage: Usage) -> None:
+               usage: Usage, priced_as: str) -> None:
         group = groups.get((task, attempt.billed_model))
         if attempt.thinking.at_default or group is None:
             return
         at = attempt.called_at
-        spent = prices.price_call(attempt.billed_model, _uncached(usage), ServiceTier.STANDARD,
-                                  at)
+        spent = prices.price_call(priced_as, _uncached(usage), ServiceTier.STANDARD, at)
         for attr, thoughts in (("low", group.low), ("high", group.high)):
-            would = prices.price_call(attempt.billed_model,
-                                      _uncached(_thinking(usage, thoughts)),
+            would = prices.price_call(priced_as, _uncached(_thinking(usage, thoughts)),
                                       ServiceTier.STANDARD, at)
             setattr(self, attr, getattr(self, attr) + would - spent)
 
@@ -282,10 +284,11 @@ def _thinking(usage: Usage, thoughts: int) -> Usage:
     return usage.model_copy(update={"thoughts_tokens": thoughts})
 
 
-def _priced_as(model: str, day: date | None, prices: PriceTable, models: Catalogue) -> str:
-    """The model a call for ``model`` would have been billed as on that day."""
-    served = models.served_id(model, day)
-    return served if served in prices.models else model
+def _row_model(attempt: Attempt, prices: PriceTable, models: Catalogue) -> str:
+    """The row a call is priced by: its served model's, or the stand-in the engine used
+    (worked out again, so answers stored before ``priced_as`` existed price the same)."""
+    day = attempt.called_at.date() if attempt.called_at else None
+    return price_row_model(attempt.model, attempt.served_model, day, prices, models)
 
 
 def _with_original_media(usage: Usage, delta: MediaDelta | None) -> Usage:
@@ -315,9 +318,12 @@ def _as_output_of(usage: Usage) -> Usage:
     })
 
 
-def _add(per_model: dict[str, ModelCost], attempt: Attempt, cost: Decimal) -> None:
+def _add(per_model: dict[str, ModelCost], attempt: Attempt, cost: Decimal, priced_as: str
+         ) -> None:
     """Per model that served (and was billed)."""
     m = per_model.setdefault(attempt.billed_model, ModelCost(model=attempt.billed_model))
+    if priced_as != attempt.billed_model:
+        m.priced_as = priced_as
     m.calls += 1
     m.prompt_tokens += attempt.usage.prompt_tokens
     m.cached_tokens += attempt.usage.cached_tokens

@@ -88,6 +88,9 @@ class PriceTable(BaseModel):
             return {k: row if isinstance(row, list) else [row] for k, row in v.items()}
         return v
 
+    def knows(self, model: str) -> bool:
+        return model.removeprefix("models/") in self.models
+
     def rows(self, model: str) -> list[ModelPrices]:
         try:
             return self.models[model.removeprefix("models/")]

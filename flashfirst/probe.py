@@ -1,4 +1,5 @@
-"""Probe media without ffprobe: PyAV opens the container in milliseconds (DESIGN.md §7).
+"""Probe media without ffprobe: PyAV opens the container in milliseconds (the
+imageio-ffmpeg wheel ships no ffprobe).
 
 The emulator probes uploaded bytes with this too, so token counts come from what was
 actually sent, never from a caller's claim."""

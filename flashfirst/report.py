@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import datetime
+from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
 from flashfirst.caching.decision import CacheDecision
 from flashfirst.caching.manager import CacheRecord
 from flashfirst.failures import FailureKind
-from flashfirst.items import ItemResult
+from flashfirst.items import Attempt, ItemResult
 from flashfirst.ledger import CostSummary
 from flashfirst.media.accounting import MediaStats
+from flashfirst.prices import usd
+from flashfirst.skipped import SkippedInput
 from flashfirst.stages import Stage
 
 
@@ -28,6 +31,8 @@ class ItemLine(BaseModel):
     reused: bool
     error: str | None
     failure_kind: FailureKind | None = None
+    cost_provisional: bool = Field(False, description="A call of this item was priced by a "
+                                   "stand-in row: the table lacks the model that served.")
 
 
 class TaskEscalation(BaseModel):
@@ -87,9 +92,27 @@ class ServedBy(BaseModel):
     requested: str
     served: str
     calls: int
+    priced_as: str | None = Field(None, description="Set when the price table lacks the "
+                                  "served model: the stand-in row (``provisional_prices``).")
 
     def line(self) -> str:
         return f"{self.requested} → served by {self.served}: {self.calls} calls"
+
+
+class ProvisionalPrice(BaseModel):
+    """Calls served by a model the price table has no row for, priced by a stand-in row:
+    their cost is provisional until the table has the served model's row."""
+
+    served: str
+    requested: str
+    priced_as: str
+    calls: int
+    cost_usd: float
+
+    def line(self, table_version: str) -> str:
+        return (f"{self.served} served {self.calls} calls for {self.requested}; the price "
+                f"table (version {table_version}) has no row for it: priced as "
+                f"{self.priced_as}, ${self.cost_usd:,.6f} provisional")
 
 
 class StageLine(BaseModel):
@@ -114,6 +137,9 @@ class RunReport(BaseModel):
     routing_split: dict[str, int] = Field(default_factory=dict)
     served_by: list[ServedBy] = Field(
         default_factory=list, description="Requested ids answered by another model.")
+    provisional_prices: list[ProvisionalPrice] = Field(
+        default_factory=list, description="Calls served by a model the price table lacks, "
+        "priced by a stand-in row: when any, the costs are provisional.")
     escalation: list[TaskEscalation] = Field(default_factory=list)
     first_pass: list[FirstPass] = Field(
         default_factory=list, description="Per task and first thinking setting: the share "
@@ -130,6 +156,9 @@ class RunReport(BaseModel):
     output_uri: str | None = None
     mode_choices: list[str] = Field(
         default_factory=list, description="mode=auto: the tier chosen per model, and why.")
+    skipped_inputs: list[SkippedInput] = Field(
+        default_factory=list, description="Files the source holds that no task takes "
+        "(hidden, archives, spreadsheets, unknown extensions), with the reason.")
     stopped: str | None = Field(
         None, description="Why the run stopped before its end (Ctrl-C, SIGTERM, a Prefect "
         "cancel); its items not sent are marked interrupted or cancelled.")
@@ -157,6 +186,10 @@ class RunReport(BaseModel):
         return lines
 
     @property
+    def costs_provisional(self) -> bool:
+        return bool(self.provisional_prices)
+
+    @property
     def failure_share(self) -> float:
         return self.items_failed / self.items_total if self.items_total else 0.0
 
@@ -168,9 +201,27 @@ def item_lines(results: list[ItemResult]) -> list[ItemLine]:
                  service_tier=r.attempts[-1].service_tier_served.value if r.attempts else None,
                  cost_usd=0.0 if r.reused else round(r.cost_usd, 9), escalated=r.escalated,
                  reused=r.reused, error=r.error,
-                 failure_kind=r.failure.kind if r.failure else None)
+                 failure_kind=r.failure.kind if r.failure else None,
+                 cost_provisional=not r.reused and any(a.priced_as for a in _calls(r)))
         for r in results
     ]
+
+
+def provisional_prices(results: list[ItemResult]) -> list[ProvisionalPrice]:
+    """This run's calls priced by a stand-in row, by requested, served and stand-in model."""
+    groups: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for r in results:
+        for a in _calls(r) if not r.reused else []:
+            if a.priced_as:
+                groups[(a.model, a.billed_model, a.priced_as)].append(a.cost_usd)
+    return [ProvisionalPrice(served=srv, requested=req, priced_as=row, calls=len(costs),
+                             cost_usd=usd(sum((Decimal(str(c)) for c in costs), Decimal(0))))
+            for (req, srv, row), costs in sorted(groups.items())]
+
+
+def _calls(r: ItemResult) -> list[Attempt]:
+    """Every paid call of an item: its attempts and its calibration call."""
+    return [*r.attempts, *([r.calibration] if r.calibration else [])]
 
 
 def failure_counts(results: list[ItemResult]) -> dict[FailureKind, int]:
@@ -184,10 +235,10 @@ def routing_split(results: list[ItemResult]) -> dict[str, int]:
 
 
 def served_by(results: list[ItemResult]) -> list[ServedBy]:
-    pairs = Counter((a.model, a.served_model) for r in results if not r.reused
+    pairs = Counter((a.model, a.served_model, a.priced_as) for r in results if not r.reused
                     for a in r.attempts if a.served_model and a.served_model != a.model)
-    return [ServedBy(requested=req, served=srv, calls=n)
-            for (req, srv), n in sorted(pairs.items())]
+    return [ServedBy(requested=req, served=srv, calls=n, priced_as=row)
+            for (req, srv, row), n in sorted(pairs.items(), key=lambda kv: str(kv[0]))]
 
 
 def escalation_by_task(results: list[ItemResult]) -> list[TaskEscalation]:

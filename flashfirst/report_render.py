@@ -6,12 +6,14 @@ import base64
 from html import escape
 
 from rich.console import Console
+from rich.markup import escape as escape_markup
 from rich.table import Table
 
 from flashfirst.failures import FailureKind
 from flashfirst.items import ItemResult, MediaPolicy
-from flashfirst.ledger import Lever
+from flashfirst.ledger import Lever, ModelCost
 from flashfirst.report import RunReport
+from flashfirst.skipped import skipped_line
 
 
 def _money(x: float) -> str:
@@ -41,16 +43,21 @@ def to_markdown(r: RunReport) -> str:
     lines = [f"# flashfirst run `{r.run_id}`", "", headline(r), "",
              *(f"**{line}**\n" for line in r.stop_lines()),
              f"Backend: {r.backend} · price table {r.price_table_version}", "",
-             "## Cost, naive → actual", "", "| step | USD | saved |", "|---|---:|---:|",
-             f"| naive (all Pro, no cache, original media, standard) | {_money(c.naive_usd)} | |"]
-    lines += [f"| {lv.name}: {lv.explanation} | | {_saved(lv)} |" for lv in c.levers]
+             *_provisional(r), "## Cost, naive → actual", "", "| step | USD | saved |",
+             "|---|---:|---:|",
+             f"| naive | {_money(c.naive_usd)} | |"]
+    # Short names beside the amounts, the long words after the table: in the Prefect UI a
+    # long cell pushes the money columns out of view.
+    lines += [f"| {lv.name} | | {_saved(lv)} |" for lv in c.levers]
     lines += [f"| **actual** | **{_money(c.actual_usd)}** | **{_money(c.saving_usd)}** |",
-              f"| lower bound (cheapest model, batch price, no thinking) | "
-              f"{_money(c.lower_bound_usd)} | |", "",
+              f"| lower bound | {_money(c.lower_bound_usd)} | |", "",
+              "- **naive**: all Pro, no cache, original media, standard tier",
+              *(f"- **{lv.name}**: {lv.explanation}" for lv in c.levers),
+              "- **lower bound**: cheapest model, batch price, no thinking", "",
               "```", *_text_bars(r), "```", "",
               "## Per model", "", "| model | calls | prompt | cached | output | thoughts | USD |",
               "|---|---:|---:|---:|---:|---:|---:|"]
-    lines += [f"| {m.model} | {m.calls} | {m.prompt_tokens} | {m.cached_tokens} | "
+    lines += [f"| {_priced(m)} | {m.calls} | {m.prompt_tokens} | {m.cached_tokens} | "
               f"{m.output_tokens} | {m.thoughts_tokens} | {_money(m.cost_usd)} |"
               for m in c.per_model]
     lines += ["", f"Cache writes {_money(c.cache_write_usd)}, storage "
@@ -62,7 +69,8 @@ def to_markdown(r: RunReport) -> str:
     lines += [f"| {m} | {n} |" for m, n in sorted(r.routing_split.items())]
     if r.served_by:
         lines += ["", "Served by another model than requested (priced as the one that "
-                  "served):", ""] + [f"- {s.line()}" for s in r.served_by]
+                  "served, unless said):", ""] + [f"- {s.line()}{_stand_in(s.priced_as)}"
+                                                   for s in r.served_by]
     if r.escalation:
         lines += ["", "| task | items | escalated | rate |", "|---|---:|---:|---:|"]
         lines += [f"| {e.task} | {e.items} | {e.escalated} | {e.rate:.0%} |"
@@ -90,7 +98,34 @@ def to_markdown(r: RunReport) -> str:
         lines += [f"| {kind} | {i} | {escape(cause)} |" for kind, i, cause in _failed(r)]
     if r.budget_usd is not None:
         lines += ["", f"Budget ${r.budget_usd}: {r.budget_stopped} items not dispatched."]
+    if r.skipped_inputs:
+        lines += ["", "## Skipped inputs", "", "Found in the source, not run:", "",
+                  "| file | reason | why |", "|---|---|---|"]
+        lines += [f"| {_cell(s.name)} | {s.reason} | {_cell(s.detail)} |"
+                  for s in r.skipped_inputs]
     return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """Text inside a markdown table cell: HTML-escaped, its pipes kept as text."""
+    return escape(text).replace("|", "\\|")
+
+
+def _provisional(r: RunReport) -> list[str]:
+    """Said first, before any figure: which figures are provisional and why."""
+    if not r.costs_provisional:
+        return []
+    return ["**Costs are provisional**: models the price table lacks served calls, priced "
+            "by a stand-in row until the table has theirs (FLASHFIRST_PRICE_TABLE_PATH).", "",
+            *(f"- {p.line(r.price_table_version)}" for p in r.provisional_prices), ""]
+
+
+def _stand_in(priced_as: str | None) -> str:
+    return f" (priced provisionally as {priced_as})" if priced_as else ""
+
+
+def _priced(m: ModelCost) -> str:
+    return f"{m.model} (priced as {m.priced_as})" if m.priced_as else m.model
 
 
 def _failed(r: RunReport) -> list[tuple[str, str, str]]:
@@ -115,6 +150,7 @@ def items_table(r: RunReport) -> list[dict[str, object]]:
     return [{"item": i.id, "task": i.task, "models": " → ".join(i.models),
              "tier": i.service_tier or "", "usd": round(i.cost_usd, 6),
              "escalated": i.escalated, "reused": i.reused,
+             "provisional": i.cost_provisional,
              "failure": str(i.failure_kind or ""), "error": i.error or ""}
             for i in r.items]
 
@@ -177,9 +213,16 @@ def print_report(r: RunReport, console: Console | None = None) -> None:
                       f"at default thinking ({_money(t.calibration_usd)} of the cost), range "
                       f"{_money(t.low_usd)} to {_money(t.high_usd)}", highlight=False)
     for s in r.served_by:
-        console.print(f"[yellow]{s.line()}[/yellow] (priced as {s.served})", highlight=False)
+        console.print(f"[yellow]{s.line()}[/yellow] (priced as {s.served})"
+                      if s.priced_as is None else f"[yellow]{s.line()}[/yellow]"
+                      f"{_stand_in(s.priced_as)}", highlight=False)
+    for p in r.provisional_prices:
+        console.print(f"[yellow]provisional cost:[/yellow] {p.line(r.price_table_version)}",
+                      highlight=False)
     for kind, item_id, cause in _failed(r):
         console.print(f"[red]failed[/red] ({kind}) {item_id}: {cause}", highlight=False)
+    if skipped := skipped_line(r.skipped_inputs):
+        console.print(f"[yellow]{escape_markup(skipped)}[/yellow]", highlight=False)
 
 
 def to_svg(r: RunReport) -> str:

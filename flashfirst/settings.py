@@ -181,6 +181,9 @@ class MediaSettings(BaseModel):
     audio_sample_rate: int = Field(16_000, ge=8000, description="Audio rate in Hz (mono).")
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, gt=0,
                          description="ffmpeg processes at once (CPU-bound).")
+    fit_min_fps: float = Field(
+        0.1, gt=0, le=1, description="The lowest sampling rate media_policy fit 'fps' may "
+        "choose (0.1: a frame every 10 s); below it the item fails as too_long.")
     inline_max_bytes: int = Field(
         15 * 1024 * 1024, ge=0,
         description="Send smaller prepared files inline instead of uploading (API limit 20 MB "

@@ -16,7 +16,7 @@ from google.genai import types
 from pydantic import BaseModel, Field
 
 from flashfirst.caching.manager import PreparedContext
-from flashfirst.context import SharedContext, hash_parts
+from flashfirst.context import CONTEXT_PREFIX, SharedContext, hash_parts
 from flashfirst.errors import ItemError, StorageError
 from flashfirst.failures import FailureKind, api_failure_kind
 from flashfirst.items import WorkItem
@@ -122,9 +122,6 @@ def prepare_context(context: SharedContext, storage: Storage, client: genai.Clie
     return PreparedContext(content_hash=hash_parts(None, context.system_instruction, blobs),
                            system_instruction=context.system_instruction, parts=parts,
                            tokens=tokens)
-
-
-CONTEXT_PREFIX = "context:"
 
 
 def context_media_items(context: SharedContext) -> list[WorkItem]:

@@ -30,7 +30,7 @@ from prefect.states import State
 from flashfirst.client import require_backend
 from flashfirst.errors import BatchJobFailed, FlashfirstError
 from flashfirst.estimate import RunEstimate
-from flashfirst.items import failed_before_inference
+from flashfirst.items import failed_before_inference, with_sources
 from flashfirst.overrides import RunOverrides, in_process_settings, settings_for_run
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.report import RunReport
@@ -88,7 +88,8 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None
     run_id = _run_id(started)
     output = params.output or join(settings.storage_root, "runs", run_id)
 
-    items = discover_items(params, settings)
+    found = discover_items(params, settings)
+    items = found.items
     check_models(items, settings)
     context_media = context_media_items(params.context)
     media = prepare_run_media([i for i in items if needs_media_stage(i)], context_media,
@@ -113,7 +114,7 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None
     if params.estimate_only or budget is not None:
         estimate = estimate_run(pending, context, settings, budget)
         if params.estimate_only:
-            return estimate
+            return estimate.model_copy(update={"skipped_inputs": found.skipped})
     # A stopped run creates no cache: nothing more will be sent.
     cache_plan = ensure_caches(context, [] if STOP.requested else pending, settings, run_id)
     clock.mark(Stage.ENSURE_CACHES)
@@ -124,8 +125,9 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None
         deadline_at=time.time() + params.deadline_s if params.deadline_s else None,
         collect_later=params.collect_later)
     inferred = run_inference(jobs, run, batch=params.mode is RunMode.BATCH)
-    results = media.account_for(inferred.results) + failed_before_inference(
-        [*items, *context_media], {**media.failures, **text_failures})
+    results = with_sources(media.account_for(inferred.results) + failed_before_inference(
+        [*items, *context_media], {**media.failures, **text_failures}),
+        [*items, *context_media])
     clock.mark(Stage.INFER)
     if inferred.parked_jobs:  # left running; a stopped run also writes what it has
         parked = park_run(params, run_id, inferred.parked_jobs, settings)
@@ -144,7 +146,8 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None
         media_seconds=clock.seconds(Stage.PREPARE_MEDIA), decisions=cache_plan.decisions,
         cache_records=records,
         cache_api_calls=cache_plan.api_calls + inferred.cache_api_calls + finish_calls,
-        stages=clock.lines(), budget_usd=budget, output_uri=output), settings)
+        stages=clock.lines(), budget_usd=budget, output_uri=output,
+        skipped_inputs=found.skipped), settings)
     report.mode_choices = [m.summary() for m in modes]
     if STOP.requested:
         report.stopped, report.batch_jobs_left = STOP.reason, inferred.parked_jobs

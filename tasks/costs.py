@@ -28,6 +28,7 @@ from flashfirst.report import (
     first_pass_by_setting,
     item_lines,
     media_summary,
+    provisional_prices,
     routing_split,
     served_by,
 )
@@ -40,9 +41,11 @@ from flashfirst.report_render import (
 )
 from flashfirst.run_context import run_context
 from flashfirst.settings import Settings
+from flashfirst.skipped import SkippedInput
 from flashfirst.stages import Stage
 from flashfirst.storage import browser_url, join
 from flashfirst.thinking_figures import record_run
+from flashfirst.unpriced_seen import record_unpriced
 
 
 class RunFacts(BaseModel):
@@ -60,6 +63,7 @@ class RunFacts(BaseModel):
     stages: list[StageLine]
     budget_usd: float | None = None
     output_uri: str
+    skipped_inputs: list[SkippedInput] = Field(default_factory=list)
 
 
 @task(name="aggregate-costs", cache_policy=NO_CACHE)
@@ -71,9 +75,12 @@ def aggregate_costs(facts: RunFacts, settings: Settings) -> RunReport:
     costs = summarize_costs(facts.results, facts.cache_records, deltas, prices, settings.models,
                             shared.catalogue)
     record_run(shared.storage, settings.storage_root, facts.results)  # for later estimates
-    substituted = served_by(facts.results)
+    substituted, provisional = served_by(facts.results), provisional_prices(facts.results)
     for line in substituted:  # once per run, whatever the number of calls
-        get_run_logger().warning("%s, priced as %s", line.line(), line.served)
+        if line.priced_as is None:  # else said below, as provisional
+            get_run_logger().warning("%s, priced as %s", line.line(), line.served)
+    for p in provisional:
+        get_run_logger().warning("costs are provisional: %s", p.line(prices.version))
     failures = {r.id: r.failure.message for r in facts.results if r.failure}
     kinds = failure_counts(facts.results)
     return RunReport(
@@ -86,6 +93,7 @@ def aggregate_costs(facts: RunFacts, settings: Settings) -> RunReport:
                            for r in facts.results if not r.reused),
         costs=costs, stages=priced_stages(facts.stages, costs),
         routing_split=routing_split(facts.results), served_by=substituted,
+        provisional_prices=provisional,
         escalation=escalation_by_task(facts.results),
         first_pass=first_pass_by_setting(facts.results),
         media=media_summary(list(facts.media.values()), facts.media_seconds),
@@ -94,6 +102,7 @@ def aggregate_costs(facts: RunFacts, settings: Settings) -> RunReport:
         failures=failures, failure_kinds=kinds, budget_usd=facts.budget_usd,
         budget_stopped=kinds.get(FailureKind.BUDGET, 0),
         items=item_lines(facts.results), output_uri=facts.output_uri,
+        skipped_inputs=facts.skipped_inputs,
     )
 
 
@@ -117,6 +126,7 @@ def write_results(results: list[ItemResult], report: RunReport, settings: Settin
                        content_type="application/json")
     markdown = to_markdown(report)
     storage.write_text(join(out, "report.md"), markdown, content_type="text/markdown")
+    record_unpriced(storage, settings.storage_root, report)  # `flashfirst prices` lists them
     svg_uri = join(out, "report.svg")
     storage.write_text(svg_uri, to_svg(report), content_type="image/svg+xml")
     create_markdown_artifact(markdown=markdown, key="flashfirst-report",

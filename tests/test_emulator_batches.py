@@ -98,3 +98,15 @@ def test_batch_for_an_unknown_model_is_404(genai_client: genai.Client):
     with pytest.raises(errors.ClientError) as info:
         genai_client.batches.create(model="gemini-0-nano", src=[_request("x", "x")])
     assert info.value.code == 404
+
+
+def test_list_leaves_out_inline_responses_that_get_returns(emulator: EmbeddedEmulator,
+                                                            genai_client: genai.Client):
+    emulator.control.configure(batch={"pending_s": 0, "running_s": 0})
+    job = genai_client.batches.create(model=FLASH, src=[_request("first", "a")])
+    emulator.control.advance_clock(1)
+
+    listed = next(j for j in genai_client.batches.list() if j.name == job.name)
+    assert listed.state == types.JobState.JOB_STATE_SUCCEEDED
+    assert listed.dest is None or not listed.dest.inlined_responses
+    assert genai_client.batches.get(name=job.name).dest.inlined_responses

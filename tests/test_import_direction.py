@@ -1,4 +1,4 @@
-"""Imports point one way: deployments → flows → tasks → core (DESIGN.md §2, §8), so the
+"""Imports point one way: deployments → flows → tasks → core (docs/architecture.md), so the
 core can be used (and tested) without Prefect, and a flow never depends on how it is
 deployed. Read from the source with ``ast``: every import counts, lazy ones included.
 

@@ -25,6 +25,26 @@ TEXT = "document.body ? document.body.innerText : ''"
 KEYS = ["flashfirst-report", "flashfirst-items", "flashfirst-media", "flashfirst-cost-chart"]
 
 
+# Each cell of the cost table holding an amount: its text, and whether a person sees it
+# (its centre is inside the window and the browser draws that cell there, not something
+# covering it or a scroll container clipping it).
+COST_TABLE_AMOUNTS = """(() => {
+    const table = Array.from(document.querySelectorAll('table'))
+        .find(t => t.innerText.includes('naive'));
+    if (!table) return [];
+    return Array.from(table.querySelectorAll('td')).filter(td => td.innerText.trim())
+        .map(td => {
+            const r = td.getBoundingClientRect();
+            const x = r.left + r.width / 2, y = r.top + r.height / 2;
+            const inWindow = x >= 0 && x <= window.innerWidth && y >= 0;
+            const yy = Math.min(y, window.innerHeight - 1);
+            const hit = inWindow ? document.elementFromPoint(x, yy) : null;
+            const drawn = y > window.innerHeight || (hit !== null && td.contains(hit));
+            return [td.innerText.trim().replace(/\\*/g, ''), inWindow && drawn];
+        });
+})()"""
+
+
 def open_artifacts_tab(page: Page, ui_url: str, flow_run_id: str) -> dict[str, str]:
     """The run's page, Artifacts tab: each artifact's key → the link to its page."""
     page.goto(f"{ui_url}/runs/flow-run/{flow_run_id}")
@@ -51,6 +71,12 @@ def test_the_runs_artifacts_show_the_report_the_tables_and_the_chart(
     actual = f"${report.costs.actual_usd:,.6f}"
     text = page.wait_for(TEXT, lambda t: report.run_id in t and actual in t)
     assert report.run_id in text and "Cost, naive → actual" in text and actual in text, text
+    # The one table a data engineer opens the report for shows its money on screen: every
+    # amount of the cost table is drawn where it is, not clipped or scrolled out of view.
+    cells = page.evaluate(COST_TABLE_AMOUNTS)
+    amounts = [t for t, _ in cells if t.startswith("$")]
+    assert actual in amounts and len(amounts) >= 2 + len(report.costs.levers), cells
+    assert [t for t, seen in cells if not seen] == [], cells
 
     page.goto(links["flashfirst-items"])
     ids = [i.id for i in report.items]

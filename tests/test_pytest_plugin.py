@@ -24,7 +24,7 @@ def readme_example() -> str:
 def test_the_readme_example_passes_as_a_users_test_file(pytester: pytest.Pytester):
     pytester.makepyfile(test_user=readme_example())
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=4)
 
 
 def test_a_user_conftest_can_script_the_emulator(pytester: pytest.Pytester):

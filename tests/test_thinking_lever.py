@@ -146,7 +146,7 @@ def summaries(n: int) -> list[WorkItem]:
 
 def thinking_row(report: RunReport) -> str:
     return next(line for line in to_markdown(report).splitlines()
-                if line.startswith("| thinking:"))
+                if line.startswith("| thinking |"))
 
 
 @pytest.mark.usefixtures("prefect_api")

@@ -1,5 +1,5 @@
 """An emulator of the Gemini Developer API for tests, the demo and benchmarks: real HTTP
-that the unmodified ``google-genai`` SDK talks to (DESIGN.md §4)."""
+that the unmodified ``google-genai`` SDK talks to (docs/architecture.md)."""
 
 from flashfirst.emulator.config import (
     BatchTiming,

@@ -11,12 +11,13 @@ import random
 from typing import Any
 
 from flashfirst.emulator.config import EmulatedModel, Script
+from flashfirst.emulator.function_calls import function_call
 from flashfirst.emulator.prompt_tokens import CountedPrompt
 from flashfirst.emulator.resources import StoredCache
 from flashfirst.emulator.schema_instances import schema_instance
 from flashfirst.emulator.thinking import thinking_of, thought_tokens
 from flashfirst.emulator.tokens import CHARS_PER_TOKEN, Modality, TokenCount, text_tokens
-from flashfirst.emulator.wire import Json, digest, get, resource_id
+from flashfirst.emulator.wire import Json, digest, get, resource_id, thought_signature
 
 _WORDS = ("the", "clip", "shows", "a", "summary", "of", "key", "points", "with", "clear",
           "evidence", "and", "notable", "details", "about", "scene", "speaker", "result",
@@ -57,13 +58,21 @@ def build_response(*, seed: int, model: EmulatedModel, request: Json, prompt: Co
         answer_tokens = text_tokens(text or "")
         finish_reason = "MAX_TOKENS"
 
+    call = function_call(request, rng) if script is None else None
+    if call is not None:  # the call replaces the text (function_calls states the rule)
+        text = None
+        answer_tokens = text_tokens(json.dumps(call))
     parts: list[Json] = []
     thinking_config = get(generation_config, "thinkingConfig") or {}
     if thoughts and get(thinking_config, "includeThoughts"):
         parts.append({"text": "**Planning the answer**\nReading the request and its media.",
                       "thought": True})
+    if call is not None:
+        parts.append({"functionCall": call})
     if text is not None:
         parts.append({"text": text})
+    if model.family != "2.5" and (call is not None or (thoughts and text is not None)):
+        parts[-1]["thoughtSignature"] = thought_signature(key)
     candidate: Json = {"finishReason": finish_reason, "index": 0}
     if parts:
         candidate["content"] = {"parts": parts, "role": "model"}

@@ -180,10 +180,19 @@ async def list_batches(request: Request) -> Response:
             chunk, token = page(jobs, request.query_params, 10, 100)
         except ApiError as exc:
             return exc.response()
-        answer: Json = {"operations": [j.resource(now) for j in chunk]}
+        answer: Json = {"operations": [_listed(j.resource(now)) for j in chunk]}
     if token:
         answer["nextPageToken"] = token
     return JSONResponse(answer)
+
+
+def _listed(resource: Json) -> Json:
+    """A job as the list shows it: inline jobs without their responses (Google's list omits
+    them, as the cookbook's recorded outputs show; a get returns them)."""
+    for holder in (resource["metadata"].get("output"), resource.get("response")):
+        if isinstance(holder, dict):
+            holder.pop("inlinedResponses", None)
+    return resource
 
 
 async def cancel_batch(request: Request) -> Response:

@@ -23,7 +23,9 @@ class EmulatedModel(BaseModel):
     Thinking: a model with ``thinking_levels`` takes only ``thinkingLevel``; one without
     takes only ``thinkingBudget`` (``budget_min``..``budget_max``, -1 dynamic, 0 off when
     ``budget_off``). ``served_by`` from ``served_by_since`` (UTC date on the emulator clock)
-    answers this id with another model, as retirements and silent re-routes do."""
+    answers this id with another model, as retirements and silent re-routes do; a
+    ``served_by`` the emulator does not list answers by this model's rules under that id
+    (``modelVersion``): a re-route to a model nobody has described yet."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -232,5 +234,6 @@ class EmulatorConfig(BaseModel):
             if model.served_by_since is not None and today < model.served_by_since:
                 break
             seen.add(model.id)
-            model = self.model(model.served_by) or model
+            model = self.model(model.served_by) or model.model_copy(
+                update={"id": model.served_by, "served_by": None, "served_by_since": None})
         return model

@@ -166,44 +166,17 @@ async def _generate(request: Request, *, stream: bool) -> Response:
         raw = await request.body()
         tier = requested_tier(body)
         sent_thinking = get(get(body, "generationConfig") or {}, "thinkingConfig")
-        call = prepare(state, model, body)
-        with state.lock:
-            state.quotas.admit(model, call.prompt_total, state.now())
-        faults = _draw_faults(state, raw)
-        if faults["drop"]:
-            return _drop(state, request, endpoint, model.id, tier)
-        if faults["unavailable"]:
-            raise unavailable()
-        served = _serve_tier(state, model, tier, faults["flex_shed"])
-        # Matched last, so a rule's ``times`` counts calls that reached the model.
-        script = state.match_script(model.id, call.prompt.text, model_id,
-                                    thinking_rank(thinking_of(model, get(body, "generationConfig")
-                                                              or {})))
-        if script is not None and script.status is not None:
-            raise scripted(script.status, script.message, script.retry_delay_s, script.quota_id)
-        implicit = None
-        if call.cache is None:
-            with state.lock:
-                implicit = state.implicit_cache.serve(
-                    model.id, call.prompt.prefixes, model.implicit_cache_min_tokens,
-                    state.now(), state.config.implicit_cache_ttl_s)
-        response = build_response(seed=state.config.seed, model=model, request=body,
-                                  prompt=call.prompt, cache=call.cache, script=script,
-                                  implicit=implicit)
+        answer = serve(state, request, endpoint, model, model_id, body, raw, tier,
+                       sent_thinking)
+        if isinstance(answer, Response):
+            return answer  # the connection was dropped
     except ApiError as exc:
         log_call(state, endpoint, model_id, exc.code, tier_requested=tier,
                  latency_s=time.monotonic() - started, thinking_config=sent_thinking)
         return exc.response()
-    usage = response["usageMetadata"]
-    usage["serviceTier"] = served  # as the header says (research file 1.6)
-    delays = _latency(state, model, served, usage, slow=faults["slow"])
-    with state.lock:
-        state.stats.record_answer(model.id, served, usage)
-        state.clock_offset += state.config.clock_step_per_call_s
+    response, served, delays, entry = answer.response, answer.served, answer.delays, \
+        answer.entry
     headers = {TIER_HEADER: served}
-    entry = {"requested": model_id, "tier_requested": tier, "tier_served": served,
-             "usage": usage, "delay_s": sum(delays), "at": state.now(),
-             "thinking_config": sent_thinking, **request_shape(body)}
     if stream:
         return StreamingResponse(
             _sse(state, response, delays, endpoint, model.id, entry, started),
@@ -211,6 +184,65 @@ async def _generate(request: Request, *, stream: bool) -> Response:
     await _wait(state, model.id, sum(delays))
     log_call(state, endpoint, model.id, 200, latency_s=time.monotonic() - started, **entry)
     return JSONResponse(response, headers=headers)
+
+
+@dataclass
+class Answer:
+    """A served call: the GenerateContentResponse JSON, the tier that served it, the
+    delays its latency is spread over, and what the request log keeps of it."""
+
+    model: EmulatedModel
+    response: Json
+    served: str
+    delays: list[float]
+    entry: dict[str, Any]
+
+
+def serve(state: EmulatorState, request: Request, endpoint: str, model: EmulatedModel,
+          model_id: str | None, body: Json, raw: bytes, tier: str | None,
+          sent_thinking: Json | None, prior: TokenCount | None = None) -> Answer | Response:
+    """Everything between a parsed generate request and its answer, shared by every surface
+    that generates (generateContent, its stream, the Interactions API): validation, quotas,
+    faults, tiers, scripts, caching, the answer, its latency and its stats. ``prior`` is
+    input the server already holds (earlier turns of an interaction): reported as cached
+    when it is more than the implicit cache would serve. A dropped connection comes back as
+    the Response to return; API errors are raised."""
+    call = prepare(state, model, body)
+    with state.lock:
+        state.quotas.admit(model, call.prompt_total, state.now())
+    faults = _draw_faults(state, raw)
+    if faults["drop"]:
+        return _drop(state, request, endpoint, model.id, tier)
+    if faults["unavailable"]:
+        raise unavailable()
+    served = _serve_tier(state, model, tier, faults["flex_shed"])
+    # Matched last, so a rule's ``times`` counts calls that reached the model.
+    script = state.match_script(model.id, call.prompt.text, model_id,
+                                thinking_rank(thinking_of(model, get(body, "generationConfig")
+                                                          or {})))
+    if script is not None and script.status is not None:
+        raise scripted(script.status, script.message, script.retry_delay_s, script.quota_id)
+    implicit = None
+    if call.cache is None:
+        with state.lock:
+            implicit = state.implicit_cache.serve(
+                model.id, call.prompt.prefixes, model.implicit_cache_min_tokens,
+                state.now(), state.config.implicit_cache_ttl_s)
+        if prior is not None and prior.total > (implicit.total if implicit else 0):
+            implicit = prior
+    response = build_response(seed=state.config.seed, model=model, request=body,
+                              prompt=call.prompt, cache=call.cache, script=script,
+                              implicit=implicit)
+    usage = response["usageMetadata"]
+    usage["serviceTier"] = served  # as the header says (research file 1.6)
+    delays = _latency(state, model, served, usage, slow=faults["slow"])
+    with state.lock:
+        state.stats.record_answer(model.id, served, usage)
+        state.clock_offset += state.config.clock_step_per_call_s
+    entry = {"requested": model_id, "tier_requested": tier, "tier_served": served,
+             "usage": usage, "delay_s": sum(delays), "at": state.now(),
+             "thinking_config": sent_thinking, **request_shape(body)}
+    return Answer(model, response, served, delays, entry)
 
 
 def _draw_faults(state: EmulatorState, raw: bytes) -> dict[str, bool]:
@@ -294,7 +326,11 @@ async def _sse(state: EmulatorState, response: Json, delays: list[float], endpoi
     candidate = response["candidates"][0]
     parts = candidate.get("content", {}).get("parts", [])
     thought_parts = [p for p in parts if p.get("thought")]
-    text = "".join(p["text"] for p in parts if not p.get("thought"))
+    text = "".join(p["text"] for p in parts if not p.get("thought") and "text" in p)
+    # Function calls and the thought signature (on the last part) ride on the last chunk.
+    calls = [p for p in parts if "functionCall" in p]
+    signature = next((p["thoughtSignature"] for p in parts if "thoughtSignature" in p
+                      and "functionCall" not in p), None)
     pieces = _split(text, 3) if parts else [""]
     usage = response["usageMetadata"]
     partial_usage = {"promptTokenCount": usage["promptTokenCount"],
@@ -307,7 +343,11 @@ async def _sse(state: EmulatorState, response: Json, delays: list[float], endpoi
         await _wait(state, model, delays[min(i, len(delays) - 1)])
         last = i == len(pieces) - 1
         chunk_parts: list[Json] = (thought_parts if i == 0 else []) + (
-            [{"text": piece}] if piece or (last and parts) else [])
+            [{"text": piece}] if piece or (last and parts and not calls) else [])
+        if last:
+            chunk_parts += calls
+            if signature is not None and chunk_parts:
+                chunk_parts[-1] = {**chunk_parts[-1], "thoughtSignature": signature}
         chunk_candidate: Json = {"index": 0}
         if chunk_parts:
             chunk_candidate["content"] = {"parts": chunk_parts, "role": "model"}

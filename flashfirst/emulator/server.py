@@ -13,24 +13,26 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from flashfirst.emulator import batches, caches, files, generate, models
+from flashfirst.emulator import batches, caches, files, generate, interactions, models
 from flashfirst.emulator.config import EmulatorConfig, Script
 from flashfirst.emulator.control import EmulatorControl
 from flashfirst.emulator.errors import ApiError, api_key_invalid, not_found
 from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.wire import read_json
 
-API_VERSIONS = ("v1", "v1beta")
+API_VERSIONS = ("v1", "v1beta", "v1alpha")  # v1alpha: the preview version notebooks pick
 logger = logging.getLogger(__name__)
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def _api(handler: Handler, *, needs_key: bool = True) -> Handler:
-    """Checks the version and the API key, then runs the handler."""
+def _api(handler: Handler, *, needs_key: bool = True,
+         render: Callable[[ApiError], Response] = ApiError.response) -> Handler:
+    """Checks the version and the API key, then runs the handler; ``render`` writes an
+    error in the surface's own shape."""
 
     async def endpoint(request: Request) -> Response:
         if request.path_params.get("version") not in API_VERSIONS:
-            return not_found(f"Unknown API version in {request.url.path}").response()
+            return render(not_found(f"Unknown API version in {request.url.path}"))
         state: EmulatorState = request.app.state.emulator
         expected = state.config.api_key
         upload_chunk = request.url.path.startswith("/upload/") and \
@@ -38,15 +40,15 @@ def _api(handler: Handler, *, needs_key: bool = True) -> Handler:
         if needs_key and expected and not upload_chunk:
             given = request.headers.get("x-goog-api-key") or request.query_params.get("key")
             if given != expected:
-                return api_key_invalid().response()
+                return render(api_key_invalid())
         try:
             return await handler(request)
         except ApiError as exc:
-            return exc.response()
+            return render(exc)
         except Exception as exc:  # an emulator bug: answer as the API would, and log it
             logger.exception("emulator error on %s %s", request.method, request.url.path)
-            return ApiError(500, f"Internal error encountered: {type(exc).__name__}: "
-                                 f"{exc}").response()
+            return render(ApiError(500, f"Internal error encountered: "
+                                        f"{type(exc).__name__}: {exc}"))
 
     return endpoint
 
@@ -78,7 +80,17 @@ def _api_routes() -> list[Route]:
         (f"{v}/batches/{{batch_id}}", batches.get_batch, ["GET"]),
         (f"{v}/batches/{{batch_id}}", batches.delete_batch, ["DELETE"]),
     ]
-    return [Route(path, _api(handler), methods=methods) for path, handler, methods in table]
+    interaction_table: list[tuple[str, Handler, list[str]]] = [
+        (f"{v}/interactions", interactions.create_interaction, ["POST"]),
+        (f"{v}/interactions/{{interaction_id}}", interactions.get_interaction, ["GET"]),
+        (f"{v}/interactions/{{interaction_id}}", interactions.delete_interaction,
+         ["DELETE"]),
+        (f"{v}/interactions/{{interaction_id}}/cancel", interactions.cancel_interaction,
+         ["POST"]),
+    ]
+    return [Route(path, _api(handler), methods=methods) for path, handler, methods in table] \
+        + [Route(path, _api(handler, render=interactions.render_error), methods=methods)
+           for path, handler, methods in interaction_table]
 
 
 def _control_routes(control: EmulatorControl) -> list[Route]:

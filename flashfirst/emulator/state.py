@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from flashfirst.emulator.batch_jobs import BatchJob
 from flashfirst.emulator.config import EmulatedModel, EmulatorConfig, Script
@@ -55,6 +56,7 @@ class EmulatorState:
         self.uploads: dict[str, UploadSession] = {}
         self.caches: dict[str, StoredCache] = {}
         self.batches: dict[str, BatchJob] = {}
+        self.interactions: dict[str, Any] = {}  # id → interactions.StoredInteraction
         self.quotas = QuotaWindows(self.config.quota_window_s)
         self.implicit_cache = ImplicitCache()
         self.stats = StatsRecorder(self.config.request_log_limit,

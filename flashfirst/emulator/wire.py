@@ -79,6 +79,12 @@ def digest(*parts: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def thought_signature(*parts: Any) -> str:
+    """An opaque, deterministic thought signature (base64 of a digest): Gemini 3+ return one
+    with a thinking turn's answer, and clients send it back with that turn."""
+    return base64.b64encode(bytes.fromhex(digest("thought-signature", *parts))).decode()
+
+
 def unit_interval(*parts: Any) -> float:
     """A deterministic number in [0, 1) from the parts."""
     return int(digest(*parts)[:13], 16) / float(16**13)

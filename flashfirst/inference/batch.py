@@ -38,6 +38,7 @@ from flashfirst.inference.engine import Budget, InferenceJob, served_model_of
 from flashfirst.inference.request import build_request, request_key
 from flashfirst.inference.validation import Verdict, judge
 from flashfirst.items import Attempt, ItemResult, Route, ServiceTier, ThinkingSent, Usage
+from flashfirst.priced_as import price_row_model, stand_in
 from flashfirst.prices import PriceTable
 from flashfirst.router import RoutingPolicy, escalate, load_routing_policy
 from flashfirst.settings import Settings
@@ -409,12 +410,15 @@ class BatchRunner:
         usage = Usage.from_sdk(response.usage_metadata)
         served = served_model_of(response)  # priced as the model that served
         called = datetime.now(UTC)  # when the answer is collected: the day it is priced
-        cost = self.prices.price_call(served if served in self.prices.models else route.model,
-                                      usage, ServiceTier.BATCH, at=called)
+        day = called.date()
+        cost = self.prices.price_call(
+            price_row_model(route.model, served, day, self.prices, self.catalogue),
+            usage, ServiceTier.BATCH, at=called)
         self.budget.add(cost)
         verdict = judge(response, job.item.response_schema, job.item.check)
         return Attempt(
             model=route.model, served_model=served, called_at=called,
+            priced_as=stand_in(route.model, served, day, self.prices, self.catalogue),
             service_tier_requested=ServiceTier.BATCH,
             service_tier_served=ServiceTier.BATCH, usage=usage, cost_usd=float(cost),
             ok=verdict.ok, finish_reason=verdict.finish_reason,

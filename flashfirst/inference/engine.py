@@ -27,6 +27,7 @@ from flashfirst.inference.request import ModelRequest, build_request, request_ke
 from flashfirst.inference.retry import CallFailure, backoff_s, classify
 from flashfirst.inference.validation import Verdict, judge
 from flashfirst.items import Attempt, ItemResult, Route, ServiceTier, Usage, WorkItem
+from flashfirst.priced_as import price_row_model, stand_in
 from flashfirst.prices import PriceTable
 from flashfirst.router import RoutingPolicy, next_step
 from flashfirst.settings import Settings
@@ -241,8 +242,10 @@ class Engine:
             served = _served_tier(response, tier)
             called_at = response_time(response)
             served_model = served_model_of(response)
-            cost = self.prices.price_call(self.billed_model(route.model, served_model, called_at),
-                                          usage, served, called_at)
+            day = called_at.date()
+            cost = self.prices.price_call(
+                price_row_model(route.model, served_model, day, self.prices, self.catalogue),
+                usage, served, called_at)
             self.budget.add(cost)
             limiter.record_cost(ticket, float(cost))
             if ctx is not None and ctx.cached:  # by Google's clock: near its expiry?
@@ -250,6 +253,7 @@ class Engine:
             verdict = judge(response, job.item.response_schema, job.item.check)
             return Attempt(
                 model=route.model, served_model=served_model, called_at=called_at,
+                priced_as=stand_in(route.model, served_model, day, self.prices, self.catalogue),
                 service_tier_requested=route.service_tier,
                 service_tier_served=served, usage=usage, cost_usd=float(cost), ok=verdict.ok,
                 finish_reason=verdict.finish_reason, validation_error=verdict.error,
@@ -257,14 +261,6 @@ class Engine:
                 cached_content=ctx.cache_name if ctx else None,
                 thinking=request.thinking,
             ), verdict
-
-    def billed_model(self, requested: str, served: str | None, at: datetime) -> str:
-        """Price the model that served: the response's modelVersion when the price table
-        knows it, else what the catalogue says serves the requested id that day."""
-        for candidate in (served, self.catalogue.served_id(requested, at.date()), requested):
-            if candidate and candidate in self.prices.models:
-                return candidate
-        return requested  # unknown everywhere: pricing names it in its error
 
     def _input_cost(self, model: str, tokens: int, tier: ServiceTier) -> float:
         """A lower bound of the call's price for the spend limit; corrected when answered."""

@@ -1,7 +1,7 @@
 """Which failures are worth another try, and how long to wait before it.
 
 The SDK does not retry by default, and its own retry options ignore the server's
-``RetryInfo``; we read the delay ourselves (DESIGN.md §7)."""
+``RetryInfo``; we read the delay ourselves."""
 
 from __future__ import annotations
 

@@ -36,6 +36,7 @@ from flashfirst.media.accounting import (
 )
 from flashfirst.media.downsample import Converted, convert
 from flashfirst.media.ffmpeg_cmd import ffmpeg_invocations
+from flashfirst.media.fit import Window, check_window, fit_to_window
 from flashfirst.media.parts import request_media_resolution, to_parts
 from flashfirst.media.policies import (
     POLICY_EFFECTS,
@@ -55,9 +56,10 @@ from flashfirst.media.prepared import (
 from flashfirst.media.source import probe_source
 from flashfirst.media.upload import Delivery, deliver
 from flashfirst.probe import MediaInfo, MediaKind
+from flashfirst.prompts import prompt_for
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
-from flashfirst.token_rules import MediaRules
+from flashfirst.token_rules import MediaRules, text_tokens
 
 __all__ = [
     "POLICY_EFFECTS", "MediaStats", "MediaUploadError", "NotDelivered", "PreparedMedia",
@@ -87,8 +89,14 @@ def prepare_media(item: WorkItem, settings: Settings, storage: Storage,
     except ValueError as exc:
         raise MediaError(item.id, f"media policy: {exc}", FailureKind.BAD_INPUT) from exc
     store = MediaStore(storage, settings.storage_root)
+    window = _window(item, settings, model)
+    fit_note = None
     try:
         with storage.local_copy(item.uri, item.generation) as src:
+            if resolved.fit is not None:
+                fitted = fit_to_window(_probe(item, src), item.kind, resolved, settings.media,
+                                       window)
+                resolved, fit_note = fitted.policy, fitted.note
             sha = sha256_file(src)
             key = MediaStore.key_for(sha, item.kind, settings.media, resolved)
             with store.lock(key):
@@ -96,15 +104,37 @@ def prepare_media(item: WorkItem, settings: Settings, storage: Storage,
                 reused = record is not None
                 if record is None:
                     record = _prepare_fresh(item, src, sha, key, resolved, settings, store)
+                check_window(item.id, item.uri, _sent(record, resolved, window.rules),
+                             resolved, settings.media, window)
                 delivery = deliver(item.id, record, inline=resolved.inline, fresh=not reused,
                                    settings=settings, store=store, client=client)
     except StorageError as exc:
         raise MediaError(item.id, str(exc), FailureKind.STORAGE) from exc
     except OSError as exc:
         raise MediaError(item.id, f"{item.uri}: {exc.strerror or exc}") from exc
+    prepared = _prepared(item, record, delivery, resolved, window.rules, reused=reused)
+    if fit_note:
+        prepared.stats.notes.append(fit_note)
+    return prepared
+
+
+def _window(item: WorkItem, settings: Settings, model: str | None) -> Window:
+    """The window of the model that will serve the item, less its prompt."""
     catalogue = load_catalogue(settings.model_catalogue_path)
-    rules = media_rules_of(catalogue, model or item.model or settings.models.flash.id)
-    return _prepared(item, record, delivery, resolved, rules, reused=reused)
+    requested = model or item.model or settings.models.flash.id
+    info = catalogue.find(catalogue.served_id(requested))
+    # An id the catalogue does not know: Gemini's window since 1.5, 1,048,576 tokens.
+    tokens = info.context_window if info is not None else 1_048_576
+    return Window(model=info.id if info is not None else requested, tokens=tokens,
+                  prompt_tokens=text_tokens(prompt_for(item)),
+                  rules=media_rules_of(catalogue, requested))
+
+
+def _probe(item: WorkItem, src: Path) -> MediaInfo:
+    try:
+        return probe_source(src, item.uri or "")
+    except ProbeError as exc:
+        raise MediaError(item.id, f"{item.uri}: {exc.cause}") from exc
 
 
 def _prepare_fresh(item: WorkItem, src: Path, sha: str, key: str, policy: ResolvedPolicy,
@@ -181,17 +211,22 @@ def _put(store: MediaStore, local: Path, name: str, mime: str, info: MediaInfo) 
                       width=info.width, height=info.height)
 
 
-def _prepared(item: WorkItem, record: MediaRecord, delivery: Delivery, policy: ResolvedPolicy,
-              rules: MediaRules, *, reused: bool) -> PreparedMedia:
-    source = record.source
-    as_keyframes = bool(record.keyframes)
+def _sent(record: MediaRecord, policy: ResolvedPolicy, rules: MediaRules) -> SentMedia:
+    """What the request will carry, as billing sees it."""
     sizes = [(k.width or 0, k.height or 0) for k in record.keyframes]
     if record.kind is MediaKind.IMAGE and record.main:
         sizes = [(record.main.width or 0, record.main.height or 0)]
-    sent = SentMedia(kind=record.kind, duration_s=record.duration_s, has_audio=record.has_audio,
-                     sample_fps=record.metadata_fps or 1.0, resolution=policy.media_resolution,
-                     image_sizes=sizes, pages=record.pages or 0, as_keyframes=as_keyframes,
+    return SentMedia(kind=record.kind, duration_s=record.duration_s,
+                     has_audio=record.has_audio, sample_fps=record.metadata_fps or 1.0,
+                     resolution=policy.media_resolution, image_sizes=sizes,
+                     pages=record.pages or 0, as_keyframes=bool(record.keyframes),
                      audio_duration_s=record.audio_duration_s, rules=rules)
+
+
+def _prepared(item: WorkItem, record: MediaRecord, delivery: Delivery, policy: ResolvedPolicy,
+              rules: MediaRules, *, reused: bool) -> PreparedMedia:
+    source = record.source
+    sent = _sent(record, policy, rules)
     bytes_after = sum(f.size_bytes for f in record.files)
     before, after = tokens_as_is(source, rules), tokens_sent(sent)
     stats = MediaStats(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from flashfirst.items import MediaPolicy
+from flashfirst.items import FitPolicy, MediaPolicy
 from flashfirst.probe import MediaInfo, MediaKind
 from flashfirst.settings import MediaSettings
 from flashfirst.token_rules import GEMINI_VIDEO_FPS, MediaResolution
@@ -34,6 +34,8 @@ POLICY_EFFECTS: dict[str, str] = {
                            "Gemini 3/4 an image costs 1,120 tokens and a frame 70: it pays "
                            "only for long, still footage); the audio track is kept as audio",
     "inline": "no tokens: inline bytes skip the Files API upload (under the inline limit)",
+    "fit": "only for media over the model's window: 'fps' bills duration x the highest rate "
+           "that fits, 'resolution' the low rate where the family has one (2.x video)",
 }
 
 # Bumped when a conversion changes, so stored outputs of the old one are not reused.
@@ -59,6 +61,7 @@ class ResolvedPolicy(BaseModel):
     remove_silence: bool = False
     keyframes_as_images: bool = False
     inline: bool = True
+    fit: FitPolicy | None = None
 
 
 def resolve_policy(run_default: MediaPolicy | None, item: MediaPolicy | None) -> ResolvedPolicy:
