@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -123,6 +124,43 @@ def test_a_signal_stops_the_spending_keeps_what_was_paid_and_a_rerun_pays_the_re
     rerun = read_results(output)
     assert all(r["failure"] is None for r in rerun.values())
     assert sorted(i for i, r in rerun.items() if r["reused"]) == sorted(kept)
+
+
+def test_a_command_line_run_cancelled_in_the_prefect_ui_stops_and_marks_items_cancelled(
+        emulator: EmbeddedEmulator, prefect_server: PrefectServer, tmp_path: Path) -> None:
+    emulator.control.configure(latency_scale=1.0)
+    store, output = tmp_path / "store", tmp_path / "out"
+    command = [str(Path(sys.executable).with_name("flashfirst")), "run",
+               str(write_manifest(tmp_path / "items.jsonl")), "--output", str(output)]
+    started = time.time()
+    run = subprocess.Popen(command, env=run_env(store, emulator.base_url,
+                                                prefect_server.api_url),
+                           cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, start_new_session=True)
+    try:
+        wait_for(lambda: answers_stored(store) >= 10, "answers were stored", run)
+        [flow_run] = [r for r in httpx.post(
+            f"{prefect_server.api_url}/flow_runs/filter", json={"flow_runs": {
+                "state": {"type": {"any_": ["RUNNING"]}},
+                "start_time": {"after_": datetime.fromtimestamp(started, UTC).isoformat()}}},
+            timeout=30).json() if r["name"] == "analyze-online"]
+        paid_at_cancel = billed(emulator)
+        httpx.post(f"{prefect_server.api_url}/flow_runs/{flow_run['id']}/set_state",
+                   json={"state": {"type": "CANCELLING"}}, timeout=30).raise_for_status()
+        _, err = run.communicate(timeout=60)  # nobody signals it: the run sees the cancel
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+
+    assert run.returncode == 130, err[-3000:]
+    assert billed(emulator) - paid_at_cancel <= CONCURRENCY
+    results = read_results(output)
+    not_sent = [r for r in results.values() if r["failure"]]
+    assert len(not_sent) >= N // 3
+    assert {r["failure"]["kind"] for r in not_sent} == {"cancelled"}
+    state = httpx.get(f"{prefect_server.api_url}/flow_runs/{flow_run['id']}",
+                      timeout=30).json()["state"]
+    assert state["type"] == "CANCELLED"
 
 
 def test_a_second_ctrl_c_quits_at_once(emulator: EmbeddedEmulator,
