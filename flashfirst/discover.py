@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 
 from pydantic import BaseModel, Field
 
+from flashfirst.catalogue import Catalogue
 from flashfirst.context import CONTEXT_PREFIX
 from flashfirst.errors import ConfigError, DuplicateIds, ManifestError
 from flashfirst.extensions import KIND_BY_EXTENSION, kind_of
@@ -21,7 +22,10 @@ from flashfirst.items import TaskKind, WorkItem
 from flashfirst.manifest import MANIFEST_SUFFIXES, read_manifest, read_manifest_lines
 from flashfirst.params import AnalyzeParams
 from flashfirst.probe import MediaKind
+from flashfirst.router import RoutingPolicy, route
+from flashfirst.settings import ModelCatalogue
 from flashfirst.skipped import (
+    OfficeReader,
     SkippedInput,
     SkipReason,
     hidden_root,
@@ -38,7 +42,7 @@ __all__ = ["Discovery", "ManifestError", "discover", "item_for_uri", "read_manif
 TASK_BY_KIND: dict[MediaKind, TaskKind] = {
     MediaKind.VIDEO: TaskKind.SUMMARIZE, MediaKind.AUDIO: TaskKind.TRANSCRIBE,
     MediaKind.IMAGE: TaskKind.CLASSIFY, MediaKind.DOCUMENT: TaskKind.SUMMARIZE,
-    MediaKind.TEXT: TaskKind.SUMMARIZE,
+    MediaKind.TEXT: TaskKind.SUMMARIZE, MediaKind.OFFICE: TaskKind.SUMMARIZE,
 }
 
 
@@ -62,8 +66,8 @@ def item_for_uri(uri: str, *, task: TaskKind | None = None, prompt: str | None =
                     task=task or TASK_BY_KIND[kind], prompt=prompt)
 
 
-def run_inputs(params: AnalyzeParams, storage: Storage, *,
-               storage_root: str | None = None) -> Discovery:
+def run_inputs(params: AnalyzeParams, storage: Storage, *, storage_root: str | None = None,
+               office: OfficeReader | None = None) -> Discovery:
     """The run's items (those given, then its source's), refused before anything starts if
     two share an id or one takes the shared context's reserved prefix. Files under
     ``storage_root`` (earlier runs' results, answers, media) are never inputs."""
@@ -71,7 +75,7 @@ def run_inputs(params: AnalyzeParams, storage: Storage, *,
                       origins=[f"items[{n}] of the run's parameters"
                                for n in range(len(params.items))])
     found = (discover(params.source, storage, task=params.task, prompt=params.prompt,
-                      storage_root=storage_root)
+                      storage_root=storage_root, office=office)
              if params.source else Discovery())
     both = Discovery(items=given.items + found.items, origins=given.origins + found.origins,
                      skipped=found.skipped)
@@ -80,7 +84,8 @@ def run_inputs(params: AnalyzeParams, storage: Storage, *,
 
 
 def discover(source: str, storage: Storage, *, task: TaskKind | None = None,
-             prompt: str | None = None, storage_root: str | None = None) -> Discovery:
+             prompt: str | None = None, storage_root: str | None = None,
+             office: OfficeReader | None = None) -> Discovery:
     """The items of one source, named by whatever spelling of it (see the module doc)."""
     uri = canonical_uri(source)
     if not is_gcs(uri) and not os.path.exists(uri):
@@ -90,7 +95,7 @@ def discover(source: str, storage: Storage, *, task: TaskKind | None = None,
         found = Discovery(items=[item for _, item in lines],
                           origins=[f"{uri} line {n}" for n, _ in lines])
     elif is_gcs(uri) or os.path.isdir(uri):
-        found = _folder(uri, storage, task, prompt, storage_root)
+        found = _folder(uri, storage, task, prompt, storage_root, office)
         if not found.items:
             skipped = sum(s.files for s in found.skipped)
             raise ConfigError(f"{source}: no files with a known extension "
@@ -104,7 +109,8 @@ def discover(source: str, storage: Storage, *, task: TaskKind | None = None,
 
 
 def _folder(root: str, storage: Storage, task: TaskKind | None,
-            prompt: str | None, storage_root: str | None = None) -> Discovery:
+            prompt: str | None, storage_root: str | None = None,
+            office: OfficeReader | None = None) -> Discovery:
     """Every file below ``root`` (canonical) by its name below it; the rest skipped, a
     hidden folder once with its file count, flashfirst's own storage root once too."""
     found = Discovery()
@@ -119,7 +125,7 @@ def _folder(root: str, storage: Storage, task: TaskKind | None,
         if (folder := hidden_root(name)) is not None:
             hidden[folder] += 1
             continue
-        if (why := why_skipped(name)) is not None:
+        if (why := why_skipped(name, office)) is not None:
             found.skipped.append(SkippedInput(uri=uri, name=name, reason=why[0], detail=why[1]))
             continue
         item = item_for_uri(uri, task=task, prompt=prompt, item_id=name)
@@ -140,6 +146,15 @@ def _folder(root: str, storage: Storage, task: TaskKind | None,
         found.skipped += unfollowed_links(root)
     found.skipped.sort(key=lambda s: s.name)
     return found
+
+
+def office_reader(task: TaskKind | None, policy: RoutingPolicy, models: ModelCatalogue,
+                  catalogue: Catalogue) -> OfficeReader:
+    """Which model a folder's Office file would be routed to, and the types it reads."""
+    probe = WorkItem(id="office", uri="office.docx", task=task or TASK_BY_KIND[MediaKind.OFFICE])
+    model = route(probe, policy, models).model
+    serving = catalogue.find(catalogue.served_id(model))
+    return OfficeReader(model=model, reads=frozenset(serving.document_inputs if serving else ()))
 
 
 def _inside(root: str, storage_root: str | None) -> str | None:

@@ -10,6 +10,7 @@ from pathlib import PurePosixPath
 from pydantic import BaseModel, Field
 
 from flashfirst.extensions import kind_of
+from flashfirst.probe import MediaKind
 
 _ARCHIVES = {".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".7z", ".rar"}
 _SPREADSHEETS = {".xlsx", ".xlsm", ".xls", ".ods", ".numbers", ".csv", ".tsv"}
@@ -23,6 +24,14 @@ class SkipReason(StrEnum):
     UNKNOWN_EXTENSION = "unknown_extension"
     LINK = "link"
     OUR_STORAGE = "our_storage"
+    NOT_READ_BY_MODEL = "not_read_by_model"
+
+
+class OfficeReader(BaseModel, frozen=True):
+    """The model a folder's Office and OpenDocument files would go to, and what it reads."""
+
+    model: str
+    reads: frozenset[str] = frozenset()
 
 
 class SkippedInput(BaseModel, frozen=True):
@@ -38,11 +47,22 @@ class SkippedInput(BaseModel, frozen=True):
 _HIDDEN = (SkipReason.HIDDEN, "hidden (a name starting with '.'); rename it to run it")
 
 
-def why_skipped(name: str) -> tuple[SkipReason, str] | None:
-    """Why a file at ``name`` (below its source) is not run, or None when a task takes it."""
+def why_skipped(name: str, office: OfficeReader | None = None
+                ) -> tuple[SkipReason, str] | None:
+    """Why a file at ``name`` (below its source) is not run, or None when a task takes it.
+    An Office or OpenDocument file runs only when ``office``'s model reads its type: a
+    folder's file the run's model cannot read is skipped, not failed."""
     if any(part.startswith(".") for part in name.split("/")):
         return _HIDDEN
     suffix = PurePosixPath(name).suffix.lower()
+    if kind_of(name) is MediaKind.OFFICE:
+        if office is not None and suffix in office.reads:
+            return None
+        model = office.model if office is not None else "the run's model"
+        reason = SkipReason.SPREADSHEET if suffix in _SPREADSHEETS \
+            else SkipReason.NOT_READ_BY_MODEL
+        return reason, (f"{model} does not read {suffix} files: name it in a manifest with "
+                        "a model that does (Gemini 4 Hydrogen, Carbon), or export it as PDF")
     hint = " (a manifest is run by naming it as the source)" if suffix in (
         ".csv", ".jsonl") else ""
     if suffix in _ARCHIVES:

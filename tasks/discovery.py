@@ -9,7 +9,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flashfirst.caching.manager import PreparedContext
-from flashfirst.discover import Discovery, run_inputs
+from flashfirst.discover import Discovery, office_reader, run_inputs
 from flashfirst.errors import ConfigError, ItemError
 from flashfirst.failures import Failure
 from flashfirst.items import WorkItem
@@ -35,8 +35,10 @@ def _retry_storage_only(task: Any, task_run: Any, state: Any) -> bool:
       retry_condition_fn=_retry_storage_only)
 def discover_items(params: AnalyzeParams, settings: Settings) -> Discovery:
     """The run's items, ids unique; files no task takes are named as skipped."""
-    found = run_inputs(params, run_context(settings).storage,
-                       storage_root=settings.storage_root)
+    shared = run_context(settings)
+    found = run_inputs(params, shared.storage, storage_root=settings.storage_root,
+                       office=office_reader(params.task, shared.policy, settings.models,
+                                            shared.catalogue))
     if line := skipped_line(found.skipped):
         get_run_logger().warning("%s: %s", params.source, line)
     return found

@@ -176,6 +176,13 @@ def test_prices_lists_the_rows_in_force_the_next_change_and_stale_rows(tmp_path)
     assert "gemini-3.1-pro-preview" in {p["model"] for p in listing["stale"]}  # read 09-20
     text = flashfirst("prices", "--on", "2027-01-01", env=clean, cwd=tmp_path)
     assert "gemini-3.8-flash" in text.stdout and "No change announced." in text.stdout
+    # The day after their shutdown, 2.5 Pro and 2.5 Flash are no longer priced as in force
+    # (Google bills their calls at the replacements' rates).
+    after = json.loads(flashfirst("prices", "--on", "2026-12-02", "--json", env=clean,
+                                  cwd=tmp_path).stdout)
+    listed = {p["model"] for p in after["in_force"]}
+    assert not listed & {"gemini-2.5-pro", "gemini-2.5-flash"}
+    assert {"gemini-4-hydrogen", "gemini-4-neon", "gemini-4-carbon"} <= listed
 
 
 def test_run_dot_slash_inbox_runs_both_files_under_their_whole_names(env, tmp_path: Path):

@@ -141,9 +141,8 @@ def test_a_command_line_run_cancelled_in_the_prefect_ui_stops_and_marks_items_ca
         wait_for(lambda: answers_stored(store) >= 10, "answers were stored", run)
         [flow_run] = [r for r in httpx.post(
             f"{prefect_server.api_url}/flow_runs/filter", json={"flow_runs": {
-                "state": {"type": {"any_": ["RUNNING"]}},
                 "start_time": {"after_": datetime.fromtimestamp(started, UTC).isoformat()}}},
-            timeout=30).json() if r["name"] == "analyze-online"]
+            timeout=30).json() if r["parameters"]["params"].get("output") == str(output)]
         paid_at_cancel = billed(emulator)
         httpx.post(f"{prefect_server.api_url}/flow_runs/{flow_run['id']}/set_state",
                    json={"state": {"type": "CANCELLING"}}, timeout=30).raise_for_status()

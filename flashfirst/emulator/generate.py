@@ -81,7 +81,8 @@ def prepare(state: EmulatorState, model: EmulatedModel, body: Json) -> PreparedC
     thinking_of(model, generation_config)
     cache = resolve_cache(state, model, body)
     counter = PromptCounter(state, model.family, global_media_resolution(
-        get(generation_config, "mediaResolution")))
+        get(generation_config, "mediaResolution")), model=model.id,
+        office=model.office_documents)
     prompt = counter.count(get(body, "contents"), get(body, "systemInstruction"),
                            get(body, "tools"))
     if cache is not None:
@@ -97,6 +98,10 @@ def resolve_cache(state: EmulatorState, model: EmulatedModel, body: Json) -> Sto
     name = get(body, "cachedContent")
     if not name:
         return None
+    if not model.explicit_caching:  # Gemini 4: implicit caching only (its guides)
+        raise invalid_argument(f"cachedContent is not supported by models/{model.id}: "
+                               "explicit context caching is not supported; it caches "
+                               "implicitly.")
     cache_id = str(name).removeprefix("cachedContents/")
     with state.lock:
         cache = state.caches.get(cache_id)
