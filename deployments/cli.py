@@ -6,6 +6,7 @@ commands, so ``flashfirst --help`` is instant."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Annotated
 
@@ -30,23 +31,40 @@ from flashfirst.errors import FlashfirstError
 
 def _run_flow(params, as_json: bool, emulator: bool,  # noqa: ANN001
               allow_retired: bool = False) -> None:
+    from flashfirst.deployments.local_server import own_prefect_server
     from flashfirst.flows.analyze import RunFailed, analyze
 
     from flashfirst.estimate import RunEstimate
     from flashfirst.overrides import RunOverrides
     from flashfirst.report_render import print_report
+    from flashfirst.stopping import EXIT_CODES, STOP, RunStopped, stop_on_signals
 
     try:
-        require_settings(emulator)  # a bad setting or no backend: exit 2 before Prefect starts
-        with progress_bar(not as_json):
-            result = analyze(params=params, overrides=RunOverrides(
-                emulator=emulator, allow_retired=allow_retired or None))
+        # Ctrl-C or SIGTERM from here on stops the run well; a second one exits at once.
+        with stop_on_signals(_announce_stop):
+            require_settings(emulator)  # bad setting or no backend: exit 2 before Prefect
+            with own_prefect_server(), progress_bar(not as_json):
+                state = analyze(params=params, overrides=RunOverrides(
+                    emulator=emulator, allow_retired=allow_retired or None),
+                    return_state=True)
+                result = state.result(raise_on_failure=not state.is_cancelled())
     except RunFailed as failed:  # too many items failed: still show what happened
         console.print(f"[red]run failed:[/red] {failed}", highlight=False)
         result = failed.report
+    except RunStopped:  # stopped before the run began
+        result = None
     except FlashfirstError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(EXIT_NOT_STARTED) from None
+    if STOP.requested:
+        if getattr(result, "stopped", None):
+            out.print_json(result.model_dump_json()) if as_json else None
+            console.print(" ".join(result.stop_lines()) + f" Results and report: "
+                          f"{result.output_uri}", highlight=False, soft_wrap=True)
+        else:
+            console.print(f"Stopped: {STOP.reason} before any item was sent.",
+                          highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_CODES.get(STOP.signal, 130) if STOP.signal else 130)
     if isinstance(result, RunEstimate):
         out.print_json(result.model_dump_json()) if as_json else out.print(result.summary())
         return
@@ -63,6 +81,14 @@ def _run_flow(params, as_json: bool, emulator: bool,  # noqa: ANN001
                       f" (exit status {status})", highlight=False)
     if status:
         raise typer.Exit(status)
+
+
+def _announce_stop(signum: int) -> None:
+    """Said in the signal handler, hence a bare write."""
+    again = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+    os.write(2, f"\nstopping: no new model calls; calls in flight may answer for a few "
+             f"seconds, then the results are written ({again} again quits at once)\n"
+             .encode())
 
 
 @app.command()
@@ -154,9 +180,27 @@ def _options(verbose: Annotated[bool, typer.Option(
 
 
 def main() -> None:
+    from flashfirst.stopping import STOP
+
     try:
         app()
     except FlashfirstError as exc:  # settings errors raised before a command runs
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         sys.exit(2)
+    except SystemExit as done:
+        if STOP.requested:  # everything is written: skip the interpreter's slow teardown
+            _exit_now(done.code if isinstance(done.code, int) else 1)
+        raise
+
+
+def _exit_now(code: int) -> None:
+    """Exit at once after the exit handlers (Prefect's, ours) and flushing the output:
+    tearing down Prefect's and the SDK's modules took 2-6 s on a busy machine, too long
+    for a user who asked to stop."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 

@@ -40,6 +40,11 @@ class FailureKind(StrEnum):
     TOO_LONG = "too_long"
     """The item's tokens exceed its model's context window; refused before any upload or
     call, naming the media policies that would make it fit."""
+    INTERRUPTED = "interrupted"
+    """Not sent: the run was stopped (Ctrl-C, SIGTERM). A re-run sends it."""
+    CANCELLED = "cancelled"
+    """Not sent: the run was cancelled in Prefect (the UI's Cancel, ``prefect flow-run
+    cancel``). A re-run sends it."""
     INTERNAL = "internal"
     """A bug of ours; the message has the exception."""
     UNCLASSIFIED = "unclassified"

@@ -159,10 +159,31 @@ class RunReport(BaseModel):
     skipped_inputs: list[SkippedInput] = Field(
         default_factory=list, description="Files the source holds that no task takes "
         "(hidden, archives, spreadsheets, unknown extensions), with the reason.")
+    stopped: str | None = Field(
+        None, description="Why the run stopped before its end (Ctrl-C, SIGTERM, a Prefect "
+        "cancel); its items not sent are marked interrupted or cancelled.")
+    batch_jobs_left: list[str] = Field(
+        default_factory=list, description="Batch jobs a stopped run left running (not "
+        "cancelled): a re-run or collect-batches collects their answers.")
 
     @property
     def wall_s(self) -> float:
         return (self.finished_at - self.started_at).total_seconds()
+
+    def stop_lines(self) -> list[str]:
+        """What a stopped run kept and what is left, for the report and the command."""
+        if not self.stopped:
+            return []
+        left = sum(self.failure_kinds.get(k, 0)
+                   for k in (FailureKind.INTERRUPTED, FailureKind.CANCELLED))
+        lines = [f"Stopped: {self.stopped}. {self.items_ok} of {self.items_total} items "
+                 f"answered and kept; {left} not sent: run the same command again to send "
+                 "only those (answers already paid for are reused)."]
+        if self.batch_jobs_left:
+            lines.append(f"Batch jobs left running, not cancelled: "
+                         f"{', '.join(self.batch_jobs_left)}; a re-run or collect-batches "
+                         "collects their answers.")
+        return lines
 
     @property
     def costs_provisional(self) -> bool:

@@ -41,6 +41,7 @@ def headline(r: RunReport) -> str:
 def to_markdown(r: RunReport) -> str:
     c = r.costs
     lines = [f"# flashfirst run `{r.run_id}`", "", headline(r), "",
+             *(f"**{line}**\n" for line in r.stop_lines()),
              f"Backend: {r.backend} · price table {r.price_table_version}", "",
              *_provisional(r), "## Cost, naive → actual", "", "| step | USD | saved |",
              "|---|---:|---:|",

@@ -232,6 +232,10 @@ class InferenceSettings(BaseModel):
     shared_rate_limits: bool = Field(
         False, description="Share RPM across runs and workers through Prefect global "
         "concurrency limits named gemini-rpm-<model> (needs a Prefect server).")
+    stop_grace_s: float = Field(
+        5.0, ge=0, description="After Ctrl-C, SIGTERM or a Prefect cancellation, how long "
+        "calls already sent may take to answer (their answers are kept); then they are "
+        "abandoned (they may be billed) and the run writes what it has.")
     failure_threshold: float = Field(
         0.2, ge=0, le=1, description="Fail the run when more than this share of items fail.")
     calibration_share: float = Field(

@@ -7,6 +7,12 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+from flashfirst.flows.stopping import (
+    as_cancelled,
+    cancelled_in_prefect,
+    stop_on_signals_and_cancel,
+    stopped_state,
+)
 from flashfirst.tasks.batches import BatchSubmitted, forget_parked_run, park_run
 from flashfirst.tasks.caching import ensure_caches, finish_caches
 from flashfirst.tasks.costs import RunFacts, aggregate_costs, write_results
@@ -19,6 +25,7 @@ from flashfirst.tasks.routing import check_models, find_unanswered, plan_routes
 from flashfirst.tasks.run_state import forget_run_state
 from prefect import flow
 from prefect.runtime import deployment, flow_run
+from prefect.states import State
 
 from flashfirst.client import require_backend
 from flashfirst.errors import BatchJobFailed, FlashfirstError
@@ -37,6 +44,7 @@ from flashfirst.sources import (
     needs_media_stage,
 )
 from flashfirst.stages import Stage
+from flashfirst.stopping import STOP
 from flashfirst.storage import join
 from flashfirst.timing import StageClock
 
@@ -55,8 +63,11 @@ class RunFailed(FlashfirstError):
 
 @flow(name="analyze", log_prints=True, flow_run_name="analyze-{params.mode.value}")
 def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
-            ) -> RunReport | RunEstimate | BatchSubmitted:
+            ) -> RunReport | RunEstimate | BatchSubmitted | State:
     """Analyze items with Gemini as cheaply as the work allows, and report the cost.
+
+    Ctrl-C, SIGTERM or a Prefect cancel stop it: no new call is sent, the results and
+    report cover what was answered, and the run ends Cancelled (its report as data).
 
     Args:
         params: What to analyze (items, a manifest, a folder or gs:// prefix) and how
@@ -65,6 +76,12 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
             included, comes from the worker's environment (FLASHFIRST_* variables,
             GEMINI_API_KEY).
     """
+    with stop_on_signals_and_cancel():
+        return _analyze(params, overrides)
+
+
+def _analyze(params: AnalyzeParams, overrides: RunOverrides | None
+             ) -> RunReport | RunEstimate | BatchSubmitted | State:
     settings = settings_for_run(overrides)
     require_backend(settings, deployed=_deployed())
     started, clock = datetime.now(UTC), StageClock()
@@ -98,7 +115,8 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
         estimate = estimate_run(pending, context, settings, budget)
         if params.estimate_only:
             return estimate.model_copy(update={"skipped_inputs": found.skipped})
-    cache_plan = ensure_caches(context, pending, settings, run_id)
+    # A stopped run creates no cache: nothing more will be sent.
+    cache_plan = ensure_caches(context, [] if STOP.requested else pending, settings, run_id)
     clock.mark(Stage.ENSURE_CACHES)
     run = InferenceRun(
         run_id=run_id, settings=settings, policy=policy,
@@ -111,9 +129,13 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
         [*items, *context_media], {**media.failures, **text_failures}),
         [*items, *context_media])
     clock.mark(Stage.INFER)
-    if inferred.parked_jobs:
-        forget_run_state(run_id, settings)
-        return park_run(params, run_id, inferred.parked_jobs, settings)
+    if inferred.parked_jobs:  # left running; a stopped run also writes what it has
+        parked = park_run(params, run_id, inferred.parked_jobs, settings)
+        if not STOP.requested:
+            forget_run_state(run_id, settings)
+            return parked
+    if STOP.requested and cancelled_in_prefect():
+        results = as_cancelled(results)
     keep = params.keep_caches_s if params.keep_caches_s is not None else (
         settings.cache.reuse_window_s)
     records, finish_calls = finish_caches(run_id, keep, settings)
@@ -127,7 +149,11 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
         stages=clock.lines(), budget_usd=budget, output_uri=output,
         skipped_inputs=found.skipped), settings)
     report.mode_choices = [m.summary() for m in modes]
+    if STOP.requested:
+        report.stopped, report.batch_jobs_left = STOP.reason, inferred.parked_jobs
     write_results(results, report, settings)
+    if STOP.requested:
+        return stopped_state(report)
     if params.collect_later:
         forget_parked_run(params, settings)
     if inferred.batch_failures:  # a job's failure fails the run, whatever the share

@@ -36,6 +36,7 @@ from flashfirst.run_context import run_context
 from flashfirst.run_state import RunState
 from flashfirst.settings import Settings
 from flashfirst.stages import Stage
+from flashfirst.stopping import STOP
 from flashfirst.storage import Storage
 
 
@@ -103,7 +104,7 @@ async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str
             logger.exception("item %s failed unexpectedly", job.item.id)
             result = ItemResult(id=job.item.id, task=job.item.task, route=job.route).fail(
                 FailureKind.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
-        if result.error:
+        if result.error and not stopped(result):  # those are counted once, below
             logger.warning("item %s: %s", job.item.id, result.error)
         progress.advance(Stage.INFER)
         return result
@@ -113,7 +114,14 @@ async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str
     finally:
         budget.settle()
     answers.sync()
+    if not_run := sum(1 for r in results if stopped(r)):
+        logger.info("%d items not sent: %s", not_run, STOP.reason)
     return ChunkResult(results=list(results), cache_api_calls=manager.api_calls)
+
+
+def stopped(result: ItemResult) -> bool:
+    return result.failure is not None and result.failure.kind in (
+        FailureKind.INTERRUPTED, FailureKind.CANCELLED)
 
 
 def shares_limits(settings: Settings) -> bool:
@@ -193,6 +201,11 @@ def infer_batch(jobs: list[InferenceJob], run: InferenceRun) -> ChunkResult:
     finally:
         budget.settle()
     logger = get_run_logger()
+    if outcome.parked and STOP.requested:
+        logger.warning("stopped while batch jobs %s run: they are not cancelled (already "
+                       "paid for); a later run collects them", ", ".join(outcome.parked))
+        return ChunkResult(results=left_in_batch(outcome.results, outcome.parked),
+                           parked_jobs=outcome.parked)
     if outcome.parked:
         logger.info("batch jobs %s still running: collect-batches finishes this run",
                     ", ".join(outcome.parked))
@@ -229,12 +242,32 @@ def _submit_chunk(jobs: list[InferenceJob], run: InferenceRun):  # noqa: ANN202 
     return infer_chunk.submit(jobs, run, first_id=jobs[0].item.id)
 
 
+def not_sent(jobs: list[InferenceJob]) -> list[ItemResult]:
+    """Items of a stopped run that were never sent, marked so a re-run knows what is left."""
+    failure = STOP.failure()
+    return [ItemResult(id=j.item.id, task=j.item.task, route=j.route).fail(
+        failure.kind, failure.message) for j in jobs]
+
+
+def left_in_batch(results: list[ItemResult], jobs: list[str]) -> list[ItemResult]:
+    """A stopped run's items still in batch jobs that were left running: marked so the
+    report says where they are and a re-run (or collect-batches) collects them."""
+    stopped = STOP.failure()
+    message = (f"not collected: {STOP.reason}; it is in batch job {', '.join(jobs)}, left "
+               "running (not cancelled): run again, or let collect-batches finish the run")
+    return [r if r.failure or r.reused or r.output is not None
+            else r.fail(stopped.kind, message) for r in results]
+
+
 def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
                   batch: bool) -> InferenceOutcome:
     """Dispatch the jobs (chunks online, or one batch task) and follow their progress."""
     progress.start(Stage.INFER, len(jobs))
     outcome = InferenceOutcome()
     if not jobs:
+        return outcome
+    if STOP.requested:  # stopped before inference began
+        outcome.results = not_sent(jobs)
         return outcome
     if shares_limits(run.settings):
         names = asyncio.run(ensure_shared_limits(run.settings))
@@ -254,6 +287,9 @@ def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
     while pending:
         done = next(as_completed(pending))
         pending.remove(done)
+        if waiting and STOP.requested:  # stopped: the chunks not started are not sent
+            outcome.results.extend(not_sent([j for chunk in waiting for j in chunk]))
+            waiting = []
         if waiting:
             pending.append(_submit_chunk(waiting.pop(), run))
         chunk: ChunkResult = done.result()

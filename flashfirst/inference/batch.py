@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from flashfirst.priced_as import price_row_model, stand_in
 from flashfirst.prices import PriceTable
 from flashfirst.router import RoutingPolicy, escalate, load_routing_policy
 from flashfirst.settings import Settings
+from flashfirst.stopping import STOP, StopRequest
 
 log = logging.getLogger(__name__)
 
@@ -96,17 +96,19 @@ class BatchRunner:
     def __init__(self, client: genai.Client, settings: Settings, prices: PriceTable,
                  contexts: dict[str, ContextUse], fallback: ContextUse | None,
                  answers: AnswerStore | None, budget: Budget, ledger: BatchLedger,
-                 poll_s: float = 2.0, sleep: Callable[[float], None] = time.sleep,
+                 poll_s: float = 2.0, sleep: Callable[[float], object] | None = None,
                  on_progress: Progress | None = None, wait: bool = True,
-                 policy: RoutingPolicy | None = None, catalogue: Catalogue | None = None
-                 ) -> None:
+                 policy: RoutingPolicy | None = None, catalogue: Catalogue | None = None,
+                 stop: StopRequest = STOP) -> None:
         self.client, self.settings, self.prices = client, settings, prices
         # Thinking and output cap per task, as online requests carry them.
         self.policy = policy or load_routing_policy(settings.routing_policy_path)
         self.catalogue = catalogue or load_catalogue(settings.model_catalogue_path)
         self.contexts, self.fallback = contexts, fallback
         self.answers, self.budget, self.ledger = answers, budget, ledger
-        self.poll_s, self._sleep, self._on_progress = poll_s, sleep, on_progress
+        self.stop = stop  # a stop sends no new job and ends the wait; jobs sent run on
+        self.poll_s, self._on_progress = poll_s, on_progress
+        self._sleep = sleep or stop.sleep  # a stop wakes the wait at once
         self.wait = wait  # False: submit, look once, and leave the rest to a collector
         self.backend = backend_id(settings)
         self.batch_names: list[str] = []
@@ -132,6 +134,11 @@ class BatchRunner:
         for hop in range(2):
             if not pending:
                 break
+            if self.stop.requested:  # nothing new is submitted after a stop
+                stopped = self.stop.failure()
+                for job, _ in pending:
+                    results[job.item.id].fail(stopped.kind, stopped.message)
+                break
             retry: list[Member] = []
             groups = [self._submit(model, members)
                       for model, members in _by_model(pending).items()]
@@ -139,7 +146,9 @@ class BatchRunner:
             if not self.wait and (still_open := self._poll(groups)):
                 return BatchOutcome(results=[results[j.item.id] for j in jobs],
                                     job_names=self.batch_names, parked=still_open)
-            self._wait(groups)
+            if still_open := self._wait(groups):  # stopped: the jobs run on, in the ledger
+                return BatchOutcome(results=[results[j.item.id] for j in jobs],
+                                    job_names=self.batch_names, parked=still_open)
             for job, route, outcome in (o for g in groups for o in self._collect(g)):
                 result = results[job.item.id]
                 if isinstance(outcome, Failure):
@@ -254,10 +263,14 @@ class BatchRunner:
 
     # -- wait -----------------------------------------------------------------------------
 
-    def _wait(self, groups: list[_Group]) -> None:
-        """Poll every job of the round until each has ended."""
-        while self._poll(groups):
+    def _wait(self, groups: list[_Group]) -> list[str]:
+        """Poll every job of the round until each has ended; on a stop, the names of the
+        jobs still open (not cancelled: they are paid for and a later run collects them)."""
+        while still_open := self._poll(groups):
+            if self.stop.requested:
+                return still_open
             self._sleep(self.poll_s)
+        return []
 
     def _poll(self, groups: list[_Group]) -> list[str]:
         """Look at every job not known to have ended; the names of those still open."""

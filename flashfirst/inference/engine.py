@@ -32,6 +32,14 @@ from flashfirst.priced_as import price_row_model, stand_in
 from flashfirst.prices import PriceTable
 from flashfirst.router import RoutingPolicy, next_step
 from flashfirst.settings import Settings
+from flashfirst.stopping import (
+    STOP,
+    CallAbandoned,
+    RunStopped,
+    StopRequest,
+    unless_stopped,
+    within_grace,
+)
 from flashfirst.thinking import Effort
 from flashfirst.token_rules import MediaResolution
 
@@ -104,7 +112,8 @@ class Engine:
                  answers: AnswerStore | None = None, budget: Budget | None = None,
                  deadline_at: float | None = None, gate: Gate | None = None,
                  limiters: Limiters | None = None, catalogue: Catalogue | None = None,
-                 seed: int = 0, labels: dict[str, str] | None = None) -> None:
+                 stop: StopRequest = STOP, seed: int = 0,
+                 labels: dict[str, str] | None = None) -> None:
         self.client, self.settings, self.prices, self.policy = client, settings, prices, policy
         self.contexts = contexts or StaticContexts()
         self.answers, self.budget = answers, budget or Budget(None)
@@ -112,6 +121,7 @@ class Engine:
         self.gate = gate  # optional async (model, tokens) -> None shared across processes
         self.limiters = limiters or PROCESS
         self.catalogue = catalogue or load_catalogue(settings.model_catalogue_path)
+        self.stop = stop  # read before every dispatch: after it, nothing new is sent
         self._rng = random.Random(seed)
         self.labels = labels  # billing labels on every call (the Agent Platform only)
 
@@ -135,6 +145,11 @@ class Engine:
             except _BudgetReached:
                 stop = budget_reached(self.budget.limit, self.budget.spent)
                 return result.fail(stop.kind, stop.message)
+            except RunStopped:
+                stopped = self.stop.failure()
+                return result.fail(stopped.kind, stopped.message)
+            except CallAbandoned as abandoned:
+                return result.fail(self.stop.failure().kind, f"stopped: {abandoned}")
             except _CallGaveUp as gave_up:
                 return result.fail(gave_up.failure.kind, gave_up.describe())
             attempt.step = step
@@ -168,7 +183,8 @@ class Engine:
         try:
             attempt, _ = await self._attempt(job, job.route, Effort.DEFAULT,
                                              self.policy.max_output_for(job.item))
-        except (_BudgetReached, _CallGaveUp, RefusedBeforeCall, QuotaExhausted):
+        except (_BudgetReached, _CallGaveUp, RefusedBeforeCall, QuotaExhausted, RunStopped,
+                CallAbandoned):
             return None
         attempt.step = "calibration"
         return attempt
@@ -196,18 +212,28 @@ class Engine:
         est = job.est_prompt_tokens + (ctx.tokens if ctx else 0)
         tries = 0  # per tier: moving from Flex to Standard starts a fresh count
         while True:
-            ticket = await limiter.acquire(est, self._input_cost(route.model, est, tier)
-                                           if spend is not None else 0.0)
+            ticket = await unless_stopped(self.stop, limiter.acquire(
+                est, self._input_cost(route.model, est, tier) if spend is not None else 0.0))
             if self.budget.reached:  # checked at the last moment before paying
                 limiter.release(ticket, refused=True)
                 raise _BudgetReached
-            if self.gate is not None:
-                await self.gate(route.model, est)
+            try:
+                if self.gate is not None:
+                    await unless_stopped(self.stop, self.gate(route.model, est))
+                if self.stop.requested:  # the last moment before paying, as the budget
+                    raise RunStopped(self.stop.reason)
+            except RunStopped:
+                limiter.release(ticket, refused=True)
+                raise
             started = time.monotonic()
             tries += 1
             try:
-                response = await self.client.aio.models.generate_content(
-                    model=request.model, contents=request.contents, config=request.config)
+                response = await within_grace(self.stop, self.client.aio.models.generate_content(
+                    model=request.model, contents=request.contents, config=request.config),
+                    cfg.stop_grace_s)
+            except CallAbandoned:
+                limiter.release(ticket)  # sent: it counts in the window
+                raise
             except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
                 failure = classify(exc, named_cache=bool(ctx and ctx.cached))
                 flex_shed = failure.shed and tier is ServiceTier.FLEX
@@ -229,7 +255,7 @@ class Engine:
                     continue
                 if not failure.transient or tries >= cfg.max_attempts:
                     raise _CallGaveUp(failure, tries) from exc
-                await asyncio.sleep(delay)
+                await unless_stopped(self.stop, asyncio.sleep(delay))
                 continue
             usage = Usage.from_sdk(response.usage_metadata)
             limiter.release(ticket, usage.prompt_tokens)
