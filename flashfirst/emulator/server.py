@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from flashfirst.emulator import batches, caches, files, generate, interactions, models
+from flashfirst.emulator import batches, caches, files, generate, interactions, models, webhooks
 from flashfirst.emulator.config import EmulatorConfig, Script
 from flashfirst.emulator.control import EmulatorControl
 from flashfirst.emulator.errors import ApiError, api_key_invalid, not_found
@@ -79,6 +79,12 @@ def _api_routes() -> list[Route]:
         (f"{v}/batches", batches.list_batches, ["GET"]),
         (f"{v}/batches/{{batch_id}}", batches.get_batch, ["GET"]),
         (f"{v}/batches/{{batch_id}}", batches.delete_batch, ["DELETE"]),
+        (f"{v}/webhooks/{{webhook_id}}:ping", webhooks.ping_webhook, ["POST"]),
+        (f"{v}/webhooks", webhooks.create_webhook, ["POST"]),
+        (f"{v}/webhooks", webhooks.list_webhooks, ["GET"]),
+        (f"{v}/webhooks/{{webhook_id}}", webhooks.get_webhook, ["GET"]),
+        (f"{v}/webhooks/{{webhook_id}}", webhooks.update_webhook, ["PATCH"]),
+        (f"{v}/webhooks/{{webhook_id}}", webhooks.delete_webhook, ["DELETE"]),
     ]
     interaction_table: list[tuple[str, Handler, list[str]]] = [
         (f"{v}/interactions", interactions.create_interaction, ["POST"]),
@@ -192,4 +198,5 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
     app = Starlette(routes=_control_routes(control) + _api_routes(),
                     exception_handlers={404: not_found_handler, 405: not_found_handler})
     app.state.emulator = state
+    app.state.webhooks = webhooks.WebhookHub(state)
     return EmulatorApp(app, state, control)
