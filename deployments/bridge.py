@@ -9,12 +9,13 @@ Answers: 200 with ``{"status": "emitted" | "duplicate" | "ignored"}`` (Pub/Sub a
 delivers again). Run it: ``python -m flashfirst.deployments.bridge`` (settings from the
 environment).
 
-``POST /gemini-webhooks`` (when ``FLASHFIRST_BRIDGE_GEMINI_WEBHOOK_SECRET`` is set) takes
-Gemini's static webhook deliveries: verified on the raw body (``gemini_webhooks``), emitted
-as ``gemini.batch.*`` / ``gemini.interaction.*`` once per ``webhook-id``. Answers: 200
-``{"status": "emitted" | "duplicate"}``, 401 unsigned, 403 mis-signed or replayed, 413 too
-large, 400 not JSON, 422 an event we do not know, 503 Prefect did not take the event
-(Gemini delivers again).
+``POST /gemini-webhooks`` (when ``FLASHFIRST_BRIDGE_GEMINI_WEBHOOK_SECRET`` or
+``FLASHFIRST_BRIDGE_GEMINI_JWKS_URL`` is set) takes Gemini's webhook deliveries, verified
+on the raw body (``gemini_webhooks``) and emitted as ``gemini.batch.*`` /
+``gemini.interaction.*`` once per ``webhook-id``. Answers: 200 ``{"status": "emitted"}``
+or ``"duplicate"``; 401 unsigned; 403 mis-signed or replayed; 413 too large; 400 not
+JSON; 422 an event we do not know; 503 Prefect did not take the event or the JWKS could
+not be read (Gemini delivers again).
 """
 
 from __future__ import annotations
@@ -83,6 +84,16 @@ class BridgeSettings(BaseSettings):
     gemini_webhook_secret: SecretStr | None = Field(
         None, description="The whsec_… signing secret webhooks.create returned (during a "
         "rotation: old and new, space-separated); serves POST /gemini-webhooks when set.")
+    gemini_jwks_url: str | None = Field(
+        None, description="Where the keys of dynamic (per-job, RS256 JWT) Gemini webhooks "
+        "are published; serves POST /gemini-webhooks for them when set.")
+    gemini_jwt_audience: str | None = Field(
+        None, description="The aud a dynamic delivery's JWT must name (the URI given in "
+        "webhook_config.uris); not checked if unset.")
+
+    @property
+    def takes_gemini_webhooks(self) -> bool:
+        return self.gemini_webhook_secret is not None or self.gemini_jwks_url is not None
 
     def announcer(self, emit: Emit = emit_confirmed) -> Announcer:
         seen = SeenObjects(self.memory_size, self.marker_root)
@@ -95,7 +106,7 @@ def create_bridge_app(settings: BridgeSettings, emit: Emit = emit_confirmed,
     take the event (answering 200 tells Pub/Sub to forget the notification) unless a test
     records instead, ``verify`` an optional extra check such as OIDC."""
     has_token = settings.token is not None and bool(settings.token.get_secret_value())
-    if not has_token and settings.gemini_webhook_secret is None:
+    if not has_token and not settings.takes_gemini_webhooks:
         raise ConfigError("FLASHFIRST_BRIDGE_TOKEN is not set (nor "
                           "FLASHFIRST_BRIDGE_GEMINI_WEBHOOK_SECRET): the bridge will not run "
                           "open")
@@ -134,10 +145,11 @@ def create_bridge_app(settings: BridgeSettings, emit: Emit = emit_confirmed,
     routes = [Route("/healthz", health, methods=["GET"])]
     if has_token:
         routes.append(Route("/notifications", notifications, methods=["POST"]))
-    if settings.gemini_webhook_secret is not None:
-        routes.append(Route("/gemini-webhooks", _gemini_webhooks(
-            GeminiWebhookVerifier(settings.gemini_webhook_secret), emit, counts),
-            methods=["POST"]))
+    if settings.takes_gemini_webhooks:
+        verifier = GeminiWebhookVerifier(settings.gemini_webhook_secret,
+                                         settings.gemini_jwks_url, settings.gemini_jwt_audience)
+        routes.append(Route("/gemini-webhooks", _gemini_webhooks(verifier, emit, counts),
+                            methods=["POST"]))
     return Starlette(routes=routes)
 
 
@@ -155,7 +167,7 @@ def _gemini_webhooks(verifier: GeminiWebhookVerifier, emit: Emit,
         if (body := await _read_body(request, MAX_DELIVERY)) is None:
             return "too_large", _error(413, "body too large for a Gemini webhook delivery")
         try:
-            ended = verifier.verify(request.headers, body)
+            ended = await run_in_threadpool(verifier.verify, request.headers, body)
         except DeliveryRefused as exc:
             log.warning("refused a Gemini webhook delivery (%s): %s", exc.refusal.value, exc)
             return exc.refusal.value, _error(exc.refusal.status, str(exc))

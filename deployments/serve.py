@@ -70,7 +70,7 @@ def site_for(bridge: BridgeSettings) -> SiteSettings:
 def bridge_in_background(settings: BridgeSettings) -> Iterator[str | None]:
     """The bridge on a thread of this process while the block runs; yields its URL, or
     None without a token or Gemini webhook secret (the bridge never runs open)."""
-    if settings.token is None and settings.gemini_webhook_secret is None:
+    if settings.token is None and not settings.takes_gemini_webhooks:
         yield None
         return
     import uvicorn

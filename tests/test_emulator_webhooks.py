@@ -4,6 +4,8 @@ once (retried while the receiver answers non-2xx, duplicated when the fault knob
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import threading
 import time
@@ -11,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import jwt
 import pytest
 from google import genai
 from standardwebhooks import Webhook
@@ -200,3 +203,28 @@ def test_the_drop_knob_loses_the_job_end(emulator: EmbeddedEmulator,
     time.sleep(1.0)
     assert receiver.received == []
     assert genai_client.batches.get(name=name).state.name == "JOB_STATE_SUCCEEDED"
+
+
+def test_a_job_with_webhook_uris_is_delivered_there_as_a_jwt_checked_by_published_keys(
+        emulator: EmbeddedEmulator, genai_client: genai.Client, receiver: Receiver) -> None:
+    emulator.control.configure(batch={"pending_s": 0, "running_s": 0})
+    genai_client.webhooks.create(uri=receiver.url + "?static",
+                                 subscribed_events=["batch.succeeded"])
+    dynamic_uri = receiver.url + "?dynamic"
+
+    name = one_request_batch(genai_client, webhook_config={
+        "uris": [dynamic_uri], "user_metadata": {"run_id": "run-9"}})
+
+    [(headers, body)] = receiver.wait_for(1)
+    time.sleep(0.5)
+    assert len(receiver.received) == 1  # the job's URIs replace the registered webhooks
+    keys = jwt.PyJWKClient(f"{emulator.base_url}/.well-known/gemini-webhooks-jwks.json")
+    token = headers["webhook-signature"]
+    claims = jwt.decode(token, keys.get_signing_key_from_jwt(token).key,
+                        algorithms=["RS256"], audience=dynamic_uri)
+    assert claims["webhook_id"] == headers["webhook-id"]
+    digest = base64.urlsafe_b64encode(hashlib.sha256(body).digest()).decode().rstrip("=")
+    assert claims["body_sha256"] == digest
+    event = json.loads(body)
+    assert (event["type"], event["data"]["name"]) == ("batch.succeeded", name)
+    assert event["data"]["user_metadata"] == {"run_id": "run-9"}

@@ -60,7 +60,8 @@ def _api_routes() -> list[Route]:
         (f"{v}/models/{{model}}:streamGenerateContent", generate.stream_generate_content,
          ["POST"]),
         (f"{v}/models/{{model}}:countTokens", generate.count_tokens, ["POST"]),
-        (f"{v}/models/{{model}}:batchGenerateContent", batches.create_batch, ["POST"]),
+        (f"{v}/models/{{model}}:batchGenerateContent",
+         webhooks.watching(batches.create_batch), ["POST"]),
         (f"{v}/models/{{model}}", models.get_model, ["GET"]),
         (f"{v}/models", models.list_models, ["GET"]),
         (f"{v}/tunedModels", models.list_tuned_models, ["GET"]),
@@ -145,6 +146,7 @@ def _control_routes(control: EmulatorControl) -> list[Route]:
         Route("/_emulator/scripts", post_script, methods=["POST"]),
         Route("/_emulator/scripts", delete_scripts, methods=["DELETE"]),
         Route("/_emulator/clock", post_clock, methods=["POST"]),
+        Route("/.well-known/gemini-webhooks-jwks.json", webhooks.jwks, methods=["GET"]),
     ]
 
 
