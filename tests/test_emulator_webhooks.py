@@ -7,62 +7,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 
 import jwt
 import pytest
+from fixtures.webhooks import Receiver
 from google import genai
 from standardwebhooks import Webhook
 
 from flashfirst.emulator import EmbeddedEmulator
 
 FLASH = "gemini-2.5-flash-lite"
-
-
-@dataclass
-class Receiver:
-    """A real HTTP endpoint: records each POST and answers the next scripted status."""
-
-    url: str
-    statuses: list[int] = field(default_factory=list)  # answered in turn; then 200
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-    def wait_for(self, count: int, deadline_s: float = 20) -> list[tuple[dict[str, str], bytes]]:
-        end = time.monotonic() + deadline_s
-        while len(self.received) < count:
-            assert time.monotonic() < end, f"{len(self.received)} of {count} deliveries"
-            time.sleep(0.05)
-        return self.received
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    box: list[Receiver] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            me = box[0]
-            me.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            status = me.statuses.pop(0) if me.statuses else 200
-            self.send_response(status)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    box.append(Receiver(url=f"http://127.0.0.1:{server.server_address[1]}/hook"))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield box[0]
-    server.shutdown()
-    server.server_close()
 
 
 def one_request_batch(client: genai.Client, **config: object) -> str:

@@ -98,8 +98,8 @@ class BatchRunner:
                  answers: AnswerStore | None, budget: Budget, ledger: BatchLedger,
                  poll_s: float = 2.0, sleep: Callable[[float], None] = time.sleep,
                  on_progress: Progress | None = None, wait: bool = True,
-                 policy: RoutingPolicy | None = None, catalogue: Catalogue | None = None
-                 ) -> None:
+                 policy: RoutingPolicy | None = None, catalogue: Catalogue | None = None,
+                 run_id: str | None = None) -> None:
         self.client, self.settings, self.prices = client, settings, prices
         # Thinking and output cap per task, as online requests carry them.
         self.policy = policy or load_routing_policy(settings.routing_policy_path)
@@ -108,6 +108,7 @@ class BatchRunner:
         self.answers, self.budget, self.ledger = answers, budget, ledger
         self.poll_s, self._sleep, self._on_progress = poll_s, sleep, on_progress
         self.wait = wait  # False: submit, look once, and leave the rest to a collector
+        self.run_id = run_id  # in each job's webhook user_metadata: which run to finish
         self.backend = backend_id(settings)
         self.batch_names: list[str] = []
         self.failures: list[BatchFailure] = []
@@ -246,11 +247,20 @@ class BatchRunner:
                 file=io.BytesIO(part.jsonl or b""),
                 config=types.UploadFileConfig(mime_type="application/jsonl", display_name=name))
             src = input_file = uploaded.name
-        batch = self.client.batches.create(
-            model=model, src=src, config=types.CreateBatchJobConfig(display_name=name))
+        batch = self.client.batches.create(model=model, src=src, config=types.CreateBatchJobConfig(
+            display_name=name, webhook_config=self._webhook_config(key, part.part)))
         log.info("created batch job %s (%d requests, %s)", batch.name, len(part.keys),
                  f"JSONL {input_file}" if input_file else "inline")
         return SubmittedJob(name=batch.name, part=part.part, input_file=input_file)
+
+    def _webhook_config(self, key: str, part: int) -> types.WebhookConfig | None:
+        """What Gemini's webhook delivery echoes back: the run and request group this job
+        belongs to (and the dynamic URIs, when configured). Vertex refuses the field."""
+        if self.client.vertexai:
+            return None
+        uris = self.settings.inference.batch_webhook_uris
+        return types.WebhookConfig(uris=uris or None, user_metadata={
+            "flashfirst_run_id": self.run_id, "flashfirst_request_key": key, "part": part})
 
     # -- wait -----------------------------------------------------------------------------
 
