@@ -27,6 +27,11 @@ KNOWN_EVENTS: frozenset[str] = frozenset({
 })
 
 
+#: The Prefect events of a batch job's end, which the collect-on-webhook deployment expects.
+BATCH_ENDED_EVENTS: list[str] = [f"gemini.{e}" for e in sorted(KNOWN_EVENTS)
+                                 if e.startswith("batch.")]
+
+
 class GeminiJobEnded(BaseModel, frozen=True):
     """One verified delivery: which job, how it ended, and what the submitter attached."""
 
