@@ -15,7 +15,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fixtures.emulator import client_for
-from fixtures.prefect import PrefectServer
+from fixtures.prefect import PrefectGate, PrefectServer
 from fixtures.pubsub import running_bridge
 from google import genai
 
@@ -96,3 +96,33 @@ def test_a_dynamic_webhook_is_verified_against_the_published_keys(
             "webhook-signature": token})
         assert forged.status_code == 403
         assert bridge.stats().get("gemini_bad_signature") == 1
+
+
+def test_while_prefect_is_down_the_bridge_answers_503_and_the_retried_delivery_lands_once(
+        emulator: EmbeddedEmulator, prefect_gate: PrefectGate, prefect_server: PrefectServer,
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    client = client_for(emulator.base_url)
+    created = client.webhooks.create(uri="http://127.0.0.1:9/not-yet",
+                                     subscribed_events=["batch.succeeded"])
+    env = {"FLASHFIRST_BRIDGE_GEMINI_WEBHOOK_SECRET": created.new_signing_secret}
+    emulator.control.configure(webhooks={"retry_base_s": 0.3, "retry_max_s": 1.0})
+    with running_bridge(prefect_gate.api_url, tmp_path_factory.mktemp("bridge"),
+                        extra_env=env) as bridge:
+        client.webhooks.update(created.id, uri=f"{bridge.url}/gemini-webhooks",
+                               update_mask="uri")
+
+        name = one_request_batch(client)
+
+        # Nothing listens where Prefect should be: the bridge refuses (503), the emulator
+        # delivers again and again, and nothing is acknowledged.
+        deadline = time.monotonic() + 60
+        while bridge.stats().get("gemini_failed", 0) < 2:
+            assert time.monotonic() < deadline, bridge.stats()
+            time.sleep(0.1)
+        assert bridge.stats().get("gemini_emitted", 0) == 0
+        prefect_gate.open()  # the server is back
+
+        [event] = prefect_server.wait_for_events("gemini.batch.succeeded",
+                                                 f"gemini.batch.{name}")
+        assert bridge.stats().get("gemini_emitted") == 1
+    assert event["resource"]["gemini.name"] == name
