@@ -35,7 +35,7 @@ from pydantic import SecretStr, ValidationError
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from flashfirst.errors import ConfigError
+from flashfirst.errors import ConfigError, FlashfirstError
 
 MAX_DELIVERY = 256 * 1024  # a job-ended delivery is a few hundred bytes plus user_metadata
 SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
@@ -58,7 +58,9 @@ class Refusal(StrEnum):
                 "not_json": 400, "unknown_event": 422, "keys_unavailable": 503}[self.value]
 
 
-class DeliveryRefused(Exception):
+class DeliveryRefused(FlashfirstError):
+    """A webhook delivery the bridge refuses; ``refusal`` says why (and its HTTP status)."""
+
     def __init__(self, refusal: Refusal, detail: str) -> None:
         super().__init__(detail)
         self.refusal = refusal
