@@ -23,12 +23,14 @@ from flashfirst.token_rules import MediaRules
 
 
 class ThinkingLevel(StrEnum):
-    """Gemini 3/4's ``thinking_level`` values (the SDK's ``types.ThinkingLevel``)."""
+    """Gemini 3/4's ``thinking_level`` values (the SDK's ``types.ThinkingLevel``), least
+    to most: ``xhigh`` exists on some Gemini 4 models (Hydrogen, Neon)."""
 
     MINIMAL = "minimal"
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
+    XHIGH = "xhigh"
 
 
 class ThinkingControl(BaseModel):
@@ -65,13 +67,29 @@ class ModelInfo(BaseModel):
     served_by: str | None = Field(None, description="Silently re-routed to this model...")
     served_by_since: date | None = Field(None, description="...since this day.")
     context_window: int
+    output_token_limit: int = Field(
+        65_536, description="Output tokens (thoughts included) one non-streaming call may "
+        "return: what a larger max_output_tokens can grow to.")
     explicit_cache: bool
     explicit_cache_min: int | None = None
     implicit_cache_min: int | None = None
     service_tiers: list[str]
     batch: bool
+    paid_tier_only: bool = Field(False, description="Not served on the free tier.")
+    unstated: list[str] = Field(
+        default_factory=list, description="Facts of this row no Google page read states "
+        "(e.g. 'flex', 'priority', 'batch'): the row holds what the code assumes then.")
+    notice_days: int | None = Field(
+        None, description="Short-lifecycle GA: at least this many days' deprecation notice.")
+    successor: str | None = Field(
+        None, description="The model Google names as this one's successor (the id stays "
+        "served; unlike 'replacement', nothing is re-routed).")
+    successor_named_on: date | None = None
     thinking: ThinkingControl
     media_rules: Literal["gemini-2", "gemini-3"]
+    document_inputs: list[str] = Field(
+        default_factory=list, description="File types taken besides PDF and text, by "
+        "extension (Office and OpenDocument on Gemini 4 Hydrogen and Carbon).")
     source: str
     read_on: str
 
@@ -188,3 +206,4 @@ def check_run_models(catalogue: Catalogue, model_ids: list[str], *, allow_retire
                            "(FLASHFIRST_MODELS__<TIER>__ID) or insist with --allow-retired "
                            "(FLASHFIRST_ALLOW_RETIRED=true)")
     return notices
+

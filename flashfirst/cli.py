@@ -142,6 +142,31 @@ def _unpriced_records(settings: Settings) -> UnpricedRecords | None:
 
 
 @app.command()
+def models(emulator: EmulatorOpt = False, as_json: JsonOpt = False) -> None:
+    """The backend's models.list against the model catalogue: models served that it lacks,
+    catalogue rows no longer listed, and rows whose successor Google has named."""
+    from google.genai import errors
+
+    from flashfirst.catalogue import load_catalogue, today
+    from flashfirst.client import make_client
+    from flashfirst.errors import FlashfirstError
+    from flashfirst.model_listing import models_listing, served_models
+
+    try:
+        settings = require_settings(emulator)
+        served = served_models(make_client(settings))
+        listing = models_listing(load_catalogue(settings.model_catalogue_path), served,
+                                 today())
+    except (FlashfirstError, errors.APIError) as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    if as_json:
+        out.print_json(listing.model_dump_json())
+    else:
+        out.print(listing.text(), highlight=False, soft_wrap=True)
+
+
+@app.command()
 def emulator(port: Annotated[int, typer.Option(help="Port to listen on.")] = 8799,
              host: Annotated[str, typer.Option(help="Interface.")] = "127.0.0.1",
              seed: Annotated[int, typer.Option(help="Seed for deterministic answers.")] = 0,

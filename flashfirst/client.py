@@ -1,7 +1,9 @@
 """The one place a ``genai.Client`` is built.
 
-With an API key it talks to the Gemini Developer API, with a Vertex project to Vertex AI,
-with an explicit base URL to whatever serves there (a standalone emulator, a proxy), and
+With an API key it talks to the Gemini Developer API, with a project to the Gemini
+Enterprise Agent Platform (formerly Vertex AI; Application Default Credentials, or a static
+token when a base URL names an emulator), with an explicit base URL to whatever serves
+there (a standalone emulator, a proxy), and
 with ``kind=emulator`` (asked for explicitly: ``flashfirst demo``, ``--emulator``) to the
 embedded emulator, started on demand in this process. With none of these it refuses.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import hmac
+import logging
 import re
 import threading
 
@@ -19,11 +22,13 @@ from google import genai
 from google.genai import types
 
 from flashfirst.errors import NoBackendError
+from flashfirst.platform_auth import default_credentials, emulator_credentials
 from flashfirst.settings import NO_BACKEND_HELP, Settings
 from flashfirst.storage import is_gcs, join
 
 # The embedded emulator never checks keys; the SDK insists on having one.
 _EMULATOR_KEY = "emulator-no-key"
+logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _embedded: dict[tuple, object] = {}
 
@@ -47,9 +52,14 @@ def make_client(settings: Settings) -> genai.Client:
     timeout_ms = int(backend.timeout_s * 1000)
     pool = _pool_args(settings)
     if backend.kind == "vertex":
+        project, location = backend.vertex_project or "", backend.vertex_location
+        credentials, identity = (emulator_credentials(project, location) if backend.base_url
+                                 else default_credentials(project, location))
+        logger.info("%s", identity.describe())
         return genai.Client(
-            vertexai=True, project=backend.vertex_project, location=backend.vertex_location,
-            http_options=types.HttpOptions(timeout=timeout_ms, async_client_args=pool),
+            vertexai=True, project=project, location=location, credentials=credentials,
+            http_options=types.HttpOptions(base_url=backend.base_url, timeout=timeout_ms,
+                                           async_client_args=pool),
         )
     if backend.kind == "api_key":
         return genai.Client(
@@ -152,8 +162,8 @@ def backend_id(settings: Settings) -> str:
         slug, raw = "emulator", f"seed={b.emulator.seed}|state={_emulator_state_dir(settings)}"
     elif b.kind == "base_url":
         slug, raw = "url", b.base_url or ""
-    elif b.kind == "vertex":
-        slug, raw = f"vertex-{b.vertex_project}-{b.vertex_location}", ""
+    elif b.kind == "vertex":  # an emulator's platform surface never shares Google's state
+        slug, raw = f"vertex-{b.vertex_project}-{b.vertex_location}", b.base_url or ""
     elif b.project_label:
         slug, raw = f"api-{b.project_label}", ""
     else:
@@ -170,7 +180,8 @@ def backend_label(settings: Settings) -> str:
         return "no backend configured"
     project = f" ({backend.project_label})" if backend.project_label else ""
     return {
-        "vertex": f"Vertex AI ({backend.vertex_project}, {backend.vertex_location})",
+        "vertex": f"Agent Platform ({backend.vertex_project}, {backend.vertex_location})"
+                  + (f" at {backend.base_url}" if backend.base_url else ""),
         "api_key": f"Gemini Developer API{project}",
         "base_url": f"Gemini API at {backend.base_url}",
         "emulator": f"embedded Gemini API emulator (seed {backend.emulator.seed}; "

@@ -12,6 +12,9 @@ from typing import Protocol
 from google.genai import types
 from pydantic import BaseModel, ConfigDict, Field
 
+# Ids of the shared context's media items; no work item's id may start with it.
+CONTEXT_PREFIX = "context:"
+
 
 class SharedContext(BaseModel):
     """Run parameter: what every item of the run is asked against."""

@@ -54,6 +54,21 @@ class ManifestError(ConfigError):
 _MANIFEST_LINES_SHOWN = 20
 
 
+class DuplicateIds(ConfigError):
+    """Two inputs would run under one id (results, answers and failures are keyed by it, so
+    one would replace the other): refused before any call, naming both."""
+
+    def __init__(self, clashes: list[str]) -> None:
+        n = _MANIFEST_LINES_SHOWN
+        shown = clashes[:n] + ([f"... and {len(clashes) - n} more"] if len(clashes) > n else [])
+        super().__init__(f"{len(clashes)} id clash(es), each would run two inputs as one; "
+                         "nothing was started, rename one of each:\n  " + "\n  ".join(shown))
+        self.clashes = clashes
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.clashes,))
+
+
 class ItemError(FlashfirstError):
     """One item failed before inference; its siblings go on. ``kind`` is what the report
     counts it as (the class's own unless the raiser knows better, e.g. storage)."""
@@ -162,7 +177,12 @@ class BatchJobFailed(FlashfirstError):
         return (type(self), (self.job_name, self.state, self.reason))
 
 
-class ThinkingNotSupported(ConfigError):
+class RefusedBeforeCall(ConfigError):
+    """An item asks its model for something the model does not take (thinking, an input
+    type): refused before any call, the item fails as bad input, its siblings go on."""
+
+
+class ThinkingNotSupported(RefusedBeforeCall):
     """An item asks for thinking its model does not take; refused before any call."""
 
     def __init__(self, model: str, asked: str, allowed: str) -> None:
@@ -171,6 +191,21 @@ class ThinkingNotSupported(ConfigError):
 
     def __reduce__(self) -> tuple:
         return (type(self), (self.model, self.asked, self.allowed))
+
+
+class InputNotSupported(RefusedBeforeCall):
+    """An item's file is of a type its model does not take (an Office document on a
+    model whose catalogue row lists none); refused before any call."""
+
+    def __init__(self, item_id: str, model: str, suffix: str, accepted: list[str]) -> None:
+        takes = ", ".join(accepted) if accepted else "no Office or OpenDocument files"
+        super().__init__(f"item {item_id!r}: {model} does not take {suffix} files as input "
+                         f"(it takes {takes}, besides PDF and text); route the item to a "
+                         "model that does (e.g. gemini-4-hydrogen) or convert it to PDF")
+        self.item_id, self.model, self.suffix, self.accepted = item_id, model, suffix, accepted
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.item_id, self.model, self.suffix, self.accepted))
 
 
 class RetiredModel(ConfigError):

@@ -18,12 +18,13 @@ from pydantic import BaseModel, Field
 
 from flashfirst.caching.decision import CacheDecision
 from flashfirst.catalogue import Catalogue, load_catalogue
-from flashfirst.errors import BudgetExceeded, ThinkingNotSupported
+from flashfirst.errors import BudgetExceeded, RefusedBeforeCall
 from flashfirst.inference.engine import InferenceJob
 from flashfirst.inference.request import build_request, request_contents
 from flashfirst.items import TaskKind
 from flashfirst.prices import PriceTable, usd
 from flashfirst.router import RoutingPolicy
+from flashfirst.skipped import SkippedInput, skipped_line
 from flashfirst.thinking_figures import ASSUMED_THOUGHTS, ThinkingFigures, assumed_thoughts
 
 # Assumed answer sizes (tokens, thinking excluded) for pricing before the fact.
@@ -46,13 +47,20 @@ class RunEstimate(BaseModel):
     per_model_usd: dict[str, float]
     cache_usd: float
     budget_usd: float | None = None
+    skipped_inputs: list[SkippedInput] = Field(
+        default_factory=list, description="Files the source holds that no task takes.")
+    warnings: list[str] = Field(default_factory=list, description="Caps below the thoughts "
+                                "expected: such answers may be starved (no text, billed).")
 
     def summary(self) -> str:
+        skipped = skipped_line(self.skipped_inputs)
         return (f"{self.items} items, {self.input_tokens:,} input tokens (counted), "
                 f"{self.assumed_output_tokens:,} output tokens (assumed, "
                 f"{self.assumed_thinking_tokens:,} of them thinking, "
                 f"{self.thinking_source}): ${self.usd:.6f}"
-                + (f" against a budget of ${self.budget_usd}" if self.budget_usd else ""))
+                + (f" against a budget of ${self.budget_usd}" if self.budget_usd else "")
+                + (f"\n{skipped}" if skipped else "")
+                + "".join(f"\nwarning: {w}" for w in self.warnings))
 
 
 async def count_job_tokens(client: genai.Client, jobs: list[InferenceJob],
@@ -86,11 +94,16 @@ def price_plan(jobs: list[InferenceJob], counts: list[int], context_tokens: int,
     per_model: dict[str, Decimal] = {}
     out_total = thinking_total = 0
     sources: set[str] = set()
+    starved: dict[tuple[str, str, int], list[str]] = {}
     for job, n in zip(jobs, counts, strict=True):
         requested = job.route.model
         model = _billed_as(requested, prices, models)
         thoughts, source = _thoughts(job, model, policy, figures, models)
         sources.add(source)
+        cap = policy.max_output_for(job.item)
+        if cap is not None and thoughts and cap <= thoughts:
+            starved.setdefault((job.item.task.value, model, cap), []).append(
+                f"{thoughts:,} ({source})")
         out = ASSUMED_ANSWER_TOKENS[job.item.task] + thoughts
         out_total += out
         thinking_total += thoughts
@@ -110,7 +123,16 @@ def price_plan(jobs: list[InferenceJob], counts: list[int], context_tokens: int,
                        thinking_source=" and ".join(sorted(sources)) or "assumed",
                        usd=usd(total),
                        per_model_usd={m: usd(c) for m, c in per_model.items()},
-                       cache_usd=usd(cache), budget_usd=budget_usd)
+                       cache_usd=usd(cache), budget_usd=budget_usd,
+                       warnings=[_starved_warning(*key, expected)
+                                 for key, expected in starved.items()])
+
+
+def _starved_warning(task: str, model: str, cap: int, expected: list[str]) -> str:
+    return (f"{len(expected)} {task} item(s) on {model} have max_output_tokens {cap:,}, not "
+            f"above the thoughts expected per call ({', '.join(sorted(set(expected)))}): "
+            "thinking shares the cap, so such an answer may come back empty and still be "
+            "billed; raise the cap or ask for less thinking")
 
 
 def _thoughts(job: InferenceJob, model: str, policy: RoutingPolicy, figures: ThinkingFigures,
@@ -121,7 +143,7 @@ def _thoughts(job: InferenceJob, model: str, policy: RoutingPolicy, figures: Thi
     try:
         request = build_request(job, job.route.model, None, policy.thinking_for(job.item),
                                 catalogue=models, max_output_tokens=None, tier=None)
-    except ThinkingNotSupported:
+    except RefusedBeforeCall:
         return 0, "assumed"  # refused before any call: costs nothing
     if request.serving is None:
         return ASSUMED_THOUGHTS["medium"], "assumed"

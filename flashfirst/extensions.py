@@ -15,6 +15,18 @@ KIND_BY_EXTENSION: dict[str, MediaKind] = {
     ".pdf": MediaKind.DOCUMENT,
     **dict.fromkeys((".txt", ".md", ".html", ".json"), MediaKind.TEXT),
 }
+# Office and OpenDocument files, as Gemini 4 takes them (Hydrogen and Carbon developer
+# guides, docs.cloud.google.com/gemini-enterprise-agent-platform/models/guides/, read
+# 2026-12-02), with their IANA media types.
+OFFICE_MIME_TYPES: dict[str, str] = {
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".odt": "application/vnd.oasis.opendocument.text",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+    ".odp": "application/vnd.oasis.opendocument.presentation",
+}
+KIND_BY_EXTENSION.update(dict.fromkeys(OFFICE_MIME_TYPES, MediaKind.OFFICE))
 
 
 def kind_of(uri: str) -> MediaKind | None:

@@ -26,6 +26,9 @@ class FailureKind(StrEnum):
     """The item asks for something its model or policy cannot do; refused before any call."""
     VALIDATION = "validation"
     """Every answer, escalations included, failed validation (schema, check, truncated)."""
+    THINKING_STARVED = "thinking_starved"
+    """The model spent its whole output cap thinking: no answer, thoughts billed (finish
+    reason MAX_TOKENS), a larger cap included. Raise max_output_tokens or think less."""
     REJECTED = "rejected"
     """The API refused the call (4xx other than a quota): the request must change."""
     TRANSIENT = "transient"

@@ -95,8 +95,9 @@ class WorkItem(BaseModel):
         "the installation registered (entry points 'flashfirst.checks').")
     model: str | None = Field(None, description="Force this model id (routing override).")
     thinking: str | None = Field(
-        None, description="Thinking for this item: least/low/default/high (mapped per "
-        "model), a level the model takes (minimal/low/medium/high) or a budget in tokens.")
+        None, description="Thinking for this item: least/low/default/high/max (mapped per "
+        "model), a level the model takes (minimal/low/medium/high/xhigh) or a budget in "
+        "tokens.")
     max_output_tokens: int | None = Field(
         None, gt=0, description="Cap on answer plus thoughts (they share it); the task's "
         "routing policy value when unset.")
@@ -220,8 +221,13 @@ class Attempt(BaseModel):
     transient_retries: int = 0
     cached_content: str | None = None
     thinking: ThinkingSent = Field(default_factory=ThinkingSent)
-    step: str = Field("route", description="route, think (same model, more thinking) or "
-                      "model (a tier up): the escalation step that made this call.")
+    max_output_tokens: int | None = Field(
+        None, description="The output cap sent (thoughts and answer share it); None: the "
+        "model's own limit.")
+    step: str = Field("route", description="route, cap (same model, larger output cap: "
+                      "the answer was starved by thinking), think (same model, more "
+                      "thinking) or model (a tier up): the escalation step that made this "
+                      "call.")
 
     @property
     def billed_model(self) -> str:
@@ -243,6 +249,8 @@ class ItemResult(BaseModel):
 
     id: str
     task: TaskKind
+    uri: str | None = Field(None, description="The source read, as the run resolved it "
+                            "(absolute path or gs://); None for inline text.")
     route: Route | None = None
     output: Any = None
     attempts: list[Attempt] = Field(default_factory=list)
@@ -298,3 +306,10 @@ def failed_before_inference(items: list[WorkItem], failures: dict[str, Failure]
     results.jsonl has a line, with its kind, for every item of the run."""
     return [ItemResult(id=i.id, task=i.task, failure=failures[i.id])
             for i in items if i.id in failures]
+
+
+def with_sources(results: list[ItemResult], items: list[WorkItem]) -> list[ItemResult]:
+    """Each result with its item's resolved URI (set here, once: a reused answer may have
+    been given to another file with the same bytes)."""
+    uris = {i.id: i.uri for i in items}
+    return [r.model_copy(update={"uri": uris.get(r.id)}) for r in results]

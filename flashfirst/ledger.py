@@ -187,10 +187,11 @@ def summarize_costs(results: list[ItemResult], caches: list[CacheRecord],
             standard, last.called_at)
         lower += prices.price_call(price_row_model(cheapest, None, day, prices, models),
                                    _as_output_of(last.usage), ServiceTier.BATCH, last.called_at)
-    write = sum((prices.cache_write(c.model, c.tokens) for c in caches if c.created_by_run),
-                Decimal(0))
-    storage = sum((prices.cache_storage(c.model, c.tokens, c.billed_seconds()) for c in caches),
-                  Decimal(0))
+    # A cache is priced by the row in force the day it was created, as calls are.
+    write = sum((prices.cache_write(c.model, c.tokens, c.created_at) for c in caches
+                 if c.created_by_run), Decimal(0))
+    storage = sum((prices.cache_storage(c.model, c.tokens, c.billed_seconds(), c.created_at)
+                   for c in caches), Decimal(0))
     steps[Step.CACHED] += write + storage
     calls = steps[Step.ACTUAL]
     steps[Step.ACTUAL] += write + storage

@@ -20,8 +20,10 @@ class AnalyzeParams(BaseModel):
     items: list[WorkItem] = Field(
         default_factory=list, description="Items to analyze (or give a source instead).")
     source: str | None = Field(
-        None, description="A manifest (.jsonl/.csv), a folder, or gs://bucket/prefix; files "
-        "get defaults by extension (video → summarize, audio → transcribe, image → classify).")
+        None, description="A manifest (.jsonl/.csv), a folder, or gs://bucket/prefix, spelt "
+        "any way (relative, file://, through a link); a file's id is its path below the "
+        "folder, and files get defaults by extension (video → summarize, audio → "
+        "transcribe, image → classify).")
     task: TaskKind | None = Field(
         None, description="Task for every file found in a folder/prefix (else by extension).")
     prompt: str | None = Field(None, description="Instruction for files found in a source.")

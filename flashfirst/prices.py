@@ -15,7 +15,7 @@ from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from flashfirst.errors import ConfigError, UnknownModelError
 from flashfirst.items import ServiceTier, Usage
@@ -51,7 +51,11 @@ class ModelPrices(BaseModel):
     effective_until: date | None = Field(None, description="Last UTC day in force.")
     input: Decimal
     output: Decimal = Field(description="Also thinking tokens.")
-    cached_input: Decimal
+    cached_input: Decimal | None = Field(
+        None, description="Unset where Google shows no cached rate: the input rate times "
+        "the family's assumed share (PriceTable.assumed_cached_share), filled at load.")
+    cached_input_assumed: bool = Field(False, description="cached_input is the family's "
+                                       "assumed share, not a published figure.")
     cache_storage_per_hour: Decimal | None = Field(
         None, description="None: the model has no explicit caches to store.")
     audio_input: Decimal | None = None
@@ -78,7 +82,28 @@ class PriceTable(BaseModel):
     tier_multipliers: dict[ServiceTier, Decimal]
     cache_read_multipliers: dict[ServiceTier, Decimal] | None = Field(
         None, description="Cached-token multipliers per tier; unset: tier_multipliers.")
+    assumed_cached_share: dict[str, Decimal] = Field(
+        default_factory=dict, description="Cached rate as a share of the input rate where a "
+        "row gives none, per model-id prefix (the longest matching prefix wins): a family's "
+        "discount, e.g. 'gemini-4-': 0.05, 'gemini-': 0.10.")
     models: dict[str, list[ModelPrices]]
+
+    @model_validator(mode="after")
+    def _assume_unpublished_cached_rates(self) -> PriceTable:
+        for model, rows in self.models.items():
+            for row in rows:
+                if row.cached_input is None:
+                    row.cached_input = row.input * self.cached_share(model)
+                    row.cached_input_assumed = True
+        return self
+
+    def cached_share(self, model: str) -> Decimal:
+        """The family's assumed cached share for ``model`` (longest prefix)."""
+        prefixes = [p for p in self.assumed_cached_share if model.startswith(p)]
+        if not prefixes:
+            raise ValueError(f"{model}: a row without cached_input needs an "
+                             "assumed_cached_share entry matching its id")
+        return self.assumed_cached_share[max(prefixes, key=len)]
 
     @field_validator("models", mode="before")
     @classmethod

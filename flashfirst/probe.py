@@ -22,6 +22,7 @@ class MediaKind(StrEnum):
     AUDIO = "audio"
     IMAGE = "image"
     DOCUMENT = "document"
+    OFFICE = "office"  # Office and OpenDocument files: sent as they are, never probed
     TEXT = "text"
 
 

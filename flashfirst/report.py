@@ -15,6 +15,7 @@ from flashfirst.items import Attempt, ItemResult
 from flashfirst.ledger import CostSummary
 from flashfirst.media.accounting import MediaStats
 from flashfirst.prices import usd
+from flashfirst.skipped import SkippedInput
 from flashfirst.stages import Stage
 
 
@@ -155,6 +156,9 @@ class RunReport(BaseModel):
     output_uri: str | None = None
     mode_choices: list[str] = Field(
         default_factory=list, description="mode=auto: the tier chosen per model, and why.")
+    skipped_inputs: list[SkippedInput] = Field(
+        default_factory=list, description="Files the source holds that no task takes "
+        "(hidden, archives, spreadsheets, unknown extensions), with the reason.")
 
     @property
     def wall_s(self) -> float:

@@ -6,12 +6,14 @@ import base64
 from html import escape
 
 from rich.console import Console
+from rich.markup import escape as escape_markup
 from rich.table import Table
 
 from flashfirst.failures import FailureKind
 from flashfirst.items import ItemResult, MediaPolicy
 from flashfirst.ledger import Lever, ModelCost
 from flashfirst.report import RunReport
+from flashfirst.skipped import skipped_line
 
 
 def _money(x: float) -> str:
@@ -95,7 +97,17 @@ def to_markdown(r: RunReport) -> str:
         lines += [f"| {kind} | {i} | {escape(cause)} |" for kind, i, cause in _failed(r)]
     if r.budget_usd is not None:
         lines += ["", f"Budget ${r.budget_usd}: {r.budget_stopped} items not dispatched."]
+    if r.skipped_inputs:
+        lines += ["", "## Skipped inputs", "", "Found in the source, not run:", "",
+                  "| file | reason | why |", "|---|---|---|"]
+        lines += [f"| {_cell(s.name)} | {s.reason} | {_cell(s.detail)} |"
+                  for s in r.skipped_inputs]
     return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """Text inside a markdown table cell: HTML-escaped, its pipes kept as text."""
+    return escape(text).replace("|", "\\|")
 
 
 def _provisional(r: RunReport) -> list[str]:
@@ -208,6 +220,8 @@ def print_report(r: RunReport, console: Console | None = None) -> None:
                       highlight=False)
     for kind, item_id, cause in _failed(r):
         console.print(f"[red]failed[/red] ({kind}) {item_id}: {cause}", highlight=False)
+    if skipped := skipped_line(r.skipped_inputs):
+        console.print(f"[yellow]{escape_markup(skipped)}[/yellow]", highlight=False)
 
 
 def to_svg(r: RunReport) -> str:

@@ -93,7 +93,7 @@ class RoutingPolicy(BaseModel):
     service_tier: ServiceTierPolicy = ServiceTierPolicy()
     thinking: dict[TaskKind, str] = Field(
         default_factory=dict, description="Thinking per task (an effort: least, low, "
-        "default, high; or a level or budget), mapped per model; an item's own wins.")
+        "default, high, max; or a level or budget), mapped per model; an item's own wins.")
     max_output_tokens: dict[TaskKind, int] = Field(
         default_factory=dict, description="maxOutputTokens per task (answer and thoughts "
         "share it); an item's own wins. Unset: the model's limit.")

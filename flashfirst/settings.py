@@ -140,9 +140,14 @@ class BackendSettings(BaseModel):
     project_label: str | None = Field(
         None, description="Names the Developer API project the key belongs to, in stored "
         "state (answers, uploads, caches); unset: a salted hash of the key.")
-    vertex_project: str | None = Field(None, description="Use Vertex AI in this project.")
-    vertex_location: str = Field("us-central1", description="Vertex AI region.")
-    base_url: str | None = Field(None, description="Explicit endpoint, e.g. an emulator.")
+    vertex_project: str | None = Field(
+        None, description="Use the Gemini Enterprise Agent Platform (formerly Vertex AI) in "
+        "this project, with Application Default Credentials.")
+    vertex_location: str = Field("us-central1", description="Agent Platform location "
+                                 "(a region, or global).")
+    base_url: str | None = Field(
+        None, description="Explicit endpoint, e.g. an emulator; with kind=vertex, the "
+        "platform's surface there, called with a static token instead of ADC.")
     api_version: str = Field(
         "v1beta", description="Caching, files and batches are v1beta features on the API."
     )

@@ -16,8 +16,9 @@ from google.genai import types
 from pydantic import BaseModel, Field
 
 from flashfirst.caching.manager import PreparedContext
-from flashfirst.context import SharedContext, hash_parts
+from flashfirst.context import CONTEXT_PREFIX, SharedContext, hash_parts
 from flashfirst.errors import ItemError, StorageError
+from flashfirst.extensions import OFFICE_MIME_TYPES
 from flashfirst.failures import FailureKind, api_failure_kind
 from flashfirst.items import WorkItem
 from flashfirst.probe import MediaKind
@@ -42,7 +43,8 @@ class SourceParts(BaseModel):
 
 def text_or_document_parts(item: WorkItem, storage: Storage, client: genai.Client,
                            settings: Settings) -> SourceParts:
-    """For text items (inline or a file) and documents (PDF): read, identify, attach."""
+    """For text items (inline or a file) and documents (Office, OpenDocument): read,
+    identify, attach."""
     if item.uri is None:
         text = item.text or ""
         return SourceParts(identity=sha256(text.encode()), tokens=text_tokens(text))
@@ -66,7 +68,7 @@ def document_part(uri: str, data: bytes, client: genai.Client, settings: Setting
             return types.Part(text=data.decode("utf-8"))
         except UnicodeDecodeError as exc:
             raise ItemError(item_id or uri, f"{uri}: not UTF-8 text ({exc.reason})") from exc
-    mime = mimetypes.guess_type(uri)[0] or "application/pdf"
+    mime = OFFICE_MIME_TYPES.get(suffix) or mimetypes.guess_type(uri)[0] or "application/pdf"
     if len(data) <= settings.media.inline_max_bytes:
         return types.Part(inline_data=types.Blob(data=data, mime_type=mime))
     return types.Part(file_data=types.FileData(
@@ -124,9 +126,6 @@ def prepare_context(context: SharedContext, storage: Storage, client: genai.Clie
                            tokens=tokens)
 
 
-CONTEXT_PREFIX = "context:"
-
-
 def context_media_items(context: SharedContext) -> list[WorkItem]:
     """Shared-context media (a reference video, a recording) goes through the media stage."""
     from flashfirst.discover import item_for_uri
@@ -159,4 +158,5 @@ def media_resolutions(prepared: dict) -> dict[str, MediaResolution]:
 
 
 def needs_media_stage(item: WorkItem) -> bool:
-    return item.kind is not MediaKind.TEXT
+    """Text and Office documents are read as sources; the rest is media."""
+    return item.kind not in (MediaKind.TEXT, MediaKind.OFFICE)

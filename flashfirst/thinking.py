@@ -2,9 +2,12 @@
 never both (sending both is a 400), and nothing the model would refuse.
 
 An item asks in one of three ways (``WorkItem.thinking``):
-- an effort, ``least``/``low``/``default``/``high``, mapped through the catalogue to what
-  each model takes (the lever of issue 12 sits on these);
-- a level the model takes (``minimal``/``low``/``medium``/``high``);
+- an effort, ``least``/``low``/``default``/``high``/``max``, mapped through the catalogue
+  to what each model takes (the lever of issue 12 sits on these): ``least`` is the lowest
+  the model takes (``low`` on Gemini 4, which refuses ``minimal``), ``high`` the level
+  ``high`` (or the largest budget), ``max`` the model's top (``xhigh`` on Hydrogen and
+  Neon, ``high`` where there is none above it);
+- a level the model takes (``minimal``/``low``/``medium``/``high``/``xhigh``);
 - a budget in tokens (``0`` off, ``-1`` dynamic) for a budget model.
 ``default`` (or nothing) sends no thinking config: the model's own default applies.
 Sources: https://ai.google.dev/gemini-api/docs/thinking (copies dated 2026-09-25), the
@@ -29,6 +32,7 @@ class Effort(StrEnum):
     LOW = "low"
     DEFAULT = "default"
     HIGH = "high"
+    MAX = "max"
 
 
 _SDK_LEVEL = {
@@ -36,6 +40,7 @@ _SDK_LEVEL = {
     ThinkingLevel.LOW: types.ThinkingLevel.LOW,
     ThinkingLevel.MEDIUM: types.ThinkingLevel.MEDIUM,
     ThinkingLevel.HIGH: types.ThinkingLevel.HIGH,
+    ThinkingLevel.XHIGH: types.ThinkingLevel.XHIGH,
 }
 
 
@@ -47,8 +52,8 @@ def thinking_config(asked: str | None, model: ModelInfo) -> types.ThinkingConfig
     if not value or value == Effort.DEFAULT:
         return None
     control = model.thinking
-    if value in (Effort.LEAST, Effort.HIGH) or (value == Effort.LOW
-                                                  and control.control == "budget"):
+    if value in (Effort.LEAST, Effort.HIGH, Effort.MAX) or (value == Effort.LOW
+                                                            and control.control == "budget"):
         return _effort(Effort(value), model)
     if value in {lv.value for lv in ThinkingLevel}:
         level = ThinkingLevel(value)
@@ -59,7 +64,7 @@ def thinking_config(asked: str | None, model: ModelInfo) -> types.ThinkingConfig
         budget = int(value)
     except ValueError:
         raise ThinkingNotSupported(model.id, value, control.allowed() + " (or an effort: "
-                                   "least, low, default, high)") from None
+                                   "least, low, default, high, max)") from None
     if control.control != "budget" or not control.accepts_budget(budget):
         raise ThinkingNotSupported(model.id, value, control.allowed())
     return types.ThinkingConfig(thinking_budget=budget)
@@ -69,12 +74,17 @@ def _effort(effort: Effort, model: ModelInfo) -> types.ThinkingConfig:
     control = model.thinking
     if control.control == "level":
         order = [lv for lv in ThinkingLevel if lv in control.levels]
-        level = order[0] if effort is Effort.LEAST else order[-1]
+        if effort is Effort.LEAST:
+            level = order[0]
+        elif effort is Effort.HIGH and ThinkingLevel.HIGH in order:
+            level = ThinkingLevel.HIGH  # xhigh only when asked for by name or as max
+        else:
+            level = order[-1]
         return types.ThinkingConfig(thinking_level=_SDK_LEVEL[level])
     ranges = sorted(control.budget_ranges)
     if effort is Effort.LEAST:
         budget = ranges[0][0]
-    elif effort is Effort.HIGH:
+    elif effort in (Effort.HIGH, Effort.MAX):
         budget = ranges[-1][1]
     else:
         budget = min((max(lo, min(hi, _LOW_BUDGET)) for lo, hi in ranges),
@@ -82,12 +92,12 @@ def _effort(effort: Effort, model: ModelInfo) -> types.ThinkingConfig:
     return types.ThinkingConfig(thinking_budget=budget)
 
 
-_EFFORT_ORDER = [Effort.LEAST, Effort.LOW, Effort.DEFAULT, Effort.HIGH]
+_EFFORT_ORDER = [Effort.LEAST, Effort.LOW, Effort.DEFAULT, Effort.HIGH, Effort.MAX]
 
 
 def effort_rank(asked: str | None) -> int | None:
-    """Position of an effort on least < low < default < high; None for a raw level or
-    budget (it has no place on that scale)."""
+    """Position of an effort on least < low < default < high < max; None for a raw level
+    or budget (it has no place on that scale)."""
     value = (asked or Effort.DEFAULT).strip().lower()
     return next((i for i, e in enumerate(_EFFORT_ORDER) if e == value), None)
 

@@ -16,7 +16,7 @@ from flashfirst.storage import Storage, join
 # Our assumption per call (Google documents no size), by what reaches the model: a
 # level, a budget (capped by it), or the model's own default (its catalogue ``default``).
 ASSUMED_THOUGHTS: dict[str, int] = {"off": 0, "minimal": 100, "low": 400, "medium": 800,
-                                    "dynamic": 800, "high": 2000}
+                                    "dynamic": 800, "high": 2000, "xhigh": 4000}
 
 
 class Figure(BaseModel):

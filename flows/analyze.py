@@ -23,7 +23,7 @@ from prefect.runtime import deployment, flow_run
 from flashfirst.client import require_backend
 from flashfirst.errors import BatchJobFailed, FlashfirstError
 from flashfirst.estimate import RunEstimate
-from flashfirst.items import failed_before_inference
+from flashfirst.items import failed_before_inference, with_sources
 from flashfirst.overrides import RunOverrides, in_process_settings, settings_for_run
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.report import RunReport
@@ -71,7 +71,8 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
     run_id = _run_id(started)
     output = params.output or join(settings.storage_root, "runs", run_id)
 
-    items = discover_items(params, settings)
+    found = discover_items(params, settings)
+    items = found.items
     check_models(items, settings)
     context_media = context_media_items(params.context)
     media = prepare_run_media([i for i in items if needs_media_stage(i)], context_media,
@@ -96,7 +97,7 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
     if params.estimate_only or budget is not None:
         estimate = estimate_run(pending, context, settings, budget)
         if params.estimate_only:
-            return estimate
+            return estimate.model_copy(update={"skipped_inputs": found.skipped})
     cache_plan = ensure_caches(context, pending, settings, run_id)
     clock.mark(Stage.ENSURE_CACHES)
     run = InferenceRun(
@@ -106,8 +107,9 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
         deadline_at=time.time() + params.deadline_s if params.deadline_s else None,
         collect_later=params.collect_later)
     inferred = run_inference(jobs, run, batch=params.mode is RunMode.BATCH)
-    results = media.account_for(inferred.results) + failed_before_inference(
-        [*items, *context_media], {**media.failures, **text_failures})
+    results = with_sources(media.account_for(inferred.results) + failed_before_inference(
+        [*items, *context_media], {**media.failures, **text_failures}),
+        [*items, *context_media])
     clock.mark(Stage.INFER)
     if inferred.parked_jobs:
         forget_run_state(run_id, settings)
@@ -122,7 +124,8 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None
         media_seconds=clock.seconds(Stage.PREPARE_MEDIA), decisions=cache_plan.decisions,
         cache_records=records,
         cache_api_calls=cache_plan.api_calls + inferred.cache_api_calls + finish_calls,
-        stages=clock.lines(), budget_usd=budget, output_uri=output), settings)
+        stages=clock.lines(), budget_usd=budget, output_uri=output,
+        skipped_inputs=found.skipped), settings)
     report.mode_choices = [m.summary() for m in modes]
     write_results(results, report, settings)
     if params.collect_later:

@@ -24,6 +24,7 @@ from flashfirst.items import TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams
 from flashfirst.report import RunReport
 from flashfirst.run_context import environment_storage
+from flashfirst.skipped import why_skipped
 from flashfirst.storage import Storage, is_gcs, join, split_gcs
 
 
@@ -89,13 +90,15 @@ def _current_generation(storage: Storage, uri: str) -> int:
 
 def upload_item(version: ObjectVersion, task: TaskKind | None, prompt: str | None
                 ) -> WorkItem:
-    """The one work item, named after the object; fails at once for a kind we cannot
-    analyze, before anything is copied."""
+    """The one work item, named after the object; fails at once for a file a folder run
+    would skip (the same rules: hidden, archive, spreadsheet, unknown extension), before
+    anything is copied."""
+    why = why_skipped(PurePosixPath(version.name).name)
     item = item_for_uri(version.uri, task=task, prompt=prompt, item_id=version.name)
-    if item is None:
-        suffix = PurePosixPath(version.name).suffix or "no extension"
-        raise ConfigError(f"{version.uri}: no analysis for this extension ({suffix}); "
-                          "video, audio, image, PDF and text files are analyzed")
+    if why is not None or item is None:
+        detail = why[1] if why else "no task takes it"
+        raise ConfigError(f"{version.uri}: not analyzed: {detail}; video, audio, image, PDF "
+                          "and text files are")
     return item.model_copy(update={"metadata": {
         "source_uri": version.uri, "source_generation": str(version.generation)}})
 

@@ -15,11 +15,12 @@ from flashfirst.tasks.object_events import StoredObject, emit_object_finalized, 
 from flashfirst.tasks.seen_objects import STATE_DIR, SeenManifest, is_own_state
 from prefect import flow, task, unmapped
 from prefect.deployments import run_deployment
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from flashfirst.errors import AnnounceFailed
 from flashfirst.run_context import environment_storage
 from flashfirst.storage import is_gcs, join, split_gcs
+from flashfirst.storage.uris import canonical_uri
 
 
 class PollRequest(BaseModel):
@@ -33,6 +34,13 @@ class PollRequest(BaseModel):
     marker_uri: str | None = Field(
         None, description="Where the record of seen objects lives (default: a .flashfirst "
         "folder at the bucket's or folder's root).")
+
+    @field_validator("source")
+    @classmethod
+    def _one_spelling(cls, source: str) -> str:
+        """``./in``, ``in/`` and the absolute path are one folder: its objects are announced
+        under one URI each, and remembered as seen whichever spelling polls next."""
+        return canonical_uri(source)
 
     def marker(self) -> str:
         if self.marker_uri:

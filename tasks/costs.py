@@ -41,6 +41,7 @@ from flashfirst.report_render import (
 )
 from flashfirst.run_context import run_context
 from flashfirst.settings import Settings
+from flashfirst.skipped import SkippedInput
 from flashfirst.stages import Stage
 from flashfirst.storage import browser_url, join
 from flashfirst.thinking_figures import record_run
@@ -62,6 +63,7 @@ class RunFacts(BaseModel):
     stages: list[StageLine]
     budget_usd: float | None = None
     output_uri: str
+    skipped_inputs: list[SkippedInput] = Field(default_factory=list)
 
 
 @task(name="aggregate-costs", cache_policy=NO_CACHE)
@@ -100,6 +102,7 @@ def aggregate_costs(facts: RunFacts, settings: Settings) -> RunReport:
         failures=failures, failure_kinds=kinds, budget_usd=facts.budget_usd,
         budget_stopped=kinds.get(FailureKind.BUDGET, 0),
         items=item_lines(facts.results), output_uri=facts.output_uri,
+        skipped_inputs=facts.skipped_inputs,
     )
 
 

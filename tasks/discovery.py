@@ -2,28 +2,46 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from google.genai import types
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flashfirst.caching.manager import PreparedContext
-from flashfirst.discover import discover
-from flashfirst.errors import ItemError
+from flashfirst.discover import Discovery, office_reader, run_inputs
+from flashfirst.errors import ConfigError, ItemError
 from flashfirst.failures import Failure
 from flashfirst.items import WorkItem
 from flashfirst.params import AnalyzeParams
 from flashfirst.run_context import run_context
 from flashfirst.settings import Settings
+from flashfirst.skipped import skipped_line
 from flashfirst.sources import SourceParts, prepare_context, text_or_document_parts
 
 
-@task(name="discover-items", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-def discover_items(params: AnalyzeParams, settings: Settings) -> list[WorkItem]:
-    items = list(params.items)
-    if params.source:
-        items += discover(params.source, run_context(settings).storage, task=params.task,
-                          prompt=params.prompt)
-    return items
+def _retry_storage_only(task: Any, task_run: Any, state: Any) -> bool:
+    """A storage hiccup may pass; bad input (a clash of ids, a bad manifest line) will not."""
+    try:
+        state.result()
+    except ConfigError:
+        return False
+    except Exception:
+        return True
+    return False
+
+
+@task(name="discover-items", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
+      retry_condition_fn=_retry_storage_only)
+def discover_items(params: AnalyzeParams, settings: Settings) -> Discovery:
+    """The run's items, ids unique; files no task takes are named as skipped."""
+    shared = run_context(settings)
+    found = run_inputs(params, shared.storage, storage_root=settings.storage_root,
+                       office=office_reader(params.task, shared.policy, settings.models,
+                                            shared.catalogue))
+    if line := skipped_line(found.skipped):
+        get_run_logger().warning("%s: %s", params.source, line)
+    return found
 
 
 @task(name="read-text-sources", cache_policy=NO_CACHE)

@@ -27,6 +27,7 @@ def estimate_run(jobs: list[InferenceJob], context: PreparedContext | None,
                           cache_decisions(context, jobs, settings, shared.prices),
                           shared.prices, budget_usd, shared.catalogue, policy=shared.policy,
                           figures=load_figures(shared.storage, settings.storage_root))
-    get_run_logger().info("estimate: %s", estimate.summary())
+    log = get_run_logger()
+    (log.warning if estimate.warnings else log.info)("estimate: %s", estimate.summary())
     check_budget(estimate)
     return estimate

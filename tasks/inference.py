@@ -28,6 +28,7 @@ from flashfirst.failures import FailureKind
 from flashfirst.inference.batch import BatchFailure, BatchRunner
 from flashfirst.inference.batch_ledger import BatchLedger
 from flashfirst.inference.engine import Budget, Engine, InferenceJob
+from flashfirst.inference.request import billing_labels
 from flashfirst.inference.shared_budget import BudgetLease
 from flashfirst.items import ItemResult, ServiceTier
 from flashfirst.router import RoutingPolicy
@@ -91,7 +92,8 @@ async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str
     engine = Engine(shared.client, settings, shared.prices, run.policy,
                     contexts=contexts, answers=answers,
                     budget=budget, deadline_at=run.deadline_at,
-                    gate=_shared_gate(settings), catalogue=shared.catalogue)
+                    gate=_shared_gate(settings), catalogue=shared.catalogue,
+                    labels=billing_labels(run.run_id) if shared.client.vertexai else None)
     logger = get_run_logger()
 
     async def one(job: InferenceJob) -> ItemResult:

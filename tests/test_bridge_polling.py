@@ -78,6 +78,20 @@ def test_a_local_folder_is_polled_the_same_way(tmp_path, prefect_api: PrefectSer
     assert second.announced == []
 
 
+def test_a_folder_polled_under_another_spelling_announces_nothing_twice(
+        tmp_path, monkeypatch: pytest.MonkeyPatch, prefect_api: PrefectServer) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "clip.wav").write_bytes(b"RIFF")
+    monkeypatch.chdir(tmp_path)
+
+    first = poll_bucket(PollRequest(source="./in"))
+    again = [poll_bucket(PollRequest(source=s)).announced
+             for s in ("in/", str(tmp_path / "in"), (tmp_path / "in").as_uri())]
+
+    assert first.announced == [str(tmp_path.resolve() / "in" / "clip.wav")]
+    assert again == [[], [], []]
+
+
 def test_a_bucket_that_is_down_fails_the_poll_within_the_storage_retry_setting(
         prefect_api: PrefectServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{free_port()}")  # no one

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 
 import pytest
+from fixtures.catalogue import catalogue_with
 
 from flashfirst.catalogue import load_catalogue, retirement_notice
 from flashfirst.errors import ConfigError, ThinkingNotSupported
@@ -59,12 +59,7 @@ def test_settings_take_cache_minimums_from_the_catalogue():
 
 
 def test_a_users_catalogue_replaces_the_packaged_one(tmp_path: Path):
-    data = json.loads((Path(__file__).parents[1] / "flashfirst/data/models.json").read_text())
-    for m in data["models"]:
-        if m["id"] == "gemini-3.8-flash":
-            m["explicit_cache_min"] = 8192
-    path = tmp_path / "models.json"
-    path.write_text(json.dumps(data))
+    path = catalogue_with(tmp_path, "gemini-3.8-flash", explicit_cache_min=8192)
     assert Settings(model_catalogue_path=path).models.flash.min_cache_tokens == 8192
 
 
@@ -125,3 +120,62 @@ def test_the_estimate_prices_a_retired_route_as_its_replacement():
         assert estimate.per_model_usd == {"gemini-3.8-flash": 0.753075}
     else:
         assert estimate.per_model_usd == {"gemini-3.8-flash": 1.50615}
+
+
+@pytest.mark.parametrize(("model", "levels", "default", "paid_only"), [
+    # Hydrogen developer guide (Google, ko/ja copies read 2026-12-02): LOW, MEDIUM,
+    # HIGH (default), XHIGH; Carbon's: LOW, MEDIUM (default), HIGH; Neon second-hand.
+    ("gemini-4-hydrogen", ["low", "medium", "high", "xhigh"], "high", False),
+    ("gemini-4-neon", ["low", "medium", "high", "xhigh"], "high", True),
+    ("gemini-4-carbon", ["low", "medium", "high"], "medium", True),
+    ("gemini-4-argon", ["low", "medium", "high"], "medium", False),
+])
+def test_gemini_4_caches_implicitly_only_and_thinks_by_its_own_levels(model, levels, default,
+                                                                      paid_only):
+    info = CATALOGUE.get(model)
+    assert (info.family, info.explicit_cache, info.explicit_cache_min,
+            info.implicit_cache_min) == ("4", False, None, 4096)
+    assert [lv.value for lv in info.thinking.levels] == levels
+    assert "minimal" not in levels and info.thinking.default == default
+    assert info.paid_tier_only is paid_only
+    # Tiers and Batch no Google page states are marked, not silently asserted.
+    assert "batch" in info.unstated
+
+
+def test_a_gemini_4_model_needs_no_cache_minimum_setting():
+    s = Settings(models={"flash": {"id": "gemini-4-hydrogen"}})
+    assert s.models.flash.min_cache_tokens is None  # no explicit caches to size
+
+
+def test_google_names_hydrogen_as_3_8_flashs_successor():
+    flash = CATALOGUE.get("gemini-3.8-flash")
+    assert (flash.successor, str(flash.successor_named_on)) == ("gemini-4-hydrogen",
+                                                                "2026-11-12")
+    assert flash.shutdown is None  # nothing re-routed: a successor is advice
+    for m in CATALOGUE.models:
+        assert m.successor is None or CATALOGUE.find(m.successor) is not None, m.id
+
+
+@pytest.mark.parametrize(("model", "asked", "level"), [
+    ("gemini-4-hydrogen", "least", "LOW"),      # Gemini 4 refuses minimal: low is least
+    ("gemini-4-hydrogen", "high", "HIGH"),      # high is high, not the level above it
+    ("gemini-4-hydrogen", "max", "XHIGH"),      # the way to ask for xhigh by effort ...
+    ("gemini-4-neon", "xhigh", "XHIGH"),        # ... or by name
+    ("gemini-4-carbon", "max", "HIGH"),         # Carbon's top is high
+    ("gemini-3.8-flash", "max", "HIGH"),
+])
+def test_gemini_4_efforts_map_to_its_levels(model, asked, level):
+    assert thinking_config(asked, CATALOGUE.get(model)).thinking_level.value == level
+
+
+@pytest.mark.parametrize(("model", "asked"), [
+    ("gemini-4-hydrogen", "minimal"), ("gemini-4-neon", "minimal"),
+    ("gemini-4-carbon", "xhigh"), ("gemini-4-argon", "xhigh"), ("gemini-4-hydrogen", "0"),
+])
+def test_levels_a_gemini_4_model_does_not_take_are_refused(model, asked):
+    with pytest.raises(ThinkingNotSupported, match=f"{model}.*thinking_level low"):
+        thinking_config(asked, CATALOGUE.get(model))
+
+
+def test_max_is_the_largest_budget_on_2_5():
+    assert thinking_config("max", CATALOGUE.get("gemini-2.5-pro")).thinking_budget == 32768

@@ -176,3 +176,46 @@ def test_prices_lists_the_rows_in_force_the_next_change_and_stale_rows(tmp_path)
     assert "gemini-3.1-pro-preview" in {p["model"] for p in listing["stale"]}  # read 09-20
     text = flashfirst("prices", "--on", "2027-01-01", env=clean, cwd=tmp_path)
     assert "gemini-3.8-flash" in text.stdout and "No change announced." in text.stdout
+    # The day after their shutdown, 2.5 Pro and 2.5 Flash are no longer priced as in force
+    # (Google bills their calls at the replacements' rates).
+    after = json.loads(flashfirst("prices", "--on", "2026-12-02", "--json", env=clean,
+                                  cwd=tmp_path).stdout)
+    listed = {p["model"] for p in after["in_force"]}
+    assert not listed & {"gemini-2.5-pro", "gemini-2.5-flash"}
+    assert {"gemini-4-hydrogen", "gemini-4-neon", "gemini-4-carbon"} <= listed
+
+
+def test_run_dot_slash_inbox_runs_both_files_under_their_whole_names(env, tmp_path: Path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "1-a.txt").write_text("The parcel arrived two days late.")
+    (inbox / "2-a.txt").write_text("The refund was paid twice.")
+    (inbox / "prices.xlsx").write_bytes(b"PK\x03\x04")
+    out = flashfirst("run", "./inbox", "--emulator", "--json", env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["items_total"] == report["items_ok"] == 2
+    assert {i["id"] for i in report["items"]} == {"1-a.txt", "2-a.txt"}
+    assert [(s["uri"], s["reason"]) for s in report["skipped_inputs"]] == [
+        (str(inbox.resolve() / "prices.xlsx"), "spreadsheet")]
+    results = [json.loads(line) for line in
+               (Path(report["output_uri"]) / "results.jsonl").read_text().splitlines()]
+    assert {r["id"]: r["uri"] for r in results} == {
+        name: str(inbox.resolve() / name) for name in ("1-a.txt", "2-a.txt")}
+    markdown = (Path(report["output_uri"]) / "report.md").read_text()
+    assert "## Skipped inputs" in markdown and "| prices.xlsx | spreadsheet |" in markdown
+    shown = flashfirst("run", "./inbox", "--emulator", env=env, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "items 2/2 ok" in shown.stdout
+    assert "skipped 1 file" in shown.stdout and "prices.xlsx (spreadsheet" in shown.stdout
+
+
+def test_run_a_manifest_named_without_a_folder_finds_its_relative_uris(env, tmp_path: Path):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "late.txt").write_text("The parcel arrived two days late.")
+    (tmp_path / "items.jsonl").write_text(
+        '{"id": "late", "uri": "notes/late.txt", "task": "summarize"}\n')
+    out = flashfirst("run", "items.jsonl", "--emulator", "--json", env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["items_ok"] == 1 and report["failures"] == {}

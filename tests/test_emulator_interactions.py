@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fixtures.emulator import client_for
 from google import genai
 from google.genai import types
 from google.genai._interactions_errors import (
@@ -14,7 +15,6 @@ from google.genai._interactions_errors import (
 from google.genai.client import AsyncClient
 
 from flashfirst.emulator import EmbeddedEmulator
-from tests.fixtures.emulator import client_for
 
 FLASH = "gemini-3.8-flash"
 PROMPT = "Summarise the meeting notes in three sentences."

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from fixtures.emulator import client_for
+
 from flashfirst.emulator import EmbeddedEmulator
-from tests.fixtures.emulator import client_for
 
 
 def test_v1alpha_serves_generate_content_and_interactions(emulator: EmbeddedEmulator):

@@ -128,8 +128,19 @@ def test_an_upload_of_unknown_kind_fails_naming_the_object(
     path.parent.mkdir()
     path.write_bytes(b"\x00\x01")
 
-    with pytest.raises(ConfigError, match=r"data\.bin: no analysis for this extension"):
+    with pytest.raises(ConfigError, match=r"data\.bin: not analyzed: no task takes '\.bin' files"):
         on_upload.with_options(retries=0)(uri=str(path))
+
+
+def test_an_upload_a_folder_run_would_skip_is_refused_for_the_same_reason(
+        env_on_emulator: EmbeddedEmulator, tmp_path: Path) -> None:
+    for name, reason in ((".notes.txt", "hidden"), ("photos.zip", "an archive")):
+        path = tmp_path / "inbox" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(SHORT)
+        with pytest.raises(ConfigError, match=f"{name}: not analyzed: {reason}"):
+            on_upload.with_options(retries=0)(uri=str(path))
+    assert env_on_emulator.stats.calls_to("generateContent") == 0
 
 
 def test_a_local_file_gets_results_in_a_folder_beside_it(

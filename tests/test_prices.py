@@ -15,6 +15,7 @@ from flashfirst.prices import load_price_table
 from flashfirst.token_rules import Modality
 
 PRICES = load_price_table()
+LAST_DAY_OF_2_5 = date(2026, 11, 30)  # 2.5 Pro and Flash rows are in force until then
 
 
 def flash_usage() -> Usage:
@@ -28,7 +29,8 @@ def flash_usage() -> Usage:
 def test_flash_call_prices_every_field_once():
     # 3,000 text × 0.30 + 1,000 audio × 1.00 + 5,000 cached text × 0.03
     # + 1,000 cached audio × 0.10 + (500 + 300 thoughts) × 2.50 = 4,150 per 1M → $0.00415
-    cost = PRICES.price_call("gemini-2.5-flash", flash_usage(), ServiceTier.STANDARD)
+    cost = PRICES.price_call("gemini-2.5-flash", flash_usage(), ServiceTier.STANDARD,
+                             at=LAST_DAY_OF_2_5)
     assert cost == Decimal("0.00415")
 
 
@@ -44,7 +46,8 @@ def test_flash_call_prices_every_field_once():
     (ServiceTier.PRIORITY, "0.00747"),
 ])
 def test_the_serving_tier_sets_the_price(tier, expected):
-    assert PRICES.price_call("gemini-2.5-flash", flash_usage(), tier) == Decimal(expected)
+    assert PRICES.price_call("gemini-2.5-flash", flash_usage(), tier,
+                             at=LAST_DAY_OF_2_5) == Decimal(expected)
 
 
 def test_a_tiers_published_row_replaces_the_multiplier():
@@ -120,21 +123,23 @@ def test_pro_prompt_above_200k_is_priced_at_the_long_context_rates():
     long = Usage(prompt_tokens=250_000, candidates_tokens=1_000, thoughts_tokens=1_000)
     at_threshold = long.model_copy(update={"prompt_tokens": 200_000})
     # 250,000 × 2.50 + 2,000 × 15 = 655,000 per 1M; at the threshold: 200,000 × 1.25 + 2,000 × 10
-    assert PRICES.price_call("gemini-2.5-pro", long, ServiceTier.STANDARD) == Decimal("0.655")
-    assert PRICES.price_call("gemini-2.5-pro", at_threshold,
-                             ServiceTier.STANDARD) == Decimal("0.27")
+    assert PRICES.price_call("gemini-2.5-pro", long, ServiceTier.STANDARD,
+                             at=LAST_DAY_OF_2_5) == Decimal("0.655")
+    assert PRICES.price_call("gemini-2.5-pro", at_threshold, ServiceTier.STANDARD,
+                             at=LAST_DAY_OF_2_5) == Decimal("0.27")
 
 
 def test_cached_tokens_are_not_billed_twice():
     # promptTokenCount includes the cached tokens: all 4,096 cached → only the cached rate.
     usage = Usage(prompt_tokens=4_096, cached_tokens=4_096, candidates_tokens=0)
-    assert PRICES.price_call("gemini-2.5-pro", usage,
-                             ServiceTier.STANDARD) == Decimal("0.000512")  # 4,096 × 0.125
+    assert PRICES.price_call("gemini-2.5-pro", usage, ServiceTier.STANDARD,
+                             at=LAST_DAY_OF_2_5) == Decimal("0.000512")  # 4,096 × 0.125
 
 
 def test_cache_storage_and_write_follow_the_table():
-    assert PRICES.cache_storage("gemini-2.5-pro", 100_000, 1800) == Decimal("0.225")
-    assert PRICES.cache_write("gemini-2.5-pro", 100_000) == Decimal("0.125")
+    assert PRICES.cache_storage("gemini-2.5-pro", 100_000, 1800,
+                                at=LAST_DAY_OF_2_5) == Decimal("0.225")
+    assert PRICES.cache_write("gemini-2.5-pro", 100_000, at=LAST_DAY_OF_2_5) == Decimal("0.125")
 
 
 def test_unknown_model_is_an_error_not_a_zero_cost():
@@ -155,8 +160,8 @@ def test_a_users_price_file_replaces_the_packaged_table(tmp_path: Path):
     path = tmp_path / "prices.json"
     path.write_text(json.dumps(data))
     table = load_price_table(path)
-    assert table.price_tokens("gemini-2.5-flash", input_tokens=1_000_000,
-                              output_tokens=0) == Decimal("1.0")
+    assert table.price_tokens("gemini-2.5-flash", input_tokens=1_000_000, output_tokens=0,
+                              at=LAST_DAY_OF_2_5) == Decimal("1.0")
 
 
 def test_a_broken_price_file_names_itself(tmp_path: Path):
@@ -164,3 +169,69 @@ def test_a_broken_price_file_names_itself(tmp_path: Path):
     path.write_text('{"version": "x"}')
     with pytest.raises(ConfigError, match=str(path)):
         load_price_table(path)
+
+
+def test_retired_models_rows_end_on_their_shutdown_day():
+    # 2.5 Pro and 2.5 Flash were shut down on 2026-12-01: from that day Google serves
+    # them by their replacements at the replacements' rates, so their own rows end.
+    assert "gemini-2.5-pro" in PRICES.in_force_on(date(2026, 11, 30))
+    on_the_day_after = PRICES.in_force_on(date(2026, 12, 2))
+    assert "gemini-2.5-pro" not in on_the_day_after
+    assert "gemini-2.5-flash" not in on_the_day_after
+    assert "gemini-2.5-flash-lite" in on_the_day_after
+
+
+def test_hydrogen_is_flat_over_its_whole_window():
+    # $1.50 in / $7.50 out / $0.075 cached, no long-context tier: 900,000 prompt tokens of
+    # which 100,000 cached, 10,000 out: 800,000 × 1.50 + 100,000 × 0.075 + 10,000 × 7.50
+    # = 1,200,000 + 7,500 + 75,000 = 1,282,500 per 1M.
+    usage = Usage(prompt_tokens=900_000, cached_tokens=100_000, candidates_tokens=4_000,
+                  thoughts_tokens=6_000)
+    assert PRICES.price_call("gemini-4-hydrogen", usage, ServiceTier.STANDARD,
+                             at=date(2026, 12, 2)) == Decimal("1.2825")
+
+
+@pytest.mark.parametrize(("day", "expected"), [
+    # Carbon $2 / $10 through 2026-11-30, $4 / $20 from 2026-12-01; cached at 5% of input.
+    # 1,000,000 in (of which 200,000 cached) + 100,000 out:
+    # 800,000 × 2 + 200,000 × 0.10 + 100,000 × 10 = 2,620,000 → $2.62; doubled from 12-01.
+    (date(2026, 11, 30), "2.62"), (date(2026, 12, 1), "5.24"),
+])
+def test_carbon_doubles_on_2026_12_01(day, expected):
+    usage = Usage(prompt_tokens=1_000_000, cached_tokens=200_000, candidates_tokens=100_000)
+    assert PRICES.price_call("gemini-4-carbon", usage, ServiceTier.STANDARD,
+                             at=day) == Decimal(expected)
+
+
+def test_gemini_4_reads_its_cache_at_5_percent_where_google_shows_no_cached_rate():
+    neon = PRICES.for_model("gemini-4-neon", date(2026, 12, 2))
+    assert (neon.input, neon.output, neon.cached_input) == (Decimal(3), Decimal(15),
+                                                            Decimal("0.15"))
+    assert neon.cached_input_assumed and neon.cache_storage_per_hour is None
+    hydrogen = PRICES.for_model("gemini-4-hydrogen", date(2026, 12, 2))
+    assert hydrogen.cached_input == Decimal("0.075") and not hydrogen.cached_input_assumed
+
+
+def test_a_users_row_without_a_cached_rate_takes_its_familys_share(tmp_path: Path):
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps({
+        "version": "mine", "tier_multipliers": {"standard": 1.0},
+        "assumed_cached_share": {"gemini-": 0.10, "gemini-4-": 0.05},
+        "models": {m: [{"source": "s", "read_on": "2026-12-02", "input": 2.0, "output": 8.0}]
+                   for m in ("gemini-4-x", "gemini-3.9-flash")}}))
+    table = load_price_table(path)
+    assert table.for_model("gemini-4-x").cached_input == Decimal("0.1")
+    assert table.for_model("gemini-3.9-flash").cached_input == Decimal("0.2")
+    path.write_text(json.dumps({
+        "version": "mine", "tier_multipliers": {"standard": 1.0},
+        "models": {"other-1": [{"source": "s", "read_on": "2026-12-02", "input": 2.0,
+                                "output": 8.0}]}}))
+    with pytest.raises(ConfigError, match="other-1.*assumed_cached_share"):
+        load_price_table(path)
+
+
+def test_3_8_flash_costs_hydrogens_list_price_from_2027_with_twice_its_cached_rate():
+    flash = PRICES.for_model("gemini-3.8-flash", date(2027, 1, 1))
+    hydrogen = PRICES.for_model("gemini-4-hydrogen", date(2027, 1, 1))
+    assert (flash.input, flash.output) == (hydrogen.input, hydrogen.output)
+    assert flash.cached_input == 2 * hydrogen.cached_input == Decimal("0.15")

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 FinishReason = Literal["STOP", "MAX_TOKENS", "SAFETY", "RECITATION", "OTHER"]
 
 
-ThinkingLevel = Literal["MINIMAL", "LOW", "MEDIUM", "HIGH"]
+ThinkingLevel = Literal["MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH"]
 Family = Literal["2.5", "3", "4"]
 
 
@@ -38,6 +38,8 @@ class EmulatedModel(BaseModel):
     rpd: int = Field(1_000_000_000, gt=0, description="Requests per day; the day ends at "
                      "midnight Pacific time, as Google's quota day does.")
     explicit_caching: bool = Field(True, description="Accepts cachedContents.create.")
+    office_documents: bool = Field(False, description="Takes Office and OpenDocument files "
+                                   "(inline or uploaded); else they are a 400.")
     min_cache_tokens: int = Field(2048, ge=0, description="Smallest explicit cache.")
     implicit_cache_min_tokens: int = Field(
         2048, ge=0, description="Smallest repeated prefix the implicit cache discounts.")
@@ -63,6 +65,9 @@ class EmulatedModel(BaseModel):
 
 _LEVELS_3_8: list[ThinkingLevel] = ["LOW", "MEDIUM", "HIGH"]
 _LEVELS_ALL: list[ThinkingLevel] = ["MINIMAL", "LOW", "MEDIUM", "HIGH"]
+# Gemini 4 Hydrogen and Neon: LOW, MEDIUM, HIGH (default), XHIGH; no MINIMAL (Hydrogen
+# developer guide, docs.cloud.google.com, ko/ja copies read 2026-12-02; Neon second-hand).
+_LEVELS_4_X: list[ThinkingLevel] = ["LOW", "MEDIUM", "HIGH", "XHIGH"]
 _REROUTED = date(2026, 10, 8)  # release notes of 2026-10-08 (research file 1.1)
 _RETIRED = date(2026, 12, 1)  # deprecations page, second-hand copy (research file 0)
 
@@ -102,10 +107,24 @@ def default_models() -> list[EmulatedModel]:
         _gemini3("gemini-4-argon", "Gemini 4 Argon", family="4", explicit_caching=False,
                  thinking_levels=_LEVELS_3_8, time_to_first_token_s=1.0,
                  seconds_per_output_token=0.006),
+        # Gemini 4 guides (read 2026-12-02): implicit and durable caching only, from 4,096
+        # tokens; explicit caches and ``cachedContent`` refused; one non-streaming call
+        # returns up to 65,536 tokens (Carbon 32,768), thoughts included; Office and
+        # OpenDocument input on Hydrogen and Carbon (Neon: not stated).
+        _gemini3("gemini-4-hydrogen", "Gemini 4 Hydrogen", family="4",
+                 explicit_caching=False, office_documents=True, thinking_levels=_LEVELS_4_X,
+                 thinking_default="HIGH", time_to_first_token_s=0.5,
+                 seconds_per_output_token=0.004),
+        _gemini3("gemini-4-neon", "Gemini 4 Neon", family="4", explicit_caching=False,
+                 thinking_levels=_LEVELS_4_X, thinking_default="HIGH",
+                 time_to_first_token_s=1.0, seconds_per_output_token=0.006),
+        _gemini3("gemini-4-carbon", "Gemini 4 Carbon", family="4", explicit_caching=False,
+                 office_documents=True, thinking_levels=_LEVELS_3_8, output_token_limit=32_768,
+                 time_to_first_token_s=1.5, seconds_per_output_token=0.008),
     ]
 
 
-ThinkingRank = Literal["OFF", "MINIMAL", "LOW", "MEDIUM", "HIGH"]
+ThinkingRank = Literal["OFF", "MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH"]
 
 
 class Script(BaseModel):
@@ -127,7 +146,7 @@ class Script(BaseModel):
     times: int | None = Field(None, ge=1, description="Fire at most this often (None: always).")
     max_thinking: ThinkingRank | None = Field(
         None, description="Only when the request thinks at most this much (OFF, MINIMAL, "
-        "LOW, MEDIUM, HIGH; a budget counts by size): a hard item that fails at low effort.")
+        "LOW, MEDIUM, HIGH, XHIGH; a budget counts by size): a hard item that fails at low effort.")
     min_thinking: ThinkingRank | None = Field(
         None, description="Only when the request thinks at least this much.")
 
@@ -235,6 +254,10 @@ class EmulatorConfig(BaseModel):
     clock_step_per_call_s: float = Field(
         0.0, ge=0, description="Move the clock on by this much with every answered generate "
         "call: a run of hours (caches nearing expiry) in a test of seconds.")
+    gcs_endpoint: str | None = Field(
+        None, description="Cloud Storage endpoint the Agent Platform's batch jobs read their "
+        "input from and write their output to (e.g. a fake-gcs-server URL); None: the "
+        "google-cloud-storage client's own (STORAGE_EMULATOR_HOST, else Google with ADC).")
     state_dir: str | None = Field(
         None, description="Keep uploaded files, caches, batches and name counters in this "
         "directory and reload them at start, so a later process sees them as Google would; "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,7 +81,8 @@ def prepare(state: EmulatorState, model: EmulatedModel, body: Json) -> PreparedC
     thinking_of(model, generation_config)
     cache = resolve_cache(state, model, body)
     counter = PromptCounter(state, model.family, global_media_resolution(
-        get(generation_config, "mediaResolution")))
+        get(generation_config, "mediaResolution")), model=model.id,
+        office=model.office_documents)
     prompt = counter.count(get(body, "contents"), get(body, "systemInstruction"),
                            get(body, "tools"))
     if cache is not None:
@@ -97,6 +98,10 @@ def resolve_cache(state: EmulatorState, model: EmulatedModel, body: Json) -> Sto
     name = get(body, "cachedContent")
     if not name:
         return None
+    if not model.explicit_caching:  # Gemini 4: implicit caching only (its guides)
+        raise invalid_argument(f"cachedContent is not supported by models/{model.id}: "
+                               "explicit context caching is not supported; it caches "
+                               "implicitly.")
     cache_id = str(name).removeprefix("cachedContents/")
     with state.lock:
         cache = state.caches.get(cache_id)
@@ -131,7 +136,7 @@ def log_call(state: EmulatorState, endpoint: str, model: str | None, status: int
              tier_served: str | None = None, usage: Json | None = None,
              latency_s: float = 0.0, delay_s: float = 0.0, at: float | None = None,
              thinking_config: Json | None = None, generation_config: Json | None = None,
-             content_digest: str | None = None) -> None:
+             content_digest: str | None = None, labels: dict[str, str] | None = None) -> None:
     with state.lock:
         state.stats.record(LogEntry(time=state.now() if at is None else at, endpoint=endpoint,
                                     model=model, model_requested=requested or model,
@@ -139,8 +144,22 @@ def log_call(state: EmulatorState, endpoint: str, model: str | None, status: int
                                     tier_served=tier_served, usage=usage,
                                     thinking_config=thinking_config,
                                     generation_config=generation_config,
-                                    content_digest=content_digest,
+                                    content_digest=content_digest, labels=labels,
                                     latency_s=latency_s, delay_s=delay_s))
+
+
+@dataclass(frozen=True)
+class Surface:
+    """Where another surface's wire differs around the shared ``serve()`` (the Agent
+    Platform's: model paths, resource names, usage fields); the Developer API's is plain."""
+
+    find_model: Callable[[EmulatorState, Request, str], EmulatedModel] = model_or_404
+    adapt_body: Callable[[EmulatorState, Request, Json], Json] = lambda state, request, body: body
+    adapt_response: Callable[[Json, str], Json] = lambda response, served: response
+    tier_header: bool = True  # the Developer API says the served tier in a header too
+
+
+DEVELOPER_API = Surface()
 
 
 async def generate_content(request: Request) -> Response:
@@ -151,7 +170,8 @@ async def stream_generate_content(request: Request) -> Response:
     return await _generate(request, stream=True)
 
 
-async def _generate(request: Request, *, stream: bool) -> Response:
+async def _generate(request: Request, *, stream: bool,
+                    surface: Surface = DEVELOPER_API) -> Response:
     state = emulator(request)
     endpoint = "streamGenerateContent" if stream else "generateContent"
     started = time.monotonic()
@@ -159,10 +179,10 @@ async def _generate(request: Request, *, stream: bool) -> Response:
     tier: str | None = None
     sent_thinking: Json | None = None
     try:
-        model = model_or_404(state, request, endpoint)
+        model = surface.find_model(state, request, endpoint)
         with state.lock:
             state.stats.count_call(endpoint, model_id)
-        body = await body_of(state, request)
+        body = surface.adapt_body(state, request, await body_of(state, request))
         raw = await request.body()
         tier = requested_tier(body)
         sent_thinking = get(get(body, "generationConfig") or {}, "thinkingConfig")
@@ -174,9 +194,9 @@ async def _generate(request: Request, *, stream: bool) -> Response:
         log_call(state, endpoint, model_id, exc.code, tier_requested=tier,
                  latency_s=time.monotonic() - started, thinking_config=sent_thinking)
         return exc.response()
-    response, served, delays, entry = answer.response, answer.served, answer.delays, \
-        answer.entry
-    headers = {TIER_HEADER: served}
+    served, delays, entry = answer.served, answer.delays, answer.entry
+    response = surface.adapt_response(answer.response, served)
+    headers = {TIER_HEADER: served} if surface.tier_header else {}
     if stream:
         return StreamingResponse(
             _sse(state, response, delays, endpoint, model.id, entry, started),

@@ -23,6 +23,7 @@ from flashfirst.emulator.tokens import (
     frame_tokens,
     frames,
     image_tokens,
+    office_tokens,
     parse_resolution,
     pdf_page_tokens,
     text_tokens,
@@ -36,6 +37,19 @@ _TEXT_MIMES = {"application/json", "application/jsonl", "application/x-ndjson",
                "application/xml", "application/javascript", "application/x-python",
                "application/csv", "application/rtf"}
 _MEDIA_PREFIXES = ("image/", "video/", "audio/")
+# Office and OpenDocument media types (the Gemini 4 Hydrogen guide's list, read 2026-12-02).
+OFFICE_MIMES = {
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.template",
+    "application/msword",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.ms-powerpoint",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.ms-excel",
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.oasis.opendocument.presentation",
+    "application/vnd.oasis.opendocument.spreadsheet",
+}
 
 
 @dataclass
@@ -53,6 +67,10 @@ def is_text_mime(mime: str) -> bool:
     return mime.startswith(_TEXT_MIME_PREFIXES) or mime in _TEXT_MIMES
 
 
+def is_office_mime(mime: str) -> bool:
+    return mime.split(";")[0].strip().lower() in OFFICE_MIMES
+
+
 def is_probed_mime(mime: str) -> bool:
     mime = mime.split(";")[0].strip().lower()
     return mime.startswith(_MEDIA_PREFIXES) or mime == "application/pdf"
@@ -62,10 +80,12 @@ class PromptCounter:
     """Counts contents, system instructions and tools the way the API bills them."""
 
     def __init__(self, state: EmulatorState, family: Family = "2.5",
-                 resolution: Resolution | None = None) -> None:
+                 resolution: Resolution | None = None, *, model: str | None = None,
+                 office: bool = False) -> None:
         self.state = state
         self.family = family
         self.resolution = resolution
+        self.model, self.office = model, office  # Office files: taken by this model?
 
     def count(self, contents: Any, system_instruction: Any = None,
               tools: Any = None) -> CountedPrompt:
@@ -102,10 +122,14 @@ class PromptCounter:
         if inline is not None:
             mime = str(get(inline, "mimeType") or "")
             data = decode_base64(str(get(inline, "data") or ""))
+            if is_office_mime(mime):
+                return self._office(mime, data, result)
             info = self._probe(data, mime, "inline_data")
             sha256_hex, read = hashlib.sha256(data).hexdigest(), lambda: data
         elif file_data is not None:
             stored = self._resolve_file(file_data)
+            if is_office_mime(stored.mime_type):
+                return self._office(stored.mime_type, stored.read(), result)
             sha256_hex, read, info = stored.sha256_hex, stored.read, stored.media
         else:  # function calls, function responses, code: billed as their JSON text
             other = json.dumps(part, sort_keys=True)
@@ -129,6 +153,13 @@ class PromptCounter:
             resolution = part_media_resolution(level) or resolution
         result.tokens += media_tokens(info, get(part, "videoMetadata"), self.family,
                                       resolution)
+
+    def _office(self, mime: str, data: bytes, result: CountedPrompt) -> None:
+        if not self.office:
+            raise invalid_argument(f"Unsupported MIME type: {mime} is not supported by "
+                                   f"models/{self.model or 'this model'}.")
+        result.media_digests.append(hashlib.sha256(data).hexdigest())
+        result.tokens += TokenCount.of(Modality.DOCUMENT, office_tokens(len(data)))
 
     def _probe(self, data: bytes, mime: str, where: str) -> MediaInfo | None:
         if is_text_mime(mime):
@@ -164,7 +195,8 @@ class PromptCounter:
             raise ApiError(400, f"The File {file_id} is not in an ACTIVE state and usage is "
                                 "not allowed.", status="FAILED_PRECONDITION")
         mime = str(get(file_data, "mimeType") or stored.mime_type)
-        if stored.media is None and not is_text_mime(stored.mime_type):
+        if stored.media is None and not (is_text_mime(stored.mime_type)
+                                         or is_office_mime(stored.mime_type)):
             raise invalid_argument(f"Unsupported MIME type: {mime}")
         return stored
 

@@ -87,6 +87,7 @@ class StoredCache:
     expire_time: float
     display_name: str | None = None
     deleted_time: float | None = None
+    parent: str | None = None  # "projects/{p}/locations/{l}" on the Agent Platform surface
 
     @property
     def name(self) -> str:

@@ -1,5 +1,6 @@
 """The Starlette app: Gemini Developer API routes under ``/v1/`` and ``/v1beta/``, the
-upload routes under ``/upload/``, and the ``/_emulator/`` control routes."""
+upload routes under ``/upload/``, the Agent Platform's under ``/{v1,v1beta1}/projects/``,
+and the ``/_emulator/`` control routes."""
 
 from __future__ import annotations
 
@@ -13,7 +14,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from flashfirst.emulator import batches, caches, files, generate, interactions, models, webhooks
+from flashfirst.emulator import (
+    batches,
+    caches,
+    files,
+    generate,
+    interactions,
+    models,
+    platform,
+    platform_batches,
+    webhooks,
+)
 from flashfirst.emulator.config import EmulatorConfig, Script
 from flashfirst.emulator.control import EmulatorControl
 from flashfirst.emulator.errors import ApiError, api_key_invalid, not_found
@@ -26,18 +37,24 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 def _api(handler: Handler, *, needs_key: bool = True,
-         render: Callable[[ApiError], Response] = ApiError.response) -> Handler:
-    """Checks the version and the API key, then runs the handler; ``render`` writes an
-    error in the surface's own shape."""
+         render: Callable[[ApiError], Response] = ApiError.response,
+         versions: tuple[str, ...] = API_VERSIONS,
+         authorize: Callable[[Request], ApiError | None] | None = None) -> Handler:
+    """Checks the version and the API key (or, with ``authorize``, the surface's own
+    credentials), then runs the handler; ``render`` writes an error in the surface's own
+    shape."""
 
     async def endpoint(request: Request) -> Response:
-        if request.path_params.get("version") not in API_VERSIONS:
+        if request.path_params.get("version") not in versions:
             return render(not_found(f"Unknown API version in {request.url.path}"))
         state: EmulatorState = request.app.state.emulator
         expected = state.config.api_key
         upload_chunk = request.url.path.startswith("/upload/") and \
             "upload_id" in request.query_params
-        if needs_key and expected and not upload_chunk:
+        refused = authorize(request) if authorize is not None else None
+        if refused is not None:
+            return render(refused)
+        if authorize is None and needs_key and expected and not upload_chunk:
             given = request.headers.get("x-goog-api-key") or request.query_params.get("key")
             if given != expected:
                 return render(api_key_invalid())
@@ -97,7 +114,33 @@ def _api_routes() -> list[Route]:
     ]
     return [Route(path, _api(handler), methods=methods) for path, handler, methods in table] \
         + [Route(path, _api(handler, render=interactions.render_error), methods=methods)
-           for path, handler, methods in interaction_table]
+           for path, handler, methods in interaction_table] + _platform_routes()
+
+
+def _platform_routes() -> list[Route]:
+    """The Agent Platform's surface: project and location in the path, a bearer token."""
+    parent, model = platform.PARENT, f"{platform.PARENT}/publishers/google/models/{{model}}"
+    jobs = f"{parent}/batchPredictionJobs"
+    table: list[tuple[str, Handler, list[str]]] = [
+        (f"{model}:generateContent", platform.generate_content, ["POST"]),
+        (f"{model}:streamGenerateContent", platform.stream_generate_content, ["POST"]),
+        (f"{model}:countTokens", platform.count_tokens, ["POST"]),
+        (f"{parent}/cachedContents", platform.create_cache, ["POST"]),
+        (f"{parent}/cachedContents", platform.list_caches, ["GET"]),
+        (f"{parent}/cachedContents/{{cache_id}}", platform.get_cache, ["GET"]),
+        (f"{parent}/cachedContents/{{cache_id}}", platform.update_cache, ["PATCH"]),
+        (f"{parent}/cachedContents/{{cache_id}}", platform.delete_cache, ["DELETE"]),
+        (jobs, platform_batches.create_job, ["POST"]),
+        (jobs, platform_batches.list_jobs, ["GET"]),
+        (f"{jobs}/{{job_id}}:cancel", platform_batches.cancel_job, ["POST"]),
+        (f"{jobs}/{{job_id}}", platform_batches.get_job, ["GET"]),
+        (f"{jobs}/{{job_id}}", platform_batches.delete_job, ["DELETE"]),
+        ("/{version}/publishers/google/models", platform.list_publisher_models, ["GET"]),
+        ("/{version}/publishers/google/models/{model}", platform.get_publisher_model, ["GET"]),
+    ]
+    return [Route(path, _api(handler, versions=platform.VERSIONS,
+                             authorize=platform.bearer_error), methods=methods)
+            for path, handler, methods in table]
 
 
 def _control_routes(control: EmulatorControl) -> list[Route]:

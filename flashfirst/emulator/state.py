@@ -57,6 +57,7 @@ class EmulatorState:
         self.caches: dict[str, StoredCache] = {}
         self.batches: dict[str, BatchJob] = {}
         self.interactions: dict[str, Any] = {}  # id → interactions.StoredInteraction
+        self.platform_batches: dict[str, Any] = {}  # id → platform_batches.PlatformJob
         self.quotas = QuotaWindows(self.config.quota_window_s)
         self.implicit_cache = ImplicitCache()
         self.stats = StatsRecorder(self.config.request_log_limit,

@@ -26,6 +26,8 @@ class LogEntry(BaseModel):
         None, description="generationConfig.thinkingConfig exactly as the request sent it.")
     generation_config: dict[str, Any] | None = Field(
         None, description="generationConfig exactly as the request sent it.")
+    labels: dict[str, str] | None = Field(
+        None, description="The request's billing labels (Agent Platform), as sent.")
     content_digest: str | None = Field(
         None, description="Hash of what the model reads (contents, systemInstruction, "
         "cachedContent): equal for two requests that ask the same thing, online or batch.")

@@ -1,6 +1,7 @@
 """Thinking controls by family, as the thinking page describes them (copy of 2026-09-25,
 research file 1.8): 2.5 models take ``thinkingBudget``, Gemini 3 and 4 take
-``thinkingLevel`` (which levels exist differs per model); both at once is a 400.
+``thinkingLevel`` (which levels exist differs per model: XHIGH on Gemini 4 Hydrogen and
+Neon, no MINIMAL on Gemini 4, per its guides read 2026-12-02); both at once is a 400.
 
 Thought tokens are deterministic: they grow with the level, with the prompt's length and
 with a difficulty marker read from the prompt (a task that asks for steps, proof or code
@@ -16,15 +17,15 @@ from flashfirst.emulator.config import EmulatedModel
 from flashfirst.emulator.errors import invalid_argument
 from flashfirst.emulator.wire import Json, get
 
-_WEIGHT = {"MINIMAL": 1, "LOW": 2, "MEDIUM": 4, "HIGH": 8}
+_WEIGHT = {"MINIMAL": 1, "LOW": 2, "MEDIUM": 4, "HIGH": 8, "XHIGH": 16}
 _JITTER = 32  # below the smallest gap between two levels' tokens, so the order holds
 # What makes a request "hard" for the emulator: words of the tasks that need reasoning
 # (the product's default prompts for reason/code say such things). The prompt's length
 # already counts in the base (prompt/16).
 HARD_CUES = ("step by step", "reason it out", "prove", "write the code", "python function",
              "write a function")
-# One scale for budgets and levels: OFF < MINIMAL < LOW < MEDIUM < HIGH.
-RANKS = ("OFF", "MINIMAL", "LOW", "MEDIUM", "HIGH")
+# One scale for budgets and levels: OFF < MINIMAL < LOW < MEDIUM < HIGH < XHIGH.
+RANKS = ("OFF", "MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH")
 _BUDGET_RANK = ((512, "MINIMAL"), (2048, "LOW"), (8192, "MEDIUM"))
 
 

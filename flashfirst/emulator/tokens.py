@@ -115,6 +115,15 @@ def pdf_page_tokens(family: Family, resolution: Resolution | None) -> int:
     return 258
 
 
+# Office and OpenDocument files (Gemini 4 Hydrogen and Carbon guides: accepted inline or
+# uploaded; no token rule published): ours, a PDF page's 560 tokens per 4 KiB of file.
+OFFICE_BYTES_PER_PAGE = 4096
+
+
+def office_tokens(size_bytes: int) -> int:
+    return 560 * max(1, math.ceil(size_bytes / OFFICE_BYTES_PER_PAGE))
+
+
 def audio_tokens(family: Family, seconds: float) -> int:
     rate = 25 if _gemini3(family) else 32
     return math.ceil(round(seconds * rate, 6)) if seconds > 0 else 0

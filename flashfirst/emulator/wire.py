@@ -131,6 +131,6 @@ def page(items: list[Any], query: Any, default_size: int,
 def request_shape(body: Json) -> dict[str, Any]:
     """What the request log keeps of a generate request: its generation config as sent and
     a digest of what the model reads (spelled either way on the wire)."""
-    return {"generation_config": get(body, "generationConfig"),
+    return {"generation_config": get(body, "generationConfig"), "labels": get(body, "labels"),
             "content_digest": digest(get(body, "contents"), get(body, "systemInstruction"),
                                      get(body, "cachedContent"))}

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from flashfirst.catalogue import Catalogue, load_catalogue
 from flashfirst.client import backend_id
 from flashfirst.context import ContextUse
-from flashfirst.errors import ThinkingNotSupported
+from flashfirst.errors import RefusedBeforeCall
 from flashfirst.failures import Failure, FailureKind, api_failure_kind, budget_reached
 from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.batch_input import BatchInput, KeyedRequest, split_input
@@ -154,8 +154,8 @@ class BatchRunner:
                     continue
                 nxt = escalate(route, self.settings.models, verdict.error) if hop == 0 else None
                 if nxt is None:
-                    result.fail(FailureKind.VALIDATION,
-                                f"answer failed validation on {route.model}: {verdict.error}")
+                    failure = verdict.failure(route.model)
+                    result.fail(failure.kind, failure.message)
                 else:
                     result.escalated = True
                     retry.append((job, nxt))
@@ -211,8 +211,8 @@ class BatchRunner:
 
     def _built(self, group: _Group) -> _Group:
         """Each key's request, built as the engine builds it online (no service tier:
-        the batch is the tier); a request whose thinking the model refuses is set apart
-        and never sent."""
+        the batch is the tier); a request the model would refuse (its thinking, its
+        input's type) is set apart and never sent."""
         for key, members in list(group.by_key.items()):
             job, route = members[0]
             try:
@@ -220,7 +220,7 @@ class BatchRunner:
                     job, route.model, group.ctx, self.policy.thinking_for(job.item),
                     catalogue=self.catalogue,
                     max_output_tokens=self.policy.max_output_for(job.item), tier=None)
-            except ThinkingNotSupported as refused:
+            except RefusedBeforeCall as refused:
                 group.refused[key] = group.by_key.pop(key)
                 group.why_refused[key] = Failure(kind=FailureKind.BAD_INPUT,
                                                  message=f"refused before any call: {refused}")

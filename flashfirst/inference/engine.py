@@ -1,6 +1,7 @@
 """One item through the model: rate-limited, retried when transient, validated, escalated
-along the policy's ladder (more thinking first, then a tier up), priced, and persisted so
-a re-run never pays for it again."""
+along the policy's ladder (more thinking first, then a tier up; an answer starved by
+thinking first gets a larger output cap on the same model), priced, and persisted so a
+re-run never pays for it again."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flashfirst.catalogue import Catalogue, load_catalogue
 from flashfirst.context import ContextProvider, ContextUse, StaticContexts
-from flashfirst.errors import FlashfirstError, QuotaExhausted, ThinkingNotSupported
+from flashfirst.errors import FlashfirstError, QuotaExhausted, RefusedBeforeCall
 from flashfirst.failures import FailureKind, budget_reached
 from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.ratelimit import PROCESS, Limiters, spend_limit
@@ -103,7 +104,7 @@ class Engine:
                  answers: AnswerStore | None = None, budget: Budget | None = None,
                  deadline_at: float | None = None, gate: Gate | None = None,
                  limiters: Limiters | None = None, catalogue: Catalogue | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, labels: dict[str, str] | None = None) -> None:
         self.client, self.settings, self.prices, self.policy = client, settings, prices, policy
         self.contexts = contexts or StaticContexts()
         self.answers, self.budget = answers, budget or Budget(None)
@@ -112,6 +113,7 @@ class Engine:
         self.limiters = limiters or PROCESS
         self.catalogue = catalogue or load_catalogue(settings.model_catalogue_path)
         self._rng = random.Random(seed)
+        self.labels = labels  # billing labels on every call (the Agent Platform only)
 
     async def run(self, job: InferenceJob) -> ItemResult:
         item = job.item
@@ -122,10 +124,11 @@ class Engine:
         if self.answers is not None and (done := self.answers.get(key)) is not None:
             return done.model_copy(update={"reused": True, "route": job.route})
         route, asked, step, index = job.route, self.policy.thinking_for(item), "route", 0
+        cap = self.policy.max_output_for(item)
         while True:  # the route, then the policy's ladder: at most two extra attempts
             try:
-                attempt, verdict = await self._attempt(job, route, asked)
-            except ThinkingNotSupported as refused:
+                attempt, verdict = await self._attempt(job, route, asked, cap)
+            except RefusedBeforeCall as refused:
                 return result.fail(FailureKind.BAD_INPUT, f"refused before any call: {refused}")
             except QuotaExhausted as exhausted:
                 return result.fail(FailureKind.DAILY_QUOTA, f"not dispatched: {exhausted}")
@@ -139,11 +142,17 @@ class Engine:
             if verdict.ok:
                 result.output = verdict.output
                 break
+            raised = any(a.step == "cap" for a in result.attempts)
+            larger = self._larger_cap(route, cap) if verdict.starved and not raised else None
+            if larger is not None:  # the first rung: room to answer, not a dearer model
+                result.escalated = True
+                cap, step, index = larger, "cap", index + 1
+                continue
             nxt = next_step(self.policy, item, index, route, asked, self.settings.models,
                             verdict.error or "invalid answer")
             if nxt is None:
-                result.fail(FailureKind.VALIDATION,
-                            f"answer failed validation on {route.model}: {verdict.error}")
+                failure = verdict.failure(route.model)
+                result.fail(failure.kind, failure.message)
                 break
             result.escalated = True
             route, asked, step, index = nxt.route, nxt.thinking, nxt.step, nxt.index
@@ -157,14 +166,25 @@ class Engine:
         """The first call again at the model's default thinking: what "default" would have
         spent, measured (the thinking lever's sample). A failure here fails nothing."""
         try:
-            attempt, _ = await self._attempt(job, job.route, Effort.DEFAULT)
-        except (_BudgetReached, _CallGaveUp, ThinkingNotSupported, QuotaExhausted):
+            attempt, _ = await self._attempt(job, job.route, Effort.DEFAULT,
+                                             self.policy.max_output_for(job.item))
+        except (_BudgetReached, _CallGaveUp, RefusedBeforeCall, QuotaExhausted):
             return None
         attempt.step = "calibration"
         return attempt
 
-    async def _attempt(self, job: InferenceJob, route: Route,
-                       asked: str | None) -> tuple[Attempt, Verdict]:
+    def _larger_cap(self, route: Route, cap: int | None) -> int | None:
+        """A starved answer's cap grown fourfold (at least 4,096 more), within what the
+        serving model may return; None when it cannot grow. Only tokens used are billed,
+        so the larger cap costs the answer, not the cap."""
+        serving = self.catalogue.find(self.catalogue.served_id(route.model))
+        limit = serving.output_token_limit if serving is not None else None
+        if cap is None or limit is None or cap >= limit:
+            return None
+        return min(limit, max(4 * cap, cap + 4096))
+
+    async def _attempt(self, job: InferenceJob, route: Route, asked: str | None,
+                       cap: int | None) -> tuple[Attempt, Verdict]:
         spec = self.settings.models.spec(route.model)
         cfg = self.settings.inference
         spend = spend_limit(cfg.quota_tier, cfg.spend_limit_usd_per_10min)
@@ -172,7 +192,7 @@ class Engine:
         ctx = await self.contexts.use(route.model)
         tier, recreated = route.service_tier, False
         # Checked against the model that will serve, before paying.
-        request = self._request(job, route, ctx, asked, tier)
+        request = self._request(job, route, ctx, asked, tier, cap)
         est = job.est_prompt_tokens + (ctx.tokens if ctx else 0)
         tries = 0  # per tier: moving from Flex to Standard starts a fresh count
         while True:
@@ -196,7 +216,7 @@ class Engine:
                 limiter.release(ticket, refused=failure.code == 429 or flex_shed)
                 if failure.kind is FailureKind.CACHE_GONE and not recreated:
                     ctx, recreated = await self.contexts.recreate(route.model, ctx.cache_name), True
-                    request = self._request(job, route, ctx, asked, tier)
+                    request = self._request(job, route, ctx, asked, tier, cap)
                     continue
                 if failure.code == 429 or flex_shed:
                     limiter.on_throttled(failure.retry_after_s, failure.quota,
@@ -205,7 +225,7 @@ class Engine:
                                   self._rng)
                 if flex_shed and (tries >= cfg.max_attempts or not self._flex_still_fits(delay)):
                     tier, tries = ServiceTier.STANDARD, 0  # the deadline needs Standard now
-                    request = self._request(job, route, ctx, asked, tier)
+                    request = self._request(job, route, ctx, asked, tier, cap)
                     continue
                 if not failure.transient or tries >= cfg.max_attempts:
                     raise _CallGaveUp(failure, tries) from exc
@@ -234,7 +254,7 @@ class Engine:
                 finish_reason=verdict.finish_reason, validation_error=verdict.error,
                 latency_s=round(time.monotonic() - started, 4), transient_retries=tries - 1,
                 cached_content=ctx.cache_name if ctx else None,
-                thinking=request.thinking,
+                thinking=request.thinking, max_output_tokens=request.config.max_output_tokens,
             ), verdict
 
     def _input_cost(self, model: str, tokens: int, tier: ServiceTier) -> float:
@@ -251,10 +271,12 @@ class Engine:
         return time.time() + delay_s + reserve < self.deadline_at
 
     def _request(self, job: InferenceJob, route: Route, ctx: ContextUse | None,
-                 asked: str | None, tier: ServiceTier) -> ModelRequest:
-        return build_request(job, route.model, ctx, asked, catalogue=self.catalogue,
-                             max_output_tokens=self.policy.max_output_for(job.item),
-                             tier=tier)
+                 asked: str | None, tier: ServiceTier, cap: int | None) -> ModelRequest:
+        request = build_request(job, route.model, ctx, asked, catalogue=self.catalogue,
+                                max_output_tokens=cap, tier=tier)
+        if self.labels:  # not part of the answer's key: a label never changes an answer
+            request.config.labels = dict(self.labels)
+        return request
 
 
 def served_model_of(response: types.GenerateContentResponse) -> str | None:
@@ -277,9 +299,22 @@ def response_time(response: types.GenerateContentResponse) -> datetime:
 
 
 def _served_tier(response: types.GenerateContentResponse, requested: ServiceTier) -> ServiceTier:
+    """The Developer API names the served tier in a header; the Agent Platform in
+    ``usageMetadata.trafficType`` (a Priority call over its limit is served, and billed,
+    as Standard on both)."""
     headers = response.sdk_http_response.headers if response.sdk_http_response else None
     value = next((v for k, v in (headers or {}).items() if k.lower() == SERVED_TIER_HEADER), None)
+    traffic = response.usage_metadata.traffic_type if response.usage_metadata else None
+    if not value and traffic is not None:
+        return _TRAFFIC_TIERS.get(traffic, requested)
     try:
         return ServiceTier(str(value).lower()) if value else requested
     except ValueError:
         return requested
+
+
+# The Agent Platform's traffic types (LiteLLM PR #37724, docs.litellm.ai vertex_ai_pay_go,
+# read 2026-12-02); provisioned throughput is not a tier flashfirst prices.
+_TRAFFIC_TIERS = {types.TrafficType.ON_DEMAND: ServiceTier.STANDARD,
+                  types.TrafficType.ON_DEMAND_FLEX: ServiceTier.FLEX,
+                  types.TrafficType.ON_DEMAND_PRIORITY: ServiceTier.PRIORITY}

@@ -7,6 +7,8 @@ batch is the tier)."""
 
 from __future__ import annotations
 
+import re
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from google.genai import types
@@ -14,10 +16,11 @@ from pydantic import BaseModel, ConfigDict
 
 from flashfirst.catalogue import Catalogue, ModelInfo
 from flashfirst.context import ContextUse
-from flashfirst.errors import ThinkingNotSupported
+from flashfirst.errors import InputNotSupported, RefusedBeforeCall, ThinkingNotSupported
 from flashfirst.inference.answers import job_key
 from flashfirst.items import ServiceTier, ThinkingSent
 from flashfirst.media.parts import global_resolution, parts_for_rules
+from flashfirst.probe import MediaKind
 from flashfirst.prompts import prompt_for
 from flashfirst.router import RoutingPolicy
 from flashfirst.thinking import sent, thinking_config
@@ -46,9 +49,11 @@ def build_request(job: InferenceJob, model: str, ctx: ContextUse | None, asked: 
     """``model``: the route's id; the catalogue's entry for the one that serves it decides
     the thinking field and the parts' token rules (a per-part resolution only on Gemini
     3/4). ``tier`` None: a batch request. Raises ``ThinkingNotSupported`` before any call
-    when the serving model would refuse ``asked``."""
+    when the serving model would refuse ``asked``, ``InputNotSupported`` when it takes no
+    file of the item's type."""
     serving = catalogue.find(catalogue.served_id(model))
     if serving is not None:
+        _check_input(job, serving)
         thinking = thinking_config(asked, serving)
     elif asked:
         raise ThinkingNotSupported(model, asked,
@@ -58,6 +63,13 @@ def build_request(job: InferenceJob, model: str, ctx: ContextUse | None, asked: 
     return ModelRequest(model=model, contents=request_contents(job, ctx, serving),
                         config=_config(job, ctx, tier, thinking, max_output_tokens),
                         serving=serving, thinking=sent(asked, thinking, serving))
+
+
+def _check_input(job: InferenceJob, serving: ModelInfo) -> None:
+    """Office and OpenDocument files go only to models whose catalogue row lists them."""
+    suffix = PurePosixPath(job.item.uri or "").suffix.lower()
+    if job.item.kind is MediaKind.OFFICE and suffix not in serving.document_inputs:
+        raise InputNotSupported(job.item.id, serving.id, suffix, serving.document_inputs)
 
 
 def request_contents(job: InferenceJob, ctx: ContextUse | None,
@@ -107,10 +119,20 @@ def request_key(job: InferenceJob, model: str, policy: RoutingPolicy, catalogue:
         request = build_request(routed, model, None, policy.thinking_for(job.item),
                                 catalogue=catalogue,
                                 max_output_tokens=policy.max_output_for(job.item), tier=None)
-    except ThinkingNotSupported:
+    except RefusedBeforeCall:
         return job_key(routed, context_hash)
     thinking = request.config.thinking_config
     return job_key(routed, context_hash,
                    thinking=thinking.model_dump(mode="json", exclude_none=True)
                    if thinking is not None else None,
                    max_output_tokens=request.config.max_output_tokens)
+
+
+RUN_LABEL = "flashfirst-run"
+
+
+def billing_labels(run_id: str) -> dict[str, str]:
+    """Labels the Agent Platform bills each call under, so a billing export groups a run's
+    calls. Label values take lowercase letters, digits, "_" and "-", at most 63 of them
+    (Cloud labels' rules); the Developer API takes no labels at all."""
+    return {RUN_LABEL: re.sub(r"[^a-z0-9_-]", "_", run_id.lower())[:63]}

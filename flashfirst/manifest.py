@@ -1,0 +1,128 @@
+"""Manifests: JSONL (one ``WorkItem`` a line) or CSV (a header of ``WorkItem`` field names),
+read all or nothing."""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import json
+
+from pydantic import ValidationError
+
+from flashfirst.errors import ConfigError, ManifestError
+from flashfirst.items import MediaPolicy, WorkItem
+from flashfirst.storage import Storage
+from flashfirst.storage.uris import canonical_uri, parent_uri, resolve_against
+
+MANIFEST_SUFFIXES = (".jsonl", ".csv")
+
+
+def read_manifest(uri: str, storage: Storage) -> list[WorkItem]:
+    """The manifest's items, in line order (see :func:`read_manifest_lines`)."""
+    return [item for _, item in read_manifest_lines(uri, storage)]
+
+
+def read_manifest_lines(uri: str, storage: Storage) -> list[tuple[int, WorkItem]]:
+    """JSONL: one WorkItem object a line. CSV: a header with WorkItem field names.
+    Relative URIs are relative to the folder the manifest is in (however it was named).
+
+    All or nothing: every bad line is named (line, field, cause) and the run does not
+    start, so a typo never silently drops or changes an item."""
+    uri = canonical_uri(uri)
+    text = storage.read_text(uri)
+    base = parent_uri(uri)
+    problems: list[str] = []
+    rows = (_jsonl_rows if uri.lower().endswith(".jsonl") else _csv_rows)(text, problems)
+    items: list[tuple[int, WorkItem]] = []
+    first_line: dict[str, int] = {}
+    for n, row in rows:
+        uri_value = row.get("uri")
+        if isinstance(uri_value, str) and uri_value:
+            try:
+                row["uri"] = resolve_against(base, uri_value)
+            except ConfigError as exc:
+                problems.append(f"line {n}, field 'uri': {exc}")
+                continue
+        try:
+            item = WorkItem.model_validate(row)
+        except ValidationError as exc:
+            problems += [_problem(n, err) for err in exc.errors()]
+            continue
+        if item.id in first_line:
+            problems.append(f"line {n}, field 'id': {item.id!r} is already the id on line "
+                            f"{first_line[item.id]} (ids must be unique)")
+            continue
+        first_line[item.id] = n
+        items.append((n, item))
+    if problems:
+        raise ManifestError(uri, problems, [i.id for _, i in items])
+    return items
+
+
+_FIELDS = set(WorkItem.model_fields)
+# Columns whose CSV cell holds JSON (an object), as in a JSONL line.
+_JSON_COLUMNS = {"response_schema", "media_policy", "metadata"}
+
+
+def _jsonl_rows(text: str, problems: list[str]) -> list[tuple[int, dict]]:
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (ValueError, RecursionError) as exc:
+            problems.append(f"line {n}: not JSON ({getattr(exc, 'msg', 'nested too deeply')})")
+            continue
+        if not isinstance(row, dict):
+            problems.append(f"line {n}: not a JSON object (got {type(row).__name__})")
+            continue
+        rows.append((n, row))
+    return rows
+
+
+def _csv_rows(text: str, problems: list[str]) -> list[tuple[int, dict]]:
+    rows = []
+    try:
+        reader = csv.DictReader(io.StringIO(text))
+        header = reader.fieldnames or []
+        for column in header:
+            if column not in _FIELDS:
+                problems.append(f"line 1, field {column!r}: unknown column{_close(column)}")
+        if len(set(header)) != len(header):
+            problems.append("line 1: a column appears twice")
+        for n, raw in enumerate(reader, 2):
+            if None in raw:
+                problems.append(f"line {n}: more cells than the header has columns")
+                continue
+            row: dict = {}
+            for k, v in raw.items():
+                if not k or v in (None, "") or k not in _FIELDS:
+                    continue
+                if k in _JSON_COLUMNS:
+                    try:
+                        v = json.loads(v)
+                    except (ValueError, RecursionError):
+                        problems.append(f"line {n}, field {k!r}: not a JSON object")
+                        continue
+                row[k] = v
+            rows.append((n, row))
+    except csv.Error as exc:
+        problems.append(f"line {reader.line_num}: not CSV ({exc})")
+    return rows
+
+
+def _problem(n: int, err: dict) -> str:
+    field = ".".join(str(p) for p in err["loc"])
+    where = f"line {n}, field {field!r}" if field else f"line {n}"
+    if err["type"] == "extra_forbidden":
+        return f"{where}: unknown field{_close(str(err['loc'][-1]))}"
+    return f"{where}: {err['msg'].removeprefix('Value error, ')}"
+
+
+def _close(name: str) -> str:
+    close = difflib.get_close_matches(name, sorted(_FIELDS | set(MediaPolicy.model_fields)),
+                                      n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
