@@ -8,6 +8,14 @@ Answers: 200 with ``{"status": "emitted" | "duplicate" | "ignored"}`` (Pub/Sub a
 400 unreadable, 401 no token, 403 wrong token, 503 Prefect did not take the event (Pub/Sub
 delivers again). Run it: ``python -m flashfirst.deployments.bridge`` (settings from the
 environment).
+
+``POST /gemini-webhooks`` (when ``FLASHFIRST_BRIDGE_GEMINI_WEBHOOK_SECRET`` or
+``FLASHFIRST_BRIDGE_GEMINI_JWKS_URL`` is set) takes Gemini's webhook deliveries, verified
+on the raw body (``gemini_webhooks``) and emitted as ``gemini.batch.*`` /
+``gemini.interaction.*`` once per ``webhook-id``. Answers: 200 ``{"status": "emitted"}``
+or ``"duplicate"``; 401 unsigned; 403 mis-signed or replayed; 413 too large; 400 not
+JSON; 422 an event we do not know; 503 Prefect did not take the event or the JWKS could
+not be read (Gemini delivers again).
 """
 
 from __future__ import annotations
@@ -19,12 +27,19 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from flashfirst.deployments.dispatch import Announcer
+from flashfirst.deployments.gemini_webhooks import (
+    MAX_DELIVERY,
+    DeliveryRefused,
+    GeminiWebhookVerifier,
+    SeenDeliveries,
+)
 from flashfirst.deployments.notifications import (
     MalformedNotification,
     Notification,
     from_cloudevent,
     from_push_envelope,
 )
+from flashfirst.tasks.gemini_events import emit_gemini_job_ended
 from flashfirst.tasks.object_events import Emit, emit_confirmed
 from flashfirst.tasks.seen_objects import SeenObjects
 from pydantic import Field, SecretStr
@@ -66,6 +81,19 @@ class BridgeSettings(BaseSettings):
     memory_size: int = Field(10_000, gt=0, description="Object versions remembered in memory.")
     subscription: str | None = Field(
         None, description="Pull mode: projects/<p>/subscriptions/<s> to read.")
+    gemini_webhook_secret: SecretStr | None = Field(
+        None, description="The whsec_… signing secret webhooks.create returned (during a "
+        "rotation: old and new, space-separated); serves POST /gemini-webhooks when set.")
+    gemini_jwks_url: str | None = Field(
+        None, description="Where the keys of dynamic (per-job, RS256 JWT) Gemini webhooks "
+        "are published; serves POST /gemini-webhooks for them when set.")
+    gemini_jwt_audience: str | None = Field(
+        None, description="The aud a dynamic delivery's JWT must name (the URI given in "
+        "webhook_config.uris); not checked if unset.")
+
+    @property
+    def takes_gemini_webhooks(self) -> bool:
+        return self.gemini_webhook_secret is not None or self.gemini_jwks_url is not None
 
     def announcer(self, emit: Emit = emit_confirmed) -> Announcer:
         seen = SeenObjects(self.memory_size, self.marker_root)
@@ -77,10 +105,13 @@ def create_bridge_app(settings: BridgeSettings, emit: Emit = emit_confirmed,
     """The bridge as an ASGI app; ``emit`` sends to the Prefect server and waits for it to
     take the event (answering 200 tells Pub/Sub to forget the notification) unless a test
     records instead, ``verify`` an optional extra check such as OIDC."""
-    if settings.token is None or not settings.token.get_secret_value():
-        raise ConfigError("FLASHFIRST_BRIDGE_TOKEN is not set: the bridge will not run open")
+    has_token = settings.token is not None and bool(settings.token.get_secret_value())
+    if not has_token and not settings.takes_gemini_webhooks:
+        raise ConfigError("FLASHFIRST_BRIDGE_TOKEN is not set (nor "
+                          "FLASHFIRST_BRIDGE_GEMINI_WEBHOOK_SECRET): the bridge will not run "
+                          "open")
     announcer = settings.announcer(emit)
-    expected = settings.token.get_secret_value().encode()
+    expected = settings.token.get_secret_value().encode() if settings.token else b""
     counts: Counter[str] = Counter()  # what /healthz reports: emitted, duplicate, ...
 
     async def notifications(request: Request) -> Response:
@@ -111,10 +142,50 @@ def create_bridge_app(settings: BridgeSettings, emit: Emit = emit_confirmed,
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok", "counts": dict(counts)})
 
-    return Starlette(routes=[
-        Route("/notifications", notifications, methods=["POST"]),
-        Route("/healthz", health, methods=["GET"]),
-    ])
+    routes = [Route("/healthz", health, methods=["GET"])]
+    if has_token:
+        routes.append(Route("/notifications", notifications, methods=["POST"]))
+    if settings.takes_gemini_webhooks:
+        verifier = GeminiWebhookVerifier(settings.gemini_webhook_secret,
+                                         settings.gemini_jwks_url, settings.gemini_jwt_audience)
+        routes.append(Route("/gemini-webhooks", _gemini_webhooks(verifier, emit, counts),
+                            methods=["POST"]))
+    return Starlette(routes=routes)
+
+
+def _gemini_webhooks(verifier: GeminiWebhookVerifier, emit: Emit,
+                     counts: Counter[str]) -> Callable[[Request], Awaitable[Response]]:
+    """The handler of ``POST /gemini-webhooks``; /healthz counts ``gemini_<outcome>``."""
+    seen = SeenDeliveries()
+
+    async def gemini_webhooks(request: Request) -> Response:
+        outcome, response = await answer(request)
+        counts[f"gemini_{outcome}"] += 1
+        return response
+
+    async def answer(request: Request) -> tuple[str, Response]:
+        if (body := await _read_body(request, MAX_DELIVERY)) is None:
+            return "too_large", _error(413, "body too large for a Gemini webhook delivery")
+        try:
+            ended = await run_in_threadpool(verifier.verify, request.headers, body)
+        except DeliveryRefused as exc:
+            log.warning("refused a Gemini webhook delivery (%s): %s", exc.refusal.value, exc)
+            return exc.refusal.value, _error(exc.refusal.status, str(exc))
+        if not seen.claim(ended.webhook_id):
+            return "duplicate", JSONResponse({"status": "duplicate", "name": ended.name})
+        try:
+            event = await run_in_threadpool(emit_gemini_job_ended, ended, emit)
+            if event is None:
+                raise RuntimeError("Prefect did not take the event")
+        except Exception:
+            seen.release(ended.webhook_id)
+            log.exception("could not announce %s of %s", ended.event_type, ended.name)
+            return "failed", _error(503, "could not announce the event now; deliver again")
+        log.info("Gemini webhook %s: %s %s", ended.webhook_id, ended.event_type, ended.name)
+        return "emitted", JSONResponse({"status": "emitted", "event": ended.prefect_event,
+                                        "name": ended.name})
+
+    return gemini_webhooks
 
 
 def _check_token(request: Request, expected: bytes) -> Response | None:
@@ -132,12 +203,12 @@ def _check_token(request: Request, expected: bytes) -> Response | None:
     return None
 
 
-async def _read_body(request: Request) -> bytes | None:
-    """The body, or None past MAX_BODY (read no further: nobody fills our memory)."""
+async def _read_body(request: Request, limit: int = MAX_BODY) -> bytes | None:
+    """The body, or None past ``limit`` (read no further: nobody fills our memory)."""
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_BODY:
+        if len(body) > limit:
             return None
     return bytes(body)
 

@@ -12,6 +12,7 @@ import importlib
 from enum import StrEnum
 from typing import Any
 
+from flashfirst.tasks.gemini_events import BATCH_ENDED_EVENTS
 from flashfirst.tasks.object_events import GCS_FINALIZED
 from prefect import Flow
 from pydantic import BaseModel, Field
@@ -155,6 +156,15 @@ def deployment_specs(site: SiteSettings) -> list[DeploymentSpec]:
             "progress.",
             schedules=[Schedule(interval_s=site.collect_interval_s)],
             concurrency_limit=1, collision_strategy=Collision.CANCEL_NEW),
+        DeploymentSpec(
+            name="collect-on-webhook", module="flashfirst.flows.collect_batches",
+            attribute="collect_batch_job",
+            description="Finish the batch run waiting for the job a Gemini webhook says "
+            "has ended.",
+            triggers=[Trigger(
+                expect=BATCH_ENDED_EVENTS, match={"prefect.resource.id": "gemini.batch.*"},
+                parameters={"job": "{{ event.resource['gemini.name'] }}"})],
+            concurrency_limit=2, collision_strategy=Collision.ENQUEUE),
         DeploymentSpec(
             name="poll", module="flashfirst.flows.poll_bucket", attribute="poll_bucket",
             description="For buckets without notifications: announce new objects.",

@@ -69,8 +69,8 @@ def site_for(bridge: BridgeSettings) -> SiteSettings:
 @contextlib.contextmanager
 def bridge_in_background(settings: BridgeSettings) -> Iterator[str | None]:
     """The bridge on a thread of this process while the block runs; yields its URL, or
-    None without a token (Pub/Sub push needs a shared secret, the bridge never runs open)."""
-    if settings.token is None:
+    None without a token or Gemini webhook secret (the bridge never runs open)."""
+    if settings.token is None and not settings.takes_gemini_webhooks:
         yield None
         return
     import uvicorn

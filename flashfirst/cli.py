@@ -74,6 +74,30 @@ def progress_bar(enabled: bool) -> Iterator[None]:
             stop()
 
 
+webhooks = typer.Typer(help="Gemini webhooks: the end of long jobs pushed to the bridge.",
+                       no_args_is_help=True)
+app.add_typer(webhooks, name="webhooks")
+
+
+@webhooks.command("register")
+def register_webhook(uri: Annotated[str, typer.Argument(
+        help="The bridge's public /gemini-webhooks URL.")]) -> None:
+    """Create the project's static webhook once; print its secret for the bridge's .env."""
+    from flashfirst.client import make_client
+    from flashfirst.webhook_setup import register_webhook as register
+
+    registered = register(make_client(require_settings(emulator=False)), uri)
+    if not registered.created or registered.secret is None:
+        console.print(f"webhook {registered.webhook_id} already delivers to {uri}; its "
+                      "secret was shown when it was created (rotate it if it is lost).")
+        return
+    console.print(f"created webhook {registered.webhook_id}. The line on stdout is its "
+                  "signing secret, shown this once: put it in the bridge's environment "
+                  "(e.g. `>> .env`), nowhere else.")
+    out.print(f"FLASHFIRST_BRIDGE_GEMINI_WEBHOOK_SECRET={registered.secret.get_secret_value()}",
+              highlight=False, soft_wrap=True)
+
+
 @app.command()
 def prices(stale_days: Annotated[int, typer.Option(
                help="List rows in force read more than this many days ago.")] = 60,

@@ -229,6 +229,10 @@ class InferenceSettings(BaseModel):
     batch_file_max_bytes: int = Field(
         2_000_000_000, gt=0, description="Split a batch into several jobs when its JSONL file "
         "would pass this size (the API takes files up to 2 GB, same page).")
+    batch_webhook_uris: list[str] = Field(
+        default_factory=list, description="Gemini pushes each batch job's end to these URIs "
+        "(a dynamic webhook, e.g. the bridge's /gemini-webhooks) instead of the project's "
+        "static webhooks; Gemini Developer API only.")
     shared_rate_limits: bool = Field(
         False, description="Share RPM across runs and workers through Prefect global "
         "concurrency limits named gemini-rpm-<model> (needs a Prefect server).")

@@ -1,19 +1,25 @@
-"""The collect-batches flow: finish every run that submitted its batches and ended.
+"""The collect-batches flows: finish the runs that submitted their batches and ended.
 
-A scheduled collector rather than a suspended flow run resumed by an automation: nothing
-emits an event when a Gemini batch job ends, so something has to poll either way; one
-short run every few minutes polls every waiting job at once, holds no worker in between,
-and keeps working across worker restarts. Finishing a run is running it again: the batch
-ledger re-attaches it to its jobs, so nothing is submitted or paid for twice."""
+``collect_batch_job`` is started by the ``gemini.batch.*`` event the bridge emits for a
+Gemini webhook delivery: it looks at exactly the named job (a ``batches.get``, never an
+inference from a list) and finishes the parked run waiting for it, holding a worker only
+while it collects. ``collect_batches`` runs on a schedule as the fallback for lost
+deliveries: one short run polls every waiting job at once. Finishing a run is running it
+again: the batch ledger re-attaches it to its jobs, so nothing is submitted or paid for
+twice; whichever path comes second finds nothing parked."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from flashfirst.flows.analyze import analyze
-from flashfirst.tasks.batches import check_batch_jobs, list_parked_runs
-from prefect import flow
+from flashfirst.tasks.batches import JobStatus, check_batch_jobs, list_parked_runs
+from prefect import flow, get_run_logger
 from pydantic import BaseModel, Field
 
+from flashfirst.inference.parked import ParkedRun
 from flashfirst.overrides import RunOverrides, in_process_settings, settings_for_run
+from flashfirst.settings import Settings
 
 
 class CollectReport(BaseModel):
@@ -32,7 +38,34 @@ def collect_batches(overrides: RunOverrides | None = None) -> CollectReport:
     """
     settings = settings_for_run(overrides)
     runs = list_parked_runs(settings)
-    statuses = check_batch_jobs(runs, settings)
+    return _finish_ended(runs, check_batch_jobs(runs, settings), settings, "poll")
+
+
+class JobCollected(CollectReport):
+    job: str = Field(description="The batch job the event named.")
+    path: Literal["webhook", "poll"] = "webhook"
+
+
+@flow(name="collect-batch-job")
+def collect_batch_job(job: str, overrides: RunOverrides | None = None) -> JobCollected:
+    """Finish the run waiting for ``job``, which Gemini says has ended.
+
+    Args:
+        job: The batch job's name (``batches/...``), from the event's resource.
+        overrides: Run-form knobs; the rest comes from the worker's environment.
+    """
+    settings = settings_for_run(overrides)
+    runs = [run for run in list_parked_runs(settings) if job in run.jobs]
+    if not runs:
+        get_run_logger().info("no parked run waits for %s (already finished, or not ours)",
+                              job)
+    report = _finish_ended(runs, check_batch_jobs(runs, settings), settings, "webhook")
+    return JobCollected(job=job, **report.model_dump())
+
+
+def _finish_ended(runs: list[ParkedRun], statuses: list[JobStatus], settings: Settings,
+                  path: str) -> CollectReport:
+    """Run again each parked run whose jobs have all ended; the others keep waiting."""
     report = CollectReport()
     for run in runs:
         if not all(s.ended for s in statuses if s.run_id == run.run_id):
@@ -42,6 +75,8 @@ def collect_batches(overrides: RunOverrides | None = None) -> CollectReport:
             state = analyze(run.params, return_state=True)
         if state.is_completed():
             report.finished.append(run.run_id)
+            get_run_logger().info("run %s finished by %s (jobs %s)", run.run_id, path,
+                                  ", ".join(run.jobs))
         else:
             report.failed[run.run_id] = state.message or state.name
     return report

@@ -195,7 +195,7 @@ def infer_batch(jobs: list[InferenceJob], run: InferenceRun) -> ChunkResult:
         shared.answers(run.state_root), budget,
         BatchLedger(shared.storage, run.state_root), poll_s=settings.inference.batch_poll_s,
         on_progress=_batch_progress(), wait=not run.collect_later,
-        policy=run.policy, catalogue=shared.catalogue)
+        policy=run.policy, catalogue=shared.catalogue, run_id=run.run_id)
     try:
         outcome = runner.run(jobs)
     finally:

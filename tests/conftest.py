@@ -7,5 +7,6 @@ pytest_plugins = [
     "fixtures.prefect",
     "fixtures.pubsub",
     "fixtures.browser",
+    "fixtures.webhooks",
     "pytester",
 ]

@@ -14,32 +14,27 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fixtures.gcs import GcsEmulator, stop
-from fixtures.prefect import PrefectServer
+from fixtures.prefect import (
+    PrefectServer,
+    completed_run,
+    deployment_runs,
+    forget_deployment,
+    served_deployment,
+    wait_for,
+)
 from fixtures.pubsub import NOTIFY_TOPIC, UPLOADS_BUCKET, Bridge, EmulatorProcess, gcs_notification
 from google.cloud import pubsub_v1
 
 from flashfirst.storage import Storage, split_gcs
 
 DEPLOYMENT = "on-upload/gcs"
-
-
-def wait_for(check: Any, what: str, deadline_s: float = 120) -> Any:
-    """Poll ``check`` until it returns something truthy; fail naming ``what``."""
-    end = time.monotonic() + deadline_s
-    while not (found := check()):
-        if time.monotonic() > end:
-            raise AssertionError(f"no {what} after {deadline_s} s")
-        time.sleep(0.5)
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -65,45 +60,12 @@ def served(prefect_server: PrefectServer, gcs_notifying_server: GcsEmulator,
                                 start_new_session=True)
     api = prefect_server.api_url
     try:
-        deployment = wait_for(lambda: served_deployment(api, proc, log), "served deployment")
+        deployment = wait_for(lambda: served_deployment(
+            api, DEPLOYMENT, proc, log, **{"gcs.bucket": UPLOADS_BUCKET}), "served deployment")
         yield deployment
     finally:
         stop(proc)
-        httpx.delete(f"{api}/automations/owned-by/prefect.deployment.{deployment['id']}",
-                     timeout=30)
-        httpx.delete(f"{api}/deployments/{deployment['id']}", timeout=30)
-
-
-def served_deployment(api: str, proc: subprocess.Popen[bytes], log: Path
-                      ) -> dict[str, Any] | None:
-    """The deployment once it is registered with a trigger on our bucket, else None."""
-    if proc.poll() is not None:
-        raise RuntimeError(f"serve exited {proc.returncode}:\n{log.read_text()[-3000:]}")
-    response = httpx.get(f"{api}/deployments/name/{DEPLOYMENT}", timeout=30)
-    if response.status_code != 200:
-        return None
-    deployment = response.json()
-    automations = httpx.post(f"{api}/automations/filter", json={}, timeout=30).json()
-    ready = any(a["trigger"].get("match", {}).get("gcs.bucket") == UPLOADS_BUCKET and
-                any(x.get("deployment_id") == deployment["id"] for x in a["actions"])
-                for a in automations)
-    return deployment if ready else None
-
-
-def runs_for(api: str, deployment_id: str, uri: str) -> list[dict[str, Any]]:
-    runs = httpx.post(f"{api}/flow_runs/filter", json={
-        "flow_runs": {"deployment_id": {"any_": [deployment_id]}}, "limit": 200},
-        timeout=30).json()
-    return [r for r in runs if r["parameters"].get("uri") == uri]
-
-
-def finished_run(api: str, deployment_id: str, uri: str) -> dict[str, Any] | None:
-    for run in runs_for(api, deployment_id, uri):
-        if run["state"]["type"] in ("FAILED", "CRASHED", "CANCELLED"):
-            raise AssertionError(f"run {run['name']}: {run['state']['message']}")
-        if run["state"]["type"] == "COMPLETED":
-            return run
-    return None
+        forget_deployment(api, deployment["id"])
 
 
 def test_an_uploaded_file_is_analyzed_once_by_the_served_deployment(
@@ -113,7 +75,7 @@ def test_an_uploaded_file_is_analyzed_once_by_the_served_deployment(
     uri = f"{uploads_bucket}/incoming/{uuid.uuid4().hex}.txt"
     generation = Storage().write_text(uri, "The parcel came two days late; refund asked.")
 
-    run = wait_for(lambda: finished_run(prefect_server.api_url, served["id"], uri),
+    run = wait_for(lambda: completed_run(prefect_server.api_url, served["id"], uri=uri),
                    f"completed run for {uri}")
 
     assert run["parameters"] == {"uri": uri, "generation": generation}
@@ -138,7 +100,7 @@ def test_an_uploaded_file_is_analyzed_once_by_the_served_deployment(
         "duplicate"
     wait_for(lambda: bridge.stats().get("duplicate", 0) >= duplicates + 2,
              "second duplicate at the bridge")
-    assert len(runs_for(prefect_server.api_url, served["id"], uri)) == 1
+    assert len(deployment_runs(prefect_server.api_url, served["id"], uri=uri)) == 1
     assert emulator_process.calls_to("generateContent") == calls_before + 1
 
 
@@ -155,5 +117,5 @@ def test_a_notification_without_the_right_token_starts_no_run(
     assert httpx.post(url, json=envelope, timeout=30).status_code == status
     assert prefect_server.read_events("gcs.object.finalized",
                                       f"gcs.object.{UPLOADS_BUCKET}/{name}#1") == []
-    assert runs_for(prefect_server.api_url, served["id"],
-                    f"gs://{UPLOADS_BUCKET}/{name}") == []
+    assert deployment_runs(prefect_server.api_url, served["id"],
+                           uri=f"gs://{UPLOADS_BUCKET}/{name}") == []

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 from fixtures.gcs import GcsEmulator, stop
-from fixtures.prefect import PrefectServer
+from fixtures.prefect import PrefectServer, wait_for
 from flashfirst.tasks.object_events import StoredObject, emit_object_finalized
 
 from flashfirst.emulator import EmbeddedEmulator
@@ -23,15 +23,6 @@ from flashfirst.storage import Storage
 
 DEPLOYMENT = "on-upload-window/gcs-window"
 WINDOW_S = 8
-
-
-def wait_for(check: Any, what: str, deadline_s: float = 180) -> Any:
-    end = time.monotonic() + deadline_s
-    while not (found := check()):
-        if time.monotonic() > end:
-            raise AssertionError(f"no {what} after {deadline_s} s")
-        time.sleep(0.5)
-    return found
 
 
 def runs_of(api: str, deployment_id: str) -> list[dict[str, Any]]:
@@ -74,7 +65,7 @@ def test_a_burst_of_uploads_starts_one_run_that_analyzes_them_all(
                      and found["id"] in str(a["actions"])]
             return found if owned else None
 
-        deployment = wait_for(registered, "served deployment with its trigger")
+        deployment = wait_for(registered, "served deployment with its trigger", 180)
         storage = Storage()
         for i in range(6):  # the burst: six files written and announced at once
             uri = f"gs://{gcs_bucket}/incoming/note{i}.txt"
@@ -88,7 +79,7 @@ def test_a_burst_of_uploads_starts_one_run_that_analyzes_them_all(
                 log.read_text()[-3000:]
             return [r for r in runs if r["state_type"] == "COMPLETED"]
 
-        [run] = wait_for(completed, "completed window run")
+        [run] = wait_for(completed, "completed window run", 180)
         time.sleep(WINDOW_S + 2)  # long enough for a second run to have been started
         assert len(runs_of(api, deployment["id"])) == 1
         assert run["parameters"]["window_s"] == WINDOW_S

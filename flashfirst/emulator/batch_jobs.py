@@ -38,6 +38,7 @@ class BatchJob:
     outcome: str = "SUCCEEDED"  # how the job ends at done_at (scripted in BatchTiming)
     outcome_message: str | None = None
     shuffle_output: bool = False
+    webhook_config: Json | None = None  # the create call's {"uris", "user_metadata"}
 
     @property
     def name(self) -> str:

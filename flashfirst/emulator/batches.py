@@ -70,7 +70,8 @@ async def create_batch(request: Request) -> Response:
                        + timing.running_s_per_request * len(items),
                        display_name=get(batch, "displayName"), input_file=input_file,
                        outcome=timing.outcome, outcome_message=timing.outcome_message,
-                       shuffle_output=timing.shuffle_output)
+                       shuffle_output=timing.shuffle_output,
+                       webhook_config=get(batch, "webhookConfig"))
         with state.lock:
             state.batches[job.id] = job
             state.save(job)

@@ -207,6 +207,24 @@ class BatchTiming(BaseModel):
         "none for files): callers must map answers by key.")
 
 
+class WebhookDelivery(BaseModel):
+    """How the emulator delivers webhooks: at least once, as Gemini promises (retried with
+    exponential backoff while the receiver answers non-2xx), with faults on demand."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retry_base_s: float = Field(0.5, gt=0, description="First retry after this (real time), "
+                                "doubling per attempt.")
+    retry_max_s: float = Field(60.0, gt=0, description="Longest wait between attempts.")
+    give_up_after_s: float = Field(24 * 3600, gt=0, description="Stop retrying after this "
+                                   "(Gemini: 24 h).")
+    timeout_s: float = Field(10.0, gt=0, description="Per attempt.")
+    duplicate_share: float = Field(0.0, ge=0, le=1, description="Share of deliveries sent "
+                                   "twice (same webhook-id), as at-least-once allows.")
+    drop_share: float = Field(0.0, ge=0, le=1, description="Share of job ends never "
+                              "delivered (a lost delivery: polling must finish the job).")
+
+
 class EmulatorConfig(BaseModel):
     """Everything the emulator does differently from run to run."""
 
@@ -225,6 +243,7 @@ class EmulatorConfig(BaseModel):
     batch: BatchTiming = BatchTiming()
     tiers: TierConfig = TierConfig()
     faults: Faults = Faults()
+    webhooks: WebhookDelivery = WebhookDelivery()
     models: list[EmulatedModel] = Field(default_factory=default_models)
     scripts: list[Script] = Field(default_factory=list)
     quota_window_s: float = Field(

@@ -23,6 +23,7 @@ from flashfirst.emulator import (
     models,
     platform,
     platform_batches,
+    webhooks,
 )
 from flashfirst.emulator.config import EmulatorConfig, Script
 from flashfirst.emulator.control import EmulatorControl
@@ -76,7 +77,8 @@ def _api_routes() -> list[Route]:
         (f"{v}/models/{{model}}:streamGenerateContent", generate.stream_generate_content,
          ["POST"]),
         (f"{v}/models/{{model}}:countTokens", generate.count_tokens, ["POST"]),
-        (f"{v}/models/{{model}}:batchGenerateContent", batches.create_batch, ["POST"]),
+        (f"{v}/models/{{model}}:batchGenerateContent",
+         webhooks.watching(batches.create_batch), ["POST"]),
         (f"{v}/models/{{model}}", models.get_model, ["GET"]),
         (f"{v}/models", models.list_models, ["GET"]),
         (f"{v}/tunedModels", models.list_tuned_models, ["GET"]),
@@ -95,6 +97,12 @@ def _api_routes() -> list[Route]:
         (f"{v}/batches", batches.list_batches, ["GET"]),
         (f"{v}/batches/{{batch_id}}", batches.get_batch, ["GET"]),
         (f"{v}/batches/{{batch_id}}", batches.delete_batch, ["DELETE"]),
+        (f"{v}/webhooks/{{webhook_id}}:ping", webhooks.ping_webhook, ["POST"]),
+        (f"{v}/webhooks", webhooks.create_webhook, ["POST"]),
+        (f"{v}/webhooks", webhooks.list_webhooks, ["GET"]),
+        (f"{v}/webhooks/{{webhook_id}}", webhooks.get_webhook, ["GET"]),
+        (f"{v}/webhooks/{{webhook_id}}", webhooks.update_webhook, ["PATCH"]),
+        (f"{v}/webhooks/{{webhook_id}}", webhooks.delete_webhook, ["DELETE"]),
     ]
     interaction_table: list[tuple[str, Handler, list[str]]] = [
         (f"{v}/interactions", interactions.create_interaction, ["POST"]),
@@ -181,6 +189,7 @@ def _control_routes(control: EmulatorControl) -> list[Route]:
         Route("/_emulator/scripts", post_script, methods=["POST"]),
         Route("/_emulator/scripts", delete_scripts, methods=["DELETE"]),
         Route("/_emulator/clock", post_clock, methods=["POST"]),
+        Route("/.well-known/gemini-webhooks-jwks.json", webhooks.jwks, methods=["GET"]),
     ]
 
 
@@ -234,4 +243,5 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
     app = Starlette(routes=_control_routes(control) + _api_routes(),
                     exception_handlers={404: not_found_handler, 405: not_found_handler})
     app.state.emulator = state
+    app.state.webhooks = webhooks.WebhookHub(state)
     return EmulatorApp(app, state, control)

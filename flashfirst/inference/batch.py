@@ -99,7 +99,7 @@ class BatchRunner:
                  poll_s: float = 2.0, sleep: Callable[[float], object] | None = None,
                  on_progress: Progress | None = None, wait: bool = True,
                  policy: RoutingPolicy | None = None, catalogue: Catalogue | None = None,
-                 stop: StopRequest = STOP) -> None:
+                 stop: StopRequest = STOP, run_id: str | None = None) -> None:
         self.client, self.settings, self.prices = client, settings, prices
         # Thinking and output cap per task, as online requests carry them.
         self.policy = policy or load_routing_policy(settings.routing_policy_path)
@@ -110,6 +110,7 @@ class BatchRunner:
         self.poll_s, self._on_progress = poll_s, on_progress
         self._sleep = sleep or stop.sleep  # a stop wakes the wait at once
         self.wait = wait  # False: submit, look once, and leave the rest to a collector
+        self.run_id = run_id  # in each job's webhook user_metadata: which run to finish
         self.backend = backend_id(settings)
         self.batch_names: list[str] = []
         self.failures: list[BatchFailure] = []
@@ -255,11 +256,20 @@ class BatchRunner:
                 file=io.BytesIO(part.jsonl or b""),
                 config=types.UploadFileConfig(mime_type="application/jsonl", display_name=name))
             src = input_file = uploaded.name
-        batch = self.client.batches.create(
-            model=model, src=src, config=types.CreateBatchJobConfig(display_name=name))
+        batch = self.client.batches.create(model=model, src=src, config=types.CreateBatchJobConfig(
+            display_name=name, webhook_config=self._webhook_config(key, part.part)))
         log.info("created batch job %s (%d requests, %s)", batch.name, len(part.keys),
                  f"JSONL {input_file}" if input_file else "inline")
         return SubmittedJob(name=batch.name, part=part.part, input_file=input_file)
+
+    def _webhook_config(self, key: str, part: int) -> types.WebhookConfig | None:
+        """What Gemini's webhook delivery echoes back: the run and request group this job
+        belongs to (and the dynamic URIs, when configured). Vertex refuses the field."""
+        if self.client.vertexai:
+            return None
+        uris = self.settings.inference.batch_webhook_uris
+        return types.WebhookConfig(uris=uris or None, user_metadata={
+            "flashfirst_run_id": self.run_id, "flashfirst_request_key": key, "part": part})
 
     # -- wait -----------------------------------------------------------------------------
 

@@ -1,0 +1,62 @@
+"""Collecting on the event: the flow a gemini.batch.* event starts finishes exactly the
+parked run waiting for the named job, on that job (nothing submitted twice); the scheduled
+poll then finds nothing left, and an event about a job no run waits for changes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from flashfirst.flows.analyze import analyze_with
+from flashfirst.flows.collect_batches import collect_batch_job, collect_batches
+from flashfirst.tasks.batches import BatchSubmitted
+
+from flashfirst.emulator import EmbeddedEmulator
+from flashfirst.items import WorkItem
+from flashfirst.overrides import in_process_settings
+from flashfirst.params import AnalyzeParams, RunMode
+from flashfirst.settings import Settings
+
+
+def park_a_run(settings: Settings, output: Path, prefix: str) -> BatchSubmitted:
+    items = [WorkItem(id=f"{prefix}{i}", text=f"Note {prefix} {i}") for i in range(2)]
+    submitted = analyze_with(AnalyzeParams(items=items, mode=RunMode.BATCH,
+                                           collect_later=True, output=str(output)), settings)
+    assert isinstance(submitted, BatchSubmitted) and len(submitted.jobs) == 1
+    return submitted
+
+
+def test_the_event_of_a_jobs_end_finishes_exactly_the_run_waiting_for_it(
+        prefect_api, run_settings: Settings, emulator: EmbeddedEmulator,
+        tmp_path: Path) -> None:
+    emulator.control.configure(batch={"pending_s": 600, "running_s": 60})
+    first = park_a_run(run_settings, tmp_path / "first", "a")
+    second = park_a_run(run_settings, tmp_path / "second", "b")
+    emulator.control.advance_clock(600 + 60)  # both jobs end; the event names the first
+
+    with in_process_settings(run_settings):
+        collected = collect_batch_job(job=first.jobs[0])
+        polled = collect_batches()
+
+    assert (collected.job, collected.path) == (first.jobs[0], "webhook")
+    assert collected.finished == [first.run_id] and collected.waiting == []
+    lines = (tmp_path / "first" / "results.jsonl").read_text().splitlines()
+    assert [json.loads(line)["error"] for line in lines] == [None, None]
+    # The other run was left to its own event (or the poll, which finishes it now).
+    assert polled.finished == [second.run_id]
+    assert emulator.stats.batches_created == 2  # each run re-attached to its own job
+
+
+def test_an_event_about_a_job_no_run_waits_for_changes_nothing(
+        prefect_api, run_settings: Settings, emulator: EmbeddedEmulator,
+        tmp_path: Path) -> None:
+    emulator.control.configure(batch={"pending_s": 600, "running_s": 60})
+    parked = park_a_run(run_settings, tmp_path / "out", "c")
+
+    with in_process_settings(run_settings):
+        collected = collect_batch_job(job="batches/not-ours")
+        still = collect_batches()
+
+    assert collected.finished == [] and collected.waiting == []
+    assert still.waiting == [parked.run_id]
+    assert not (tmp_path / "out" / "results.jsonl").exists()
