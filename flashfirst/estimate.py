@@ -22,6 +22,7 @@ from flashfirst.errors import BudgetExceeded, RefusedBeforeCall
 from flashfirst.inference.engine import InferenceJob
 from flashfirst.inference.request import build_request, request_contents
 from flashfirst.items import TaskKind
+from flashfirst.priced_as import price_row_model
 from flashfirst.prices import PriceTable, usd
 from flashfirst.router import RoutingPolicy
 from flashfirst.skipped import SkippedInput, skipped_line
@@ -154,8 +155,8 @@ def _thoughts(job: InferenceJob, model: str, policy: RoutingPolicy, figures: Thi
 
 
 def _billed_as(model: str, prices: PriceTable, models: Catalogue) -> str:
-    served = models.served_id(model)
-    return served if served in prices.models else model
+    """The row that will price ``model``'s calls today: as the cost stage picks it."""
+    return price_row_model(model, None, None, prices, models)
 
 
 def check_budget(estimate: RunEstimate) -> None:
