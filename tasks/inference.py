@@ -115,8 +115,18 @@ async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str
         budget.settle()
     answers.sync()
     if not_run := sum(1 for r in results if stopped(r)):
-        logger.info("%d items not sent: %s", not_run, STOP.reason)
+        logger.info("%d items not sent: %s", not_run, stop_reason())
     return ChunkResult(results=list(results), cache_api_calls=manager.api_calls)
+
+
+# Task bodies ask through these functions, never name STOP: a task a Dask worker runs is
+# pickled by value with the globals it names, and the stop request holds a lock.
+def stop_requested() -> bool:
+    return STOP.requested
+
+
+def stop_reason() -> str:
+    return STOP.reason
 
 
 def stopped(result: ItemResult) -> bool:
@@ -201,7 +211,7 @@ def infer_batch(jobs: list[InferenceJob], run: InferenceRun) -> ChunkResult:
     finally:
         budget.settle()
     logger = get_run_logger()
-    if outcome.parked and STOP.requested:
+    if outcome.parked and stop_requested():
         logger.warning("stopped while batch jobs %s run: they are not cancelled (already "
                        "paid for); a later run collects them", ", ".join(outcome.parked))
         return ChunkResult(results=left_in_batch(outcome.results, outcome.parked),
