@@ -61,8 +61,8 @@ def automations_of(server: PrefectServer, deployment_id: str) -> list[dict[str, 
 
 def test_deploy_all_registers_every_deployment_from_the_installed_package(
         deployed: dict[str, dict[str, Any]]) -> None:
-    assert sorted(deployed) == ["batch", "collect-batches", "gcs", "gcs-window", "hourly",
-                                "manual", "poll", "scheduled"]
+    assert sorted(deployed) == ["batch", "collect-batches", "collect-on-webhook", "gcs",
+                                "gcs-window", "hourly", "manual", "poll", "scheduled"]
     assert all(d["pull_steps"] == [] for d in deployed.values()), "no code to pull"
     assert deployed["scheduled"]["entrypoint"] == "flashfirst.deployments.entrypoints.analyze"
     assert deployed["manual"]["parameters"] == {"params": {"source": SITE["manual_source"]}}
@@ -80,7 +80,8 @@ def test_schedules_and_concurrency_limits_are_registered(
     limits = {name: (d["global_concurrency_limit"] or {}).get("limit")
               for name, d in deployed.items()}
     assert limits == {"scheduled": 1, "manual": None, "batch": None, "gcs": 4, "hourly": 1,
-                      "poll": 1, "collect-batches": 1, "gcs-window": 2}
+                      "poll": 1, "collect-batches": 1, "gcs-window": 2,
+                      "collect-on-webhook": 2}
     assert deployed["gcs"]["concurrency_options"]["collision_strategy"] == "ENQUEUE"
     assert deployed["scheduled"]["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
 
