@@ -142,7 +142,7 @@ def test_a_command_line_run_cancelled_in_the_prefect_ui_stops_and_marks_items_ca
         [flow_run] = [r for r in httpx.post(
             f"{prefect_server.api_url}/flow_runs/filter", json={"flow_runs": {
                 "start_time": {"after_": datetime.fromtimestamp(started, UTC).isoformat()}}},
-            timeout=30).json() if r["parameters"]["params"].get("output") == str(output)]
+            timeout=30).json() if r["parameters"].get("params", {}).get("output") == str(output)]
         paid_at_cancel = billed(emulator)
         httpx.post(f"{prefect_server.api_url}/flow_runs/{flow_run['id']}/set_state",
                    json={"state": {"type": "CANCELLING"}}, timeout=30).raise_for_status()
@@ -152,7 +152,10 @@ def test_a_command_line_run_cancelled_in_the_prefect_ui_stops_and_marks_items_ca
             os.killpg(run.pid, signal.SIGKILL)
 
     assert run.returncode == 130, err[-3000:]
-    assert billed(emulator) - paid_at_cancel <= CONCURRENCY
+    # No signal arrives: the run sees the cancel on its watcher's next look (every 2 s), so
+    # besides the calls in flight it may still send those of that interval (about 1 s a
+    # call here, CONCURRENCY at a time); the rest (at least a third) is never sent.
+    assert billed(emulator) - paid_at_cancel <= 3 * CONCURRENCY
     results = read_results(output)
     not_sent = [r for r in results.values() if r["failure"]]
     assert len(not_sent) >= N // 3
