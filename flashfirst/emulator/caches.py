@@ -12,7 +12,14 @@ from flashfirst.emulator.generate import body_of, emulator, log_call
 from flashfirst.emulator.prompt_tokens import PromptCounter
 from flashfirst.emulator.resources import StoredCache
 from flashfirst.emulator.state import EmulatorState
-from flashfirst.emulator.wire import Json, digest, get, page, parse_duration, parse_timestamp
+from flashfirst.emulator.wire import (
+    Json,
+    digest,
+    get,
+    list_page,
+    parse_duration,
+    parse_timestamp,
+)
 
 _UPDATABLE = {"ttl", "expireTime", "expire_time", "name"}
 
@@ -142,12 +149,10 @@ async def list_caches(request: Request) -> Response:
     with state.lock:
         state.stats.count_call("cachedContents.list", None)
     try:
-        chunk, token = page(live_caches(state), request.query_params, 100, 1000)
+        answer = list_page(request.query_params, "cachedContents", live_caches(state),
+                           lambda c: c.resource(), 100, 1000)
     except ApiError as exc:
         return exc.response()
-    answer: Json = {"cachedContents": [c.resource() for c in chunk]}
-    if token:
-        answer["nextPageToken"] = token
     return JSONResponse(answer)
 
 

@@ -54,7 +54,7 @@ from flashfirst.emulator.generate import (
 from flashfirst.emulator.resources import StoredCache
 from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.tokens import TokenCount
-from flashfirst.emulator.wire import Json, get, page, timestamp
+from flashfirst.emulator.wire import Json, get, list_page, timestamp
 
 VERSIONS = ("v1", "v1beta1")  # the SDK sends v1beta1; Google's REST samples show v1
 PARENT = "/{version}/projects/{project}/locations/{location}"
@@ -287,11 +287,7 @@ async def list_caches(request: Request) -> Response:
 def listing(request: Request, key: str, items: list[Any],
             render: Callable[[Any], Json]) -> Response:
     """One page of a list answer, as the platform's list methods give it."""
-    chunk, token = page(items, request.query_params, 100, 1000)
-    answer: Json = {key: [render(item) for item in chunk]}
-    if token:
-        answer["nextPageToken"] = token
-    return JSONResponse(answer)
+    return JSONResponse(list_page(request.query_params, key, items, render, 100, 1000))
 
 
 async def update_cache(request: Request) -> Response:

@@ -115,6 +115,16 @@ def read_json(raw: bytes) -> Json:
     return body
 
 
+def list_page(query: Any, key: str, items: list[Any], render: Any, default_size: int,
+              max_size: int) -> Json:
+    """One page of a list answer: ``{key: [...], "nextPageToken": …}`` (no token at the end)."""
+    chunk, token = page(items, query, default_size, max_size)
+    answer: Json = {key: [render(item) for item in chunk]}
+    if token:
+        answer["nextPageToken"] = token
+    return answer
+
+
 def page(items: list[Any], query: Any, default_size: int,
          max_size: int) -> tuple[list[Any], str | None]:
     """Offset pagination: the token is the next offset, opaque to clients."""
