@@ -60,6 +60,17 @@ def test_flows_never_import_deployments():
     assert offenders("flows", {"flashfirst.deployments", "deployments"}) == {}
 
 
+def test_the_emulator_imports_nothing_of_the_product():
+    # It stands in for Google: code shared with the product would make every test that
+    # compares the two agree by construction.
+    product = {}
+    for path in sorted((ROOT / "flashfirst" / "emulator").rglob("*.py")):
+        if bad := {n for n in imported_modules(path)
+                   if reaches(n, {"flashfirst"}) and not reaches(n, {"flashfirst.emulator"})}:
+            product[str(path.relative_to(ROOT))] = bad
+    assert product == {}
+
+
 def test_no_module_imports_a_layer_by_its_folder_name():
     every = {folder: offenders(folder, set(LAYER_PACKAGES))
              for folder in ("flashfirst", *LAYER_PACKAGES, "tests", "bench")}
