@@ -16,10 +16,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from flashfirst.errors import ConfigError, RetiredModel, UnknownModelError
 from flashfirst.token_rules import MediaRules
+from flashfirst.user_input import UserInput
 
 
 class ThinkingLevel(StrEnum):
@@ -33,7 +34,7 @@ class ThinkingLevel(StrEnum):
     XHIGH = "xhigh"
 
 
-class ThinkingControl(BaseModel):
+class ThinkingControl(UserInput):
     control: Literal["budget", "level"]
     levels: list[ThinkingLevel] = Field(default_factory=list, description="Level models.")
     budget_ranges: list[tuple[int, int]] = Field(
@@ -55,7 +56,7 @@ class ThinkingControl(BaseModel):
         return any(lo <= budget <= hi for lo, hi in self.budget_ranges)
 
 
-class ModelInfo(BaseModel):
+class ModelInfo(UserInput):
     id: str
     tier: Literal["flash_lite", "flash", "pro"]
     family: str = Field(description="'2.5', '3' or '4': decides token rules and controls.")
@@ -101,7 +102,7 @@ class ModelInfo(BaseModel):
                                                or day >= self.served_by_since)
 
 
-class Catalogue(BaseModel):
+class Catalogue(UserInput):
     version: str
     notes: str = ""
     models: list[ModelInfo]

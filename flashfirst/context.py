@@ -12,11 +12,13 @@ from typing import Protocol
 from google.genai import types
 from pydantic import BaseModel, ConfigDict, Field
 
+from flashfirst.user_input import UserInput
+
 # Ids of the shared context's media items; no work item's id may start with it.
 CONTEXT_PREFIX = "context:"
 
 
-class SharedContext(BaseModel):
+class SharedContext(UserInput):
     """Run parameter: what every item of the run is asked against."""
 
     system_instruction: str | None = Field(

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 import jsonschema
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from flashfirst.checks import check_problem
 from flashfirst.extensions import kind_of
@@ -15,6 +15,7 @@ from flashfirst.failures import Failure, FailureKind
 from flashfirst.probe import MediaKind
 from flashfirst.settings import ModelTier
 from flashfirst.token_rules import MediaResolution, Modality
+from flashfirst.user_input import UserInput
 
 
 class TaskKind(StrEnum):
@@ -46,13 +47,11 @@ class FitPolicy(StrEnum):
     """Low media resolution, where the model's rules bill it less (video on 2.x)."""
 
 
-class MediaPolicy(BaseModel):
+class MediaPolicy(UserInput):
     """Token-reduction choices for one item's media. Unset fields take the run's default.
 
     Only these reduce tokens; 1 fps and 16 kHz alone cut bytes (Gemini samples at those
     rates itself)."""
-
-    model_config = ConfigDict(extra="forbid")  # a misspelt policy must not pass silently
 
     fps: float | None = Field(
         None, gt=0, le=1, description="Sample below 1 fps (fewer frames, fewer tokens).")
@@ -72,10 +71,8 @@ class MediaPolicy(BaseModel):
         "where that bills less; unset: such an item fails as too_long before any upload.")
 
 
-class WorkItem(BaseModel):
+class WorkItem(UserInput):
     """One unit of work: a source (URI or text), what to do with it, and how to check it."""
-
-    model_config = ConfigDict(extra="forbid")  # `respone_schema` is an error, not a no-op
 
     id: str = Field(description="Unique within the run; names the item in results and errors.")
     task: TaskKind = Field(TaskKind.SUMMARIZE, description="What to do; drives the route.")

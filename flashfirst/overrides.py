@@ -14,17 +14,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from flashfirst.settings import Settings, load_settings
+from flashfirst.user_input import UserInput
 
 _given: ContextVar[Settings | None] = ContextVar("flashfirst_settings", default=None)
 
 
-class RunOverrides(BaseModel):
+class RunOverrides(UserInput):
     """Run-form knobs; unset ones keep the worker's settings (FLASHFIRST_* variables)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     emulator: bool = Field(
         False, description="Answer from the embedded Gemini emulator (invented answers, no "

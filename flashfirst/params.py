@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from flashfirst.context import SharedContext
 from flashfirst.items import MediaPolicy, TaskKind, WorkItem
+from flashfirst.user_input import UserInput
 
 
 class RunMode(StrEnum):
@@ -16,7 +17,7 @@ class RunMode(StrEnum):
     AUTO = "auto"
 
 
-class AnalyzeParams(BaseModel):
+class AnalyzeParams(UserInput):
     items: list[WorkItem] = Field(
         default_factory=list, description="Items to analyze (or give a source instead).")
     source: str | None = Field(

@@ -20,12 +20,13 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from flashfirst.errors import ConfigError, UnknownModelError
 from flashfirst.items import ServiceTier, Usage
 from flashfirst.token_rules import Modality
+from flashfirst.user_input import UserInput
 
 MILLION = Decimal(1_000_000)
 When = date | datetime | None
 
 
-class LongContextPrices(BaseModel):
+class LongContextPrices(UserInput):
     """Prices applied to a whole call whose prompt is above the threshold."""
 
     threshold_tokens: int
@@ -34,7 +35,7 @@ class LongContextPrices(BaseModel):
     cached_input: Decimal
 
 
-class TierPrices(BaseModel):
+class TierPrices(UserInput):
     """A service tier's own published prices (instead of the table's multiplier)."""
 
     source: str = ""
@@ -44,7 +45,7 @@ class TierPrices(BaseModel):
     audio_input: Decimal | None = None
 
 
-class ModelPrices(BaseModel):
+class ModelPrices(UserInput):
     source: str = Field(description="Where the row was read.")
     read_on: str = Field(description="When it was read (YYYY-MM-DD).")
     effective_from: date | None = Field(None, description="First UTC day in force.")
@@ -75,9 +76,10 @@ class ModelPrices(BaseModel):
             return None
 
 
-class PriceTable(BaseModel):
+class PriceTable(UserInput):
     version: str
     currency: str = "USD"
+    unit: str = Field("per 1M tokens", description="What the rates are per (for readers).")
     notes: str = ""
     tier_multipliers: dict[ServiceTier, Decimal]
     cache_read_multipliers: dict[ServiceTier, Decimal] | None = Field(

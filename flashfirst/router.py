@@ -14,9 +14,10 @@ from flashfirst.items import Route, ServiceTier, TaskKind, WorkItem
 from flashfirst.probe import MediaKind
 from flashfirst.settings import ModelCatalogue, ModelTier
 from flashfirst.thinking import effort_rank
+from flashfirst.user_input import UserInput
 
 
-class RuleCondition(BaseModel):
+class RuleCondition(UserInput):
     task: TaskKind | None = None
     kind: MediaKind | None = None
     min_prompt_tokens: int | None = Field(None, ge=0)
@@ -29,13 +30,13 @@ class RuleCondition(BaseModel):
         )
 
 
-class RoutingRule(BaseModel):
+class RoutingRule(UserInput):
     when: RuleCondition
     tier: ModelTier
     reason: str
 
 
-class ServiceTierPolicy(BaseModel):
+class ServiceTierPolicy(UserInput):
     flex_min_deadline_s: float = Field(900, ge=0)
     allow_priority: bool = False
     priority_max_deadline_s: float = Field(60, ge=0)
@@ -44,7 +45,7 @@ class ServiceTierPolicy(BaseModel):
         "remains before the deadline.")
 
 
-class EscalationStep(BaseModel):
+class EscalationStep(UserInput):
     """One rung: ``think`` retries the same model at ``thinking`` (skipped when the call
     already thought that much); ``model`` moves a tier up, at ``thinking`` or the task's."""
 
@@ -56,7 +57,7 @@ def _default_ladder() -> list[EscalationStep]:
     return [EscalationStep(step="think", thinking="default"), EscalationStep(step="model")]
 
 
-class EscalationPolicy(BaseModel):
+class EscalationPolicy(UserInput):
     """What a failed validation may try next, cheapest first; at most two extra calls."""
 
     ladder: list[EscalationStep] = Field(default_factory=_default_ladder, max_length=2)
@@ -86,7 +87,7 @@ class Escalation(BaseModel):
     index: int = Field(description="Ladder position after this step.")
 
 
-class RoutingPolicy(BaseModel):
+class RoutingPolicy(UserInput):
     default_tier: ModelTier = ModelTier.FLASH
     tasks: dict[TaskKind, ModelTier] = Field(default_factory=dict)
     rules: list[RoutingRule] = Field(default_factory=list)
