@@ -85,8 +85,9 @@ def to_markdown(r: RunReport) -> str:
     lines += ["", "## Media", "",
               f"{m.items} media items: bytes {m.bytes_before:,} → {m.bytes_after:,}, tokens "
               f"{m.tokens_before:,} → {m.tokens_after:,}; {m.prepared_now} prepared now, "
-              f"{m.reused} reused, {m.uploaded} uploaded.", "", f"_{m.note}_", "",
-              "## Caches", ""]
+              f"{m.reused} reused, {m.uploaded} uploaded.", ""]
+    lines += [*(f"- {line}" for line in m.fitted), ""] if m.fitted else []
+    lines += [f"_{m.note}_", "", "## Caches", ""]
     lines += [f"- {d.model}: {d.reason}" for d in r.cache.decisions] or ["- no shared context"]
     lines += [f"- {r.cache.created} created, {r.cache.reused} reused, {r.cache.recreated} "
               f"recreated; {r.cache.calls_with_cache_hits} calls hit a cache; "
