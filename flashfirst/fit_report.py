@@ -7,7 +7,7 @@ saving; otherwise the lever's baseline is what was sent.
 
 from __future__ import annotations
 
-from flashfirst.items import FitPolicy, ItemResult
+from flashfirst.items import FitPolicy, FitRecord, ItemResult
 from flashfirst.ledger import MediaDelta
 from flashfirst.media.accounting import MediaStats
 
@@ -29,17 +29,21 @@ def fit_lines(results: list[ItemResult]) -> list[str]:
         fit = r.media.fit if r.media is not None else None
         if fit is None:
             continue
-        head = (f"{r.id}: fitted to {fit.model}'s {fit.window_tokens:,}-token window by "
-                f"{fit.policy.value}")
-        if fit.policy is FitPolicy.FPS and fit.fps is not None:
-            head += f" (sampled at {fit.fps:g} fps)"
-        if fit.segments:
-            spans = ", ".join(f"{a:g}-{b:g} s" for a, b in fit.segments)
-            head += f" into {len(fit.segments)} segments ({spans})"
-        head += f"; media tokens {fit.tokens_unfitted:,} -> {fit.tokens_fitted:,}"
+        head = fit_summary(r.id, fit)
         combine = sum(a.cost_usd for a in r.attempts if a.part == "combine")
         calls = f"; {len(r.attempts)} calls, ${r.cost_usd:.6f}" if r.attempts else ""
         if combine:
             calls += f" (the combining call ${combine:.6f})"
         lines.append(head + calls)
     return lines
+
+
+def fit_summary(item_id: str, fit: FitRecord) -> str:
+    head = (f"{item_id}: fitted to {fit.model}'s {fit.window_tokens:,}-token window by "
+            f"{fit.policy.value}")
+    if fit.policy is FitPolicy.FPS and fit.fps is not None:
+        head += f" (sampled at {fit.fps:g} fps)"
+    if fit.segments:
+        spans = ", ".join(f"{a:g}-{b:g} s" for a, b in fit.segments)
+        head += f" into {len(fit.segments)} segments ({spans})"
+    return head + f"; media tokens {fit.tokens_unfitted:,} -> {fit.tokens_fitted:,}"

@@ -116,7 +116,7 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None
     clock.mark(Stage.PLAN_ROUTES)
     budget = params.budget_usd if params.budget_usd is not None else settings.budget_usd
     if params.estimate_only or budget is not None:
-        estimate = estimate_run(pending, context, settings, budget)
+        estimate = estimate_run(pending, context, settings, budget, media.fitted())
         if params.estimate_only:
             return estimate.model_copy(update={"skipped_inputs": found.skipped})
     # A stopped run creates no cache: nothing more will be sent.

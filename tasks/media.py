@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from flashfirst.errors import FlashfirstError, MediaError
 from flashfirst.failures import Failure, FailureKind
+from flashfirst.fit_report import fit_summary
 from flashfirst.items import ItemMedia, ItemResult, MediaPolicy, WorkItem
 from flashfirst.media import MediaUploadError, PreparedMedia, prepare_media, resolve_policy
 from flashfirst.router import RoutingPolicy, route
@@ -117,6 +118,11 @@ class RunMedia(BaseModel):
         return RunMedia(prepared={**self.prepared, **other.prepared},
                         failures={**self.failures, **other.failures},
                         policies={**self.policies, **other.policies})
+
+    def fitted(self) -> list[str]:
+        """What fitting did to each item fitted to its window."""
+        return [fit_summary(i, p.stats.fit) for i, p in sorted(self.items_only().items())
+                if p.stats.fit is not None]
 
     def items_only(self) -> dict[str, PreparedMedia]:
         """Without the shared context's media (those are not work items)."""

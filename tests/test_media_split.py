@@ -15,6 +15,7 @@ from google import genai
 
 from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator
+from flashfirst.estimate import RunEstimate
 from flashfirst.failures import FailureKind
 from flashfirst.items import ItemResult, MediaPolicy, TaskKind, WorkItem
 from flashfirst.media import prepare_media, to_parts
@@ -178,3 +179,34 @@ def test_the_emulator_counts_each_segment_as_the_product_does(
         assert counted.total_tokens == segment.stats.tokens_after.total
     assert sum(s.stats.tokens_after.total for s in prepared.segments) \
         == prepared.stats.tokens_after.total
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_the_estimate_prices_a_split_item_as_its_calls_and_says_how_it_was_fitted(
+        five_hour_clip: Path, run_settings: Settings, emulator: EmbeddedEmulator) -> None:
+    item = WorkItem(id="dashcam", uri=str(five_hour_clip), task=TaskKind.SUMMARIZE,
+                    media_policy=MediaPolicy(fit="split"))
+    estimate = analyze_with(AnalyzeParams(items=[item], estimate_only=True), run_settings)
+    assert isinstance(estimate, RunEstimate)
+    assert (estimate.items, estimate.calls) == (1, 3)  # two segments and the combining call
+    assert estimate.input_tokens > 1_260_000  # every segment counted, by the API
+    [fitted] = estimate.fitted
+    assert "2 segments" in fitted and "1,260,000" in fitted, fitted
+    assert emulator.stats.calls_to("generateContent") == 0
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_a_text_item_over_the_window_beside_the_shared_context_is_refused_before_any_call(
+        handbook: Path, run_settings: Settings, emulator: EmbeddedEmulator,
+        tmp_path: Path) -> None:
+    """Text has no media stage: the request's own pre-flight refuses it."""
+    minutes = tmp_path / "minutes.txt"
+    minutes.write_text("The board met and agreed. " * 40_000)  # about 260,000 tokens
+    item = WorkItem(id="minutes", uri=str(minutes), task=TaskKind.SUMMARIZE)
+    report = run(AnalyzeParams(items=[item], context=SharedContext(documents=[str(handbook)])),
+                 run_settings)
+    [line] = report.items
+    assert line.failure_kind is FailureKind.TOO_LONG
+    cause = report.failures["minutes"]
+    assert "refused before any call" in cause and "shared context" in cause, cause
+    assert emulator.stats.calls_to("generateContent") == 0

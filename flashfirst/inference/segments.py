@@ -84,6 +84,18 @@ async def run_split(engine: Runs, job: InferenceJob) -> ItemResult:
     return result
 
 
+def calls_of(job: InferenceJob, answer_tokens: int) -> list[InferenceJob]:
+    """The calls a job will make, for the estimate: a split item's segments and its
+    combining call (over ``answer_tokens`` a segment, assumed); else the job itself."""
+    if not job.segments:
+        return [job]
+    n = len(job.segments)
+    calls = [segment_job(job, s, n) for s in job.segments]
+    if job.item.task is not TaskKind.TRANSCRIBE:
+        calls.append(combine_job(job, [" ".join(["word"] * answer_tokens)] * n))
+    return calls
+
+
 def split_jobs_online(jobs: list[InferenceJob], *, batch: bool
                       ) -> tuple[list[InferenceJob], list[ItemResult]]:
     """A split item needs its segments' answers before its combining call, which one
