@@ -208,6 +208,8 @@ def print_report(r: RunReport, console: Console | None = None) -> None:
         f"{m.tokens_after:,} · prepared {m.prepared_now}, reused {m.reused}, uploaded "
         f"{m.uploaded}\ncaches created {r.cache.created}, reused {r.cache.reused}, calls with "
         f"cache hits {r.cache.calls_with_cache_hits} · wall {r.wall_s:.1f}s")
+    for line in m.fitted:
+        console.print(f"fitted: {escape_markup(line)}", highlight=False)
     t = c.thinking
     if t.sample_calls:
         console.print(f"thinking lever: an estimate from {t.sample_calls} calibration calls "
