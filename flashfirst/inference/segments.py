@@ -16,7 +16,7 @@ import re
 from typing import Protocol
 
 from flashfirst.failures import FailureKind
-from flashfirst.inference.engine import InferenceJob
+from flashfirst.inference.job import InferenceJob
 from flashfirst.items import Attempt, ItemResult, ServiceTier, TaskKind, WorkItem
 from flashfirst.media.split import SegmentParts
 from flashfirst.probe import MediaKind
