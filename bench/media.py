@@ -8,10 +8,12 @@ plain ``ffmpeg`` command (median of a few interleaved runs), times faster than r
 which decode the stage chose, a second (reused) run, and bytes and tokens before/after for
 each policy. The last line is ``vs_ffmpeg=<ratio> x_realtime=<n> bytes_ratio=<after/before>
 vs_ffmpeg_noisy=<ratio> x_realtime_noisy=<n> vs_ffmpeg_gop1s=<ratio> x_realtime_gop1s=<n>
-cpu_vs_ffmpeg...=<ratio> long_fit_fps=<fps> long_fit_window_share=<share>`` (wall-time
-ratios, then the same in CPU seconds: on a machine shared with other work the CPU ratios
-move less; then the sampling rate ``{"fit": "fps"}`` chose for a 5-hour clip over Gemini
-3's window, and the share of the window its tokens take).
+cpu_vs_ffmpeg...=<ratio> long_fit_fps=<fps> long_fit_window_share=<share>
+long_split_segments=<n> long_split_window_share=<share>`` (wall-time ratios, then the
+same in CPU seconds: on a machine shared with other work the CPU ratios move less; then
+the sampling rate ``{"fit": "fps"}`` chose for a 5-hour clip over Gemini 3's window, and
+the share of the window its tokens take; then the segments ``{"fit": "split"}`` cut it
+into, and the largest segment's share of the window).
 
     python bench/media.py [--video-seconds 60] [--audio-seconds 600] [--repeat 5]
                           [--long-hours 5]
@@ -171,13 +173,18 @@ def compare(src: Path, kind: MediaKind, work: Path, repeat: int,
     return Figures(m(ours_s), m(inner_s), m(plain_s), m(ours_cpu), m(plain_cpu), prepared)
 
 
-def long_clip_fit(work: Path, hours: float) -> tuple[float, float]:
+def long_clip(work: Path, hours: float) -> Path:
     """A recording longer than Gemini 3's window (a dashcam day at 1 fps, tiny frames so it
-    is made in a second), fitted with ``{"fit": "fps"}``: the rate chosen and the share of
-    the window its tokens take."""
+    is made in a second)."""
     src = work / "dashcam-long.mp4"
     ffmpeg("-f", "lavfi", "-i", f"color=c=gray:s=32x18:r=1:d={int(hours * 3600)}",
            "-c:v", "libx264", "-preset", "ultrafast", "-g", "3600", str(src))
+    return src
+
+
+def long_clip_fit(src: Path, work: Path, hours: float) -> tuple[float, float]:
+    """The long clip fitted with ``{"fit": "fps"}``: the rate chosen and the share of the
+    window its tokens take."""
     item = WorkItem(id="dashcam", uri=str(src), media_policy=MediaPolicy(fit="fps"))
     started = time.perf_counter()
     prepared = prepare_media(item, Settings(storage_root=str(work / "store-long")), Storage(),
@@ -190,6 +197,24 @@ def long_clip_fit(work: Path, hours: float) -> tuple[float, float]:
           f"({s.tokens_after.total / window:.1%} of the window), frames {s.frames_before:,} -> "
           f"{s.frames_sent:,}, sampled at {prepared.video_fps} fps, prepared in {seconds:.1f} s")
     return prepared.video_fps or 1.0, s.tokens_after.total / window
+
+
+def long_clip_split(src: Path, work: Path, hours: float) -> tuple[int, float]:
+    """The long clip with ``{"fit": "split"}``: its segments, and the largest one's share
+    of the window (each is sent in a call of its own, the whole at the default rate)."""
+    item = WorkItem(id="dashcam", uri=str(src), media_policy=MediaPolicy(fit="split"))
+    started = time.perf_counter()
+    prepared = prepare_media(item, Settings(storage_root=str(work / "store-split")),
+                             Storage(), None, model="gemini-3.8-flash")
+    seconds = time.perf_counter() - started
+    s, window = prepared.stats, 1_048_576
+    largest = max(p.stats.tokens_after.total for p in prepared.segments)
+    spans = ", ".join(f"{p.span[0]:g}-{p.span[1]:g} s" for p in prepared.segments if p.span)
+    print(f'\nlong clip, {hours:g} h, media_policy {{"fit": "split"}}: '
+          f"{len(prepared.segments)} segments ({spans}), tokens {s.tokens_before.total:,} -> "
+          f"{s.tokens_after.total:,} in all, the largest {largest:,} "
+          f"({largest / window:.1%} of the window), prepared in {seconds:.1f} s")
+    return len(prepared.segments), largest / window
 
 
 def policy_table(src: Path, kind: MediaKind, work: Path,
@@ -257,7 +282,9 @@ def main() -> None:
               f"bytes ratio {a.prepared.stats.bytes_ratio:.3f}")
         policy_table(audio, MediaKind.AUDIO, work, AUDIO_POLICIES)
 
-        fit_fps, fit_share = long_clip_fit(work, args.long_hours)
+        long_src = long_clip(work, args.long_hours)
+        fit_fps, fit_share = long_clip_fit(long_src, work, args.long_hours)
+        segments, split_share = long_clip_split(long_src, work, args.long_hours)
 
         print("\nnote: 1 fps, 768 px and 16 kHz mono cut bytes, not tokens (Gemini samples "
               "at those rates itself); tokens fall only with the policies above.")
@@ -269,7 +296,8 @@ def main() -> None:
               f"vs_ffmpeg_gop1s={gop1s.ratio:.2f} x_realtime_gop1s={realtime / gop1s.ours_s:.1f} "
               f"cpu_vs_ffmpeg={clean.cpu_ratio:.2f} cpu_vs_ffmpeg_noisy={noisy.cpu_ratio:.2f} "
               f"cpu_vs_ffmpeg_gop1s={gop1s.cpu_ratio:.2f} "
-              f"long_fit_fps={fit_fps:.4f} long_fit_window_share={fit_share:.3f}")
+              f"long_fit_fps={fit_fps:.4f} long_fit_window_share={fit_share:.3f} "
+              f"long_split_segments={segments} long_split_window_share={split_share:.3f}")
 
 
 if __name__ == "__main__":

@@ -181,6 +181,14 @@ class RefusedBeforeCall(ConfigError):
     """An item asks its model for something the model does not take (thinking, an input
     type): refused before any call, the item fails as bad input, its siblings go on."""
 
+    kind = FailureKind.BAD_INPUT
+
+
+class OverWindow(RefusedBeforeCall):
+    """The item's tokens with the shared context's exceed the serving model's window."""
+
+    kind = FailureKind.TOO_LONG
+
 
 class ThinkingNotSupported(RefusedBeforeCall):
     """An item asks for thinking its model does not take; refused before any call."""

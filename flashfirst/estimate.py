@@ -52,6 +52,10 @@ class RunEstimate(BaseModel):
         default_factory=list, description="Files the source holds that no task takes.")
     warnings: list[str] = Field(default_factory=list, description="Caps below the thoughts "
                                 "expected: such answers may be starved (no text, billed).")
+    calls: int | None = Field(None, description="Calls the items will make (a split item "
+                              "makes one per segment and one combining them).")
+    fitted: list[str] = Field(default_factory=list, description="Items fitted to their "
+                              "model's window: how, and the tokens before and after.")
 
     def summary(self) -> str:
         skipped = skipped_line(self.skipped_inputs)
@@ -60,6 +64,8 @@ class RunEstimate(BaseModel):
                 f"{self.assumed_thinking_tokens:,} of them thinking, "
                 f"{self.thinking_source}): ${self.usd:.6f}"
                 + (f" against a budget of ${self.budget_usd}" if self.budget_usd else "")
+                + (f" in {self.calls} calls" if self.calls not in (None, self.items) else "")
+                + "".join(f"\nfitted: {f}" for f in self.fitted)
                 + (f"\n{skipped}" if skipped else "")
                 + "".join(f"\nwarning: {w}" for w in self.warnings))
 

@@ -45,6 +45,9 @@ class FitPolicy(StrEnum):
     """Lower the sampling rate to the highest that fits, never below ``fit_min_fps``."""
     RESOLUTION = "resolution"
     """Low media resolution, where the model's rules bill it less (video on 2.x)."""
+    SPLIT = "split"
+    """Cut into segments that each fit (on silence or scene changes where found), one call
+    per segment, the answers joined (online mode only)."""
 
 
 class MediaPolicy(UserInput):
@@ -68,7 +71,9 @@ class MediaPolicy(UserInput):
     fit: FitPolicy | None = Field(
         None, description="Media over the model's window: 'fps' samples at the highest rate "
         "that fits (not below media.fit_min_fps), 'resolution' uses low media resolution "
-        "where that bills less; unset: such an item fails as too_long before any upload.")
+        "where that bills less, 'split' sends segments that each fit and joins the answers "
+        "(transcripts concatenated, other tasks combined by one more call); unset: such an "
+        "item fails as too_long before any upload.")
 
 
 class WorkItem(UserInput):
@@ -225,10 +230,29 @@ class Attempt(BaseModel):
                       "the answer was starved by thinking), think (same model, more "
                       "thinking) or model (a tier up): the escalation step that made this "
                       "call.")
+    part: str | None = Field(None, description="An item split to fit its window: which of "
+                             "its calls, 'segment 2/5' or 'combine' (the answers joined).")
 
     @property
     def billed_model(self) -> str:
         return self.served_model or self.model
+
+
+class FitRecord(BaseModel):
+    """What fitting an item to its model's window did (``media_policy.fit``)."""
+
+    policy: FitPolicy
+    model: str = Field(description="The model whose window it was fitted to.")
+    window_tokens: int
+    tokens_unfitted: int = Field(description="Media tokens at the item's policy, unfitted.")
+    tokens_fitted: int = Field(description="Media tokens sent (all segments for a split).")
+    whole_fits_as_is: bool = Field(
+        False, description="The original at the default rate would have fitted: the "
+        "media lever counts its saving against it; otherwise fitting was needed, not saved.")
+    fps: float | None = Field(None, description="The sampling rate chosen by 'fps'.")
+    segments: list[tuple[float, float]] = Field(
+        default_factory=list, description="'split': each segment's span in the source (s), "
+        "overlap included.")
 
 
 class ItemMedia(BaseModel):
@@ -239,6 +263,7 @@ class ItemMedia(BaseModel):
     tokens_before: int = Field(description="Billed for the original sent unchanged.")
     tokens_after: int = Field(description="Billed for what was sent.")
     policy: MediaPolicy = Field(description="The policy applied, every field decided.")
+    fit: FitRecord | None = Field(None, description="Fitted to the window: how.")
 
 
 class ItemResult(BaseModel):

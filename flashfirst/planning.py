@@ -41,7 +41,8 @@ def plan_jobs(items: list[WorkItem], sources: dict[str, SourceParts],
         jobs.append(InferenceJob(item=item, route=chosen, parts=source.parts,
                                  identity=source.identity,
                                  est_prompt_tokens=est - context_tokens,
-                                 media_resolution=resolutions.get(item.id)))
+                                 media_resolution=resolutions.get(item.id),
+                                 segments=source.segments))
     mark_calibration(jobs, policy, load_catalogue(settings.model_catalogue_path),
                      settings.inference)
     return jobs

@@ -69,6 +69,8 @@ class MediaSummary(BaseModel):
     reused: int = Field(0, description="Items whose prepared media was already there.")
     uploaded: int = 0
     seconds: float = 0.0
+    fitted: list[str] = Field(default_factory=list, description="Items fitted to their "
+                              "model's window (media_policy fit): how, tokens, calls, cost.")
     note: str = ("Gemini samples video at 1 fps and audio at 16 kHz mono itself: downsampling "
                  "to those rates cuts bytes and upload time, not tokens. Tokens fall only "
                  "with the reduction policies (fewer frames, low resolution, trimming, "

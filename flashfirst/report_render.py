@@ -85,8 +85,9 @@ def to_markdown(r: RunReport) -> str:
     lines += ["", "## Media", "",
               f"{m.items} media items: bytes {m.bytes_before:,} → {m.bytes_after:,}, tokens "
               f"{m.tokens_before:,} → {m.tokens_after:,}; {m.prepared_now} prepared now, "
-              f"{m.reused} reused, {m.uploaded} uploaded.", "", f"_{m.note}_", "",
-              "## Caches", ""]
+              f"{m.reused} reused, {m.uploaded} uploaded.", ""]
+    lines += [*(f"- {line}" for line in m.fitted), ""] if m.fitted else []
+    lines += [f"_{m.note}_", "", "## Caches", ""]
     lines += [f"- {d.model}: {d.reason}" for d in r.cache.decisions] or ["- no shared context"]
     lines += [f"- {r.cache.created} created, {r.cache.reused} reused, {r.cache.recreated} "
               f"recreated; {r.cache.calls_with_cache_hits} calls hit a cache; "
@@ -207,6 +208,8 @@ def print_report(r: RunReport, console: Console | None = None) -> None:
         f"{m.tokens_after:,} · prepared {m.prepared_now}, reused {m.reused}, uploaded "
         f"{m.uploaded}\ncaches created {r.cache.created}, reused {r.cache.reused}, calls with "
         f"cache hits {r.cache.calls_with_cache_hits} · wall {r.wall_s:.1f}s")
+    for line in m.fitted:
+        console.print(f"fitted: {escape_markup(line)}", highlight=False)
     t = c.thinking
     if t.sample_calls:
         console.print(f"thinking lever: an estimate from {t.sample_calls} calibration calls "

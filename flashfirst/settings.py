@@ -189,6 +189,9 @@ class MediaSettings(BaseModel):
     fit_min_fps: float = Field(
         0.1, gt=0, le=1, description="The lowest sampling rate media_policy fit 'fps' may "
         "choose (0.1: a frame every 10 s); below it the item fails as too_long.")
+    fit_split_overlap_s: float = Field(
+        5.0, ge=0, description="media_policy fit 'split': each segment also carries this "
+        "much of the one before it, so a sentence or scene cut at a boundary is not lost.")
     inline_max_bytes: int = Field(
         15 * 1024 * 1024, ge=0,
         description="Send smaller prepared files inline instead of uploading (API limit 20 MB "

@@ -21,6 +21,8 @@ from flashfirst.errors import ItemError, StorageError
 from flashfirst.extensions import OFFICE_MIME_TYPES
 from flashfirst.failures import FailureKind, api_failure_kind
 from flashfirst.items import WorkItem
+from flashfirst.media.prepared import PreparedMedia
+from flashfirst.media.split import SegmentParts
 from flashfirst.probe import MediaKind
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
@@ -38,7 +40,9 @@ class SourceParts(BaseModel):
 
     identity: str
     parts: list[types.Part] = Field(default_factory=list)
-    tokens: int = 0
+    tokens: int = Field(0, description="Of the parts; of the largest segment for a split.")
+    segments: list[SegmentParts] = Field(
+        default_factory=list, description="Media split to fit its window: one call each.")
 
 
 def text_or_document_parts(item: WorkItem, storage: Storage, client: genai.Client,
@@ -148,9 +152,20 @@ def media_sources(prepared: dict) -> dict[str, SourceParts]:
     """Media items' parts; identity is the media key (content + settings + policy)."""
     from flashfirst.media import to_parts
 
-    return {item_id: SourceParts(identity=p.key, parts=to_parts(p),
-                                 tokens=p.stats.tokens_after.total)
-            for item_id, p in prepared.items() if not item_id.startswith(CONTEXT_PREFIX)}
+    return {item_id: SourceParts(
+        identity=p.key, parts=to_parts(p), segments=segment_parts(p),
+        tokens=max([s.stats.tokens_after.total for s in p.segments]
+                   or [p.stats.tokens_after.total]))
+        for item_id, p in prepared.items() if not item_id.startswith(CONTEXT_PREFIX)}
+
+
+def segment_parts(prepared: PreparedMedia) -> list[SegmentParts]:
+    from flashfirst.media import to_parts
+
+    return [SegmentParts(index=i, start_s=s.span[0], end_s=s.span[1], owns_from_s=s.span[2],
+                         parts=to_parts(s), tokens=s.stats.tokens_after.total, identity=s.key,
+                         media_resolution=s.media_resolution)
+            for i, s in enumerate(prepared.segments, start=1) if s.span is not None]
 
 
 def media_resolutions(prepared: dict) -> dict[str, MediaResolution]:

@@ -92,13 +92,17 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None
     items = found.items
     check_models(items, settings)
     context_media = context_media_items(params.context)
-    media = prepare_run_media([i for i in items if needs_media_stage(i)], context_media,
-                              settings, params.media_policy)
+    # The shared context first: every item must fit its model's window beside it, and
+    # one that cannot is refused (or fitted) before its media is uploaded.
+    media = prepare_run_media([], context_media, settings, params.media_policy)
+    context = prepare_shared_context(params, settings,
+                                     context_parts(media.prepared, context_media))
+    media = media.plus(prepare_run_media(
+        [i for i in items if needs_media_stage(i)], [], settings, params.media_policy,
+        context.tokens if context else 0))
     texts, text_failures = read_text_sources(
         [i for i in items if not needs_media_stage(i)], settings)
     clock.mark(Stage.PREPARE_MEDIA)
-    context = prepare_shared_context(params, settings,
-                                     context_parts(media.prepared, context_media))
     policy = run_context(settings).policy
     jobs = plan_routes(items, {**texts, **media_sources(media.prepared)},
                        media_resolutions(media.prepared),
@@ -112,7 +116,7 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None
     clock.mark(Stage.PLAN_ROUTES)
     budget = params.budget_usd if params.budget_usd is not None else settings.budget_usd
     if params.estimate_only or budget is not None:
-        estimate = estimate_run(pending, context, settings, budget)
+        estimate = estimate_run(pending, context, settings, budget, media.fitted())
         if params.estimate_only:
             return estimate.model_copy(update={"skipped_inputs": found.skipped})
     # A stopped run creates no cache: nothing more will be sent.

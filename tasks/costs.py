@@ -16,8 +16,9 @@ from pydantic import BaseModel, Field
 from flashfirst.caching.decision import CacheDecision
 from flashfirst.caching.manager import CacheRecord
 from flashfirst.failures import FailureKind
+from flashfirst.fit_report import fit_lines, media_delta
 from flashfirst.items import ItemResult
-from flashfirst.ledger import CostSummary, MediaDelta, summarize_costs
+from flashfirst.ledger import CostSummary, summarize_costs
 from flashfirst.media import MediaStats
 from flashfirst.report import (
     RunReport,
@@ -70,8 +71,7 @@ class RunFacts(BaseModel):
 def aggregate_costs(facts: RunFacts, settings: Settings) -> RunReport:
     shared = run_context(settings)
     prices = shared.prices
-    deltas = {i: MediaDelta(before=s.tokens_before, after=s.tokens_after)
-              for i, s in facts.media.items()}
+    deltas = {i: media_delta(s) for i, s in facts.media.items()}
     costs = summarize_costs(facts.results, facts.cache_records, deltas, prices, settings.models,
                             shared.catalogue)
     record_run(shared.storage, settings.storage_root, facts.results)  # for later estimates
@@ -96,7 +96,8 @@ def aggregate_costs(facts: RunFacts, settings: Settings) -> RunReport:
         provisional_prices=provisional,
         escalation=escalation_by_task(facts.results),
         first_pass=first_pass_by_setting(facts.results),
-        media=media_summary(list(facts.media.values()), facts.media_seconds),
+        media=media_summary(list(facts.media.values()), facts.media_seconds).model_copy(
+            update={"fitted": fit_lines(facts.results)}),
         cache=cache_summary(facts.decisions, facts.cache_records, facts.results,
                             facts.cache_api_calls),
         failures=failures, failure_kinds=kinds, budget_usd=facts.budget_usd,

@@ -29,6 +29,7 @@ from flashfirst.inference.batch import BatchFailure, BatchRunner
 from flashfirst.inference.batch_ledger import BatchLedger
 from flashfirst.inference.engine import Budget, Engine, InferenceJob
 from flashfirst.inference.request import billing_labels
+from flashfirst.inference.segments import run_split, split_jobs_online
 from flashfirst.inference.shared_budget import BudgetLease
 from flashfirst.items import ItemResult, ServiceTier
 from flashfirst.router import RoutingPolicy
@@ -99,7 +100,7 @@ async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str
 
     async def one(job: InferenceJob) -> ItemResult:
         try:
-            result = await engine.run(job)
+            result = await (run_split(engine, job) if job.segments else engine.run(job))
         except Exception as exc:  # noqa: BLE001 - one item's bug must not sink its chunk
             logger.exception("item %s failed unexpectedly", job.item.id)
             result = ItemResult(id=job.item.id, task=job.item.task, route=job.route).fail(
@@ -285,6 +286,8 @@ def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
     artifact = create_progress_artifact(progress=0.0, key="flashfirst-progress",
                                         description="Items answered")
     # mode=batch sends everything to Batch; mode=auto only the models it chose it for.
+    jobs, refused = split_jobs_online(jobs, batch=batch)
+    outcome.results.extend(refused)
     to_batch = [j for j in jobs if batch or j.route.service_tier is ServiceTier.BATCH]
     online = [j for j in jobs if not (batch or j.route.service_tier is ServiceTier.BATCH)]
     pending = [infer_batch.submit(to_batch, run)] if to_batch else []

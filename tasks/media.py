@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from flashfirst.errors import FlashfirstError, MediaError
 from flashfirst.failures import Failure, FailureKind
+from flashfirst.fit_report import fit_summary
 from flashfirst.items import ItemMedia, ItemResult, MediaPolicy, WorkItem
 from flashfirst.media import MediaUploadError, PreparedMedia, prepare_media, resolve_policy
 from flashfirst.router import RoutingPolicy, route
@@ -45,14 +46,16 @@ def _retry_transient_uploads(task: Any, task_run: Any, state: Any) -> bool:
       cache_policy=NO_CACHE)
 def prepare_media_task(item: WorkItem, settings: Settings, storage: Storage | None,
                        upload: bool, policy: MediaPolicy | None = None,
-                       model: str | None = None) -> PreparedMedia:
+                       model: str | None = None, context_tokens: int = 0) -> PreparedMedia:
     """Prepare one item's media (downsample, store, upload) and log what it saved.
     The client (and, unless given, the storage) come from the run context of the process
     that runs the task, not passed in: task arguments must pickle (Dask).
-    ``model``: the item's route, whose token rules count what it saved."""
+    ``model``: the item's route, whose token rules count what it saved and whose window,
+    less ``context_tokens`` (the shared context's), the item must fit."""
     shared = run_context(settings)
     client = shared.client if upload else None
-    prepared = prepare_media(item, settings, storage or shared.storage, client, policy, model)
+    prepared = prepare_media(item, settings, storage or shared.storage, client, policy, model,
+                             context_tokens=context_tokens)
     stats = prepared.stats
     get_run_logger().info(
         "%s: %s %s -> %s bytes, tokens %s -> %s%s%s (ffmpeg %.2f s)", item.id,
@@ -74,8 +77,8 @@ def _outcome(item: WorkItem, future: PrefectFuture[PreparedMedia]) -> PreparedMe
 
 
 def prepare_media_items(items: Sequence[WorkItem], settings: Settings,
-                        storage: Storage | None, upload: bool, policy: MediaPolicy | None = None
-                        ) -> list[PreparedMedia | MediaError]:
+                        storage: Storage | None, upload: bool, policy: MediaPolicy | None = None,
+                        context_tokens: int = 0) -> list[PreparedMedia | MediaError]:
     """Map ``prepare_media_task`` over ``items`` (call it inside a flow).
 
     Returns one entry per item, in order: its ``PreparedMedia`` or the ``MediaError``
@@ -86,7 +89,8 @@ def prepare_media_items(items: Sequence[WorkItem], settings: Settings,
     routing = run_context(settings).policy
     models = [_route_model(i, routing, settings) for i in items]
     futures = prepare_media_task.map(list(items), unmapped(settings), unmapped(storage),
-                                     unmapped(upload), unmapped(policy), models)
+                                     unmapped(upload), unmapped(policy), models,
+                                     unmapped(context_tokens))
     return [_outcome(item, future) for item, future in zip(items, futures, strict=True)]
 
 
@@ -110,6 +114,16 @@ class RunMedia(BaseModel):
     failures: dict[str, Failure]
     policies: dict[str, MediaPolicy] = {}
 
+    def plus(self, other: RunMedia) -> RunMedia:
+        return RunMedia(prepared={**self.prepared, **other.prepared},
+                        failures={**self.failures, **other.failures},
+                        policies={**self.policies, **other.policies})
+
+    def fitted(self) -> list[str]:
+        """What fitting did to each item fitted to its window."""
+        return [fit_summary(i, p.stats.fit) for i, p in sorted(self.items_only().items())
+                if p.stats.fit is not None]
+
     def items_only(self) -> dict[str, PreparedMedia]:
         """Without the shared context's media (those are not work items)."""
         return {i: p for i, p in self.prepared.items() if not i.startswith(CONTEXT_PREFIX)}
@@ -120,14 +134,17 @@ class RunMedia(BaseModel):
         return [r.model_copy(update={"media": ItemMedia(
             bytes_before=p.stats.bytes_before, bytes_after=p.stats.bytes_after,
             tokens_before=p.stats.tokens_before.total, tokens_after=p.stats.tokens_after.total,
-            policy=self.policies[r.id])}) if (p := prepared.get(r.id)) else r
+            policy=self.policies[r.id], fit=p.stats.fit)}) if (p := prepared.get(r.id)) else r
             for r in results]
 
 
 def prepare_run_media(items: Sequence[WorkItem], context_items: Sequence[WorkItem],
-                      settings: Settings, policy: MediaPolicy | None) -> RunMedia:
-    """Every media item of the run and of its shared context, failures kept apart."""
-    outcomes = prepare_media_items([*items, *context_items], settings, None, True, policy)
+                      settings: Settings, policy: MediaPolicy | None,
+                      context_tokens: int = 0) -> RunMedia:
+    """Every media item of the run and of its shared context, failures kept apart.
+    ``context_tokens``: the shared context's, which every item must fit beside."""
+    outcomes = prepare_media_items([*items, *context_items], settings, None, True, policy,
+                                   context_tokens)
     prepared = {o.item_id: o for o in outcomes if isinstance(o, PreparedMedia)}
     return RunMedia(
         prepared=prepared,

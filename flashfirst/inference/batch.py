@@ -231,7 +231,7 @@ class BatchRunner:
                     max_output_tokens=self.policy.max_output_for(job.item), tier=None)
             except RefusedBeforeCall as refused:
                 group.refused[key] = group.by_key.pop(key)
-                group.why_refused[key] = Failure(kind=FailureKind.BAD_INPUT,
+                group.why_refused[key] = Failure(kind=refused.kind,
                                                  message=f"refused before any call: {refused}")
                 continue
             group.thinking[key] = request.thinking

@@ -123,7 +123,7 @@ class Engine:
             try:
                 attempt, verdict = await self._attempt(job, route, asked, cap)
             except RefusedBeforeCall as refused:
-                return result.fail(FailureKind.BAD_INPUT, f"refused before any call: {refused}")
+                return result.fail(refused.kind, f"refused before any call: {refused}")
             except QuotaExhausted as exhausted:
                 return result.fail(FailureKind.DAILY_QUOTA, f"not dispatched: {exhausted}")
             except _BudgetReached:

@@ -7,6 +7,7 @@ from google.genai import types
 from pydantic import BaseModel, ConfigDict, Field
 
 from flashfirst.items import Route, WorkItem
+from flashfirst.media.split import SegmentParts
 from flashfirst.token_rules import MediaResolution
 
 
@@ -23,3 +24,5 @@ class InferenceJob(BaseModel):
     media_resolution: MediaResolution | None = None
     calibrate: bool = Field(False, description="Also send at the model's default thinking "
                             "when a lower setting is sent (the thinking lever's sample).")
+    segments: list[SegmentParts] = Field(default_factory=list, description="Media split to "
+                                         "fit its window: one call each (inference.segments).")

@@ -18,6 +18,7 @@ from flashfirst.context import ContextUse
 from flashfirst.errors import InputNotSupported, RefusedBeforeCall, ThinkingNotSupported
 from flashfirst.inference.answers import job_key
 from flashfirst.inference.job import InferenceJob
+from flashfirst.inference.window import check_window
 from flashfirst.items import ServiceTier, ThinkingSent
 from flashfirst.media.parts import global_resolution, parts_for_rules
 from flashfirst.probe import MediaKind
@@ -47,10 +48,12 @@ def build_request(job: InferenceJob, model: str, ctx: ContextUse | None, asked: 
     the thinking field and the parts' token rules (a per-part resolution only on Gemini
     3/4). ``tier`` None: a batch request. Raises ``ThinkingNotSupported`` before any call
     when the serving model would refuse ``asked``, ``InputNotSupported`` when it takes no
-    file of the item's type."""
+    file of the item's type, ``OverWindow`` when the item and the shared context exceed
+    its window."""
     serving = catalogue.find(catalogue.served_id(model))
     if serving is not None:
         _check_input(job, serving)
+        check_window(job, ctx, serving)
         thinking = thinking_config(asked, serving)
     elif asked:
         raise ThinkingNotSupported(model, asked,

@@ -24,7 +24,7 @@ from flashfirst.errors import (
     StorageError,
 )
 from flashfirst.failures import FailureKind
-from flashfirst.items import MediaPolicy, WorkItem
+from flashfirst.items import FitPolicy, MediaPolicy, WorkItem
 from flashfirst.media.accounting import (
     MediaStats,
     SentMedia,
@@ -54,6 +54,7 @@ from flashfirst.media.prepared import (
     sha256_file,
 )
 from flashfirst.media.source import probe_source
+from flashfirst.media.split_media import prepare_split
 from flashfirst.media.upload import Delivery, deliver
 from flashfirst.probe import MediaInfo, MediaKind
 from flashfirst.prompts import prompt_for
@@ -72,12 +73,14 @@ _MEDIA_KINDS = (MediaKind.VIDEO, MediaKind.AUDIO, MediaKind.IMAGE, MediaKind.DOC
 
 def prepare_media(item: WorkItem, settings: Settings, storage: Storage,
                   client: genai.Client | None, policy: MediaPolicy | None = None,
-                  model: str | None = None) -> PreparedMedia:
+                  model: str | None = None, *, context_tokens: int = 0) -> PreparedMedia:
     """Prepare, store and deliver one item's media.
 
     ``policy`` is the run's default; ``item.media_policy`` overrides it field by field.
     ``model``: the model the item is routed to (default: the Flash tier's); its family's
-    token rules do the accounting (what serves a retired id, as the catalogue says).
+    token rules do the accounting (what serves a retired id, as the catalogue says), and
+    its window, less the prompt and ``context_tokens`` (the run's shared context), is what
+    the item must fit.
     With ``client=None`` nothing is uploaded (inline delivery still applies). Every
     failure of this item raises ``MediaError`` naming the item and the cause."""
     if item.kind not in _MEDIA_KINDS:
@@ -89,44 +92,61 @@ def prepare_media(item: WorkItem, settings: Settings, storage: Storage,
     except ValueError as exc:
         raise MediaError(item.id, f"media policy: {exc}", FailureKind.BAD_INPUT) from exc
     store = MediaStore(storage, settings.storage_root)
-    window = _window(item, settings, model)
-    fit_note = None
+    window = _window(item, settings, model, context_tokens)
     try:
         with storage.local_copy(item.uri, item.generation) as src:
-            if resolved.fit is not None:
-                fitted = fit_to_window(_probe(item, src), item.kind, resolved, settings.media,
-                                       window)
-                resolved, fit_note = fitted.policy, fitted.note
             sha = sha256_file(src)
-            key = MediaStore.key_for(sha, item.kind, settings.media, resolved)
-            with store.lock(key):
-                record = store.load(key)
-                reused = record is not None
-                if record is None:
-                    record = _prepare_fresh(item, src, sha, key, resolved, settings, store)
-                check_window(item.id, item.uri, _sent(record, resolved, window.rules),
-                             resolved, settings.media, window)
-                delivery = deliver(item.id, record, inline=resolved.inline, fresh=not reused,
-                                   settings=settings, store=store, client=client)
+
+            def prepare(part: WorkItem, part_policy: ResolvedPolicy) -> PreparedMedia:
+                return _prepare_local(part, src, sha, part_policy, settings, store, client,
+                                      window)
+
+            if resolved.fit is FitPolicy.SPLIT:
+                return prepare_split(item, _probe(item, src), src, resolved, settings.media,
+                                     window, prepare)
+            return prepare(item, resolved)
     except StorageError as exc:
         raise MediaError(item.id, str(exc), FailureKind.STORAGE) from exc
     except OSError as exc:
         raise MediaError(item.id, f"{item.uri}: {exc.strerror or exc}") from exc
+
+
+def _prepare_local(item: WorkItem, src: Path, sha: str, resolved: ResolvedPolicy,
+                   settings: Settings, store: MediaStore, client: genai.Client | None,
+                   window: Window) -> PreparedMedia:
+    """One item (or one segment of it: a trimmed policy) from its local copy."""
+    fit_note = fit = None
+    if resolved.fit is not None:
+        fitted = fit_to_window(_probe(item, src), item.kind, resolved, settings.media,
+                               window)
+        resolved, fit_note, fit = fitted.policy, fitted.note, fitted.record
+    key = MediaStore.key_for(sha, item.kind, settings.media, resolved)
+    with store.lock(key):
+        record = store.load(key)
+        reused = record is not None
+        if record is None:
+            record = _prepare_fresh(item, src, sha, key, resolved, settings, store)
+        check_window(item.id, item.uri or "", _sent(record, resolved, window.rules),
+                     resolved, settings.media, window)
+        delivery = deliver(item.id, record, inline=resolved.inline, fresh=not reused,
+                           settings=settings, store=store, client=client)
     prepared = _prepared(item, record, delivery, resolved, window.rules, reused=reused)
     if fit_note:
         prepared.stats.notes.append(fit_note)
+        prepared.stats.fit = fit
     return prepared
 
 
-def _window(item: WorkItem, settings: Settings, model: str | None) -> Window:
-    """The window of the model that will serve the item, less its prompt."""
+def _window(item: WorkItem, settings: Settings, model: str | None,
+            context_tokens: int) -> Window:
+    """The window of the model that will serve the item, less its prompt and context."""
     catalogue = load_catalogue(settings.model_catalogue_path)
     requested = model or item.model or settings.models.flash.id
     info = catalogue.find(catalogue.served_id(requested))
     # An id the catalogue does not know: Gemini's window since 1.5, 1,048,576 tokens.
     tokens = info.context_window if info is not None else 1_048_576
     return Window(model=info.id if info is not None else requested, tokens=tokens,
-                  prompt_tokens=text_tokens(prompt_for(item)),
+                  prompt_tokens=text_tokens(prompt_for(item)), context_tokens=context_tokens,
                   rules=media_rules_of(catalogue, requested))
 
 

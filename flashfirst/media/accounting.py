@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from flashfirst.items import FitRecord
 from flashfirst.probe import MediaInfo, MediaKind
 from flashfirst.token_rules import (
     GEMINI_VIDEO_FPS,
@@ -44,6 +45,7 @@ class MediaStats(BaseModel):
     uploaded: bool = Field(False, description="An upload happened this time.")
     ffmpeg_seconds: float = Field(0.0, description="ffmpeg wall time this time (0 if reused).")
     notes: list[str] = Field(default_factory=list, description="Where the savings come from.")
+    fit: FitRecord | None = Field(None, description="Fitted to the window (fit policy): how.")
 
     @property
     def bytes_ratio(self) -> float:

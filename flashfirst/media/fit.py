@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from flashfirst.errors import MediaError
 from flashfirst.failures import FailureKind
-from flashfirst.items import FitPolicy
+from flashfirst.items import FitPolicy, FitRecord
 from flashfirst.media.accounting import SentMedia, tokens_sent
 from flashfirst.media.policies import ResolvedPolicy
 from flashfirst.probe import MediaInfo, MediaKind
@@ -33,22 +33,38 @@ _FIT_MARGIN = 0.995
 
 @dataclass(frozen=True)
 class Window:
-    """What the media may take: the serving model's window less the item's prompt."""
+    """What the media may take: the serving model's window less the item's prompt and
+    the run's shared context."""
 
     model: str
     tokens: int
     prompt_tokens: int
     rules: MediaRules
+    context_tokens: int = 0
 
     @property
     def for_media(self) -> int:
-        return self.tokens - self.prompt_tokens
+        return self.tokens - self.prompt_tokens - self.context_tokens
 
 
 @dataclass(frozen=True)
 class Fitted:
     policy: ResolvedPolicy
     note: str | None = None
+    record: FitRecord | None = None
+
+
+def fit_budget(window: Window) -> int:
+    """The media tokens a fitted item (or segment) may take."""
+    return int(window.for_media * _FIT_MARGIN)
+
+
+def whole_fits_as_is(info: MediaInfo, kind: MediaKind, media: MediaSettings,
+                     window: Window) -> bool:
+    """Would the original, at the default rate and resolution, have fitted? Only then
+    does the media lever count fitting's tokens as a saving."""
+    as_is = planned_sent(info, kind, ResolvedPolicy(), media, window.rules)
+    return tokens_sent(as_is).total <= window.for_media
 
 
 def planned_sent(info: MediaInfo, kind: MediaKind, policy: ResolvedPolicy,
@@ -68,9 +84,9 @@ def fit_to_window(info: MediaInfo, kind: MediaKind, policy: ResolvedPolicy,
                   media: MediaSettings, window: Window) -> Fitted:
     """The policy that makes the item fit, as the item asked; unchanged when it fits
     already, asks for no fitting, or cannot be fitted (the window check then refuses)."""
-    if policy.fit is None or policy.keyframes_as_images:
-        return Fitted(policy)
-    budget = int(window.for_media * _FIT_MARGIN)
+    if policy.fit in (None, FitPolicy.SPLIT) or policy.keyframes_as_images:
+        return Fitted(policy)  # a split is planned by split_media, segment by segment
+    budget = fit_budget(window)
 
     def tokens(p: ResolvedPolicy) -> int:
         return tokens_sent(planned_sent(info, kind, p, media, window.rules)).total
@@ -84,7 +100,9 @@ def fit_to_window(info: MediaInfo, kind: MediaKind, policy: ResolvedPolicy,
         if after >= before:
             return Fitted(policy)
         return Fitted(low, f"fitted to the window of {window.model}: media resolution low, "
-                      f"tokens {before:,} -> {after:,}")
+                      f"tokens {before:,} -> {after:,}",
+                      _record(policy.fit, window, before, after, None,
+                              whole_fits_as_is(info, kind, media, window)))
     if kind is not MediaKind.VIDEO:
         return Fitted(policy)
     floor = media.fit_min_fps
@@ -97,21 +115,32 @@ def fit_to_window(info: MediaInfo, kind: MediaKind, policy: ResolvedPolicy,
             else (lo, mid)
     fps = max(floor, math.floor(lo * 10_000) / 10_000)
     fitted = policy.model_copy(update={"fps": fps})
+    after = tokens(fitted)
     return Fitted(fitted, f"fitted to the window of {window.model}: sampled at {fps:g} fps "
-                  f"(floor {floor:g}), tokens {before:,} -> {tokens(fitted):,}")
+                  f"(floor {floor:g}), tokens {before:,} -> {after:,}",
+                  _record(policy.fit, window, before, after, fps,
+                          whole_fits_as_is(info, kind, media, window)))
+
+
+def _record(policy: FitPolicy, window: Window, before: int, after: int, fps: float | None,
+            whole_fits: bool) -> FitRecord:
+    return FitRecord(policy=policy, model=window.model, window_tokens=window.tokens,
+                     tokens_unfitted=before, tokens_fitted=after, fps=fps,
+                     whole_fits_as_is=whole_fits)
 
 
 def check_window(item_id: str, uri: str, sent: SentMedia, policy: ResolvedPolicy,
                  media: MediaSettings, window: Window) -> None:
     """Refuse, before any upload, media whose tokens and prompt exceed the window."""
     media_tokens = tokens_sent(sent).total
-    total = media_tokens + window.prompt_tokens
+    total = media_tokens + window.prompt_tokens + window.context_tokens
     if total <= window.tokens:
         return
+    context = f", shared context {window.context_tokens:,}" if window.context_tokens else ""
     raise MediaError(item_id, (
         f"{uri}: {total:,} tokens by {window.model}'s rules (media {media_tokens:,}, prompt "
-        f"{window.prompt_tokens:,}) exceed its {window.tokens:,}-token window; nothing was "
-        f"uploaded or sent. {_what_would_fit(sent, policy, media, window)}"),
+        f"{window.prompt_tokens:,}{context}) exceed its {window.tokens:,}-token window; "
+        f"nothing was uploaded or sent. {_what_would_fit(sent, policy, media, window)}"),
         FailureKind.TOO_LONG)
 
 
@@ -134,6 +163,11 @@ def _what_would_fit(sent: SentMedia, policy: ResolvedPolicy, media: MediaSetting
             hints.append('{"fit": "resolution"} (low media resolution)')
     if per_s:
         keep = math.floor(window.for_media / per_s)
-        hints.append(f'{{"trim_end_s": {policy.trim_start_s + keep:g}}} '
-                     "(or split it into items of that length)")
-    return ("To fit it, set media_policy " + " or ".join(hints) + ".") if hints else ""
+        hints.append(f'{{"trim_end_s": {policy.trim_start_s + keep:g}}}')
+        if sent.kind in (MediaKind.VIDEO, MediaKind.AUDIO) and not sent.as_keyframes \
+                and window.for_media > 0:
+            hints.append('{"fit": "split"} (segments that each fit, their answers joined)')
+    text = ("To fit it, set media_policy " + " or ".join(hints) + ".") if hints else ""
+    if window.context_tokens:
+        text += " Or make the shared context smaller."
+    return text.strip()

@@ -96,6 +96,12 @@ class PreparedMedia(BaseModel):
     end_offset_s: float | None = Field(None, description="videoMetadata.endOffset.")
     keyframes: list[StoredFile] = Field(default_factory=list)
     stats: MediaStats
+    segments: list[PreparedMedia] = Field(
+        default_factory=list, description="fit 'split': the segments sent, one call each; "
+        "this item then has no file of its own.")
+    span: tuple[float, float, float] | None = Field(
+        None, description="A segment's start and end in the source (overlap included) and "
+        "where the part it owns begins (s).")
 
     @property
     def keyframe_uris(self) -> list[str]:
