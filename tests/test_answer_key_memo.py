@@ -12,7 +12,8 @@ import pytest
 from flashfirst.client import backend_id, make_client
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.inference.answers import AnswerStore
-from flashfirst.inference.engine import Engine, InferenceJob
+from flashfirst.inference.engine import Engine
+from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.ratelimit import Limiters
 from flashfirst.inference.request import request_key
 from flashfirst.items import ItemResult, WorkItem
