@@ -10,9 +10,10 @@ Prints, for 1,000 text items on a model with a 600 RPM quota and 300 ms latency:
 - a high-rate model (Flash-Lite's 4,000 RPM, 300 ms): can one worker process send a
   minute's quota within the minute? 4,000 items, one window; the share is the rate
   achieved over 4,000/min (capped at 1), wall time from the flow's start;
-- peak RSS of a flow run over 10,000 items (in a fresh process).
+- peak RSS of a flow run over 10,000 items (in a fresh process), and how it grows with
+  the item count: the slope between 10,000 and 30,000 items, per 10,000 items.
 
-Run: python bench/fanout.py   (about 5 minutes on 2 cores)
+Run: python bench/fanout.py   (about 10 minutes on 2 cores)
 """
 
 from __future__ import annotations
@@ -158,19 +159,19 @@ def quota_bound_s(n: int, rpm: int, latency_s: float) -> float:
     return ((n - 1) // rpm) * 60.0 + latency_s
 
 
-def peak_rss_10k() -> float:
-    """A fresh process: its own peak RSS, flow and all, for 10,000 items."""
-    out = subprocess.run([sys.executable, __file__, "--rss-10k"], capture_output=True,
+def peak_rss(n: int) -> float:
+    """A fresh process: its own peak RSS in MB, flow and all, for ``n`` items."""
+    out = subprocess.run([sys.executable, __file__, "--rss", str(n)], capture_output=True,
                          text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def _rss_child() -> None:
+def _rss_child(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         proc, url = start_emulator(10**6, 0.0, workdir)
         try:
-            flow_wall(url, 10_000, 10**6, "rss", workdir)
+            flow_wall(url, n, 10**6, "rss", workdir)
         finally:
             proc.terminate()
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
@@ -220,18 +221,21 @@ def main() -> None:
             fast.terminate()
             quota.terminate()
             high.terminate()
-    rss = peak_rss_10k()
-    print(f"peak RSS, 10,000 items in one flow run: {rss:.0f} MB")
+    rss, rss_30k = peak_rss(10_000), peak_rss(30_000)
+    rss_slope = (rss_30k - rss) / 2
+    print(f"peak RSS in one flow run: {rss:.0f} MB for 10,000 items, {rss_30k:.0f} MB for "
+          f"30,000 ({rss_slope:.1f} MB per 10,000 more)")
     print(f"quota_share={bound / t_flow:.3f} vs_asyncio={t_flow / t_script:.3f} "
           f"overhead_ms_per_item={overhead_ms:.2f} peak_rss_mb_10k={rss:.0f} "
-          f"high_rpm_share={high_share:.3f} cpu_ms_per_item={cpu_ms:.2f}")
+          f"high_rpm_share={high_share:.3f} cpu_ms_per_item={cpu_ms:.2f} "
+          f"rss_mb_per_10k_items={rss_slope:.1f}")
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    if "--rss-10k" in sys.argv:
+    if "--rss" in sys.argv:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
         os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # telemetry locks SQLite
-        _rss_child()
+        _rss_child(int(sys.argv[sys.argv.index("--rss") + 1]))
     else:
         main()

@@ -21,6 +21,7 @@ from flashfirst.tasks.estimate import estimate_run
 from flashfirst.tasks.inference import InferenceRun, run_inference
 from flashfirst.tasks.media import prepare_run_media
 from flashfirst.tasks.modes import choose_run_modes
+from flashfirst.tasks.plain_data import plain
 from flashfirst.tasks.routing import check_models, find_unanswered, plan_routes
 from flashfirst.tasks.run_state import forget_run_state
 from prefect import flow
@@ -89,8 +90,10 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None
     output = params.output or join(settings.storage_root, "runs", run_id)
 
     found = discover_items(params, settings)
+    # Per-item lists go in plain(): Prefect would walk them element by element
+    # (tasks/plain_data.py).
     items = found.items
-    check_models(items, settings)
+    check_models(plain(items), settings)
     context_media = context_media_items(params.context)
     # The shared context first: every item must fit its model's window beside it, and
     # one that cannot is refused (or fitted) before its media is uploaded.
@@ -101,26 +104,28 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None
         [i for i in items if needs_media_stage(i)], [], settings, params.media_policy,
         context.tokens if context else 0))
     texts, text_failures = read_text_sources(
-        [i for i in items if not needs_media_stage(i)], settings)
+        plain([i for i in items if not needs_media_stage(i)]), settings)
     clock.mark(Stage.PREPARE_MEDIA)
     policy = run_context(settings).policy
-    jobs = plan_routes(items, {**texts, **media_sources(media.prepared)},
+    jobs = plan_routes(plain(items), plain({**texts, **media_sources(media.prepared)}),
                        media_resolutions(media.prepared),
                        policy, settings, context.tokens if context else 0, params.deadline_s,
                        params.mode is RunMode.BATCH)
-    pending = find_unanswered(jobs, context, settings)
+    pending = find_unanswered(plain(jobs), context, settings)
     modes = []
     if params.mode is RunMode.AUTO:
-        jobs, modes = choose_run_modes(jobs, pending, settings, policy, params.deadline_s,
+        jobs, modes = choose_run_modes(plain(jobs), plain(pending), settings, policy,
+                                       params.deadline_s,
                                        context.tokens if context else 0)
     clock.mark(Stage.PLAN_ROUTES)
     budget = params.budget_usd if params.budget_usd is not None else settings.budget_usd
     if params.estimate_only or budget is not None:
-        estimate = estimate_run(pending, context, settings, budget, media.fitted())
+        estimate = estimate_run(plain(pending), context, settings, budget, media.fitted())
         if params.estimate_only:
             return estimate.model_copy(update={"skipped_inputs": found.skipped})
     # A stopped run creates no cache: nothing more will be sent.
-    cache_plan = ensure_caches(context, [] if STOP.requested else pending, settings, run_id)
+    cache_plan = ensure_caches(context, plain([] if STOP.requested else pending), settings,
+                               run_id)
     clock.mark(Stage.ENSURE_CACHES)
     run = InferenceRun(
         run_id=run_id, settings=settings, policy=policy,
@@ -129,9 +134,12 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None
         deadline_at=time.time() + params.deadline_s if params.deadline_s else None,
         collect_later=params.collect_later)
     inferred = run_inference(jobs, run, batch=params.mode is RunMode.BATCH)
+    del jobs, pending, texts  # parts and routes are done with: memory is per item
     results = with_sources(media.account_for(inferred.results) + failed_before_inference(
         [*items, *context_media], {**media.failures, **text_failures}),
         [*items, *context_media])
+    inferred.results, found.items, found.origins = [], [], []  # copied into results
+    del items
     clock.mark(Stage.INFER)
     if inferred.parked_jobs:  # left running; a stopped run also writes what it has
         parked = park_run(params, run_id, inferred.parked_jobs, settings)
@@ -144,18 +152,18 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None
         settings.cache.reuse_window_s)
     records, finish_calls = finish_caches(run_id, keep, settings)
     forget_run_state(run_id, settings)
-    report = aggregate_costs(RunFacts(
+    report = aggregate_costs(plain(RunFacts(
         run_id=run_id, started_at=started, results=results,
         media={i: p.stats for i, p in media.items_only().items()},
         media_seconds=clock.seconds(Stage.PREPARE_MEDIA), decisions=cache_plan.decisions,
         cache_records=records,
         cache_api_calls=cache_plan.api_calls + inferred.cache_api_calls + finish_calls,
         stages=clock.lines(), budget_usd=budget, output_uri=output,
-        skipped_inputs=found.skipped), settings)
+        skipped_inputs=found.skipped)), settings)
     report.mode_choices = [m.summary() for m in modes]
     if STOP.requested:
         report.stopped, report.batch_jobs_left = STOP.reason, inferred.parked_jobs
-    write_results(results, report, settings)
+    write_results(plain(results), plain(report), settings)
     if STOP.requested:
         return stopped_state(report)
     if params.collect_later:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime
 
 from prefect import get_run_logger, task
@@ -47,6 +48,8 @@ from flashfirst.stages import Stage
 from flashfirst.storage import browser_url, join
 from flashfirst.thinking_figures import record_run
 from flashfirst.unpriced_seen import record_unpriced
+
+_SPOOL_BYTES = 8 * 2**20
 
 
 class RunFacts(BaseModel):
@@ -120,9 +123,14 @@ def priced_stages(stages: list[StageLine], costs: CostSummary) -> list[StageLine
 def write_results(results: list[ItemResult], report: RunReport, settings: Settings) -> str:
     """results.jsonl, report.json/.md/.svg, each written atomically; Prefect artifacts."""
     storage, out = run_context(settings).storage, report.output_uri or ""
-    lines = "".join(r.model_copy(update={"backend": report.backend}).model_dump_json() + "\n"
-                    for r in sorted(results, key=lambda r: r.id))
-    storage.write_text(join(out, "results.jsonl"), lines, content_type="application/x-ndjson")
+    # Line by line through a spooled file, not one string: a run's results can be large.
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
+        for r in sorted(results, key=lambda r: r.id):
+            r.backend = report.backend
+            spool.write(r.model_dump_json().encode() + b"\n")
+        spool.seek(0)
+        storage.write_stream(join(out, "results.jsonl"), spool,
+                             content_type="application/x-ndjson")
     storage.write_text(join(out, "report.json"), report.model_dump_json(indent=2),
                        content_type="application/json")
     markdown = to_markdown(report)

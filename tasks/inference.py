@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from flashfirst.tasks.plain_data import plain
 from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
@@ -249,8 +250,9 @@ _PROGRESS_EVERY_S = 1.0
 
 
 def _submit_chunk(jobs: list[InferenceJob], run: InferenceRun):  # noqa: ANN202 - a future
-    # The run name from a plain parameter: Prefect formats it for every chunk.
-    return infer_chunk.submit(jobs, run, first_id=jobs[0].item.id)
+    # The run name from a plain parameter: Prefect formats it for every chunk. plain():
+    # not walked element by element (tasks/plain_data.py).
+    return infer_chunk.submit(plain(jobs), plain(run), first_id=jobs[0].item.id)
 
 
 def not_sent(jobs: list[InferenceJob]) -> list[ItemResult]:
@@ -290,7 +292,7 @@ def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
     outcome.results.extend(refused)
     to_batch = [j for j in jobs if batch or j.route.service_tier is ServiceTier.BATCH]
     online = [j for j in jobs if not (batch or j.route.service_tier is ServiceTier.BATCH)]
-    pending = [infer_batch.submit(to_batch, run)] if to_batch else []
+    pending = [infer_batch.submit(plain(to_batch), plain(run))] if to_batch else []
     # A sliding window of chunk tasks, not all at once: each submitted task run
     # holds Prefect state and memory, and the rate limiter is the real bound anyway.
     waiting = chunked(online, run.settings.inference.chunk_size)[::-1]

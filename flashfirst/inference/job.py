@@ -4,7 +4,7 @@ can name it without importing the engine that drives them."""
 from __future__ import annotations
 
 from google.genai import types
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from flashfirst.items import Route, WorkItem
 from flashfirst.media.split import SegmentParts
@@ -26,3 +26,16 @@ class InferenceJob(BaseModel):
                             "when a lower setting is sent (the thinking lever's sample).")
     segments: list[SegmentParts] = Field(default_factory=list, description="Media split to "
                                          "fit its window: one call each (inference.segments).")
+    # request_key's last answer, with what it was computed from; never pickled.
+    _key_memo: tuple | None = PrivateAttr(None)
+
+    @property
+    def key_memo(self) -> tuple | None:
+        return self._key_memo
+
+    @key_memo.setter
+    def key_memo(self, memo: tuple | None) -> None:
+        self._key_memo = memo
+
+    def __getstate__(self) -> dict:
+        return {**super().__getstate__(), "__pydantic_private__": {"_key_memo": None}}
