@@ -5,8 +5,10 @@ poll then finds nothing left, and an event about a job no run waits for changes 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from fixtures.emulator import client_for
 from flashfirst.flows.analyze import analyze_with
 from flashfirst.flows.collect_batches import collect_batch_job, collect_batches
 from flashfirst.tasks.batches import BatchSubmitted
@@ -45,6 +47,35 @@ def test_the_event_of_a_jobs_end_finishes_exactly_the_run_waiting_for_it(
     # The other run was left to its own event (or the poll, which finishes it now).
     assert polled.finished == [second.run_id]
     assert emulator.stats.batches_created == 2  # each run re-attached to its own job
+    # Each path is recorded for its job, in the collector's result and the run's report.
+    assert [(j.job, j.path) for j in collected.collected] == [(first.jobs[0], "webhook")]
+    assert [(j.job, j.path) for j in polled.collected] == [(second.jobs[0], "poll")]
+    report = json.loads((tmp_path / "first" / "report.json").read_text())
+    [recorded] = report["batch_collection"]
+    assert (recorded["job"], recorded["path"], recorded["state"]) == (
+        first.jobs[0], "webhook", "SUCCEEDED")
+
+
+def test_the_report_says_when_google_deletes_the_jobs_output(
+        prefect_api, run_settings: Settings, emulator: EmbeddedEmulator,
+        tmp_path: Path) -> None:
+    emulator.control.configure(batch={"pending_s": 0, "running_s": 30})
+    parked = park_a_run(run_settings, tmp_path / "out", "e")
+    emulator.control.advance_clock(31)
+    with client_for(emulator.base_url) as client:
+        ended = client.batches.get(name=parked.jobs[0]).end_time
+
+    with in_process_settings(run_settings):
+        polled = collect_batches()
+
+    [job] = polled.collected
+    assert job.ended_at == ended
+    assert job.output_expires_at == ended + timedelta(hours=48)  # Google's Files API: 48 h
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    [recorded] = report["batch_collection"]
+    assert datetime.fromisoformat(recorded["output_expires_at"]) == job.output_expires_at
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert f"deletes its output at {job.output_expires_at:%Y-%m-%d %H:%M} UTC" in markdown
 
 
 def test_an_event_about_a_job_no_run_waits_for_changes_nothing(
