@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 CollectPath = Literal["webhook", "poll"]
 
 
+
 @cache
 def output_retention() -> timedelta:
     """How long Google keeps a batch job's output after the job ends."""
@@ -36,6 +37,19 @@ def output_expires_at(state: str, ended_at: datetime | None) -> datetime | None:
     if ended_at is None or state not in ("SUCCEEDED", "PARTIALLY_SUCCEEDED"):
         return None
     return ended_at + output_retention()
+
+
+def at_risk(expiries: list[datetime | None], margin_s: float) -> datetime | None:
+    """The earliest output deletion among ``expiries`` if it falls within ``margin_s``.
+
+    Such a run is not left to the next look: the collector finishes it now, waiting for
+    its other jobs. Those were created with it and end within Gemini's 48 h job limit, so
+    the wait is bounded and ends before the output is gone; the default margin (6 h) is far
+    more than a poll interval (10 min) plus a collect."""
+    soonest = min((e for e in expiries if e is not None), default=None)
+    if soonest is not None and soonest <= datetime.now(UTC) + timedelta(seconds=margin_s):
+        return soonest
+    return None
 
 
 class JobCollection(BaseModel):

@@ -15,7 +15,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flashfirst.flows.analyze import analyze
-from flashfirst.tasks.batches import JobStatus, check_batch_jobs, list_parked_runs
+from flashfirst.tasks.batches import (
+    JobStatus,
+    check_batch_jobs,
+    forget_parked_run,
+    list_parked_runs,
+)
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from pydantic import BaseModel, Field
@@ -23,6 +28,7 @@ from pydantic import BaseModel, Field
 from flashfirst.batch_collection import (
     CollectPath,
     JobCollection,
+    at_risk,
     collecting,
     output_expires_at,
 )
@@ -81,14 +87,26 @@ def _finish_ended(runs: list[ParkedRun], statuses: list[JobStatus], settings: Se
     report = CollectReport()
     for run in runs:
         own = [s for s in statuses if s.run_id == run.run_id]
-        if not all(s.ended for s in own):
-            report.waiting.append(run.run_id)
-            continue
         jobs = [JobCollection(job=s.job, state=s.state, path=path, ended_at=s.ended_at,
                               output_expires_at=output_expires_at(s.state, s.ended_at))
                 for s in own]
+        params = run.params
+        if not all(s.ended for s in own):
+            deleted_at = at_risk([j.output_expires_at for j in jobs],
+                                 settings.inference.batch_output_margin_s)
+            if deleted_at is None:
+                report.waiting.append(run.run_id)
+                continue
+            # Google deletes an ended job's output soon: collect it now, waiting in this
+            # run for the others, rather than lose what was paid for.
+            get_run_logger().warning(
+                "run %s: Google deletes a job's output at %s; finishing it now, waiting "
+                "for its other jobs", run.run_id, f"{deleted_at:%Y-%m-%d %H:%M} UTC")
+            params = params.model_copy(update={"collect_later": False})
         with in_process_settings(settings), collecting(jobs):
-            state = analyze(run.params, return_state=True)
+            state = analyze(params, return_state=True)
+        if not params.collect_later and state.is_completed():  # waited: forget it here
+            forget_parked_run(run.params, settings)
         if state.is_completed():
             written = datetime.now(UTC)
             report.finished.append(run.run_id)

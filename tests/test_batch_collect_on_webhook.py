@@ -5,6 +5,7 @@ poll then finds nothing left, and an event about a job no run waits for changes 
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from flashfirst.flows.collect_batches import collect_batch_job, collect_batches
 from flashfirst.tasks.batches import BatchSubmitted
 
 from flashfirst.emulator import EmbeddedEmulator
-from flashfirst.items import WorkItem
+from flashfirst.items import TaskKind, WorkItem
 from flashfirst.overrides import in_process_settings
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.settings import Settings
@@ -91,3 +92,45 @@ def test_an_event_about_a_job_no_run_waits_for_changes_nothing(
     assert collected.finished == [] and collected.waiting == []
     assert still.waiting == [parked.run_id]
     assert not (tmp_path / "out" / "results.jsonl").exists()
+
+
+def test_a_run_whose_ended_jobs_output_google_deletes_soon_is_collected_before_then(
+        prefect_api, run_settings: Settings, emulator: EmbeddedEmulator,
+        tmp_path: Path) -> None:
+    # One job per model: the label's (1 request) ends after 10 s, the summaries' (3)
+    # after 30 s, on the emulator's clock, which runs in real time here.
+    emulator.control.configure(batch={"pending_s": 0, "running_s": 0,
+                                      "running_s_per_request": 10})
+    run_settings.inference.batch_poll_s = 0.5
+    items = [WorkItem(id="label", text="Label this: parcel late", task=TaskKind.CLASSIFY),
+             *(WorkItem(id=f"s{i}", text=f"Summarize note {i}: parcel late")
+               for i in range(3))]
+    parked = analyze_with(AnalyzeParams(items=items, mode=RunMode.BATCH, collect_later=True,
+                                        output=str(tmp_path / "out")), run_settings)
+    assert isinstance(parked, BatchSubmitted) and len(parked.jobs) == 2
+    with client_for(emulator.base_url) as client:
+        while not any(client.batches.get(name=j).end_time for j in parked.jobs):
+            time.sleep(0.2)
+
+    # The first job's output is kept 48 h: with the default margin there is no hurry.
+    with in_process_settings(run_settings):
+        relaxed = collect_batches()
+    assert relaxed.waiting == [parked.run_id], relaxed
+
+    # A margin as long as the retention: every ended job's output is at risk, so this look
+    # finishes the run now, waiting in it for the other job.
+    run_settings.inference.batch_output_margin_s = 48 * 3600
+    with in_process_settings(run_settings):
+        urgent = collect_batches()
+
+    assert urgent.finished == [parked.run_id], urgent
+    lines = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text()
+             .splitlines()]
+    assert sorted((line["id"], line["error"]) for line in lines) == [
+        ("label", None), ("s0", None), ("s1", None), ("s2", None)]
+    # The other job was still running when the collector decided: it did not wait for a
+    # later look; nothing was submitted twice, and nothing is left parked.
+    assert sorted(j.state for j in urgent.collected) == ["RUNNING", "SUCCEEDED"]
+    assert emulator.stats.batches_created == 2
+    with in_process_settings(run_settings):
+        assert collect_batches().waiting == []
