@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flashfirst.flows.analyze import analyze
+from flashfirst.flows.analyze import RunFailed, analyze
 from flashfirst.tasks.batches import (
     JobStatus,
     check_batch_jobs,
@@ -23,6 +23,7 @@ from flashfirst.tasks.batches import (
 )
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
+from prefect.states import State
 from pydantic import BaseModel, Field
 
 from flashfirst.batch_collection import (
@@ -32,6 +33,7 @@ from flashfirst.batch_collection import (
     collecting,
     output_expires_at,
 )
+from flashfirst.errors import BatchJobFailed
 from flashfirst.inference.parked import ParkedRun
 from flashfirst.overrides import RunOverrides, in_process_settings, settings_for_run
 from flashfirst.settings import Settings
@@ -105,7 +107,7 @@ def _finish_ended(runs: list[ParkedRun], statuses: list[JobStatus], settings: Se
             params = params.model_copy(update={"collect_later": False})
         with in_process_settings(settings), collecting(jobs):
             state = analyze(params, return_state=True)
-        if not params.collect_later and state.is_completed():  # waited: forget it here
+        if not params.collect_later and _settled(state):  # waited: forget it here
             forget_parked_run(run.params, settings)
         if state.is_completed():
             written = datetime.now(UTC)
@@ -120,3 +122,13 @@ def _finish_ended(runs: list[ParkedRun], statuses: list[JobStatus], settings: Se
                               description="Batch jobs collected, and by which path",
                               table=[j.model_dump(mode="json") for j in report.collected])
     return report
+
+
+def _settled(state: State) -> bool:
+    """The run wrote its results: it completed, or failed after writing them (a job that
+    failed, too many failed items), as a collect_later run forgets its record then too.
+    A stopped or crashed one stays parked for the next look."""
+    if state.is_completed():
+        return True
+    return state.is_failed() and isinstance(state.result(raise_on_failure=False),
+                                            BatchJobFailed | RunFailed)
