@@ -15,6 +15,11 @@ request), which the bench advances instead of sleeping.
 
 Online wall times include this process's own overhead, scaled back by 10 like the rest.
 
+``collect_latency_s`` (job end → results written, on the emulator clock) for a parked run
+of 50 items collected two ways: on the job's webhook delivery (the emulator delivers to a
+receiver here, which starts the collect at once; the clock is stepped 1 s at a time near
+the end, so up to ~1 s is the bench's own step) and by the poll every 10 min.
+
 Run: python bench/batch.py   (about 3-4 minutes on 2 cores)
 """
 
@@ -24,8 +29,10 @@ import asyncio
 import hashlib
 import sys
 import tempfile
+import threading
 import time
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -52,10 +59,10 @@ COLLECT_EVERY_S = 600.0
 BATCH_TIMING = {"pending_s": 300, "running_s": 600, "running_s_per_request": 0.5}
 
 
-def jobs(tier: ServiceTier) -> list[InferenceJob]:
+def jobs(tier: ServiceTier, n: int = N_ITEMS) -> list[InferenceJob]:
     route = Route(model=MODEL, tier=ModelTier.FLASH, service_tier=tier, reason="bench")
     out = []
-    for i in range(N_ITEMS):
+    for i in range(n):
         text = f"Note {i}: the parcel was late and the box was damaged."
         out.append(InferenceJob(item=WorkItem(id=f"n{i}", text=text), route=route,
                                 identity=hashlib.sha256(text.encode()).hexdigest(),
@@ -102,6 +109,66 @@ def batch(settings: Settings, emulator: EmbeddedEmulator, state_root: str, *,
     return cost, control.now() - began, held
 
 
+LATENCY_ITEMS = 50
+
+
+def collect_latency(settings: Settings, emulator: EmbeddedEmulator, state_root: str, *,
+                    webhook: bool) -> float:
+    """Seconds from the job's end to its results written, collected on the webhook
+    delivery or by the poll every ``COLLECT_EVERY_S`` (both on the emulator clock)."""
+    control, client = emulator.control, make_client(settings)
+    delivered = threading.Event()
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+            delivered.set()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hook = client.webhooks.create(uri=f"http://127.0.0.1:{server.server_address[1]}/hook",
+                                  subscribed_events=["batch.succeeded"]) if webhook else None
+
+    def look() -> list[str]:
+        runner = BatchRunner(client, settings, load_price_table(), {}, None, None,
+                             Budget(None), BatchLedger(Storage(), state_root), wait=False,
+                             policy=RoutingPolicy())
+        outcome = runner.run(jobs(ServiceTier.BATCH, LATENCY_ITEMS))
+        if not outcome.parked:
+            assert all(r.ok for r in outcome.results)
+            Path(state_root, "results.jsonl").write_text("".join(
+                r.model_dump_json() + "\n" for r in outcome.results))
+        return outcome.parked
+
+    try:
+        [name] = look()  # submits and parks
+        job = client.batches.get(name=name)
+        if webhook:
+            expected = (BATCH_TIMING["pending_s"] + BATCH_TIMING["running_s"]
+                        + BATCH_TIMING["running_s_per_request"] * LATENCY_ITEMS)
+            control.advance_clock(job.create_time.timestamp() + expected - 5 - control.now())
+            while not delivered.wait(0.2):
+                control.advance_clock(1)
+            look()  # the event's collect
+        else:
+            while look():
+                control.advance_clock(COLLECT_EVERY_S)  # the poll's next scheduled look
+        written = control.now()
+        ended = client.batches.get(name=name).end_time
+        return written - ended.timestamp()
+    finally:
+        if hook is not None:
+            client.webhooks.delete(hook.id)
+        server.shutdown()
+        server.server_close()
+
+
 def main() -> None:
     config = EmulatorConfig(latency_scale=SCALE, quota_window_s=60 * SCALE)
     with EmbeddedEmulator(config) as emulator, tempfile.TemporaryDirectory() as tmp:
@@ -116,6 +183,8 @@ def main() -> None:
         before = emulator.stats.batches_created
         _, _, held_collect = batch(settings, emulator, tmp + "/b", wait=False)
         jobs_created = emulator.stats.batches_created - before  # the collect_later run's
+        latency_webhook = collect_latency(settings, emulator, tmp + "/w", webhook=True)
+        latency_poll = collect_latency(settings, emulator, tmp + "/p", webhook=False)
     print(f"{N_ITEMS} items on {MODEL} (machine shared with other work; times on the "
           "emulator clock)")
     print(f"standard: ${standard_usd:.4f}, {standard_s:,.0f} s (1,000 RPM bound)")
@@ -126,8 +195,13 @@ def main() -> None:
     print(f"worker held: {held_waiting:,.0f} s waiting in the run vs {held_collect:.1f} s with "
           f"collect_later ({held_collect / held_waiting:.4f}×); the collect_later run created "
           f"{jobs_created} job(s) over all its collector looks")
+    print(f"job end → results written ({LATENCY_ITEMS} items): {latency_webhook:.1f} s on the "
+          f"webhook vs {latency_poll:,.1f} s by the poll every {COLLECT_EVERY_S:.0f} s "
+          f"({latency_webhook / latency_poll:.4f}×)")
     print(f"batch_usd={batch_usd:.4f} flex_usd={flex_usd:.4f} standard_usd={standard_usd:.4f} "
-          f"worker_s_held={held_collect:.1f} jobs_created={jobs_created}")
+          f"worker_s_held={held_collect:.1f} jobs_created={jobs_created} "
+          f"collect_latency_s_webhook={latency_webhook:.1f} "
+          f"collect_latency_s_poll={latency_poll:.1f}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
+from flashfirst.batch_collection import JobCollection
 from flashfirst.caching.decision import CacheDecision
 from flashfirst.caching.manager import CacheRecord
 from flashfirst.failures import FailureKind
@@ -167,6 +168,9 @@ class RunReport(BaseModel):
     batch_jobs_left: list[str] = Field(
         default_factory=list, description="Batch jobs a stopped run left running (not "
         "cancelled): a re-run or collect-batches collects their answers.")
+    batch_collection: list[JobCollection] = Field(
+        default_factory=list, description="A run a collector finished: which path (webhook "
+        "or poll) collected each batch job, and when Google deletes the job's output.")
 
     @property
     def wall_s(self) -> float:

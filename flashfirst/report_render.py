@@ -97,6 +97,9 @@ def to_markdown(r: RunReport) -> str:
         lines += [f"| {kind} | {n} |" for kind, n in r.failure_kinds.items()]
         lines += ["", "| kind | item | cause |", "|---|---|---|"]
         lines += [f"| {kind} | {i} | {escape(cause)} |" for kind, i, cause in _failed(r)]
+    if r.batch_collection:
+        lines += ["", "## Batch jobs collected", "", *(f"- {j.line()}"
+                                                       for j in r.batch_collection)]
     if r.budget_usd is not None:
         lines += ["", f"Budget ${r.budget_usd}: {r.budget_stopped} items not dispatched."]
     if r.skipped_inputs:

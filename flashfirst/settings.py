@@ -232,6 +232,10 @@ class InferenceSettings(BaseModel):
     batch_file_max_bytes: int = Field(
         2_000_000_000, gt=0, description="Split a batch into several jobs when its JSONL file "
         "would pass this size (the API takes files up to 2 GB, same page).")
+    batch_output_margin_s: float = Field(
+        6 * 3600, ge=0, le=48 * 3600, description="A collector finishes a parked run at once, "
+        "waiting for its other jobs, when an ended job's output would be deleted within this "
+        "many seconds (Google keeps it 48 h after the job ends).")
     batch_webhook_uris: list[str] = Field(
         default_factory=list, description="Gemini pushes each batch job's end to these URIs "
         "(a dynamic webhook, e.g. the bridge's /gemini-webhooks) instead of the project's "

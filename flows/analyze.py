@@ -28,6 +28,7 @@ from prefect import flow
 from prefect.runtime import deployment, flow_run
 from prefect.states import State
 
+from flashfirst.batch_collection import collected_now
 from flashfirst.client import require_backend
 from flashfirst.errors import BatchJobFailed, FlashfirstError
 from flashfirst.estimate import RunEstimate
@@ -161,6 +162,7 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None
         stages=clock.lines(), budget_usd=budget, output_uri=output,
         skipped_inputs=found.skipped)), settings)
     report.mode_choices = [m.summary() for m in modes]
+    report.batch_collection = collected_now()  # set when a collector finishes this run
     if STOP.requested:
         report.stopped, report.batch_jobs_left = STOP.reason, inferred.parked_jobs
     write_results(plain(results), plain(report), settings)

@@ -6,17 +6,34 @@ inference from a list) and finishes the parked run waiting for it, holding a wor
 while it collects. ``collect_batches`` runs on a schedule as the fallback for lost
 deliveries: one short run polls every waiting job at once. Finishing a run is running it
 again: the batch ledger re-attaches it to its jobs, so nothing is submitted or paid for
-twice; whichever path comes second finds nothing parked."""
+twice; whichever path comes second finds nothing parked. Each finished run's report and
+the collector's result say which path finished each job, when it ended and when Google
+deletes its output (``batch_collection``)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import UTC, datetime
 
-from flashfirst.flows.analyze import analyze
-from flashfirst.tasks.batches import JobStatus, check_batch_jobs, list_parked_runs
+from flashfirst.flows.analyze import RunFailed, analyze
+from flashfirst.tasks.batches import (
+    JobStatus,
+    check_batch_jobs,
+    forget_parked_run,
+    list_parked_runs,
+)
 from prefect import flow, get_run_logger
+from prefect.artifacts import create_table_artifact
+from prefect.states import State
 from pydantic import BaseModel, Field
 
+from flashfirst.batch_collection import (
+    CollectPath,
+    JobCollection,
+    at_risk,
+    collecting,
+    output_expires_at,
+)
+from flashfirst.errors import BatchJobFailed
 from flashfirst.inference.parked import ParkedRun
 from flashfirst.overrides import RunOverrides, in_process_settings, settings_for_run
 from flashfirst.settings import Settings
@@ -26,6 +43,9 @@ class CollectReport(BaseModel):
     finished: list[str] = Field(default_factory=list, description="Run ids finished now.")
     waiting: list[str] = Field(default_factory=list, description="Run ids still waiting.")
     failed: dict[str, str] = Field(default_factory=dict, description="Run id → why.")
+    collected: list[JobCollection] = Field(
+        default_factory=list, description="The jobs of the runs finished now: which path "
+        "finished each, when it ended, when its output is deleted, when results were written.")
 
 
 @flow(name="collect-batches")
@@ -43,7 +63,7 @@ def collect_batches(overrides: RunOverrides | None = None) -> CollectReport:
 
 class JobCollected(CollectReport):
     job: str = Field(description="The batch job the event named.")
-    path: Literal["webhook", "poll"] = "webhook"
+    path: CollectPath = "webhook"
 
 
 @flow(name="collect-batch-job")
@@ -64,19 +84,51 @@ def collect_batch_job(job: str, overrides: RunOverrides | None = None) -> JobCol
 
 
 def _finish_ended(runs: list[ParkedRun], statuses: list[JobStatus], settings: Settings,
-                  path: str) -> CollectReport:
+                  path: CollectPath) -> CollectReport:
     """Run again each parked run whose jobs have all ended; the others keep waiting."""
     report = CollectReport()
     for run in runs:
-        if not all(s.ended for s in statuses if s.run_id == run.run_id):
-            report.waiting.append(run.run_id)
-            continue
-        with in_process_settings(settings):
-            state = analyze(run.params, return_state=True)
+        own = [s for s in statuses if s.run_id == run.run_id]
+        jobs = [JobCollection(job=s.job, state=s.state, path=path, ended_at=s.ended_at,
+                              output_expires_at=output_expires_at(s.state, s.ended_at))
+                for s in own]
+        params = run.params
+        if not all(s.ended for s in own):
+            deleted_at = at_risk([j.output_expires_at for j in jobs],
+                                 settings.inference.batch_output_margin_s)
+            if deleted_at is None:
+                report.waiting.append(run.run_id)
+                continue
+            # Google deletes an ended job's output soon: collect it now, waiting in this
+            # run for the others, rather than lose what was paid for.
+            get_run_logger().warning(
+                "run %s: Google deletes a job's output at %s; finishing it now, waiting "
+                "for its other jobs", run.run_id, f"{deleted_at:%Y-%m-%d %H:%M} UTC")
+            params = params.model_copy(update={"collect_later": False})
+        with in_process_settings(settings), collecting(jobs):
+            state = analyze(params, return_state=True)
+        if not params.collect_later and _settled(state):  # waited: forget it here
+            forget_parked_run(run.params, settings)
         if state.is_completed():
+            written = datetime.now(UTC)
             report.finished.append(run.run_id)
+            report.collected += [j.model_copy(update={"collected_at": written}) for j in jobs]
             get_run_logger().info("run %s finished by %s (jobs %s)", run.run_id, path,
                                   ", ".join(run.jobs))
         else:
             report.failed[run.run_id] = state.message or state.name
+    if report.collected:
+        create_table_artifact(key="flashfirst-batch-collections",
+                              description="Batch jobs collected, and by which path",
+                              table=[j.model_dump(mode="json") for j in report.collected])
     return report
+
+
+def _settled(state: State) -> bool:
+    """The run wrote its results: it completed, or failed after writing them (a job that
+    failed, too many failed items), as a collect_later run forgets its record then too.
+    A stopped or crashed one stays parked for the next look."""
+    if state.is_completed():
+        return True
+    return state.is_failed() and isinstance(state.result(raise_on_failure=False),
+                                            BatchJobFailed | RunFailed)

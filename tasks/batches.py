@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
@@ -31,6 +32,7 @@ class JobStatus(BaseModel):
     state: str
     done: int
     total: int
+    ended_at: datetime | None = None
 
     @property
     def ended(self) -> bool:
@@ -78,9 +80,9 @@ def check_batch_jobs(runs: list[ParkedRun], settings: Settings) -> list[JobStatu
                 run_id=run.run_id, job=name, state=state,
                 done=int(stats.get("successfulRequestCount", 0))
                 + int(stats.get("failedRequestCount", 0)),
-                total=int(stats.get("requestCount", 0))))
+                total=int(stats.get("requestCount", 0)), ended_at=job.end_time))
     create_table_artifact(key="flashfirst-batch-jobs", description="Batch jobs waited for",
-                          table=[s.model_dump() for s in out])
+                          table=[s.model_dump(mode="json") for s in out])
     return out
 
 

@@ -50,7 +50,8 @@ def test_a_run_that_does_not_wait_is_finished_by_the_collector_on_the_same_job(
     early = collect_run_settings(run_settings)
     assert early.waiting == [submitted.run_id] and early.finished == []
     assert latest_job_table() == [{"run_id": submitted.run_id, "job": submitted.jobs[0],
-                                   "state": "PENDING", "done": 0, "total": 3}]
+                                   "state": "PENDING", "done": 0, "total": 3,
+                                   "ended_at": None}]
 
     emulator.control.advance_clock(600 + 60)
     done = collect_run_settings(run_settings)
@@ -61,4 +62,4 @@ def test_a_run_that_does_not_wait_is_finished_by_the_collector_on_the_same_job(
     assert latest_job_table()[0]["state"] == "SUCCEEDED"
 
     assert collect_run_settings(run_settings).model_dump() == {"finished": [], "waiting": [],
-                                                          "failed": {}}
+                                                          "failed": {}, "collected": []}

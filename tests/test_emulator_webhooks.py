@@ -184,3 +184,42 @@ def test_a_job_with_webhook_uris_is_delivered_there_as_a_jwt_checked_by_publishe
     event = json.loads(body)
     assert (event["type"], event["data"]["name"]) == ("batch.succeeded", name)
     assert event["data"]["user_metadata"] == {"run_id": "run-9"}
+
+
+def test_a_background_interactions_end_is_delivered_to_the_subscribed_webhook(
+        emulator: EmbeddedEmulator, genai_client: genai.Client, receiver: Receiver) -> None:
+    emulator.control.configure(latency_scale=1.0)
+    created = genai_client.webhooks.create(
+        uri=receiver.url, subscribed_events=["interaction.completed", "interaction.cancelled"])
+    running = genai_client.interactions.create(model=FLASH, input="hello", background=True)
+    assert running.status == "in_progress"
+    genai_client.interactions.create(model=FLASH, input="not in the background")
+    cancelled = genai_client.interactions.create(model=FLASH, input="stop", background=True)
+    genai_client.interactions.cancel(cancelled.id)
+
+    emulator.control.advance_clock(600)  # well past the call's latency
+
+    bodies = [verified(created.new_signing_secret)(d) for d in receiver.wait_for(2)]
+    time.sleep(0.5)
+    assert len(receiver.received) == 2  # the foreground call's end is no event
+    assert sorted((b["type"], b["data"]["id"], b["data"]["status"]) for b in bodies) == sorted([
+        ("interaction.completed", running.id, "completed"),
+        ("interaction.cancelled", cancelled.id, "cancelled")])
+
+
+def test_a_background_interaction_with_webhook_uris_is_delivered_there_as_a_jwt(
+        emulator: EmbeddedEmulator, genai_client: genai.Client, receiver: Receiver) -> None:
+    genai_client.webhooks.create(uri=receiver.url + "?static",
+                                 subscribed_events=["interaction.completed"])
+
+    interaction = genai_client.interactions.create(
+        model=FLASH, input="hello", background=True,
+        webhook_config={"uris": [receiver.url], "user_metadata": {"run_id": "run-11"}})
+
+    [(headers, body)] = receiver.wait_for(1)
+    time.sleep(0.5)
+    assert len(receiver.received) == 1  # its own URIs replace the registered webhooks
+    assert headers["webhook-signature"].count(".") == 2  # a JWT
+    event = json.loads(body)
+    assert (event["type"], event["data"]["id"]) == ("interaction.completed", interaction.id)
+    assert event["data"]["user_metadata"] == {"run_id": "run-11"}

@@ -126,3 +126,21 @@ def test_while_prefect_is_down_the_bridge_answers_503_and_the_retried_delivery_l
                                                  f"gemini.batch.{name}")
         assert bridge.stats().get("gemini_emitted") == 1
     assert event["resource"]["gemini.name"] == name
+
+
+def test_a_background_interactions_end_becomes_a_gemini_interaction_event(
+        emulator: EmbeddedEmulator, prefect_server: PrefectServer,
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    client = client_for(emulator.base_url)
+    jwks = f"{emulator.base_url}/.well-known/gemini-webhooks-jwks.json"
+    with running_bridge(prefect_server.api_url, tmp_path_factory.mktemp("bridge"),
+                        extra_env={"FLASHFIRST_BRIDGE_GEMINI_JWKS_URL": jwks}) as bridge:
+        interaction = client.interactions.create(
+            model=FLASH, input=f"hello {uuid.uuid4().hex}", background=True,
+            webhook_config={"uris": [f"{bridge.url}/gemini-webhooks"],
+                            "user_metadata": {"run_id": "r4"}})
+
+        [event] = prefect_server.wait_for_events("gemini.interaction.completed",
+                                                 f"gemini.interaction.{interaction.id}")
+    assert event["payload"]["user_metadata"] == {"run_id": "r4"}
+    assert event["resource"]["gemini.kind"] == "interaction"

@@ -105,7 +105,7 @@ def _api_routes() -> list[Route]:
         (f"{v}/webhooks/{{webhook_id}}", webhooks.delete_webhook, ["DELETE"]),
     ]
     interaction_table: list[tuple[str, Handler, list[str]]] = [
-        (f"{v}/interactions", interactions.create_interaction, ["POST"]),
+        (f"{v}/interactions", webhooks.watching(interactions.create_interaction), ["POST"]),
         (f"{v}/interactions/{{interaction_id}}", interactions.get_interaction, ["GET"]),
         (f"{v}/interactions/{{interaction_id}}", interactions.delete_interaction,
          ["DELETE"]),

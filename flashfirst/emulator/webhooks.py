@@ -14,6 +14,8 @@ webhooks, signed as an RS256 JWT in ``webhook-signature`` (claims: ``webhook_id`
 keys at ``/.well-known/gemini-webhooks-jwks.json``; Google's claim names are not
 documented in the pages we read, so these are the emulator's. ``user_metadata`` from the
 job's ``webhook_config`` rides along either way.
+
+A background interaction's end is delivered the same way (``interaction_ends``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from flashfirst.emulator.batch_jobs import BatchJob
 from flashfirst.emulator.batches import complete_due_batches
 from flashfirst.emulator.errors import invalid_argument, not_found
 from flashfirst.emulator.generate import body_of, emulator
+from flashfirst.emulator.interaction_ends import interaction_ends, pending_dynamic
 from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.wire import Json, get, page, timestamp
 
@@ -211,6 +214,16 @@ class WebhookHub:
                 logger.info("dropping the end of %s on purpose (drop_share)", job.name)
                 continue
             self._announce(job, now)
+        self._announce_ended_interactions()
+
+    def _announce_ended_interactions(self) -> None:
+        """Background interactions that finished (or were cancelled) since the last look."""
+        for end in interaction_ends(self.state, self.announced):
+            if random.Random(f"{self.state.config.seed}:drop:{end.id}").random() \
+                    < self.state.config.webhooks.drop_share:
+                logger.info("dropping the end of %s on purpose (drop_share)", end.id)
+                continue
+            self._deliver(end.event, end.data, end.uris, end.at)
 
     def _announce(self, job: BatchJob, now: float) -> None:
         state = job.state(now)
@@ -218,12 +231,17 @@ class WebhookHub:
         config = job.webhook_config or {}
         data: Json = {"name": job.name, "state": f"BATCH_STATE_{state}",
                       "user_metadata": get(config, "userMetadata") or {}}
-        if get(config, "uris"):  # dynamic: these URIs instead of the registered webhooks
-            for uri in get(config, "uris"):
+        end = job.cancelled_at if job.cancelled_at is not None else job.done_at
+        self._deliver(event, data, get(config, "uris"), end)
+
+    def _deliver(self, event: str, data: Json, uris: list[str] | None, end: float) -> None:
+        """To the job's own URIs (dynamic, a JWT) when it has some, else to every webhook
+        subscribed to ``event`` that existed when the job ended."""
+        if uris:  # dynamic: these URIs instead of the registered webhooks
+            for uri in uris:
                 self._enqueue(uri, None, event, data)
             self.wake()
             return
-        end = job.cancelled_at if job.cancelled_at is not None else job.done_at
         for hook in list(self.webhooks.values()):
             if hook.state == "enabled" and event in hook.subscribed_events \
                     and hook.create_time <= end:  # not jobs that ended before it existed
@@ -290,8 +308,11 @@ class WebhookHub:
             except Exception:  # an emulator bug: keep delivering the rest, and say so
                 logger.exception("webhook delivery loop")
             with self._lock, self.state.lock:
-                dynamic_pending = any(j.webhook_config and j.id not in self.announced
-                                      for j in self.state.batches.values())
+                dynamic_pending = any(
+                    j.webhook_config and j.id not in self.announced
+                    for j in self.state.batches.values()) or any(
+                    pending_dynamic(i, self.announced)
+                    for i in self.state.interactions.values())
                 if not self.webhooks and not self.queue and not dynamic_pending:
                     self._thread = None
                     return
@@ -309,7 +330,8 @@ def _events(value: Any) -> list[str]:
 
 def watching(handler: Callable[[Request], Awaitable[Response]]
              ) -> Callable[[Request], Awaitable[Response]]:
-    """``handler`` (batch create), then make sure a job's dynamic webhooks will be sent."""
+    """``handler`` (a batch or interaction create), then make sure a job's dynamic webhooks
+    will be sent."""
 
     async def endpoint(request: Request) -> Response:
         response = await handler(request)
