@@ -12,12 +12,15 @@ import pytest
 from flashfirst.flows.analyze import analyze_with
 
 from flashfirst.emulator import EmbeddedEmulator
-from flashfirst.items import ServiceTier, WorkItem
+from flashfirst.inference.engine import InferenceJob
+from flashfirst.inference.mode import choose_modes
+from flashfirst.items import Route, ServiceTier, WorkItem
 from flashfirst.params import AnalyzeParams
 from flashfirst.price_locations import for_location
 from flashfirst.prices import load_price_table
+from flashfirst.router import RoutingPolicy
 from flashfirst.run_context import run_context
-from flashfirst.settings import BackendSettings, InferenceSettings, Settings
+from flashfirst.settings import BackendSettings, InferenceSettings, ModelTier, Settings
 
 DEC, JAN = date(2026, 12, 2), date(2027, 1, 2)
 
@@ -74,3 +77,20 @@ def test_the_same_run_costs_ten_percent_more_in_a_region_than_on_global(
     assert r.costs.naive_usd == pytest.approx(g.costs.naive_usd * 1.1, rel=1e-6)
     assert estimates["us-central1"].usd == pytest.approx(estimates["global"].usd * 1.1,
                                                          rel=1e-6)
+
+
+def test_mode_auto_weighs_the_platforms_batch_price_at_its_location(
+        emulator: EmbeddedEmulator, tmp_path: Path):
+    route = Route(model="gemini-3.8-flash", tier=ModelTier.FLASH, reason="test")
+    jobs = [InferenceJob(item=WorkItem(id=f"n{i}", text="late parcel"), route=route,
+                         identity=f"id{i}", est_prompt_tokens=1000) for i in range(500)]
+    developer = Settings(backend=BackendSettings(base_url=emulator.base_url),
+                         storage_root=str(tmp_path))
+    choices = {name: choose_modes(jobs, run_context(s).prices, s, RoutingPolicy().service_tier,
+                                  None)["gemini-3.8-flash"]
+               for name, s in (("developer", developer),
+                               ("regional", platform(emulator.base_url, tmp_path, "us-east4")))}
+    dev, regional = choices["developer"], choices["regional"]
+    assert regional.tier is dev.tier is ServiceTier.BATCH
+    assert regional.batch_usd == pytest.approx(dev.batch_usd * 1.1, rel=1e-6)
+    assert regional.batch_usd == pytest.approx(regional.standard_usd / 2, rel=1e-6)
