@@ -18,6 +18,7 @@ from fixtures.gcs import GcsEmulator
 from flashfirst.flows.analyze import analyze_with
 from google.cloud import storage
 
+from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.items import WorkItem
 from flashfirst.params import AnalyzeParams, RunMode
@@ -163,3 +164,23 @@ def test_a_worker_killed_while_waiting_is_followed_by_a_run_that_reuses_its_job(
     assert report.items_ok == 3
     assert emulator.stats.batches_created == 1  # the re-run waited for the first job
     assert emulator.stats.generate_calls["gemini-3.8-flash"] == {"batch": 3}
+
+
+def test_the_shared_context_travels_in_each_line_and_no_cache_is_bought(
+        emulator: EmbeddedEmulator, gcs_bucket: str, tmp_path: Path):
+    """Platform batch cannot read an explicit cache (a cachedContent line fails): the run
+    creates none and sends its handbook inline, where implicit caching may still hit."""
+    handbook = tmp_path / "handbook.md"
+    handbook.write_text("".join(f"Rule {n}: refunds within {n % 9 + 1} days.\n"
+                                for n in range(1500)))
+    settings = platform_settings(emulator.base_url, f"gs://{gcs_bucket}/run")
+    report = analyze_with(AnalyzeParams(
+        items=notes(3), mode=RunMode.BATCH, output=str(tmp_path / "out"),
+        context=SharedContext(documents=[str(handbook)])), settings)
+    inputs = [b for b in blobs(gcs_bucket, "run/batch-io/") if b.name.endswith("input.jsonl")]
+    lines = [json.loads(line) for line in inputs[0].download_as_text().splitlines()]
+
+    assert report.items_ok == 3
+    assert emulator.stats.calls_to("cachedContents.create") == 0
+    assert all("cachedContent" not in line["request"] for line in lines)
+    assert all("Rule 1499:" in json.dumps(line["request"]["contents"]) for line in lines)
