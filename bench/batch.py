@@ -15,6 +15,11 @@ request), which the bench advances instead of sleeping.
 
 Online wall times include this process's own overhead, scaled back by 10 like the rest.
 
+The same batch then runs on the Agent Platform backend (the emulator's platform surface,
+requests and answers through a fake-gcs-server bucket): at a regional location
+(us-central1, waiting in the run) and at ``global`` (collect_later), so the last line
+carries ``platform_…`` figures beside the Developer API's.
+
 Run: python bench/batch.py   (about 3-4 minutes on 2 cores)
 """
 
@@ -37,6 +42,7 @@ from flashfirst.inference.batch_ledger import BatchLedger  # noqa: E402
 from flashfirst.inference.engine import Budget, Engine, InferenceJob  # noqa: E402
 from flashfirst.inference.ratelimit import Limiters  # noqa: E402
 from flashfirst.items import Route, ServiceTier, WorkItem  # noqa: E402
+from flashfirst.price_locations import for_location  # noqa: E402
 from flashfirst.prices import load_price_table  # noqa: E402
 from flashfirst.router import RoutingPolicy  # noqa: E402
 from flashfirst.settings import (  # noqa: E402
@@ -46,6 +52,9 @@ from flashfirst.settings import (  # noqa: E402
     Settings,
 )
 from flashfirst.storage import Storage  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from fixtures.gcs import running_fake_gcs  # noqa: E402
 
 N_ITEMS, MODEL, SCALE = 2000, "gemini-3.8-flash", 0.1
 COLLECT_EVERY_S = 600.0
@@ -102,6 +111,59 @@ def batch(settings: Settings, emulator: EmbeddedEmulator, state_root: str, *,
     return cost, control.now() - began, held
 
 
+def platform_batch(settings: Settings, emulator: EmbeddedEmulator, state_root: str, *,
+                   wait: bool) -> tuple[Decimal, float, float]:
+    """As ``batch``, on the Agent Platform backend, priced at its endpoint's location."""
+    control = emulator.control
+    began, held = control.now(), 0.0
+    prices = for_location(load_price_table(), settings.backend.vertex_location)
+    while True:
+        runner = BatchRunner(make_client(settings), settings, prices, {}, None, None,
+                             Budget(None), BatchLedger(Storage(), state_root), poll_s=60,
+                             sleep=control.advance_clock, wait=wait, policy=RoutingPolicy())
+        t0, c0 = time.monotonic(), control.now()
+        outcome = runner.run(jobs(ServiceTier.BATCH))
+        held += time.monotonic() - t0 + (control.now() - c0 if wait else 0.0)
+        if not outcome.parked:
+            break
+        control.advance_clock(COLLECT_EVERY_S)
+    failed = [r for r in outcome.results if not r.ok]
+    assert not failed and not outcome.failures, (failed[:1], outcome.failures)
+    cost = sum((Decimal(str(r.cost_usd)) for r in outcome.results), Decimal(0))
+    return cost, control.now() - began, held
+
+
+def platform_figures(emulator: EmbeddedEmulator, tmp: str) -> dict[str, float]:
+    """The batch on the Agent Platform backend through a Cloud Storage bucket (a
+    fake-gcs-server): regional and waiting, then global and collected later."""
+    import os
+    import uuid
+
+    from google.cloud import storage
+
+    with running_fake_gcs(Path(tmp) / "fake-gcs.log") as gcs:
+        os.environ["STORAGE_EMULATOR_HOST"] = gcs.url
+        bucket = f"bench-{uuid.uuid4().hex[:8]}"
+        storage.Client(project="bench").create_bucket(bucket)
+        figures: dict[str, float] = {}
+        for location, wait in (("us-central1", True), ("global", False)):
+            settings = Settings(
+                backend=BackendSettings(kind="vertex", vertex_project="bench",
+                                        vertex_location=location, base_url=emulator.base_url),
+                storage_root=f"gs://{bucket}/{location}",
+                inference=InferenceSettings(backoff_base_s=0.05))
+            before = emulator.stats.batches_created
+            usd, clock_s, held = platform_batch(settings, emulator,
+                                                f"{tmp}/platform-{location}", wait=wait)
+            figures[location] = float(usd)
+            figures[f"{location}_s"], figures[f"{location}_held_s"] = clock_s, held
+            figures[f"{location}_jobs"] = emulator.stats.batches_created - before
+        figures["bucket_bytes"] = sum(b.size or 0 for b in storage.Client(
+            project="bench").list_blobs(bucket, prefix="us-central1/batch-io/"))
+        del os.environ["STORAGE_EMULATOR_HOST"]
+    return figures
+
+
 def main() -> None:
     config = EmulatorConfig(latency_scale=SCALE, quota_window_s=60 * SCALE)
     with EmbeddedEmulator(config) as emulator, tempfile.TemporaryDirectory() as tmp:
@@ -116,6 +178,7 @@ def main() -> None:
         before = emulator.stats.batches_created
         _, _, held_collect = batch(settings, emulator, tmp + "/b", wait=False)
         jobs_created = emulator.stats.batches_created - before  # the collect_later run's
+        platform = platform_figures(emulator, tmp)
     print(f"{N_ITEMS} items on {MODEL} (machine shared with other work; times on the "
           "emulator clock)")
     print(f"standard: ${standard_usd:.4f}, {standard_s:,.0f} s (1,000 RPM bound)")
@@ -126,8 +189,20 @@ def main() -> None:
     print(f"worker held: {held_waiting:,.0f} s waiting in the run vs {held_collect:.1f} s with "
           f"collect_later ({held_collect / held_waiting:.4f}×); the collect_later run created "
           f"{jobs_created} job(s) over all its collector looks")
+    print(f"platform batch (Cloud Storage): us-central1 ${platform['us-central1']:.4f} "
+          f"({platform['us-central1'] / float(batch_usd):.2f}× the Developer API's batch), "
+          f"{platform['us-central1_s']:,.0f} s, {platform['us-central1_jobs']:.0f} job(s), "
+          f"{platform['bucket_bytes'] / 1e6:.2f} MB of requests and answers in the bucket; "
+          f"global ${platform['global']:.4f} ({platform['global'] / float(batch_usd):.2f}×), "
+          f"collect_later held {platform['global_held_s']:.1f} s, "
+          f"{platform['global_jobs']:.0f} job(s)")
     print(f"batch_usd={batch_usd:.4f} flex_usd={flex_usd:.4f} standard_usd={standard_usd:.4f} "
-          f"worker_s_held={held_collect:.1f} jobs_created={jobs_created}")
+          f"worker_s_held={held_collect:.1f} jobs_created={jobs_created} "
+          f"platform_batch_usd={platform['us-central1']:.4f} "
+          f"platform_global_batch_usd={platform['global']:.4f} "
+          f"platform_batch_s={platform['us-central1_s']:.0f} "
+          f"platform_worker_s_held={platform['global_held_s']:.1f} "
+          f"platform_jobs_created={platform['global_jobs']:.0f}")
 
 
 if __name__ == "__main__":
