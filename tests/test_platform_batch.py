@@ -16,13 +16,19 @@ from pathlib import Path
 import pytest
 from fixtures.gcs import GcsEmulator
 from flashfirst.flows.analyze import analyze_with
+from google import genai
 from google.cloud import storage
+from google.genai import types
+from google.oauth2.credentials import Credentials
 
 from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator
+from flashfirst.errors import BatchJobFailed
+from flashfirst.inference.platform_batch import PlatformBatches
 from flashfirst.items import WorkItem
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.settings import BackendSettings, InferenceSettings, Settings
+from flashfirst.storage import Storage
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 REPO = Path(__file__).resolve().parents[1]
@@ -184,3 +190,54 @@ def test_the_shared_context_travels_in_each_line_and_no_cache_is_bought(
     assert emulator.stats.calls_to("cachedContents.create") == 0
     assert all("cachedContent" not in line["request"] for line in lines)
     assert all("Rule 1499:" in json.dumps(line["request"]["contents"]) for line in lines)
+
+
+def test_a_job_that_ends_failed_fails_the_run_naming_it(
+        emulator: EmbeddedEmulator, gcs_bucket: str, tmp_path: Path):
+    emulator.control.configure(batch={"pending_s": 0, "running_s": 1, "outcome": "FAILED",
+                                      "outcome_message": "quota of enqueued tokens exceeded"})
+    with pytest.raises(BatchJobFailed) as info:
+        analyze_with(AnalyzeParams(items=notes(2), mode=RunMode.BATCH,
+                                   output=str(tmp_path / "out")),
+                     platform_settings(emulator.base_url, f"gs://{gcs_bucket}/run"))
+    failed = info.value
+    lines = [json.loads(line) for line in
+             (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+
+    assert failed.state == "FAILED" and "/batchPredictionJobs/" in failed.job_name
+    assert failed.reason == "quota of enqueued tokens exceeded"
+    assert all(failed.job_name in line["error"] for line in lines)
+    assert emulator.stats.generate_calls == {}
+
+
+def _job(folder: str, ok: int, failed: int) -> types.BatchJob:
+    return types.BatchJob(
+        name="projects/p/locations/l/batchPredictionJobs/1",
+        state=types.JobState.JOB_STATE_SUCCEEDED,
+        output_info=types.BatchJobOutputInfo(gcs_output_directory=folder),
+        completion_stats=types.CompletionStats(successful_count=ok, failed_count=failed))
+
+
+def test_rows_without_their_key_are_matched_by_the_key_label_and_stats_must_agree(
+        gcs_bucket: str, tmp_path: Path):
+    """The platform documents ``request``/``response``/``status`` per row, not our extra
+    field: a row that lost ``key`` still reaches its item through the request's label."""
+    a, b = "a" * 64, "b" * 64
+    folder = f"gs://{gcs_bucket}/out/prediction-model-1"
+    rows = [{"status": "", "request": {"labels": {"flashfirst-request": a[:63]}},
+             "response": {"candidates": [{"content": {"parts": [{"text": "A"}]}}]}},
+            {"key": b, "status": 'Bad Request: {"error": {"code": 400, "message": "no", '
+                                 '"status": "INVALID_ARGUMENT"}}', "request": {}}]
+    Storage().write_text(f"{folder}/predictions.jsonl",
+                         "".join(json.dumps(r) + "\n" for r in rows))
+    settings = Settings(storage_root=f"gs://{gcs_bucket}/run",
+                        backend=BackendSettings(kind="emulator"))
+    platform = PlatformBatches(genai.Client(vertexai=True, project="p", location="l",
+                                            credentials=Credentials(token="t")), settings, "r")
+
+    answers, why = platform.collect(_job(folder, ok=1, failed=1), [a, b])
+    _, disagree = platform.collect(_job(folder, ok=2, failed=0), [a, b])
+
+    assert why is None and answers[a]["response"]["candidates"]
+    assert answers[b]["error"] == {"code": 400, "message": "no", "status": "INVALID_ARGUMENT"}
+    assert disagree is not None and disagree[0] == "INCOMPLETE" and "2 succeeded" in disagree[1]
