@@ -16,16 +16,22 @@ from pathlib import Path
 import pytest
 from fixtures.gcs import GcsEmulator
 from flashfirst.flows.analyze import analyze_with
+from flashfirst.flows.collect_batches import collect_batches
+from flashfirst.tasks.batches import BatchSubmitted
 from google import genai
 from google.cloud import storage
 from google.genai import types
 from google.oauth2.credentials import Credentials
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.sorting import ArtifactSort
 
 from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.errors import BatchJobFailed
 from flashfirst.inference.platform_batch import PlatformBatches
 from flashfirst.items import WorkItem
+from flashfirst.overrides import in_process_settings
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.settings import BackendSettings, InferenceSettings, Settings
 from flashfirst.storage import Storage
@@ -241,3 +247,33 @@ def test_rows_without_their_key_are_matched_by_the_key_label_and_stats_must_agre
     assert why is None and answers[a]["response"]["candidates"]
     assert answers[b]["error"] == {"code": 400, "message": "no", "status": "INVALID_ARGUMENT"}
     assert disagree is not None and disagree[0] == "INCOMPLETE" and "2 succeeded" in disagree[1]
+
+
+def latest_job_table() -> list[dict]:
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["flashfirst-batch-jobs"])),
+            sort=ArtifactSort.CREATED_DESC, limit=1)
+    data = found[0].data
+    return json.loads(data) if isinstance(data, str) else data
+
+
+def test_a_platform_run_that_does_not_wait_is_finished_by_the_collector(
+        emulator: EmbeddedEmulator, gcs_bucket: str, tmp_path: Path):
+    emulator.control.configure(batch={"pending_s": 600, "running_s": 60})
+    settings = platform_settings(emulator.base_url, f"gs://{gcs_bucket}/run")
+    submitted = analyze_with(AnalyzeParams(items=notes(3), mode=RunMode.BATCH,
+                                           collect_later=True, output=str(tmp_path / "out")),
+                             settings)
+    assert isinstance(submitted, BatchSubmitted) and len(submitted.jobs) == 1
+
+    emulator.control.advance_clock(600 + 60)
+    with in_process_settings(settings):
+        done = collect_batches()
+    lines = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+
+    assert done.finished == [submitted.run_id]
+    assert [(line["id"], line["error"]) for line in lines] == [(f"n{i}", None) for i in range(3)]
+    assert emulator.stats.batches_created == 1  # the collector re-attached to the job
+    assert latest_job_table() == [{"run_id": submitted.run_id, "job": submitted.jobs[0],
+                                   "state": "SUCCEEDED", "done": 3, "total": 3}]
