@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from flashfirst.catalogue import Catalogue
 from flashfirst.errors import ThinkingNotSupported
-from flashfirst.inference.engine import InferenceJob
+from flashfirst.inference.job import InferenceJob
 from flashfirst.items import ItemResult
 from flashfirst.router import RoutingPolicy
 from flashfirst.settings import InferenceSettings

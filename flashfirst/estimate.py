@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from flashfirst.caching.decision import CacheDecision
 from flashfirst.catalogue import Catalogue, load_catalogue
 from flashfirst.errors import BudgetExceeded, RefusedBeforeCall
-from flashfirst.inference.engine import InferenceJob
+from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.request import build_request, request_contents
 from flashfirst.items import TaskKind
 from flashfirst.priced_as import price_row_model

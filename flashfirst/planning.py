@@ -10,7 +10,7 @@ from flashfirst.caching.manager import PreparedContext
 from flashfirst.calibration import mark_calibration
 from flashfirst.catalogue import Catalogue, load_catalogue
 from flashfirst.inference.answers import AnswerStore
-from flashfirst.inference.engine import InferenceJob
+from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.request import request_key
 from flashfirst.items import ServiceTier, WorkItem
 from flashfirst.prices import PriceTable

@@ -29,7 +29,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
-from flashfirst.caching.manager import CacheRecord
+from flashfirst.caching.record import CacheRecord
 from flashfirst.errors import StorageError
 from flashfirst.storage import PreconditionFailed, Storage, join
 

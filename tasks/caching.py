@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from flashfirst.caching.decision import CacheDecision, worth_keeping_s
 from flashfirst.caching.manager import CacheManager, CacheRecord, PreparedContext
 from flashfirst.context import ContextUse
-from flashfirst.inference.engine import InferenceJob
+from flashfirst.inference.job import InferenceJob
 from flashfirst.items import ServiceTier
 from flashfirst.planning import cache_decisions
 from flashfirst.run_context import run_context

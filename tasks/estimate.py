@@ -9,7 +9,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flashfirst.caching.manager import PreparedContext
 from flashfirst.estimate import RunEstimate, check_budget, count_job_tokens, price_plan
-from flashfirst.inference.engine import InferenceJob
+from flashfirst.inference.job import InferenceJob
 from flashfirst.planning import cache_decisions
 from flashfirst.run_context import run_context
 from flashfirst.settings import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flashfirst.inference.engine import InferenceJob
+from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.mode import ModeChoice, apply_modes, choose_modes
 from flashfirst.router import RoutingPolicy
 from flashfirst.run_context import run_context

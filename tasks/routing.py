@@ -7,7 +7,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flashfirst.caching.manager import PreparedContext
 from flashfirst.catalogue import check_run_models, today
-from flashfirst.inference.engine import InferenceJob
+from flashfirst.inference.job import InferenceJob
 from flashfirst.items import WorkItem
 from flashfirst.planning import plan_jobs, unanswered
 from flashfirst.router import RoutingPolicy

@@ -105,7 +105,7 @@ def test_default_thinking_sends_no_config():
 
 def test_the_estimate_prices_a_retired_route_as_its_replacement():
     from flashfirst.estimate import price_plan
-    from flashfirst.inference.engine import InferenceJob
+    from flashfirst.inference.job import InferenceJob
     from flashfirst.items import Route, TaskKind, WorkItem
     from flashfirst.prices import load_price_table
     from flashfirst.settings import ModelTier

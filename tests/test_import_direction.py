@@ -60,6 +60,80 @@ def test_flows_never_import_deployments():
     assert offenders("flows", {"flashfirst.deployments", "deployments"}) == {}
 
 
+def test_the_emulator_imports_nothing_of_the_product():
+    # It stands in for Google: code shared with the product would make every test that
+    # compares the two agree by construction.
+    product = {}
+    for path in sorted((ROOT / "flashfirst" / "emulator").rglob("*.py")):
+        if bad := {n for n in imported_modules(path)
+                   if reaches(n, {"flashfirst"}) and not reaches(n, {"flashfirst.emulator"})}:
+            product[str(path.relative_to(ROOT))] = bad
+    assert product == {}
+
+
+def module_files() -> dict[str, Path]:
+    """Dotted name → file, for the package and the three layers installed under it."""
+    found = {}
+    for folder, package in {"flashfirst": "flashfirst", **LAYER_PACKAGES}.items():
+        for path in (ROOT / folder).rglob("*.py"):
+            parts = [p for p in path.relative_to(ROOT / folder).with_suffix("").parts
+                     if p != "__init__"]
+            found[".".join([package, *parts])] = path
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Our modules → our modules they import, anywhere in the file (``TYPE_CHECKING``
+    blocks and function bodies included). ``from pkg import sub`` points at ``pkg.sub``."""
+    files = module_files()
+
+    def ours(name: str) -> str | None:
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for module, path in files.items():
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                subs = {f"{node.module}.{a.name}" for a in node.names} & files.keys()
+                targets |= subs if len(subs) == len(node.names) else subs | {node.module}
+        graph[module] = {t for name in targets if (t := ours(name)) and t != module}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Each import cycle once, as the path that closes it."""
+    found: list[list[str]] = []
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> None:
+        if module in path:
+            found.append(path[path.index(module):] + [module])
+            return
+        if module in done:
+            return
+        for target in sorted(graph.get(module, ())):
+            visit(target, path + [module])
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
+    return found
+
+
+def test_the_import_graph_has_no_cycles():
+    # A cycle hidden under TYPE_CHECKING still means neither module reads without the other.
+    assert cycles(import_graph()) == []
+
+
+def test_the_cycle_check_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+
+
 def test_no_module_imports_a_layer_by_its_folder_name():
     every = {folder: offenders(folder, set(LAYER_PACKAGES))
              for folder in ("flashfirst", *LAYER_PACKAGES, "tests", "bench")}

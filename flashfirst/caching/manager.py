@@ -16,21 +16,19 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import BaseModel, ConfigDict, Field
 
+from flashfirst.caching.record import CacheRecord
 from flashfirst.catalogue import Catalogue, media_rules_of
 from flashfirst.context import ContextUse
 from flashfirst.errors import StorageError
 from flashfirst.media.parts import parts_for_rules
+from flashfirst.run_state import RunState
 from flashfirst.storage import Storage, join
-
-if TYPE_CHECKING:
-    from flashfirst.run_state import RunState
 
 DISPLAY_PREFIX = "flashfirst"
 _LOCK_STALE_S = 120.0
@@ -47,30 +45,6 @@ def parse_display_name(name: str | None) -> tuple[str, str] | None:
         return None
     _, digest, model = name.split(":", 2)
     return digest, model
-
-
-class CacheRecord(BaseModel):
-    """What a run did with one cache; the cost stage bills storage from it."""
-
-    name: str
-    model: str
-    content_hash: str
-    tokens: int
-    created_by_run: bool
-    created_at: datetime | None = None
-    # Expiry as found, for a reused cache: storage before it was paid by an earlier run.
-    expire_at_found: datetime | None = None
-    expire_at: datetime
-    deleted_at: datetime | None = None
-    recreated: bool = False
-
-    def billed_seconds(self) -> float:
-        """Storage this run caused: from creation (or the expiry it found) to the end."""
-        start = self.created_at if self.created_by_run else self.expire_at_found
-        end = self.deleted_at or self.expire_at
-        if start is None:
-            return 0.0
-        return max(0.0, (end - start).total_seconds())
 
 
 class PreparedContext(BaseModel):

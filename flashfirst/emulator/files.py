@@ -16,12 +16,11 @@ from starlette.responses import JSONResponse, Response
 
 from flashfirst.emulator.errors import ApiError, file_not_found, invalid_argument, not_found
 from flashfirst.emulator.generate import body_of, emulator, log_call
+from flashfirst.emulator.media_probe import MediaInfo, UnreadableMedia, probe_bytes, probe_file
 from flashfirst.emulator.prompt_tokens import is_probed_mime
 from flashfirst.emulator.resources import StoredFile, UploadSession
 from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.wire import Json, get, page
-from flashfirst.errors import ProbeError
-from flashfirst.probe import MediaInfo, probe_bytes, probe_file
 
 CHUNK_GRANULARITY = 8 * 1024 * 1024
 _CUSTOM_NAME = re.compile(r"[a-z0-9-]{1,40}")
@@ -141,7 +140,7 @@ async def _store(state: EmulatorState, session: UploadSession) -> StoredFile:
     if is_probed_mime(session.mime_type):
         try:
             media = await run_in_threadpool(_probe, session, data)
-        except ProbeError as exc:
+        except UnreadableMedia as exc:
             error = f"File could not be processed: {exc.cause}"
     now = state.now()
     config = state.config

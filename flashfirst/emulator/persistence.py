@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from flashfirst.emulator.batch_jobs import BatchItem, BatchJob
+from flashfirst.emulator.media_probe import MediaInfo
 from flashfirst.emulator.resources import StoredCache, StoredFile
 from flashfirst.emulator.tokens import TokenCount
-from flashfirst.probe import MediaInfo
 
 logger = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from flashfirst.emulator.errors import ApiError, file_not_found, invalid_argument
 from flashfirst.emulator.implicit_cache import Prefix
+from flashfirst.emulator.media_probe import MediaInfo, MediaKind, UnreadableMedia, probe_bytes
 from flashfirst.emulator.resources import StoredFile
 from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.tokens import (
@@ -29,8 +30,6 @@ from flashfirst.emulator.tokens import (
     text_tokens,
 )
 from flashfirst.emulator.wire import decode_base64, get, parse_duration
-from flashfirst.errors import ProbeError
-from flashfirst.probe import MediaInfo, MediaKind, probe_bytes
 
 _TEXT_MIME_PREFIXES = ("text/",)
 _TEXT_MIMES = {"application/json", "application/jsonl", "application/x-ndjson",
@@ -172,7 +171,7 @@ class PromptCounter:
         if cached is None:
             try:
                 cached = probe_bytes(data, where)
-            except ProbeError as exc:
+            except UnreadableMedia as exc:
                 cached = exc.cause
             with self.state.lock:
                 self.state.probe_cache[key] = cached

@@ -17,13 +17,13 @@ from typing import Any
 from flashfirst.emulator.batch_jobs import BatchJob
 from flashfirst.emulator.config import EmulatedModel, EmulatorConfig, Script
 from flashfirst.emulator.implicit_cache import ImplicitCache
+from flashfirst.emulator.media_probe import MediaInfo
 from flashfirst.emulator.persistence import StateStore
 from flashfirst.emulator.quotas import QuotaWindows
 from flashfirst.emulator.resources import StoredCache, StoredFile, UploadSession
 from flashfirst.emulator.stats import EmulatorStats, StatsRecorder
 from flashfirst.emulator.thinking import RANKS
 from flashfirst.emulator.wire import resource_id
-from flashfirst.probe import MediaInfo
 
 Durable = StoredFile | StoredCache | BatchJob
 

@@ -22,16 +22,13 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from flashfirst.errors import StorageError
+from flashfirst.inference.job import InferenceJob
 from flashfirst.items import ItemResult
 from flashfirst.prompts import prompt_for
 from flashfirst.storage import Storage, is_gcs, join
 from flashfirst.token_rules import MediaResolution
-
-if TYPE_CHECKING:
-    from flashfirst.inference.engine import InferenceJob
 
 _PREFIX = b'{"k":"'
 _KEY_LEN = 64  # sha256 hex

@@ -16,18 +16,18 @@ from email.utils import parsedate_to_datetime
 
 from google import genai
 from google.genai import types
-from pydantic import BaseModel, ConfigDict, Field
 
 from flashfirst.catalogue import Catalogue, load_catalogue
 from flashfirst.context import ContextProvider, ContextUse, StaticContexts
 from flashfirst.errors import FlashfirstError, QuotaExhausted, RefusedBeforeCall
 from flashfirst.failures import FailureKind, budget_reached
 from flashfirst.inference.answers import AnswerStore
+from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.ratelimit import PROCESS, Limiters, spend_limit
 from flashfirst.inference.request import ModelRequest, build_request, request_key
 from flashfirst.inference.retry import CallFailure, backoff_s, classify
 from flashfirst.inference.validation import Verdict, judge
-from flashfirst.items import Attempt, ItemResult, Route, ServiceTier, Usage, WorkItem
+from flashfirst.items import Attempt, ItemResult, Route, ServiceTier, Usage
 from flashfirst.priced_as import price_row_model, stand_in
 from flashfirst.prices import PriceTable
 from flashfirst.router import RoutingPolicy, next_step
@@ -41,27 +41,11 @@ from flashfirst.stopping import (
     within_grace,
 )
 from flashfirst.thinking import Effort
-from flashfirst.token_rules import MediaResolution
 
 SERVED_TIER_HEADER = "x-gemini-service-tier"
 # Called before each request with (model, estimated tokens): a limit shared beyond this
 # process (Prefect global concurrency limits), see tasks/inference.py.
 Gate = Callable[[str, int], Awaitable[None]]
-
-
-class InferenceJob(BaseModel):
-    """An item ready to send: its route, its own parts, and its content identity."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    item: WorkItem
-    route: Route
-    parts: list[types.Part] = Field(default_factory=list)
-    identity: str = Field(description="Hash of the item's content (source bytes or text).")
-    est_prompt_tokens: int = 0
-    media_resolution: MediaResolution | None = None
-    calibrate: bool = Field(False, description="Also send at the model's default thinking "
-                            "when a lower setting is sent (the thinking lever's sample).")
 
 
 class Budget:

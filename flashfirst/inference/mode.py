@@ -15,7 +15,7 @@ from decimal import Decimal
 from pydantic import BaseModel
 
 from flashfirst.estimate import assumed_output_tokens
-from flashfirst.inference.engine import InferenceJob
+from flashfirst.inference.job import InferenceJob
 from flashfirst.items import ServiceTier
 from flashfirst.prices import PriceTable, usd
 from flashfirst.router import ServiceTierPolicy

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING
 
 from google.genai import types
 from pydantic import BaseModel, ConfigDict
@@ -18,6 +17,7 @@ from flashfirst.catalogue import Catalogue, ModelInfo
 from flashfirst.context import ContextUse
 from flashfirst.errors import InputNotSupported, RefusedBeforeCall, ThinkingNotSupported
 from flashfirst.inference.answers import job_key
+from flashfirst.inference.job import InferenceJob
 from flashfirst.items import ServiceTier, ThinkingSent
 from flashfirst.media.parts import global_resolution, parts_for_rules
 from flashfirst.probe import MediaKind
@@ -25,9 +25,6 @@ from flashfirst.prompts import prompt_for
 from flashfirst.router import RoutingPolicy
 from flashfirst.thinking import sent, thinking_config
 from flashfirst.token_rules import MediaRules
-
-if TYPE_CHECKING:  # the engine imports this module
-    from flashfirst.inference.engine import InferenceJob
 
 
 class ModelRequest(BaseModel):

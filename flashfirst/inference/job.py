@@ -1,0 +1,25 @@
+"""An item ready to send. Its own module so that the request builder and the answer store
+can name it without importing the engine that drives them."""
+
+from __future__ import annotations
+
+from google.genai import types
+from pydantic import BaseModel, ConfigDict, Field
+
+from flashfirst.items import Route, WorkItem
+from flashfirst.token_rules import MediaResolution
+
+
+class InferenceJob(BaseModel):
+    """An item ready to send: its route, its own parts, and its content identity."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    item: WorkItem
+    route: Route
+    parts: list[types.Part] = Field(default_factory=list)
+    identity: str = Field(description="Hash of the item's content (source bytes or text).")
+    est_prompt_tokens: int = 0
+    media_resolution: MediaResolution | None = None
+    calibrate: bool = Field(False, description="Also send at the model's default thinking "
+                            "when a lower setting is sent (the thinking lever's sample).")
