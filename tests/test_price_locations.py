@@ -12,7 +12,7 @@ import pytest
 from flashfirst.flows.analyze import analyze_with
 
 from flashfirst.emulator import EmbeddedEmulator
-from flashfirst.inference.engine import InferenceJob
+from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.mode import choose_modes
 from flashfirst.items import Route, ServiceTier, WorkItem
 from flashfirst.params import AnalyzeParams
