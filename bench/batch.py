@@ -20,6 +20,11 @@ of 50 items collected two ways: on the job's webhook delivery (the emulator deli
 receiver here, which starts the collect at once; the clock is stepped 1 s at a time near
 the end, so up to ~1 s is the bench's own step) and by the poll every 10 min.
 
+The same batch then runs on the Agent Platform backend (the emulator's platform surface,
+requests and answers through a fake-gcs-server bucket): at a regional location
+(us-central1, waiting in the run) and at ``global`` (collect_later), so the last line
+carries ``platform_…`` figures beside the Developer API's.
+
 Run: python bench/batch.py   (about 3-4 minutes on 2 cores)
 """
 
@@ -44,6 +49,7 @@ from flashfirst.inference.batch_ledger import BatchLedger  # noqa: E402
 from flashfirst.inference.engine import Budget, Engine, InferenceJob  # noqa: E402
 from flashfirst.inference.ratelimit import Limiters  # noqa: E402
 from flashfirst.items import Route, ServiceTier, WorkItem  # noqa: E402
+from flashfirst.price_locations import for_location  # noqa: E402
 from flashfirst.prices import load_price_table  # noqa: E402
 from flashfirst.router import RoutingPolicy  # noqa: E402
 from flashfirst.settings import (  # noqa: E402
@@ -53,6 +59,9 @@ from flashfirst.settings import (  # noqa: E402
     Settings,
 )
 from flashfirst.storage import Storage  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from fixtures.gcs import running_fake_gcs  # noqa: E402
 
 N_ITEMS, MODEL, SCALE = 2000, "gemini-3.8-flash", 0.1
 COLLECT_EVERY_S = 600.0
@@ -169,6 +178,59 @@ def collect_latency(settings: Settings, emulator: EmbeddedEmulator, state_root: 
         server.server_close()
 
 
+def platform_batch(settings: Settings, emulator: EmbeddedEmulator, state_root: str, *,
+                   wait: bool) -> tuple[Decimal, float, float]:
+    """As ``batch``, on the Agent Platform backend, priced at its endpoint's location."""
+    control = emulator.control
+    began, held = control.now(), 0.0
+    prices = for_location(load_price_table(), settings.backend.vertex_location)
+    while True:
+        runner = BatchRunner(make_client(settings), settings, prices, {}, None, None,
+                             Budget(None), BatchLedger(Storage(), state_root), poll_s=60,
+                             sleep=control.advance_clock, wait=wait, policy=RoutingPolicy())
+        t0, c0 = time.monotonic(), control.now()
+        outcome = runner.run(jobs(ServiceTier.BATCH))
+        held += time.monotonic() - t0 + (control.now() - c0 if wait else 0.0)
+        if not outcome.parked:
+            break
+        control.advance_clock(COLLECT_EVERY_S)
+    failed = [r for r in outcome.results if not r.ok]
+    assert not failed and not outcome.failures, (failed[:1], outcome.failures)
+    cost = sum((Decimal(str(r.cost_usd)) for r in outcome.results), Decimal(0))
+    return cost, control.now() - began, held
+
+
+def platform_figures(emulator: EmbeddedEmulator, tmp: str) -> dict[str, float]:
+    """The batch on the Agent Platform backend through a Cloud Storage bucket (a
+    fake-gcs-server): regional and waiting, then global and collected later."""
+    import os
+    import uuid
+
+    from google.cloud import storage
+
+    with running_fake_gcs(Path(tmp) / "fake-gcs.log") as gcs:
+        os.environ["STORAGE_EMULATOR_HOST"] = gcs.url
+        bucket = f"bench-{uuid.uuid4().hex[:8]}"
+        storage.Client(project="bench").create_bucket(bucket)
+        figures: dict[str, float] = {}
+        for location, wait in (("us-central1", True), ("global", False)):
+            settings = Settings(
+                backend=BackendSettings(kind="vertex", vertex_project="bench",
+                                        vertex_location=location, base_url=emulator.base_url),
+                storage_root=f"gs://{bucket}/{location}",
+                inference=InferenceSettings(backoff_base_s=0.05))
+            before = emulator.stats.batches_created
+            usd, clock_s, held = platform_batch(settings, emulator,
+                                                f"{tmp}/platform-{location}", wait=wait)
+            figures[location] = float(usd)
+            figures[f"{location}_s"], figures[f"{location}_held_s"] = clock_s, held
+            figures[f"{location}_jobs"] = emulator.stats.batches_created - before
+        figures["bucket_bytes"] = sum(b.size or 0 for b in storage.Client(
+            project="bench").list_blobs(bucket, prefix="us-central1/batch-io/"))
+        del os.environ["STORAGE_EMULATOR_HOST"]
+    return figures
+
+
 def main() -> None:
     config = EmulatorConfig(latency_scale=SCALE, quota_window_s=60 * SCALE)
     with EmbeddedEmulator(config) as emulator, tempfile.TemporaryDirectory() as tmp:
@@ -185,6 +247,7 @@ def main() -> None:
         jobs_created = emulator.stats.batches_created - before  # the collect_later run's
         latency_webhook = collect_latency(settings, emulator, tmp + "/w", webhook=True)
         latency_poll = collect_latency(settings, emulator, tmp + "/p", webhook=False)
+        platform = platform_figures(emulator, tmp)
     print(f"{N_ITEMS} items on {MODEL} (machine shared with other work; times on the "
           "emulator clock)")
     print(f"standard: ${standard_usd:.4f}, {standard_s:,.0f} s (1,000 RPM bound)")
@@ -198,10 +261,22 @@ def main() -> None:
     print(f"job end → results written ({LATENCY_ITEMS} items): {latency_webhook:.1f} s on the "
           f"webhook vs {latency_poll:,.1f} s by the poll every {COLLECT_EVERY_S:.0f} s "
           f"({latency_webhook / latency_poll:.4f}×)")
+    print(f"platform batch (Cloud Storage): us-central1 ${platform['us-central1']:.4f} "
+          f"({platform['us-central1'] / float(batch_usd):.2f}× the Developer API's batch), "
+          f"{platform['us-central1_s']:,.0f} s, {platform['us-central1_jobs']:.0f} job(s), "
+          f"{platform['bucket_bytes'] / 1e6:.2f} MB of requests and answers in the bucket; "
+          f"global ${platform['global']:.4f} ({platform['global'] / float(batch_usd):.2f}×), "
+          f"collect_later held {platform['global_held_s']:.1f} s, "
+          f"{platform['global_jobs']:.0f} job(s)")
     print(f"batch_usd={batch_usd:.4f} flex_usd={flex_usd:.4f} standard_usd={standard_usd:.4f} "
           f"worker_s_held={held_collect:.1f} jobs_created={jobs_created} "
           f"collect_latency_s_webhook={latency_webhook:.1f} "
-          f"collect_latency_s_poll={latency_poll:.1f}")
+          f"collect_latency_s_poll={latency_poll:.1f} "
+          f"platform_batch_usd={platform['us-central1']:.4f} "
+          f"platform_global_batch_usd={platform['global']:.4f} "
+          f"platform_batch_s={platform['us-central1_s']:.0f} "
+          f"platform_worker_s_held={platform['global_held_s']:.1f} "
+          f"platform_jobs_created={platform['global_jobs']:.0f}")
 
 
 if __name__ == "__main__":

@@ -123,17 +123,36 @@ Deadline = Annotated[float | None, typer.Option(help="Seconds the run may take (
 Batch = Annotated[bool, typer.Option("--batch", help="Use the Batch API (half price, <24 h).")]
 Output = Annotated[str | None, typer.Option(help="Where results and report go.")]
 Budget = Annotated[float | None, typer.Option(help="USD; refuse or stop above it.")]
+Backend = Annotated[str | None, typer.Option(
+    "--backend", help="api-key, agent-platform (alias vertex: the Gemini Enterprise Agent "
+    "Platform, with FLASHFIRST_BACKEND__VERTEX_PROJECT/_LOCATION), base-url or emulator; "
+    "same as FLASHFIRST_BACKEND__KIND. Unset: inferred from the credentials.")]
+
+
+def _choose_backend(backend: str | None) -> None:
+    """The flow reads its settings from the environment: the choice goes there."""
+    if backend is not None:
+        from flashfirst.settings import KIND_ALIASES
+
+        kind = KIND_ALIASES.get(backend, backend)
+        if kind not in ("api_key", "vertex", "base_url", "emulator"):
+            console.print(f"[red]error:[/red] --backend {backend!r}: one of api-key, "
+                          "agent-platform (or vertex), base-url, emulator", highlight=False)
+            raise typer.Exit(EXIT_NOT_STARTED)
+        os.environ["FLASHFIRST_BACKEND__KIND"] = kind
 
 
 @app.command()
 def run(source: Source, task: Task = None, prompt: Prompt = None, context: Context = [],  # noqa: B006
         system: System = None, deadline: Deadline = None, batch: Batch = False,
         output: Output = None, budget: Budget = None, as_json: JsonOpt = False,
-        emulator: EmulatorOpt = False, allow_retired: AllowRetired = False) -> None:
+        emulator: EmulatorOpt = False, allow_retired: AllowRetired = False,
+        backend: Backend = None) -> None:
     """Run the analyze flow on a manifest or folder with the configured backend.
     Exit status 1 when items failed, 2 when the run could not start (no backend, bad
     settings or input), 4 when its costs are provisional (a model the price table lacks
     served calls; priced by a stand-in row, see the report), 5 when both 1 and 4."""
+    _choose_backend(backend)
     _run_flow(_params(source, task, prompt, context, system, deadline, batch, output, budget,
                       False), as_json, emulator, allow_retired)
 
@@ -142,8 +161,10 @@ def run(source: Source, task: Task = None, prompt: Prompt = None, context: Conte
 def estimate(source: Source, task: Task = None, prompt: Prompt = None,
              context: Context = [], system: System = None, deadline: Deadline = None,  # noqa: B006
              batch: Batch = False, budget: Budget = None, as_json: JsonOpt = False,
-             emulator: EmulatorOpt = False, allow_retired: AllowRetired = False) -> None:
+             emulator: EmulatorOpt = False, allow_retired: AllowRetired = False,
+             backend: Backend = None) -> None:
     """Count tokens with the API and price the plan, without paid calls."""
+    _choose_backend(backend)
     _run_flow(_params(source, task, prompt, context, system, deadline, batch, None, budget,
                       True), as_json, emulator, allow_retired)
 

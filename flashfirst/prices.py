@@ -89,6 +89,8 @@ class PriceTable(UserInput):
         "row gives none, per model-id prefix (the longest matching prefix wins): a family's "
         "discount, e.g. 'gemini-4-': 0.05, 'gemini-': 0.10.")
     models: dict[str, list[ModelPrices]]
+    platform_locations: dict | None = Field(
+        None, description="Agent Platform prices by location (price_locations.py reads it).")
 
     @model_validator(mode="after")
     def _assume_unpublished_cached_rates(self) -> PriceTable:

@@ -28,6 +28,7 @@ from google import genai
 from flashfirst.catalogue import Catalogue, load_catalogue
 from flashfirst.client import backend_id, backend_label, shared_client
 from flashfirst.inference.answers import AnswerStore
+from flashfirst.price_locations import for_location
 from flashfirst.prices import PriceTable, load_price_table
 from flashfirst.router import RoutingPolicy, load_routing_policy
 from flashfirst.settings import Settings, load_settings
@@ -59,7 +60,11 @@ class RunContext:
 
     @cached_property
     def prices(self) -> PriceTable:
-        return load_price_table(self.settings.price_table_path)
+        table = load_price_table(self.settings.price_table_path)
+        backend = self.settings.backend
+        if backend.kind == "vertex":  # the Agent Platform bills by the endpoint's location
+            return for_location(table, backend.vertex_location)
+        return table
 
     @cached_property
     def catalogue(self) -> Catalogue:

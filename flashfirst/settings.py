@@ -119,6 +119,10 @@ class EmulatorSettings(BaseModel):
 
 
 BackendKind = Literal["api_key", "vertex", "base_url", "emulator"]
+# What users may write for a kind (the CLI's --backend, FLASHFIRST_BACKEND__KIND): the
+# Agent Platform is Vertex AI's current name; "vertex" stays its name inside.
+KIND_ALIASES = {"agent-platform": "vertex", "agent_platform": "vertex", "api-key": "api_key",
+                "base-url": "base_url"}
 
 NO_BACKEND_HELP = (
     "no Gemini backend configured. Set one of: GEMINI_API_KEY (or "
@@ -133,7 +137,8 @@ class BackendSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: BackendKind | None = Field(
-        None, description="api_key, vertex, base_url or emulator; inferred from the "
+        None, description="api_key, agent-platform (or vertex), base_url or emulator; "
+        "inferred from the "
         "credentials when unset (base URL, then Vertex project, then API key), never the "
         "emulator.")
     api_key: SecretStr | None = Field(None, description="Gemini Developer API key.")
@@ -171,6 +176,11 @@ class BackendSettings(BaseModel):
             raise ValueError(f"kind={self.kind} needs {field} "
                              f"(FLASHFIRST_BACKEND__{field.upper()})")
         return self
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind_alias(cls, v: object) -> object:
+        return KIND_ALIASES.get(v, v) if isinstance(v, str) else v
 
     @field_validator("base_url")
     @classmethod

@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from flashfirst.inference.parked import ParkedRun, ParkedRuns, parked_key
+from flashfirst.inference.platform_batch import progress
 from flashfirst.params import AnalyzeParams
 from flashfirst.run_context import run_context
 from flashfirst.settings import Settings
@@ -74,13 +75,15 @@ def check_batch_jobs(runs: list[ParkedRun], settings: Settings) -> list[JobStatu
         for name in run.jobs:
             job = client.batches.get(name=name)
             state = str(getattr(job.state, "value", job.state)).removeprefix("JOB_STATE_")
-            # The SDK's BatchJob leaves out batchStats on the Developer API: the raw operation.
-            stats = {} if client.vertexai else _stats(client, name)
-            out.append(JobStatus(
-                run_id=run.run_id, job=name, state=state,
-                done=int(stats.get("successfulRequestCount", 0))
-                + int(stats.get("failedRequestCount", 0)),
-                total=int(stats.get("requestCount", 0)), ended_at=job.end_time))
+            if client.vertexai:  # the platform's job carries completionStats itself
+                done, total = progress(job)
+            else:  # the SDK's BatchJob leaves out batchStats: the raw operation has them
+                stats = _stats(client, name)
+                done = int(stats.get("successfulRequestCount", 0)) + int(
+                    stats.get("failedRequestCount", 0))
+                total = int(stats.get("requestCount", 0))
+            out.append(JobStatus(run_id=run.run_id, job=name, state=state, done=done,
+                                 total=total, ended_at=job.end_time))
     create_table_artifact(key="flashfirst-batch-jobs", description="Batch jobs waited for",
                           table=[s.model_dump(mode="json") for s in out])
     return out

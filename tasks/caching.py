@@ -10,6 +10,7 @@ from flashfirst.caching.decision import CacheDecision, worth_keeping_s
 from flashfirst.caching.manager import CacheManager, CacheRecord, PreparedContext
 from flashfirst.context import ContextUse
 from flashfirst.inference.job import InferenceJob
+from flashfirst.items import ServiceTier
 from flashfirst.planning import cache_decisions
 from flashfirst.run_context import run_context
 from flashfirst.run_state import RunState
@@ -31,6 +32,8 @@ def ensure_caches(context: PreparedContext | None, pending: list[InferenceJob],
     The records go to the run's state, where the chunks keep them (extensions,
     recreations) and ``finish_caches`` reads them."""
     shared = run_context(settings)
+    if settings.backend.kind == "vertex":  # platform batch reads no explicit cache (#2122)
+        pending = [j for j in pending if j.route.service_tier is not ServiceTier.BATCH]
     if context is None or not pending:
         return CachePlan(decisions=cache_decisions(context, pending, settings, shared.prices))
     manager = CacheManager(shared.client, shared.storage, settings.storage_root, shared.backend,

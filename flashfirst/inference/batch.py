@@ -35,6 +35,7 @@ from flashfirst.inference.batch_ledger import (
     run_key,
 )
 from flashfirst.inference.engine import Budget, InferenceJob, served_model_of
+from flashfirst.inference.platform_batch import PlatformBatches, progress
 from flashfirst.inference.request import build_request, request_key
 from flashfirst.inference.validation import Verdict, judge
 from flashfirst.items import Attempt, ItemResult, Route, ServiceTier, ThinkingSent, Usage
@@ -112,6 +113,8 @@ class BatchRunner:
         self.wait = wait  # False: submit, look once, and leave the rest to a collector
         self.run_id = run_id  # in each job's webhook user_metadata: which run to finish
         self.backend = backend_id(settings)
+        # The Agent Platform's jobs read and write Cloud Storage (platform_batch).
+        self.platform = PlatformBatches(client, settings, run_id) if client.vertexai else None
         self.batch_names: list[str] = []
         self.failures: list[BatchFailure] = []
 
@@ -242,11 +245,15 @@ class BatchRunner:
 
     def _split(self, group: _Group) -> list[BatchInput]:
         """Deterministic: a re-attaching run rebuilds the same parts from the same requests."""
+        if self.platform is not None:
+            return self.platform.split(list(group.requests.values()))
         return split_input(self.client, list(group.requests.values()),
                            inline_max_bytes=self.settings.inference.batch_inline_max_bytes,
                            file_max_bytes=self.settings.inference.batch_file_max_bytes)
 
     def _create(self, model: str, key: str, part: BatchInput) -> SubmittedJob:
+        if self.platform is not None:
+            return self.platform.create(model, key, part)
         name = f"flashfirst-{key[:12]}-{part.part}"
         input_file = None
         if part.inline is not None:
@@ -310,6 +317,9 @@ class BatchRunner:
     def _report(self, batch: types.BatchJob) -> None:
         if self._on_progress is None:
             return
+        if self.platform is not None:
+            self._on_progress(batch.name or "", _state(batch), *progress(batch))
+            return
         stats = self._operation(batch.name).get("metadata", {}).get("batchStats", {})
         total = int(stats.get("requestCount", 0))
         done = int(stats.get("successfulRequestCount", 0)) + int(
@@ -331,7 +341,7 @@ class BatchRunner:
         for submitted in group.record.jobs:
             batch = group.latest[submitted.name]
             part_keys = self._part_keys(group, submitted)
-            answers, failure = self._answers(batch, group.model)
+            answers, failure = self._answers(batch, group.model, part_keys)
             if failure is not None:
                 failure.item_ids = [j.item.id for k in part_keys for j, _ in group.by_key[k]]
                 self.failures.append(failure)
@@ -371,10 +381,14 @@ class BatchRunner:
         job, route = member
         return self._attempt(job, route, group.ctx, response, group.thinking[key])
 
-    def _answers(self, batch: types.BatchJob, model: str
+    def _answers(self, batch: types.BatchJob, model: str, keys: list[str]
                  ) -> tuple[dict[str, dict | types.InlinedResponse], BatchFailure | None]:
         """Answers by key, or why the job gave none; ``batchStats`` must agree with them."""
         state, name = _state(batch), batch.name or ""
+        if self.platform is not None:
+            rows, why = self.platform.collect(batch, keys)
+            return rows, why and BatchFailure(job_name=name, model=model, state=why[0],
+                                              reason=why[1])
         if state != SUCCEEDED:
             return {}, BatchFailure(job_name=name, model=model, state=_short(state),
                                     reason=self._reason(batch))
@@ -437,6 +451,8 @@ class BatchRunner:
 
     def _ctx(self, model: str) -> ContextUse | None:
         use = self.contexts.get(model)
+        if use is not None and use.cached and self.platform is not None:
+            use = None  # platform batch reads no explicit cache: the context goes inline
         if use is None and self.fallback is not None:
             return self.fallback.model_copy(update={"model": model})
         return use

@@ -48,17 +48,14 @@ def split_input(client: genai.Client, requests: list[KeyedRequest], *, inline_ma
                 file_max_bytes: int) -> list[BatchInput]:
     """Inline if the whole batch fits under the inline limit; otherwise JSONL files cut
     before any would pass the file limit. Deterministic for the same requests, so a
-    re-attaching run rebuilds the same parts."""
+    re-attaching run rebuilds the same parts. (The Agent Platform's jobs take neither:
+    ``platform_batch`` splits theirs.)"""
     requests = sorted(requests, key=lambda r: r.key)
     lines = [json.dumps(wire_line(client, r), separators=(",", ":")).encode() + b"\n"
              for r in requests]
     if sum(len(line) for line in lines) <= inline_max_bytes:
         return [BatchInput(part=0, keys=[r.key for r in requests],
                            inline=[r.request for r in requests])]
-    if client.vertexai:
-        raise ConfigError("a batch above FLASHFIRST_INFERENCE__BATCH_INLINE_MAX_BYTES needs "
-                          "a JSONL file; on Vertex AI that is a gs:// input, not built yet: "
-                          "use the Gemini Developer API or smaller runs")
     parts: list[BatchInput] = []
     keys: list[str] = []
     data = bytearray()
