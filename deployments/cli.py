@@ -104,14 +104,16 @@ def demo(as_json: JsonOpt = False, allow_retired: AllowRetired = False) -> None:
 
 def _params(source: str, task: str | None, prompt: str | None, context: list[str],
             system: str | None, deadline: float | None, batch: bool, output: str | None,
-            budget: float | None, estimate_only: bool):  # noqa: ANN202
+            budget: float | None, estimate_only: bool, autopilot: bool = False,
+            quality_floor: float | None = None):  # noqa: ANN202
     from flashfirst.context import SharedContext
     from flashfirst.params import AnalyzeParams, RunMode
 
     return AnalyzeParams(source=source, task=task, prompt=prompt,
                          context=SharedContext(system_instruction=system, documents=context),
                          deadline_s=deadline, mode=RunMode.BATCH if batch else RunMode.ONLINE,
-                         output=output, budget_usd=budget, estimate_only=estimate_only)
+                         output=output, budget_usd=budget, estimate_only=estimate_only,
+                         autopilot=autopilot, quality_floor=quality_floor)
 
 
 Source = Annotated[str, typer.Argument(help="Manifest (.jsonl/.csv), folder or gs://bucket/prefix.")]
@@ -123,19 +125,31 @@ Deadline = Annotated[float | None, typer.Option(help="Seconds the run may take (
 Batch = Annotated[bool, typer.Option("--batch", help="Use the Batch API (half price, <24 h).")]
 Output = Annotated[str | None, typer.Option(help="Where results and report go.")]
 Budget = Annotated[float | None, typer.Option(help="USD; refuse or stop above it.")]
+Autopilot = Annotated[bool, typer.Option(
+    "--autopilot", help="Choose each task's model and thinking by measured cost per passing "
+    "answer (explores cheap candidates within the policy's exploration share).")]
+QualityFloor = Annotated[float | None, typer.Option(
+    "--quality-floor", min=0, max=1, help="The autopilot's least pass rate per task, in "
+    "(0, 1] (implies --autopilot; default: the policy's autopilot.floor).")]
 
 
 @app.command()
 def run(source: Source, task: Task = None, prompt: Prompt = None, context: Context = [],  # noqa: B006
         system: System = None, deadline: Deadline = None, batch: Batch = False,
         output: Output = None, budget: Budget = None, as_json: JsonOpt = False,
-        emulator: EmulatorOpt = False, allow_retired: AllowRetired = False) -> None:
+        emulator: EmulatorOpt = False, allow_retired: AllowRetired = False,
+        autopilot: Autopilot = False, quality_floor: QualityFloor = None) -> None:
     """Run the analyze flow on a manifest or folder with the configured backend.
     Exit status 1 when items failed, 2 when the run could not start (no backend, bad
     settings or input), 4 when its costs are provisional (a model the price table lacks
     served calls; priced by a stand-in row, see the report), 5 when both 1 and 4."""
-    _run_flow(_params(source, task, prompt, context, system, deadline, batch, output, budget,
-                      False), as_json, emulator, allow_retired)
+    try:
+        params = _params(source, task, prompt, context, system, deadline, batch, output,
+                         budget, False, autopilot, quality_floor)
+    except ValueError as exc:  # pydantic names the field (quality_floor, mode)
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_NOT_STARTED) from None
+    _run_flow(params, as_json, emulator, allow_retired)
 
 
 @app.command()

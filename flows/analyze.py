@@ -13,6 +13,7 @@ from flashfirst.flows.stopping import (
     stop_on_signals_and_cancel,
     stopped_state,
 )
+from flashfirst.tasks.autopilot import check_autopilot, infer_with_autopilot
 from flashfirst.tasks.batches import BatchSubmitted, forget_parked_run, park_run
 from flashfirst.tasks.caching import ensure_caches, finish_caches
 from flashfirst.tasks.costs import RunFacts, aggregate_costs, write_results
@@ -91,6 +92,10 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None
     found = discover_items(params, settings)
     items = found.items
     check_models(items, settings)
+    policy = run_context(settings).policy
+    autopilot = params.uses_autopilot or policy.autopilot.enabled
+    if autopilot:  # its policy refused before any call
+        check_autopilot(items, policy, settings)
     context_media = context_media_items(params.context)
     media = prepare_run_media([i for i in items if needs_media_stage(i)], context_media,
                               settings, params.media_policy)
@@ -99,7 +104,6 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None
     clock.mark(Stage.PREPARE_MEDIA)
     context = prepare_shared_context(params, settings,
                                      context_parts(media.prepared, context_media))
-    policy = run_context(settings).policy
     jobs = plan_routes(items, {**texts, **media_sources(media.prepared)},
                        media_resolutions(media.prepared),
                        policy, settings, context.tokens if context else 0, params.deadline_s,
@@ -124,7 +128,11 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None
         state_root=settings.storage_root, budget_usd=budget,
         deadline_at=time.time() + params.deadline_s if params.deadline_s else None,
         collect_later=params.collect_later)
-    inferred = run_inference(jobs, run, batch=params.mode is RunMode.BATCH)
+    piloted = None
+    if autopilot:
+        inferred, piloted = infer_with_autopilot(jobs, run, params.quality_floor)
+    else:
+        inferred = run_inference(jobs, run, batch=params.mode is RunMode.BATCH)
     results = with_sources(media.account_for(inferred.results) + failed_before_inference(
         [*items, *context_media], {**media.failures, **text_failures}),
         [*items, *context_media])
@@ -149,6 +157,7 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None
         stages=clock.lines(), budget_usd=budget, output_uri=output,
         skipped_inputs=found.skipped), settings)
     report.mode_choices = [m.summary() for m in modes]
+    report.autopilot = piloted
     if STOP.requested:
         report.stopped, report.batch_jobs_left = STOP.reason, inferred.parked_jobs
     write_results(results, report, settings)
