@@ -28,7 +28,7 @@ from flashfirst.inference.engine import InferenceJob
 from flashfirst.items import ItemResult, Route, ServiceTier, Usage
 from flashfirst.prices import PriceTable
 from flashfirst.router import RoutingPolicy
-from flashfirst.settings import ModelCatalogue
+from flashfirst.settings import ModelCatalogue, ModelTier
 from flashfirst.thinking import sent, thinking_config
 from flashfirst.thinking_figures import ThinkingFigures, assumed_thoughts
 
@@ -146,7 +146,11 @@ class Autopilot:
         measured = self.book.get(group.key, cand.key)
         fail = Decimal(1) - (Decimal(measured.passes) / measured.n if measured.n
                              else Decimal("0.5"))
-        step = k * (costs[cand.key] + fail * costs[decision.choice.key])
+        # A failed answer climbs the ladder: about one call a tier up.
+        order = list(ModelTier)
+        up = [Decimal(str(a.cost_per_call)) for a in decision.assessed
+              if order.index(a.candidate.tier) > order.index(cand.tier)]
+        step = k * (costs[cand.key] + fail * (min(up) if up else costs[cand.key]))
         left = sum((self._cheapest(g) * (len(g.waiting) - (k if g is group else 0))
                     for g in self.groups.values()), Decimal(0))
         return self.explored + step <= share * (self.spent + step + left)
