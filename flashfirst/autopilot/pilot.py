@@ -146,11 +146,14 @@ class Autopilot:
         measured = self.book.get(group.key, cand.key)
         fail = Decimal(1) - (Decimal(measured.passes) / measured.n if measured.n
                              else Decimal("0.5"))
-        # A failed answer climbs the ladder: about one call a tier up.
+        # A failed answer climbs the ladder: up to a call with more thinking on the same
+        # model and one a tier up (priced as the dearest of the tier above: an upper guess).
         order = list(ModelTier)
         up = [Decimal(str(a.cost_per_call)) for a in decision.assessed
-              if order.index(a.candidate.tier) > order.index(cand.tier)]
-        step = k * (costs[cand.key] + fail * (min(up) if up else costs[cand.key]))
+              if order.index(a.candidate.tier) == order.index(cand.tier) + 1]
+        same = max(Decimal(str(a.cost_per_call)) for a in decision.assessed
+                   if a.candidate.tier is cand.tier)
+        step = k * (costs[cand.key] + fail * (same + (max(up) if up else 0)))
         left = sum((self._cheapest(g) * (len(g.waiting) - (k if g is group else 0))
                     for g in self.groups.values()), Decimal(0))
         return self.explored + step <= share * (self.spent + step + left)
