@@ -91,15 +91,6 @@ def _announce_stop(signum: int) -> None:
              .encode())
 
 
-@app.command()
-def demo(as_json: JsonOpt = False, allow_retired: AllowRetired = False) -> None:
-    """Make a small workload (video, audio, image, questions on one large document) and run
-    the analyze flow on it against the embedded emulator. Run it twice to see the reuse."""
-    from flashfirst.demo import demo_params
-    from flashfirst.settings import load_settings
-
-    params = demo_params(load_settings().storage_root)
-    _run_flow(params, as_json, emulator=True, allow_retired=allow_retired)
 
 
 def _params(source: str, task: str | None, prompt: str | None, context: list[str],
@@ -116,6 +107,29 @@ def _params(source: str, task: str | None, prompt: str | None, context: list[str
                          autopilot=autopilot, quality_floor=quality_floor)
 
 
+Autopilot = Annotated[bool, typer.Option(
+    "--autopilot", help="Choose each task's model and thinking by measured cost per passing "
+    "answer (explores cheap candidates within the policy's exploration share).")]
+QualityFloor = Annotated[float | None, typer.Option(
+    "--quality-floor", min=0, max=1, help="The autopilot's least pass rate per task, in "
+    "(0, 1] (implies --autopilot; default: the policy's autopilot.floor).")]
+
+
+@app.command()
+def demo(as_json: JsonOpt = False, allow_retired: AllowRetired = False,
+         autopilot: Autopilot = False) -> None:
+    """Make a small workload (video, audio, image, questions on one large document) and run
+    the analyze flow on it against the embedded emulator. Run it twice to see the reuse;
+    with --autopilot the report adds the autopilot's lever line."""
+    from flashfirst.demo import demo_params
+    from flashfirst.settings import load_settings
+
+    params = demo_params(load_settings().storage_root)
+    if autopilot:
+        params = params.model_copy(update={"autopilot": True})
+    _run_flow(params, as_json, emulator=True, allow_retired=allow_retired)
+
+
 Source = Annotated[str, typer.Argument(help="Manifest (.jsonl/.csv), folder or gs://bucket/prefix.")]
 Task = Annotated[str | None, typer.Option(help="Task for every file found (else by extension).")]
 Prompt = Annotated[str | None, typer.Option(help="Instruction for every file found.")]
@@ -125,14 +139,6 @@ Deadline = Annotated[float | None, typer.Option(help="Seconds the run may take (
 Batch = Annotated[bool, typer.Option("--batch", help="Use the Batch API (half price, <24 h).")]
 Output = Annotated[str | None, typer.Option(help="Where results and report go.")]
 Budget = Annotated[float | None, typer.Option(help="USD; refuse or stop above it.")]
-Autopilot = Annotated[bool, typer.Option(
-    "--autopilot", help="Choose each task's model and thinking by measured cost per passing "
-    "answer (explores cheap candidates within the policy's exploration share).")]
-QualityFloor = Annotated[float | None, typer.Option(
-    "--quality-floor", min=0, max=1, help="The autopilot's least pass rate per task, in "
-    "(0, 1] (implies --autopilot; default: the policy's autopilot.floor).")]
-
-
 @app.command()
 def run(source: Source, task: Task = None, prompt: Prompt = None, context: Context = [],  # noqa: B006
         system: System = None, deadline: Deadline = None, batch: Batch = False,
