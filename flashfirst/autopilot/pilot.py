@@ -24,12 +24,13 @@ from flashfirst.autopilot.decision import Assessed, Decision, Status, assess, de
 from flashfirst.autopilot.evidence import EvidenceBook, Measured, price_signature
 from flashfirst.autopilot.policy import AutopilotPolicy
 from flashfirst.catalogue import Catalogue
+from flashfirst.errors import ConfigError
 from flashfirst.inference.engine import InferenceJob
 from flashfirst.items import ItemResult, Route, ServiceTier, Usage
 from flashfirst.prices import PriceTable
 from flashfirst.router import RoutingPolicy
 from flashfirst.settings import ModelCatalogue, ModelTier
-from flashfirst.thinking import sent, thinking_config
+from flashfirst.thinking import effort_rank, sent, thinking_config
 from flashfirst.thinking_figures import ThinkingFigures, assumed_thoughts
 
 _OUTPUT_GUESS = 200  # answer tokens per call before any is measured
@@ -146,17 +147,27 @@ class Autopilot:
         measured = self.book.get(group.key, cand.key)
         fail = Decimal(1) - (Decimal(measured.passes) / measured.n if measured.n
                              else Decimal("0.5"))
-        # A failed answer climbs the ladder: up to a call with more thinking on the same
-        # model and one a tier up (priced as the dearest of the tier above: an upper guess).
-        order = list(ModelTier)
-        up = [Decimal(str(a.cost_per_call)) for a in decision.assessed
-              if order.index(a.candidate.tier) == order.index(cand.tier) + 1]
-        same = max(Decimal(str(a.cost_per_call)) for a in decision.assessed
-                   if a.candidate.tier is cand.tier)
-        step = k * (costs[cand.key] + fail * (same + (max(up) if up else 0)))
+        step = k * (costs[cand.key] + fail * self._ladder_cost(decision, cand))
         left = sum((self._cheapest(g) * (len(g.waiting) - (k if g is group else 0))
                     for g in self.groups.values()), Decimal(0))
         return self.explored + step <= share * (self.spent + step + left)
+
+    def _ladder_cost(self, decision: Decision, cand: Candidate) -> Decimal:
+        """What a failed answer on ``cand`` costs next, as the default ladder climbs: the
+        same model at default thinking (when it asked less), then the tier above at the
+        same thinking (its dearest candidate when that one is not listed)."""
+        cost = {a.candidate.key: Decimal(str(a.cost_per_call)) for a in decision.assessed}
+        order = list(ModelTier)
+        same = [a for a in decision.assessed if a.candidate.model == cand.model]
+        think = next((cost[a.candidate.key] for a in same if a.candidate.thinking == "default"),
+                     max(cost[a.candidate.key] for a in same))
+        if (effort_rank(cand.thinking) or 0) >= (effort_rank("default") or 0):
+            think = Decimal(0)
+        above = [a for a in decision.assessed
+                 if order.index(a.candidate.tier) == order.index(cand.tier) + 1]
+        up = next((cost[a.candidate.key] for a in above if a.candidate.thinking == cand.thinking),
+                  max((cost[a.candidate.key] for a in above), default=Decimal(0)))
+        return think + up
 
     def _cheapest(self, group: Group) -> Decimal:
         possible = [a.cost_per_call for a in self.assess(group)
@@ -193,11 +204,15 @@ class Autopilot:
             first = r.attempts[0] if r.attempts else None
             if r.reused or first is None or first.model != cand.model:
                 continue  # no new call on the candidate: nothing measured
-            row = self.prices.for_model(cand.model, first.called_at or self.day)
+            try:
+                row = price_signature(self.prices.for_model(cand.model,
+                                                            first.called_at or self.day))
+            except ConfigError:  # no row that day: the cost is provisional, the pass counts
+                row = None
             for book in (self.book, self.delta):
                 m = book.groups.setdefault(key, {}).setdefault(cand.key, Measured())
                 m.add(first.ok, first.usage, self.ap.window)
-                m.price_row, m.last_seen = price_signature(row), self.day
+                m.price_row, m.last_seen = row or m.price_row, self.day
         for key, group in self.groups.items():
             seen = sorted({c.model for c in group.candidates})
             self.delta.models_seen[key] = self.book.models_seen[key] = seen
