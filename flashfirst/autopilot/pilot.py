@@ -95,12 +95,14 @@ class Autopilot:
         self.assignments: dict[str, tuple[str, Candidate, bool]] = {}  # id → group, cand, explore
         self.spent = Decimal(0)
         self.explored = Decimal(0)
+        self._committed = Decimal(0)
         self.results: dict[str, ItemResult] = {}
 
     # -- planning -----------------------------------------------------------------------
 
     def next_wave(self) -> list[InferenceJob]:
         wave, self.held = self.held, []
+        self._committed = Decimal(0)  # exploration this wave already counts on
         for group in self.groups.values():
             if not group.waiting:
                 continue
@@ -150,7 +152,11 @@ class Autopilot:
         step = k * (costs[cand.key] + fail * self._ladder_cost(decision, cand))
         left = sum((self._cheapest(g) * (len(g.waiting) - (k if g is group else 0))
                     for g in self.groups.values()), Decimal(0))
-        return self.explored + step <= share * (self.spent + step + left)
+        ahead = self._committed + step
+        if self.explored + ahead > share * (self.spent + ahead + left):
+            return False
+        self._committed = ahead
+        return True
 
     def _ladder_cost(self, decision: Decision, cand: Candidate) -> Decimal:
         """What a failed answer on ``cand`` costs next, as the default ladder climbs: the
