@@ -95,7 +95,7 @@ class Autopilot:
         self.assignments: dict[str, tuple[str, Candidate, bool]] = {}  # id → group, cand, explore
         self.spent = Decimal(0)
         self.explored = Decimal(0)
-        self._committed = Decimal(0)
+        self._committed = self._sending = Decimal(0)
         self.results: dict[str, ItemResult] = {}
 
     # -- planning -----------------------------------------------------------------------
@@ -103,20 +103,22 @@ class Autopilot:
     def next_wave(self) -> list[InferenceJob]:
         wave, self.held = self.held, []
         self._committed = Decimal(0)  # exploration this wave already counts on
-        for group in self.groups.values():
-            if not group.waiting:
-                continue
-            decision = self.decision(group)
+        self._sending = Decimal(0)  # what this wave's other items will cost, about
+        decisions = {k: self.decision(g) for k, g in self.groups.items() if g.waiting}
+        # Exploitation first: what it sends this wave is spend the share is a part of.
+        for key in sorted(decisions, key=lambda k: bool(decisions[k].to_explore)):
+            group, decision = self.groups[key], decisions[key]
             self._note_drift(group, decision)
+            cost = {a.candidate.key: Decimal(str(a.cost_per_call)) for a in decision.assessed}
             if decision.to_explore:
                 cand = decision.to_explore[0]
                 take = group.waiting[:self.ap.wave]
+                group.waiting = group.waiting[len(take):]
                 if self._affordable(group, decision, cand, len(take)):
-                    group.waiting = group.waiting[len(take):]
                     wave += [self._send(group, j, cand, True, "exploring") for j in take]
                     continue
                 group.explore_blocked += 1
-                group.waiting = group.waiting[len(take):]
+                self._sending += len(take) * cost[decision.choice.key]
                 wave += [self._send(group, j, decision.choice, False, "exploration held "
                                     "back by autopilot.max_exploration_share") for j in take]
                 continue
@@ -124,6 +126,7 @@ class Autopilot:
             # within the run.
             take = group.waiting[:4 * self.ap.wave]
             group.waiting = group.waiting[len(take):]
+            self._sending += len(take) * cost[decision.choice.key]
             wave += [self._send(group, j, decision.choice, False, "chosen") for j in take]
         return wave
 
@@ -150,8 +153,8 @@ class Autopilot:
         fail = Decimal(1) - (Decimal(measured.passes) / measured.n if measured.n
                              else Decimal("0.5"))
         step = k * (costs[cand.key] + fail * self._ladder_cost(decision, cand))
-        left = sum((self._cheapest(g) * (len(g.waiting) - (k if g is group else 0))
-                    for g in self.groups.values()), Decimal(0))
+        left = self._sending + sum((self._cheapest(g) * len(g.waiting)
+                                    for g in self.groups.values()), Decimal(0))
         ahead = self._committed + step
         if self.explored + ahead > share * (self.spent + ahead + left):
             return False
