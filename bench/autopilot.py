@@ -75,8 +75,8 @@ def run_arm(autopilot: bool, pro: bool = False):  # noqa: ANN201 - two RunReport
                                  settings) for first in (0, 1000)]
 
 
-def true_rate(model: str, thinking: str) -> float:
-    """The table's pass rate for a candidate, keyed as the emulator reads the request."""
+def wire_key(model: str, thinking: str) -> tuple[str, str]:
+    """(thinking as the emulator's quality table keys it, model) for a candidate."""
     from flashfirst.catalogue import load_catalogue
     from flashfirst.thinking import thinking_config
 
@@ -108,7 +108,7 @@ def main() -> None:
         spent += a.run_spend_usd
         print(f"autopilot run {n}: {a.lever_line()}")
         for t in a.tasks:
-            key, model = true_rate(*t.choice.split("@"))
+            key, model = wire_key(*t.choice.split("@"))
             rule = next(q for q in QUALITY if q["match"].lstrip("^") in CHECKS[t.group.split(
                 ":")[0]][0])
             truth = rule["pass_rate"].get(model, {}).get(key, rule["default"])
@@ -119,8 +119,8 @@ def main() -> None:
     share = explored / spent if spent else 0.0
     print(f"cost per passing answer: autopilot ${cpp['autopilot']:.8f}, static policy "
           f"${cpp['static policy']:.8f}, all Pro ${cpp['all Pro']:.8f}")
+    print(f"saved vs all Pro: {1 - cpp['autopilot'] / cpp['all Pro']:.3f}")
     print(f"saved_vs_policy={1 - cpp['autopilot'] / cpp['static policy']:.3f} "
-          f"saved_vs_all_pro={1 - cpp['autopilot'] / cpp['all Pro']:.3f} "
           f"floor_held={str(held).lower()} exploration_share={share:.3f}")
 
 
