@@ -114,8 +114,12 @@ class Autopilot:
                 cand = decision.to_explore[0]
                 take = group.waiting[:self.ap.wave]
                 group.waiting = group.waiting[len(take):]
-                if self._affordable(group, decision, cand, len(take)):
-                    wave += [self._send(group, j, cand, True, "exploring") for j in take]
+                k = len(take)  # a smaller step when the whole one does not fit the share
+                while k and not self._affordable(group, decision, cand, k, len(take)):
+                    k //= 2
+                if k:
+                    group.waiting = take[k:] + group.waiting
+                    wave += [self._send(group, j, cand, True, "exploring") for j in take[:k]]
                     continue
                 group.explore_blocked += 1
                 self._sending += len(take) * cost[decision.choice.key]
@@ -144,7 +148,8 @@ class Autopilot:
                               self.ap.max_samples))
         return out
 
-    def _affordable(self, group: Group, decision: Decision, cand: Candidate, k: int) -> bool:
+    def _affordable(self, group: Group, decision: Decision, cand: Candidate, k: int,
+                    taken: int) -> bool:
         share = Decimal(str(self.ap.max_exploration_share))
         if share <= 0:
             return False
@@ -154,7 +159,8 @@ class Autopilot:
                              else Decimal("0.5"))
         step = k * (costs[cand.key] + fail * self._ladder_cost(decision, cand))
         left = self._sending + sum((self._cheapest(g) * len(g.waiting)
-                                    for g in self.groups.values()), Decimal(0))
+                                    for g in self.groups.values()), Decimal(0)) + (
+            self._cheapest(group) * (taken - k))
         ahead = self._committed + step
         if self.explored + ahead > share * (self.spent + ahead + left):
             return False
