@@ -91,27 +91,43 @@ def _announce_stop(signum: int) -> None:
              .encode())
 
 
-@app.command()
-def demo(as_json: JsonOpt = False, allow_retired: AllowRetired = False) -> None:
-    """Make a small workload (video, audio, image, questions on one large document) and run
-    the analyze flow on it against the embedded emulator. Run it twice to see the reuse."""
-    from flashfirst.demo import demo_params
-    from flashfirst.settings import load_settings
-
-    params = demo_params(load_settings().storage_root)
-    _run_flow(params, as_json, emulator=True, allow_retired=allow_retired)
 
 
 def _params(source: str, task: str | None, prompt: str | None, context: list[str],
             system: str | None, deadline: float | None, batch: bool, output: str | None,
-            budget: float | None, estimate_only: bool):  # noqa: ANN202
+            budget: float | None, estimate_only: bool, autopilot: bool = False,
+            quality_floor: float | None = None):  # noqa: ANN202
     from flashfirst.context import SharedContext
     from flashfirst.params import AnalyzeParams, RunMode
 
     return AnalyzeParams(source=source, task=task, prompt=prompt,
                          context=SharedContext(system_instruction=system, documents=context),
                          deadline_s=deadline, mode=RunMode.BATCH if batch else RunMode.ONLINE,
-                         output=output, budget_usd=budget, estimate_only=estimate_only)
+                         output=output, budget_usd=budget, estimate_only=estimate_only,
+                         autopilot=autopilot, quality_floor=quality_floor)
+
+
+Autopilot = Annotated[bool, typer.Option(
+    "--autopilot", help="Choose each task's model and thinking by measured cost per passing "
+    "answer (explores cheap candidates within the policy's exploration share).")]
+QualityFloor = Annotated[float | None, typer.Option(
+    "--quality-floor", min=0, max=1, help="The autopilot's least pass rate per task, in "
+    "(0, 1] (implies --autopilot; default: the policy's autopilot.floor).")]
+
+
+@app.command()
+def demo(as_json: JsonOpt = False, allow_retired: AllowRetired = False,
+         autopilot: Autopilot = False) -> None:
+    """Make a small workload (video, audio, image, questions on one large document) and run
+    the analyze flow on it against the embedded emulator. Run it twice to see the reuse;
+    with --autopilot the report adds the autopilot's lever line."""
+    from flashfirst.demo import demo_params
+    from flashfirst.settings import load_settings
+
+    params = demo_params(load_settings().storage_root)
+    if autopilot:
+        params = params.model_copy(update={"autopilot": True})
+    _run_flow(params, as_json, emulator=True, allow_retired=allow_retired)
 
 
 Source = Annotated[str, typer.Argument(help="Manifest (.jsonl/.csv), folder or gs://bucket/prefix.")]
@@ -147,14 +163,20 @@ def run(source: Source, task: Task = None, prompt: Prompt = None, context: Conte
         system: System = None, deadline: Deadline = None, batch: Batch = False,
         output: Output = None, budget: Budget = None, as_json: JsonOpt = False,
         emulator: EmulatorOpt = False, allow_retired: AllowRetired = False,
-        backend: Backend = None) -> None:
+        backend: Backend = None, autopilot: Autopilot = False,
+        quality_floor: QualityFloor = None) -> None:
     """Run the analyze flow on a manifest or folder with the configured backend.
     Exit status 1 when items failed, 2 when the run could not start (no backend, bad
     settings or input), 4 when its costs are provisional (a model the price table lacks
     served calls; priced by a stand-in row, see the report), 5 when both 1 and 4."""
     _choose_backend(backend)
-    _run_flow(_params(source, task, prompt, context, system, deadline, batch, output, budget,
-                      False), as_json, emulator, allow_retired)
+    try:
+        params = _params(source, task, prompt, context, system, deadline, batch, output,
+                         budget, False, autopilot, quality_floor)
+    except ValueError as exc:  # pydantic names the field (quality_floor, mode)
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_NOT_STARTED) from None
+    _run_flow(params, as_json, emulator, allow_retired)
 
 
 @app.command()

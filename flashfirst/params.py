@@ -50,6 +50,13 @@ class AnalyzeParams(UserInput):
         None, ge=0, description="Refuse to start above this estimate; stop dispatching when "
         "spent (overrides FLASHFIRST_BUDGET_USD).")
     estimate_only: bool = Field(False, description="Count tokens and price the plan; no calls.")
+    autopilot: bool = Field(
+        False, description="Choose each task's model and thinking by measured cost per "
+        "passing answer (explore cheap candidates, then exploit), within the routing "
+        "policy's autopilot.max_exploration_share of the run's spend.")
+    quality_floor: float | None = Field(
+        None, gt=0, le=1, description="The autopilot's least pass rate for every task "
+        "(implies autopilot; default: the policy's autopilot.floor).")
     keep_caches_s: float | None = Field(
         None, ge=0, description="Keep caches this long after the run for reuse (0 deletes "
         "them); default FLASHFIRST_CACHE__REUSE_WINDOW_S.")
@@ -58,4 +65,11 @@ class AnalyzeParams(UserInput):
     def _has_input(self) -> AnalyzeParams:
         if not self.items and not self.source:
             raise ValueError("give items or a source (manifest, folder or gs:// prefix)")
+        if self.uses_autopilot and self.mode is RunMode.BATCH:
+            raise ValueError("autopilot: it measures online calls and learns between them; "
+                             "run it with mode online or auto, not batch")
         return self
+
+    @property
+    def uses_autopilot(self) -> bool:
+        return self.autopilot or self.quality_floor is not None

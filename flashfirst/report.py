@@ -8,9 +8,10 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
+from flashfirst.autopilot.summary import AutopilotReport
 from flashfirst.batch_collection import JobCollection
 from flashfirst.caching.decision import CacheDecision
-from flashfirst.caching.manager import CacheRecord
+from flashfirst.caching.record import CacheRecord
 from flashfirst.failures import FailureKind
 from flashfirst.items import Attempt, ItemResult
 from flashfirst.ledger import CostSummary
@@ -165,6 +166,8 @@ class RunReport(BaseModel):
     stopped: str | None = Field(
         None, description="Why the run stopped before its end (Ctrl-C, SIGTERM, a Prefect "
         "cancel); its items not sent are marked interrupted or cancelled.")
+    autopilot: AutopilotReport | None = Field(
+        None, description="The autopilot's choices, evidence and saving (--autopilot).")
     batch_jobs_left: list[str] = Field(
         default_factory=list, description="Batch jobs a stopped run left running (not "
         "cancelled): a re-run or collect-batches collects their answers.")

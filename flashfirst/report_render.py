@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+from collections import Counter
 from html import escape
 
 from rich.console import Console
 from rich.markup import escape as escape_markup
 from rich.table import Table
 
+from flashfirst.autopilot.summary import AutopilotReport
 from flashfirst.failures import FailureKind
 from flashfirst.items import ItemResult, MediaPolicy
 from flashfirst.ledger import Lever, ModelCost
@@ -54,6 +56,7 @@ def to_markdown(r: RunReport) -> str:
               "- **naive**: all Pro, no cache, original media, standard tier",
               *(f"- **{lv.name}**: {lv.explanation}" for lv in c.levers),
               "- **lower bound**: cheapest model, batch price, no thinking", "",
+              *autopilot_markdown(r.autopilot),
               "```", *_text_bars(r), "```", "",
               "## Per model", "", "| model | calls | prompt | cached | output | thoughts | USD |",
               "|---|---:|---:|---:|---:|---:|---:|"]
@@ -108,6 +111,36 @@ def to_markdown(r: RunReport) -> str:
         lines += [f"| {_cell(s.name)} | {s.reason} | {_cell(s.detail)} |"
                   for s in r.skipped_inputs]
     return "\n".join(lines) + "\n"
+
+
+def autopilot_markdown(a: AutopilotReport | None) -> list[str]:
+    """The autopilot's lever line and, per task, its candidates and choice."""
+    if a is None:
+        return []
+    lines = ["## Autopilot", "", f"**{a.lever_line()}**", "",
+             f"Decisions on a {a.bound} at {a.confidence:.0%}.", ""]
+    for t in a.tasks:
+        lines += [f"### {t.group} → `{t.choice}` (floor {t.floor:.2f}"
+                  f"{'' if t.floor_met else ', NOT met'})", "", t.why, "",
+                  *(f"- re-opened: {why}" for why in t.reopened),
+                  f"- items {t.items} ({t.explored_items} exploring, "
+                  f"{_money(t.exploration_usd)}), {t.passing} passed, spent "
+                  f"{_money(t.spend_usd)}; saving vs the policy's route "
+                  f"{t.policy_route}: {_money(t.saving_usd)} ({t.policy_sample})", "",
+                  "| candidate | sends | n | pass rate | bounds | $/call | $/passing answer "
+                  "| status |", "|---|---|---:|---:|---|---:|---:|---|"]
+        lines += [f"| {c.candidate} | {c.sends} | {c.n} | "
+                  f"{'' if c.pass_rate is None else f'{c.pass_rate:.3f}'} | "
+                  f"{c.lower:.3f}–{c.upper:.3f} | {c.cost_per_call_usd:.6f}"
+                  f"{'' if c.cost_measured else ' (est.)'} | "
+                  f"{'' if c.cost_per_pass_usd is None else f'{c.cost_per_pass_usd:.6f}'} | "
+                  f"{c.status} |" for c in t.candidates]
+        lines.append("")
+    if a.held:
+        reasons = Counter(a.held.values())
+        lines += [f"- {n} item(s) on the policy's route: {why}" for why, n in reasons.items()]
+        lines.append("")
+    return lines
 
 
 def _cell(text: str) -> str:
@@ -213,6 +246,11 @@ def print_report(r: RunReport, console: Console | None = None) -> None:
         f"cache hits {r.cache.calls_with_cache_hits} · wall {r.wall_s:.1f}s")
     for line in m.fitted:
         console.print(f"fitted: {escape_markup(line)}", highlight=False)
+    if r.autopilot is not None:
+        console.print(r.autopilot.lever_line(), highlight=False, soft_wrap=True)
+        for t_line in r.autopilot.tasks:
+            console.print(f"  {t_line.group}: {t_line.choice} — {t_line.why}",
+                          highlight=False, soft_wrap=True)
     t = c.thinking
     if t.sample_calls:
         console.print(f"thinking lever: an estimate from {t.sample_calls} calibration calls "

@@ -9,6 +9,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from flashfirst.autopilot.policy import AutopilotPolicy
 from flashfirst.errors import ConfigError
 from flashfirst.items import Route, ServiceTier, TaskKind, WorkItem
 from flashfirst.probe import MediaKind
@@ -99,6 +100,9 @@ class RoutingPolicy(UserInput):
         default_factory=dict, description="maxOutputTokens per task (answer and thoughts "
         "share it); an item's own wins. Unset: the model's limit.")
     escalation: EscalationPolicy = EscalationPolicy()
+    autopilot: AutopilotPolicy = Field(
+        default_factory=AutopilotPolicy, description="Choose each task's model and thinking "
+        "by measured cost per passing answer (flashfirst/autopilot/); off unless asked.")
 
     def thinking_for(self, item: WorkItem) -> str | None:
         return item.thinking or self.thinking.get(item.task)

@@ -13,6 +13,7 @@ from flashfirst.flows.stopping import (
     stop_on_signals_and_cancel,
     stopped_state,
 )
+from flashfirst.tasks.autopilot import check_autopilot, infer_with_autopilot
 from flashfirst.tasks.batches import BatchSubmitted, forget_parked_run, park_run
 from flashfirst.tasks.caching import ensure_caches, finish_caches
 from flashfirst.tasks.costs import RunFacts, aggregate_costs, write_results
@@ -95,6 +96,10 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None
     # (tasks/plain_data.py).
     items = found.items
     check_models(plain(items), settings)
+    policy = run_context(settings).policy
+    autopilot = params.uses_autopilot or policy.autopilot.enabled
+    if autopilot:  # its policy refused before any call
+        check_autopilot(plain(items), policy, settings)
     context_media = context_media_items(params.context)
     # The shared context first: every item must fit its model's window beside it, and
     # one that cannot is refused (or fitted) before its media is uploaded.
@@ -107,7 +112,6 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None
     texts, text_failures = read_text_sources(
         plain([i for i in items if not needs_media_stage(i)]), settings)
     clock.mark(Stage.PREPARE_MEDIA)
-    policy = run_context(settings).policy
     jobs = plan_routes(plain(items), plain({**texts, **media_sources(media.prepared)}),
                        media_resolutions(media.prepared),
                        policy, settings, context.tokens if context else 0, params.deadline_s,
@@ -134,7 +138,11 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None
         state_root=settings.storage_root, budget_usd=budget,
         deadline_at=time.time() + params.deadline_s if params.deadline_s else None,
         collect_later=params.collect_later)
-    inferred = run_inference(jobs, run, batch=params.mode is RunMode.BATCH)
+    piloted = None
+    if autopilot:
+        inferred, piloted = infer_with_autopilot(jobs, run, params.quality_floor)
+    else:
+        inferred = run_inference(jobs, run, batch=params.mode is RunMode.BATCH)
     del jobs, pending, texts  # parts and routes are done with: memory is per item
     results = with_sources(media.account_for(inferred.results) + failed_before_inference(
         [*items, *context_media], {**media.failures, **text_failures}),
@@ -163,6 +171,7 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None
         skipped_inputs=found.skipped)), settings)
     report.mode_choices = [m.summary() for m in modes]
     report.batch_collection = collected_now()  # set when a collector finishes this run
+    report.autopilot = piloted
     if STOP.requested:
         report.stopped, report.batch_jobs_left = STOP.reason, inferred.parked_jobs
     write_results(plain(results), plain(report), settings)

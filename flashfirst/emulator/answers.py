@@ -13,6 +13,7 @@ from typing import Any
 from flashfirst.emulator.config import EmulatedModel, Script
 from flashfirst.emulator.function_calls import function_call
 from flashfirst.emulator.prompt_tokens import CountedPrompt
+from flashfirst.emulator.quality import QualityRule, quality_answer
 from flashfirst.emulator.resources import StoredCache
 from flashfirst.emulator.schema_instances import schema_instance
 from flashfirst.emulator.thinking import thinking_of, thought_tokens
@@ -32,7 +33,8 @@ def details(count: TokenCount) -> list[dict[str, Any]]:
 
 def build_response(*, seed: int, model: EmulatedModel, request: Json, prompt: CountedPrompt,
                    cache: StoredCache | None, script: Script | None,
-                   implicit: TokenCount | None = None) -> Json:
+                   implicit: TokenCount | None = None,
+                   quality: list[QualityRule] | None = None) -> Json:
     """The full GenerateContentResponse JSON for one request."""
     generation_config = get(request, "generationConfig") or {}
     key = digest(seed, model.id, prompt.text, prompt.media_digests,
@@ -43,8 +45,12 @@ def build_response(*, seed: int, model: EmulatedModel, request: Json, prompt: Co
     thoughts = thought_tokens(thinking_of(model, generation_config), prompt_total, rng,
                               prompt.text)
     finish_reason = script.finish_reason if script else "STOP"
+    graded = None if script is not None else quality_answer(
+        quality or [], seed, model.id, prompt.text, generation_config)
     if script is not None and (script.text is not None or finish_reason == "SAFETY"):
         text = script.text
+    elif graded is not None:  # a quality rule's answer (emulator/quality.py)
+        text = graded
     else:
         text = _answer_text(generation_config, rng)
 
@@ -58,7 +64,7 @@ def build_response(*, seed: int, model: EmulatedModel, request: Json, prompt: Co
         answer_tokens = text_tokens(text or "")
         finish_reason = "MAX_TOKENS"
 
-    call = function_call(request, rng) if script is None else None
+    call = function_call(request, rng) if script is None and graded is None else None
     if call is not None:  # the call replaces the text (function_calls states the rule)
         text = None
         answer_tokens = text_tokens(json.dumps(call))

@@ -138,7 +138,8 @@ def _answer_item(state: EmulatorState, default_model: str, request: Json) -> Jso
         if script is not None and script.status is not None:
             raise ApiError(script.status, script.message or f"Scripted error {script.status}.")
         response = build_response(seed=state.config.seed, model=model, request=request,
-                                  prompt=call.prompt, cache=call.cache, script=script)
+                                  prompt=call.prompt, cache=call.cache, script=script,
+                                  quality=state.config.quality)
     except ApiError as exc:
         state.stats.record(LogEntry(time=state.now(), endpoint="batch", model=model_id,
                                     status=exc.code, tier_served="batch"))

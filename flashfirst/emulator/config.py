@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from flashfirst.emulator.quality import QualityRule
+
 FinishReason = Literal["STOP", "MAX_TOKENS", "SAFETY", "RECITATION", "OTHER"]
 
 
@@ -246,6 +248,10 @@ class EmulatorConfig(BaseModel):
     webhooks: WebhookDelivery = WebhookDelivery()
     models: list[EmulatedModel] = Field(default_factory=default_models)
     scripts: list[Script] = Field(default_factory=list)
+    quality: list[QualityRule] = Field(
+        default_factory=list, description="Answer quality rules (emulator/quality.py): a "
+        "matching request gets `correct` with the listed probability, else `wrong`; the "
+        "first matching rule applies; none: answers are invented as before.")
     quota_window_s: float = Field(
         60.0, gt=0, description="RPM/TPM window; the API's is a minute, tests may shorten it.")
     max_request_bytes: int = Field(20 * 1024 * 1024, gt=0,

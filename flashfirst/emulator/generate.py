@@ -252,7 +252,7 @@ def serve(state: EmulatorState, request: Request, endpoint: str, model: Emulated
             implicit = prior
     response = build_response(seed=state.config.seed, model=model, request=body,
                               prompt=call.prompt, cache=call.cache, script=script,
-                              implicit=implicit)
+                              implicit=implicit, quality=state.config.quality)
     usage = response["usageMetadata"]
     usage["serviceTier"] = served  # as the header says (research file 1.6)
     delays = _latency(state, model, served, usage, slow=faults["slow"])

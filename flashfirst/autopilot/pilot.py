@@ -1,0 +1,315 @@
+"""One run under the autopilot: the jobs it may route, the waves it sends, and what it
+learns from each wave's results.
+
+Each wave, per task group with items left: when a candidate cheaper than the current
+choice is still open, the next ``wave`` items go to the cheapest open one (exploration);
+else every item left goes to the choice (exploitation). Exploration is sent only while
+its spend stays within ``max_exploration_share`` of the run's: the run's spend so far
+plus what the items left would cost at least (each on its group's cheapest possible
+route). When that bound holds it back, a wave's worth of items goes to the current
+choice instead (the run spends, the bound widens, exploration resumes). Every failed
+answer still climbs the policy's escalation ladder in the engine.
+
+Exploration spend is everything paid for the items sent to measure a candidate (their
+first call and the ladder's calls after it); their passing answers are kept."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+
+from flashfirst.autopilot.candidates import Candidate, task_candidates
+from flashfirst.autopilot.decision import Assessed, Decision, Status, assess, decide
+from flashfirst.autopilot.evidence import EvidenceBook, Measured, price_signature
+from flashfirst.autopilot.policy import AutopilotPolicy
+from flashfirst.catalogue import Catalogue
+from flashfirst.errors import ConfigError
+from flashfirst.inference.engine import InferenceJob
+from flashfirst.items import ItemResult, Route, ServiceTier, Usage
+from flashfirst.prices import PriceTable
+from flashfirst.router import RoutingPolicy
+from flashfirst.settings import ModelCatalogue, ModelTier
+from flashfirst.thinking import effort_rank, sent, thinking_config
+from flashfirst.thinking_figures import ThinkingFigures, assumed_thoughts
+
+_OUTPUT_GUESS = 200  # answer tokens per call before any is measured
+
+
+def group_of(job: InferenceJob) -> str:
+    return f"{job.item.task.value}:{job.item.kind.value}"
+
+
+def why_held(job: InferenceJob, policy: AutopilotPolicy) -> str | None:
+    """Why an item stays on the policy's route, or None when the autopilot may route it."""
+    item = job.item
+    if item.model or item.thinking:
+        return "its model or thinking is set on the item"
+    if job.route.service_tier is ServiceTier.BATCH:
+        return "batch mode: the autopilot measures online calls"
+    if item.response_schema is None and item.check is None and policy.check_for(item.task) is None:
+        return ("free text without a check: nothing measures its quality, so it stays on the "
+                "policy's route (give the task a check: autopilot.tasks.<task>.check)")
+    return None
+
+
+class Group:
+    """A task group's candidates, evidence and items left."""
+
+    def __init__(self, key: str, floor: float, candidates: list[Candidate],
+                 static: Candidate | None, jobs: list[InferenceJob]) -> None:
+        self.key, self.floor, self.candidates, self.static = key, floor, candidates, static
+        self.waiting = list(jobs)
+        self.prompt_mean = sum(j.est_prompt_tokens for j in jobs) // max(1, len(jobs))
+        self.last_choice: str | None = None
+        self.reopened: list[str] = []
+        self.explored_usd = Decimal(0)
+        self.explore_blocked = 0
+
+
+class Autopilot:
+    def __init__(self, jobs: list[InferenceJob], policy: RoutingPolicy, models: ModelCatalogue,
+                 catalogue: Catalogue, prices: PriceTable, figures: ThinkingFigures,
+                 book: EvidenceBook, day: date, floor: float | None = None) -> None:
+        self.ap, self.routing, self.models = policy.autopilot, policy, models
+        self.catalogue, self.prices, self.figures, self.day = catalogue, prices, figures, day
+        self.book, self.delta = book, EvidenceBook()
+        self.held: list[InferenceJob] = []
+        self.held_why: dict[str, str] = {}
+        grouped: dict[str, list[InferenceJob]] = defaultdict(list)
+        for job in jobs:
+            if (why := why_held(job, self.ap)) is not None:
+                self.held.append(job)
+                self.held_why[job.item.id] = why
+            else:
+                grouped[group_of(job)].append(self._with_task_check(job))
+        self.groups: dict[str, Group] = {}
+        for key, members in grouped.items():
+            task = members[0].item.task
+            candidates = task_candidates(task, self.ap, models, catalogue, prices, day)
+            static = self._static(members[0], candidates)
+            group = Group(key, floor if floor is not None else self.ap.floor_for(task),
+                          candidates, static, members)
+            self.groups[key] = group
+            self._note_reopened(group)
+        self.assignments: dict[str, tuple[str, Candidate, bool]] = {}  # id → group, cand, explore
+        self.spent = Decimal(0)
+        self.explored = Decimal(0)
+        self._committed = self._sending = Decimal(0)
+        self.results: dict[str, ItemResult] = {}
+
+    # -- planning -----------------------------------------------------------------------
+
+    def next_wave(self) -> list[InferenceJob]:
+        wave, self.held = self.held, []
+        self._committed = Decimal(0)  # exploration this wave already counts on
+        self._sending = Decimal(0)  # what this wave's other items will cost, about
+        decisions = {k: self.decision(g) for k, g in self.groups.items() if g.waiting}
+        # Exploitation first: what it sends this wave is spend the share is a part of.
+        for key in sorted(decisions, key=lambda k: bool(decisions[k].to_explore)):
+            group, decision = self.groups[key], decisions[key]
+            self._note_drift(group, decision)
+            cost = {a.candidate.key: Decimal(str(a.cost_per_call)) for a in decision.assessed}
+            if decision.to_explore:
+                cand = decision.to_explore[0]
+                take = group.waiting[:self.ap.wave]
+                group.waiting = group.waiting[len(take):]
+                k = len(take)  # a smaller step when the whole one does not fit the share
+                while k and not self._affordable(group, decision, cand, k, len(take)):
+                    k //= 2
+                if k:
+                    group.waiting = take[k:] + group.waiting
+                    wave += [self._send(group, j, cand, True, "exploring") for j in take[:k]]
+                    continue
+                group.explore_blocked += 1
+                self._sending += len(take) * cost[decision.choice.key]
+                wave += [self._send(group, j, decision.choice, False, "exploration held "
+                                    "back by autopilot.max_exploration_share") for j in take]
+                continue
+            # In steps, so a choice whose pass rate drifts below the floor is re-opened
+            # within the run.
+            take = group.waiting[:4 * self.ap.wave]
+            group.waiting = group.waiting[len(take):]
+            self._sending += len(take) * cost[decision.choice.key]
+            wave += [self._send(group, j, decision.choice, False, "chosen") for j in take]
+        return wave
+
+    def decision(self, group: Group) -> Decision:
+        return decide(self.assess(group), group.floor, self.ap.confidence)
+
+    def assess(self, group: Group) -> list[Assessed]:
+        out = []
+        for cand in group.candidates:
+            measured = self.book.get(group.key, cand.key)
+            cost = measured.cost_per_call(cand.model, self.prices, self.day)
+            out.append(assess(cand, measured, float(cost if cost is not None
+                                                     else self._guess(group, cand)),
+                              cost is not None, group.floor, self.ap.confidence,
+                              self.ap.max_samples))
+        return out
+
+    def _affordable(self, group: Group, decision: Decision, cand: Candidate, k: int,
+                    taken: int) -> bool:
+        share = Decimal(str(self.ap.max_exploration_share))
+        if share <= 0:
+            return False
+        costs = {a.candidate.key: Decimal(str(a.cost_per_call)) for a in decision.assessed}
+        measured = self.book.get(group.key, cand.key)
+        fail = Decimal(1) - (Decimal(measured.passes) / measured.n if measured.n
+                             else Decimal("0.5"))
+        step = k * (costs[cand.key] + fail * self._ladder_cost(decision, cand))
+        left = self._sending + sum((self._cheapest(g) * len(g.waiting)
+                                    for g in self.groups.values()), Decimal(0)) + (
+            self._cheapest(group) * (taken - k))
+        ahead = self._committed + step
+        if self.explored + ahead > share * (self.spent + ahead + left):
+            return False
+        self._committed = ahead
+        return True
+
+    def _ladder_cost(self, decision: Decision, cand: Candidate) -> Decimal:
+        """What a failed answer on ``cand`` costs next, as the default ladder climbs: the
+        same model at default thinking (when it asked less), then the tier above at the
+        same thinking (its dearest candidate when that one is not listed)."""
+        cost = {a.candidate.key: Decimal(str(a.cost_per_call)) for a in decision.assessed}
+        order = list(ModelTier)
+        same = [a for a in decision.assessed if a.candidate.model == cand.model]
+        think = next((cost[a.candidate.key] for a in same if a.candidate.thinking == "default"),
+                     max(cost[a.candidate.key] for a in same))
+        if (effort_rank(cand.thinking) or 0) >= (effort_rank("default") or 0):
+            think = Decimal(0)
+        above = [a for a in decision.assessed
+                 if order.index(a.candidate.tier) == order.index(cand.tier) + 1]
+        up = next((cost[a.candidate.key] for a in above if a.candidate.thinking == cand.thinking),
+                  max((cost[a.candidate.key] for a in above), default=Decimal(0)))
+        return think + up
+
+    def _cheapest(self, group: Group) -> Decimal:
+        possible = [a.cost_per_call for a in self.assess(group)
+                    if a.status in (Status.OPEN, Status.MEETS)] or [
+            a.cost_per_call for a in self.assess(group)]
+        return Decimal(str(min(possible)))
+
+    def _send(self, group: Group, job: InferenceJob, cand: Candidate, explore: bool,
+              why: str) -> InferenceJob:
+        self.assignments[job.item.id] = (group.key, cand, explore)
+        item = job.item.model_copy(update={"thinking": cand.thinking})
+        route = Route(model=cand.model, tier=cand.tier, service_tier=job.route.service_tier,
+                      reason=f"autopilot: {cand.key} ({why}); policy route was "
+                      f"{job.route.model}")
+        return job.model_copy(update={"item": item, "route": route, "calibrate": False})
+
+    def left(self) -> list[InferenceJob]:
+        """Jobs not sent yet (a stopped run marks them)."""
+        return [*self.held, *(j for g in self.groups.values() for j in g.waiting)]
+
+    # -- learning -----------------------------------------------------------------------
+
+    def observe(self, results: list[ItemResult]) -> None:
+        for r in results:
+            self.results[r.id] = r
+            cost = Decimal(str(r.cost_usd))
+            self.spent += cost
+            if r.id not in self.assignments:
+                continue
+            key, cand, explore = self.assignments[r.id]
+            if explore:
+                self.explored += cost
+                self.groups[key].explored_usd += cost
+            first = r.attempts[0] if r.attempts else None
+            if r.reused or first is None or first.model != cand.model:
+                continue  # no new call on the candidate: nothing measured
+            try:
+                row = price_signature(self.prices.for_model(cand.model,
+                                                            first.called_at or self.day))
+            except ConfigError:  # no row that day: the cost is provisional, the pass counts
+                row = None
+            for book in (self.book, self.delta):
+                m = book.groups.setdefault(key, {}).setdefault(cand.key, Measured())
+                m.add(first.ok, first.usage, self.ap.window)
+                m.price_row, m.last_seen = row or m.price_row, self.day
+        for key, group in self.groups.items():
+            seen = sorted({c.model for c in group.candidates})
+            self.delta.models_seen[key] = self.book.models_seen[key] = seen
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _with_task_check(self, job: InferenceJob) -> InferenceJob:
+        check = self.ap.check_for(job.item.task)
+        if job.item.check is None and check is not None:
+            return job.model_copy(update={"item": job.item.model_copy(update={"check": check})})
+        return job
+
+    def _static(self, job: InferenceJob, candidates: list[Candidate]) -> Candidate | None:
+        """The policy's own route for the group, as a candidate (for the saving line)."""
+        thinking = self.routing.thinking_for(job.item) or "default"
+        for c in candidates:
+            if c.model == job.route.model and c.thinking == thinking:
+                return c
+        info = self.catalogue.find(job.route.model)
+        if info is None:
+            return None
+        try:
+            record = sent(thinking, thinking_config(thinking, info), info)
+        except Exception:  # noqa: BLE001 - a policy thinking the model refuses: no reference
+            return None
+        return Candidate(model=job.route.model, thinking=thinking, tier=job.route.tier,
+                         sends="model default" if record.at_default else record.label())
+
+    def _guess(self, group: Group, cand: Candidate) -> Decimal:
+        """A call's cost before it is measured: the group's prompt size, answers as long
+        as measured on any candidate, thoughts as earlier runs measured or assumed."""
+        prompt = group.prompt_mean or self._mean_prompt(group)
+        output = self._mean_output(group)
+        info = self.catalogue.get(cand.model)
+        record = sent(cand.thinking, thinking_config(cand.thinking, info), info)
+        task = group.key.split(":")[0]
+        fig = self.figures.measured(task, cand.model, record)
+        thoughts = round(fig.mean) if fig else assumed_thoughts(record, info)
+        return self.prices.price_call(cand.model, Usage(
+            prompt_tokens=prompt, candidates_tokens=output, thoughts_tokens=thoughts),
+            ServiceTier.STANDARD, self.day)
+
+    def _mean_prompt(self, group: Group) -> int:
+        measured = [m for m in self.book.groups.get(group.key, {}).values() if m.calls]
+        calls = sum(m.calls for m in measured)
+        return sum(m.prompt_tokens for m in measured) // calls if calls else 1000
+
+    def _mean_output(self, group: Group) -> int:
+        measured = [m for m in self.book.groups.get(group.key, {}).values() if m.calls]
+        calls = sum(m.calls for m in measured)
+        return sum(m.output_tokens for m in measured) // calls if calls else _OUTPUT_GUESS
+
+    def _note_reopened(self, group: Group) -> None:
+        """Say why an earlier run's choice is looked at again: a new candidate model, a
+        price row changed since measured, the chosen one's pass rate drifted below."""
+        seen = set(self.book.models_seen.get(group.key, []))
+        if seen:
+            for model in sorted({c.model for c in group.candidates} - seen):
+                group.reopened.append(f"new candidate model {model}")
+        for cand in group.candidates:
+            m = self.book.get(group.key, cand.key)
+            if m.price_row is None:
+                continue
+            row = self.prices.for_model(cand.model, self.day)
+            if price_signature(row) != m.price_row:
+                group.reopened.append(f"price row of {cand.model} changed (in force from "
+                                      f"{row.effective_from or 'open'}): re-priced "
+                                      f"{cand.key}'s measured tokens")
+        group.last_choice = self.book.chosen.get(group.key)
+
+    def _note_drift(self, group: Group, decision: Decision) -> None:
+        """The choice of an earlier run or wave no longer shows the floor: re-opened."""
+        before = group.last_choice
+        if before is not None and not (decision.floor_met and decision.choice.key == before):
+            a = next((a for a in decision.assessed if a.candidate.key == before), None)
+            if a is not None and a.status is not Status.MEETS:
+                group.reopened.append(f"drift: {before}'s recent pass rate ({a.passes}/{a.n}, "
+                                      f"upper bound {a.upper:.3f}) no longer shows the floor")
+        group.last_choice = decision.choice.key if decision.floor_met else None
+
+    def remember_choices(self) -> None:
+        for key, group in self.groups.items():
+            decision = self.decision(group)
+            if decision.floor_met:
+                self.delta.chosen[key] = self.book.chosen[key] = decision.choice.key
