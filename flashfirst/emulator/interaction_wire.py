@@ -25,6 +25,7 @@ KNOWN_FIELDS = {"model", "agent", "agent_config", "background", "cached_content"
                 "response_modalities", "safety_settings", "service_tier", "store", "stream",
                 "system_instruction", "tools", "webhook_config"}
 _MEDIA_TYPES = {"image", "audio", "video", "document"}
+_VIDEO_PROCESSING = {"fps": "fps", "start_offset": "startOffset", "end_offset": "endOffset"}
 _CONFIG_FIELDS = {"max_output_tokens": "maxOutputTokens", "temperature": "temperature",
                   "top_p": "topP", "seed": "seed", "stop_sequences": "stopSequences"}
 
@@ -100,6 +101,12 @@ def _part(item: Any, where: str) -> Json:
                                    "or a uri.")
         if item.get("resolution"):
             part["mediaResolution"] = {"level": item["resolution"]}
+        processing = item.get("processing")
+        if kind == "video" and isinstance(processing, dict):  # sampling: as videoMetadata
+            meta = {camel: processing[key] for key, camel in _VIDEO_PROCESSING.items()
+                    if processing.get(key) is not None}
+            if meta:
+                part["videoMetadata"] = meta
         return part
     raise invalid_argument(f"Invalid value at '{where}.type': unsupported content type "
                            f"{kind!r}.")
@@ -144,7 +151,7 @@ def _generation_config(body: Json) -> Json:
                     if given.get(key) is not None}
     thinking: Json = {}
     if given.get("thinking_level") is not None:
-        thinking["thinkingLevel"] = given["thinking_level"]
+        thinking["thinkingLevel"] = str(given["thinking_level"]).upper()
     if given.get("thinking_summaries") == "auto":
         thinking["includeThoughts"] = True
     if thinking:

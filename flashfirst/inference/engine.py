@@ -22,6 +22,7 @@ from flashfirst.context import ContextProvider, ContextUse, StaticContexts
 from flashfirst.errors import FlashfirstError, QuotaExhausted, RefusedBeforeCall
 from flashfirst.failures import FailureKind, budget_reached
 from flashfirst.inference.answers import AnswerStore
+from flashfirst.inference.interactions_call import check_wire, sender
 from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.ratelimit import PROCESS, Limiters, spend_limit
 from flashfirst.inference.request import ModelRequest, build_request, request_key
@@ -108,6 +109,8 @@ class Engine:
         self.stop = stop  # read before every dispatch: after it, nothing new is sent
         self._rng = random.Random(seed)
         self.labels = labels  # billing labels on every call (the Agent Platform only)
+        cfg = settings.inference  # generateContent or the Interactions API: same answers
+        self._send = sender(client, cfg.api, store=cfg.interactions_store)
 
     async def run(self, job: InferenceJob) -> ItemResult:
         item = job.item
@@ -212,9 +215,7 @@ class Engine:
             started = time.monotonic()
             tries += 1
             try:
-                response = await within_grace(self.stop, self.client.aio.models.generate_content(
-                    model=request.model, contents=request.contents, config=request.config),
-                    cfg.stop_grace_s)
+                response = await within_grace(self.stop, self._send(request), cfg.stop_grace_s)
             except CallAbandoned:
                 limiter.release(ticket)  # sent: it counts in the window
                 raise
@@ -286,6 +287,7 @@ class Engine:
                                 max_output_tokens=cap, tier=tier)
         if self.labels:  # not part of the answer's key: a label never changes an answer
             request.config.labels = dict(self.labels)
+        check_wire(request, self.settings.inference.api)  # before paying, as the rest
         return request
 
 
