@@ -61,3 +61,31 @@ def _post(emulator: EmbeddedEmulator, body: bytes) -> httpx.Response:
     return httpx.post(f"{emulator.base_url}/v1beta/models/gemini-3.8-flash:generateContent",
                       content=body, headers={"x-goog-api-key": "k",
                                              "content-type": "application/json"})
+
+
+def test_a_body_written_by_hand_as_googles_front_end_reads_it_is_answered(
+        emulator: EmbeddedEmulator) -> None:
+    # A trailing comma and a raw newline inside a string, as curl cells in Google's
+    # cookbook send them (emulator/lenient_json.py names the evidence).
+    hand_written = (b'{"contents": [{"parts": [{"text": "Two lines:\nfirst, then second",},],},],'
+                    b' "generationConfig": {"maxOutputTokens": 8000,},}')
+    answer = _post(emulator, hand_written)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["candidates"][0]["content"]["parts"][0]["text"]
+    strict = _post(emulator, b'{"contents": [{"parts": [{"text": "Two lines:\\nfirst, then '
+                             b'second"}]}], "generationConfig": {"maxOutputTokens": 8000}}')
+    assert strict.json()["usageMetadata"] == answer.json()["usageMetadata"]
+
+
+@pytest.mark.parametrize("body", [
+    b'{"contents": [{"parts": [{"text": "hi"},,]}]}',  # a doubled comma
+    b'{"contents": [{"parts": [{"text": "hi"}]}] // a comment\n}',
+    b'{"contents": [{"parts": [{"text": "hi"}]}]',  # truncated
+    b"{contents: [{parts: [{text: 'hi'}]}]}",  # bare keys, single quotes: not known
+], ids=["double-comma", "comment", "truncated", "bare-keys"])
+def test_what_is_still_not_json_is_refused_in_googles_words(emulator: EmbeddedEmulator,
+                                                            body: bytes) -> None:
+    answer = _post(emulator, body)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert answer.json()["error"]["message"].startswith("Invalid JSON payload received.")
