@@ -89,3 +89,51 @@ def test_what_is_still_not_json_is_refused_in_googles_words(emulator: EmbeddedEm
     assert answer.status_code == 400
     assert answer.json()["error"]["status"] == "INVALID_ARGUMENT"
     assert answer.json()["error"]["message"].startswith("Invalid JSON payload received.")
+
+
+YOUTUBE = "https://www.youtube.com/watch?v=9hE5-98ZeCg"
+
+
+def test_a_youtube_link_reads_as_the_stated_stand_in_clip(genai_client: genai.Client) -> None:
+    def ask(uri: str, mime: str | None = None, fps: float | None = None) -> int:
+        part = types.Part(file_data=types.FileData(file_uri=uri, mime_type=mime),
+                          video_metadata=types.VideoMetadata(fps=fps) if fps else None)
+        return genai_client.models.generate_content(
+            model="gemini-2.5-flash-lite", contents=[part, "What happens?"]
+        ).usage_metadata.prompt_token_count
+
+    text_only = genai_client.models.count_tokens(
+        model="gemini-2.5-flash-lite", contents="What happens?").total_tokens
+    # 60 s at 1 fps: 60 frames of 258 tokens, and 60 s of audio at 32 a second (2.x rules).
+    assert ask(YOUTUBE) - text_only == 60 * 258 + 60 * 32
+    assert ask(YOUTUBE, fps=0.5) - text_only == 30 * 258 + 60 * 32
+    assert ask("https://example.com/diagram.png") - text_only == 258 * 4  # 1024x1024: tiled
+    with pytest.raises(errors.ClientError) as info:
+        ask("https://example.com/page.html")
+    assert info.value.code == 400 and "url_media" in info.value.message
+
+
+def test_a_mapped_url_reads_the_local_file_as_its_upload_would(
+        emulator: EmbeddedEmulator, genai_client: genai.Client, emulator_media) -> None:
+    clip = emulator_media["clip3s"]
+    url = "https://cdn.example.com/videos/clip.mp4"
+    emulator.control.configure(url_media={url: str(clip)})
+    uploaded = genai_client.files.upload(file=str(clip))
+    by_url = genai_client.models.generate_content(model="gemini-3.8-flash", contents=[
+        types.Part(file_data=types.FileData(file_uri=url, mime_type="video/mp4")), "Describe."])
+    by_upload = genai_client.models.generate_content(model="gemini-3.8-flash", contents=[
+        types.Part(file_data=types.FileData(file_uri=uploaded.uri, mime_type="video/mp4")),
+        "Describe."])
+    assert by_url.usage_metadata.prompt_token_count == \
+        by_upload.usage_metadata.prompt_token_count
+    assert {d.modality for d in by_url.usage_metadata.prompt_tokens_details} >= {
+        types.MediaModality.VIDEO, types.MediaModality.AUDIO}
+
+
+def test_a_youtube_link_works_on_the_interactions_api_too(genai_client: genai.Client) -> None:
+    interaction = genai_client.interactions.create(
+        model="gemini-3.8-flash", store=False,
+        input=[{"type": "video", "uri": YOUTUBE}, {"type": "text", "text": "What happens?"}])
+    by_modality = {m.modality: m.tokens for m in interaction.usage.input_tokens_by_modality}
+    # Gemini 3 rules: 70 tokens a frame, 25 a second of audio, over the 60 s stand-in.
+    assert (by_modality["video"], by_modality["audio"]) == (60 * 70, 60 * 25)
