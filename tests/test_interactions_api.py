@@ -5,6 +5,7 @@ over HTTP to the emulator."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator, EmulatorConfig
 from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.engine import Engine
-from flashfirst.items import ItemResult, TaskKind, WorkItem
+from flashfirst.items import ItemResult, ServiceTier, TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams
 from flashfirst.planning import plan_jobs
 from flashfirst.prices import load_price_table
@@ -44,13 +45,15 @@ def on_api(settings: Settings, api: str, **inference: object) -> Settings:
         update={"api": api, **inference})})
 
 
-def run(settings: Settings, items: list[WorkItem]) -> list[ItemResult]:
+def run(settings: Settings, items: list[WorkItem], *,
+        deadline_s: float | None = None) -> list[ItemResult]:
     client, storage, policy = make_client(settings), Storage(), load_routing_policy()
     sources = {i.id: text_or_document_parts(i, storage, client, settings) for i in items}
-    jobs = plan_jobs(items, sources, {}, policy, settings, context_tokens=0, deadline_s=None,
-                     batch=False)
+    jobs = plan_jobs(items, sources, {}, policy, settings, context_tokens=0,
+                     deadline_s=deadline_s, batch=False)
     engine = Engine(client, settings, load_price_table(), policy,
-                    answers=AnswerStore(storage, settings.storage_root, backend_id(settings)))
+                    answers=AnswerStore(storage, settings.storage_root, backend_id(settings)),
+                    deadline_at=time.time() + deadline_s if deadline_s else None)
 
     async def all_jobs() -> list[ItemResult]:
         return list(await asyncio.gather(*(engine.run(j) for j in jobs)))
@@ -204,3 +207,30 @@ def test_a_thinking_budget_the_interactions_api_cannot_carry_is_refused_before_a
     assert "thinking budget of 1024" in result.error
     assert "FLASHFIRST_INFERENCE__API=generate_content" in result.error
     assert emulator.stats.calls_to("interactions") == 0
+
+
+def test_flex_is_served_at_half_price_and_a_shed_call_moves_to_standard(
+        settings: Settings, emulator) -> None:
+    [flex] = run(settings, [WorkItem(id="flex", text="Can wait.")], deadline_s=3600)
+    [standard] = run(settings.model_copy(update={"storage_root": settings.storage_root + "-s"}),
+                     [WorkItem(id="flex", text="Can wait.")])
+    assert flex.attempts[0].service_tier_served is ServiceTier.FLEX
+    assert flex.cost_usd == pytest.approx(standard.cost_usd / 2, rel=1e-9)
+
+    emulator.control.configure(tiers={"flex_shed_share": 1.0})
+    [shed] = run(settings.model_copy(update={"storage_root": settings.storage_root + "-x"}),
+                 [WorkItem(id="shed", text="Shed me.")], deadline_s=3600)
+    assert shed.ok and shed.attempts[0].service_tier_requested is ServiceTier.FLEX
+    assert shed.attempts[0].service_tier_served is ServiceTier.STANDARD
+
+
+def test_a_per_day_quota_stops_the_model_without_retrying(settings: Settings,
+                                                          emulator) -> None:
+    per_day = "GenerateRequestsPerDayPerProjectPerModel-FreeTier"
+    emulator.control.add_script(status=429, quota_id=per_day, retry_delay_s=30.0,
+                                model="gemini-3.8-flash")
+    settings.models.flash.concurrency = 1
+    results = run(settings, [WorkItem(id=f"q{i}", text=f"Note {i}.") for i in range(3)])
+    assert emulator.stats.calls_to("interactions") == 1
+    assert {r.failure.kind for r in results} == {"daily_quota"}
+    assert per_day in results[0].error and "not retried" in results[0].error
