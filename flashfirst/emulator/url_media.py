@@ -20,16 +20,14 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from flashfirst.emulator.errors import invalid_argument
-from flashfirst.probe import MediaInfo, MediaKind
+from flashfirst.emulator.media_probe import MediaInfo, MediaKind
 
 _YOUTUBE_HOSTS = {"youtube.com", "www.youtube.com", "m.youtube.com", "youtu.be",
                   "www.youtu.be"}
 STAND_IN_SECONDS = 60.0
 _CLIP = MediaInfo(kind=MediaKind.VIDEO, size_bytes=0, duration_s=STAND_IN_SECONDS,
-                  width=1280, height=720, fps=30.0, video_codec="h264", audio_codec="aac",
-                  sample_rate=44100, channels=2, audio_duration_s=STAND_IN_SECONDS)
+                  width=1280, height=720, audio_duration_s=STAND_IN_SECONDS)
 _AUDIO = MediaInfo(kind=MediaKind.AUDIO, size_bytes=0, duration_s=STAND_IN_SECONDS,
-                   audio_codec="aac", sample_rate=44100, channels=2,
                    audio_duration_s=STAND_IN_SECONDS)
 _IMAGE = MediaInfo(kind=MediaKind.IMAGE, size_bytes=0, width=1024, height=1024)
 _PDF = MediaInfo(kind=MediaKind.DOCUMENT, size_bytes=0, pages=1)

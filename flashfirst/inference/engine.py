@@ -22,7 +22,7 @@ from flashfirst.context import ContextProvider, ContextUse, StaticContexts
 from flashfirst.errors import FlashfirstError, QuotaExhausted, RefusedBeforeCall
 from flashfirst.failures import FailureKind, budget_reached
 from flashfirst.inference.answers import AnswerStore
-from flashfirst.inference.interactions_call import check_wire, sender
+from flashfirst.inference.interactions_call import SERVED_TIER_HEADER, check_wire, sender
 from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.ratelimit import PROCESS, Limiters, spend_limit
 from flashfirst.inference.request import ModelRequest, build_request, request_key
@@ -43,7 +43,6 @@ from flashfirst.stopping import (
 )
 from flashfirst.thinking import Effort
 
-SERVED_TIER_HEADER = "x-gemini-service-tier"
 # Called before each request with (model, estimated tokens): a limit shared beyond this
 # process (Prefect global concurrency limits), see tasks/inference.py.
 Gate = Callable[[str, int], Awaitable[None]]

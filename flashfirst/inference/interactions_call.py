@@ -42,7 +42,7 @@ from flashfirst.token_rules import MediaRules
 
 Api = Literal["generate_content", "interactions"]
 Send = Callable[[ModelRequest], Awaitable[types.GenerateContentResponse]]
-SERVED_TIER_HEADER = "x-gemini-service-tier"
+SERVED_TIER_HEADER = "x-gemini-service-tier"  # the Developer API names the served tier here
 
 
 class NotOnInteractions(RefusedBeforeCall):
