@@ -10,13 +10,18 @@ from pathlib import Path
 
 import pytest
 from flashfirst.flows.analyze import analyze_with
+from google.genai import types
 
+from flashfirst.catalogue import load_catalogue
 from flashfirst.client import backend_id, make_client
-from flashfirst.context import SharedContext
+from flashfirst.context import ContextUse, SharedContext
 from flashfirst.emulator import EmbeddedEmulator, EmulatorConfig
 from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.engine import Engine
-from flashfirst.items import ItemResult, ServiceTier, TaskKind, WorkItem
+from flashfirst.inference.interactions_call import sender
+from flashfirst.inference.job import InferenceJob
+from flashfirst.inference.request import build_request
+from flashfirst.items import ItemResult, ModelTier, Route, ServiceTier, TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams
 from flashfirst.planning import plan_jobs
 from flashfirst.prices import load_price_table
@@ -25,6 +30,7 @@ from flashfirst.router import load_routing_policy
 from flashfirst.settings import BackendSettings, InferenceSettings, Settings
 from flashfirst.sources import text_or_document_parts
 from flashfirst.storage import Storage
+from flashfirst.token_rules import MediaResolution
 
 SCHEMA = {"type": "object", "properties": {"label": {"type": "string"}},
           "required": ["label"]}
@@ -234,3 +240,28 @@ def test_a_per_day_quota_stops_the_model_without_retrying(settings: Settings,
     assert emulator.stats.calls_to("interactions") == 1
     assert {r.failure.kind for r in results} == {"daily_quota"}
     assert per_day in results[0].error and "not retried" in results[0].error
+
+
+def test_a_request_wide_media_resolution_reaches_every_media_part_on_both_apis(
+        emulator, emulator_media) -> None:
+    # A context image carries no resolution of its own: generateContent applies the
+    # request-wide one; the Interactions API has none, so each content carries it.
+    image = types.Part(inline_data=types.Blob(
+        data=emulator_media["image1000x800"].read_bytes(), mime_type="image/jpeg"))
+    job = InferenceJob(item=WorkItem(id="pic", text="What is shown?"), identity="pic",
+                       route=Route(model="gemini-3.8-flash", tier=ModelTier.FLASH, reason="test"),
+                       media_resolution=MediaResolution.LOW)
+    context = ContextUse(model="gemini-3.8-flash", content_hash="c", parts=[image])
+    request = build_request(job, "gemini-3.8-flash", context, None, catalogue=load_catalogue(),
+                            max_output_tokens=None, tier=None)
+
+    client = make_client(Settings(backend=BackendSettings(base_url=emulator.base_url)))
+
+    def send(api: str) -> int:
+        response = asyncio.run(sender(client, api)(request))  # type: ignore[arg-type]
+        return response.usage_metadata.prompt_token_count
+
+    low = send("generate_content")
+    assert send("interactions") == low
+    request.config.media_resolution = None
+    assert send("generate_content") > low  # the level mattered

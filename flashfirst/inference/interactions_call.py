@@ -101,8 +101,8 @@ def interaction_body(request: ModelRequest, *, store: bool) -> dict[str, Any]:
                                 "(Gemini 2.x), the Interactions API sets it per content")
     body: dict[str, Any] = {
         "model": request.model, "store": store,
-        "input": [_content(part, request.model) for content in request.contents
-                  for part in content.parts or []],
+        "input": [_content(part, request.model, _level(config.media_resolution))
+                  for content in request.contents for part in content.parts or []],
     }
     if config.system_instruction is not None:
         body["system_instruction"] = _text_of(config.system_instruction)
@@ -154,7 +154,17 @@ def _kind(mime: str) -> str:
     return top if top in ("image", "audio", "video") else "document"
 
 
-def _content(part: types.Part, model: str) -> dict[str, Any]:
+def _level(resolution: Any) -> str | None:
+    """``MEDIA_RESOLUTION_LOW`` (either enum) as the Interactions API spells it: ``low``."""
+    if resolution is None:
+        return None
+    return str(getattr(resolution, "value", resolution)).removeprefix(
+        "MEDIA_RESOLUTION_").lower()
+
+
+def _content(part: types.Part, model: str, request_wide: str | None) -> dict[str, Any]:
+    """One part as a typed content; a media part without its own resolution takes the
+    request-wide one (generateContent's ``media_resolution``), which has no field here."""
     if part.text is not None:
         return {"type": "text", "text": part.text}
     if part.inline_data is not None:
@@ -168,9 +178,9 @@ def _content(part: types.Part, model: str) -> dict[str, Any]:
             out["mime_type"] = mime
     else:
         raise NotOnInteractions(model, "a part that is neither text nor a file")
-    if part.media_resolution is not None and part.media_resolution.level is not None:
-        level = str(getattr(part.media_resolution.level, "value", part.media_resolution.level))
-        out["resolution"] = level.removeprefix("MEDIA_RESOLUTION_").lower()
+    own = part.media_resolution.level if part.media_resolution is not None else None
+    if own is not None or request_wide is not None:
+        out["resolution"] = _level(own) if own is not None else request_wide
     meta = part.video_metadata
     if meta is not None and (meta.fps is not None or meta.start_offset or meta.end_offset):
         processing: dict[str, Any] = {"type": "static"}
