@@ -185,7 +185,8 @@ def backend_label(settings: Settings) -> str:
     if backend.kind is None:
         return "no backend configured"
     project = f" ({backend.project_label})" if backend.project_label else ""
-    return {
+    wire = " via the Interactions API" if settings.inference.api == "interactions" else ""
+    label = {
         "vertex": f"Agent Platform ({backend.vertex_project}, {backend.vertex_location})"
                   + (f" at {backend.base_url}" if backend.base_url else ""),
         "api_key": f"Gemini Developer API{project}",
@@ -193,3 +194,4 @@ def backend_label(settings: Settings) -> str:
         "emulator": f"embedded Gemini API emulator (seed {backend.emulator.seed}; "
                     "invented answers)",
     }[backend.kind]
+    return label + wire

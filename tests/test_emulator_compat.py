@@ -8,6 +8,7 @@ import httpx
 import pytest
 from google import genai
 from google.genai import errors, types
+from google.genai._interactions_errors import BadRequestError
 
 from flashfirst.emulator import EmbeddedEmulator
 
@@ -137,3 +138,20 @@ def test_a_youtube_link_works_on_the_interactions_api_too(genai_client: genai.Cl
     by_modality = {m.modality: m.tokens for m in interaction.usage.input_tokens_by_modality}
     # Gemini 3 rules: 70 tokens a frame, 25 a second of audio, over the 60 s stand-in.
     assert (by_modality["video"], by_modality["audio"]) == (60 * 70, 60 * 25)
+
+
+def test_a_25_model_takes_a_thinking_level_on_the_interactions_api(
+        genai_client: genai.Client) -> None:
+    lite = "gemini-2.5-flash-lite"  # thinks by budget on generateContent, off by default
+    off = genai_client.interactions.create(model=lite, input=LONG, store=False)
+    low = genai_client.interactions.create(model=lite, input=LONG, store=False,
+                                           generation_config={"thinking_level": "low"})
+    budget = genai_client.models.generate_content(model=lite, contents=LONG,
+                                                  config=_budget(1024))
+    assert off.usage.total_thought_tokens == 0
+    assert 0 < low.usage.total_thought_tokens <= 1024
+    assert low.usage.total_thought_tokens == budget.usage_metadata.thoughts_token_count
+    with pytest.raises(BadRequestError) as info:
+        genai_client.interactions.create(model=lite, input="hi", store=False,
+                                         generation_config={"thinking_level": "minimal"})
+    assert "LOW, MEDIUM, HIGH" in info.value.body["error"]["message"]

@@ -72,7 +72,10 @@ def mixed_items() -> list[WorkItem]:
             WorkItem(id="summary", task=TaskKind.SUMMARIZE, text="Refund took nine days."),
             WorkItem(id="fields", task=TaskKind.EXTRACT, text="Order 41, Oslo.",
                      response_schema=SCHEMA),
-            WorkItem(id="why", task=TaskKind.REASON, text="Why do refunds take long?")]
+            WorkItem(id="why", task=TaskKind.REASON, text="Why do refunds take long?"),
+            # "low" on 2.5 Flash-Lite is a budget of 1,024: on the Interactions API, level low
+            WorkItem(id="lite", task=TaskKind.SUMMARIZE, text="Parcel late again.",
+                     model="gemini-2.5-flash-lite")]
 
 
 def handbook(tmp_path: Path) -> str:
@@ -105,6 +108,8 @@ def test_one_workload_reports_the_same_costs_on_both_apis(run_settings: Settings
             stats[api] = emu.stats
 
     via_generate, via_interactions = reports["generate_content"], reports["interactions"]
+    assert via_interactions.backend.endswith("via the Interactions API")
+    assert "Interactions" not in via_generate.backend
     assert stats["generate_content"].calls_to("interactions") == 0
     assert stats["interactions"].calls_to("generateContent") == 0
     assert stats["interactions"].calls_to("interactions") == via_interactions.generate_calls
@@ -207,10 +212,11 @@ def test_a_rejected_interaction_fails_only_its_item(settings: Settings, emulator
 
 def test_a_thinking_budget_the_interactions_api_cannot_carry_is_refused_before_a_call(
         settings: Settings, emulator) -> None:
+    # Dynamic thinking (-1) on a model that does not think by default has no level.
     [result] = run(settings, [WorkItem(id="budget", task=TaskKind.CLASSIFY, text="x",
-                                       model="gemini-2.5-flash-lite", thinking="1024")])
+                                       model="gemini-2.5-flash-lite", thinking="-1")])
     assert result.failure.kind == "bad_input"
-    assert "thinking budget of 1024" in result.error
+    assert "thinking budget of -1" in result.error
     assert "FLASHFIRST_INFERENCE__API=generate_content" in result.error
     assert emulator.stats.calls_to("interactions") == 0
 

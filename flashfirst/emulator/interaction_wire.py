@@ -245,3 +245,21 @@ def usage_of(usage: Json) -> Json:
     if output:
         out["output_tokens_by_modality"] = output
     return out
+
+
+# A level on a budget model (2.5) as the budget the emulator thinks with: its own rule, the
+# page gives levels only. Low is the budget flashfirst itself sends for "low" on 2.5.
+_LEVEL_BUDGETS = {"LOW": 1024, "MEDIUM": 8192, "HIGH": 24_576}
+
+
+def budget_levels(model: Any, generation_config: Json) -> None:
+    """On a model that thinks by budget, ``thinkingLevel`` low/medium/high becomes
+    ``thinkingBudget`` (within the model's range); other levels are a 400 naming these."""
+    thinking = generation_config.get("thinkingConfig")
+    if model.thinking_levels or not thinking or "thinkingLevel" not in thinking:
+        return
+    level = str(thinking.pop("thinkingLevel")).upper()
+    if level not in _LEVEL_BUDGETS:
+        raise invalid_argument(f"thinking_level {level} is not supported by models/"
+                               f"{model.id}; allowed values: LOW, MEDIUM, HIGH.")
+    thinking["thinkingBudget"] = min(_LEVEL_BUDGETS[level], model.budget_max)

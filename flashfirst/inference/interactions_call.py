@@ -19,8 +19,8 @@ Request fields (google-genai 3.6.1, ``google/genai/_gaos/types/interactions/``):
 are typed (``text``, ``image``, ``audio``, ``video``, ``document``) with ``data`` (base64)
 or ``uri``, a per-content ``resolution`` and, for video, ``processing`` (``fps``,
 ``start_offset``, ``end_offset``); thinking is ``generation_config.thinking_level`` only
-(no budget); a JSON answer is ``response_format={"type": "text", "mime_type",
-"schema"}``; media resolution exists per content only."""
+(no budget, on 2.5 models too); a JSON answer is ``response_format={"type": "text",
+"mime_type", "schema"}``; media resolution exists per content only."""
 
 from __future__ import annotations
 
@@ -130,18 +130,28 @@ def interaction_body(request: ModelRequest, *, store: bool) -> dict[str, Any]:
     return body
 
 
+# The Interactions API takes thinking_level only, on 2.5 models too (low, medium, high on
+# its thinking page, research file 1.8): a 2.5 budget travels as the level of its size.
+_BUDGET_LEVELS = ((2048, "low"), (8192, "medium"), (24_576, "high"))
+
+
 def _thinking_level(request: ModelRequest) -> str | None:
-    """A level goes as it is; a budget only when it is what the model does unasked (then
-    nothing is sent): the Interactions API takes no budget."""
+    """A level goes as it is; a budget that is the model's own default sends nothing; any
+    other positive budget goes as the level of its size (the attempt still records the
+    budget the policy asked for); "off" on a model that thinks by default has no level."""
     thinking = request.config.thinking_config
     if thinking is None:
         return None
     if thinking.thinking_level is not None:
         return str(getattr(thinking.thinking_level, "value", thinking.thinking_level)).lower()
-    if thinking.thinking_budget is not None and not request.thinking.same_as_default:
-        raise NotOnInteractions(request.model, f"a thinking budget of "
-                                f"{thinking.thinking_budget} (it takes thinking_level only)")
-    return None
+    budget = thinking.thinking_budget
+    if budget is None or request.thinking.same_as_default:
+        return None
+    level = next((name for top, name in _BUDGET_LEVELS if 0 < budget <= top), None)
+    if level is None:
+        raise NotOnInteractions(request.model, f"a thinking budget of {budget} (it takes "
+                                "thinking_level low, medium or high only)")
+    return level
 
 
 def _has_media(request: ModelRequest) -> bool:
