@@ -46,6 +46,12 @@ def require_backend(settings: Settings, *, deployed: bool = False) -> None:
             "FLASHFIRST_BACKEND__EMULATOR__ALLOW_IN_DEPLOYMENTS=true in its job variables")
 
 
+# One attempt: our retry policy (flashfirst.inference.retry, which honours RetryInfo) is
+# the only one. generateContent does not retry unasked, but the interactions client
+# retries 429 and 5xx four times by default, ignoring the server's delay.
+_ONE_ATTEMPT = types.HttpRetryOptions(attempts=1)
+
+
 def make_client(settings: Settings) -> genai.Client:
     require_backend(settings)
     backend = settings.backend
@@ -59,13 +65,13 @@ def make_client(settings: Settings) -> genai.Client:
         return genai.Client(
             vertexai=True, project=project, location=location, credentials=credentials,
             http_options=types.HttpOptions(base_url=backend.base_url, timeout=timeout_ms,
-                                           async_client_args=pool),
+                                           async_client_args=pool, retry_options=_ONE_ATTEMPT),
         )
     if backend.kind == "api_key":
         return genai.Client(
             api_key=backend.api_key.get_secret_value(),
             http_options=types.HttpOptions(api_version=backend.api_version, timeout=timeout_ms,
-                                           async_client_args=pool),
+                                           async_client_args=pool, retry_options=_ONE_ATTEMPT),
         )
     base_url = backend.base_url if backend.kind == "base_url" else embedded_emulator_url(settings)
     key = (backend.api_key.get_secret_value() if backend.api_key and backend.kind == "base_url"
@@ -74,7 +80,7 @@ def make_client(settings: Settings) -> genai.Client:
         api_key=key,
         http_options=types.HttpOptions(
             base_url=base_url, api_version=backend.api_version, timeout=timeout_ms,
-            async_client_args=pool),
+            async_client_args=pool, retry_options=_ONE_ATTEMPT),
     )
 
 
@@ -179,7 +185,8 @@ def backend_label(settings: Settings) -> str:
     if backend.kind is None:
         return "no backend configured"
     project = f" ({backend.project_label})" if backend.project_label else ""
-    return {
+    wire = " via the Interactions API" if settings.inference.api == "interactions" else ""
+    label = {
         "vertex": f"Agent Platform ({backend.vertex_project}, {backend.vertex_location})"
                   + (f" at {backend.base_url}" if backend.base_url else ""),
         "api_key": f"Gemini Developer API{project}",
@@ -187,3 +194,4 @@ def backend_label(settings: Settings) -> str:
         "emulator": f"embedded Gemini API emulator (seed {backend.emulator.seed}; "
                     "invented answers)",
     }[backend.kind]
+    return label + wire

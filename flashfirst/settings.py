@@ -218,6 +218,13 @@ class CacheSettings(BaseModel):
 
 
 class InferenceSettings(BaseModel):
+    api: Literal["generate_content", "interactions"] = Field(
+        "generate_content", description="The wire every online call goes on: "
+        "generateContent or the Interactions API (same requests, costs and answers; "
+        "see 'Choosing the API').")
+    interactions_store: bool = Field(
+        False, description="On the Interactions API, let Google store each interaction "
+        "(store=true); off: a pipeline keeps its answers itself.")
     chunk_size: int = Field(100, gt=0, description="Items per Prefect task in the fan-out "
                             "(each task run costs some ms of orchestration).")
     chunks_in_flight: int = Field(

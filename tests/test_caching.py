@@ -168,8 +168,12 @@ def question_jobs(settings: Settings, n: int) -> list[InferenceJob]:
                          route=flash) for i in range(n)]
 
 
-def test_a_cache_that_expires_mid_run_is_recreated_once(run_settings, emulator, tmp_path):
-    """Between ensuring the cache and the calls, it expires: the calls recreate it once."""
+@pytest.mark.parametrize("api", ["generate_content", "interactions"])
+def test_a_cache_that_expires_mid_run_is_recreated_once(run_settings, emulator, tmp_path,
+                                                        api):
+    """Between ensuring the cache and the calls, it expires: the calls recreate it once
+    (on either API: the Interactions API names the cache the same way)."""
+    run_settings.inference.api = api
     engine, manager, context, cache_name = engine_on_a_live_cache(run_settings, tmp_path)
     emulator.control.advance_clock(301)
     jobs = question_jobs(run_settings, 12)
@@ -180,6 +184,8 @@ def test_a_cache_that_expires_mid_run_is_recreated_once(run_settings, emulator, 
     results = asyncio.run(go())
     assert all(r.ok for r in results)
     assert emulator.stats.cache_creations == 2
+    wire = "interactions" if api == "interactions" else "generateContent"
+    assert emulator.stats.calls_to(wire) >= len(jobs)
     # By hand, "a token is about 4 characters" (https://ai.google.dev/gemini-api/docs/
     # tokens): each handbook line is 56 characters plus the digits of its number (10 × 1
     # + 90 × 2 + 200 × 3 = 790 digits), 300 × 56 + 790 = 17,590 characters → 4,398 tokens;

@@ -43,14 +43,18 @@ def test_retired_id_is_served_by_its_replacement_from_the_shutdown_date(
     assert answer.model_version == served
     chunks = list(genai_client.models.generate_content_stream(model=requested, contents="hi"))
     assert {c.model_version for c in chunks} == {served}
-    # The replacement's thinking controls apply: a budget on a level-only model is refused.
+    # The replacement's thinking controls apply: Gemini 3 takes a budget only for
+    # backwards compatibility, as a cap (emulator/thinking.py), and never 0 (always thinks).
+    capped = genai_client.models.generate_content(model=requested, contents="hi",
+                                                  config=_thinking(budget=100))
+    assert capped.usage_metadata.thoughts_token_count <= 100
     with pytest.raises(errors.ClientError) as info:
         genai_client.models.generate_content(model=requested, contents="hi",
-                                             config=_thinking(budget=1024))
-    assert info.value.code == 400 and "thinking_level" in info.value.message
+                                             config=_thinking(budget=0))
+    assert info.value.code == 400 and "only works in thinking mode" in info.value.message
     log = emulator.stats.request_log
-    assert [(e.model_requested, e.model) for e in log if e.status == 200][-2:] == [
-        (requested, served), (requested, served)]
+    assert [(e.model_requested, e.model) for e in log if e.status == 200][-3:] == [
+        (requested, served)] * 3
 
 
 @pytest.mark.parametrize(("requested", "served"), [

@@ -31,6 +31,18 @@ def details(count: TokenCount) -> list[dict[str, Any]]:
             for m, n in sorted(count.by_modality.items()) if n]
 
 
+def _meaning(model: EmulatedModel, generation_config: Json) -> Json:
+    """What the config asks, not how it is spelled: the thinking the model will apply
+    (``HIGH`` and ``high``, an unset level and the default one, a budget of 0 and no
+    budget on a model that does not think by default are the same request), so the same
+    request on generateContent and on the Interactions API gets the same answer."""
+    thinking = thinking_of(model, generation_config)
+    shown = get(get(generation_config, "thinkingConfig") or {}, "includeThoughts")
+    rest = {k: v for k, v in generation_config.items()
+            if k not in ("thinkingConfig", "thinking_config")}
+    return {**rest, "thinking": [thinking.level, thinking.cap, thinking.off, bool(shown)]}
+
+
 def build_response(*, seed: int, model: EmulatedModel, request: Json, prompt: CountedPrompt,
                    cache: StoredCache | None, script: Script | None,
                    implicit: TokenCount | None = None,
@@ -38,7 +50,7 @@ def build_response(*, seed: int, model: EmulatedModel, request: Json, prompt: Co
     """The full GenerateContentResponse JSON for one request."""
     generation_config = get(request, "generationConfig") or {}
     key = digest(seed, model.id, prompt.text, prompt.media_digests,
-                 cache.content_digest if cache else None, generation_config)
+                 cache.content_digest if cache else None, _meaning(model, generation_config))
     rng = random.Random(key)
     prompt_total = prompt.tokens.total + (cache.tokens.total if cache else 0)
 

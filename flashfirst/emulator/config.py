@@ -264,6 +264,10 @@ class EmulatorConfig(BaseModel):
         None, description="Cloud Storage endpoint the Agent Platform's batch jobs read their "
         "input from and write their output to (e.g. a fake-gcs-server URL); None: the "
         "google-cloud-storage client's own (STORAGE_EMULATOR_HOST, else Google with ADC).")
+    url_media: dict[str, str] = Field(
+        default_factory=dict, description="Public https:// or YouTube URLs mapped to local "
+        "files read in their place (no network here); an unmapped URL reads as a fixed "
+        "stand-in (emulator/url_media.py).")
     state_dir: str | None = Field(
         None, description="Keep uploaded files, caches, batches and name counters in this "
         "directory and reload them at start, so a later process sees them as Google would; "

@@ -69,6 +69,11 @@ class EmulatorControl:
     def now(self) -> float:
         return self._state.now()
 
+    def stored_interactions(self) -> list[str]:
+        """Ids of the interactions the server keeps (a ``store=false`` one is not kept)."""
+        with self._state.lock:
+            return list(self._state.interactions)
+
     def reset(self) -> None:
         """Back to the start config, with no files, caches, batches, quota use or stats."""
         self._state.reset()

@@ -25,6 +25,7 @@ KNOWN_FIELDS = {"model", "agent", "agent_config", "background", "cached_content"
                 "response_modalities", "safety_settings", "service_tier", "store", "stream",
                 "system_instruction", "tools", "webhook_config"}
 _MEDIA_TYPES = {"image", "audio", "video", "document"}
+_VIDEO_PROCESSING = {"fps": "fps", "start_offset": "startOffset", "end_offset": "endOffset"}
 _CONFIG_FIELDS = {"max_output_tokens": "maxOutputTokens", "temperature": "temperature",
                   "top_p": "topP", "seed": "seed", "stop_sequences": "stopSequences"}
 
@@ -100,6 +101,12 @@ def _part(item: Any, where: str) -> Json:
                                    "or a uri.")
         if item.get("resolution"):
             part["mediaResolution"] = {"level": item["resolution"]}
+        processing = item.get("processing")
+        if kind == "video" and isinstance(processing, dict):  # sampling: as videoMetadata
+            meta = {camel: processing[key] for key, camel in _VIDEO_PROCESSING.items()
+                    if processing.get(key) is not None}
+            if meta:
+                part["videoMetadata"] = meta
         return part
     raise invalid_argument(f"Invalid value at '{where}.type': unsupported content type "
                            f"{kind!r}.")
@@ -144,7 +151,7 @@ def _generation_config(body: Json) -> Json:
                     if given.get(key) is not None}
     thinking: Json = {}
     if given.get("thinking_level") is not None:
-        thinking["thinkingLevel"] = given["thinking_level"]
+        thinking["thinkingLevel"] = str(given["thinking_level"]).upper()
     if given.get("thinking_summaries") == "auto":
         thinking["includeThoughts"] = True
     if thinking:
@@ -238,3 +245,21 @@ def usage_of(usage: Json) -> Json:
     if output:
         out["output_tokens_by_modality"] = output
     return out
+
+
+# A level on a budget model (2.5) as the budget the emulator thinks with: its own rule, the
+# page gives levels only. Low is the budget flashfirst itself sends for "low" on 2.5.
+_LEVEL_BUDGETS = {"LOW": 1024, "MEDIUM": 8192, "HIGH": 24_576}
+
+
+def budget_levels(model: Any, generation_config: Json) -> None:
+    """On a model that thinks by budget, ``thinkingLevel`` low/medium/high becomes
+    ``thinkingBudget`` (within the model's range); other levels are a 400 naming these."""
+    thinking = generation_config.get("thinkingConfig")
+    if model.thinking_levels or not thinking or "thinkingLevel" not in thinking:
+        return
+    level = str(thinking.pop("thinkingLevel")).upper()
+    if level not in _LEVEL_BUDGETS:
+        raise invalid_argument(f"thinking_level {level} is not supported by models/"
+                               f"{model.id}; allowed values: LOW, MEDIUM, HIGH.")
+    thinking["thinkingBudget"] = min(_LEVEL_BUDGETS[level], model.budget_max)

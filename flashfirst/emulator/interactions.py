@@ -34,7 +34,10 @@ The emulator's own rules, where the pages say nothing exact:
   ``background`` needs ``store`` (400 otherwise).
 - ``service_tier`` ``deferred`` is an Agent Platform tier (global endpoint only; research
   notes: documentation.s3ns.fr …/deferred-tier): 400 here, as a regional endpoint answers.
-- Agents (``agent``, ``agent_config``) are not emulated: 400 naming the field."""
+- Agents (``agent``, ``agent_config``) are not emulated: 400 naming the field.
+- Thinking on 2.5 models is a level here too (the Interactions thinking page lists low,
+  medium and high for 2.5 Pro, Flash and Flash-Lite, research file 1.8); the emulator reads
+  it as a budget (``interaction_wire.budget_levels``)."""
 
 from __future__ import annotations
 
@@ -59,6 +62,7 @@ from flashfirst.emulator.generate import (
 )
 from flashfirst.emulator.interaction_wire import (
     KNOWN_FIELDS,
+    budget_levels,
     generate_request,
     input_contents,
     status_of,
@@ -184,6 +188,7 @@ async def create_interaction(request: Request) -> Response:
         previous = _previous(state, body)
         history = previous.conversation if previous else []
         generate_body = generate_request(body, history + input_contents(body.get("input")))
+        budget_levels(model, generate_body["generationConfig"])
         prior = PromptCounter(state, model.family).count(history).tokens if history else None
         tier = generate_body.get("serviceTier")
         answer = serve(state, request, ENDPOINT, model, model_id, generate_body,

@@ -29,6 +29,7 @@ from flashfirst.emulator.tokens import (
     pdf_page_tokens,
     text_tokens,
 )
+from flashfirst.emulator.url_media import is_public_url, read_url_media
 from flashfirst.emulator.wire import decode_base64, get, parse_duration
 
 _TEXT_MIME_PREFIXES = ("text/",)
@@ -125,6 +126,16 @@ class PromptCounter:
                 return self._office(mime, data, result)
             info = self._probe(data, mime, "inline_data")
             sha256_hex, read = hashlib.sha256(data).hexdigest(), lambda: data
+        elif file_data is not None and is_public_url(str(get(file_data, "fileUri") or "")):
+            url = read_url_media(str(get(file_data, "fileUri")),
+                                 str(get(file_data, "mimeType") or ""),
+                                 self.state.config.url_media)
+            if url.data is not None:  # mapped to a local file: read as its upload would be
+                data = url.data
+                info, read = self._probe(data, url.mime, "file_data"), lambda: data
+            else:
+                info, read = url.info, lambda: b""
+            sha256_hex = url.digest
         elif file_data is not None:
             stored = self._resolve_file(file_data)
             if is_office_mime(stored.mime_type):

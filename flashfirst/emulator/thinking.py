@@ -1,7 +1,8 @@
 """Thinking controls by family, as the thinking page describes them (copy of 2026-09-25,
 research file 1.8): 2.5 models take ``thinkingBudget``, Gemini 3 and 4 take
 ``thinkingLevel`` (which levels exist differs per model: XHIGH on Gemini 4 Hydrogen and
-Neon, no MINIMAL on Gemini 4, per its guides read 2026-12-02); both at once is a 400.
+Neon, no MINIMAL on Gemini 4, per its guides read 2026-12-02); both at once is a 400. Gemini 3
+also takes a budget, for backwards compatibility (``_budget_on_levels``).
 
 Thought tokens are deterministic: they grow with the level, with the prompt's length and
 with a difficulty marker read from the prompt (a task that asks for steps, proof or code
@@ -54,6 +55,8 @@ def thinking_of(model: EmulatedModel, generation_config: Json) -> Thinking:
                                "not both.")
     if model.thinking_levels:
         allowed = ", ".join(model.thinking_levels)
+        if budget is not None and model.family == "3":
+            return _budget_on_levels(model, budget)
         if budget is not None:
             raise invalid_argument(f"thinking_budget is not supported by {name}; set "
                                    f"thinking_level to one of {allowed}.")
@@ -86,6 +89,37 @@ def thinking_of(model: EmulatedModel, generation_config: Json) -> Thinking:
         raise invalid_argument(f"thinking_budget {value} is out of range for {name}; "
                                f"allowed values: {_allowed_budgets(model)}.")
     return Thinking(cap=value)
+
+
+def _budget_on_levels(model: EmulatedModel, budget: object) -> Thinking:
+    """A ``thinkingBudget`` on Gemini 3: Google's thinking page
+    (https://ai.google.dev/gemini-api/docs/thinking) says "While thinkingBudget is accepted
+    for backwards compatibility, using it with Gemini 3 Pro may result in suboptimal
+    performance" (the sentence as quoted by two independent codebases, read 2026-12-02;
+    the stored copies of the page itself cut before it). The page gives no mapping; the
+    emulator's own: -1 (dynamic)
+    thinks at the default level; a positive budget thinks at the level of its size on
+    ``RANKS`` (up to 512 minimal, 2,048 low, 8,192 medium, more high), moved into the
+    levels the model has, and the budget caps the thoughts; 0 is refused as on 2.5 Pro (the
+    page: thinking cannot be turned off on Gemini 3 Pro). Gemini 4 takes no budget."""
+    try:
+        value = int(budget)  # type: ignore[call-overload]
+    except (TypeError, ValueError) as exc:
+        raise invalid_argument(f"Invalid value at 'thinking_budget': {budget!r}") from exc
+    if value == -1:
+        return Thinking(level=model.thinking_default)
+    if value == 0:
+        raise invalid_argument("Budget 0 is invalid. This model only works in thinking mode; "
+                               "set thinking_level to one of "
+                               f"{', '.join(model.thinking_levels)}.")
+    if not 1 <= value <= model.budget_max:
+        raise invalid_argument(f"thinking_budget {value} is out of range for "
+                               f"models/{model.id}; allowed values: 1..{model.budget_max} "
+                               "or -1 (dynamic); prefer thinking_level.")
+    wanted = RANKS.index(thinking_rank(Thinking(cap=value)))
+    ranked = sorted(model.thinking_levels, key=RANKS.index)
+    level = next((lv for lv in ranked if RANKS.index(lv) >= wanted), ranked[-1])
+    return Thinking(level=level, cap=value)
 
 
 def thinking_rank(thinking: Thinking) -> str:

@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from flashfirst.emulator import lenient_json
 from flashfirst.emulator.errors import invalid_argument
 
 Json = dict[str, Any]
@@ -106,8 +107,10 @@ def resource_id(*parts: Any, length: int = 12) -> str:
 def read_json(raw: bytes) -> Json:
     if not raw.strip():
         return {}
-    try:
-        body = json.loads(raw)
+    try:  # as Google's front end reads it: a trailing comma, a raw newline in a string
+        body = lenient_json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise invalid_argument("Invalid JSON payload received. Invalid UTF-8.") from exc
     except json.JSONDecodeError as exc:
         raise invalid_argument(f"Invalid JSON payload received. {exc.msg}.") from exc
     if not isinstance(body, dict):

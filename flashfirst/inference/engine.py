@@ -22,6 +22,7 @@ from flashfirst.context import ContextProvider, ContextUse, StaticContexts
 from flashfirst.errors import FlashfirstError, QuotaExhausted, RefusedBeforeCall
 from flashfirst.failures import FailureKind, budget_reached
 from flashfirst.inference.answers import AnswerStore
+from flashfirst.inference.interactions_call import SERVED_TIER_HEADER, check_wire, sender
 from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.ratelimit import PROCESS, Limiters, spend_limit
 from flashfirst.inference.request import ModelRequest, build_request, request_key
@@ -42,7 +43,6 @@ from flashfirst.stopping import (
 )
 from flashfirst.thinking import Effort
 
-SERVED_TIER_HEADER = "x-gemini-service-tier"
 # Called before each request with (model, estimated tokens): a limit shared beyond this
 # process (Prefect global concurrency limits), see tasks/inference.py.
 Gate = Callable[[str, int], Awaitable[None]]
@@ -108,6 +108,8 @@ class Engine:
         self.stop = stop  # read before every dispatch: after it, nothing new is sent
         self._rng = random.Random(seed)
         self.labels = labels  # billing labels on every call (the Agent Platform only)
+        cfg = settings.inference  # generateContent or the Interactions API: same answers
+        self._send = sender(client, cfg.api, store=cfg.interactions_store)
 
     async def run(self, job: InferenceJob) -> ItemResult:
         item = job.item
@@ -212,9 +214,7 @@ class Engine:
             started = time.monotonic()
             tries += 1
             try:
-                response = await within_grace(self.stop, self.client.aio.models.generate_content(
-                    model=request.model, contents=request.contents, config=request.config),
-                    cfg.stop_grace_s)
+                response = await within_grace(self.stop, self._send(request), cfg.stop_grace_s)
             except CallAbandoned:
                 limiter.release(ticket)  # sent: it counts in the window
                 raise
@@ -286,6 +286,7 @@ class Engine:
                                 max_output_tokens=cap, tier=tier)
         if self.labels:  # not part of the answer's key: a label never changes an answer
             request.config.labels = dict(self.labels)
+        check_wire(request, self.settings.inference.api)  # before paying, as the rest
         return request
 
 
