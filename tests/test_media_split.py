@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 
 import pytest
-from fixtures.media import run_ffmpeg
 from flashfirst.flows.analyze import RunFailed, analyze_with
 from google import genai
 
@@ -26,24 +25,6 @@ from flashfirst.storage import Storage
 
 WINDOW = 1_048_576
 STAMP = re.compile(r"^\[(\d\d):(\d\d):(\d\d)\]")
-
-
-@pytest.fixture(scope="module")
-def five_hour_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 5-hour recording at 1 fps, tiny: 1,260,000 tokens at Gemini 3's 70 a frame."""
-    dest = tmp_path_factory.mktemp("long") / "dashcam.mp4"
-    run_ffmpeg("-f", "lavfi", "-i", "color=c=gray:s=32x18:r=1:d=18000", "-c:v", "libx264",
-               "-preset", "ultrafast", "-g", "3600", str(dest))
-    return dest
-
-
-@pytest.fixture(scope="module")
-def three_hour_call(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three hours of 16 kHz mono sound: 270,000 tokens at 25 a second on Gemini 3."""
-    dest = tmp_path_factory.mktemp("long") / "call.flac"
-    run_ffmpeg("-f", "lavfi", "-i", "sine=frequency=300:sample_rate=16000:duration=10800",
-               "-ac", "1", "-sample_fmt", "s16", str(dest))
-    return dest
 
 
 @pytest.fixture(scope="module")
