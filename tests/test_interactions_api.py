@@ -20,6 +20,7 @@ from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.engine import Engine
 from flashfirst.inference.interactions_call import sender
 from flashfirst.inference.job import InferenceJob
+from flashfirst.inference.ratelimit import Limiters
 from flashfirst.inference.request import build_request
 from flashfirst.items import ItemResult, ModelTier, Route, ServiceTier, TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams
@@ -57,9 +58,12 @@ def run(settings: Settings, items: list[WorkItem], *,
     sources = {i.id: text_or_document_parts(i, storage, client, settings) for i in items}
     jobs = plan_jobs(items, sources, {}, policy, settings, context_tokens=0,
                      deadline_s=deadline_s, batch=False)
+    # Its own limiters: a per-day quota marks a model used up for the whole process (and
+    # every later test in it) when the process-wide ones are shared.
     engine = Engine(client, settings, load_price_table(), policy,
                     answers=AnswerStore(storage, settings.storage_root, backend_id(settings)),
-                    deadline_at=time.time() + deadline_s if deadline_s else None)
+                    deadline_at=time.time() + deadline_s if deadline_s else None,
+                    limiters=Limiters())
 
     async def all_jobs() -> list[ItemResult]:
         return list(await asyncio.gather(*(engine.run(j) for j in jobs)))
