@@ -36,7 +36,7 @@ from flashfirst.storage import PreconditionFailed, Storage, join
 M = TypeVar("M", bound=BaseModel)
 
 _MAX_TRIES = 50
-_READ_TRIES = 5
+_READ_TRIES = 20
 # A budget lease is a share of what no holder holds yet, never less than a floor (a
 # share of the limit), so the leases of a whole run take a few dozen round trips.
 LEASE_SHARE = Decimal(1) / 8
@@ -112,7 +112,9 @@ class _Shared(Generic[M]):
 
     def _read(self) -> tuple[M, int]:
         """The value and its generation (0: absent), read as one version."""
-        for _ in range(_READ_TRIES):
+        for attempt in range(_READ_TRIES):
+            if attempt:  # holders writing in turn: back off as update() does
+                time.sleep(random.uniform(0, min(0.2, 0.002 * 2 ** attempt)))
             try:
                 generation = self.storage.stat(self.uri).generation
             except StorageError:
