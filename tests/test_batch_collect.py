@@ -7,12 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from fixtures.prefect import latest_job_table
 from flashfirst.flows.analyze import analyze_with
 from flashfirst.flows.collect_batches import collect_batches
 from flashfirst.tasks.batches import BatchSubmitted
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-from prefect.client.schemas.sorting import ArtifactSort
 
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.items import WorkItem
@@ -25,14 +23,6 @@ def collect_run_settings(settings: Settings):  # noqa: ANN201
     with in_process_settings(settings):
         return collect_batches()
 
-
-def latest_job_table() -> list[dict]:
-    with get_client(sync_client=True) as client:
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["flashfirst-batch-jobs"])),
-            sort=ArtifactSort.CREATED_DESC, limit=1)
-    data = found[0].data
-    return json.loads(data) if isinstance(data, str) else data
 
 
 def test_a_run_that_does_not_wait_is_finished_by_the_collector_on_the_same_job(

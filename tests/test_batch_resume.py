@@ -4,12 +4,9 @@ re-attaches to the job it created, never a second job for the same requests."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
+from fixtures.prefect import kill_while_waiting
 from flashfirst.flows.analyze import analyze_with
 
 from flashfirst.emulator import EmbeddedEmulator
@@ -42,22 +39,8 @@ def test_a_worker_killed_while_waiting_is_followed_by_a_run_that_reuses_its_job(
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PREFECT_", "GEMINI_", "GOOGLE_", "FLASHFIRST_"))}
     env |= {"PREFECT_API_URL": prefect_api.api_url, "PYTHONPATH": str(REPO)}
-    log = tmp_path / "submitter.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-c", SUBMITTER, emulator.base_url, str(store)],
-                                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 180
-        # Polling the job means create returned and the process is waiting: kill it there.
-        while emulator.stats.calls_to("batches.get") == 0:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.2)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_while_waiting(SUBMITTER, [emulator.base_url, str(store)], env, REPO,
+                       tmp_path / "submitter.log", emulator, "batches.get")
     assert emulator.stats.batches_created == 1
 
     emulator.control.advance_clock(3600 + 60)  # the job finishes while no one waits

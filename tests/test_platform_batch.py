@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from fixtures.gcs import GcsEmulator
+from fixtures.prefect import kill_while_waiting, latest_job_table
 from flashfirst.flows.analyze import analyze_with
 from flashfirst.flows.collect_batches import collect_batches
 from flashfirst.tasks.batches import BatchSubmitted
@@ -22,9 +19,6 @@ from google import genai
 from google.cloud import storage
 from google.genai import types
 from google.oauth2.credentials import Credentials
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-from prefect.client.schemas.sorting import ArtifactSort
 
 from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator
@@ -150,22 +144,8 @@ def test_a_worker_killed_while_waiting_is_followed_by_a_run_that_reuses_its_job(
            if not k.startswith(("PREFECT_", "GEMINI_", "GOOGLE_", "FLASHFIRST_"))}
     env |= {"PREFECT_API_URL": prefect_api.api_url, "PYTHONPATH": str(REPO),
             "STORAGE_EMULATOR_HOST": gcs_server.url}
-    log = tmp_path / "submitter.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-c", SUBMITTER, emulator.base_url, root],
-                                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 180
-        # Polling the job means create returned and the process is waiting: kill it there.
-        while emulator.stats.calls_to("batchPredictionJobs.get") == 0:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.2)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_while_waiting(SUBMITTER, [emulator.base_url, root], env, REPO, tmp_path / "submitter.log",
+                       emulator, "batchPredictionJobs.get")
     assert emulator.stats.batches_created == 1
 
     emulator.control.advance_clock(3600 + 60)  # the job finishes while no one waits
@@ -248,14 +228,6 @@ def test_rows_without_their_key_are_matched_by_the_key_label_and_stats_must_agre
     assert answers[b]["error"] == {"code": 400, "message": "no", "status": "INVALID_ARGUMENT"}
     assert disagree is not None and disagree[0] == "INCOMPLETE" and "2 succeeded" in disagree[1]
 
-
-def latest_job_table() -> list[dict]:
-    with get_client(sync_client=True) as client:
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["flashfirst-batch-jobs"])),
-            sort=ArtifactSort.CREATED_DESC, limit=1)
-    data = found[0].data
-    return json.loads(data) if isinstance(data, str) else data
 
 
 def test_a_platform_run_that_does_not_wait_is_finished_by_the_collector(
