@@ -106,22 +106,22 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None
     media = prepare_run_media([], context_media, settings, params.media_policy)
     context = prepare_shared_context(params, settings,
                                      context_parts(media.prepared, context_media))
+    context_tokens = context.tokens if context else 0
     media = media.plus(prepare_run_media(
         [i for i in items if needs_media_stage(i)], [], settings, params.media_policy,
-        context.tokens if context else 0))
+        context_tokens))
     texts, text_failures = read_text_sources(
         plain([i for i in items if not needs_media_stage(i)]), settings)
     clock.mark(Stage.PREPARE_MEDIA)
     jobs = plan_routes(plain(items), plain({**texts, **media_sources(media.prepared)}),
                        media_resolutions(media.prepared),
-                       policy, settings, context.tokens if context else 0, params.deadline_s,
+                       policy, settings, context_tokens, params.deadline_s,
                        params.mode is RunMode.BATCH)
     pending = find_unanswered(plain(jobs), context, settings)
     modes = []
     if params.mode is RunMode.AUTO:
         jobs, modes = choose_run_modes(plain(jobs), plain(pending), settings, policy,
-                                       params.deadline_s,
-                                       context.tokens if context else 0)
+                                       params.deadline_s, context_tokens)
     clock.mark(Stage.PLAN_ROUTES)
     budget = params.budget_usd if params.budget_usd is not None else settings.budget_usd
     if params.estimate_only or budget is not None:

@@ -16,7 +16,7 @@ from flashfirst.autopilot.evidence import EvidenceStore
 from flashfirst.autopilot.pilot import Autopilot
 from flashfirst.autopilot.summary import AutopilotReport, summarize
 from flashfirst.catalogue import today
-from flashfirst.inference.engine import InferenceJob
+from flashfirst.inference.job import InferenceJob
 from flashfirst.items import WorkItem
 from flashfirst.router import RoutingPolicy
 from flashfirst.run_context import run_context
