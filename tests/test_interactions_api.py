@@ -108,6 +108,10 @@ def test_one_workload_reports_the_same_costs_on_both_apis(run_settings: Settings
             settings = on_api(run_settings, api).model_copy(update={
                 "backend": BackendSettings(base_url=emu.base_url),
                 "storage_root": str(tmp_path / api)})
+            for spec in settings.models.all:
+                # One call at a time per model: which item reads the implicit cache's
+                # prefix then follows the items' order, not which call the machine ran first.
+                spec.concurrency = 1
             reports[api] = analyze_with(params, settings)
             stats[api] = emu.stats
 
