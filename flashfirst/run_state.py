@@ -83,8 +83,9 @@ class CacheRecords(BaseModel):
     caches: dict[str, CacheEntry] = Field(default_factory=dict)
 
 
-class _Shared(Generic[M]):
-    """One JSON object changed by compare-and-swap."""
+class SharedDocument(Generic[M]):
+    """One JSON object in storage, changed by compare-and-swap: a run's budget and caches,
+    the autopilot's evidence."""
 
     def __init__(self, storage: Storage, uri: str, empty: Callable[[], M],
                  kind: type[M]) -> None:
@@ -134,10 +135,10 @@ class RunState:
 
     def __init__(self, storage: Storage, state_root: str, run_id: str) -> None:
         self._storage, self._root = storage, join(_states(state_root), run_id)
-        self._budget: _Shared[BudgetState] = _Shared(
+        self._budget: SharedDocument[BudgetState] = SharedDocument(
             storage, join(self._root, "budget.json"), lambda: BudgetState(limit=Decimal(0)),
             BudgetState)
-        self._caches: _Shared[CacheRecords] = _Shared(
+        self._caches: SharedDocument[CacheRecords] = SharedDocument(
             storage, join(self._root, "caches.json"), CacheRecords, CacheRecords)
 
     # -- budget ----------------------------------------------------------------------

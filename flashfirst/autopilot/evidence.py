@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from flashfirst.items import ServiceTier, Usage
 from flashfirst.prices import ModelPrices, PriceTable
-from flashfirst.run_state import _Shared
+from flashfirst.run_state import SharedDocument
 from flashfirst.storage import Storage, join
 
 
@@ -96,7 +96,7 @@ def price_signature(row: ModelPrices) -> str:
 
 class EvidenceStore:
     def __init__(self, storage: Storage, root: str, backend: str) -> None:
-        self._shared: _Shared[EvidenceBook] = _Shared(
+        self._shared: SharedDocument[EvidenceBook] = SharedDocument(
             storage, join(root, "autopilot", backend, "evidence.json"), EvidenceBook,
             EvidenceBook)
 
