@@ -38,7 +38,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from flashfirst.caching.manager import CacheRecord
+from flashfirst.caching.record import CacheRecord
 from flashfirst.calibration import CalibrationGroup, calibration_groups
 from flashfirst.catalogue import Catalogue, load_catalogue
 from flashfirst.items import Attempt, ItemResult, ServiceTier, Usage

@@ -7,7 +7,8 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
 from flashfirst.caching.decision import CacheDecision, worth_keeping_s
-from flashfirst.caching.manager import CacheManager, CacheRecord, PreparedContext
+from flashfirst.caching.manager import CacheManager, PreparedContext
+from flashfirst.caching.record import CacheRecord
 from flashfirst.context import ContextUse
 from flashfirst.inference.job import InferenceJob
 from flashfirst.items import ServiceTier

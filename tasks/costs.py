@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
 from flashfirst.caching.decision import CacheDecision
-from flashfirst.caching.manager import CacheRecord
+from flashfirst.caching.record import CacheRecord
 from flashfirst.failures import FailureKind
 from flashfirst.fit_report import fit_lines, media_delta
 from flashfirst.items import ItemResult

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from flashfirst.caching.manager import CacheRecord
+from flashfirst.caching.record import CacheRecord
 from flashfirst.items import Attempt, ItemResult, ServiceTier, TaskKind, Usage
 from flashfirst.ledger import MediaDelta, summarize_costs
 from flashfirst.prices import load_price_table
