@@ -9,7 +9,7 @@ from fixtures.emulator import client_for
 from google.genai import types
 
 from flashfirst.emulator import EmbeddedEmulator, EmulatorConfig
-from flashfirst.emulator.quality import QualityRule
+from flashfirst.emulator.generate.quality import QualityRule
 
 RULE = QualityRule(match=r"^Label review \d+", correct="POSITIVE", wrong="NEGATIVE",
                    pass_rate={"gemini-3.8-flash": {"low": 0.3, "high": 0.9},

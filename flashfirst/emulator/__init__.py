@@ -12,7 +12,7 @@ from flashfirst.emulator.config import (
 )
 from flashfirst.emulator.control import EmulatorControl
 from flashfirst.emulator.embedded import EmbeddedEmulator, serve
-from flashfirst.emulator.generate import TIER_HEADER
+from flashfirst.emulator.generate.endpoints import TIER_HEADER
 from flashfirst.emulator.server import EmulatorApp, create_app
 from flashfirst.emulator.stats import EmulatorStats, LogEntry, UsageTotals
 

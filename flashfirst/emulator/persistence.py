@@ -25,10 +25,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from flashfirst.emulator.batch_jobs import BatchItem, BatchJob
-from flashfirst.emulator.media_probe import MediaInfo
+from flashfirst.emulator.batches.jobs import BatchItem, BatchJob
 from flashfirst.emulator.resources import StoredCache, StoredFile
-from flashfirst.emulator.tokens import TokenCount
+from flashfirst.emulator.tokens.media_probe import MediaInfo
+from flashfirst.emulator.tokens.rules import TokenCount
 
 logger = logging.getLogger(__name__)
 

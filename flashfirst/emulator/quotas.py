@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flashfirst.emulator.config import EmulatedModel
-from flashfirst.emulator.errors import quota_exceeded
+from flashfirst.emulator.wire.errors import quota_exceeded
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 

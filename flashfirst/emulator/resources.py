@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flashfirst.emulator.media_probe import MediaInfo
-from flashfirst.emulator.tokens import TokenCount
-from flashfirst.emulator.wire import timestamp
+from flashfirst.emulator.tokens.media_probe import MediaInfo
+from flashfirst.emulator.tokens.rules import TokenCount
+from flashfirst.emulator.wire.codec import timestamp
 
 
 @dataclass

@@ -14,22 +14,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from flashfirst.emulator import (
-    batches,
-    caches,
-    files,
-    generate,
-    interactions,
-    models,
-    platform,
-    platform_batches,
-    webhooks,
-)
+from flashfirst.emulator.batches import endpoints as batches
+from flashfirst.emulator.caches import endpoints as caches
 from flashfirst.emulator.config import EmulatorConfig, Script
 from flashfirst.emulator.control import EmulatorControl
-from flashfirst.emulator.errors import ApiError, api_key_invalid, not_found
+from flashfirst.emulator.files import endpoints as files
+from flashfirst.emulator.generate import endpoints as generate
+from flashfirst.emulator.generate import models
+from flashfirst.emulator.interactions import endpoints as interactions
+from flashfirst.emulator.platform import batches as platform_batches
+from flashfirst.emulator.platform import endpoints as platform
 from flashfirst.emulator.state import EmulatorState
-from flashfirst.emulator.wire import read_json
+from flashfirst.emulator.webhooks import hub as webhooks
+from flashfirst.emulator.wire.codec import read_json
+from flashfirst.emulator.wire.errors import ApiError, api_key_invalid, not_found
 
 API_VERSIONS = ("v1", "v1beta", "v1alpha")  # v1alpha: the preview version notebooks pick
 logger = logging.getLogger(__name__)

@@ -14,16 +14,16 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from flashfirst.emulator.batch_jobs import BatchJob
+from flashfirst.emulator.batches.jobs import BatchJob
 from flashfirst.emulator.config import EmulatedModel, EmulatorConfig, Script
-from flashfirst.emulator.implicit_cache import ImplicitCache
-from flashfirst.emulator.media_probe import MediaInfo
+from flashfirst.emulator.generate.thinking import RANKS
 from flashfirst.emulator.persistence import StateStore
 from flashfirst.emulator.quotas import QuotaWindows
 from flashfirst.emulator.resources import StoredCache, StoredFile, UploadSession
 from flashfirst.emulator.stats import EmulatorStats, StatsRecorder
-from flashfirst.emulator.thinking import RANKS
-from flashfirst.emulator.wire import resource_id
+from flashfirst.emulator.tokens.implicit_cache import ImplicitCache
+from flashfirst.emulator.tokens.media_probe import MediaInfo
+from flashfirst.emulator.wire.codec import resource_id
 
 Durable = StoredFile | StoredCache | BatchJob
 

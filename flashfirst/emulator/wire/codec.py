@@ -12,8 +12,8 @@ import json
 import re
 from typing import Any
 
-from flashfirst.emulator import lenient_json
-from flashfirst.emulator.errors import invalid_argument
+from flashfirst.emulator.wire import lenient_json
+from flashfirst.emulator.wire.errors import invalid_argument
 
 Json = dict[str, Any]
 

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from flashfirst.emulator.wire import get
+from flashfirst.emulator.wire.codec import get
 
 _WORDS = ("alpha", "brisk", "cedar", "delta", "ember", "fjord", "glade", "harbor", "iris",
           "juniper", "kestrel", "lumen", "meadow", "nectar", "onyx", "prism", "quartz",

@@ -14,13 +14,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from flashfirst.emulator.errors import ApiError, file_not_found, invalid_argument, not_found
-from flashfirst.emulator.generate import body_of, emulator, log_call
-from flashfirst.emulator.media_probe import MediaInfo, UnreadableMedia, probe_bytes, probe_file
-from flashfirst.emulator.prompt_tokens import is_probed_mime
+from flashfirst.emulator.generate.endpoints import body_of, emulator, log_call
 from flashfirst.emulator.resources import StoredFile, UploadSession
 from flashfirst.emulator.state import EmulatorState
-from flashfirst.emulator.wire import Json, get, page
+from flashfirst.emulator.tokens.media_probe import (
+    MediaInfo,
+    UnreadableMedia,
+    probe_bytes,
+    probe_file,
+)
+from flashfirst.emulator.tokens.prompt import is_probed_mime
+from flashfirst.emulator.wire.codec import Json, get, page
+from flashfirst.emulator.wire.errors import ApiError, file_not_found, invalid_argument, not_found
 
 CHUNK_GRANULARITY = 8 * 1024 * 1024
 _CUSTOM_NAME = re.compile(r"[a-z0-9-]{1,40}")

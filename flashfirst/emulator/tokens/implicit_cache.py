@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flashfirst.emulator.tokens import TokenCount
+from flashfirst.emulator.tokens.rules import TokenCount
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,23 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from flashfirst.emulator.answers import build_response, details
 from flashfirst.emulator.config import EmulatedModel
-from flashfirst.emulator.errors import (
+from flashfirst.emulator.generate.answers import build_response, details
+from flashfirst.emulator.generate.thinking import thinking_of, thinking_rank
+from flashfirst.emulator.resources import StoredCache
+from flashfirst.emulator.state import EmulatorState
+from flashfirst.emulator.stats import LogEntry
+from flashfirst.emulator.tokens.prompt import CountedPrompt, PromptCounter, global_media_resolution
+from flashfirst.emulator.tokens.rules import TokenCount
+from flashfirst.emulator.wire.codec import (
+    Json,
+    digest,
+    get,
+    read_json,
+    request_shape,
+    unit_interval,
+)
+from flashfirst.emulator.wire.errors import (
     ApiError,
     cache_not_found_for_use,
     invalid_argument,
@@ -23,14 +37,7 @@ from flashfirst.emulator.errors import (
     scripted,
     unavailable,
 )
-from flashfirst.emulator.prompt_tokens import CountedPrompt, PromptCounter, global_media_resolution
-from flashfirst.emulator.resources import StoredCache
-from flashfirst.emulator.state import EmulatorState
-from flashfirst.emulator.stats import LogEntry
-from flashfirst.emulator.thinking import thinking_of, thinking_rank
-from flashfirst.emulator.tokens import TokenCount
-from flashfirst.emulator.validation import validate_request
-from flashfirst.emulator.wire import Json, digest, get, read_json, request_shape, unit_interval
+from flashfirst.emulator.wire.validation import validate_request
 
 TIER_HEADER = "x-gemini-service-tier"
 _TIERS = {"standard", "flex", "priority"}

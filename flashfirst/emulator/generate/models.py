@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from flashfirst.emulator.config import EmulatedModel
-from flashfirst.emulator.errors import ApiError
-from flashfirst.emulator.generate import emulator, model_or_404
-from flashfirst.emulator.wire import Json, page
+from flashfirst.emulator.generate.endpoints import emulator, model_or_404
+from flashfirst.emulator.wire.codec import Json, page
+from flashfirst.emulator.wire.errors import ApiError
 
 _METHODS = ["generateContent", "countTokens", "createCachedContent", "batchGenerateContent"]
 

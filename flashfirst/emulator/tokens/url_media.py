@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from flashfirst.emulator.errors import invalid_argument
-from flashfirst.emulator.media_probe import MediaInfo, MediaKind
+from flashfirst.emulator.tokens.media_probe import MediaInfo, MediaKind
+from flashfirst.emulator.wire.errors import invalid_argument
 
 _YOUTUBE_HOSTS = {"youtube.com", "www.youtube.com", "m.youtube.com", "youtu.be",
                   "www.youtu.be"}

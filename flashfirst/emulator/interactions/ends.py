@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flashfirst.emulator.state import EmulatorState
-from flashfirst.emulator.wire import Json, get
+from flashfirst.emulator.wire.codec import Json, get
 
 EVENTS = {"completed": "interaction.completed", "incomplete": "interaction.completed",
           "failed": "interaction.failed", "cancelled": "interaction.cancelled",

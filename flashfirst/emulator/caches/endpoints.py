@@ -7,12 +7,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from flashfirst.emulator.config import EmulatedModel
-from flashfirst.emulator.errors import ApiError, invalid_argument, model_not_found, not_found
-from flashfirst.emulator.generate import body_of, emulator, log_call
-from flashfirst.emulator.prompt_tokens import PromptCounter
+from flashfirst.emulator.generate.endpoints import body_of, emulator, log_call
 from flashfirst.emulator.resources import StoredCache
 from flashfirst.emulator.state import EmulatorState
-from flashfirst.emulator.wire import (
+from flashfirst.emulator.tokens.prompt import PromptCounter
+from flashfirst.emulator.wire.codec import (
     Json,
     digest,
     get,
@@ -20,6 +19,7 @@ from flashfirst.emulator.wire import (
     parse_duration,
     parse_timestamp,
 )
+from flashfirst.emulator.wire.errors import ApiError, invalid_argument, model_not_found, not_found
 
 _UPDATABLE = {"ttl", "expireTime", "expire_time", "name"}
 

@@ -16,7 +16,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from flashfirst.emulator.wire import Json, get, unit_interval
+from flashfirst.emulator.wire.codec import Json, get, unit_interval
 
 
 class QualityRule(BaseModel):

@@ -39,11 +39,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from flashfirst.emulator import caches
-from flashfirst.emulator.answers import details
+from flashfirst.emulator.caches import endpoints as caches
 from flashfirst.emulator.config import EmulatedModel
-from flashfirst.emulator.errors import ApiError, cache_not_found_for_use, invalid_argument
-from flashfirst.emulator.generate import (
+from flashfirst.emulator.generate.answers import details
+from flashfirst.emulator.generate.endpoints import (
     Surface,
     _generate,
     body_of,
@@ -53,8 +52,9 @@ from flashfirst.emulator.generate import (
 )
 from flashfirst.emulator.resources import StoredCache
 from flashfirst.emulator.state import EmulatorState
-from flashfirst.emulator.tokens import TokenCount
-from flashfirst.emulator.wire import Json, get, list_page, timestamp
+from flashfirst.emulator.tokens.rules import TokenCount
+from flashfirst.emulator.wire.codec import Json, get, list_page, timestamp
+from flashfirst.emulator.wire.errors import ApiError, cache_not_found_for_use, invalid_argument
 
 VERSIONS = ("v1", "v1beta1")  # the SDK sends v1beta1; Google's REST samples show v1
 PARENT = "/{version}/projects/{project}/locations/{location}"

@@ -15,8 +15,8 @@ import random
 from dataclasses import dataclass
 
 from flashfirst.emulator.config import EmulatedModel
-from flashfirst.emulator.errors import invalid_argument
-from flashfirst.emulator.wire import Json, get
+from flashfirst.emulator.wire.codec import Json, get
+from flashfirst.emulator.wire.errors import invalid_argument
 
 _WEIGHT = {"MINIMAL": 1, "LOW": 2, "MEDIUM": 4, "HIGH": 8, "XHIGH": 16}
 _JITTER = 32  # below the smallest gap between two levels' tokens, so the order holds

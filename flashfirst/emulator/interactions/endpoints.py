@@ -50,8 +50,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from flashfirst.emulator.errors import ApiError, invalid_argument, not_found
-from flashfirst.emulator.generate import (
+from flashfirst.emulator.generate.endpoints import (
     TIER_HEADER,
     Answer,
     _wait,
@@ -60,7 +59,7 @@ from flashfirst.emulator.generate import (
     log_call,
     serve,
 )
-from flashfirst.emulator.interaction_wire import (
+from flashfirst.emulator.interactions.translation import (
     KNOWN_FIELDS,
     budget_levels,
     generate_request,
@@ -69,9 +68,10 @@ from flashfirst.emulator.interaction_wire import (
     steps_of,
     usage_of,
 )
-from flashfirst.emulator.prompt_tokens import PromptCounter
 from flashfirst.emulator.state import EmulatorState
-from flashfirst.emulator.wire import Json, timestamp
+from flashfirst.emulator.tokens.prompt import PromptCounter
+from flashfirst.emulator.wire.codec import Json, timestamp
+from flashfirst.emulator.wire.errors import ApiError, invalid_argument, not_found
 
 ENDPOINT = "interactions"
 _CODES = {400: "invalid_request", 401: "authentication", 403: "permission_denied",

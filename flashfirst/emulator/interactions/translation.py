@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flashfirst.emulator.errors import invalid_argument
-from flashfirst.emulator.wire import Json, resource_id, thought_signature
+from flashfirst.emulator.wire.codec import Json, resource_id, thought_signature
+from flashfirst.emulator.wire.errors import invalid_argument
 
 # Request fields of a model interaction (CreateModelInteraction in the SDK types).
 KNOWN_FIELDS = {"model", "agent", "agent_config", "background", "cached_content",

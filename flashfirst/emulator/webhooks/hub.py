@@ -41,13 +41,13 @@ from standardwebhooks import Webhook
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from flashfirst.emulator.batch_jobs import BatchJob
-from flashfirst.emulator.batches import complete_due_batches
-from flashfirst.emulator.errors import invalid_argument, not_found
-from flashfirst.emulator.generate import body_of, emulator
-from flashfirst.emulator.interaction_ends import interaction_ends, pending_dynamic
+from flashfirst.emulator.batches.endpoints import complete_due_batches
+from flashfirst.emulator.batches.jobs import BatchJob
+from flashfirst.emulator.generate.endpoints import body_of, emulator
+from flashfirst.emulator.interactions.ends import interaction_ends, pending_dynamic
 from flashfirst.emulator.state import EmulatorState
-from flashfirst.emulator.wire import Json, get, page, timestamp
+from flashfirst.emulator.wire.codec import Json, get, page, timestamp
+from flashfirst.emulator.wire.errors import invalid_argument, not_found
 
 logger = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from flashfirst.emulator.schema_instances import schema_instance
-from flashfirst.emulator.wire import Json, get
+from flashfirst.emulator.generate.schema_instances import schema_instance
+from flashfirst.emulator.wire.codec import Json, get
 
 
 def declared_functions(request: Json) -> list[Json]:

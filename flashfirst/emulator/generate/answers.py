@@ -11,14 +11,14 @@ import random
 from typing import Any
 
 from flashfirst.emulator.config import EmulatedModel, Script
-from flashfirst.emulator.function_calls import function_call
-from flashfirst.emulator.prompt_tokens import CountedPrompt
-from flashfirst.emulator.quality import QualityRule, quality_answer
+from flashfirst.emulator.generate.function_calls import function_call
+from flashfirst.emulator.generate.quality import QualityRule, quality_answer
+from flashfirst.emulator.generate.schema_instances import schema_instance
+from flashfirst.emulator.generate.thinking import thinking_of, thought_tokens
 from flashfirst.emulator.resources import StoredCache
-from flashfirst.emulator.schema_instances import schema_instance
-from flashfirst.emulator.thinking import thinking_of, thought_tokens
-from flashfirst.emulator.tokens import CHARS_PER_TOKEN, Modality, TokenCount, text_tokens
-from flashfirst.emulator.wire import Json, digest, get, resource_id, thought_signature
+from flashfirst.emulator.tokens.prompt import CountedPrompt
+from flashfirst.emulator.tokens.rules import CHARS_PER_TOKEN, Modality, TokenCount, text_tokens
+from flashfirst.emulator.wire.codec import Json, digest, get, resource_id, thought_signature
 
 _WORDS = ("the", "clip", "shows", "a", "summary", "of", "key", "points", "with", "clear",
           "evidence", "and", "notable", "details", "about", "scene", "speaker", "result",

@@ -12,15 +12,21 @@ import json
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from flashfirst.emulator.answers import build_response
-from flashfirst.emulator.batch_jobs import BatchItem, BatchJob
-from flashfirst.emulator.errors import ApiError, invalid_argument, model_not_found, not_found
-from flashfirst.emulator.generate import body_of, emulator, log_call, model_or_404, prepare
+from flashfirst.emulator.batches.jobs import BatchItem, BatchJob
+from flashfirst.emulator.generate.answers import build_response
+from flashfirst.emulator.generate.endpoints import (
+    body_of,
+    emulator,
+    log_call,
+    model_or_404,
+    prepare,
+)
+from flashfirst.emulator.generate.thinking import thinking_of, thinking_rank
 from flashfirst.emulator.resources import StoredFile
 from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.stats import LogEntry
-from flashfirst.emulator.thinking import thinking_of, thinking_rank
-from flashfirst.emulator.wire import Json, get, page, request_shape
+from flashfirst.emulator.wire.codec import Json, get, page, request_shape
+from flashfirst.emulator.wire.errors import ApiError, invalid_argument, model_not_found, not_found
 
 
 def _parse_items(state: EmulatorState, input_config: Json) -> tuple[list[BatchItem], str | None]:

@@ -48,10 +48,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from flashfirst.emulator.batches import _answer_item
-from flashfirst.emulator.errors import ApiError, invalid_argument, not_found
-from flashfirst.emulator.generate import emulator, log_call
-from flashfirst.emulator.platform import (
+from flashfirst.emulator.batches.endpoints import _answer_item
+from flashfirst.emulator.generate.endpoints import emulator, log_call
+from flashfirst.emulator.platform.endpoints import (
     body_and_model,
     listing,
     model_id_of,
@@ -59,7 +58,8 @@ from flashfirst.emulator.platform import (
     storage_client,
 )
 from flashfirst.emulator.state import EmulatorState
-from flashfirst.emulator.wire import Json, get, timestamp
+from flashfirst.emulator.wire.codec import Json, get, timestamp
+from flashfirst.emulator.wire.errors import ApiError, invalid_argument, not_found
 
 _REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
             429: "Too Many Requests", 500: "Internal Server Error",

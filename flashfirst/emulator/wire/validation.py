@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flashfirst.emulator.errors import ApiError, invalid_argument
-from flashfirst.emulator.wire import get
+from flashfirst.emulator.wire.codec import get
+from flashfirst.emulator.wire.errors import ApiError, invalid_argument
 
 _DATA_FIELDS = ("text", "inlineData", "fileData", "functionCall", "functionResponse",
                 "executableCode", "codeExecutionResult")

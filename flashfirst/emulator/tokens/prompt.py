@@ -9,12 +9,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from flashfirst.emulator.errors import ApiError, file_not_found, invalid_argument
-from flashfirst.emulator.implicit_cache import Prefix
-from flashfirst.emulator.media_probe import MediaInfo, MediaKind, UnreadableMedia, probe_bytes
 from flashfirst.emulator.resources import StoredFile
 from flashfirst.emulator.state import EmulatorState
-from flashfirst.emulator.tokens import (
+from flashfirst.emulator.tokens.implicit_cache import Prefix
+from flashfirst.emulator.tokens.media_probe import (
+    MediaInfo,
+    MediaKind,
+    UnreadableMedia,
+    probe_bytes,
+)
+from flashfirst.emulator.tokens.rules import (
     VIDEO_FPS,
     Family,
     Modality,
@@ -29,8 +33,9 @@ from flashfirst.emulator.tokens import (
     pdf_page_tokens,
     text_tokens,
 )
-from flashfirst.emulator.url_media import is_public_url, read_url_media
-from flashfirst.emulator.wire import decode_base64, get, parse_duration
+from flashfirst.emulator.tokens.url_media import is_public_url, read_url_media
+from flashfirst.emulator.wire.codec import decode_base64, get, parse_duration
+from flashfirst.emulator.wire.errors import ApiError, file_not_found, invalid_argument
 
 _TEXT_MIME_PREFIXES = ("text/",)
 _TEXT_MIMES = {"application/json", "application/jsonl", "application/x-ndjson",
