@@ -67,7 +67,7 @@ def _post(emulator: EmbeddedEmulator, body: bytes) -> httpx.Response:
 def test_a_body_written_by_hand_as_googles_front_end_reads_it_is_answered(
         emulator: EmbeddedEmulator) -> None:
     # A trailing comma and a raw newline inside a string, as curl cells in Google's
-    # cookbook send them (emulator/lenient_json.py names the evidence).
+    # cookbook send them (emulator/wire/lenient_json.py names the evidence).
     hand_written = (b'{"contents": [{"parts": [{"text": "Two lines:\nfirst, then second",},],},],'
                     b' "generationConfig": {"maxOutputTokens": 8000,},}')
     answer = _post(emulator, hand_written)

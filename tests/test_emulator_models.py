@@ -44,7 +44,8 @@ def test_retired_id_is_served_by_its_replacement_from_the_shutdown_date(
     chunks = list(genai_client.models.generate_content_stream(model=requested, contents="hi"))
     assert {c.model_version for c in chunks} == {served}
     # The replacement's thinking controls apply: Gemini 3 takes a budget only for
-    # backwards compatibility, as a cap (emulator/thinking.py), and never 0 (always thinks).
+    # backwards compatibility, as a cap (emulator/generate/thinking.py), and never 0
+    # (always thinks).
     capped = genai_client.models.generate_content(model=requested, contents="hi",
                                                   config=_thinking(budget=100))
     assert capped.usage_metadata.thoughts_token_count <= 100

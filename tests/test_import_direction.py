@@ -69,6 +69,24 @@ def test_the_emulator_imports_nothing_of_the_product():
                    if reaches(n, {"flashfirst"}) and not reaches(n, {"flashfirst.emulator"})}:
             product[str(path.relative_to(ROOT))] = bad
     assert product == {}
+    # Absolute imports only, so the check above sees every one: ``from ...x`` could leave
+    # the package unseen.
+    relative = [str(path.relative_to(ROOT))
+                for path in sorted((ROOT / "flashfirst" / "emulator").rglob("*.py"))
+                if any(isinstance(node, ast.ImportFrom) and node.level
+                       for node in ast.walk(ast.parse(path.read_text())))]
+    assert relative == []
+
+
+def test_the_emulators_wire_layer_knows_no_surface():
+    # Every surface reads and answers through it: a wire module importing a surface, the
+    # state or the config would tie every surface to that one.
+    outside = {str(path.relative_to(ROOT)): bad
+               for path in sorted((ROOT / "flashfirst" / "emulator" / "wire").rglob("*.py"))
+               if (bad := {n for n in imported_modules(path) if reaches(n, {"flashfirst"})
+                           and not reaches(n, {"flashfirst.emulator.wire"})})}
+    assert len(list((ROOT / "flashfirst" / "emulator" / "wire").glob("*.py"))) > 1
+    assert outside == {}
 
 
 def module_files() -> dict[str, Path]:

@@ -249,7 +249,7 @@ class EmulatorConfig(BaseModel):
     models: list[EmulatedModel] = Field(default_factory=default_models)
     scripts: list[Script] = Field(default_factory=list)
     quality: list[QualityRule] = Field(
-        default_factory=list, description="Answer quality rules (emulator/quality.py): a "
+        default_factory=list, description="Answer quality rules (emulator/generate/quality.py): a "
         "matching request gets `correct` with the listed probability, else `wrong`; the "
         "first matching rule applies; none: answers are invented as before.")
     quota_window_s: float = Field(
@@ -267,7 +267,7 @@ class EmulatorConfig(BaseModel):
     url_media: dict[str, str] = Field(
         default_factory=dict, description="Public https:// or YouTube URLs mapped to local "
         "files read in their place (no network here); an unmapped URL reads as a fixed "
-        "stand-in (emulator/url_media.py).")
+        "stand-in (emulator/tokens/url_media.py).")
     state_dir: str | None = Field(
         None, description="Keep uploaded files, caches, batches and name counters in this "
         "directory and reload them at start, so a later process sees them as Google would; "

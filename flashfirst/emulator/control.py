@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flashfirst.emulator.batches.endpoints import complete_due_batches
+from flashfirst.emulator.batches.completion import complete_due_batches
 from flashfirst.emulator.config import EmulatorConfig, Script
 from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.stats import EmulatorStats

@@ -25,7 +25,8 @@ from flashfirst.emulator.interactions import endpoints as interactions
 from flashfirst.emulator.platform import batches as platform_batches
 from flashfirst.emulator.platform import endpoints as platform
 from flashfirst.emulator.state import EmulatorState
-from flashfirst.emulator.webhooks import hub as webhooks
+from flashfirst.emulator.webhooks import endpoints as webhooks
+from flashfirst.emulator.webhooks.hub import WebhookHub
 from flashfirst.emulator.wire.codec import read_json
 from flashfirst.emulator.wire.errors import ApiError, api_key_invalid, not_found
 
@@ -241,5 +242,5 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
     app = Starlette(routes=_control_routes(control) + _api_routes(),
                     exception_handlers={404: not_found_handler, 405: not_found_handler})
     app.state.emulator = state
-    app.state.webhooks = webhooks.WebhookHub(state)
+    app.state.webhooks = WebhookHub(state)
     return EmulatorApp(app, state, control)

@@ -57,7 +57,7 @@ class EmulatorState:
         self.caches: dict[str, StoredCache] = {}
         self.batches: dict[str, BatchJob] = {}
         self.interactions: dict[str, Any] = {}  # id → interactions.StoredInteraction
-        self.platform_batches: dict[str, Any] = {}  # id → platform_batches.PlatformJob
+        self.platform_batches: dict[str, Any] = {}  # id → platform.batches.PlatformJob
         self.quotas = QuotaWindows(self.config.quota_window_s)
         self.implicit_cache = ImplicitCache()
         self.stats = StatsRecorder(self.config.request_log_limit,
@@ -144,7 +144,7 @@ class EmulatorState:
                      thinking: str = "MEDIUM") -> Script | None:
         """The first rule that matches and still has firings left; counts the firing.
         A rule's model matches the serving model or the id the client asked for;
-        ``thinking`` is the request's rank on ``thinking.RANKS``."""
+        ``thinking`` is the request's rank on ``generate.thinking.RANKS``."""
         with self.lock:
             for i, script in enumerate(self.config.scripts):
                 if script.model and script.model not in (model, requested):

@@ -6,8 +6,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from flashfirst.emulator.calls import body_of, emulator, log_call
 from flashfirst.emulator.config import EmulatedModel
-from flashfirst.emulator.generate.endpoints import body_of, emulator, log_call
 from flashfirst.emulator.resources import StoredCache
 from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.tokens.prompt import PromptCounter

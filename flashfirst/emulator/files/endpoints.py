@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from flashfirst.emulator.generate.endpoints import body_of, emulator, log_call
+from flashfirst.emulator.calls import body_of, emulator, log_call
 from flashfirst.emulator.resources import StoredFile, UploadSession
 from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.tokens.media_probe import (

@@ -61,7 +61,7 @@ def build_response(*, seed: int, model: EmulatedModel, request: Json, prompt: Co
         quality or [], seed, model.id, prompt.text, generation_config)
     if script is not None and (script.text is not None or finish_reason == "SAFETY"):
         text = script.text
-    elif graded is not None:  # a quality rule's answer (emulator/quality.py)
+    elif graded is not None:  # a quality rule's answer (generate/quality.py)
         text = graded
     else:
         text = _answer_text(generation_config, rng)

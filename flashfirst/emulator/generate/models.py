@@ -5,8 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from flashfirst.emulator.calls import emulator, model_or_404
 from flashfirst.emulator.config import EmulatedModel
-from flashfirst.emulator.generate.endpoints import emulator, model_or_404
 from flashfirst.emulator.wire.codec import Json, page
 from flashfirst.emulator.wire.errors import ApiError
 

@@ -1,9 +1,9 @@
 """The Interactions API (``/{version}/interactions``): create, get, delete, cancel, as the
 unmodified google-genai SDK (3.6.1) sends them.
 
-An interaction is answered by ``generate.serve``, so its tokens, thinking, caching, quotas
+An interaction is answered by ``generate.serving.serve``, so its tokens, thinking, caching, quotas
 (429 with RetryInfo), faults, tiers and scripts are generateContent's; only the wire differs
-(``interaction_wire``). The emulator's reading of Google's pages (copies read 2026-12-02):
+(``translation``). The emulator's reading of Google's pages (copies read 2026-12-02):
 
 - https://ai.google.dev/gemini-api/docs/interactions-overview — state is stored by default
   (``store=true``); ``store=false`` is stateless, so a later get of it is 404 here;
@@ -37,7 +37,7 @@ The emulator's own rules, where the pages say nothing exact:
 - Agents (``agent``, ``agent_config``) are not emulated: 400 naming the field.
 - Thinking on 2.5 models is a level here too (the Interactions thinking page lists low,
   medium and high for 2.5 Pro, Flash and Flash-Lite, research file 1.8); the emulator reads
-  it as a budget (``interaction_wire.budget_levels``)."""
+  it as a budget (``translation.budget_levels``)."""
 
 from __future__ import annotations
 
@@ -50,15 +50,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from flashfirst.emulator.generate.endpoints import (
-    TIER_HEADER,
-    Answer,
-    _wait,
-    body_of,
-    emulator,
-    log_call,
-    serve,
-)
+from flashfirst.emulator.calls import body_of, emulator, log_call
+from flashfirst.emulator.generate.endpoints import TIER_HEADER
+from flashfirst.emulator.generate.serving import Answer, serve, wait
 from flashfirst.emulator.interactions.translation import (
     KNOWN_FIELDS,
     budget_levels,
@@ -208,7 +202,7 @@ async def create_interaction(request: Request) -> Response:
     if body.get("stream"):
         return StreamingResponse(_streamed(state, stored, answer, started),
                                  media_type="text/event-stream", headers=headers)
-    await _wait(state, model.id, sum(answer.delays))
+    await wait(state, model.id, sum(answer.delays))
     log_call(state, ENDPOINT, model.id, 200, latency_s=time.monotonic() - started,
              **answer.entry)
     return JSONResponse(stored.result, headers=headers)
@@ -292,9 +286,9 @@ async def _streamed(state: EmulatorState, stored: StoredInteraction, answer: Ans
     delays = answer.delays
     for n, (kind, data) in enumerate(stream):
         if kind == "step.start":
-            await _wait(state, answer.model.id, delays[0] if n <= 3 else 0.0)
+            await wait(state, answer.model.id, delays[0] if n <= 3 else 0.0)
         elif kind == "step.delta":
-            await _wait(state, answer.model.id, sum(delays[1:]) / max(1, len(stream)))
+            await wait(state, answer.model.id, sum(delays[1:]) / max(1, len(stream)))
         yield _sse(n, kind, data)
     log_call(state, ENDPOINT, answer.model.id, 200, latency_s=time.monotonic() - started,
              **answer.entry)

@@ -4,7 +4,7 @@ Events ``interaction.completed``, ``.failed``, ``.cancelled``, ``.requires_actio
 webhooks page's list), data ``{"id", "status", "user_metadata"}``, to the interaction's own
 ``webhook_config.uris`` or else the subscribed webhooks. The emulator's choice where
 Google's list has no event: ``incomplete`` (the output cap was reached) is delivered as
-``interaction.completed``. Kept apart from ``interactions.py`` so the Interactions API's
+``interaction.completed``. Kept apart from ``endpoints`` so the Interactions API's
 own module only stores interactions and never thinks about deliveries."""
 
 from __future__ import annotations

@@ -48,8 +48,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from flashfirst.emulator.batches.endpoints import _answer_item
-from flashfirst.emulator.generate.endpoints import emulator, log_call
+from flashfirst.emulator.batches.completion import answer_item
+from flashfirst.emulator.calls import emulator, log_call
 from flashfirst.emulator.platform.endpoints import (
     body_and_model,
     listing,
@@ -270,7 +270,7 @@ def _row(state: EmulatorState, job: PlatformJob, n: int, line: str) -> Json:
                                   "Explicit context caches cannot be used in batch "
                                   "prediction; send the content in the request."}}
     else:
-        result = _answer_item(state, job.model, request)
+        result = answer_item(state, job.model, request)
     if "response" in result:
         return {**entry, "status": "", **processed, "response": result["response"]}
     error = result["error"]

@@ -3,8 +3,8 @@ API's on the same port: ``generateContent``, ``streamGenerateContent`` and ``cou
 under ``/{v1,v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{m}``, and
 ``cachedContents`` under ``/{version}/projects/{p}/locations/{l}``, and the publisher
 models ``models.list``/``get`` read (``/{version}/publishers/google/models``); batch jobs
-are in ``platform_batches``. Calls are answered by the Developer API's ``generate.serve`` and
-``caches`` internals, so tokens, thinking, caching, quotas, faults, tiers and scripts are
+are in ``batches``. Calls are answered by the Developer API's ``generate.serving.serve``
+and ``caches`` internals, so tokens, thinking, caching, quotas, faults, tiers and scripts are
 the same; only the wire differs.
 
 Paths and bodies as google-genai 3.6.1 sends them with ``vertexai=True`` (checked
@@ -40,16 +40,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from flashfirst.emulator.caches import endpoints as caches
+from flashfirst.emulator.calls import body_of, emulator, log_call
 from flashfirst.emulator.config import EmulatedModel
 from flashfirst.emulator.generate.answers import details
-from flashfirst.emulator.generate.endpoints import (
-    Surface,
-    _generate,
-    body_of,
-    emulator,
-    log_call,
-    prepare,
-)
+from flashfirst.emulator.generate.endpoints import Surface, handle_generate
+from flashfirst.emulator.generate.serving import prepare
 from flashfirst.emulator.resources import StoredCache
 from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.tokens.rules import TokenCount
@@ -199,11 +194,11 @@ PLATFORM = Surface(find_model=_find_model, adapt_body=_local_body,
 
 
 async def generate_content(request: Request) -> Response:
-    return await _generate(request, stream=False, surface=PLATFORM)
+    return await handle_generate(request, stream=False, surface=PLATFORM)
 
 
 async def stream_generate_content(request: Request) -> Response:
-    return await _generate(request, stream=True, surface=PLATFORM)
+    return await handle_generate(request, stream=True, surface=PLATFORM)
 
 
 async def count_tokens(request: Request) -> Response:

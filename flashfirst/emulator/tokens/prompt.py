@@ -1,5 +1,5 @@
 """Prompt tokens of a request, by modality: the emulator's own reading of Google's rules
-(``tokens``), for the serving model's family, applied to the bytes actually sent (inline
+(``rules``), for the serving model's family, applied to the bytes actually sent (inline
 or uploaded; probed with PyAV for duration, size and pages)."""
 
 from __future__ import annotations

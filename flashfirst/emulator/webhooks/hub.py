@@ -1,5 +1,5 @@
-"""Static webhooks: ``/v1/webhooks`` as ``client.webhooks.create/list/get/update/delete/
-ping`` call them, and deliveries when a batch job ends.
+"""Static webhooks as ``client.webhooks.create/list/get/update/delete/ping`` keep them
+(their routes are in ``endpoints``), and deliveries when a batch job ends.
 
 A webhook's signing secret (``whsec_`` + base64) is shown once, in the create answer; later
 reads show only a truncated form. Deliveries follow the Standard Webhooks spec (headers
@@ -15,7 +15,7 @@ keys at ``/.well-known/gemini-webhooks-jwks.json``; Google's claim names are not
 documented in the pages we read, so these are the emulator's. ``user_metadata`` from the
 job's ``webhook_config`` rides along either way.
 
-A background interaction's end is delivered the same way (``interaction_ends``).
+A background interaction's end is delivered the same way (``interactions.ends``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -38,15 +37,12 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from standardwebhooks import Webhook
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
-from flashfirst.emulator.batches.endpoints import complete_due_batches
+from flashfirst.emulator.batches.completion import complete_due_batches
 from flashfirst.emulator.batches.jobs import BatchJob
-from flashfirst.emulator.generate.endpoints import body_of, emulator
 from flashfirst.emulator.interactions.ends import interaction_ends, pending_dynamic
 from flashfirst.emulator.state import EmulatorState
-from flashfirst.emulator.wire.codec import Json, get, page, timestamp
+from flashfirst.emulator.wire.codec import Json, get, timestamp
 from flashfirst.emulator.wire.errors import invalid_argument, not_found
 
 logger = logging.getLogger(__name__)
@@ -326,61 +322,3 @@ def _events(value: Any) -> list[str]:
     if unknown:
         raise invalid_argument(f"Unknown subscribed_events {unknown}; known: {sorted(EVENTS)}.")
     return list(value)
-
-
-def watching(handler: Callable[[Request], Awaitable[Response]]
-             ) -> Callable[[Request], Awaitable[Response]]:
-    """``handler`` (a batch or interaction create), then make sure a job's dynamic webhooks
-    will be sent."""
-
-    async def endpoint(request: Request) -> Response:
-        response = await handler(request)
-        hub_of(request).wake()
-        return response
-
-    return endpoint
-
-
-def hub_of(request: Request) -> WebhookHub:
-    hub: WebhookHub = request.app.state.webhooks
-    return hub
-
-
-# -- handlers (routes registered in server.py) ------------------------------------------
-
-async def create_webhook(request: Request) -> Response:
-    body = await body_of(emulator(request), request)
-    return JSONResponse(hub_of(request).create(body))
-
-
-async def list_webhooks(request: Request) -> Response:
-    hooks = sorted(hub_of(request).webhooks.values(), key=lambda h: h.create_time)
-    chunk, token = page(hooks, request.query_params, 50, 100)
-    answer: Json = {"webhooks": [h.resource() for h in chunk]}
-    if token:
-        answer["next_page_token"] = token
-    return JSONResponse(answer)
-
-
-async def get_webhook(request: Request) -> Response:
-    return JSONResponse(hub_of(request).find(request.path_params["webhook_id"]).resource())
-
-
-async def update_webhook(request: Request) -> Response:
-    body = await body_of(emulator(request), request)
-    return JSONResponse(hub_of(request).update(
-        request.path_params["webhook_id"], body, request.query_params.get("update_mask")))
-
-
-async def delete_webhook(request: Request) -> Response:
-    hub_of(request).delete(request.path_params["webhook_id"])
-    return JSONResponse({})
-
-
-async def jwks(request: Request) -> Response:
-    return JSONResponse(hub_of(request).jwks())
-
-
-async def ping_webhook(request: Request) -> Response:
-    hub_of(request).ping(request.path_params["webhook_id"])
-    return JSONResponse({})
