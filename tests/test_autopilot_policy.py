@@ -142,8 +142,31 @@ def test_cheap_candidates_are_explored_first_within_the_share() -> None:
     assert len(wave) == 8 and all("(exploring)" in j.route.reason for j in wave)
     none = _pilot(EvidenceBook())
     none.ap = none.ap.model_copy(update={"max_exploration_share": 0.0})
-    wave = none.next_wave()  # no exploration allowed: the strongest, nothing cheaper
-    assert {j.route.model for j in wave} == {"gemini-3.1-pro-preview"}
+    wave = none.next_wave()  # no exploration allowed, nothing known: the policy's route
+    assert {(j.route.model, j.item.thinking) for j in wave} == {("gemini-2.5-flash-lite",
+                                                                  "least")}
+    assert all("held back by autopilot.max_exploration_share" in j.route.reason for j in wave)
+
+
+def test_too_little_evidence_keeps_the_policy_route_and_says_how_much_is_needed() -> None:
+    book = EvidenceBook(groups={"classify:text": {  # the demo's case: a few answers each
+        "gemini-2.5-flash-lite@least": _measured(2, 2),
+        "gemini-3.1-pro-preview@default": _measured(1, 2)}})
+    decision = _pilot(book).decision(_pilot(book).groups["classify:text"])
+    assert not decision.floor_met and not decision.enough_evidence
+    assert decision.choice.key == "gemini-2.5-flash-lite@least"  # the policy's route
+    # 15 passes in 15 calls are the fewest whose 90% lower bound reaches 0.9.
+    assert "not enough evidence yet: 2 measured, need 15" in decision.why
+
+
+def test_the_policy_route_shown_below_the_floor_sends_the_task_to_the_strongest() -> None:
+    book = EvidenceBook(groups={"classify:text": {
+        "gemini-2.5-flash-lite@least": _measured(3, 10)}})  # the policy's route: below
+    pilot = _pilot(book)
+    decision = pilot.decision(pilot.groups["classify:text"])
+    assert not decision.floor_met and decision.enough_evidence
+    assert decision.choice.key == "gemini-3.1-pro-preview@default"
+    assert "below the floor" in decision.why and "3/10" in decision.why
 
 
 def test_a_changed_price_row_a_new_model_and_drift_reopen_the_choice() -> None:

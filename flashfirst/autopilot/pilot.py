@@ -131,11 +131,14 @@ class Autopilot:
             take = group.waiting[:4 * self.ap.wave]
             group.waiting = group.waiting[len(take):]
             self._sending += len(take) * cost[decision.choice.key]
-            wave += [self._send(group, j, decision.choice, False, "chosen") for j in take]
+            why = ("chosen" if decision.floor_met else "not enough evidence yet: the policy's "
+                   "route" if not decision.enough_evidence else "floor not met: the strongest")
+            wave += [self._send(group, j, decision.choice, False, why) for j in take]
         return wave
 
     def decision(self, group: Group) -> Decision:
-        return decide(self.assess(group), group.floor, self.ap.confidence)
+        return decide(self.assess(group), group.floor, self.ap.confidence,
+                      self.ap.max_samples, group.static)
 
     def assess(self, group: Group) -> list[Assessed]:
         out = []
