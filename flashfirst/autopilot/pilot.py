@@ -29,7 +29,7 @@ from flashfirst.inference.engine import InferenceJob
 from flashfirst.items import ItemResult, Route, ServiceTier, Usage
 from flashfirst.prices import PriceTable
 from flashfirst.router import RoutingPolicy
-from flashfirst.settings import ModelCatalogue, ModelTier
+from flashfirst.settings import ModelCatalogue
 from flashfirst.thinking import effort_rank, sent, thinking_config
 from flashfirst.thinking_figures import ThinkingFigures, assumed_thoughts
 
@@ -65,12 +65,14 @@ class Group:
         self.reopened: list[str] = []
         self.explored_usd = Decimal(0)
         self.explore_blocked = 0
+        self.explored_keys: set[str] = set()  # candidates measured in this run
 
 
 class Autopilot:
     def __init__(self, jobs: list[InferenceJob], policy: RoutingPolicy, models: ModelCatalogue,
                  catalogue: Catalogue, prices: PriceTable, figures: ThinkingFigures,
-                 book: EvidenceBook, day: date, floor: float | None = None) -> None:
+                 book: EvidenceBook, day: date, floor: float | None = None,
+                 paid_tier: bool = True) -> None:
         self.ap, self.routing, self.models = policy.autopilot, policy, models
         self.catalogue, self.prices, self.figures, self.day = catalogue, prices, figures, day
         self.book, self.delta = book, EvidenceBook()
@@ -86,7 +88,8 @@ class Autopilot:
         self.groups: dict[str, Group] = {}
         for key, members in grouped.items():
             task = members[0].item.task
-            candidates = task_candidates(task, self.ap, models, catalogue, prices, day)
+            candidates = task_candidates(task, self.ap, models, catalogue, prices, day,
+                                         paid_tier)
             static = self._static(members[0], candidates)
             group = Group(key, floor if floor is not None else self.ap.floor_for(task),
                           candidates, static, members)
@@ -110,14 +113,17 @@ class Autopilot:
             group, decision = self.groups[key], decisions[key]
             self._note_drift(group, decision)
             cost = {a.candidate.key: Decimal(str(a.cost_per_call)) for a in decision.assessed}
-            if decision.to_explore:
-                cand = decision.to_explore[0]
+            explorable = [c for c in decision.to_explore if c.key in group.explored_keys
+                          or len(group.explored_keys) < self.ap.max_explored]
+            if explorable:
+                cand = explorable[0]
                 take = group.waiting[:self.ap.wave]
                 group.waiting = group.waiting[len(take):]
                 k = len(take)  # a smaller step when the whole one does not fit the share
                 while k and not self._affordable(group, decision, cand, k, len(take)):
                     k //= 2
                 if k:
+                    group.explored_keys.add(cand.key)
                     group.waiting = take[k:] + group.waiting
                     wave += [self._send(group, j, cand, True, "exploring") for j in take[:k]]
                     continue
@@ -172,17 +178,18 @@ class Autopilot:
 
     def _ladder_cost(self, decision: Decision, cand: Candidate) -> Decimal:
         """What a failed answer on ``cand`` costs next, as the default ladder climbs: the
-        same model at default thinking (when it asked less), then the tier above at the
-        same thinking (its dearest candidate when that one is not listed)."""
+        same model at default thinking (when it asked less), then the run's model of the
+        tier above at the same thinking (its dearest candidate when that one is not
+        listed)."""
         cost = {a.candidate.key: Decimal(str(a.cost_per_call)) for a in decision.assessed}
-        order = list(ModelTier)
         same = [a for a in decision.assessed if a.candidate.model == cand.model]
         think = next((cost[a.candidate.key] for a in same if a.candidate.thinking == "default"),
                      max(cost[a.candidate.key] for a in same))
         if (effort_rank(cand.thinking) or 0) >= (effort_rank("default") or 0):
             think = Decimal(0)
-        above = [a for a in decision.assessed
-                 if order.index(a.candidate.tier) == order.index(cand.tier) + 1]
+        up_tier = cand.tier.next_up()
+        up_model = self.models.by_tier(up_tier).id if up_tier is not None else None
+        above = [a for a in decision.assessed if a.candidate.model == up_model]
         up = next((cost[a.candidate.key] for a in above if a.candidate.thinking == cand.thinking),
                   max((cost[a.candidate.key] for a in above), default=Decimal(0)))
         return think + up
