@@ -124,6 +124,7 @@ def autopilot_markdown(a: AutopilotReport | None) -> list[str]:
                   f"{f', {t.state}' if t.state else ''})",
                   "", t.why, "",
                   *(f"- re-opened: {why}" for why in t.reopened),
+                  *(f"- dropped for this run: {c} ({why})" for c, why in t.dropped.items()),
                   f"- items {t.items} ({t.explored_items} exploring, "
                   f"{_money(t.exploration_usd)}), {t.passing} passed, spent "
                   f"{_money(t.spend_usd)}; saving vs the policy's route "

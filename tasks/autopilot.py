@@ -52,11 +52,10 @@ def infer_with_autopilot(jobs: list[InferenceJob], run: InferenceRun, floor: flo
     outcome = InferenceOutcome()
     while wave := pilot.next_wave():
         got = run_inference(wave, run, batch=False)
-        outcome.results.extend(got.results)
+        outcome.results.extend(pilot.observe(got.results))
         outcome.cache_api_calls += got.cache_api_calls
         outcome.batch_failures.extend(got.batch_failures)  # items the autopilot left to
         outcome.parked_jobs.extend(got.parked_jobs)  # Batch (mode auto) go as they would
-        pilot.observe(got.results)
         if STOP.requested:
             outcome.results.extend(not_sent(pilot.left()))
             break

@@ -40,6 +40,8 @@ def policy_with(tmp_path: Path, text: str):  # noqa: ANN201 - a RoutingPolicy
     ("autopilot: {max_exploration_share: -0.1}", "autopilot.max_exploration_share"),
     ("autopilot: {tasks: {classify: {floor: 0}}}", "autopilot.tasks.classify.floor"),
     ("autopilot: {tasks: {classify: {check: 'regex:(['}}}", "autopilot.tasks.classify.check"),
+    ("autopilot: {tasks: {extract: {agreement: maybe}}}", "autopilot.tasks.extract.agreement"),
+    ("autopilot: {max_explored: 0}", "autopilot.max_explored"),
 ])
 def test_a_bad_autopilot_policy_is_refused_naming_the_field(tmp_path: Path, text: str,
                                                              field: str) -> None:

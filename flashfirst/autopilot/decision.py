@@ -28,6 +28,7 @@ class Status(StrEnum):
     BELOW = "below floor"
     UNDECIDED = "undecided"
     OPEN = "open"
+    REFERENCE = "reference"  # agreement's truth: the candidates are judged against it
 
 
 class Assessed(BaseModel):
@@ -97,7 +98,7 @@ def decide(assessed: list[Assessed], floor: float, confidence: float, max_sample
     mine = next((a for a in assessed if static is not None and a.candidate.key == static.key),
                 None)
     if static is not None and any(a.status is Status.OPEN for a in assessed) and (
-            mine is None or mine.status is Status.OPEN):
+            mine is None or mine.status in (Status.OPEN, Status.REFERENCE)):
         need = samples_to_show(floor, confidence, max_samples)
         most = max((a.n for a in assessed if a.status is Status.OPEN), default=0)
         why = (f"not enough evidence yet: {most} measured, need {need} (all passing) on a "
@@ -106,6 +107,12 @@ def decide(assessed: list[Assessed], floor: float, confidence: float, max_sample
         return Decision(assessed=assessed, floor=floor, choice=static, floor_met=False,
                         enough_evidence=False, to_explore=to_explore, why=why)
     strongest = assessed[-1]
+    if strongest.status is Status.REFERENCE:
+        why = (f"no cheaper candidate is shown to agree with the reference route "
+               f"{strongest.candidate.key} at the floor {floor:.2f} ({conf}): the reference "
+               "answers")
+        return Decision(assessed=assessed, floor=floor, choice=strongest.candidate,
+                        floor_met=True, to_explore=to_explore, why=why)
     evidence = "; ".join(f"{a.candidate.key}: {a.passes}/{a.n}, upper {a.upper:.3f}"
                          for a in assessed if a.n) or "no candidate measured yet"
     why = (f"floor {floor:.2f} not met by any candidate on the evidence ({conf}; "

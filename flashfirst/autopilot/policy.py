@@ -34,6 +34,11 @@ class TaskAutopilot(UserInput):
     candidates: list[CandidateSpec] | None = Field(
         None, description="Narrow the candidates, weakest first: the last is the strongest "
         "(used when none meets the floor).")
+    agreement: bool | None = Field(
+        None, description="Items without a check are judged by agreement with the task's "
+        "strongest candidate (the reference) on the items sent to measure a candidate: "
+        "schema answers as normalized JSON, text exactly. The reference calls are paid as "
+        "exploration.")
     check: str | None = Field(None, description="A check for the task's items that carry "
                               "none ('regex:...' or a registered check).")
 
@@ -73,6 +78,10 @@ class AutopilotPolicy(UserInput):
     def floor_for(self, task: TaskKind) -> float:
         own = self.tasks.get(task)
         return own.floor if own is not None and own.floor is not None else self.floor
+
+    def agreement_for(self, task: TaskKind) -> bool:
+        own = self.tasks.get(task)
+        return bool(own is not None and own.agreement)
 
     def check_for(self, task: TaskKind) -> str | None:
         own = self.tasks.get(task)

@@ -45,6 +45,8 @@ class TaskLine(BaseModel):
                                   "task stays on the policy's route.")
     why: str
     reopened: list[str] = Field(default_factory=list)
+    dropped: dict[str, str] = Field(default_factory=dict, description="Candidates the API "
+                                    "refused in this run (their items went elsewhere), why.")
     items: int
     explored_items: int
     exploration_usd: float
@@ -116,7 +118,7 @@ def _task_line(pilot: Autopilot, group: Group) -> TaskLine:
         candidates=[CandidateLine.of(a) for a in decision.assessed],
         choice=decision.choice.key, floor_met=decision.floor_met,
         enough_evidence=decision.enough_evidence, why=decision.why,
-        reopened=group.reopened, items=len(mine),
+        reopened=group.reopened, dropped=group.dropped, items=len(mine),
         explored_items=sum(1 for _, _, e in mine if e),
         exploration_usd=usd(group.explored_usd), spend_usd=usd(spend), passing=passing,
         policy_route=group.static.key if group.static else None,
