@@ -15,6 +15,7 @@ from flashfirst.autopilot.decision import Status
 from flashfirst.autopilot.evidence import EvidenceBook, Measured, price_signature
 from flashfirst.autopilot.pilot import Autopilot
 from flashfirst.autopilot.stats import wilson
+from flashfirst.autopilot.summary import AutopilotReport
 from flashfirst.catalogue import load_catalogue
 from flashfirst.errors import ConfigError
 from flashfirst.inference.engine import InferenceJob
@@ -244,3 +245,11 @@ def test_a_run_measures_at_most_max_explored_new_candidates_per_task() -> None:
     # The third wave explores nothing new: the policy's route is below the floor on
     # the evidence, so the strongest candidate answers.
     assert {j.route.model for j in wave} == {"gemini-3.1-pro-preview"}
+
+
+def test_a_lever_line_never_prints_a_negative_saving() -> None:
+    report = AutopilotReport(confidence=0.9, max_exploration_share=0.2, tasks=[],
+                             run_spend_usd=1.0, exploration_usd=0.0, exploration_share=0.0,
+                             saving_vs_policy_usd=-0.056)
+    assert "cost $0.056000 more vs the policy's static route" in report.lever_line()
+    assert "$-" not in report.lever_line()
