@@ -5,7 +5,10 @@ below), with the floor 0.9.
 Three tasks carry checks: classify (the policy sends it to 2.5 Flash-Lite at least
 thinking, which passes 60%: the ladder pays for the rest), extract (policy: 3.8 Flash at
 least; 2.5 Flash-Lite passes 97% for a fraction of the price) and reason (policy: 3.1 Pro
-at default thinking, ~9k thoughts; 3.8 Flash at high passes 98%). Each arm runs two sets
+at default thinking, ~9k thoughts; 3.8 Flash at high passes 98%, the Gemini 4 models 99%
+at default thinking, the other Flash and Flash-Lite models half the time; for classify
+and extract, models the table does not list pass 99%). The autopilot's candidates are
+every model the catalogue serves and prices today (issue 23, item 2). Each arm runs two sets
 of items in one storage root (a warm-up set, then a fresh set): the autopilot's second
 run exploits what the first measured. Cost per passing answer = what the arm paid over
 the answers that passed their check (after the escalation ladder).
@@ -31,8 +34,11 @@ QUALITY = [
      "pass_rate": {"gemini-2.5-flash-lite": {"0": 0.97, "24576": 0.98}}, "default": 0.99},
     {"match": r"^Reason about plan", "correct": "ANSWER 42", "wrong": "ANSWER 41",
      "pass_rate": {"gemini-2.5-flash-lite": {"0": 0.2, "24576": 0.5},
-                   "gemini-3.8-flash": {"low": 0.6, "default": 0.8, "high": 0.98}},
-     "default": 0.99},
+                   "gemini-3.8-flash": {"low": 0.6, "default": 0.8, "high": 0.98},
+                   **{m: {"low": 0.9, "default": 0.99, "high": 0.99, "xhigh": 0.99}
+                      for m in ("gemini-3.1-pro-preview", "gemini-4-neon", "gemini-4-argon",
+                                "gemini-4-carbon", "gemini-4-hydrogen")}},
+     "default": 0.5},  # the other Flash and Flash-Lite models of the catalogue
 ]
 CHECKS = {"classify": ("Label ticket", "regex:^POSITIVE$"),
           "extract": ("Extract invoice", r"regex:^TOTAL \d"),

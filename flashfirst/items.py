@@ -229,7 +229,7 @@ class Attempt(BaseModel):
     step: str = Field("route", description="route, cap (same model, larger output cap: "
                       "the answer was starved by thinking), think (same model, more "
                       "thinking) or model (a tier up): the escalation step that made this "
-                      "call.")
+                      "call; reference: the autopilot's reference route for agreement.")
     part: str | None = Field(None, description="An item split to fit its window: which of "
                              "its calls, 'segment 2/5' or 'combine' (the answers joined).")
 

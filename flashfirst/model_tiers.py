@@ -75,8 +75,16 @@ class ModelCatalogue(BaseModel):
                 return tier
         raise UnknownModelError(model_id, "the model catalogue (FLASHFIRST_MODELS__*)")
 
-    def spec(self, model_id: str) -> ModelSpec:
-        return self.by_tier(self.tier_of(model_id))
+    def spec(self, model_id: str, tier: ModelTier | None = None) -> ModelSpec:
+        """The tier model's spec; for a model no tier names but a route puts in ``tier``
+        (the autopilot routes to any model the catalogue serves), that tier's limits under
+        its own id (so it gets its own limiter), with the catalogue's cache minimum."""
+        try:
+            return self.by_tier(self.tier_of(model_id))
+        except UnknownModelError:
+            if tier is None:
+                raise
+        return self.by_tier(tier).model_copy(update={"id": model_id, "min_cache_tokens": None})
 
     @property
     def all(self) -> list[ModelSpec]:

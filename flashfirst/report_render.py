@@ -121,8 +121,10 @@ def autopilot_markdown(a: AutopilotReport | None) -> list[str]:
              f"Decisions on a {a.bound} at {a.confidence:.0%}.", ""]
     for t in a.tasks:
         lines += [f"### {t.group} → `{t.choice}` (floor {t.floor:.2f}"
-                  f"{'' if t.floor_met else ', NOT met'})", "", t.why, "",
+                  f"{f', {t.state}' if t.state else ''})",
+                  "", t.why, "",
                   *(f"- re-opened: {why}" for why in t.reopened),
+                  *(f"- dropped for this run: {c} ({why})" for c, why in t.dropped.items()),
                   f"- items {t.items} ({t.explored_items} exploring, "
                   f"{_money(t.exploration_usd)}), {t.passing} passed, spent "
                   f"{_money(t.spend_usd)}; saving vs the policy's route "

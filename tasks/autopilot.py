@@ -25,6 +25,11 @@ from flashfirst.stopping import STOP
 from flashfirst.thinking_figures import load_figures
 
 
+def paid_tier(settings: Settings) -> bool:
+    """Paid-tier-only models are candidates only for a paid project."""
+    return settings.inference.quota_tier != "free"
+
+
 @task(name="check-autopilot", cache_policy=NO_CACHE)
 def check_autopilot(items: list[WorkItem], policy: RoutingPolicy, settings: Settings) -> None:
     """Refuse, before any call, candidates the catalogue or price table lacks (the error
@@ -32,7 +37,7 @@ def check_autopilot(items: list[WorkItem], policy: RoutingPolicy, settings: Sett
     shared = run_context(settings)
     for task_kind in sorted({i.task for i in items}):
         task_candidates(task_kind, policy.autopilot, settings.models, shared.catalogue,
-                        shared.prices, today())
+                        shared.prices, today(), paid_tier(settings))
 
 
 def infer_with_autopilot(jobs: list[InferenceJob], run: InferenceRun, floor: float | None
@@ -42,16 +47,15 @@ def infer_with_autopilot(jobs: list[InferenceJob], run: InferenceRun, floor: flo
     store = EvidenceStore(shared.storage, settings.storage_root, shared.backend)
     pilot = Autopilot(jobs, run.policy, settings.models, shared.catalogue, shared.prices,
                       load_figures(shared.storage, settings.storage_root), store.load(),
-                      today(), floor)
+                      today(), floor, paid_tier(settings))
     logger = get_run_logger()
     outcome = InferenceOutcome()
     while wave := pilot.next_wave():
         got = run_inference(wave, run, batch=False)
-        outcome.results.extend(got.results)
+        outcome.results.extend(pilot.observe(got.results))
         outcome.cache_api_calls += got.cache_api_calls
         outcome.batch_failures.extend(got.batch_failures)  # items the autopilot left to
         outcome.parked_jobs.extend(got.parked_jobs)  # Batch (mode auto) go as they would
-        pilot.observe(got.results)
         if STOP.requested:
             outcome.results.extend(not_sent(pilot.left()))
             break

@@ -1,11 +1,15 @@
 """What the autopilot may choose from, per task: (model, thinking) pairs the run can send
-today, weakest first.
+today, weakest first, the strongest last.
 
-A candidate model must be one the run's tiers name (FLASHFIRST_MODELS__<TIER>__ID: the
-engine's rate limits and the escalation ladder are per tier), be in the catalogue, not
-be retired, and have a price row in force today; its thinking must be a value the model
-takes. The Gemini 4 family enters as a tier's model. Defaults: every tier model at each
-of the policy's thinking values, two values that send the same thing counted once."""
+By default every model the catalogue serves today under its own id (not shut down, not
+silently re-routed to another, not paid-tier-only on a free-tier project) and the price
+table prices today, each at the policy's thinking values as that model takes them (two
+values that send the same thing counted once): the Gemini 4 family and any model added
+to the data files enter without a code change. A task's ``candidates`` narrows them;
+each must pass the same tests, or the policy is refused naming the field. Order: by the
+catalogue's tier (Flash-Lite, Flash, Pro), then price, then thinking; the run's own Pro
+model closes the list at its most thinking, so the strongest candidate is the top of the
+escalation ladder the user configured."""
 
 from __future__ import annotations
 
@@ -14,8 +18,8 @@ from datetime import date
 from pydantic import BaseModel
 
 from flashfirst.autopilot.policy import AutopilotPolicy, CandidateSpec
-from flashfirst.catalogue import Catalogue
-from flashfirst.errors import ConfigError, ThinkingNotSupported, UnknownModelError
+from flashfirst.catalogue import Catalogue, ModelInfo
+from flashfirst.errors import ConfigError, ThinkingNotSupported
 from flashfirst.items import TaskKind
 from flashfirst.prices import PriceTable
 from flashfirst.settings import ModelCatalogue, ModelTier
@@ -37,67 +41,81 @@ class Candidate(BaseModel):
         return f"{self.model}@{self.thinking}"
 
 
-def _problem(spec: CandidateSpec, models: ModelCatalogue, catalogue: Catalogue,
-             prices: PriceTable, day: date) -> str | None:
-    info = catalogue.find(spec.model)
+def _model_problem(model: str, catalogue: Catalogue, prices: PriceTable, day: date,
+                   paid_tier: bool) -> str | None:
+    info = catalogue.find(model)
     if info is None:
-        return f"model {spec.model!r} is not in the model catalogue"
+        return f"model {model!r} is not in the model catalogue"
     if info.retired_on(day):
-        return f"model {spec.model!r} was shut down on {info.shutdown}"
-    if not prices.knows(spec.model) or not any(r.in_force(day) for r in prices.rows(spec.model)):
-        return f"model {spec.model!r} has no price row in force on {day}"
+        return f"model {model!r} was shut down on {info.shutdown}"
+    if (served := catalogue.served_id(model, day)) != model:
+        return f"model {model!r} is served by {served} since {info.served_by_since}"
+    if not prices.knows(model) or not any(r.in_force(day) for r in prices.rows(model)):
+        return f"model {model!r} has no price row in force on {day}"
+    if info.paid_tier_only and not paid_tier:
+        return f"model {model!r} is not served on the free tier (quota_tier free)"
+    return None
+
+
+def _problem(spec: CandidateSpec, catalogue: Catalogue, prices: PriceTable, day: date,
+             paid_tier: bool) -> str | None:
+    if problem := _model_problem(spec.model, catalogue, prices, day, paid_tier):
+        return problem
     try:
-        models.tier_of(spec.model)
-    except UnknownModelError:
-        return (f"model {spec.model!r} is not one of the run's tier models "
-                f"({', '.join(m.id for m in models.all)}): set it as a tier's model "
-                "(FLASHFIRST_MODELS__<TIER>__ID)")
-    try:
-        thinking_config(spec.thinking, info)
+        thinking_config(spec.thinking, catalogue.get(spec.model))
     except ThinkingNotSupported as exc:
         return f"thinking {spec.thinking!r}: {exc}"
     return None
 
 
-def _build(spec: CandidateSpec, models: ModelCatalogue, catalogue: Catalogue) -> Candidate:
+def _build(spec: CandidateSpec, catalogue: Catalogue) -> Candidate:
     info = catalogue.get(spec.model)
     record = sent(spec.thinking, thinking_config(spec.thinking, info), info)
     sends = ("model default" if record.at_default else
              f"budget {record.budget}" if record.budget is not None else f"level {record.level}")
-    return Candidate(model=spec.model, thinking=spec.thinking,
-                     tier=models.tier_of(spec.model), sends=sends)
+    return Candidate(model=spec.model, thinking=spec.thinking, tier=ModelTier(info.tier),
+                     sends=sends)
 
 
 def task_candidates(task: TaskKind, policy: AutopilotPolicy, models: ModelCatalogue,
-                    catalogue: Catalogue, prices: PriceTable, day: date) -> list[Candidate]:
-    """The task's candidates, weakest first (tier, then the order of thinking values);
-    raises ``AutopilotPolicyError`` naming the policy field of a candidate it cannot use."""
+                    catalogue: Catalogue, prices: PriceTable, day: date,
+                    paid_tier: bool = True) -> list[Candidate]:
+    """The task's candidates, weakest first; raises ``AutopilotPolicyError`` naming the
+    policy field of a candidate it cannot use."""
     own = policy.tasks.get(task)
     if own is not None and own.candidates is not None:
         out = []
         for i, spec in enumerate(own.candidates):
-            if problem := _problem(spec, models, catalogue, prices, day):
+            if problem := _problem(spec, catalogue, prices, day, paid_tier):
                 raise AutopilotPolicyError(
                     f"routing policy autopilot.tasks.{task.value}.candidates[{i}]: {problem}")
-            out.append(_build(spec, models, catalogue))
+            out.append(_build(spec, catalogue))
         return _unique(out)
-    for i, value in enumerate(policy.thinking):
-        for tier in ModelTier:  # a thinking value no tier model takes is a policy error
-            spec = CandidateSpec(model=models.by_tier(tier).id, thinking=value)
-            problem = _problem(spec, models, catalogue, prices, day)
-            if problem and problem.startswith("thinking"):
-                continue
-            break
-        else:
+    served = [m for m in catalogue.models
+              if _model_problem(m.id, catalogue, prices, day, paid_tier) is None]
+    for i, value in enumerate(policy.thinking):  # a value no model takes is a policy error
+        if not any(_takes(m, value) for m in served):
             raise AutopilotPolicyError(f"routing policy autopilot.thinking[{i}]: {value!r} "
-                                       "is taken by none of the run's tier models")
-    out = []
-    for tier in ModelTier:
-        for value in policy.thinking:
-            spec = CandidateSpec(model=models.by_tier(tier).id, thinking=value)
-            if _problem(spec, models, catalogue, prices, day) is None:
-                out.append(_build(spec, models, catalogue))
+                                       "is taken by none of the models served today")
+    top = models.by_tier(ModelTier.PRO).id
+    order = list(ModelTier)
+
+    def weakest_first(m: ModelInfo) -> tuple:
+        return (m.id == top, order.index(ModelTier(m.tier)),
+                prices.for_model(m.id, day).input, m.id)
+
+    out = [_build(CandidateSpec(model=m.id, thinking=value), catalogue)
+           for m in sorted(served, key=weakest_first)
+           for value in policy.thinking if _takes(m, value)]
     return _unique(out)
+
+
+def _takes(model: ModelInfo, thinking: str) -> bool:
+    try:
+        thinking_config(thinking, model)
+    except ThinkingNotSupported:
+        return False
+    return True
 
 
 def _unique(candidates: list[Candidate]) -> list[Candidate]:

@@ -5,8 +5,12 @@ still need measuring before that choice is final.
 A candidate is ``meets`` (lower bound >= floor), ``below`` (upper bound < floor: stopped
 early, clearly below), ``undecided`` after ``max_samples`` calls (counts as not meeting:
 never route below the floor on the evidence) or ``open``. Open candidates cheaper than
-the best one that meets the floor are explored, cheapest first; with none left, the
-choice is that best one, or, when none meets the floor, the strongest candidate."""
+the best one that meets the floor are explored, cheapest first. With none meeting it, the
+choice rests on how much is known: every candidate decided below the floor, or the
+policy's own route shown below it, sends the task to its strongest candidate (the floor
+is not met, with the evidence); too little measured to say either keeps the policy's
+static route ("not enough evidence yet"), since a guess at the strongest would pay Pro
+prices for nothing shown."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from pydantic import BaseModel
 
 from flashfirst.autopilot.candidates import Candidate
 from flashfirst.autopilot.evidence import Measured
-from flashfirst.autopilot.stats import wilson
+from flashfirst.autopilot.stats import samples_to_show, wilson
 
 
 class Status(StrEnum):
@@ -24,6 +28,7 @@ class Status(StrEnum):
     BELOW = "below floor"
     UNDECIDED = "undecided"
     OPEN = "open"
+    REFERENCE = "reference"  # agreement's truth: the candidates are judged against it
 
 
 class Assessed(BaseModel):
@@ -52,6 +57,7 @@ class Decision(BaseModel):
     floor: float
     choice: Candidate
     floor_met: bool
+    enough_evidence: bool = True  # False: the choice is the policy's route, for want of it
     to_explore: list[Candidate]  # cheapest first
     why: str
 
@@ -72,7 +78,8 @@ def assess(candidate: Candidate, measured: Measured, cost: float, cost_measured:
                     status=status)
 
 
-def decide(assessed: list[Assessed], floor: float, confidence: float) -> Decision:
+def decide(assessed: list[Assessed], floor: float, confidence: float, max_samples: int,
+           static: Candidate | None = None) -> Decision:
     by_cost = sorted(assessed, key=lambda a: a.cost_per_call)
     meets = [a for a in by_cost if a.status is Status.MEETS]
     best = meets[0] if meets else None
@@ -88,10 +95,32 @@ def decide(assessed: list[Assessed], floor: float, confidence: float) -> Decisio
             why += f"; cheaper ones still being measured: {', '.join(c.key for c in to_explore)}"
         return Decision(assessed=assessed, floor=floor, choice=best.candidate, floor_met=True,
                         to_explore=to_explore, why=why)
+    mine = next((a for a in assessed if static is not None and a.candidate.key == static.key),
+                None)
+    if static is not None and any(a.status is Status.OPEN for a in assessed) and (
+            mine is None or mine.status in (Status.OPEN, Status.REFERENCE)):
+        need = samples_to_show(floor, confidence, max_samples)
+        most = max((a.n for a in assessed if a.status is Status.OPEN), default=0)
+        why = (f"not enough evidence yet: {most} measured, need {need} (all passing) on a "
+               f"candidate to show the floor {floor:.2f} ({conf}); the policy's route "
+               f"{static.key} is kept until then")
+        return Decision(assessed=assessed, floor=floor, choice=static, floor_met=False,
+                        enough_evidence=False, to_explore=to_explore, why=why)
     strongest = assessed[-1]
+    if strongest.status is Status.REFERENCE:
+        why = (f"no cheaper candidate is shown to agree with the reference route "
+               f"{strongest.candidate.key} at the floor {floor:.2f} ({conf}): the reference "
+               "answers")
+        return Decision(assessed=assessed, floor=floor, choice=strongest.candidate,
+                        floor_met=True, to_explore=to_explore, why=why)
     evidence = "; ".join(f"{a.candidate.key}: {a.passes}/{a.n}, upper {a.upper:.3f}"
                          for a in assessed if a.n) or "no candidate measured yet"
     why = (f"floor {floor:.2f} not met by any candidate on the evidence ({conf}; "
            f"{evidence}): the strongest candidate {strongest.candidate.key} is used")
+    if mine is not None and mine.status is not Status.OPEN:
+        why = (f"the policy's route {mine.candidate.key} is below the floor {floor:.2f} on "
+               f"the evidence and no candidate is shown to meet it ({conf}; {evidence}): "
+               f"the floor is not met, the strongest candidate {strongest.candidate.key} is "
+               "used")
     return Decision(assessed=assessed, floor=floor, choice=strongest.candidate,
                     floor_met=False, to_explore=to_explore, why=why)

@@ -19,17 +19,19 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
+from flashfirst.autopilot.agreement import agrees, merged, reference_id
 from flashfirst.autopilot.candidates import Candidate, task_candidates
 from flashfirst.autopilot.decision import Assessed, Decision, Status, assess, decide
 from flashfirst.autopilot.evidence import EvidenceBook, Measured, price_signature
 from flashfirst.autopilot.policy import AutopilotPolicy
 from flashfirst.catalogue import Catalogue
 from flashfirst.errors import ConfigError
+from flashfirst.failures import FailureKind
 from flashfirst.inference.engine import InferenceJob
 from flashfirst.items import ItemResult, Route, ServiceTier, Usage
 from flashfirst.prices import PriceTable
 from flashfirst.router import RoutingPolicy
-from flashfirst.settings import ModelCatalogue, ModelTier
+from flashfirst.settings import ModelCatalogue
 from flashfirst.thinking import effort_rank, sent, thinking_config
 from flashfirst.thinking_figures import ThinkingFigures, assumed_thoughts
 
@@ -47,9 +49,12 @@ def why_held(job: InferenceJob, policy: AutopilotPolicy) -> str | None:
         return "its model or thinking is set on the item"
     if job.route.service_tier is ServiceTier.BATCH:
         return "batch mode: the autopilot measures online calls"
-    if item.response_schema is None and item.check is None and policy.check_for(item.task) is None:
+    if (item.response_schema is None and item.check is None
+            and policy.check_for(item.task) is None and not policy.agreement_for(item.task)):
         return ("free text without a check: nothing measures its quality, so it stays on the "
-                "policy's route (give the task a check: autopilot.tasks.<task>.check)")
+                "policy's route (give the task a check, autopilot.tasks.<task>.check, or "
+                "judge it by agreement with its strongest candidate, "
+                "autopilot.tasks.<task>.agreement: true)")
     return None
 
 
@@ -65,12 +70,16 @@ class Group:
         self.reopened: list[str] = []
         self.explored_usd = Decimal(0)
         self.explore_blocked = 0
+        self.explored_keys: set[str] = set()  # candidates measured in this run
+        self.reference: Candidate | None = None  # judged by agreement with it
+        self.dropped: dict[str, str] = {}  # candidate → why the API refused it this run
 
 
 class Autopilot:
     def __init__(self, jobs: list[InferenceJob], policy: RoutingPolicy, models: ModelCatalogue,
                  catalogue: Catalogue, prices: PriceTable, figures: ThinkingFigures,
-                 book: EvidenceBook, day: date, floor: float | None = None) -> None:
+                 book: EvidenceBook, day: date, floor: float | None = None,
+                 paid_tier: bool = True) -> None:
         self.ap, self.routing, self.models = policy.autopilot, policy, models
         self.catalogue, self.prices, self.figures, self.day = catalogue, prices, figures, day
         self.book, self.delta = book, EvidenceBook()
@@ -86,10 +95,13 @@ class Autopilot:
         self.groups: dict[str, Group] = {}
         for key, members in grouped.items():
             task = members[0].item.task
-            candidates = task_candidates(task, self.ap, models, catalogue, prices, day)
+            candidates = task_candidates(task, self.ap, models, catalogue, prices, day,
+                                         paid_tier)
             static = self._static(members[0], candidates)
             group = Group(key, floor if floor is not None else self.ap.floor_for(task),
                           candidates, static, members)
+            if self.ap.agreement_for(task):
+                group.reference = candidates[-1]
             self.groups[key] = group
             self._note_reopened(group)
         self.assignments: dict[str, tuple[str, Candidate, bool]] = {}  # id → group, cand, explore
@@ -97,6 +109,10 @@ class Autopilot:
         self.explored = Decimal(0)
         self._committed = self._sending = Decimal(0)
         self.results: dict[str, ItemResult] = {}
+        self.references: dict[str, InferenceJob] = {}  # reference id → the item's job
+        self._structured: set[str] = set()  # items compared as normalized JSON
+        self.originals: dict[str, InferenceJob] = {}  # as planned, before the autopilot
+        self._requeued: set[str] = set()
 
     # -- planning -----------------------------------------------------------------------
 
@@ -110,16 +126,21 @@ class Autopilot:
             group, decision = self.groups[key], decisions[key]
             self._note_drift(group, decision)
             cost = {a.candidate.key: Decimal(str(a.cost_per_call)) for a in decision.assessed}
-            if decision.to_explore:
-                cand = decision.to_explore[0]
+            explorable = [c for c in decision.to_explore if c.key in group.explored_keys
+                          or len(group.explored_keys) < self.ap.max_explored]
+            if explorable:
+                cand = explorable[0]
                 take = group.waiting[:self.ap.wave]
                 group.waiting = group.waiting[len(take):]
                 k = len(take)  # a smaller step when the whole one does not fit the share
                 while k and not self._affordable(group, decision, cand, k, len(take)):
                     k //= 2
                 if k:
+                    group.explored_keys.add(cand.key)
                     group.waiting = take[k:] + group.waiting
                     wave += [self._send(group, j, cand, True, "exploring") for j in take[:k]]
+                    wave += [self._reference(group, j) for j in take[:k]
+                             if self._judged_by_agreement(group, j)]
                     continue
                 group.explore_blocked += 1
                 self._sending += len(take) * cost[decision.choice.key]
@@ -131,21 +152,28 @@ class Autopilot:
             take = group.waiting[:4 * self.ap.wave]
             group.waiting = group.waiting[len(take):]
             self._sending += len(take) * cost[decision.choice.key]
-            wave += [self._send(group, j, decision.choice, False, "chosen") for j in take]
+            why = ("chosen" if decision.floor_met else "not enough evidence yet: the policy's "
+                   "route" if not decision.enough_evidence else "floor not met: the strongest")
+            wave += [self._send(group, j, decision.choice, False, why) for j in take]
         return wave
 
     def decision(self, group: Group) -> Decision:
-        return decide(self.assess(group), group.floor, self.ap.confidence)
+        return decide(self.assess(group), group.floor, self.ap.confidence,
+                      self.ap.max_samples, group.static)
 
     def assess(self, group: Group) -> list[Assessed]:
         out = []
         for cand in group.candidates:
+            if cand.key in group.dropped and cand is not group.candidates[-1]:
+                continue
             measured = self.book.get(group.key, cand.key)
             cost = measured.cost_per_call(cand.model, self.prices, self.day)
-            out.append(assess(cand, measured, float(cost if cost is not None
-                                                     else self._guess(group, cand)),
-                              cost is not None, group.floor, self.ap.confidence,
-                              self.ap.max_samples))
+            a = assess(cand, measured, float(cost if cost is not None
+                                             else self._guess(group, cand)),
+                       cost is not None, group.floor, self.ap.confidence, self.ap.max_samples)
+            if group.reference is not None and cand.key == group.reference.key:
+                a.status = Status.REFERENCE  # agrees with itself: never measured
+            out.append(a)
         return out
 
     def _affordable(self, group: Group, decision: Decision, cand: Candidate, k: int,
@@ -158,6 +186,8 @@ class Autopilot:
         fail = Decimal(1) - (Decimal(measured.passes) / measured.n if measured.n
                              else Decimal("0.5"))
         step = k * (costs[cand.key] + fail * self._ladder_cost(decision, cand))
+        if group.reference is not None:
+            step += k * costs[group.reference.key]
         left = self._sending + sum((self._cheapest(g) * len(g.waiting)
                                     for g in self.groups.values()), Decimal(0)) + (
             self._cheapest(group) * (taken - k))
@@ -169,17 +199,18 @@ class Autopilot:
 
     def _ladder_cost(self, decision: Decision, cand: Candidate) -> Decimal:
         """What a failed answer on ``cand`` costs next, as the default ladder climbs: the
-        same model at default thinking (when it asked less), then the tier above at the
-        same thinking (its dearest candidate when that one is not listed)."""
+        same model at default thinking (when it asked less), then the run's model of the
+        tier above at the same thinking (its dearest candidate when that one is not
+        listed)."""
         cost = {a.candidate.key: Decimal(str(a.cost_per_call)) for a in decision.assessed}
-        order = list(ModelTier)
         same = [a for a in decision.assessed if a.candidate.model == cand.model]
         think = next((cost[a.candidate.key] for a in same if a.candidate.thinking == "default"),
                      max(cost[a.candidate.key] for a in same))
         if (effort_rank(cand.thinking) or 0) >= (effort_rank("default") or 0):
             think = Decimal(0)
-        above = [a for a in decision.assessed
-                 if order.index(a.candidate.tier) == order.index(cand.tier) + 1]
+        up_tier = cand.tier.next_up()
+        up_model = self.models.by_tier(up_tier).id if up_tier is not None else None
+        above = [a for a in decision.assessed if a.candidate.model == up_model]
         up = next((cost[a.candidate.key] for a in above if a.candidate.thinking == cand.thinking),
                   max((cost[a.candidate.key] for a in above), default=Decimal(0)))
         return think + up
@@ -193,6 +224,7 @@ class Autopilot:
     def _send(self, group: Group, job: InferenceJob, cand: Candidate, explore: bool,
               why: str) -> InferenceJob:
         self.assignments[job.item.id] = (group.key, cand, explore)
+        self.originals.setdefault(job.item.id, job)
         item = job.item.model_copy(update={"thinking": cand.thinking})
         route = Route(model=cand.model, tier=cand.tier, service_tier=job.route.service_tier,
                       reason=f"autopilot: {cand.key} ({why}); policy route was "
@@ -205,7 +237,19 @@ class Autopilot:
 
     # -- learning -----------------------------------------------------------------------
 
-    def observe(self, results: list[ItemResult]) -> None:
+    def observe(self, results: list[ItemResult]) -> list[ItemResult]:
+        """Learn from a wave's results; returns them as the run keeps them (a reference
+        call merged into its item's result)."""
+        refs = {r.id: r for r in results if r.id in self.references}
+        results = [r for r in results if r.id not in self.references]
+        judged: dict[str, bool | None] = {}
+        for i, r in enumerate(results):
+            ref = refs.pop(reference_id(r.id), None)
+            if ref is not None:
+                self.references.pop(ref.id)
+                judged[r.id] = agrees(r, ref, r.id in self._structured)
+                results[i] = merged(r, ref, judged[r.id])
+        results = [r for r in results if not self._refused(r)]
         for r in results:
             self.results[r.id] = r
             cost = Decimal(str(r.cost_usd))
@@ -219,6 +263,9 @@ class Autopilot:
             first = r.attempts[0] if r.attempts else None
             if r.reused or first is None or first.model != cand.model:
                 continue  # no new call on the candidate: nothing measured
+            passed = judged.get(r.id, first.ok)
+            if passed is None:
+                continue  # the reference did not answer: nothing to judge by
             try:
                 row = price_signature(self.prices.for_model(cand.model,
                                                             first.called_at or self.day))
@@ -226,13 +273,47 @@ class Autopilot:
                 row = None
             for book in (self.book, self.delta):
                 m = book.groups.setdefault(key, {}).setdefault(cand.key, Measured())
-                m.add(first.ok, first.usage, self.ap.window)
+                m.add(passed, first.usage, self.ap.window)
                 m.price_row, m.last_seen = row or m.price_row, self.day
         for key, group in self.groups.items():
             seen = sorted({c.model for c in group.candidates})
             self.delta.models_seen[key] = self.book.models_seen[key] = seen
+        return results
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _refused(self, r: ItemResult) -> bool:
+        """A candidate the API refuses (unknown model, per-day quota used up) is dropped for
+        the run and the item goes back in line, once: the candidate, not the item, is bad."""
+        key, cand, _ = self.assignments.get(r.id, ("", None, False))
+        group = self.groups.get(key)
+        if (cand is None or group is None or r.attempts or r.failure is None
+                or r.failure.kind not in (FailureKind.REJECTED, FailureKind.DAILY_QUOTA)
+                or (group.static is not None and cand.key == group.static.key)
+                or r.id in self._requeued):
+            return False
+        group.dropped.setdefault(cand.key, r.failure.message[:200])
+        self._requeued.add(r.id)
+        group.waiting.insert(0, self.originals[r.id])
+        return True
+
+    def _judged_by_agreement(self, group: Group, job: InferenceJob) -> bool:
+        return (group.reference is not None and job.item.check is None
+                and self.assignments[job.item.id][1].key != group.reference.key)
+
+    def _reference(self, group: Group, job: InferenceJob) -> InferenceJob:
+        """The same item on the reference route, under its own id (paid, exploration)."""
+        ref = group.reference
+        assert ref is not None
+        if job.item.response_schema is not None:
+            self._structured.add(job.item.id)
+        item = job.item.model_copy(update={"id": reference_id(job.item.id),
+                                           "thinking": ref.thinking})
+        route = Route(model=ref.model, tier=ref.tier, service_tier=job.route.service_tier,
+                      reason=f"autopilot: reference {ref.key} for agreement")
+        sent_job = job.model_copy(update={"item": item, "route": route, "calibrate": False})
+        self.references[item.id] = sent_job
+        return sent_job
 
     def _with_task_check(self, job: InferenceJob) -> InferenceJob:
         check = self.ap.check_for(job.item.task)

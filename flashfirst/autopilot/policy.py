@@ -34,6 +34,11 @@ class TaskAutopilot(UserInput):
     candidates: list[CandidateSpec] | None = Field(
         None, description="Narrow the candidates, weakest first: the last is the strongest "
         "(used when none meets the floor).")
+    agreement: bool | None = Field(
+        None, description="Items without a check are judged by agreement with the task's "
+        "strongest candidate (the reference) on the items sent to measure a candidate: "
+        "schema answers as normalized JSON, text exactly. The reference calls are paid as "
+        "exploration.")
     check: str | None = Field(None, description="A check for the task's items that carry "
                               "none ('regex:...' or a registered check).")
 
@@ -46,9 +51,9 @@ class TaskAutopilot(UserInput):
 
 
 class AutopilotPolicy(UserInput):
-    """The autopilot's policy. Candidates by default: the run's tier models (flash_lite,
-    flash, pro) at each of ``thinking``, where the catalogue and today's price table know
-    them; a task's list narrows them."""
+    """The autopilot's policy. Candidates by default: every model the catalogue serves
+    today and the price table prices today, at each of ``thinking`` it takes; a task's
+    list narrows them."""
 
     enabled: bool = Field(False, description="Off unless asked (--autopilot).")
     floor: float = Field(0.9, gt=0, le=1, description="Least pass rate a route may have on "
@@ -60,6 +65,10 @@ class AutopilotPolicy(UserInput):
     max_samples: int = Field(80, ge=1, description="Calls per candidate after which an "
                              "undecided one counts as not meeting the floor.")
     wave: int = Field(8, ge=1, description="Items sent to a candidate per exploration step.")
+    max_explored: int = Field(
+        4, ge=1, description="Candidates newly measured per task and run, cheapest first: "
+        "with a catalogue's worth of candidates, a small run is not all exploration; the "
+        "next run measures the next ones (the evidence is kept).")
     window: int = Field(200, ge=10, description="Most recent outcomes kept per candidate: "
                         "older evidence ages out, so drift shows.")
     thinking: list[str] = Field(default_factory=lambda: ["least", "default", "high"],
@@ -69,6 +78,10 @@ class AutopilotPolicy(UserInput):
     def floor_for(self, task: TaskKind) -> float:
         own = self.tasks.get(task)
         return own.floor if own is not None and own.floor is not None else self.floor
+
+    def agreement_for(self, task: TaskKind) -> bool:
+        own = self.tasks.get(task)
+        return bool(own is not None and own.agreement)
 
     def check_for(self, task: TaskKind) -> str | None:
         own = self.tasks.get(task)

@@ -23,3 +23,12 @@ def wilson(passes: int, n: int, confidence: float) -> tuple[float, float]:
     spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     scale = 1 + z * z / n
     return max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale)
+
+
+def samples_to_show(floor: float, confidence: float, max_samples: int) -> int:
+    """The fewest calls, all passing, whose lower bound reaches ``floor``: n / (n + z²) >=
+    floor (``max_samples`` when no count can, as with a floor of 1)."""
+    if floor >= 1:
+        return max_samples
+    z2 = z_of(confidence) ** 2
+    return min(max_samples, max(1, math.ceil(floor * z2 / (1 - floor) - 1e-9)))

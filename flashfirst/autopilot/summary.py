@@ -41,8 +41,12 @@ class TaskLine(BaseModel):
     candidates: list[CandidateLine]
     choice: str
     floor_met: bool
+    enough_evidence: bool = Field(True, description="False: too little measured yet, the "
+                                  "task stays on the policy's route.")
     why: str
     reopened: list[str] = Field(default_factory=list)
+    dropped: dict[str, str] = Field(default_factory=dict, description="Candidates the API "
+                                    "refused in this run (their items went elsewhere), why.")
     items: int
     explored_items: int
     exploration_usd: float
@@ -52,6 +56,13 @@ class TaskLine(BaseModel):
     policy_cost_per_pass_usd: float | None
     policy_sample: str
     saving_usd: float
+
+    @property
+    def state(self) -> str | None:
+        """What a reader must know about the choice: None when it meets the floor."""
+        if self.floor_met:
+            return None
+        return "floor NOT met" if self.enough_evidence else "not enough evidence yet"
 
 
 class AutopilotReport(BaseModel):
@@ -67,10 +78,11 @@ class AutopilotReport(BaseModel):
     saving_vs_policy_usd: float
 
     def lever_line(self) -> str:
-        floors = "; ".join(
-            f"{t.group} → {t.choice}" + ("" if t.floor_met else " (floor NOT met)")
-            for t in self.tasks) or "no task under the autopilot"
-        return (f"autopilot: saved ${self.saving_vs_policy_usd:,.6f} vs the policy's static "
+        floors = "; ".join(f"{t.group} → {t.choice}" + (f" ({t.state})" if t.state else "")
+                           for t in self.tasks) or "no task under the autopilot"
+        saving = self.saving_vs_policy_usd
+        said = (f"saved ${saving:,.6f}" if saving >= 0 else f"cost ${-saving:,.6f} more")
+        return (f"autopilot: {said} vs the policy's static "
                 f"route ({floors}); exploration ${self.exploration_usd:,.6f} = "
                 f"{self.exploration_share:.1%} of the run (max "
                 f"{self.max_exploration_share:.0%})")
@@ -96,12 +108,17 @@ def _task_line(pilot: Autopilot, group: Group) -> TaskLine:
     spend = sum((Decimal(str(r.cost_usd)) for r, _, _ in paid), Decimal(0))
     passing = sum(1 for r, _, _ in paid if r.ok)
     per_pass, sample = _policy_cost_per_pass(pilot, group, paid)
-    saving = (per_pass * passing - spend) if per_pass is not None else Decimal(0)
+    # Items sent on the policy's own route save nothing against it, by definition.
+    moved = [(r, c) for r, c, _ in paid if group.static is None or c.key != group.static.key]
+    moved_spend = sum((Decimal(str(r.cost_usd)) for r, _ in moved), Decimal(0))
+    saving = (per_pass * sum(1 for r, _ in moved if r.ok) - moved_spend
+              if per_pass is not None else Decimal(0))
     return TaskLine(
         group=group.key, floor=group.floor,
         candidates=[CandidateLine.of(a) for a in decision.assessed],
-        choice=decision.choice.key, floor_met=decision.floor_met, why=decision.why,
-        reopened=group.reopened, items=len(mine),
+        choice=decision.choice.key, floor_met=decision.floor_met,
+        enough_evidence=decision.enough_evidence, why=decision.why,
+        reopened=group.reopened, dropped=group.dropped, items=len(mine),
         explored_items=sum(1 for _, _, e in mine if e),
         exploration_usd=usd(group.explored_usd), spend_usd=usd(spend), passing=passing,
         policy_route=group.static.key if group.static else None,

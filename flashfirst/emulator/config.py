@@ -103,6 +103,8 @@ def default_models() -> list[EmulatedModel]:
                  served_by_since=_REROUTED),
         _gemini3("gemini-3.5-flash-lite", "Gemini 3.5 Flash-Lite", thinking_default="MINIMAL",
                  time_to_first_token_s=0.3, seconds_per_output_token=0.002),
+        _gemini3("gemini-3.1-flash-lite", "Gemini 3.1 Flash-Lite", thinking_default="MINIMAL",
+                 time_to_first_token_s=0.3, seconds_per_output_token=0.002),
         _gemini3("gemini-3.1-pro-preview", "Gemini 3.1 Pro Preview",
                  thinking_levels=_LEVELS_3_8, thinking_default="HIGH",
                  time_to_first_token_s=1.5, seconds_per_output_token=0.01),

@@ -187,7 +187,7 @@ class Engine:
 
     async def _attempt(self, job: InferenceJob, route: Route, asked: str | None,
                        cap: int | None) -> tuple[Attempt, Verdict]:
-        spec = self.settings.models.spec(route.model)
+        spec = self.settings.models.spec(route.model, route.tier)
         cfg = self.settings.inference
         spend = spend_limit(cfg.quota_tier, cfg.spend_limit_usd_per_10min)
         limiter = self.limiters.for_model(spec, cfg.quota_window_s, spend, cfg.spend_window_s)
