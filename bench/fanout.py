@@ -61,13 +61,15 @@ def start_emulator(rpm: int, latency_s: float, workdir: Path, model: str = MODEL
                              "--config", str(path)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
+    deadline = time.monotonic() + 120  # importing the emulator takes long on a busy machine
+    while proc.poll() is None and time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.1):
                 return proc, url
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError("emulator did not start")
+    proc.kill()
+    raise RuntimeError(f"the emulator did not start (exit {proc.poll()})")
 
 
 def texts(n: int, tag: str) -> list[str]:
