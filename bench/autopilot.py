@@ -23,6 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from quiet_prefect import quiet_prefect  # bench/ is the script's folder
+
 FLOOR = 0.9
 PER_SET = 40
 QUALITY = [
@@ -94,6 +96,7 @@ def wire_key(model: str, thinking: str) -> tuple[str, str]:
 
 
 def main() -> None:
+    quiet_prefect()
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")

@@ -15,11 +15,12 @@ Run: python bench/caching.py
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 from decimal import Decimal
 from pathlib import Path
+
+from quiet_prefect import quiet_prefect  # bench/ is the script's folder
 
 CONTEXT_TOKENS, ITEM_TOKENS, OUTPUT_TOKENS = 100_000, 60, 300
 MODEL = "gemini-3.8-flash"  # the Flash tier's default model
@@ -78,8 +79,7 @@ def lookups_per_item(n: int) -> tuple[float, int]:
 
 
 def main() -> None:
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # telemetry locks SQLite
+    quiet_prefect()
     print(f"{CONTEXT_TOKENS:,}-token context on {MODEL}, {ITEM_TOKENS} tokens in and "
           f"{OUTPUT_TOKENS} out per item")
     print(f"{'items':>6} {'never':>10} {'always':>10} {'ours':>10}")

@@ -24,11 +24,12 @@ Run: python bench/cost.py
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+
+from quiet_prefect import quiet_prefect  # bench/ is the script's folder
 
 OLD_TABLE = Path(__file__).with_name("prices-2.5-table.json")
 OLD_MODELS = {"flash_lite": {"id": "gemini-2.5-flash-lite"}, "flash": {"id": "gemini-2.5-flash"},
@@ -92,8 +93,7 @@ def run_demo(old: bool, default_thinking: bool = False,  # noqa: ANN201
 
 
 def main() -> None:
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # telemetry locks SQLite
+    quiet_prefect()
     (report, pre_run), (old, _) = run_demo(old=False), run_demo(old=True)
     default, _ = run_demo(old=False, default_thinking=True)
     uncalibrated, _ = run_demo(old=False, calibration=False)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import resource
 import socket
@@ -29,6 +28,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from quiet_prefect import quiet_prefect  # bench/ is the script's folder
 
 # 200 in flight: enough for the first window's burst to go out as fast as this process
 # can send (at 64, 600 calls of 300 ms need 2.8 s however fast we are).
@@ -60,13 +61,15 @@ def start_emulator(rpm: int, latency_s: float, workdir: Path, model: str = MODEL
                              "--config", str(path)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
+    deadline = time.monotonic() + 120  # importing the emulator takes long on a busy machine
+    while proc.poll() is None and time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.1):
                 return proc, url
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError("emulator did not start")
+    proc.kill()
+    raise RuntimeError(f"the emulator did not start (exit {proc.poll()})")
 
 
 def texts(n: int, tag: str) -> list[str]:
@@ -178,8 +181,6 @@ def _rss_child(n: int) -> None:
 
 
 def main() -> None:
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # telemetry locks SQLite
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         fast, fast_url = start_emulator(10**6, 0.0, workdir)
@@ -233,9 +234,8 @@ def main() -> None:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    quiet_prefect()  # the --rss children inherit the server's URL
     if "--rss" in sys.argv:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # telemetry locks SQLite
         _rss_child(int(sys.argv[sys.argv.index("--rss") + 1]))
     else:
         main()

@@ -60,13 +60,18 @@ def main() -> None:
                         row.append(f"{usd:>26.4f}")
                 print(f"{task.value:<11}{label:<10}{day!s:<12}" + "".join(row))
     print("all flash tasks, one call each (ratio Hydrogen / 3.8 Flash):")
+    figures = []
     for label in ("default", "policy"):
         for day in DAYS:
             for cached in (0, PREFIX):
                 flash, hydrogen = (totals[(m, day, label, cached)] for m in MODELS)
-                print(f"  thinking {label:<8} {day}  {'cached' if cached else 'uncached':<9}"
+                kind = "cached" if cached else "uncached"
+                print(f"  thinking {label:<8} {day}  {kind:<9}"
                       f" 3.8 Flash ${flash:.4f}  Hydrogen ${hydrogen:.4f}  "
                       f"ratio {hydrogen / flash:.2f}")
+                figures.append(f"hydrogen_vs_flash_{label}_{day:%Y%m%d}_{kind}="
+                               f"{hydrogen / flash:.2f}")
+    print(" ".join(figures))
 
 
 if __name__ == "__main__":

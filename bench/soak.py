@@ -23,6 +23,7 @@ import urllib.request
 from pathlib import Path
 
 from fanout import start_emulator  # bench/ is the script's folder
+from quiet_prefect import quiet_prefect
 
 N_ITEMS, RPM, WINDOW_S, LATENCY_S = 5000, 1000, 10.0, 0.2
 FAULTS = {"unavailable_share": 0.005, "drop_share": 0.005}
@@ -40,6 +41,7 @@ def configure(url: str, patch: dict) -> None:
 
 
 def main(n: int) -> None:
+    quiet_prefect()
     from flashfirst.flows.analyze import analyze_with
 
     from flashfirst.items import WorkItem
