@@ -19,7 +19,7 @@ from flashfirst.inference.inference_context import InferenceContext
 from flashfirst.inference.interactions_call import check_wire, sender
 from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.life import Ask, ItemLife
-from flashfirst.inference.ratelimit import spend_limit
+from flashfirst.inference.project_limits import spend_limit
 from flashfirst.inference.request import ModelRequest, build_request, request_key
 from flashfirst.inference.retry import CallFailure, backoff_s, classify
 from flashfirst.inference.validation import Verdict
