@@ -30,8 +30,9 @@ M = Decimal(1_000_000)
 
 def on_hydrogen(settings: Settings, *items: WorkItem) -> list[ItemResult]:
     settings.models.flash.id = "gemini-4-hydrogen"
-    engine = Engine(InferenceContext(make_client(settings), settings, load_price_table(),
-                    load_routing_policy(), limiters=Limiters()))
+    engine = Engine(InferenceContext(
+        make_client(settings), settings, load_price_table(), load_routing_policy(),
+        limiters=Limiters()))
     route = Route(model="gemini-4-hydrogen", tier=ModelTier.FLASH, reason="test")
     return [asyncio.run(engine.run(InferenceJob(item=i, route=route, identity=i.id)))
             for i in items]

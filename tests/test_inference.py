@@ -44,11 +44,11 @@ def run(settings: Settings, items: list[WorkItem], *, deadline_s: float | None =
     sources = {i.id: text_or_document_parts(i, storage, client, settings) for i in items}
     jobs = plan_jobs(items, sources, {}, policy, settings, context_tokens=0,
                      deadline_s=deadline_s, batch=False)
-    engine = Engine(InferenceContext(client, settings, load_price_table(), policy,
-                    answers=AnswerStore(storage, settings.storage_root, backend_id(settings)),
-                    budget=budget,
-                    deadline_at=time.time() + deadline_s if deadline_s else None,
-                    limiters=limiters or Limiters()))
+    engine = Engine(InferenceContext(
+        client, settings, load_price_table(), policy,
+        answers=AnswerStore(storage, settings.storage_root, backend_id(settings)), budget=budget,
+        deadline_at=time.time() + deadline_s if deadline_s else None,
+        limiters=limiters or Limiters()))
 
     async def all_jobs() -> list[ItemResult]:
         return list(await asyncio.gather(*(engine.run(j) for j in jobs)))

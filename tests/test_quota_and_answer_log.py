@@ -52,9 +52,10 @@ def run(settings: Settings, work: list[WorkItem], limiters: Limiters | None = No
     jobs = plan_jobs(work, sources, {}, policy, settings, context_tokens=0, deadline_s=None,
                      batch=False)
     jobs = [j.model_copy(update={"calibrate": True}) for j in jobs] if calibrate else jobs
-    engine = Engine(InferenceContext(client, settings, load_price_table(), policy,
-                    answers=AnswerStore(storage, settings.storage_root, backend_id(settings)),
-                    limiters=limiters or Limiters()))
+    engine = Engine(InferenceContext(
+        client, settings, load_price_table(), policy,
+        answers=AnswerStore(storage, settings.storage_root, backend_id(settings)),
+        limiters=limiters or Limiters()))
 
     async def all_jobs() -> list[ItemResult]:
         return list(await asyncio.gather(*(engine.run(j) for j in jobs)))
@@ -153,8 +154,9 @@ _CHILD = textwrap.dedent("""
     sources = {i.id: text_or_document_parts(i, storage, client, settings) for i in work}
     jobs = plan_jobs(work, sources, {}, policy, settings, context_tokens=0, deadline_s=None,
                      batch=False)
-    engine = Engine(InferenceContext(client, settings, load_price_table(), policy,
-                    answers=AnswerStore(storage, settings.storage_root, backend_id(settings))))
+    engine = Engine(InferenceContext(
+        client, settings, load_price_table(), policy,
+        answers=AnswerStore(storage, settings.storage_root, backend_id(settings))))
 
     async def main():
         await asyncio.gather(*(engine.run(j) for j in jobs))

@@ -29,8 +29,9 @@ from flashfirst.settings import ModelTier, Settings
 
 
 def run_item(settings: Settings, item: WorkItem):  # noqa: ANN201 - an ItemResult
-    engine = Engine(InferenceContext(make_client(settings), settings, load_price_table(),
-                    load_routing_policy(), limiters=Limiters()))
+    engine = Engine(InferenceContext(
+        make_client(settings), settings, load_price_table(), load_routing_policy(),
+        limiters=Limiters()))
     route = Route(model=settings.models.flash.id, tier=ModelTier.FLASH, reason="test")
     return asyncio.run(engine.run(InferenceJob(item=item, route=route, identity=item.id)))
 
@@ -78,8 +79,9 @@ def test_a_truncated_answer_with_text_is_still_a_validation_failure(
     # Thinking off (2.5 Flash-Lite's default): the cap cuts the answer itself.
     item = WorkItem(id="long", task=TaskKind.SUMMARIZE, text="Write at length.",
                     model="gemini-2.5-flash-lite", max_output_tokens=3)
-    engine = Engine(InferenceContext(make_client(run_settings), run_settings, load_price_table(),
-                    RoutingPolicy(escalation={"ladder": []}), limiters=Limiters()))
+    engine = Engine(InferenceContext(
+        make_client(run_settings), run_settings, load_price_table(),
+        RoutingPolicy(escalation={"ladder": []}), limiters=Limiters()))
     route = Route(model="gemini-2.5-flash-lite", tier=ModelTier.FLASH_LITE, reason="test")
     result = asyncio.run(engine.run(InferenceJob(item=item, route=route, identity="long")))
     assert len(result.attempts) == 1 and result.attempts[0].usage.candidates_tokens > 0
