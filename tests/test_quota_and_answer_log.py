@@ -137,6 +137,7 @@ _CHILD = textwrap.dedent("""
     from flashfirst.client import backend_id, make_client
     from flashfirst.inference.answers import AnswerStore
     from flashfirst.inference.engine import Engine
+    from flashfirst.inference.inference_context import InferenceContext
     from flashfirst.items import WorkItem
     from flashfirst.planning import plan_jobs
     from flashfirst.prices import load_price_table
