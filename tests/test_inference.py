@@ -46,7 +46,8 @@ def run(settings: Settings, items: list[WorkItem], *, deadline_s: float | None =
                      deadline_s=deadline_s, batch=False)
     engine = Engine(InferenceContext(
         client, settings, load_price_table(), policy,
-        answers=AnswerStore(storage, settings.storage_root, backend_id(settings)), budget=budget,
+        answers=AnswerStore(storage, settings.storage_root, backend_id(settings)),
+        budget=budget or Budget(None),
         deadline_at=time.time() + deadline_s if deadline_s else None,
         limiters=limiters or Limiters()))
 
