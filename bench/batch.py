@@ -44,9 +44,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flashfirst.client import make_client  # noqa: E402
 from flashfirst.emulator import EmbeddedEmulator, EmulatorConfig  # noqa: E402
-from flashfirst.inference.batch import BatchRunner  # noqa: E402
+from flashfirst.inference.batch import BatchRunner, BatchWaiting  # noqa: E402
 from flashfirst.inference.batch_ledger import BatchLedger  # noqa: E402
-from flashfirst.inference.engine import Budget, Engine, InferenceJob  # noqa: E402
+from flashfirst.inference.engine import Engine  # noqa: E402
+from flashfirst.inference.inference_context import InferenceContext  # noqa: E402
+from flashfirst.inference.job import InferenceJob  # noqa: E402
 from flashfirst.inference.ratelimit import Limiters  # noqa: E402
 from flashfirst.items import Route, ServiceTier, WorkItem  # noqa: E402
 from flashfirst.price_locations import for_location  # noqa: E402
@@ -80,8 +82,8 @@ def jobs(tier: ServiceTier, n: int = N_ITEMS) -> list[InferenceJob]:
 
 
 def online(settings: Settings, tier: ServiceTier) -> tuple[Decimal, float]:
-    engine = Engine(make_client(settings), settings, load_price_table(), RoutingPolicy(),
-                    budget=Budget(None), limiters=Limiters())
+    engine = Engine(InferenceContext(make_client(settings), settings, load_price_table(),
+                                     RoutingPolicy(), limiters=Limiters()))
 
     async def all_items() -> list:
         return await asyncio.gather(*(engine.run(j) for j in jobs(tier)))
@@ -101,10 +103,10 @@ def batch(settings: Settings, emulator: EmbeddedEmulator, state_root: str, *,
     began = control.now()
     held = 0.0
     while True:
-        runner = BatchRunner(make_client(settings), settings, load_price_table(), {}, None,
-                             None, Budget(None), BatchLedger(Storage(), state_root),
-                             poll_s=60, sleep=control.advance_clock, wait=wait,
-                             policy=RoutingPolicy())  # as the online side: same requests
+        runner = BatchRunner(  # the online side's policy: the same requests
+            InferenceContext(make_client(settings), settings, load_price_table(),
+                             RoutingPolicy()), BatchLedger(Storage(), state_root),
+            waiting=BatchWaiting(poll_s=60, sleep=control.advance_clock, wait=wait))
         t0, c0 = time.monotonic(), control.now()
         outcome = runner.run(jobs(ServiceTier.BATCH))
         # Waiting in the run holds the worker for the emulator time it waited, too.
@@ -145,9 +147,9 @@ def collect_latency(settings: Settings, emulator: EmbeddedEmulator, state_root: 
                                   subscribed_events=["batch.succeeded"]) if webhook else None
 
     def look() -> list[str]:
-        runner = BatchRunner(client, settings, load_price_table(), {}, None, None,
-                             Budget(None), BatchLedger(Storage(), state_root), wait=False,
-                             policy=RoutingPolicy())
+        runner = BatchRunner(
+            InferenceContext(client, settings, load_price_table(), RoutingPolicy()),
+            BatchLedger(Storage(), state_root), waiting=BatchWaiting(wait=False))
         outcome = runner.run(jobs(ServiceTier.BATCH, LATENCY_ITEMS))
         if not outcome.parked:
             assert all(r.ok for r in outcome.results)
@@ -185,9 +187,10 @@ def platform_batch(settings: Settings, emulator: EmbeddedEmulator, state_root: s
     began, held = control.now(), 0.0
     prices = for_location(load_price_table(), settings.backend.vertex_location)
     while True:
-        runner = BatchRunner(make_client(settings), settings, prices, {}, None, None,
-                             Budget(None), BatchLedger(Storage(), state_root), poll_s=60,
-                             sleep=control.advance_clock, wait=wait, policy=RoutingPolicy())
+        runner = BatchRunner(
+            InferenceContext(make_client(settings), settings, prices, RoutingPolicy()),
+            BatchLedger(Storage(), state_root),
+            waiting=BatchWaiting(poll_s=60, sleep=control.advance_clock, wait=wait))
         t0, c0 = time.monotonic(), control.now()
         outcome = runner.run(jobs(ServiceTier.BATCH))
         held += time.monotonic() - t0 + (control.now() - c0 if wait else 0.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -27,6 +27,14 @@ class TaskKind(StrEnum):
     CODE = "code"
     REASON = "reason"
     CREATIVE = "creative"
+
+
+# A rung of the policy's escalation ladder: more thinking on the same model, or a tier up.
+Rung = Literal["think", "model"]
+# Which step of an item's life made a call: its route, a larger output cap for an answer
+# starved by thinking, a rung of the ladder, the thinking lever's calibration call, or the
+# autopilot's reference route when answers are judged by agreement.
+Step = Literal["route", "cap", "think", "model", "calibration", "reference"]
 
 
 class ServiceTier(StrEnum):
@@ -226,10 +234,11 @@ class Attempt(BaseModel):
     max_output_tokens: int | None = Field(
         None, description="The output cap sent (thoughts and answer share it); None: the "
         "model's own limit.")
-    step: str = Field("route", description="route, cap (same model, larger output cap: "
+    step: Step = Field("route", description="route, cap (same model, larger output cap: "
                       "the answer was starved by thinking), think (same model, more "
-                      "thinking) or model (a tier up): the escalation step that made this "
-                      "call; reference: the autopilot's reference route for agreement.")
+                      "thinking), model (a tier up) or calibration (the same request at "
+                      "the model's default thinking): the step that made this call; "
+                      "reference: the autopilot's reference route for agreement.")
     part: str | None = Field(None, description="An item split to fit its window: which of "
                              "its calls, 'segment 2/5' or 'combine' (the answers joined).")
 

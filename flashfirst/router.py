@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from flashfirst.autopilot.policy import AutopilotPolicy
 from flashfirst.errors import ConfigError
-from flashfirst.items import Route, ServiceTier, TaskKind, WorkItem
+from flashfirst.items import Route, Rung, ServiceTier, TaskKind, WorkItem
 from flashfirst.probe import MediaKind
 from flashfirst.settings import ModelCatalogue, ModelTier
 from flashfirst.thinking import effort_rank
@@ -50,7 +49,7 @@ class EscalationStep(UserInput):
     """One rung: ``think`` retries the same model at ``thinking`` (skipped when the call
     already thought that much); ``model`` moves a tier up, at ``thinking`` or the task's."""
 
-    step: Literal["think", "model"]
+    step: Rung
     thinking: str | None = None
 
 
@@ -84,7 +83,7 @@ class Escalation(BaseModel):
 
     route: Route
     thinking: str | None
-    step: str
+    step: Rung
     index: int = Field(description="Ladder position after this step.")
 
 

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from flashfirst.inference.batch_jobs import ENDED, BatchJobs, state_name
 from flashfirst.inference.parked import ParkedRun, ParkedRuns, parked_key
-from flashfirst.inference.platform_batch import progress
 from flashfirst.params import AnalyzeParams
 from flashfirst.run_context import run_context
 from flashfirst.settings import Settings
-
-_ENDED = ("SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED", "PARTIALLY_SUCCEEDED")
 
 
 class BatchSubmitted(BaseModel):
@@ -30,14 +27,14 @@ class BatchSubmitted(BaseModel):
 class JobStatus(BaseModel):
     run_id: str
     job: str
-    state: str
+    state: str = Field(description="The job's state without its JOB_STATE_ prefix.")
     done: int
     total: int
     ended_at: datetime | None = None
 
     @property
     def ended(self) -> bool:
-        return self.state in _ENDED
+        return f"JOB_STATE_{self.state}" in ENDED
 
 
 def _runs(settings: Settings) -> ParkedRuns:
@@ -70,26 +67,16 @@ def list_parked_runs(settings: Settings) -> list[ParkedRun]:
 def check_batch_jobs(runs: list[ParkedRun], settings: Settings) -> list[JobStatus]:
     """Each parked job's state and requests done, as a table in the Prefect UI."""
     client = run_context(settings).client
+    jobs = BatchJobs(client, settings, None)
     out = []
     for run in runs:
         for name in run.jobs:
             job = client.batches.get(name=name)
-            state = str(getattr(job.state, "value", job.state)).removeprefix("JOB_STATE_")
-            if client.vertexai:  # the platform's job carries completionStats itself
-                done, total = progress(job)
-            else:  # the SDK's BatchJob leaves out batchStats: the raw operation has them
-                stats = _stats(client, name)
-                done = int(stats.get("successfulRequestCount", 0)) + int(
-                    stats.get("failedRequestCount", 0))
-                total = int(stats.get("requestCount", 0))
-            out.append(JobStatus(run_id=run.run_id, job=name, state=state, done=done,
+            done, total = jobs.progress(job)
+            out.append(JobStatus(run_id=run.run_id, job=name,
+                                 state=state_name(job).removeprefix("JOB_STATE_"), done=done,
                                  total=total, ended_at=job.end_time))
     create_table_artifact(key="flashfirst-batch-jobs", description="Batch jobs waited for",
                           table=[s.model_dump(mode="json") for s in out])
     return out
 
-
-def _stats(client, name: str) -> dict:  # noqa: ANN001 - a genai.Client
-    response = client._api_client.request("get", name, {})
-    body = json.loads(response.body) if response.body else {}
-    return body.get("metadata", {}).get("batchStats", {})

@@ -26,9 +26,14 @@ from flashfirst.caching.manager import CacheManager, PreparedContext
 from flashfirst.caching.provider import CachedContexts
 from flashfirst.context import ContextUse
 from flashfirst.failures import FailureKind
-from flashfirst.inference.batch import BatchFailure, BatchRunner
+from flashfirst.inference.answers import AnswerStore
+from flashfirst.inference.batch import BatchRunner, BatchWaiting
+from flashfirst.inference.batch_jobs import BatchFailure
 from flashfirst.inference.batch_ledger import BatchLedger
-from flashfirst.inference.engine import Budget, Engine, InferenceJob
+from flashfirst.inference.budget import Budget
+from flashfirst.inference.engine import Engine
+from flashfirst.inference.inference_context import InferenceContext
+from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.request import billing_labels
 from flashfirst.inference.segments import run_split, split_jobs_online
 from flashfirst.inference.shared_budget import BudgetLease
@@ -79,6 +84,18 @@ def chunk_budget(run: InferenceRun, storage: Storage) -> Budget:
     return BudgetLease(RunState(storage, run.state_root, run.run_id), run.budget_usd)
 
 
+def inference_context(run: InferenceRun, budget: Budget,
+                      answers: AnswerStore) -> InferenceContext:
+    """What the run's calls share in this process: the answer store, the budget lease,
+    the shared rate limits."""
+    shared = run_context(run.settings)
+    return InferenceContext(
+        client=shared.client, settings=run.settings, prices=shared.prices, policy=run.policy,
+        catalogue=shared.catalogue, answers=answers, budget=budget,
+        deadline_at=run.deadline_at, gate=_shared_gate(run.settings), run_id=run.run_id,
+        labels=billing_labels(run.run_id) if shared.client.vertexai else None)
+
+
 @task(name="infer-chunk", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5,
       task_run_name="infer {first_id}…")
 async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str = ""
@@ -92,11 +109,7 @@ async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str
                 if run.context is not None else None)
     answers = shared.answers(run.state_root)  # a retried chunk finds what was paid for
     budget = chunk_budget(run, shared.storage)
-    engine = Engine(shared.client, settings, shared.prices, run.policy,
-                    contexts=contexts, answers=answers,
-                    budget=budget, deadline_at=run.deadline_at,
-                    gate=_shared_gate(settings), catalogue=shared.catalogue,
-                    labels=billing_labels(run.run_id) if shared.client.vertexai else None)
+    engine = Engine(inference_context(run, budget, answers), contexts)
     logger = get_run_logger()
 
     async def one(job: InferenceJob) -> ItemResult:
@@ -198,16 +211,14 @@ class InferenceOutcome(BaseModel):
 # Retrying is safe: the job names are in the ledger, so a retry waits for the same jobs.
 @task(name="infer-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=30)
 def infer_batch(jobs: list[InferenceJob], run: InferenceRun) -> ChunkResult:
-    settings = run.settings
-    shared = run_context(settings)
+    shared = run_context(run.settings)
     budget = chunk_budget(run, shared.storage)
     runner = BatchRunner(
-        shared.client, settings, shared.prices,
+        inference_context(run, budget, shared.answers(run.state_root)),
+        BatchLedger(shared.storage, run.state_root),
         run.plan, run.context.inline("") if run.context else None,
-        shared.answers(run.state_root), budget,
-        BatchLedger(shared.storage, run.state_root), poll_s=settings.inference.batch_poll_s,
-        on_progress=_batch_progress(), wait=not run.collect_later,
-        policy=run.policy, catalogue=shared.catalogue, run_id=run.run_id)
+        BatchWaiting(poll_s=run.settings.inference.batch_poll_s,
+                     on_progress=_batch_progress(), wait=not run.collect_later))
     try:
         outcome = runner.run(jobs)
     finally:

@@ -13,6 +13,7 @@ from flashfirst.client import backend_id, make_client
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.engine import Engine
+from flashfirst.inference.inference_context import InferenceContext
 from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.ratelimit import Limiters
 from flashfirst.inference.request import request_key
@@ -44,10 +45,10 @@ def jobs_for(settings: Settings, items: list[WorkItem]) -> list[InferenceJob]:
 
 def send(settings: Settings, jobs: list[InferenceJob]) -> list[ItemResult]:
     shared = run_context(settings)
-    engine = Engine(make_client(settings), settings, load_price_table(), shared.policy,
-                    answers=AnswerStore(Storage(), settings.storage_root,
-                                        backend_id(settings)),
-                    catalogue=shared.catalogue, limiters=Limiters())
+    engine = Engine(InferenceContext(
+        make_client(settings), settings, load_price_table(), shared.policy,
+        answers=AnswerStore(Storage(), settings.storage_root, backend_id(settings)),
+        catalogue=shared.catalogue, limiters=Limiters()))
 
     async def all_jobs() -> list[ItemResult]:
         return list(await asyncio.gather(*(engine.run(j) for j in jobs)))

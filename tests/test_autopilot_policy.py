@@ -18,7 +18,7 @@ from flashfirst.autopilot.stats import wilson
 from flashfirst.autopilot.summary import AutopilotReport
 from flashfirst.catalogue import load_catalogue
 from flashfirst.errors import ConfigError
-from flashfirst.inference.engine import InferenceJob
+from flashfirst.inference.job import InferenceJob
 from flashfirst.items import TaskKind, Usage, WorkItem
 from flashfirst.prices import load_price_table
 from flashfirst.router import load_routing_policy, route

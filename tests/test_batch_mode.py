@@ -21,7 +21,7 @@ def items() -> list[WorkItem]:
         WorkItem(id="bad", task=TaskKind.EXTRACT, text="FORCE_INVALID", response_schema=SCHEMA)]
 
 
-def test_batch_mode_answers_at_half_price_and_escalates_in_a_second_batch(
+def test_batch_mode_answers_at_half_price_and_climbs_the_ladder_a_batch_round_a_step(
         run_settings: Settings, emulator: EmbeddedEmulator):
     emulator.control.configure(batch={"pending_s": 0, "running_s": 0})
     emulator.control.add_script(contains="FORCE_INVALID", model="gemini-3.8-flash",
@@ -29,14 +29,15 @@ def test_batch_mode_answers_at_half_price_and_escalates_in_a_second_batch(
     batch: RunReport = analyze_with(AnalyzeParams(items=items(), mode=RunMode.BATCH), run_settings)
     assert batch.items_ok == 5
     stats = emulator.stats
-    assert stats.batches_created == 2  # Flash, then the escalation to Pro
+    assert stats.batches_created == 3  # Flash, Flash at more thinking, then Pro
     assert stats.calls_to("generateContent") == 0
     lines = {line.id: line for line in batch.items}
-    assert lines["bad"].models == ["gemini-3.8-flash", "gemini-3.1-pro-preview"]
+    assert lines["bad"].models == ["gemini-3.8-flash", "gemini-3.8-flash",
+                                   "gemini-3.1-pro-preview"]
     assert lines["bad"].escalated
     assert all(line.service_tier == ServiceTier.BATCH.value for line in lines.values())
     tier = next(lv for lv in batch.costs.levers if lv.name == "service tier")
     # Batch halves every call: the tier lever is exactly what the calls cost.
     assert tier.saving_usd == pytest.approx(batch.costs.calls_usd, rel=1e-6)
     again = analyze_with(AnalyzeParams(items=items(), mode=RunMode.BATCH), run_settings)
-    assert again.items_reused == 5 and emulator.stats.batches_created == 2
+    assert again.items_reused == 5 and emulator.stats.batches_created == 3

@@ -20,7 +20,9 @@ from flashfirst.client import backend_id, make_client
 from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.failures import FailureKind
-from flashfirst.inference.engine import Engine, InferenceJob
+from flashfirst.inference.engine import Engine
+from flashfirst.inference.inference_context import InferenceContext
+from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.ratelimit import Limiters
 from flashfirst.items import MediaPolicy, TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams
@@ -157,8 +159,8 @@ def engine_on_a_live_cache(settings: Settings, tmp_path: Path
                            catalogue=load_catalogue())
     use = manager.ensure(context, "gemini-3.8-flash", ttl_s=300)
     contexts = CachedContexts(manager, context, {"gemini-3.8-flash": use}, ttl_s=300)
-    engine = Engine(client, settings, load_price_table(), load_routing_policy(),
-                    contexts=contexts, limiters=Limiters())
+    engine = Engine(InferenceContext(client, settings, load_price_table(), load_routing_policy(),
+                                     limiters=Limiters()), contexts)
     return engine, manager, context, use.cache_name
 
 

@@ -16,7 +16,9 @@ import pytest
 
 from flashfirst.client import make_client
 from flashfirst.emulator import EmbeddedEmulator
-from flashfirst.inference.engine import Engine, InferenceJob
+from flashfirst.inference.engine import Engine
+from flashfirst.inference.inference_context import InferenceContext
+from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.ratelimit import Limiters
 from flashfirst.items import ItemResult, Route, TaskKind, WorkItem
 from flashfirst.prices import load_price_table
@@ -28,8 +30,9 @@ M = Decimal(1_000_000)
 
 def on_hydrogen(settings: Settings, *items: WorkItem) -> list[ItemResult]:
     settings.models.flash.id = "gemini-4-hydrogen"
-    engine = Engine(make_client(settings), settings, load_price_table(),
-                    load_routing_policy(), limiters=Limiters())
+    engine = Engine(InferenceContext(
+        make_client(settings), settings, load_price_table(), load_routing_policy(),
+        limiters=Limiters()))
     route = Route(model="gemini-4-hydrogen", tier=ModelTier.FLASH, reason="test")
     return [asyncio.run(engine.run(InferenceJob(item=i, route=route, identity=i.id)))
             for i in items]

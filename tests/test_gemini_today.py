@@ -23,7 +23,9 @@ from flashfirst.client import backend_id, make_client
 from flashfirst.context import ContextUse, StaticContexts
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.errors import RetiredModel
-from flashfirst.inference.engine import Engine, InferenceJob
+from flashfirst.inference.engine import Engine
+from flashfirst.inference.inference_context import InferenceContext
+from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.ratelimit import Limiters
 from flashfirst.items import ItemResult, Route, TaskKind, Usage, WorkItem
 from flashfirst.ledger import summarize_costs
@@ -50,8 +52,8 @@ def questions(n: int, **kw: object) -> list[WorkItem]:
 
 
 def engine_for(settings: Settings, **kw: object) -> Engine:
-    return Engine(make_client(settings), settings, load_price_table(), load_routing_policy(),
-                  limiters=Limiters(), **kw)
+    return Engine(InferenceContext(make_client(settings), settings, load_price_table(),
+                                   load_routing_policy(), limiters=Limiters()), **kw)
 
 
 def flash_job(item: WorkItem, settings: Settings) -> InferenceJob:
@@ -170,8 +172,9 @@ def test_thinking_set_per_task_in_the_routing_policy_reaches_the_model(
     item = WorkItem(id="s", task=TaskKind.SUMMARIZE, text="Summarize the quarter.")
     at_default = item.model_copy(update={"thinking": "default"})  # the item's own wins
     default = asyncio.run(engine_for(run_settings).run(flash_job(at_default, run_settings)))
-    lowest = asyncio.run(Engine(make_client(run_settings), run_settings, load_price_table(),
-                                least, limiters=Limiters()).run(flash_job(item, run_settings)))
+    lowest = asyncio.run(Engine(InferenceContext(
+        make_client(run_settings), run_settings, load_price_table(), least,
+        limiters=Limiters())).run(flash_job(item, run_settings)))
     # 3.8 Flash thinks at medium by default; "least" is its lowest level, low.
     assert 0 < lowest.attempts[0].usage.thoughts_tokens < default.attempts[0].usage.thoughts_tokens
 

@@ -10,7 +10,9 @@ import pytest
 from flashfirst.client import backend_id, make_client
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.inference.answers import AnswerStore
-from flashfirst.inference.engine import Budget, Engine
+from flashfirst.inference.budget import Budget
+from flashfirst.inference.engine import Engine
+from flashfirst.inference.inference_context import InferenceContext
 from flashfirst.inference.ratelimit import Limiters
 from flashfirst.items import ItemResult, ServiceTier, TaskKind, WorkItem
 from flashfirst.planning import plan_jobs
@@ -42,11 +44,12 @@ def run(settings: Settings, items: list[WorkItem], *, deadline_s: float | None =
     sources = {i.id: text_or_document_parts(i, storage, client, settings) for i in items}
     jobs = plan_jobs(items, sources, {}, policy, settings, context_tokens=0,
                      deadline_s=deadline_s, batch=False)
-    engine = Engine(client, settings, load_price_table(), policy,
-                    answers=AnswerStore(storage, settings.storage_root, backend_id(settings)),
-                    budget=budget,
-                    deadline_at=time.time() + deadline_s if deadline_s else None,
-                    limiters=limiters or Limiters())
+    engine = Engine(InferenceContext(
+        client, settings, load_price_table(), policy,
+        answers=AnswerStore(storage, settings.storage_root, backend_id(settings)),
+        budget=budget or Budget(None),
+        deadline_at=time.time() + deadline_s if deadline_s else None,
+        limiters=limiters or Limiters()))
 
     async def all_jobs() -> list[ItemResult]:
         return list(await asyncio.gather(*(engine.run(j) for j in jobs)))

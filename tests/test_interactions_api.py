@@ -18,6 +18,7 @@ from flashfirst.context import ContextUse, SharedContext
 from flashfirst.emulator import EmbeddedEmulator, EmulatorConfig
 from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.engine import Engine
+from flashfirst.inference.inference_context import InferenceContext
 from flashfirst.inference.interactions_call import sender
 from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.ratelimit import Limiters
@@ -60,10 +61,10 @@ def run(settings: Settings, items: list[WorkItem], *,
                      deadline_s=deadline_s, batch=False)
     # Its own limiters: a per-day quota marks a model used up for the whole process (and
     # every later test in it) when the process-wide ones are shared.
-    engine = Engine(client, settings, load_price_table(), policy,
-                    answers=AnswerStore(storage, settings.storage_root, backend_id(settings)),
-                    deadline_at=time.time() + deadline_s if deadline_s else None,
-                    limiters=Limiters())
+    engine = Engine(InferenceContext(
+        client, settings, load_price_table(), policy,
+        answers=AnswerStore(storage, settings.storage_root, backend_id(settings)),
+        deadline_at=time.time() + deadline_s if deadline_s else None, limiters=Limiters()))
 
     async def all_jobs() -> list[ItemResult]:
         return list(await asyncio.gather(*(engine.run(j) for j in jobs)))

@@ -18,6 +18,7 @@ from flashfirst.client import backend_id, make_client
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.engine import Engine
+from flashfirst.inference.inference_context import InferenceContext
 from flashfirst.inference.ratelimit import Limiters
 from flashfirst.items import ItemResult, TaskKind, WorkItem
 from flashfirst.planning import plan_jobs
@@ -51,9 +52,10 @@ def run(settings: Settings, work: list[WorkItem], limiters: Limiters | None = No
     jobs = plan_jobs(work, sources, {}, policy, settings, context_tokens=0, deadline_s=None,
                      batch=False)
     jobs = [j.model_copy(update={"calibrate": True}) for j in jobs] if calibrate else jobs
-    engine = Engine(client, settings, load_price_table(), policy,
-                    answers=AnswerStore(storage, settings.storage_root, backend_id(settings)),
-                    limiters=limiters or Limiters())
+    engine = Engine(InferenceContext(
+        client, settings, load_price_table(), policy,
+        answers=AnswerStore(storage, settings.storage_root, backend_id(settings)),
+        limiters=limiters or Limiters()))
 
     async def all_jobs() -> list[ItemResult]:
         return list(await asyncio.gather(*(engine.run(j) for j in jobs)))
@@ -135,6 +137,7 @@ _CHILD = textwrap.dedent("""
     from flashfirst.client import backend_id, make_client
     from flashfirst.inference.answers import AnswerStore
     from flashfirst.inference.engine import Engine
+    from flashfirst.inference.inference_context import InferenceContext
     from flashfirst.items import WorkItem
     from flashfirst.planning import plan_jobs
     from flashfirst.prices import load_price_table
@@ -152,8 +155,9 @@ _CHILD = textwrap.dedent("""
     sources = {i.id: text_or_document_parts(i, storage, client, settings) for i in work}
     jobs = plan_jobs(work, sources, {}, policy, settings, context_tokens=0, deadline_s=None,
                      batch=False)
-    engine = Engine(client, settings, load_price_table(), policy,
-                    answers=AnswerStore(storage, settings.storage_root, backend_id(settings)))
+    engine = Engine(InferenceContext(
+        client, settings, load_price_table(), policy,
+        answers=AnswerStore(storage, settings.storage_root, backend_id(settings))))
 
     async def main():
         await asyncio.gather(*(engine.run(j) for j in jobs))

@@ -17,7 +17,9 @@ from flashfirst.client import make_client
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.estimate import price_plan
 from flashfirst.failures import FailureKind
-from flashfirst.inference.engine import Engine, InferenceJob
+from flashfirst.inference.engine import Engine
+from flashfirst.inference.inference_context import InferenceContext
+from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.ratelimit import Limiters
 from flashfirst.items import Route, TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams, RunMode
@@ -27,8 +29,9 @@ from flashfirst.settings import ModelTier, Settings
 
 
 def run_item(settings: Settings, item: WorkItem):  # noqa: ANN201 - an ItemResult
-    engine = Engine(make_client(settings), settings, load_price_table(),
-                    load_routing_policy(), limiters=Limiters())
+    engine = Engine(InferenceContext(
+        make_client(settings), settings, load_price_table(), load_routing_policy(),
+        limiters=Limiters()))
     route = Route(model=settings.models.flash.id, tier=ModelTier.FLASH, reason="test")
     return asyncio.run(engine.run(InferenceJob(item=item, route=route, identity=item.id)))
 
@@ -76,8 +79,9 @@ def test_a_truncated_answer_with_text_is_still_a_validation_failure(
     # Thinking off (2.5 Flash-Lite's default): the cap cuts the answer itself.
     item = WorkItem(id="long", task=TaskKind.SUMMARIZE, text="Write at length.",
                     model="gemini-2.5-flash-lite", max_output_tokens=3)
-    engine = Engine(make_client(run_settings), run_settings, load_price_table(),
-                    RoutingPolicy(escalation={"ladder": []}), limiters=Limiters())
+    engine = Engine(InferenceContext(
+        make_client(run_settings), run_settings, load_price_table(),
+        RoutingPolicy(escalation={"ladder": []}), limiters=Limiters()))
     route = Route(model="gemini-2.5-flash-lite", tier=ModelTier.FLASH_LITE, reason="test")
     result = asyncio.run(engine.run(InferenceJob(item=item, route=route, identity="long")))
     assert len(result.attempts) == 1 and result.attempts[0].usage.candidates_tokens > 0
@@ -106,12 +110,16 @@ def test_the_estimate_warns_when_a_tasks_cap_is_below_the_thoughts_it_expects():
 
 @pytest.mark.usefixtures("prefect_api")
 def test_a_batch_answer_starved_on_every_model_fails_as_thinking_starved(
-        run_settings: Settings, emulator: EmbeddedEmulator):
+        run_settings: Settings, emulator: EmbeddedEmulator, tmp_path: Path):
+    # As online: the larger cap (bounded by the catalogue's 100) and the tier up starve too.
+    path = catalogue_with(tmp_path, "gemini-3.8-flash", output_token_limit=100)
+    settings = run_settings.model_copy(update={"model_catalogue_path": path})
     emulator.control.configure(batch={"pending_s": 0, "running_s": 0})
     item = WorkItem(id="plan", task=TaskKind.SUMMARIZE, text="Plan the quarter.",
                     thinking="high", max_output_tokens=64)
     with pytest.raises(RunFailed) as failed:
-        analyze_with(AnalyzeParams(items=[item], mode=RunMode.BATCH), run_settings)
+        analyze_with(AnalyzeParams(items=[item], mode=RunMode.BATCH), settings)
     report = failed.value.report
+    assert emulator.stats.batches_created == 3  # a round per step: route, cap, model
     assert report.failure_kinds == {"thinking_starved": 1}
     assert "starved by thinking on gemini-3.1-pro-preview" in report.failures["plan"]

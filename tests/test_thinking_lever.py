@@ -24,7 +24,9 @@ from google.genai import types
 from flashfirst.client import make_client
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.estimate import RunEstimate
-from flashfirst.inference.engine import Engine, InferenceJob
+from flashfirst.inference.engine import Engine
+from flashfirst.inference.inference_context import InferenceContext
+from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.ratelimit import Limiters
 from flashfirst.items import ItemResult, Route, TaskKind, ThinkingSent, Usage, WorkItem
 from flashfirst.params import AnalyzeParams
@@ -52,8 +54,8 @@ def _price_day(emulator: EmbeddedEmulator) -> None:
 
 
 def engine_for(settings: Settings) -> Engine:
-    return Engine(make_client(settings), settings, load_price_table(), load_routing_policy(),
-                  limiters=Limiters())
+    return Engine(InferenceContext(make_client(settings), settings, load_price_table(),
+                                   load_routing_policy(), limiters=Limiters()))
 
 
 def job_on(item: WorkItem, model: str, tier: ModelTier) -> InferenceJob:
@@ -246,8 +248,8 @@ def test_the_policys_max_output_tokens_reaches_the_model(run_settings: Settings,
     capped = load_routing_policy().model_copy(update={
         "max_output_tokens": {TaskKind.SUMMARIZE: 5}})
     emulator.control.add_script(contains="LONG_NOTE", text="word " * 200)
-    engine = Engine(make_client(run_settings), run_settings, load_price_table(), capped,
-                    limiters=Limiters())
+    engine = Engine(InferenceContext(make_client(run_settings), run_settings, load_price_table(),
+                                     capped, limiters=Limiters()))
     result = asyncio.run(engine.run(job_on(
         WorkItem(id="n", task=TaskKind.SUMMARIZE, text="LONG_NOTE"), "gemini-3.8-flash",
         ModelTier.FLASH)))

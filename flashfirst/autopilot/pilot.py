@@ -27,7 +27,7 @@ from flashfirst.autopilot.policy import AutopilotPolicy
 from flashfirst.catalogue import Catalogue
 from flashfirst.errors import ConfigError
 from flashfirst.failures import FailureKind
-from flashfirst.inference.engine import InferenceJob
+from flashfirst.inference.job import InferenceJob
 from flashfirst.items import ItemResult, Route, ServiceTier, Usage
 from flashfirst.prices import PriceTable
 from flashfirst.router import RoutingPolicy

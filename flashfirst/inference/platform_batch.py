@@ -53,7 +53,8 @@ MAX_REQUESTS_PER_JOB = 200_000
 MAX_INPUT_BYTES = 1_000_000_000
 KEY_LABEL = "flashfirst-request"  # a label value holds 63 characters of the 64-hex key
 # States whose rows are read: a partly successful job's failed rows fail only their items.
-READABLE = {"JOB_STATE_SUCCEEDED", "JOB_STATE_PARTIALLY_SUCCEEDED"}
+READABLE = frozenset({types.JobState.JOB_STATE_SUCCEEDED,
+                      types.JobState.JOB_STATE_PARTIALLY_SUCCEEDED})
 
 Answers = dict[str, dict]
 # The most a run label adds to a line: ',"flashfirst-run":"<63 characters>"'.
@@ -142,8 +143,8 @@ class PlatformBatches:
                 ) -> tuple[Answers, tuple[str, str] | None]:
         """Rows by request key (``{"response": …}`` or ``{"error": …}``), or the state and
         reason the job gave none (or fewer than its completion stats claim)."""
-        state = str(getattr(batch.state, "value", batch.state))
-        if state not in READABLE:
+        if batch.state not in READABLE:
+            state = str(getattr(batch.state, "value", batch.state))
             reason = batch.error.message if batch.error and batch.error.message else None
             return {}, (state.removeprefix("JOB_STATE_"), reason or "the API gave no reason")
         folder = batch.output_info.gcs_output_directory if batch.output_info else None

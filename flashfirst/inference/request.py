@@ -129,12 +129,19 @@ def request_key(job: InferenceJob, model: str, policy: RoutingPolicy, catalogue:
 
 def _request_key(job: InferenceJob, model: str, policy: RoutingPolicy, catalogue: Catalogue,
                  context_hash: str | None) -> str:
+    return ask_key(job, model, policy.thinking_for(job.item), policy.max_output_for(job.item),
+                   catalogue, context_hash)
+
+
+def ask_key(job: InferenceJob, model: str, asked: str | None, cap: int | None,
+            catalogue: Catalogue, context_hash: str | None) -> str:
+    """The key of one request of ``job``'s life (``life.Ask``): on ``model``, at thinking
+    ``asked`` and output cap ``cap``; ``request_key`` is its first one."""
     routed = job if model == job.route.model else job.model_copy(
         update={"route": job.route.model_copy(update={"model": model})})
     try:
-        request = build_request(routed, model, None, policy.thinking_for(job.item),
-                                catalogue=catalogue,
-                                max_output_tokens=policy.max_output_for(job.item), tier=None)
+        request = build_request(routed, model, None, asked, catalogue=catalogue,
+                                max_output_tokens=cap, tier=None)
     except RefusedBeforeCall:
         return job_key(routed, context_hash)
     thinking = request.config.thinking_config

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from flashfirst.inference.engine import Budget
+from flashfirst.inference.budget import Budget
 from flashfirst.run_state import RunState
 
 
