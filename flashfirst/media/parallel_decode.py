@@ -49,8 +49,9 @@ def plan_spans(index: VideoIndex, fps: float, frames: int, cores: int) -> list[S
     for j in range(1, cores):
         ideal = frames * j / cores
         # The first slot whose window opens at or after the keyframe nearest the ideal cut.
-        cuts = {max(0, math.ceil(float(k) * fps + 0.5) - origin) for k in index.keyframes_s}
-        best = min(cuts, key=lambda c: abs(c - ideal))
+        cuts = sorted({max(0, math.ceil(float(k) * fps + 0.5) - origin)
+                       for k in index.keyframes_s})
+        best = min(cuts, key=lambda c: abs(c - ideal))  # the earlier of two as near
         if (best - starts[-1]) / fps >= MIN_SPAN_S and (frames - best) / fps >= MIN_SPAN_S:
             starts.append(best)
     bounds = [*starts, frames]
@@ -84,9 +85,9 @@ def decode_in_spans(src: Path, dest: Path, spans: list[Span], *, fps: float, lon
         try:
             return ffmpeg_cmd.run_graph(graph, workers=workers, timeout_s=timeout_s)
         except FfmpegFailed as exc:
-            end = (span.first + span.frames) / fps
-            raise FfmpegFailed(exc.returncode, f"span {j + 1} of {len(spans)} "
-                               f"({span.first / fps:g}-{end:g} s): {exc.stderr_tail}") from exc
+            raise FfmpegFailed(exc.returncode, f"span {j + 1} of {len(spans)}, from "
+                               f"{span.seek_s or 0:g} s of the source: {exc.stderr_tail}"
+                               ) from exc
 
     with ThreadPoolExecutor(max_workers=len(spans)) as pool:
         list(pool.map(run, range(len(spans))))
