@@ -40,7 +40,8 @@ from pathlib import Path
 from flashfirst.items import MediaPolicy, WorkItem
 from flashfirst.media import PreparedMedia, ffmpeg_invocations, prepare_media
 from flashfirst.media.ffmpeg_cmd import ffmpeg_exe
-from flashfirst.media.sampling import index_video, plan_decode
+from flashfirst.media.parallel_decode import plan_spans
+from flashfirst.media.sampling import Decode, index_video, plan_decode
 from flashfirst.probe import MediaKind
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
@@ -295,7 +296,10 @@ def main() -> None:
         for label, src in clips.items():
             f = compare(src, MediaKind.VIDEO, work, args.repeat, plain_video, ".mp4", label)
             figures[label] = f
-            decode = plan_decode(index_video(src), 1.0, trimmed=False)
+            index = index_video(src)
+            decode = plan_decode(index, 1.0, trimmed=False)
+            spans = 1 if index is None or decode.decode is Decode.KEYFRAMES else \
+                len(plan_spans(index, 1.0, decode.frames, Settings().media.workers))
             plain_bytes = (work / f"plain{label}-0.mp4").stat().st_size
             print(f"\nvideo {args.video_seconds} s 1280x720 60 fps, 44.1 kHz stereo "
                   f"({titles[label]}, {src.stat().st_size / 1e6:.0f} MB):")
@@ -307,7 +311,8 @@ def main() -> None:
             print(f"  decode bound: {f.decode_cpu_s:.2f} s of one-thread decode CPU on "
                   f"{cores()} cores = {f.decode_bound_s:.2f} s; ours "
                   f"{f.vs_decode_bound:.2f}x the bound")
-            print(f"  decode: {decode.decode.value} ({decode.why}); output "
+            print(f"  decode: {decode.decode.value} ({decode.why}) in {spans} process(es) at "
+                  f"once; output "
                   f"{f.prepared.stats.bytes_after:,} bytes, plain command {plain_bytes:,}")
         v = figures[""].prepared
         runs = ffmpeg_invocations()
