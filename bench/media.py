@@ -249,7 +249,9 @@ def long_clip_split(src: Path, work: Path, hours: float) -> tuple[int, float]:
                              Storage(), None, model="gemini-3.8-flash")
     seconds = time.perf_counter() - started
     s, window = prepared.stats, 1_048_576
-    largest = max(p.stats.tokens_after.total for p in prepared.segments)
+    # A clip that fits the window is not cut: one "segment", the whole.
+    largest = max((p.stats.tokens_after.total for p in prepared.segments),
+                  default=s.tokens_after.total)
     spans = ", ".join(f"{p.span[0]:g}-{p.span[1]:g} s" for p in prepared.segments if p.span)
     print(f'\nlong clip, {hours:g} h, media_policy {{"fit": "split"}}: '
           f"{len(prepared.segments)} segments ({spans}), tokens {s.tokens_before.total:,} -> "
