@@ -9,11 +9,16 @@ which decode the stage chose, a second (reused) run, and bytes and tokens before
 each policy. The last line is ``vs_ffmpeg=<ratio> x_realtime=<n> bytes_ratio=<after/before>
 vs_ffmpeg_noisy=<ratio> x_realtime_noisy=<n> vs_ffmpeg_gop1s=<ratio> x_realtime_gop1s=<n>
 cpu_vs_ffmpeg...=<ratio> long_fit_fps=<fps> long_fit_window_share=<share>
-long_split_segments=<n> long_split_window_share=<share>`` (wall-time ratios, then the
+long_split_segments=<n> long_split_window_share=<share> vs_decode_bound=<ratio>
+vs_decode_bound_noisy=... vs_decode_bound_gop1s=... vs_decode_bound_audio=...
+cpu_vs_decode=<ratio> cpu_vs_decode_noisy=<ratio>`` (wall-time ratios, then the
 same in CPU seconds: on a machine shared with other work the CPU ratios move less; then
 the sampling rate ``{"fit": "fps"}`` chose for a 5-hour clip over Gemini 3's window, and
 the share of the window its tokens take; then the segments ``{"fit": "split"}`` cut it
-into, and the largest segment's share of the window).
+into, and the largest segment's share of the window; then, per source, our wall time
+against the decode bound: ``ffmpeg -threads 1 -benchmark -i SRC -f null -`` CPU seconds
+over the cores this process may use, the least wall time of anything that decodes every
+frame; and our CPU seconds against that decode's).
 
     python bench/media.py [--video-seconds 60] [--audio-seconds 600] [--repeat 5]
                           [--long-hours 5]
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import tempfile
@@ -34,7 +40,8 @@ from pathlib import Path
 from flashfirst.items import MediaPolicy, WorkItem
 from flashfirst.media import PreparedMedia, ffmpeg_invocations, prepare_media
 from flashfirst.media.ffmpeg_cmd import ffmpeg_exe
-from flashfirst.media.sampling import index_video, plan_decode
+from flashfirst.media.parallel_decode import plan_spans
+from flashfirst.media.sampling import Decode, index_video, plan_decode
 from flashfirst.probe import MediaKind
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
@@ -112,6 +119,28 @@ def plain_audio(src: Path, dest: Path) -> None:
            "-sample_fmt", "s16", str(dest))
 
 
+def cores() -> int:
+    """The cores this process may run on (the affinity mask, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+_BENCH = re.compile(r"bench: utime=([\d.]+)s stime=([\d.]+)s")
+
+
+def decode_cpu_s(src: Path) -> float:
+    """CPU seconds ffmpeg takes to decode every stream of ``src`` on one thread and
+    discard it (``-benchmark``): the work nothing that needs every frame can skip."""
+    proc = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-benchmark",
+                           "-threads", "1", "-i", str(src), "-f", "null", "-"],
+                          check=True, capture_output=True, text=True)
+    found = _BENCH.search(proc.stderr)
+    assert found, f"no -benchmark line in ffmpeg's output for {src}"
+    return float(found[1]) + float(found[2])
+
+
 def timed(fn: Callable[[], object]) -> float:
     started = time.perf_counter()
     fn()
@@ -135,6 +164,7 @@ class Figures:
     plain_s: float
     ours_cpu_s: float
     plain_cpu_s: float
+    decode_cpu_s: float
     prepared: PreparedMedia
 
     @property
@@ -145,6 +175,15 @@ class Figures:
     def cpu_ratio(self) -> float:
         return self.ours_cpu_s / self.plain_cpu_s
 
+    @property
+    def decode_bound_s(self) -> float:
+        """The decode's CPU spread over every core: no faster wall time needs every frame."""
+        return self.decode_cpu_s / cores()
+
+    @property
+    def vs_decode_bound(self) -> float:
+        return self.ours_s / self.decode_bound_s
+
 
 def cpu_seconds() -> float:
     t = os.times()
@@ -153,9 +192,9 @@ def cpu_seconds() -> float:
 
 def compare(src: Path, kind: MediaKind, work: Path, repeat: int,
             plain: Callable[[Path, Path], None], ext: str, label: str = "") -> Figures:
-    """Ours (fresh store each run), the ffmpeg process inside it and plain ffmpeg,
-    interleaved so a busy machine slows both alike."""
-    ours_s, inner_s, plain_s, ours_cpu, plain_cpu = [], [], [], [], []
+    """Ours (fresh store each run), the ffmpeg process inside it, plain ffmpeg and the
+    decode alone, interleaved so a busy machine slows them alike."""
+    ours_s, inner_s, plain_s, ours_cpu, plain_cpu, decode_cpu = [], [], [], [], [], []
     prepared = None
     for i in range(repeat):
         root = work / f"store-{kind.value}{label}-{i}"
@@ -168,9 +207,11 @@ def compare(src: Path, kind: MediaKind, work: Path, repeat: int,
         cpu = cpu_seconds()
         plain_s.append(timed(lambda dest=dest: plain(src, dest)))
         plain_cpu.append(cpu_seconds() - cpu)
+        decode_cpu.append(decode_cpu_s(src))
     assert prepared is not None
     m = statistics.median
-    return Figures(m(ours_s), m(inner_s), m(plain_s), m(ours_cpu), m(plain_cpu), prepared)
+    return Figures(m(ours_s), m(inner_s), m(plain_s), m(ours_cpu), m(plain_cpu),
+                   m(decode_cpu), prepared)
 
 
 def long_clip(work: Path, hours: float) -> Path:
@@ -208,7 +249,9 @@ def long_clip_split(src: Path, work: Path, hours: float) -> tuple[int, float]:
                              Storage(), None, model="gemini-3.8-flash")
     seconds = time.perf_counter() - started
     s, window = prepared.stats, 1_048_576
-    largest = max(p.stats.tokens_after.total for p in prepared.segments)
+    # A clip that fits the window is not cut: one "segment", the whole.
+    largest = max((p.stats.tokens_after.total for p in prepared.segments),
+                  default=s.tokens_after.total)
     spans = ", ".join(f"{p.span[0]:g}-{p.span[1]:g} s" for p in prepared.segments if p.span)
     print(f'\nlong clip, {hours:g} h, media_policy {{"fit": "split"}}: '
           f"{len(prepared.segments)} segments ({spans}), tokens {s.tokens_before.total:,} -> "
@@ -255,7 +298,10 @@ def main() -> None:
         for label, src in clips.items():
             f = compare(src, MediaKind.VIDEO, work, args.repeat, plain_video, ".mp4", label)
             figures[label] = f
-            decode = plan_decode(index_video(src), 1.0, trimmed=False)
+            index = index_video(src)
+            decode = plan_decode(index, 1.0, trimmed=False)
+            spans = 1 if index is None or decode.decode is Decode.KEYFRAMES else \
+                len(plan_spans(index, 1.0, decode.frames, Settings().media.workers))
             plain_bytes = (work / f"plain{label}-0.mp4").stat().st_size
             print(f"\nvideo {args.video_seconds} s 1280x720 60 fps, 44.1 kHz stereo "
                   f"({titles[label]}, {src.stat().st_size / 1e6:.0f} MB):")
@@ -264,7 +310,11 @@ def main() -> None:
                   f"{args.video_seconds / f.ours_s:.1f}x real time")
             print(f"  CPU: ours {f.ours_cpu_s:.2f} s, plain {f.plain_cpu_s:.2f} s, "
                   f"ratio {f.cpu_ratio:.2f}")
-            print(f"  decode: {decode.decode.value} ({decode.why}); output "
+            print(f"  decode bound: {f.decode_cpu_s:.2f} s of one-thread decode CPU on "
+                  f"{cores()} cores = {f.decode_bound_s:.2f} s; ours "
+                  f"{f.vs_decode_bound:.2f}x the bound")
+            print(f"  decode: {decode.decode.value} ({decode.why}) in {spans} process(es) at "
+                  f"once; output "
                   f"{f.prepared.stats.bytes_after:,} bytes, plain command {plain_bytes:,}")
         v = figures[""].prepared
         runs = ffmpeg_invocations()
@@ -280,6 +330,8 @@ def main() -> None:
               f"{a.plain_s:.2f} s, ratio {a.ratio:.2f}; "
               f"{args.audio_seconds / a.ours_s:.0f}x real time; "
               f"bytes ratio {a.prepared.stats.bytes_ratio:.3f}")
+        print(f"  decode bound: {a.decode_cpu_s:.2f} s of decode CPU on {cores()} cores = "
+              f"{a.decode_bound_s:.2f} s; ours {a.vs_decode_bound:.2f}x the bound")
         policy_table(audio, MediaKind.AUDIO, work, AUDIO_POLICIES)
 
         long_src = long_clip(work, args.long_hours)
@@ -297,7 +349,13 @@ def main() -> None:
               f"cpu_vs_ffmpeg={clean.cpu_ratio:.2f} cpu_vs_ffmpeg_noisy={noisy.cpu_ratio:.2f} "
               f"cpu_vs_ffmpeg_gop1s={gop1s.cpu_ratio:.2f} "
               f"long_fit_fps={fit_fps:.4f} long_fit_window_share={fit_share:.3f} "
-              f"long_split_segments={segments} long_split_window_share={split_share:.3f}")
+              f"long_split_segments={segments} long_split_window_share={split_share:.3f} "
+              f"vs_decode_bound={clean.vs_decode_bound:.2f} "
+              f"vs_decode_bound_noisy={noisy.vs_decode_bound:.2f} "
+              f"vs_decode_bound_gop1s={gop1s.vs_decode_bound:.2f} "
+              f"vs_decode_bound_audio={a.vs_decode_bound:.2f} "
+              f"cpu_vs_decode={clean.ours_cpu_s / clean.decode_cpu_s:.2f} "
+              f"cpu_vs_decode_noisy={noisy.ours_cpu_s / noisy.decode_cpu_s:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Decoding shortcuts send the same sampled frames as a full decode, or are not taken.
 
-The sources are time-coded: every frame's brightness is 16 + 25 x its time in seconds, so
-reading an output frame's brightness tells which moment of the source it shows (to about
-0.05 s after H.264). ffmpeg's fps filter gives output frame k the latest frame whose time
-rounds to k periods: a frame from the window [k - 0.5, k + 0.5) periods.
+The sources are time-coded (``time_coded`` in tests/fixtures/media.py): reading an output
+frame's brightness tells which moment of the source it shows (to about 0.05 s after H.264).
+ffmpeg's fps filter gives output frame k the latest frame whose time rounds to k periods:
+a frame from the window [k - 0.5, k + 0.5) periods.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import av
 import pytest
-from fixtures.media import run_ffmpeg
+from fixtures.media import run_ffmpeg, shown_times
 
 from flashfirst.items import MediaPolicy, WorkItem
 from flashfirst.media import ffmpeg_cmd, prepare_media
@@ -24,44 +23,7 @@ from flashfirst.probe import MediaKind, probe_file
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
 
-_LEVELS_PER_S = 25
 _READ_TOLERANCE_S = 0.06
-
-
-@pytest.fixture(scope="session")
-def time_coded(media_dir: Path) -> Callable[..., Path]:
-    """A 320x180 clip whose brightness counts its seconds, with a 44.1 kHz stereo tone.
-
-    ``gop``: frames between keyframes (scene cuts off, so exactly that spacing);
-    ``preset``: ultrafast writes no B-frames, veryfast three in a row."""
-    made: dict[tuple, Path] = {}
-
-    def make(seconds: float, rate: int, gop: int, preset: str = "ultrafast") -> Path:
-        key = (seconds, rate, gop, preset)
-        if key not in made:
-            dest = media_dir / f"timecoded-{seconds}s-{rate}fps-g{gop}-{preset}.mp4"
-            run_ffmpeg("-f", "lavfi", "-i", f"color=black:s=320x180:r={rate}:d={seconds}",
-                       "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:d={seconds}",
-                       "-vf", f"geq=lum='16+{_LEVELS_PER_S}*T':cb=128:cr=128", "-ac", "2",
-                       "-c:v", "libx264", "-preset", preset, "-g", str(gop),
-                       "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-c:a", "aac", str(dest))
-            made[key] = dest
-        return made[key]
-    return make
-
-
-def shown_times(video: Path) -> list[float]:
-    """The source moment each frame of ``video`` shows, read from its brightness."""
-    times = []
-    with av.open(str(video)) as container:
-        for frame in container.decode(video=0):
-            plane = frame.planes[0]
-            rows = range(frame.height // 4, 3 * frame.height // 4)
-            cols = slice(frame.width // 4, 3 * frame.width // 4)
-            pixels = [v for r in rows
-                      for v in bytes(plane)[r * plane.line_size:][cols]]
-            times.append((sum(pixels) / len(pixels) - 16) / _LEVELS_PER_S)
-    return times
 
 
 def assert_each_frame_from_its_window(video: Path, fps: float = 1.0) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 
 from flashfirst.errors import FfmpegFailed, NoUsableOutput, ProbeError
-from flashfirst.media import ffmpeg_cmd, sampling
+from flashfirst.media import ffmpeg_cmd, parallel_decode, sampling
 from flashfirst.media.policies import Plan
 from flashfirst.probe import MediaInfo, MediaKind, probe_file
 from flashfirst.settings import MediaSettings
@@ -50,12 +50,11 @@ def _probe_output(path: Path, what: str) -> MediaInfo:
         raise NoUsableOutput(f"the {what} ffmpeg wrote is unusable ({exc.cause})") from exc
 
 
-def _decode_plan(src: Path, fps: float, trimmed: bool) -> sampling.DecodePlan:
+def _index(src: Path) -> sampling.VideoIndex | None:
     try:
-        index = sampling.index_video(src)
+        return sampling.index_video(src)
     except (av.error.FFmpegError, ValueError, IndexError):
-        index = None  # the probe read it, so ffmpeg may too: decode it all
-    return sampling.plan_decode(index, fps, trimmed=trimmed)
+        return None  # the probe read it, so ffmpeg may too: decode it all
 
 
 def _run_shortcut(run: Callable[[], float], dest: Path, frames: int, fps: float
@@ -76,6 +75,32 @@ def _run_shortcut(run: Callable[[], float], dest: Path, frames: int, fps: float
         return seconds, f"output unreadable ({exc})"
 
 
+def _spans(index: sampling.VideoIndex | None, fps: float, decode: sampling.DecodePlan,
+           plan: Plan, media: MediaSettings) -> list[parallel_decode.Span]:
+    """Spans decoded at once where every frame (or every reference frame) is decoded; a
+    keyframes-only decode is cheap enough in one process, a trim is not planned here."""
+    if index is None or decode.decode is sampling.Decode.KEYFRAMES \
+            or plan.trim is not None or decode.frames == 0:
+        return []
+    return parallel_decode.plan_spans(index, fps, decode.frames, media.workers)
+
+
+def _run_spans(src: Path, dest: Path, spans: list[parallel_decode.Span],
+               decode: sampling.DecodePlan, fps: float, plan: Plan, media: MediaSettings,
+               info: MediaInfo) -> tuple[float, str | None]:
+    """Decode in spans; return the seconds and why the joined output is not the full
+    decode's frames (None: it is). A span whose ffmpeg fails fails the item."""
+    skip = None if decode.decode is sampling.Decode.ALL else decode.decode.value
+    seconds = parallel_decode.decode_in_spans(
+        src, dest, spans, fps=fps, long_side=media.max_long_side,
+        audio_rate=media.audio_sample_rate if plan.keep_audio else None, skip_frame=skip,
+        workers=media.workers, timeout_s=_timeout(info))
+    try:
+        return seconds, sampling.output_mismatch(dest, decode.frames, fps)
+    except (av.error.FFmpegError, ValueError, IndexError) as exc:
+        return seconds, f"output unreadable ({exc})"
+
+
 def downsample_video(src: Path, info: MediaInfo, plan: Plan, media: MediaSettings,
                      workdir: Path) -> Converted:
     """Decode only the frames the sampling needs where the stream allows it
@@ -83,7 +108,8 @@ def downsample_video(src: Path, info: MediaInfo, plan: Plan, media: MediaSetting
     count on the 1/fps grid is thrown away and the video decoded in full."""
     dest = workdir / f"prepared{plan.ext}"
     fps = plan.encode_fps or media.fps
-    decode = _decode_plan(src, fps, plan.trim is not None)
+    index = _index(src)
+    decode = sampling.plan_decode(index, fps, trimmed=plan.trim is not None)
 
     def run(skip: sampling.Decode) -> float:
         graph = ffmpeg_cmd.video_graph(
@@ -92,7 +118,14 @@ def downsample_video(src: Path, info: MediaInfo, plan: Plan, media: MediaSetting
             skip_frame=None if skip is sampling.Decode.ALL else skip.value, frames=decode.frames)
         return ffmpeg_cmd.run_graph(graph, workers=media.workers, timeout_s=_timeout(info))
 
-    if decode.decode is sampling.Decode.ALL:
+    spans = _spans(index, fps, decode, plan, media)
+    if len(spans) > 1:
+        seconds, problem = _run_spans(src, dest, spans, decode, fps, plan, media, info)
+        used, why = decode.decode, f"{decode.why}; in {len(spans)} spans at once"
+        if problem is not None:
+            seconds += run(sampling.Decode.ALL)
+            used, why = sampling.Decode.ALL, f"spans fell back to a full decode: {problem}"
+    elif decode.decode is sampling.Decode.ALL:
         seconds, used, why = run(decode.decode), decode.decode, decode.why
     else:
         seconds, problem = _run_shortcut(lambda: run(decode.decode), dest, decode.frames, fps)

@@ -150,6 +150,45 @@ def video_graph(src: Path, dest: Path, *, fps: float, long_side: int, audio_rate
                          **{"b:a": AUDIO_BITRATE_IN_VIDEO}, **opts)
 
 
+def span_graph(src: Path, dest: Path, *, fps: float, long_side: int, seek_s: float | None,
+               to_s: float | None, frames: int, skip_frame: str | None,
+               audio: tuple[Path, int] | None) -> ffmpeg.nodes.OutputStream:
+    """One span of a segment-parallel decode (``parallel_decode``): one thread decodes
+    from ``seek_s`` (exact: frames before it are dropped) and writes ``frames`` frames;
+    ``audio`` (the first span only): also the whole audio track, to that file at that rate.
+
+    After a seek to a window's start, rounding down puts each frame in the slot a full
+    decode's rounding to nearest gives it."""
+    opts: dict[str, float | str | int] = {"threads": 1}
+    if skip_frame:
+        opts["skip_frame"] = skip_frame
+    if seek_s is not None:
+        opts["ss"] = f"{seek_s:.6f}"
+    if to_s is not None:
+        opts["to"] = f"{to_s:.6f}"
+    video = ffmpeg.input(str(src), **opts)["v:0"]
+    if skip_frame:
+        video = video.filter("tpad", stop_mode="clone", stop_duration=f"{1 / fps:.6f}")
+    video = video.filter("fps", fps=fps, round="near" if seek_s is None else "down")
+    video = _cap_long_side(video.filter("trim", end_frame=frames), long_side)
+    out = ffmpeg.output(video.filter("format", "yuv420p"), str(dest), an=None,
+                        vcodec="libx264", preset="veryfast", crf=VIDEO_CRF, threads=1)
+    if audio is None:
+        return out.global_args("-filter_threads", "1")
+    path, rate = audio
+    track = ffmpeg.input(str(src), vn=None, threads=1)["a:0"]
+    sound = ffmpeg.output(track, str(path), acodec="aac", ar=rate, ac=1,
+                          **{"b:a": AUDIO_BITRATE_IN_VIDEO})
+    return ffmpeg.merge_outputs(out, sound).global_args("-filter_threads", "1")
+
+
+def join_graph(listing: Path, audio: Path | None, dest: Path) -> ffmpeg.nodes.OutputStream:
+    """The spans' videos back to back as one stream (no re-encoding), with the audio."""
+    video = ffmpeg.input(str(listing), f="concat", safe=0)["v:0"]
+    streams = [video] if audio is None else [video, ffmpeg.input(str(audio))["a:0"]]
+    return ffmpeg.output(*streams, str(dest), c="copy", movflags="+faststart")
+
+
 def _audio_out(stream: ffmpeg.nodes.FilterableStream, dest: Path, rate: int
                ) -> ffmpeg.nodes.OutputStream:
     """FLAC 16-bit mono, or Opus in OGG (never in MP4: it would report 48 kHz)."""

@@ -90,6 +90,11 @@ def _slot(t: Fraction, fps: Fraction) -> int:
     return math.floor(x + Fraction(1, 2)) if x >= 0 else -math.floor(-x + Fraction(1, 2))
 
 
+def first_slot(index: VideoIndex, fps: float) -> int:
+    """The output slot of the video's first frame (where the fps filter starts)."""
+    return _slot(index.first_s, Fraction(fps).limit_denominator(1_000_000))
+
+
 def full_decode_frames(index: VideoIndex, fps: float) -> int:
     """Frames the fps filter writes from a full decode: slots from the first frame's up to
     (not including) the one the stream's end rounds to."""
