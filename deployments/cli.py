@@ -32,11 +32,12 @@ from flashfirst.errors import FlashfirstError
 def _run_flow(params, as_json: bool, emulator: bool,  # noqa: ANN001
               allow_retired: bool = False) -> None:
     from flashfirst.deployments.local_server import own_prefect_server
-    from flashfirst.flows.analyze import RunFailed, analyze
+    from flashfirst.flows.analyze import analyze
 
     from flashfirst.estimate import RunEstimate
     from flashfirst.overrides import RunOverrides
     from flashfirst.report_render import print_report
+    from flashfirst.run_terms import RunFailed
     from flashfirst.stopping import EXIT_CODES, STOP, RunStopped, stop_on_signals
 
     try:

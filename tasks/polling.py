@@ -4,6 +4,7 @@ core's storage and seen-objects record (``flashfirst/polling.py``,
 
 from __future__ import annotations
 
+from flashfirst.tasks.object_events import emit_object_finalized, event_id
 from prefect import task
 from prefect.deployments import run_deployment
 
@@ -11,7 +12,6 @@ from flashfirst.errors import AnnounceFailed
 from flashfirst.polling import stored_objects
 from flashfirst.run_context import environment_storage
 from flashfirst.seen_objects import SeenManifest, StoredObject
-from flashfirst.tasks.object_events import emit_object_finalized, event_id
 
 
 @task

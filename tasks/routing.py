@@ -40,10 +40,11 @@ def check_models(items: list[WorkItem], settings: Settings) -> list[str]:
 
 
 @task(name="plan-routes", cache_policy=NO_CACHE)
-def plan_routes(items: list[WorkItem], sources: dict[str, SourceParts],
+def plan_routes(items: list[WorkItem], *, sources: dict[str, SourceParts],
                 resolutions: dict[str, MediaResolution | None], policy: RoutingPolicy,
                 settings: Settings, context_tokens: int, deadline_s: float | None,
                 batch: bool) -> list[InferenceJob]:
+    """Each item's route and request parts, as jobs."""
     jobs = plan_jobs(items, sources, resolutions, policy, settings,
                      context_tokens=context_tokens, deadline_s=deadline_s, batch=batch)
     logger = get_run_logger()

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
+from flashfirst.tasks.object_events import GCS_FINALIZED
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from flashfirst.report import RunReport
 from flashfirst.run_context import environment_storage
-from flashfirst.tasks.object_events import GCS_FINALIZED
 from flashfirst.uploads import (
     ObjectVersion,
     finished_report,
