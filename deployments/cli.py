@@ -149,10 +149,10 @@ Backend = Annotated[str | None, typer.Option(
 def _choose_backend(backend: str | None) -> None:
     """The flow reads its settings from the environment: the choice goes there."""
     if backend is not None:
-        from flashfirst.settings import KIND_ALIASES
+        from flashfirst.settings import KIND_ALIASES, BackendKind
 
         kind = KIND_ALIASES.get(backend, backend)
-        if kind not in ("api_key", "vertex", "base_url", "emulator"):
+        if kind not in set(BackendKind):
             console.print(f"[red]error:[/red] --backend {backend!r}: one of api-key, "
                           "agent-platform (or vertex), base-url, emulator", highlight=False)
             raise typer.Exit(EXIT_NOT_STARTED)

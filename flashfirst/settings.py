@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Iterable
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -45,7 +46,15 @@ class EmulatorSettings(BaseModel):
         "in the deployment's job variables; a worker that lost its key must not invent answers).")
 
 
-BackendKind = Literal["api_key", "vertex", "base_url", "emulator"]
+class BackendKind(StrEnum):
+    """Where calls go; ``flashfirst/client.py`` builds one client per kind."""
+
+    API_KEY = "api_key"
+    VERTEX = "vertex"
+    BASE_URL = "base_url"
+    EMULATOR = "emulator"
+
+
 # What users may write for a kind (the CLI's --backend, FLASHFIRST_BACKEND__KIND): the
 # Agent Platform is Vertex AI's current name; "vertex" stays its name inside.
 KIND_ALIASES = {"agent-platform": "vertex", "agent_platform": "vertex", "api-key": "api_key",
@@ -89,8 +98,9 @@ class BackendSettings(BaseModel):
     def infer_kind(self) -> None:
         """An unset kind follows the credentials; with none it stays unset (no backend)."""
         if self.kind is None:
-            self.kind = ("base_url" if self.base_url else "vertex" if self.vertex_project
-                         else "api_key" if self.api_key else None)
+            self.kind = (BackendKind.BASE_URL if self.base_url
+                         else BackendKind.VERTEX if self.vertex_project
+                         else BackendKind.API_KEY if self.api_key else None)
 
     @model_validator(mode="after")
     def _kind_has_what_it_needs(self) -> BackendSettings:
@@ -254,7 +264,7 @@ class Settings(BaseSettings):
                     self.backend.api_key = SecretStr(os.environ[name])
                     break
         self.backend.infer_kind()
-        if self.backend.kind == "api_key" and self.backend.api_key is None:
+        if self.backend.kind is BackendKind.API_KEY and self.backend.api_key is None:
             raise ValueError("backend.kind=api_key needs an API key (GEMINI_API_KEY or "
                              "FLASHFIRST_BACKEND__API_KEY)")
         return self
