@@ -18,7 +18,6 @@ from typing import Literal
 from dotenv import dotenv_values
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -29,13 +28,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from flashfirst.errors import ConfigError
 from flashfirst.model_tiers import ModelCatalogue, ModelSpec, ModelTier  # noqa: F401 (re-exported)
+from flashfirst.user_input import UserInput
 
 
-class EmulatorSettings(BaseModel):
+class EmulatorSettings(UserInput):
     """The embedded emulator, run only when asked for (``kind=emulator``, ``--emulator``,
     ``flashfirst demo``)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     seed: int = Field(0, description="Same seed and request, same answer.")
     latency_scale: float = Field(0.0, ge=0, description="0 answers at once; 1 is realistic.")
@@ -69,9 +67,7 @@ NO_BACKEND_HELP = (
     "embedded emulator's invented answers.")
 
 
-class BackendSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class BackendSettings(UserInput):
     kind: BackendKind | None = Field(
         None, description="api_key, agent-platform (or vertex), base_url or emulator; "
         "inferred from the "
@@ -127,7 +123,7 @@ class BackendSettings(BaseModel):
         return v.rstrip("/") if v else v
 
 
-class MediaSettings(BaseModel):
+class MediaSettings(UserInput):
     fps: float = Field(1.0, gt=0, le=60, description="Video frames per second sent.")
     max_long_side: int = Field(768, ge=64, description="Video/image long side in pixels.")
     audio_sample_rate: int = Field(16_000, ge=8000, description="Audio rate in Hz (mono).")
@@ -145,7 +141,7 @@ class MediaSettings(BaseModel):
         "per request, https://ai.google.dev/gemini-api/docs/files).")
 
 
-class CacheSettings(BaseModel):
+class CacheSettings(UserInput):
     enabled: bool = Field(True, description="Cache shared context where it pays.")
     reuse_window_s: float = Field(
         3600, ge=0, description="Keep a cache up to this long after a run for the next one "
@@ -154,7 +150,7 @@ class CacheSettings(BaseModel):
     min_ttl_s: float = Field(300, gt=0, description="Shortest TTL a cache is created with.")
 
 
-class InferenceSettings(BaseModel):
+class InferenceSettings(UserInput):
     api: Literal["generate_content", "interactions"] = Field(
         "generate_content", description="The wire every online call goes on: "
         "generateContent or the Interactions API (same requests, costs and answers; "
