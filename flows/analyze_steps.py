@@ -8,7 +8,7 @@ import time
 from flashfirst.flows.stopping import as_cancelled, cancelled_in_prefect, stopped_state
 from flashfirst.tasks.autopilot import check_autopilot, infer_with_autopilot
 from flashfirst.tasks.batches import BatchSubmitted, forget_parked_run, park_run
-from flashfirst.tasks.caching import CachePlan, ensure_caches, finish_caches
+from flashfirst.tasks.caching import ensure_caches, finish_caches
 from flashfirst.tasks.costs import aggregate_costs, write_results
 from flashfirst.tasks.discovery import prepare_shared_context, read_text_sources
 from flashfirst.tasks.estimate import estimate_run
@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from flashfirst.autopilot.summary import AutopilotReport
 from flashfirst.batch_collection import collected_now
 from flashfirst.caching.manager import PreparedContext
+from flashfirst.caching.run_caches import CachePlan
 from flashfirst.discover import Discovery
 from flashfirst.estimate import RunEstimate
 from flashfirst.failures import Failure
