@@ -19,7 +19,7 @@ from flashfirst.tasks.plain_data import plain
 from flashfirst.tasks.routing import check_models, find_unanswered, plan_routes
 from flashfirst.tasks.run_state import forget_run_state
 from prefect.states import State
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from flashfirst.autopilot.summary import AutopilotReport
 from flashfirst.batch_collection import collected_now
@@ -50,8 +50,6 @@ from flashfirst.stopping import STOP
 
 class RunInputs(BaseModel):
     """What the items and the shared context became before routing."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     media: RunMedia
     context: PreparedContext | None
