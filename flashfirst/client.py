@@ -56,14 +56,14 @@ _ONE_ATTEMPT = types.HttpRetryOptions(attempts=1)
 
 
 def make_client(settings: Settings) -> genai.Client:
-    require_backend(settings)
     return _BACKENDS[_kind(settings)].client(settings)
 
 
 def _kind(settings: Settings) -> BackendKind:
-    kind = settings.backend.kind
-    assert kind is not None  # require_backend refused an unset kind
-    return kind
+    """The backend's kind; none configured stops here (never a silent emulator)."""
+    if settings.backend.kind is None:
+        raise NoBackendError(NO_BACKEND_HELP)
+    return settings.backend.kind
 
 
 def _http_options(settings: Settings, **where: str | None) -> types.HttpOptions:
@@ -182,7 +182,6 @@ _KEY_SALT = b"flashfirst backend identity v1"
 def backend_id(settings: Settings) -> str:
     """Which backend holds our state (answers, uploads, caches, batches): a path-safe
     name that differs between backends and never contains or reveals a secret."""
-    require_backend(settings)
     kind = _kind(settings)
     slug, raw = _BACKENDS[kind].identity(settings)
     digest = hashlib.sha256(f"{kind}|{slug}|{raw}".encode()).hexdigest()[:16]
