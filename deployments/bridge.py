@@ -41,7 +41,6 @@ from flashfirst.deployments.notifications import (
 )
 from flashfirst.tasks.gemini_events import emit_gemini_job_ended
 from flashfirst.tasks.object_events import Emit, emit_confirmed
-from flashfirst.tasks.seen_objects import SeenObjects
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.applications import Starlette
@@ -51,6 +50,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from flashfirst.errors import ConfigError
+from flashfirst.seen_objects import SeenObjects
 
 log = logging.getLogger("flashfirst.bridge")
 

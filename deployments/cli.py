@@ -32,11 +32,12 @@ from flashfirst.errors import FlashfirstError
 def _run_flow(params, as_json: bool, emulator: bool,  # noqa: ANN001
               allow_retired: bool = False) -> None:
     from flashfirst.deployments.local_server import own_prefect_server
-    from flashfirst.flows.analyze import RunFailed, analyze
+    from flashfirst.flows.analyze import analyze
 
     from flashfirst.estimate import RunEstimate
     from flashfirst.overrides import RunOverrides
     from flashfirst.report_render import print_report
+    from flashfirst.run_terms import RunFailed
     from flashfirst.stopping import EXIT_CODES, STOP, RunStopped, stop_on_signals
 
     try:
@@ -148,10 +149,10 @@ Backend = Annotated[str | None, typer.Option(
 def _choose_backend(backend: str | None) -> None:
     """The flow reads its settings from the environment: the choice goes there."""
     if backend is not None:
-        from flashfirst.settings import KIND_ALIASES
+        from flashfirst.settings import KIND_ALIASES, BackendKind
 
         kind = KIND_ALIASES.get(backend, backend)
-        if kind not in ("api_key", "vertex", "base_url", "emulator"):
+        if kind not in set(BackendKind):
             console.print(f"[red]error:[/red] --backend {backend!r}: one of api-key, "
                           "agent-platform (or vertex), base-url, emulator", highlight=False)
             raise typer.Exit(EXIT_NOT_STARTED)

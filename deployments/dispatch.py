@@ -8,10 +8,10 @@ from enum import StrEnum
 
 from flashfirst.deployments.notifications import Notification
 from flashfirst.tasks.object_events import Emit, emit_confirmed, emit_object_finalized
-from flashfirst.tasks.seen_objects import SeenObjects, is_own_state
 from pydantic import BaseModel
 
 from flashfirst.errors import AnnounceFailed
+from flashfirst.seen_objects import SeenObjects, is_own_state
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from flashfirst.tasks.object_events import StoredObject
 from pydantic import BaseModel
 
 from flashfirst.errors import FlashfirstError
+from flashfirst.seen_objects import StoredObject
 
 PUBSUB_FINALIZE = "OBJECT_FINALIZE"
 CLOUDEVENT_FINALIZE = "google.cloud.storage.object.v1.finalized"

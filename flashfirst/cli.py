@@ -39,11 +39,11 @@ EmulatorOpt = Annotated[bool, typer.Option(
 def require_settings(emulator: bool):  # noqa: ANN202
     """The settings, with a backend or a stop (exit 2) before any work."""
     from flashfirst.client import require_backend
-    from flashfirst.settings import load_settings
+    from flashfirst.settings import BackendKind, load_settings
 
     settings = load_settings()
     if emulator:
-        settings.backend.kind = "emulator"
+        settings.backend.kind = BackendKind.EMULATOR
     require_backend(settings)
     return settings
 

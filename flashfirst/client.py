@@ -16,6 +16,8 @@ import hmac
 import logging
 import re
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx2
 from google import genai
@@ -23,7 +25,7 @@ from google.genai import types
 
 from flashfirst.errors import NoBackendError
 from flashfirst.platform_auth import default_credentials, emulator_credentials
-from flashfirst.settings import NO_BACKEND_HELP, Settings
+from flashfirst.settings import NO_BACKEND_HELP, BackendKind, Settings
 from flashfirst.storage import is_gcs, join
 
 # The embedded emulator never checks keys; the SDK insists on having one.
@@ -39,7 +41,8 @@ def require_backend(settings: Settings, *, deployed: bool = False) -> None:
     backend = settings.backend
     if backend.kind is None:
         raise NoBackendError(NO_BACKEND_HELP)
-    if deployed and backend.kind == "emulator" and not backend.emulator.allow_in_deployments:
+    if (deployed and backend.kind is BackendKind.EMULATOR
+            and not backend.emulator.allow_in_deployments):
         raise NoBackendError(
             "a deployed run refuses the embedded emulator (its answers are invented): set "
             "real credentials on the worker, or, for a demo deployment, "
@@ -53,35 +56,52 @@ _ONE_ATTEMPT = types.HttpRetryOptions(attempts=1)
 
 
 def make_client(settings: Settings) -> genai.Client:
-    require_backend(settings)
+    return _BACKENDS[_kind(settings)].client(settings)
+
+
+def _kind(settings: Settings) -> BackendKind:
+    """The backend's kind; none configured stops here (never a silent emulator)."""
+    if settings.backend.kind is None:
+        raise NoBackendError(NO_BACKEND_HELP)
+    return settings.backend.kind
+
+
+def _http_options(settings: Settings, **where: str | None) -> types.HttpOptions:
+    """One attempt, the settings' timeout, a pool as large as the limits allow."""
+    return types.HttpOptions(timeout=int(settings.backend.timeout_s * 1000),
+                             async_client_args=_pool_args(settings),
+                             retry_options=_ONE_ATTEMPT, **where)
+
+
+def _vertex_client(settings: Settings) -> genai.Client:
     backend = settings.backend
-    timeout_ms = int(backend.timeout_s * 1000)
-    pool = _pool_args(settings)
-    if backend.kind == "vertex":
-        project, location = backend.vertex_project or "", backend.vertex_location
-        credentials, identity = (emulator_credentials(project, location) if backend.base_url
-                                 else default_credentials(project, location))
-        logger.info("%s", identity.describe())
-        return genai.Client(
-            vertexai=True, project=project, location=location, credentials=credentials,
-            http_options=types.HttpOptions(base_url=backend.base_url, timeout=timeout_ms,
-                                           async_client_args=pool, retry_options=_ONE_ATTEMPT),
-        )
-    if backend.kind == "api_key":
-        return genai.Client(
-            api_key=backend.api_key.get_secret_value(),
-            http_options=types.HttpOptions(api_version=backend.api_version, timeout=timeout_ms,
-                                           async_client_args=pool, retry_options=_ONE_ATTEMPT),
-        )
-    base_url = backend.base_url if backend.kind == "base_url" else embedded_emulator_url(settings)
-    key = (backend.api_key.get_secret_value() if backend.api_key and backend.kind == "base_url"
-           else _EMULATOR_KEY)
-    return genai.Client(
-        api_key=key,
-        http_options=types.HttpOptions(
-            base_url=base_url, api_version=backend.api_version, timeout=timeout_ms,
-            async_client_args=pool, retry_options=_ONE_ATTEMPT),
-    )
+    project, location = backend.vertex_project or "", backend.vertex_location
+    credentials, identity = (emulator_credentials(project, location) if backend.base_url
+                             else default_credentials(project, location))
+    logger.info("%s", identity.describe())
+    return genai.Client(vertexai=True, project=project, location=location,
+                        credentials=credentials,
+                        http_options=_http_options(settings, base_url=backend.base_url))
+
+
+def _api_key_client(settings: Settings) -> genai.Client:
+    backend = settings.backend
+    assert backend.api_key is not None  # Settings refuses api_key without one
+    return genai.Client(api_key=backend.api_key.get_secret_value(),
+                        http_options=_http_options(settings, api_version=backend.api_version))
+
+
+def _base_url_client(settings: Settings) -> genai.Client:
+    backend = settings.backend
+    key = backend.api_key.get_secret_value() if backend.api_key else _EMULATOR_KEY
+    return genai.Client(api_key=key, http_options=_http_options(
+        settings, base_url=backend.base_url, api_version=backend.api_version))
+
+
+def _emulator_client(settings: Settings) -> genai.Client:
+    return genai.Client(api_key=_EMULATOR_KEY, http_options=_http_options(
+        settings, base_url=embedded_emulator_url(settings),
+        api_version=settings.backend.api_version))
 
 
 _clients: dict[tuple, genai.Client] = {}
@@ -92,8 +112,8 @@ def shared_client(settings: Settings) -> genai.Client:
     """One SDK client per backend in a process: building one costs an SSL context and a
     connection pool (the SDK keeps a pool per event loop inside it)."""
     b = settings.backend
-    if b.kind == "emulator":
-        return make_client(settings)  # its URL depends on the whole emulated catalogue
+    if not _BACKENDS[_kind(settings)].shared:
+        return make_client(settings)
     key = (backend_id(settings), b.api_version, b.timeout_s)  # no raw key held as a key
     with _clients_lock:
         client = _clients.get(key)
@@ -162,36 +182,73 @@ _KEY_SALT = b"flashfirst backend identity v1"
 def backend_id(settings: Settings) -> str:
     """Which backend holds our state (answers, uploads, caches, batches): a path-safe
     name that differs between backends and never contains or reveals a secret."""
-    b = settings.backend
-    require_backend(settings)
-    if b.kind == "emulator":
-        slug, raw = "emulator", f"seed={b.emulator.seed}|state={_emulator_state_dir(settings)}"
-    elif b.kind == "base_url":
-        slug, raw = "url", b.base_url or ""
-    elif b.kind == "vertex":  # an emulator's platform surface never shares Google's state
-        slug, raw = f"vertex-{b.vertex_project}-{b.vertex_location}", b.base_url or ""
-    elif b.project_label:
-        slug, raw = f"api-{b.project_label}", ""
-    else:
-        key = b.api_key.get_secret_value() if b.api_key else ""
-        slug, raw = "api", hmac.new(_KEY_SALT, key.encode(), hashlib.sha256).hexdigest()
-    digest = hashlib.sha256(f"{b.kind}|{slug}|{raw}".encode()).hexdigest()[:16]
+    kind = _kind(settings)
+    slug, raw = _BACKENDS[kind].identity(settings)
+    digest = hashlib.sha256(f"{kind}|{slug}|{raw}".encode()).hexdigest()[:16]
     return f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', slug)[:60]}-{digest}"
+
+
+def _emulator_identity(settings: Settings) -> tuple[str, str]:
+    b = settings.backend
+    return "emulator", f"seed={b.emulator.seed}|state={_emulator_state_dir(settings)}"
+
+
+def _vertex_identity(settings: Settings) -> tuple[str, str]:
+    # An emulator's platform surface never shares Google's state.
+    b = settings.backend
+    return f"vertex-{b.vertex_project}-{b.vertex_location}", b.base_url or ""
+
+
+def _api_key_identity(settings: Settings) -> tuple[str, str]:
+    b = settings.backend
+    if b.project_label:
+        return f"api-{b.project_label}", ""
+    key = b.api_key.get_secret_value() if b.api_key else ""
+    return "api", hmac.new(_KEY_SALT, key.encode(), hashlib.sha256).hexdigest()
 
 
 def backend_label(settings: Settings) -> str:
     """Where calls go, for logs and reports; never includes a secret."""
-    backend = settings.backend
-    if backend.kind is None:
+    if settings.backend.kind is None:
         return "no backend configured"
-    project = f" ({backend.project_label})" if backend.project_label else ""
     wire = " via the Interactions API" if settings.inference.api == "interactions" else ""
-    label = {
-        "vertex": f"Agent Platform ({backend.vertex_project}, {backend.vertex_location})"
-                  + (f" at {backend.base_url}" if backend.base_url else ""),
-        "api_key": f"Gemini Developer API{project}",
-        "base_url": f"Gemini API at {backend.base_url}",
-        "emulator": f"embedded Gemini API emulator (seed {backend.emulator.seed}; "
-                    "invented answers)",
-    }[backend.kind]
-    return label + wire
+    return _BACKENDS[settings.backend.kind].label(settings) + wire
+
+
+def _vertex_label(settings: Settings) -> str:
+    b = settings.backend
+    return (f"Agent Platform ({b.vertex_project}, {b.vertex_location})"
+            + (f" at {b.base_url}" if b.base_url else ""))
+
+
+def _api_key_label(settings: Settings) -> str:
+    project = settings.backend.project_label
+    return "Gemini Developer API" + (f" ({project})" if project else "")
+
+
+def _emulator_label(settings: Settings) -> str:
+    return (f"embedded Gemini API emulator (seed {settings.backend.emulator.seed}; "
+            "invented answers)")
+
+
+@dataclass(frozen=True)
+class _Backend:
+    """How one kind of backend is reached, named and described."""
+
+    client: Callable[[Settings], genai.Client]
+    identity: Callable[[Settings], tuple[str, str]]
+    label: Callable[[Settings], str]
+    # One client per process; the emulator's URL depends on the whole emulated
+    # catalogue, so each call builds its own.
+    shared: bool = True
+
+
+_BACKENDS: dict[BackendKind, _Backend] = {
+    BackendKind.API_KEY: _Backend(_api_key_client, _api_key_identity, _api_key_label),
+    BackendKind.VERTEX: _Backend(_vertex_client, _vertex_identity, _vertex_label),
+    BackendKind.BASE_URL: _Backend(
+        _base_url_client, lambda s: ("url", s.backend.base_url or ""),
+        lambda s: f"Gemini API at {s.backend.base_url}"),
+    BackendKind.EMULATOR: _Backend(_emulator_client, _emulator_identity, _emulator_label,
+                                   shared=False),
+}

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from google.genai import types
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from flashfirst.user_input import UserInput
 
@@ -30,8 +30,6 @@ class SharedContext(UserInput):
 
 class ContextUse(BaseModel):
     """How one model's calls include the shared context."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     model: str
     content_hash: str

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from flashfirst.errors import UnknownModelError
+from flashfirst.user_input import UserInput
 
 
 class ModelTier(StrEnum):
@@ -23,7 +24,7 @@ class ModelTier(StrEnum):
         return order[i + 1] if i + 1 < len(order) else None
 
 
-class ModelSpec(BaseModel):
+class ModelSpec(UserInput):
     """The model chosen for a tier, with the limits of your project.
 
     Google no longer publishes per-model RPM/TPM
@@ -49,7 +50,7 @@ _DEFAULT_MODELS: dict[str, dict[str, object]] = {
 }
 
 
-class ModelCatalogue(BaseModel):
+class ModelCatalogue(UserInput):
     flash_lite: ModelSpec = ModelSpec(**_DEFAULT_MODELS["flash_lite"])
     flash: ModelSpec = ModelSpec(**_DEFAULT_MODELS["flash"])
     pro: ModelSpec = ModelSpec(**_DEFAULT_MODELS["pro"])

@@ -16,7 +16,7 @@ from contextvars import ContextVar
 
 from pydantic import Field
 
-from flashfirst.settings import Settings, load_settings
+from flashfirst.settings import BackendKind, Settings, load_settings
 from flashfirst.user_input import UserInput
 
 _given: ContextVar[Settings | None] = ContextVar("flashfirst_settings", default=None)
@@ -57,7 +57,7 @@ def settings_for_run(overrides: RunOverrides | None) -> Settings:
     settings = given.model_copy(deep=True) if given is not None else load_settings()
     o = overrides or RunOverrides()
     if o.emulator:
-        settings.backend.kind = "emulator"
+        settings.backend.kind = BackendKind.EMULATOR
     if o.allow_retired is not None:
         settings.allow_retired = o.allow_retired
     if o.fps is not None:

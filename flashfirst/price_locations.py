@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from flashfirst.prices import ModelPrices, PriceTable, TierPrices
+from flashfirst.user_input import UserInput
 
 GLOBAL = "global"
 
 
-class PlatformLocations(BaseModel):
+class PlatformLocations(UserInput):
     source: str = Field(description="Where the regional premium was read.")
     read_on: str
     regional_multiplier: Decimal = Field(

@@ -13,7 +13,7 @@ from flashfirst.batch_collection import JobCollection
 from flashfirst.caching.decision import CacheDecision
 from flashfirst.caching.record import CacheRecord
 from flashfirst.failures import FailureKind
-from flashfirst.items import Attempt, ItemResult
+from flashfirst.items import Attempt, ItemResult, ServiceTier, TaskKind
 from flashfirst.ledger import CostSummary
 from flashfirst.media.accounting import MediaStats
 from flashfirst.prices import usd
@@ -23,11 +23,11 @@ from flashfirst.stages import Stage
 
 class ItemLine(BaseModel):
     id: str
-    task: str
+    task: TaskKind
     models: list[str]
     served_models: list[str] = Field(
         default_factory=list, description="The model that answered each attempt.")
-    service_tier: str | None
+    service_tier: ServiceTier | None
     cost_usd: float
     escalated: bool
     reused: bool
@@ -38,7 +38,7 @@ class ItemLine(BaseModel):
 
 
 class TaskEscalation(BaseModel):
-    task: str
+    task: TaskKind
     items: int
     escalated: int
 
@@ -51,7 +51,7 @@ class FirstPass(BaseModel):
     """Items of one task sent first at one thinking setting, and how many of them passed
     validation on that first call: when "least" is too little, this share shows it."""
 
-    task: str
+    task: TaskKind
     setting: str
     items: int
     passed_first: int
@@ -205,9 +205,9 @@ class RunReport(BaseModel):
 
 def item_lines(results: list[ItemResult]) -> list[ItemLine]:
     return [
-        ItemLine(id=r.id, task=r.task.value, models=r.models,
+        ItemLine(id=r.id, task=r.task, models=r.models,
                  served_models=[a.billed_model for a in r.attempts],
-                 service_tier=r.attempts[-1].service_tier_served.value if r.attempts else None,
+                 service_tier=r.attempts[-1].service_tier_served if r.attempts else None,
                  cost_usd=0.0 if r.reused else round(r.cost_usd, 9), escalated=r.escalated,
                  reused=r.reused, error=r.error,
                  failure_kind=r.failure.kind if r.failure else None,

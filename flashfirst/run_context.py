@@ -31,7 +31,7 @@ from flashfirst.inference.answers import AnswerStore
 from flashfirst.price_locations import for_location
 from flashfirst.prices import PriceTable, load_price_table
 from flashfirst.router import RoutingPolicy, load_routing_policy
-from flashfirst.settings import Settings, load_settings
+from flashfirst.settings import BackendKind, Settings, load_settings
 from flashfirst.storage import Storage
 
 _KEPT = 16  # distinct settings values kept per process (runs with their own overrides)
@@ -62,7 +62,8 @@ class RunContext:
     def prices(self) -> PriceTable:
         table = load_price_table(self.settings.price_table_path)
         backend = self.settings.backend
-        if backend.kind == "vertex":  # the Agent Platform bills by the endpoint's location
+        # The Agent Platform bills by the endpoint's location.
+        if backend.kind is BackendKind.VERTEX:
             return for_location(table, backend.vertex_location)
         return table
 

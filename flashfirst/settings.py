@@ -11,13 +11,13 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Iterable
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
 from dotenv import dotenv_values
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -28,13 +28,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from flashfirst.errors import ConfigError
 from flashfirst.model_tiers import ModelCatalogue, ModelSpec, ModelTier  # noqa: F401 (re-exported)
+from flashfirst.user_input import UserInput
 
 
-class EmulatorSettings(BaseModel):
+class EmulatorSettings(UserInput):
     """The embedded emulator, run only when asked for (``kind=emulator``, ``--emulator``,
     ``flashfirst demo``)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     seed: int = Field(0, description="Same seed and request, same answer.")
     latency_scale: float = Field(0.0, ge=0, description="0 answers at once; 1 is realistic.")
@@ -45,7 +44,15 @@ class EmulatorSettings(BaseModel):
         "in the deployment's job variables; a worker that lost its key must not invent answers).")
 
 
-BackendKind = Literal["api_key", "vertex", "base_url", "emulator"]
+class BackendKind(StrEnum):
+    """Where calls go; ``flashfirst/client.py`` builds one client per kind."""
+
+    API_KEY = "api_key"
+    VERTEX = "vertex"
+    BASE_URL = "base_url"
+    EMULATOR = "emulator"
+
+
 # What users may write for a kind (the CLI's --backend, FLASHFIRST_BACKEND__KIND): the
 # Agent Platform is Vertex AI's current name; "vertex" stays its name inside.
 KIND_ALIASES = {"agent-platform": "vertex", "agent_platform": "vertex", "api-key": "api_key",
@@ -60,9 +67,7 @@ NO_BACKEND_HELP = (
     "embedded emulator's invented answers.")
 
 
-class BackendSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class BackendSettings(UserInput):
     kind: BackendKind | None = Field(
         None, description="api_key, agent-platform (or vertex), base_url or emulator; "
         "inferred from the "
@@ -89,8 +94,9 @@ class BackendSettings(BaseModel):
     def infer_kind(self) -> None:
         """An unset kind follows the credentials; with none it stays unset (no backend)."""
         if self.kind is None:
-            self.kind = ("base_url" if self.base_url else "vertex" if self.vertex_project
-                         else "api_key" if self.api_key else None)
+            self.kind = (BackendKind.BASE_URL if self.base_url
+                         else BackendKind.VERTEX if self.vertex_project
+                         else BackendKind.API_KEY if self.api_key else None)
 
     @model_validator(mode="after")
     def _kind_has_what_it_needs(self) -> BackendSettings:
@@ -117,7 +123,7 @@ class BackendSettings(BaseModel):
         return v.rstrip("/") if v else v
 
 
-class MediaSettings(BaseModel):
+class MediaSettings(UserInput):
     fps: float = Field(1.0, gt=0, le=60, description="Video frames per second sent.")
     max_long_side: int = Field(768, ge=64, description="Video/image long side in pixels.")
     audio_sample_rate: int = Field(16_000, ge=8000, description="Audio rate in Hz (mono).")
@@ -135,7 +141,7 @@ class MediaSettings(BaseModel):
         "per request, https://ai.google.dev/gemini-api/docs/files).")
 
 
-class CacheSettings(BaseModel):
+class CacheSettings(UserInput):
     enabled: bool = Field(True, description="Cache shared context where it pays.")
     reuse_window_s: float = Field(
         3600, ge=0, description="Keep a cache up to this long after a run for the next one "
@@ -144,7 +150,7 @@ class CacheSettings(BaseModel):
     min_ttl_s: float = Field(300, gt=0, description="Shortest TTL a cache is created with.")
 
 
-class InferenceSettings(BaseModel):
+class InferenceSettings(UserInput):
     api: Literal["generate_content", "interactions"] = Field(
         "generate_content", description="The wire every online call goes on: "
         "generateContent or the Interactions API (same requests, costs and answers; "
@@ -254,7 +260,7 @@ class Settings(BaseSettings):
                     self.backend.api_key = SecretStr(os.environ[name])
                     break
         self.backend.infer_kind()
-        if self.backend.kind == "api_key" and self.backend.api_key is None:
+        if self.backend.kind is BackendKind.API_KEY and self.backend.api_key is None:
             raise ValueError("backend.kind=api_key needs an API key (GEMINI_API_KEY or "
                              "FLASHFIRST_BACKEND__API_KEY)")
         return self

@@ -19,7 +19,7 @@ from flashfirst.caching.manager import PreparedContext
 from flashfirst.context import CONTEXT_PREFIX, SharedContext, hash_parts
 from flashfirst.errors import ItemError, StorageError
 from flashfirst.extensions import OFFICE_MIME_TYPES
-from flashfirst.failures import FailureKind, api_failure_kind
+from flashfirst.failures import Failure, FailureKind, api_failure_kind
 from flashfirst.items import WorkItem
 from flashfirst.media.prepared import PreparedMedia
 from flashfirst.media.split import SegmentParts
@@ -175,3 +175,17 @@ def media_resolutions(prepared: dict) -> dict[str, MediaResolution]:
 def needs_media_stage(item: WorkItem) -> bool:
     """Text and Office documents are read as sources; the rest is media."""
     return item.kind not in (MediaKind.TEXT, MediaKind.OFFICE)
+
+
+def read_texts(items: list[WorkItem], storage: Storage, client: genai.Client,
+               settings: Settings) -> tuple[dict[str, SourceParts], dict[str, Failure]]:
+    """Parts of text and document items; an item that cannot be read is a failure named
+    by its id, and its siblings go on."""
+    parts: dict[str, SourceParts] = {}
+    failures: dict[str, Failure] = {}
+    for item in items:
+        try:
+            parts[item.id] = text_or_document_parts(item, storage, client, settings)
+        except ItemError as exc:
+            failures[item.id] = Failure(kind=exc.kind, message=exc.cause)
+    return parts, failures

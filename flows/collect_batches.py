@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flashfirst.flows.analyze import RunFailed, analyze
+from flashfirst.flows.analyze import analyze
 from flashfirst.tasks.batches import (
     JobStatus,
     check_batch_jobs,
@@ -36,6 +36,7 @@ from flashfirst.batch_collection import (
 from flashfirst.errors import BatchJobFailed
 from flashfirst.inference.parked import ParkedRun
 from flashfirst.overrides import RunOverrides, in_process_settings, settings_for_run
+from flashfirst.run_terms import RunFailed
 from flashfirst.settings import Settings
 
 

@@ -13,51 +13,17 @@ here, by extension."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from fnmatch import fnmatchcase
 
-from flashfirst.flows.analyze import analyze
-from flashfirst.flows.on_upload import ObjectVersion, upload_item
-from flashfirst.tasks.batches import BatchSubmitted
-from flashfirst.tasks.object_events import GCS_FINALIZED
-from flashfirst.tasks.seen_objects import is_own_state
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from flashfirst.flows.analyze import Analyzed, analyze
+from flashfirst.tasks.uploads import read_window_uploads
+from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from flashfirst.errors import ConfigError
-from flashfirst.estimate import RunEstimate
 from flashfirst.items import TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams, RunMode
-from flashfirst.report import RunReport
-
-
-@task(name="read-window-uploads", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-def read_window_uploads(since: datetime, window_s: float, bucket: str,
-                        names: str) -> list[ObjectVersion]:
-    """The newest version of each object announced in [since, since + window]."""
-    from prefect.client.orchestration import get_client
-    from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter
-
-    flt = EventFilter(event=EventNameFilter(name=[GCS_FINALIZED]), occurred=EventOccurredFilter(
-        since=since - timedelta(seconds=2), until=since + timedelta(seconds=window_s)))
-    newest: dict[str, ObjectVersion] = {}
-    with get_client(sync_client=True) as client:
-        page = client.read_events(filter=flt, limit=50)  # the most a page holds
-        while True:
-            for event in page.events:
-                resource = event.resource
-                if not (fnmatchcase(resource.get("gcs.bucket", ""), bucket)
-                        and fnmatchcase(resource.get("gcs.name", ""), names)):
-                    continue
-                version = ObjectVersion(uri=resource["gcs.uri"],
-                                        generation=int(resource["gcs.generation"]))
-                kept = newest.get(version.uri)
-                if kept is None or kept.generation < version.generation:
-                    newest[version.uri] = version
-            if not page.next_page:
-                break
-            page = client.read_events_page(page.next_page)
-    return sorted(newest.values(), key=lambda v: v.uri)
+from flashfirst.seen_objects import is_own_state
+from flashfirst.uploads import upload_item
 
 
 @flow(name="on-upload-window", log_prints=True)
@@ -65,7 +31,7 @@ def on_upload_window(since: datetime | None = None, window_s: float = 300, bucke
                      names: str = "*", mode: RunMode = RunMode.AUTO,
                      deadline_s: float | None = None, task: TaskKind | None = None,
                      prompt: str | None = None, output: str | None = None,
-                     ) -> RunReport | RunEstimate | BatchSubmitted | None:
+                     ) -> Analyzed | None:
     """Analyze in one run every object version uploaded during the window.
 
     Args:

@@ -10,14 +10,14 @@ from prefect.cache_policies import NO_CACHE
 
 from flashfirst.caching.manager import PreparedContext
 from flashfirst.discover import Discovery, office_reader, run_inputs
-from flashfirst.errors import ConfigError, ItemError
+from flashfirst.errors import ConfigError
 from flashfirst.failures import Failure
 from flashfirst.items import WorkItem
 from flashfirst.params import AnalyzeParams
 from flashfirst.run_context import run_context
 from flashfirst.settings import Settings
 from flashfirst.skipped import skipped_line
-from flashfirst.sources import SourceParts, prepare_context, text_or_document_parts
+from flashfirst.sources import SourceParts, prepare_context, read_texts
 
 
 def _retry_storage_only(task: Any, task_run: Any, state: Any) -> bool:
@@ -49,21 +49,14 @@ def read_text_sources(items: list[WorkItem], settings: Settings
                       ) -> tuple[dict[str, SourceParts], dict[str, Failure]]:
     """Parts of text and document items; per-item failures come back, not raised."""
     shared = run_context(settings)
-    parts: dict[str, SourceParts] = {}
-    failures: dict[str, Failure] = {}
-    for item in items:
-        try:
-            parts[item.id] = text_or_document_parts(item, shared.storage, shared.client,
-                                                    settings)
-        except ItemError as exc:
-            failures[item.id] = Failure(kind=exc.kind, message=exc.cause)
-    return parts, failures
+    return read_texts(items, shared.storage, shared.client, settings)
 
 
 @task(name="prepare-shared-context", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
 def prepare_shared_context(params: AnalyzeParams, settings: Settings,
                            media_parts: dict[str, list[types.Part]] | None = None,
                            ) -> PreparedContext | None:
+    """The context's documents read, hashed and counted once (None: the run has none)."""
     shared = run_context(settings)
     return prepare_context(params.context, shared.storage, shared.client, settings,
                            media_parts)

@@ -14,17 +14,14 @@ from typing import Any
 from prefect import get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
-from pydantic import BaseModel
 
-from flashfirst.errors import FlashfirstError, MediaError
-from flashfirst.failures import Failure, FailureKind
-from flashfirst.fit_report import fit_summary
-from flashfirst.items import ItemMedia, ItemResult, MediaPolicy, WorkItem
-from flashfirst.media import MediaUploadError, PreparedMedia, prepare_media, resolve_policy
-from flashfirst.router import RoutingPolicy, route
+from flashfirst.errors import MediaError
+from flashfirst.failures import FailureKind
+from flashfirst.items import MediaPolicy, WorkItem
+from flashfirst.media import MediaUploadError, PreparedMedia, prepare_media
+from flashfirst.media.run_media import RunMedia, routed_model, saved_line
 from flashfirst.run_context import run_context
 from flashfirst.settings import Settings
-from flashfirst.sources import CONTEXT_PREFIX
 from flashfirst.storage import Storage
 
 
@@ -56,13 +53,7 @@ def prepare_media_task(item: WorkItem, settings: Settings, storage: Storage | No
     client = shared.client if upload else None
     prepared = prepare_media(item, settings, storage or shared.storage, client, policy, model,
                              context_tokens=context_tokens)
-    stats = prepared.stats
-    get_run_logger().info(
-        "%s: %s %s -> %s bytes, tokens %s -> %s%s%s (ffmpeg %.2f s)", item.id,
-        prepared.kind.value, f"{stats.bytes_before:,}", f"{stats.bytes_after:,}",
-        f"{stats.tokens_before.total:,}", f"{stats.tokens_after.total:,}",
-        ", reused" if stats.reused else "", ", uploaded" if stats.uploaded else "",
-        stats.ffmpeg_seconds)
+    get_run_logger().info("%s", saved_line(prepared))
     return prepared
 
 
@@ -87,55 +78,11 @@ def prepare_media_items(items: Sequence[WorkItem], settings: Settings,
     if not items:
         return []
     routing = run_context(settings).policy
-    models = [_route_model(i, routing, settings) for i in items]
+    models = [routed_model(i, routing, settings) for i in items]
     futures = prepare_media_task.map(list(items), unmapped(settings), unmapped(storage),
                                      unmapped(upload), unmapped(policy), models,
                                      unmapped(context_tokens))
     return [_outcome(item, future) for item, future in zip(items, futures, strict=True)]
-
-
-def _route_model(item: WorkItem, routing: RoutingPolicy, settings: Settings) -> str | None:
-    """The model the item will be routed to, routed before its size is known (a rule on
-    prompt size may still move it); None for the shared context or an unknown model
-    (that item fails at routing, with the cause)."""
-    if item.id.startswith(CONTEXT_PREFIX):
-        return None
-    try:
-        return route(item, routing, settings.models).model
-    except FlashfirstError:
-        return None
-
-
-class RunMedia(BaseModel):
-    """The media stage's outcome for a run: prepared items, failures, and what the later
-    stages need from them."""
-
-    prepared: dict[str, PreparedMedia]
-    failures: dict[str, Failure]
-    policies: dict[str, MediaPolicy] = {}
-
-    def plus(self, other: RunMedia) -> RunMedia:
-        return RunMedia(prepared={**self.prepared, **other.prepared},
-                        failures={**self.failures, **other.failures},
-                        policies={**self.policies, **other.policies})
-
-    def fitted(self) -> list[str]:
-        """What fitting did to each item fitted to its window."""
-        return [fit_summary(i, p.stats.fit) for i, p in sorted(self.items_only().items())
-                if p.stats.fit is not None]
-
-    def items_only(self) -> dict[str, PreparedMedia]:
-        """Without the shared context's media (those are not work items)."""
-        return {i: p for i, p in self.prepared.items() if not i.startswith(CONTEXT_PREFIX)}
-
-    def account_for(self, results: list[ItemResult]) -> list[ItemResult]:
-        """``results`` with each media item's bytes, tokens and policy (for results.jsonl)."""
-        prepared = self.items_only()
-        return [r.model_copy(update={"media": ItemMedia(
-            bytes_before=p.stats.bytes_before, bytes_after=p.stats.bytes_after,
-            tokens_before=p.stats.tokens_before.total, tokens_after=p.stats.tokens_after.total,
-            policy=self.policies[r.id], fit=p.stats.fit)}) if (p := prepared.get(r.id)) else r
-            for r in results]
 
 
 def prepare_run_media(items: Sequence[WorkItem], context_items: Sequence[WorkItem],
@@ -145,11 +92,4 @@ def prepare_run_media(items: Sequence[WorkItem], context_items: Sequence[WorkIte
     ``context_tokens``: the shared context's, which every item must fit beside."""
     outcomes = prepare_media_items([*items, *context_items], settings, None, True, policy,
                                    context_tokens)
-    prepared = {o.item_id: o for o in outcomes if isinstance(o, PreparedMedia)}
-    return RunMedia(
-        prepared=prepared,
-        failures={o.item_id: Failure(kind=o.kind, message=o.cause)
-                  for o in outcomes if isinstance(o, MediaError)},
-        # Resolved as prepare_media resolved it (it fails an item whose policy cannot be).
-        policies={i.id: MediaPolicy(**resolve_policy(policy, i.media_policy).model_dump())
-                  for i in items if i.id in prepared})
+    return RunMedia.from_outcomes(items, outcomes, policy)

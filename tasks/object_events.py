@@ -12,40 +12,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, Field
-
-from flashfirst.storage import ObjectInfo, is_gcs, split_gcs
+from flashfirst.seen_objects import StoredObject
 
 GCS_FINALIZED = "gcs.object.finalized"
 LOCAL_FINALIZED = "local.file.finalized"
 
 #: Called like :func:`prefect.events.emit_event`; returns the event, or None if not sent.
 Emit = Callable[..., Any]
-
-
-class StoredObject(BaseModel, frozen=True):
-    """One version of one object: a new generation is a new object to process."""
-
-    bucket: str = Field(description="GCS bucket; empty for a local file.")
-    name: str = Field(description="Object name in the bucket, or the local file's path.")
-    generation: int = Field(ge=0)
-    size: int | None = Field(None, ge=0)
-    content_type: str | None = None
-
-    @property
-    def uri(self) -> str:
-        return f"gs://{self.bucket}/{self.name}" if self.bucket else self.name
-
-    @property
-    def key(self) -> str:
-        """Unique per object version: what de-duplication remembers."""
-        return f"{self.uri}#{self.generation}"
-
-    @classmethod
-    def from_info(cls, info: ObjectInfo) -> StoredObject:
-        bucket, name = split_gcs(info.uri) if is_gcs(info.uri) else ("", info.uri)
-        return cls(bucket=bucket, name=name, generation=info.generation, size=info.size,
-                   content_type=info.content_type)
 
 
 def event_name(obj: StoredObject) -> str:

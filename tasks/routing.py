@@ -6,44 +6,33 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flashfirst.caching.manager import PreparedContext
-from flashfirst.catalogue import check_run_models, today
 from flashfirst.inference.job import InferenceJob
 from flashfirst.items import WorkItem
+from flashfirst.model_check import run_model_notices
 from flashfirst.planning import plan_jobs, unanswered
 from flashfirst.router import RoutingPolicy
 from flashfirst.run_context import run_context
-from flashfirst.settings import ModelTier, Settings
+from flashfirst.settings import Settings
 from flashfirst.sources import SourceParts
-from flashfirst.successors import successor_notices
 from flashfirst.token_rules import MediaResolution
 
 
 @task(name="check-models", cache_policy=NO_CACHE)
 def check_models(items: list[WorkItem], settings: Settings) -> list[str]:
-    """Before the first call: say which of the run's models are retiring, retired or
-    re-routed (and by what they are served), and which tier's model has a named
-    successor (a warning when it is time to switch); refuse a retired one unless
-    insisted."""
-    shared = run_context(settings)
-    tiers = {t.value: settings.models.by_tier(t).id for t in ModelTier}
-    notices = check_run_models(shared.catalogue,
-                               [*tiers.values()] + [i.model for i in items if i.model],
-                               allow_retired=settings.allow_retired)
+    """Say which of the run's models retire or have successors; refuse a retired one."""
+    notices = run_model_notices(items, run_context(settings))
     logger = get_run_logger()
     for notice in notices:
-        logger.warning("model: %s", notice)
-    for successor in successor_notices(shared.catalogue, shared.prices, tiers, today()):
-        (logger.warning if successor.switch_now else logger.info)("model: %s",
-                                                                   successor.message)
-        notices.append(successor.message)
-    return notices
+        (logger.warning if notice.warn else logger.info)("model: %s", notice.message)
+    return [n.message for n in notices]
 
 
 @task(name="plan-routes", cache_policy=NO_CACHE)
-def plan_routes(items: list[WorkItem], sources: dict[str, SourceParts],
+def plan_routes(items: list[WorkItem], *, sources: dict[str, SourceParts],
                 resolutions: dict[str, MediaResolution | None], policy: RoutingPolicy,
                 settings: Settings, context_tokens: int, deadline_s: float | None,
                 batch: bool) -> list[InferenceJob]:
+    """Each item's route and request parts, as jobs."""
     jobs = plan_jobs(items, sources, resolutions, policy, settings,
                      context_tokens=context_tokens, deadline_s=deadline_s, batch=batch)
     logger = get_run_logger()

@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 from flashfirst.deployments.bridge import BridgeSettings, create_bridge_app
-from flashfirst.tasks.object_events import StoredObject
-from flashfirst.tasks.seen_objects import SeenObjects
 from starlette.testclient import TestClient
 
 from flashfirst.errors import ConfigError
+from flashfirst.seen_objects import SeenObjects, StoredObject
 
 TOKEN = "s3cret-token-for-tests"
 

@@ -11,12 +11,11 @@ import pytest
 from fixtures.gcs import free_port
 from fixtures.prefect import PrefectServer
 from flashfirst.flows.poll_bucket import PollRequest, poll_bucket
-from flashfirst.tasks.object_events import StoredObject
-from flashfirst.tasks.seen_objects import SeenManifest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
 from flashfirst.errors import StorageError
+from flashfirst.seen_objects import SeenManifest, StoredObject
 from flashfirst.storage import Storage
 
 

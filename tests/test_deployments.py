@@ -13,7 +13,7 @@ import pytest
 import yaml
 from flashfirst.deployments.catalog import DeploymentSpec, SiteSettings, deployment_specs
 from flashfirst.deployments.serve import runner_deployment
-from flashfirst.tasks.object_events import StoredObject, event_id, event_name, event_resource
+from flashfirst.tasks.object_events import event_id, event_name, event_resource
 from prefect import Flow
 from prefect.events import DeploymentEventTrigger, DeploymentTriggerTypes
 from prefect.flows import load_flow_from_entrypoint
@@ -23,6 +23,8 @@ from prefect.server.schemas.schedules import CronSchedule, IntervalSchedule
 from prefect.utilities.callables import parameter_schema
 from prefect.utilities.schema_tools import HydrationContext, hydrate, validate
 from pydantic import TypeAdapter
+
+from flashfirst.seen_objects import StoredObject
 
 PREFECT_YAML = Path(__file__).parents[1] / "prefect.yaml"
 

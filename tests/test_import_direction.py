@@ -60,6 +60,24 @@ def test_flows_never_import_deployments():
     assert offenders("flows", {"flashfirst.deployments", "deployments"}) == {}
 
 
+def task_definitions(folder: str) -> list[str]:
+    """``module:function`` of every function decorated with Prefect's ``@task``."""
+    found = []
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and any(
+                    ast.unparse(d.func if isinstance(d, ast.Call) else d) == "task"
+                    for d in node.decorator_list):
+                found.append(f"{path.relative_to(ROOT)}:{node.name}")
+    return found
+
+
+def test_flows_compose_tasks_and_define_none():
+    # A flow reads as its steps; a task defined beside it is a step hidden from tasks/.
+    assert task_definitions("flows") == []
+    assert "tasks/polling.py:announce_object" in task_definitions("tasks")
+
+
 def test_the_emulator_imports_nothing_of_the_product():
     # It stands in for Google: code shared with the product would make every test that
     # compares the two agree by construction.

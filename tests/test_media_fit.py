@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from flashfirst.flows.analyze import RunFailed, analyze_with
+from flashfirst.flows.analyze import analyze_with
 from google import genai
 
 from flashfirst.emulator import EmbeddedEmulator
@@ -16,6 +16,7 @@ from flashfirst.failures import FailureKind
 from flashfirst.items import MediaPolicy, TaskKind, WorkItem
 from flashfirst.media import prepare_media
 from flashfirst.params import AnalyzeParams
+from flashfirst.run_terms import RunFailed
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
 

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from flashfirst.flows.analyze import RunFailed, analyze_with
+from flashfirst.flows.analyze import analyze_with
 from google import genai
 
 from flashfirst.context import SharedContext
@@ -20,6 +20,7 @@ from flashfirst.items import ItemResult, MediaPolicy, TaskKind, WorkItem
 from flashfirst.media import prepare_media, to_parts
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.report import RunReport
+from flashfirst.run_terms import RunFailed
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
 

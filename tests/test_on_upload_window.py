@@ -16,9 +16,10 @@ from typing import Any
 import httpx
 from fixtures.gcs import GcsEmulator, stop
 from fixtures.prefect import PrefectServer, wait_for
-from flashfirst.tasks.object_events import StoredObject, emit_object_finalized
+from flashfirst.tasks.object_events import emit_object_finalized
 
 from flashfirst.emulator import EmbeddedEmulator
+from flashfirst.seen_objects import StoredObject
 from flashfirst.storage import Storage
 
 DEPLOYMENT = "on-upload-window/gcs-window"

@@ -10,12 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from flashfirst.flows.analyze import RunFailed, analyze_with
+from flashfirst.flows.analyze import analyze_with
 
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.emulator.stats import LogEntry
 from flashfirst.items import MediaPolicy, TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams, RunMode
+from flashfirst.run_terms import RunFailed
 from flashfirst.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("prefect_api")

@@ -14,9 +14,9 @@ from fixtures.prefect import PrefectGate, PrefectServer
 from fixtures.pubsub import NOTIFY_TOPIC, gcs_notification
 from flashfirst.deployments.dispatch import Announcer
 from flashfirst.deployments.pubsub_pull import NotificationPuller, Pulled
-from flashfirst.tasks.seen_objects import SeenObjects
 from google.cloud import pubsub_v1
 
+from flashfirst.seen_objects import SeenObjects
 from flashfirst.storage import Storage
 
 

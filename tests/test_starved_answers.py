@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fixtures.catalogue import catalogue_with
-from flashfirst.flows.analyze import RunFailed, analyze_with
+from flashfirst.flows.analyze import analyze_with
 
 from flashfirst.client import make_client
 from flashfirst.emulator import EmbeddedEmulator
@@ -25,6 +25,7 @@ from flashfirst.items import Route, TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.prices import load_price_table
 from flashfirst.router import RoutingPolicy, load_routing_policy
+from flashfirst.run_terms import RunFailed
 from flashfirst.settings import ModelTier, Settings
 
 

@@ -53,6 +53,15 @@ class JanitorReport(BaseModel):
                 f"costing ${self.storage_usd:.6f} so far; {len(self.run_states_removed)} "
                 "stale run states removed")
 
+    def markdown(self) -> str:
+        """The sweep as the Prefect artifact shows it: the summary, then one row a cache."""
+        rows = "\n".join(f"| {c.name} | {c.model} | {c.tokens} | {c.idle_s:.0f} | "
+                         f"{c.storage_token_hours:.2f} | ${c.storage_usd:.6f} | {c.deleted} |"
+                         for c in self.ours)
+        return (f"# Cache janitor\n\n{self.summary()}\n\n| cache | model | tokens | idle s "
+                f"| token-hours | storage | deleted |\n|---|---|---:|---:|---:|---:|---|\n"
+                f"{rows}\n")
+
 
 def sweep(client: genai.Client, prices: PriceTable, reuse_window_s: float,
           now: datetime | None = None) -> JanitorReport:

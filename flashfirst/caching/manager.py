@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from flashfirst.caching.record import CacheRecord
 from flashfirst.catalogue import Catalogue, media_rules_of
@@ -49,8 +49,6 @@ def parse_display_name(name: str | None) -> tuple[str, str] | None:
 
 class PreparedContext(BaseModel):
     """The shared context turned into request parts, with its identity and size."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     content_hash: str
     system_instruction: str | None = None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from google.genai import types
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from flashfirst.media.ffmpeg_cmd import SCENE_THRESHOLD, ffmpeg_exe
 from flashfirst.token_rules import MediaResolution
@@ -42,8 +42,6 @@ class Span:
 
 class SegmentParts(BaseModel):
     """A segment as the request sends it: its parts, tokens and content identity."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     index: int
     start_s: float

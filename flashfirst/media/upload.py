@@ -19,7 +19,7 @@ from google.genai import types
 from flashfirst.client import backend_id
 from flashfirst.errors import MediaError, MediaUploadError
 from flashfirst.media.prepared import MediaRecord, MediaStore, StoredFile
-from flashfirst.settings import Settings
+from flashfirst.settings import BackendKind, Settings
 from flashfirst.storage import is_gcs
 
 ACTIVE_TIMEOUT_S = 600.0
@@ -34,7 +34,8 @@ class Delivery:
 
 
 def is_vertex(settings: Settings, client: genai.Client | None) -> bool:
-    return settings.backend.kind == "vertex" or bool(client is not None and client.vertexai)
+    return (settings.backend.kind is BackendKind.VERTEX
+            or bool(client is not None and client.vertexai))
 
 
 def deliver(item_id: str, record: MediaRecord, *, inline: bool, fresh: bool,

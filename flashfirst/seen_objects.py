@@ -1,5 +1,8 @@
 """Remembering which object versions were already announced, so each starts one run.
 
+:class:`StoredObject` is one version of one object, as every announcer (bridge, puller,
+polling flow) names it.
+
 :class:`SeenObjects` serves the bridge and the puller: a bounded in-memory memory (cheap,
 catches Pub/Sub's redeliveries) plus, optionally, one durable marker per object version
 created with "only if absent" (``ifGenerationMatch=0`` on GCS), so a restarted bridge, or
@@ -18,14 +21,39 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from flashfirst.tasks.object_events import StoredObject
+from pydantic import BaseModel, Field
 
 from flashfirst.errors import StorageError
 from flashfirst.run_context import environment_storage
-from flashfirst.storage import PreconditionFailed, Storage, join
+from flashfirst.storage import ObjectInfo, PreconditionFailed, Storage, is_gcs, join, split_gcs
 
 STATE_DIR = ".flashfirst"
 """Folder name for our own state; objects under it are never announced (no feedback loop)."""
+
+
+class StoredObject(BaseModel, frozen=True):
+    """One version of one object: a new generation is a new object to process."""
+
+    bucket: str = Field(description="GCS bucket; empty for a local file.")
+    name: str = Field(description="Object name in the bucket, or the local file's path.")
+    generation: int = Field(ge=0)
+    size: int | None = Field(None, ge=0)
+    content_type: str | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"gs://{self.bucket}/{self.name}" if self.bucket else self.name
+
+    @property
+    def key(self) -> str:
+        """Unique per object version: what de-duplication remembers."""
+        return f"{self.uri}#{self.generation}"
+
+    @classmethod
+    def from_info(cls, info: ObjectInfo) -> StoredObject:
+        bucket, name = split_gcs(info.uri) if is_gcs(info.uri) else ("", info.uri)
+        return cls(bucket=bucket, name=name, generation=info.generation, size=info.size,
+                   content_type=info.content_type)
 
 
 def is_own_state(name: str) -> bool:

@@ -1,0 +1,226 @@
+"""The steps of the analyze flow that take more than one task call: each orders tasks and
+hands its result to the next step; the decisions are in the tasks and the core."""
+
+from __future__ import annotations
+
+import time
+
+from flashfirst.flows.stopping import as_cancelled, cancelled_in_prefect, stopped_state
+from flashfirst.tasks.autopilot import check_autopilot, infer_with_autopilot
+from flashfirst.tasks.batches import BatchSubmitted, forget_parked_run, park_run
+from flashfirst.tasks.caching import ensure_caches, finish_caches
+from flashfirst.tasks.costs import aggregate_costs, write_results
+from flashfirst.tasks.discovery import prepare_shared_context, read_text_sources
+from flashfirst.tasks.estimate import estimate_run
+from flashfirst.tasks.inference import InferenceOutcome, InferenceRun, run_inference
+from flashfirst.tasks.media import prepare_run_media
+from flashfirst.tasks.modes import choose_run_modes
+from flashfirst.tasks.plain_data import plain
+from flashfirst.tasks.routing import check_models, find_unanswered, plan_routes
+from flashfirst.tasks.run_state import forget_run_state
+from prefect.states import State
+from pydantic import BaseModel, Field
+
+from flashfirst.autopilot.summary import AutopilotReport
+from flashfirst.batch_collection import collected_now
+from flashfirst.caching.manager import PreparedContext
+from flashfirst.caching.run_caches import CachePlan
+from flashfirst.discover import Discovery
+from flashfirst.estimate import RunEstimate
+from flashfirst.failures import Failure
+from flashfirst.inference.job import InferenceJob
+from flashfirst.inference.mode import ModeChoice
+from flashfirst.items import ItemResult, WorkItem, failed_before_inference, with_sources
+from flashfirst.media.run_media import RunMedia
+from flashfirst.params import AnalyzeParams, RunMode
+from flashfirst.report import RunReport
+from flashfirst.run_report import RunFacts
+from flashfirst.run_terms import RunTerms, run_failure
+from flashfirst.sources import (
+    SourceParts,
+    context_media_items,
+    context_parts,
+    media_resolutions,
+    media_sources,
+    needs_media_stage,
+)
+from flashfirst.stages import Stage
+from flashfirst.stopping import STOP
+
+
+class RunInputs(BaseModel):
+    """What the items and the shared context became before routing."""
+
+    media: RunMedia
+    context: PreparedContext | None
+    context_media: list[WorkItem]
+    texts: dict[str, SourceParts]
+    text_failures: dict[str, Failure]
+
+    @property
+    def context_tokens(self) -> int:
+        return self.context.tokens if self.context else 0
+
+
+class RunPlan(BaseModel):
+    """Every item's job, those still unanswered, and the mode chosen per model."""
+
+    jobs: list[InferenceJob]
+    pending: list[InferenceJob]
+    modes: list[ModeChoice] = Field(default_factory=list)
+
+
+class Inferred(BaseModel):
+    """The inference's outcome, and the autopilot's account when it drove the run."""
+
+    outcome: InferenceOutcome
+    autopilot: AutopilotReport | None = None
+
+
+def check_run(items: list[WorkItem], terms: RunTerms) -> None:
+    """Refuse retired models, and a bad autopilot policy, before anything is paid."""
+    check_models(plain(items), terms.settings)
+    if terms.autopilot:
+        check_autopilot(plain(items), terms.policy, terms.settings)
+
+
+def prepare_inputs(items: list[WorkItem], params: AnalyzeParams, terms: RunTerms
+                   ) -> RunInputs:
+    """The shared context first (every item must fit its model's window beside it, and
+    one that cannot is refused or fitted before its media is uploaded), then the items'
+    media and texts."""
+    settings = terms.settings
+    context_media = context_media_items(params.context)
+    media = prepare_run_media([], context_media, settings, params.media_policy)
+    context = prepare_shared_context(params, settings,
+                                     context_parts(media.prepared, context_media))
+    tokens = context.tokens if context else 0
+    media = media.plus(prepare_run_media([i for i in items if needs_media_stage(i)], [],
+                                         settings, params.media_policy, tokens))
+    texts, text_failures = read_text_sources(
+        plain([i for i in items if not needs_media_stage(i)]), settings)
+    terms.clock.mark(Stage.PREPARE_MEDIA)
+    return RunInputs(media=media, context=context, context_media=context_media, texts=texts,
+                     text_failures=text_failures)
+
+
+def plan_run(items: list[WorkItem], inputs: RunInputs, params: AnalyzeParams,
+             terms: RunTerms) -> RunPlan:
+    """Route every item, drop those already answered, and (mode=auto) choose each model's
+    mode."""
+    settings = terms.settings
+    jobs = plan_routes(plain(items),
+                       sources=plain({**inputs.texts, **media_sources(inputs.media.prepared)}),
+                       resolutions=media_resolutions(inputs.media.prepared),
+                       policy=terms.policy, settings=settings,
+                       context_tokens=inputs.context_tokens, deadline_s=params.deadline_s,
+                       batch=terms.batch)
+    pending = find_unanswered(plain(jobs), inputs.context, settings)
+    modes: list[ModeChoice] = []
+    if params.mode is RunMode.AUTO:
+        jobs, modes = choose_run_modes(plain(jobs), plain(pending), settings, terms.policy,
+                                       params.deadline_s, inputs.context_tokens)
+    terms.clock.mark(Stage.PLAN_ROUTES)
+    return RunPlan(jobs=jobs, pending=pending, modes=modes)
+
+
+def estimate_if_asked(plan: RunPlan, inputs: RunInputs, params: AnalyzeParams,
+                      terms: RunTerms) -> RunEstimate | None:
+    """The estimate, when asked for or when a budget must be checked (a run above it is
+    refused here, before any call)."""
+    if not (params.estimate_only or terms.estimates):
+        return None
+    return estimate_run(plain(plan.pending), inputs.context, terms.settings, terms.budget_usd,
+                        inputs.media.fitted())
+
+
+def ensure_run_caches(plan: RunPlan, inputs: RunInputs, terms: RunTerms) -> CachePlan:
+    """Caches where they pay; a stopped run creates none (nothing more will be sent)."""
+    cache_plan = ensure_caches(inputs.context, plain([] if STOP.requested else plan.pending),
+                               terms.settings, terms.run_id)
+    terms.clock.mark(Stage.ENSURE_CACHES)
+    return cache_plan
+
+
+def infer(plan: RunPlan, inputs: RunInputs, cache_plan: CachePlan, params: AnalyzeParams,
+          terms: RunTerms) -> Inferred:
+    """Send the jobs (online, Batch, or in the autopilot's waves). The plan is spent: its
+    jobs and the texts' parts are let go once sent, so memory stays per item."""
+    run = InferenceRun(
+        run_id=terms.run_id, settings=terms.settings, policy=terms.policy,
+        context=inputs.context, plan=cache_plan.uses, cache_ttl_s=cache_plan.ttl_s,
+        state_root=terms.settings.storage_root, budget_usd=terms.budget_usd,
+        deadline_at=time.time() + params.deadline_s if params.deadline_s else None,
+        collect_later=params.collect_later)
+    jobs, plan.jobs, plan.pending, inputs.texts = plan.jobs, [], [], {}
+    if terms.autopilot:
+        outcome, piloted = infer_with_autopilot(jobs, run, params.quality_floor)
+        return Inferred(outcome=outcome, autopilot=piloted)
+    return Inferred(outcome=run_inference(jobs, run, batch=terms.batch))
+
+
+def collect_results(inferred: Inferred, inputs: RunInputs, found: Discovery,
+                    terms: RunTerms) -> list[ItemResult]:
+    """One result per item, those that failed before inference included; taken out of
+    the inference's and the discovery's outcomes (memory is per item)."""
+    everything = [*found.items, *inputs.context_media]
+    results = with_sources(inputs.media.account_for(inferred.outcome.results)
+                           + failed_before_inference(
+                               everything, {**inputs.media.failures, **inputs.text_failures}),
+                           everything)
+    inferred.outcome.results, found.items, found.origins = [], [], []
+    terms.clock.mark(Stage.INFER)
+    if STOP.requested and cancelled_in_prefect():
+        return as_cancelled(results)
+    return results
+
+
+def park_if_waiting(inferred: Inferred, params: AnalyzeParams, terms: RunTerms
+                    ) -> BatchSubmitted | None:
+    """Record batch jobs left running for the collector; the run ends there unless it
+    was stopped (a stopped run also writes what it has)."""
+    if not inferred.outcome.parked_jobs:
+        return None
+    parked = park_run(params, terms.run_id, inferred.outcome.parked_jobs, terms.settings)
+    if STOP.requested:
+        return None
+    forget_run_state(terms.run_id, terms.settings)
+    return parked
+
+
+def report_run(results: list[ItemResult], inputs: RunInputs, cache_plan: CachePlan,
+               inferred: Inferred, plan: RunPlan, found: Discovery, terms: RunTerms
+               ) -> RunReport:
+    """Finish the caches, let the run's state go, price the run and write its results and
+    report."""
+    settings = terms.settings
+    records, finish_calls = finish_caches(terms.run_id, terms.keep_caches_s, settings)
+    forget_run_state(terms.run_id, settings)
+    outcome = inferred.outcome
+    report = aggregate_costs(plain(RunFacts(
+        run_id=terms.run_id, started_at=terms.started_at, results=results,
+        media={i: p.stats for i, p in inputs.media.items_only().items()},
+        media_seconds=terms.clock.seconds(Stage.PREPARE_MEDIA),
+        decisions=cache_plan.decisions, cache_records=records,
+        cache_api_calls=cache_plan.api_calls + outcome.cache_api_calls + finish_calls,
+        stages=terms.clock.lines(), budget_usd=terms.budget_usd, output_uri=terms.output,
+        skipped_inputs=found.skipped, mode_choices=[m.summary() for m in plan.modes],
+        batch_collection=collected_now(),  # set when a collector finishes this run
+        autopilot=inferred.autopilot, stopped=STOP.reason if STOP.requested else None,
+        batch_jobs_left=outcome.parked_jobs if STOP.requested else [])), settings)
+    write_results(plain(results), plain(report), settings)
+    return report
+
+
+def end_run(report: RunReport, inferred: Inferred, params: AnalyzeParams, terms: RunTerms
+            ) -> RunReport | State:
+    """The run's last word: Cancelled when stopped, an error when it failed, else its
+    report."""
+    if STOP.requested:
+        return stopped_state(report)
+    if params.collect_later:
+        forget_parked_run(params, terms.settings)
+    if (failure := run_failure(report, inferred.outcome.batch_failures,
+                               terms.settings.inference.failure_threshold)) is not None:
+        raise failure
+    return report
