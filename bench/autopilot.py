@@ -85,8 +85,8 @@ def run_arm(autopilot: bool, pro: bool = False):  # noqa: ANN201 - two RunReport
 
 def wire_key(model: str, thinking: str) -> tuple[str, str]:
     """(thinking as the emulator's quality table keys it, model) for a candidate."""
-    from flashfirst.catalogue import load_catalogue
-    from flashfirst.thinking import thinking_config
+    from flashfirst.gemini.catalogue import load_catalogue
+    from flashfirst.gemini.thinking import thinking_config
 
     config = thinking_config(thinking, load_catalogue().get(model))
     key = ("default" if config is None else str(config.thinking_budget)

@@ -51,9 +51,9 @@ from flashfirst.inference.inference_context import InferenceContext  # noqa: E40
 from flashfirst.inference.job import InferenceJob  # noqa: E402
 from flashfirst.inference.ratelimit import Limiters  # noqa: E402
 from flashfirst.items import Route, ServiceTier, WorkItem  # noqa: E402
-from flashfirst.price_locations import for_location  # noqa: E402
-from flashfirst.prices import load_price_table  # noqa: E402
-from flashfirst.router import RoutingPolicy  # noqa: E402
+from flashfirst.planning.router import RoutingPolicy  # noqa: E402
+from flashfirst.pricing.locations import for_location  # noqa: E402
+from flashfirst.pricing.prices import load_price_table  # noqa: E402
 from flashfirst.settings import (  # noqa: E402
     BackendSettings,
     InferenceSettings,

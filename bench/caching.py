@@ -29,7 +29,7 @@ DEFAULT_TTL_S = 3600.0
 
 def costs(n: int) -> dict[str, Decimal]:
     from flashfirst.caching.decision import decide, expected_run_s, worth_keeping_s
-    from flashfirst.prices import load_price_table
+    from flashfirst.pricing.prices import load_price_table
     from flashfirst.settings import Settings
 
     prices, settings = load_price_table(), Settings()
@@ -55,8 +55,8 @@ def lookups_per_item(n: int) -> tuple[float, int]:
     """A real run: cache API calls seen by the emulator, per item."""
     from flashfirst.flows.analyze import analyze_with
 
-    from flashfirst.context import SharedContext
     from flashfirst.emulator import EmbeddedEmulator, EmulatorConfig
+    from flashfirst.inputs.context import SharedContext
     from flashfirst.items import WorkItem
     from flashfirst.params import AnalyzeParams
     from flashfirst.settings import BackendSettings, Settings

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from flashfirst.catalogue import load_catalogue
-from flashfirst.estimate import ASSUMED_ANSWER_TOKENS
+from flashfirst.gemini.catalogue import load_catalogue
+from flashfirst.gemini.thinking import sent, thinking_config
 from flashfirst.items import TaskKind
-from flashfirst.prices import load_price_table
-from flashfirst.router import load_routing_policy
+from flashfirst.planning.router import load_routing_policy
+from flashfirst.planning.thinking_figures import assumed_thoughts
+from flashfirst.pricing.estimate import ASSUMED_ANSWER_TOKENS
+from flashfirst.pricing.prices import load_price_table
 from flashfirst.settings import ModelTier
-from flashfirst.thinking import sent, thinking_config
-from flashfirst.thinking_figures import assumed_thoughts
 
 MODELS = ("gemini-3.8-flash", "gemini-4-hydrogen")
 DAYS = (date(2026, 12, 2), date(2027, 1, 1))

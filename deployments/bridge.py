@@ -50,7 +50,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from flashfirst.errors import ConfigError
-from flashfirst.seen_objects import SeenObjects
+from flashfirst.inputs.seen_objects import SeenObjects
 
 log = logging.getLogger("flashfirst.bridge")
 

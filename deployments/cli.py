@@ -34,11 +34,11 @@ def _run_flow(params, as_json: bool, emulator: bool,  # noqa: ANN001
     from flashfirst.deployments.local_server import own_prefect_server
     from flashfirst.flows.analyze import analyze
 
-    from flashfirst.estimate import RunEstimate
-    from flashfirst.overrides import RunOverrides
-    from flashfirst.report_render import print_report
-    from flashfirst.run_terms import RunFailed
-    from flashfirst.stopping import EXIT_CODES, STOP, RunStopped, stop_on_signals
+    from flashfirst.pricing.estimate import RunEstimate
+    from flashfirst.reporting.render import print_report
+    from flashfirst.run.overrides import RunOverrides
+    from flashfirst.run.stopping import EXIT_CODES, STOP, RunStopped, stop_on_signals
+    from flashfirst.run.terms import RunFailed
 
     try:
         # Ctrl-C or SIGTERM from here on stops the run well; a second one exits at once.
@@ -98,7 +98,7 @@ def _params(source: str, task: str | None, prompt: str | None, context: list[str
             system: str | None, deadline: float | None, batch: bool, output: str | None,
             budget: float | None, estimate_only: bool, autopilot: bool = False,
             quality_floor: float | None = None):  # noqa: ANN202
-    from flashfirst.context import SharedContext
+    from flashfirst.inputs.context import SharedContext
     from flashfirst.params import AnalyzeParams, RunMode
 
     return AnalyzeParams(source=source, task=task, prompt=prompt,
@@ -224,7 +224,7 @@ def _options(verbose: Annotated[bool, typer.Option(
 
 
 def main() -> None:
-    from flashfirst.stopping import STOP
+    from flashfirst.run.stopping import STOP
 
     try:
         app()

@@ -11,7 +11,7 @@ from flashfirst.tasks.object_events import Emit, emit_confirmed, emit_object_fin
 from pydantic import BaseModel
 
 from flashfirst.errors import AnnounceFailed
-from flashfirst.seen_objects import SeenObjects, is_own_state
+from flashfirst.inputs.seen_objects import SeenObjects, is_own_state
 
 log = logging.getLogger(__name__)
 

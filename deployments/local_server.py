@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
-from flashfirst.stopping import STOP, RunStopped, at_hard_exit
+from flashfirst.run.stopping import STOP, RunStopped, at_hard_exit
 
 _DRAIN_S = 5.0
 

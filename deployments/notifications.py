@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from flashfirst.errors import FlashfirstError
-from flashfirst.seen_objects import StoredObject
+from flashfirst.inputs.seen_objects import StoredObject
 
 PUBSUB_FINALIZE = "OBJECT_FINALIZE"
 CLOUDEVENT_FINALIZE = "google.cloud.storage.object.v1.finalized"

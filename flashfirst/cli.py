@@ -12,11 +12,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from flashfirst import progress
+from flashfirst.run import progress
 
 if TYPE_CHECKING:
+    from flashfirst.pricing.unpriced_seen import UnpricedRecords
     from flashfirst.settings import Settings
-    from flashfirst.unpriced_seen import UnpricedRecords
 
 app = typer.Typer(help="Cost-optimized Gemini pipelines on Prefect: downsample media, cache "
                   "shared context, route Flash first, fan out within rate limits, and account "
@@ -108,8 +108,8 @@ def prices(stale_days: Annotated[int, typer.Option(
     that served earlier runs (under the storage root) with no row here."""
     from datetime import UTC, date, datetime
 
-    from flashfirst.price_listing import price_listing
-    from flashfirst.prices import load_price_table
+    from flashfirst.pricing.listing import price_listing
+    from flashfirst.pricing.prices import load_price_table
     from flashfirst.settings import load_settings
 
     try:
@@ -130,8 +130,8 @@ def _unpriced_records(settings: Settings) -> UnpricedRecords | None:
     """Earlier runs' records of models the table lacked; unreadable storage is said, and
     the rest of the listing still shown."""
     from flashfirst.errors import StorageError
+    from flashfirst.pricing.unpriced_seen import load_unpriced
     from flashfirst.storage import Storage
-    from flashfirst.unpriced_seen import load_unpriced
 
     try:
         return load_unpriced(Storage.for_settings(settings), settings.storage_root)
@@ -147,10 +147,10 @@ def models(emulator: EmulatorOpt = False, as_json: JsonOpt = False) -> None:
     catalogue rows no longer listed, and rows whose successor Google has named."""
     from google.genai import errors
 
-    from flashfirst.catalogue import load_catalogue, today
     from flashfirst.client import make_client
     from flashfirst.errors import FlashfirstError
-    from flashfirst.model_listing import models_listing, served_models
+    from flashfirst.gemini.catalogue import load_catalogue, today
+    from flashfirst.gemini.listing import models_listing, served_models
 
     try:
         settings = require_settings(emulator)

@@ -10,11 +10,11 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flashfirst.context import SharedContext
+from flashfirst.gemini.token_rules import MediaResolution
+from flashfirst.inputs.context import SharedContext
 from flashfirst.items import MediaPolicy, TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams
 from flashfirst.probe import MediaKind
-from flashfirst.token_rules import MediaResolution
 
 _TOPICS = ["billing", "refunds", "shipping", "privacy", "warranty", "accounts", "security",
            "returns", "support hours", "data retention"]

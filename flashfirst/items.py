@@ -9,12 +9,12 @@ from typing import Any, Literal
 import jsonschema
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from flashfirst.checks import check_problem
-from flashfirst.extensions import kind_of
 from flashfirst.failures import Failure, FailureKind
+from flashfirst.gemini.token_rules import MediaResolution, Modality
+from flashfirst.inputs.checks import check_problem
+from flashfirst.inputs.extensions import kind_of
 from flashfirst.probe import MediaKind
 from flashfirst.settings import ModelTier
-from flashfirst.token_rules import MediaResolution, Modality
 from flashfirst.user_input import UserInput
 
 
@@ -102,7 +102,7 @@ class WorkItem(UserInput):
         None, description="JSON Schema the answer must satisfy (JSON output).")
     check: str | None = Field(
         None, description="Extra answer check: 'regex:<pattern>' or the name of a check "
-        "the installation registered (entry points 'flashfirst.checks').")
+        "the installation registered (entry points 'flashfirst.inputs.checks').")
     model: str | None = Field(None, description="Force this model id (routing override).")
     thinking: str | None = Field(
         None, description="Thinking for this item: least/low/default/high/max (mapped per "

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from flashfirst.context import SharedContext
+from flashfirst.inputs.context import SharedContext
 from flashfirst.items import MediaPolicy, TaskKind, WorkItem
 from flashfirst.user_input import UserInput
 

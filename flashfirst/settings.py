@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from flashfirst.errors import ConfigError
-from flashfirst.model_tiers import ModelCatalogue, ModelSpec, ModelTier  # noqa: F401 (re-exported)
+from flashfirst.gemini.tiers import ModelCatalogue, ModelSpec, ModelTier  # noqa: F401 (re-exported)
 from flashfirst.user_input import UserInput
 
 
@@ -267,7 +267,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _cache_minimums_from_catalogue(self) -> Settings:
-        from flashfirst.catalogue import load_catalogue
+        from flashfirst.gemini.catalogue import load_catalogue
 
         catalogue = load_catalogue(self.model_catalogue_path)
         for spec in self.models.all:

@@ -26,12 +26,12 @@ from prefect.runtime import deployment, flow_run
 from prefect.states import State
 
 from flashfirst.client import require_backend
-from flashfirst.estimate import RunEstimate
-from flashfirst.overrides import RunOverrides, in_process_settings, settings_for_run
 from flashfirst.params import AnalyzeParams
-from flashfirst.report import RunReport
-from flashfirst.run_context import run_context
-from flashfirst.run_terms import RunTerms
+from flashfirst.pricing.estimate import RunEstimate
+from flashfirst.reporting.report import RunReport
+from flashfirst.run.context import run_context
+from flashfirst.run.overrides import RunOverrides, in_process_settings, settings_for_run
+from flashfirst.run.terms import RunTerms
 from flashfirst.settings import Settings
 
 Analyzed = RunReport | RunEstimate | BatchSubmitted

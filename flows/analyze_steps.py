@@ -22,21 +22,14 @@ from prefect.states import State
 from pydantic import BaseModel, Field
 
 from flashfirst.autopilot.summary import AutopilotReport
-from flashfirst.batch_collection import collected_now
 from flashfirst.caching.manager import PreparedContext
 from flashfirst.caching.run_caches import CachePlan
-from flashfirst.discover import Discovery
-from flashfirst.estimate import RunEstimate
 from flashfirst.failures import Failure
+from flashfirst.inference.collection import collected_now
 from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.mode import ModeChoice
-from flashfirst.items import ItemResult, WorkItem, failed_before_inference, with_sources
-from flashfirst.media.run_media import RunMedia
-from flashfirst.params import AnalyzeParams, RunMode
-from flashfirst.report import RunReport
-from flashfirst.run_report import RunFacts
-from flashfirst.run_terms import RunTerms, run_failure
-from flashfirst.sources import (
+from flashfirst.inputs.discover import Discovery
+from flashfirst.inputs.sources import (
     SourceParts,
     context_media_items,
     context_parts,
@@ -44,8 +37,15 @@ from flashfirst.sources import (
     media_sources,
     needs_media_stage,
 )
-from flashfirst.stages import Stage
-from flashfirst.stopping import STOP
+from flashfirst.items import ItemResult, WorkItem, failed_before_inference, with_sources
+from flashfirst.media.run_media import RunMedia
+from flashfirst.params import AnalyzeParams, RunMode
+from flashfirst.pricing.estimate import RunEstimate
+from flashfirst.reporting.report import RunReport
+from flashfirst.reporting.run_report import RunFacts
+from flashfirst.reporting.stages import Stage
+from flashfirst.run.stopping import STOP
+from flashfirst.run.terms import RunTerms, run_failure
 
 
 class RunInputs(BaseModel):

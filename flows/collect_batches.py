@@ -26,17 +26,17 @@ from prefect.artifacts import create_table_artifact
 from prefect.states import State
 from pydantic import BaseModel, Field
 
-from flashfirst.batch_collection import (
+from flashfirst.errors import BatchJobFailed
+from flashfirst.inference.collection import (
     CollectPath,
     JobCollection,
     at_risk,
     collecting,
     output_expires_at,
 )
-from flashfirst.errors import BatchJobFailed
 from flashfirst.inference.parked import ParkedRun
-from flashfirst.overrides import RunOverrides, in_process_settings, settings_for_run
-from flashfirst.run_terms import RunFailed
+from flashfirst.run.overrides import RunOverrides, in_process_settings, settings_for_run
+from flashfirst.run.terms import RunFailed
 from flashfirst.settings import Settings
 
 

@@ -14,11 +14,11 @@ from flashfirst.flows.task_runners import with_configured_task_runner
 from flashfirst.tasks.uploads import check_version, find_finished_report, pin_version
 from prefect import flow, get_run_logger
 
+from flashfirst.inputs.seen_objects import is_own_state
+from flashfirst.inputs.uploads import object_name, upload_item
 from flashfirst.items import TaskKind
 from flashfirst.params import AnalyzeParams
-from flashfirst.report import RunReport
-from flashfirst.seen_objects import is_own_state
-from flashfirst.uploads import object_name, upload_item
+from flashfirst.reporting.report import RunReport
 
 # On the environment's task runner, as deployed analyze runs are; this flow's own retry
 # repeats every step, so its analyze subflow does not retry as well.

@@ -20,10 +20,10 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from flashfirst.errors import ConfigError
+from flashfirst.inputs.seen_objects import is_own_state
+from flashfirst.inputs.uploads import upload_item
 from flashfirst.items import TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams, RunMode
-from flashfirst.seen_objects import is_own_state
-from flashfirst.uploads import upload_item
 
 
 @flow(name="on-upload-window", log_prints=True)

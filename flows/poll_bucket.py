@@ -17,7 +17,7 @@ from flashfirst.tasks.polling import (
 )
 from prefect import flow, unmapped
 
-from flashfirst.polling import PollReport, PollRequest
+from flashfirst.inputs.polling import PollReport, PollRequest
 
 
 @flow(name="poll-bucket")

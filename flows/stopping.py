@@ -1,4 +1,4 @@
-"""A flow run's side of stopping (``flashfirst.stopping``): signals and Prefect's
+"""A flow run's side of stopping (``flashfirst.run.stopping``): signals and Prefect's
 cancellation feed the one stop request, and a stopped run ends in Prefect's ``Cancelled``
 state carrying its partial report.
 
@@ -20,8 +20,8 @@ from prefect.states import Cancelled, State
 
 from flashfirst.failures import FailureKind
 from flashfirst.items import ItemResult
-from flashfirst.report import RunReport
-from flashfirst.stopping import STOP, stop_on_signals
+from flashfirst.reporting.report import RunReport
+from flashfirst.run.stopping import STOP, stop_on_signals
 
 _WATCH_EVERY_S = 2.0
 _CANCEL_REASON = "the run was cancelled in Prefect"

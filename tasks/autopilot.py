@@ -15,14 +15,14 @@ from flashfirst.autopilot.candidates import task_candidates
 from flashfirst.autopilot.evidence import EvidenceStore
 from flashfirst.autopilot.pilot import Autopilot
 from flashfirst.autopilot.summary import AutopilotReport, summarize
-from flashfirst.catalogue import today
+from flashfirst.gemini.catalogue import today
 from flashfirst.inference.job import InferenceJob
 from flashfirst.items import WorkItem
-from flashfirst.router import RoutingPolicy
-from flashfirst.run_context import run_context
+from flashfirst.planning.router import RoutingPolicy
+from flashfirst.planning.thinking_figures import load_figures
+from flashfirst.run.context import run_context
+from flashfirst.run.stopping import STOP
 from flashfirst.settings import Settings
-from flashfirst.stopping import STOP
-from flashfirst.thinking_figures import load_figures
 
 
 def paid_tier(settings: Settings) -> bool:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from flashfirst.inference.batch_jobs import ENDED, BatchJobs, state_name
 from flashfirst.inference.parked import ParkedRun, ParkedRuns, parked_key
 from flashfirst.params import AnalyzeParams
-from flashfirst.run_context import run_context
+from flashfirst.run.context import run_context
 from flashfirst.settings import Settings
 
 

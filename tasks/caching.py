@@ -10,7 +10,7 @@ from flashfirst.caching.manager import PreparedContext
 from flashfirst.caching.record import CacheRecord
 from flashfirst.caching.run_caches import CachePlan, finish_run_caches, plan_caches
 from flashfirst.inference.job import InferenceJob
-from flashfirst.run_context import run_context
+from flashfirst.run.context import run_context
 from flashfirst.settings import Settings
 
 

@@ -1,5 +1,5 @@
 """Prefect tasks that price the run and publish it: the core assembles the report and
-writes its files (``flashfirst/run_report.py``); these log and make the artifacts."""
+writes its files (``flashfirst/reporting/run_report.py``); these log and make the artifacts."""
 
 from __future__ import annotations
 
@@ -12,10 +12,15 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 
 from flashfirst.items import ItemResult
-from flashfirst.report import RunReport
-from flashfirst.report_render import chart_markdown, items_table, media_table
-from flashfirst.run_context import run_context
-from flashfirst.run_report import RunFacts, build_run_report, pricing_warnings, write_run_files
+from flashfirst.reporting.render import chart_markdown, items_table, media_table
+from flashfirst.reporting.report import RunReport
+from flashfirst.reporting.run_report import (
+    RunFacts,
+    build_run_report,
+    pricing_warnings,
+    write_run_files,
+)
+from flashfirst.run.context import run_context
 from flashfirst.settings import Settings
 from flashfirst.storage import browser_url
 

@@ -9,15 +9,15 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flashfirst.caching.manager import PreparedContext
-from flashfirst.discover import Discovery, office_reader, run_inputs
 from flashfirst.errors import ConfigError
 from flashfirst.failures import Failure
+from flashfirst.inputs.discover import Discovery, office_reader, run_inputs
+from flashfirst.inputs.skipped import skipped_line
+from flashfirst.inputs.sources import SourceParts, prepare_context, read_texts
 from flashfirst.items import WorkItem
 from flashfirst.params import AnalyzeParams
-from flashfirst.run_context import run_context
+from flashfirst.run.context import run_context
 from flashfirst.settings import Settings
-from flashfirst.skipped import skipped_line
-from flashfirst.sources import SourceParts, prepare_context, read_texts
 
 
 def _retry_storage_only(task: Any, task_run: Any, state: Any) -> bool:

@@ -1,5 +1,5 @@
 """Estimating a run before any paid call, and refusing it above the budget
-(``flashfirst/run_estimate.py``)."""
+(``flashfirst/pricing/run_estimate.py``)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flashfirst.caching.manager import PreparedContext
-from flashfirst.estimate import RunEstimate, check_budget
 from flashfirst.inference.job import InferenceJob
-from flashfirst.run_context import run_context
-from flashfirst.run_estimate import estimate_jobs
+from flashfirst.pricing.estimate import RunEstimate, check_budget
+from flashfirst.pricing.run_estimate import estimate_jobs
+from flashfirst.run.context import run_context
 from flashfirst.settings import Settings
 
 

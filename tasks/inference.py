@@ -6,7 +6,7 @@ calls keeps the quota full with a handful of task runs. Rate limits are per proc
 (``ModelLimiter``) and, when ``FLASHFIRST_INFERENCE__SHARED_RATE_LIMITS`` is on, also
 shared across runs and workers through Prefect global concurrency limits on the Prefect
 server. The budget and the cache records are the run's, whichever process a chunk runs
-in: they live in the run state (``flashfirst.run_state``), not in a process's memory.
+in: they live in the run state (``flashfirst.run.state``), not in a process's memory.
 """
 
 from __future__ import annotations
@@ -21,10 +21,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from pydantic import BaseModel, ConfigDict, Field
 
-from flashfirst import progress
 from flashfirst.caching.manager import CacheManager, PreparedContext
 from flashfirst.caching.provider import CachedContexts
-from flashfirst.context import ContextUse
 from flashfirst.failures import FailureKind
 from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.batch import BatchRunner, BatchWaiting
@@ -37,13 +35,15 @@ from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.request import billing_labels
 from flashfirst.inference.segments import run_split, split_jobs_online
 from flashfirst.inference.shared_budget import BudgetLease
+from flashfirst.inputs.context import ContextUse
 from flashfirst.items import ItemResult, ServiceTier
-from flashfirst.router import RoutingPolicy
-from flashfirst.run_context import run_context
-from flashfirst.run_state import RunState
+from flashfirst.planning.router import RoutingPolicy
+from flashfirst.reporting.stages import Stage
+from flashfirst.run import progress
+from flashfirst.run.context import run_context
+from flashfirst.run.state import RunState
+from flashfirst.run.stopping import STOP
 from flashfirst.settings import Settings
-from flashfirst.stages import Stage
-from flashfirst.stopping import STOP
 from flashfirst.storage import Storage
 
 
@@ -67,7 +67,7 @@ class InferenceRun(BaseModel):
 
 class ChunkResult(BaseModel):
     """What a chunk hands back; the cache records it made or extended are in the run
-    state (``flashfirst.run_state``), not here."""
+    state (``flashfirst.run.state``), not here."""
 
     results: list[ItemResult]
     cache_api_calls: int = 0

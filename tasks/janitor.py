@@ -1,5 +1,5 @@
 """Prefect tasks of the cache janitor: retried sweeps over the core's
-(``flashfirst/caching/janitor.py``, ``flashfirst/run_state.py``)."""
+(``flashfirst/caching/janitor.py``, ``flashfirst/run/state.py``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from prefect.runtime import deployment
 
 from flashfirst.caching.janitor import JanitorReport, sweep
 from flashfirst.client import require_backend
-from flashfirst.run_context import run_context
-from flashfirst.run_state import remove_stale_run_states
+from flashfirst.run.context import run_context
+from flashfirst.run.state import remove_stale_run_states
 from flashfirst.settings import load_settings
 
 

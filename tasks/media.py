@@ -20,7 +20,7 @@ from flashfirst.failures import FailureKind
 from flashfirst.items import MediaPolicy, WorkItem
 from flashfirst.media import MediaUploadError, PreparedMedia, prepare_media
 from flashfirst.media.run_media import RunMedia, routed_model, saved_line
-from flashfirst.run_context import run_context
+from flashfirst.run.context import run_context
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
 

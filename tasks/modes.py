@@ -7,8 +7,8 @@ from prefect.cache_policies import NO_CACHE
 
 from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.mode import ModeChoice, apply_modes, choose_modes
-from flashfirst.router import RoutingPolicy
-from flashfirst.run_context import run_context
+from flashfirst.planning.router import RoutingPolicy
+from flashfirst.run.context import run_context
 from flashfirst.settings import Settings
 
 

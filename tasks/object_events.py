@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from flashfirst.seen_objects import StoredObject
+from flashfirst.inputs.seen_objects import StoredObject
 
 GCS_FINALIZED = "gcs.object.finalized"
 LOCAL_FINALIZED = "local.file.finalized"

@@ -1,6 +1,6 @@
 """Prefect tasks of the polling sensor: list, claim, announce, release — each over the
-core's storage and seen-objects record (``flashfirst/polling.py``,
-``flashfirst/seen_objects.py``)."""
+core's storage and seen-objects record (``flashfirst/inputs/polling.py``,
+``flashfirst/inputs/seen_objects.py``)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from prefect import task
 from prefect.deployments import run_deployment
 
 from flashfirst.errors import AnnounceFailed
-from flashfirst.polling import stored_objects
-from flashfirst.run_context import environment_storage
-from flashfirst.seen_objects import SeenManifest, StoredObject
+from flashfirst.inputs.polling import stored_objects
+from flashfirst.inputs.seen_objects import SeenManifest, StoredObject
+from flashfirst.run.context import environment_storage
 
 
 @task

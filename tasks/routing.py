@@ -6,15 +6,15 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flashfirst.caching.manager import PreparedContext
+from flashfirst.gemini.model_check import run_model_notices
+from flashfirst.gemini.token_rules import MediaResolution
 from flashfirst.inference.job import InferenceJob
+from flashfirst.inputs.sources import SourceParts
 from flashfirst.items import WorkItem
-from flashfirst.model_check import run_model_notices
-from flashfirst.planning import plan_jobs, unanswered
-from flashfirst.router import RoutingPolicy
-from flashfirst.run_context import run_context
+from flashfirst.planning.jobs import plan_jobs, unanswered
+from flashfirst.planning.router import RoutingPolicy
+from flashfirst.run.context import run_context
 from flashfirst.settings import Settings
-from flashfirst.sources import SourceParts
-from flashfirst.token_rules import MediaResolution
 
 
 @task(name="check-models", cache_policy=NO_CACHE)

@@ -1,12 +1,12 @@
-"""Letting a run's shared state go (``flashfirst.run_state``) once it is done with it."""
+"""Letting a run's shared state go (``flashfirst.run.state``) once it is done with it."""
 
 from __future__ import annotations
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from flashfirst.run_context import run_context
-from flashfirst.run_state import RunState
+from flashfirst.run.context import run_context
+from flashfirst.run.state import RunState
 from flashfirst.settings import Settings
 
 

@@ -1,5 +1,5 @@
 """Prefect tasks of the on-upload flows: retried reads of the bucket and of Prefect's
-events over the core's decisions (``flashfirst/uploads.py``)."""
+events over the core's decisions (``flashfirst/inputs/uploads.py``)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ from flashfirst.tasks.object_events import GCS_FINALIZED
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from flashfirst.report import RunReport
-from flashfirst.run_context import environment_storage
-from flashfirst.uploads import (
+from flashfirst.inputs.uploads import (
     ObjectVersion,
     finished_report,
     newest_versions,
     pinned_version,
     version_readable,
 )
+from flashfirst.reporting.report import RunReport
+from flashfirst.run.context import environment_storage
 
 
 @task(name="pin-version", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)

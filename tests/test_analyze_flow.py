@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from flashfirst.flows.analyze import analyze_with
 
-from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator
+from flashfirst.inputs.context import SharedContext
 from flashfirst.media import ffmpeg_invocations
 from flashfirst.params import AnalyzeParams
-from flashfirst.report import RunReport
+from flashfirst.reporting.report import RunReport
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
 

@@ -17,13 +17,13 @@ from flashfirst.inference.inference_context import InferenceContext
 from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.ratelimit import Limiters
 from flashfirst.inference.request import request_key
+from flashfirst.inputs.sources import text_or_document_parts
 from flashfirst.items import ItemResult, WorkItem
-from flashfirst.planning import plan_jobs, unanswered
-from flashfirst.prices import load_price_table
-from flashfirst.router import load_routing_policy
-from flashfirst.run_context import run_context
+from flashfirst.planning.jobs import plan_jobs, unanswered
+from flashfirst.planning.router import load_routing_policy
+from flashfirst.pricing.prices import load_price_table
+from flashfirst.run.context import run_context
 from flashfirst.settings import BackendSettings, InferenceSettings, Settings
-from flashfirst.sources import text_or_document_parts
 from flashfirst.storage import Storage
 
 

@@ -17,8 +17,8 @@ from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.inference.engine import InferenceJob
 from flashfirst.items import TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams
-from flashfirst.report import RunReport
-from flashfirst.router import load_routing_policy, route
+from flashfirst.planning.router import load_routing_policy, route
+from flashfirst.reporting.report import RunReport
 from flashfirst.settings import Settings
 
 RIGHT, WRONG = '{"total": 120.5, "currency": "EUR"}', '{"total": 99, "currency": "EUR"}'

@@ -16,14 +16,14 @@ from flashfirst.autopilot.evidence import EvidenceBook, Measured, price_signatur
 from flashfirst.autopilot.pilot import Autopilot
 from flashfirst.autopilot.stats import wilson
 from flashfirst.autopilot.summary import AutopilotReport
-from flashfirst.catalogue import load_catalogue
 from flashfirst.errors import ConfigError
+from flashfirst.gemini.catalogue import load_catalogue
 from flashfirst.inference.job import InferenceJob
 from flashfirst.items import TaskKind, Usage, WorkItem
-from flashfirst.prices import load_price_table
-from flashfirst.router import load_routing_policy, route
+from flashfirst.planning.router import load_routing_policy, route
+from flashfirst.planning.thinking_figures import ThinkingFigures
+from flashfirst.pricing.prices import load_price_table
 from flashfirst.settings import Settings
-from flashfirst.thinking_figures import ThinkingFigures
 
 DAY = date(2026, 12, 2)
 

@@ -15,8 +15,8 @@ from flashfirst.flows.analyze import analyze_with
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.items import TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams
-from flashfirst.report import RunReport
-from flashfirst.report_render import to_markdown
+from flashfirst.reporting.render import to_markdown
+from flashfirst.reporting.report import RunReport
 from flashfirst.settings import Settings
 
 # Truth: 2.5 Flash-Lite mostly wrong, 3.8 Flash right at its least thinking (level low)

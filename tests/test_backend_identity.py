@@ -12,8 +12,8 @@ from flashfirst.flows.analyze import analyze_with
 from pydantic import SecretStr
 
 from flashfirst.client import backend_id
-from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator, EmulatorConfig
+from flashfirst.inputs.context import SharedContext
 from flashfirst.params import AnalyzeParams
 from flashfirst.settings import BackendSettings, Settings
 

@@ -11,9 +11,9 @@ from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.mode import choose_modes
 from flashfirst.items import Route, ServiceTier, TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams, RunMode
-from flashfirst.prices import load_price_table
-from flashfirst.report import RunReport
-from flashfirst.router import ServiceTierPolicy
+from flashfirst.planning.router import ServiceTierPolicy
+from flashfirst.pricing.prices import load_price_table
+from flashfirst.reporting.report import RunReport
 from flashfirst.settings import ModelTier, Settings
 
 # A model with no price step ahead, so the hand-computed prices below stay true.
@@ -48,7 +48,7 @@ def test_a_large_run_with_a_day_goes_batch_and_says_what_each_tier_costs():
     assert chosen.tier is ServiceTier.BATCH
     # 2.5 Flash-Lite, https://ai.google.dev/gemini-api/docs/pricing (the packaged table):
     # $0.10 input, $0.40 output per 1M; a summary's answer is assumed 300 tokens plus 800
-    # of medium thinking (flashfirst/estimate.py, ours).
+    # of medium thinking (flashfirst/pricing/estimate.py, ours).
     # Standard: 1,200 × (100 × 0.10 + 1,100 × 0.40) / 1e6 = 1,200 × 450 / 1e6 = $0.54.
     # Batch and Flex: 50% (docs/optimization) = $0.27.
     assert (chosen.standard_usd, chosen.flex_usd, chosen.batch_usd) == pytest.approx(

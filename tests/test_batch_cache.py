@@ -13,7 +13,7 @@ from test_caching import handbook, params
 
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.params import RunMode
-from flashfirst.report import RunReport
+from flashfirst.reporting.report import RunReport
 from flashfirst.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("prefect_api")

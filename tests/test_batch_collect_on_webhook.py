@@ -16,8 +16,8 @@ from flashfirst.tasks.batches import BatchSubmitted
 
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.items import TaskKind, WorkItem
-from flashfirst.overrides import in_process_settings
 from flashfirst.params import AnalyzeParams, RunMode
+from flashfirst.run.overrides import in_process_settings
 from flashfirst.settings import Settings
 
 

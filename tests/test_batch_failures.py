@@ -16,7 +16,7 @@ from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.errors import BatchJobFailed
 from flashfirst.items import WorkItem
 from flashfirst.params import AnalyzeParams, RunMode
-from flashfirst.report import RunReport
+from flashfirst.reporting.report import RunReport
 from flashfirst.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("prefect_api")

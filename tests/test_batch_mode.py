@@ -8,7 +8,7 @@ from flashfirst.flows.analyze import analyze_with
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.items import ServiceTier, TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams, RunMode
-from flashfirst.report import RunReport
+from flashfirst.reporting.report import RunReport
 from flashfirst.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("prefect_api")

@@ -12,7 +12,7 @@ from flashfirst.flows.analyze import analyze_with
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.items import WorkItem
 from flashfirst.params import AnalyzeParams, RunMode
-from flashfirst.report import RunReport
+from flashfirst.reporting.report import RunReport
 from flashfirst.settings import BackendSettings, InferenceSettings, Settings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from google import genai
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.items import WorkItem
 from flashfirst.params import AnalyzeParams, RunMode
-from flashfirst.report import RunReport
+from flashfirst.reporting.report import RunReport
 from flashfirst.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("prefect_api")

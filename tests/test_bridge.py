@@ -13,7 +13,7 @@ from flashfirst.deployments.bridge import BridgeSettings, create_bridge_app
 from starlette.testclient import TestClient
 
 from flashfirst.errors import ConfigError
-from flashfirst.seen_objects import SeenObjects, StoredObject
+from flashfirst.inputs.seen_objects import SeenObjects, StoredObject
 
 TOKEN = "s3cret-token-for-tests"
 

@@ -15,7 +15,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
 from flashfirst.errors import StorageError
-from flashfirst.seen_objects import SeenManifest, StoredObject
+from flashfirst.inputs.seen_objects import SeenManifest, StoredObject
 from flashfirst.storage import Storage
 
 

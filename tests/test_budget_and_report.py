@@ -11,10 +11,10 @@ from flashfirst.flows.analyze import analyze_with
 
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.errors import BudgetExceeded
-from flashfirst.estimate import RunEstimate
 from flashfirst.items import TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams
-from flashfirst.report import RunReport
+from flashfirst.pricing.estimate import RunEstimate
+from flashfirst.reporting.report import RunReport
 from flashfirst.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -53,7 +53,7 @@ def test_an_estimate_counts_tokens_and_prices_the_plan_without_paid_calls(
     assert isinstance(estimate, RunEstimate)
     assert estimate.items == 8
     assert estimate.input_tokens == 8 * 110
-    # Output assumed (ours, flashfirst/estimate.py, thinking_figures.ASSUMED_THOUGHTS): a
+    # Output assumed (ours, flashfirst/pricing/estimate.py, thinking_figures.ASSUMED_THOUGHTS): a
     # summary's answer 300 tokens, sent at the policy's "low" = level LOW on 3.8 Flash,
     # assumed 400 thoughts; a classification's answer 20, sent at "least" = budget 0 on
     # 2.5 Flash-Lite, which then does not think.
@@ -71,7 +71,7 @@ def test_an_estimate_counts_tokens_and_prices_the_plan_without_paid_calls(
 
 def test_the_demo_estimate_is_within_a_factor_of_two_of_what_it_costs(
         run_settings: Settings, emulator: EmbeddedEmulator, tmp_path: Path):
-    # Input is counted by the API; answers and thinking are assumed (flashfirst/estimate.py)
+    # Input is counted by the API; answers and thinking are assumed (flashfirst/pricing/estimate.py)
     # and the emulator draws its own (prose of 16-112 words whatever the task, thinking
     # growing with the prompt): neither is a figure of Google's. Within 2x either way keeps
     # a budget check useful. Measured (bench/cost.py, estimate_vs_actual): 1.42.

@@ -15,22 +15,22 @@ from flashfirst.flows.cache_janitor import cache_janitor
 
 from flashfirst.caching.manager import CacheManager, PreparedContext
 from flashfirst.caching.provider import CachedContexts
-from flashfirst.catalogue import load_catalogue
 from flashfirst.client import backend_id, make_client
-from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.failures import FailureKind
+from flashfirst.gemini.catalogue import load_catalogue
 from flashfirst.inference.engine import Engine
 from flashfirst.inference.inference_context import InferenceContext
 from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.ratelimit import Limiters
+from flashfirst.inputs.context import SharedContext
+from flashfirst.inputs.sources import prepare_context
 from flashfirst.items import MediaPolicy, TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams
-from flashfirst.prices import load_price_table
-from flashfirst.report import RunReport
-from flashfirst.router import load_routing_policy, route
+from flashfirst.planning.router import load_routing_policy, route
+from flashfirst.pricing.prices import load_price_table
+from flashfirst.reporting.report import RunReport
 from flashfirst.settings import Settings
-from flashfirst.sources import prepare_context
 from flashfirst.storage import Storage
 
 pytestmark = pytest.mark.usefixtures("prefect_api")

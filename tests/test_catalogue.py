@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from fixtures.catalogue import catalogue_with
 
-from flashfirst.catalogue import load_catalogue, retirement_notice
 from flashfirst.errors import ConfigError, ThinkingNotSupported
+from flashfirst.gemini.catalogue import load_catalogue, retirement_notice
+from flashfirst.gemini.thinking import thinking_config
 from flashfirst.settings import Settings
-from flashfirst.thinking import thinking_config
 
 CATALOGUE = load_catalogue()
 
@@ -104,10 +104,10 @@ def test_default_thinking_sends_no_config():
 
 
 def test_the_estimate_prices_a_retired_route_as_its_replacement():
-    from flashfirst.estimate import price_plan
     from flashfirst.inference.job import InferenceJob
     from flashfirst.items import Route, TaskKind, WorkItem
-    from flashfirst.prices import load_price_table
+    from flashfirst.pricing.estimate import price_plan
+    from flashfirst.pricing.prices import load_price_table
     from flashfirst.settings import ModelTier
 
     job = InferenceJob(item=WorkItem(id="c", task=TaskKind.CLASSIFY, text="x"), identity="c",

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from fixtures.engine import answer
 
-from flashfirst.checks import registered_checks
-from flashfirst.discover import read_manifest
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.errors import ConfigError
+from flashfirst.inputs.checks import registered_checks
+from flashfirst.inputs.discover import read_manifest
 from flashfirst.items import WorkItem
 from flashfirst.settings import BackendSettings, InferenceSettings, Settings
 from flashfirst.storage import Storage
@@ -58,7 +58,7 @@ def test_a_check_registered_by_the_installation_runs_by_name(
     (site / "house_checks-1.0.dist-info" / "METADATA").write_text(
         "Metadata-Version: 2.1\nName: house-checks\nVersion: 1.0\n")
     (site / "house_checks-1.0.dist-info" / "entry_points.txt").write_text(
-        "[flashfirst.checks]\nsays_refund = house_checks:says_refund\n")
+        "[flashfirst.inputs.checks]\nsays_refund = house_checks:says_refund\n")
     (site / "house_checks.py").write_text(textwrap.dedent('''
         def says_refund(output):
             return "refund" in str(output).lower() or "no refund mentioned"

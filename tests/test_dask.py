@@ -15,8 +15,8 @@ from flashfirst.flows.task_runners import DaskSettings, with_configured_task_run
 from prefect_dask import DaskTaskRunner
 
 from flashfirst.emulator import EmbeddedEmulator
-from flashfirst.overrides import in_process_settings
 from flashfirst.params import AnalyzeParams
+from flashfirst.run.overrides import in_process_settings
 from flashfirst.settings import Settings
 
 NOTES = ["Parcel two days late, refund asked.", "Great support call, issue solved.",

@@ -24,7 +24,7 @@ from prefect.utilities.callables import parameter_schema
 from prefect.utilities.schema_tools import HydrationContext, hydrate, validate
 from pydantic import TypeAdapter
 
-from flashfirst.seen_objects import StoredObject
+from flashfirst.inputs.seen_objects import StoredObject
 
 PREFECT_YAML = Path(__file__).parents[1] / "prefect.yaml"
 

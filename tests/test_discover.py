@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from flashfirst.discover import discover
 from flashfirst.errors import ConfigError
+from flashfirst.inputs.discover import discover
+from flashfirst.inputs.skipped import SkipReason
 from flashfirst.items import TaskKind, WorkItem
 from flashfirst.probe import MediaKind
-from flashfirst.skipped import SkipReason
 from flashfirst.storage import Storage
 
 

@@ -1,7 +1,7 @@
 """Two readings of Google's token rules compared: the media stage's accounting
-(``flashfirst.token_rules``) and the emulator's own tables (``flashfirst.emulator.tokens.rules``,
-which imports nothing of the product's), on a prepared video the emulator probes from the
-bytes it received. Each side is also pinned to a figure worked out by hand."""
+(``flashfirst.gemini.token_rules``) and the emulator's own tables
+(``flashfirst.emulator.tokens.rules``, which imports nothing of the product's), on a
+prepared video the emulator probes from the bytes it received. Each side is also pinned to a figure worked out by hand."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from google import genai
 
+from flashfirst.gemini.token_rules import Modality
 from flashfirst.items import MediaPolicy, WorkItem
 from flashfirst.media import prepare_media, to_parts
 from flashfirst.probe import MediaKind, probe_bytes
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
-from flashfirst.token_rules import Modality
 
 
 @pytest.fixture(scope="session")

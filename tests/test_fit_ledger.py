@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flashfirst.fit_report import media_delta
+from flashfirst.gemini.token_rules import Modality, TokenCount
 from flashfirst.items import Attempt, FitPolicy, FitRecord, ItemResult, ServiceTier, TaskKind, Usage
-from flashfirst.ledger import LeverName, summarize_costs
 from flashfirst.media.accounting import MediaStats
-from flashfirst.prices import load_price_table
+from flashfirst.pricing.prices import load_price_table
+from flashfirst.reporting.fit import media_delta
+from flashfirst.reporting.ledger import LeverName, summarize_costs
 from flashfirst.settings import ModelCatalogue
-from flashfirst.token_rules import Modality, TokenCount
 
 FLASH, PRO = "gemini-2.5-flash", "gemini-2.5-pro"
 CATALOGUE_2_5 = ModelCatalogue(flash={"id": FLASH}, pro={"id": PRO})

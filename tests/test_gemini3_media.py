@@ -15,12 +15,12 @@ import pytest
 from fixtures.media import run_ffmpeg
 from google import genai
 
+from flashfirst.gemini.token_rules import Modality
 from flashfirst.items import MediaPolicy, WorkItem
 from flashfirst.media import PreparedMedia, prepare_media, to_parts
 from flashfirst.probe import MediaKind
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
-from flashfirst.token_rules import Modality
 
 FLASH_3 = "gemini-3.8-flash"
 

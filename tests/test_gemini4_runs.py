@@ -21,8 +21,8 @@ from flashfirst.inference.inference_context import InferenceContext
 from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.ratelimit import Limiters
 from flashfirst.items import ItemResult, Route, TaskKind, WorkItem
-from flashfirst.prices import load_price_table
-from flashfirst.router import load_routing_policy
+from flashfirst.planning.router import load_routing_policy
+from flashfirst.pricing.prices import load_price_table
 from flashfirst.settings import ModelTier, Settings
 
 M = Decimal(1_000_000)

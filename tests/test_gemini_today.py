@@ -20,20 +20,20 @@ from fixtures.emulator import set_clock
 from flashfirst.flows.analyze import analyze_with
 
 from flashfirst.client import backend_id, make_client
-from flashfirst.context import ContextUse, StaticContexts
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.errors import RetiredModel
 from flashfirst.inference.engine import Engine
 from flashfirst.inference.inference_context import InferenceContext
 from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.ratelimit import Limiters
+from flashfirst.inputs.context import ContextUse, StaticContexts
 from flashfirst.items import ItemResult, Route, TaskKind, Usage, WorkItem
-from flashfirst.ledger import summarize_costs
 from flashfirst.params import AnalyzeParams
-from flashfirst.prices import load_price_table
-from flashfirst.report import RunReport, ServedBy
-from flashfirst.report_render import to_markdown
-from flashfirst.router import load_routing_policy
+from flashfirst.planning.router import load_routing_policy
+from flashfirst.pricing.prices import load_price_table
+from flashfirst.reporting.ledger import summarize_costs
+from flashfirst.reporting.render import to_markdown
+from flashfirst.reporting.report import RunReport, ServedBy
 from flashfirst.settings import ModelTier, Settings
 
 M = Decimal(1_000_000)
@@ -185,7 +185,7 @@ def test_a_context_with_gemini_3_part_resolution_is_cached_on_a_2_x_model_too(
     from google.genai import types
 
     from flashfirst.caching.manager import CacheManager, PreparedContext
-    from flashfirst.catalogue import load_catalogue
+    from flashfirst.gemini.catalogue import load_catalogue
     from flashfirst.storage import Storage
 
     # A reference image asked at low resolution per part (Gemini 3/4 only, media-resolution

@@ -14,12 +14,12 @@ from flashfirst.inference.budget import Budget
 from flashfirst.inference.engine import Engine
 from flashfirst.inference.inference_context import InferenceContext
 from flashfirst.inference.ratelimit import Limiters
+from flashfirst.inputs.sources import text_or_document_parts
 from flashfirst.items import ItemResult, ServiceTier, TaskKind, WorkItem
-from flashfirst.planning import plan_jobs
-from flashfirst.prices import load_price_table
-from flashfirst.router import RoutingPolicy, load_routing_policy
+from flashfirst.planning.jobs import plan_jobs
+from flashfirst.planning.router import RoutingPolicy, load_routing_policy
+from flashfirst.pricing.prices import load_price_table
 from flashfirst.settings import BackendSettings, InferenceSettings, Settings
-from flashfirst.sources import text_or_document_parts
 from flashfirst.storage import Storage
 
 SCHEMA = {"type": "object", "properties": {"label": {"type": "string"}},

@@ -16,13 +16,13 @@ from flashfirst.flows.analyze import analyze_with
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flashfirst.discover import Discovery, discover, run_inputs
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.errors import ConfigError, DuplicateIds, ManifestError
+from flashfirst.inputs.discover import Discovery, discover, run_inputs
+from flashfirst.inputs.skipped import SkipReason
 from flashfirst.items import WorkItem
 from flashfirst.params import AnalyzeParams
 from flashfirst.settings import Settings
-from flashfirst.skipped import SkipReason
 from flashfirst.storage import Storage
 
 FEW = settings(max_examples=12, deadline=None,

@@ -12,10 +12,10 @@ import pytest
 from flashfirst.flows.analyze import analyze_with
 from google.genai import types
 
-from flashfirst.catalogue import load_catalogue
 from flashfirst.client import backend_id, make_client
-from flashfirst.context import ContextUse, SharedContext
 from flashfirst.emulator import EmbeddedEmulator, EmulatorConfig
+from flashfirst.gemini.catalogue import load_catalogue
+from flashfirst.gemini.token_rules import MediaResolution
 from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.engine import Engine
 from flashfirst.inference.inference_context import InferenceContext
@@ -23,16 +23,16 @@ from flashfirst.inference.interactions_call import sender
 from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.ratelimit import Limiters
 from flashfirst.inference.request import build_request
+from flashfirst.inputs.context import ContextUse, SharedContext
+from flashfirst.inputs.sources import text_or_document_parts
 from flashfirst.items import ItemResult, ModelTier, Route, ServiceTier, TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams
-from flashfirst.planning import plan_jobs
-from flashfirst.prices import load_price_table
-from flashfirst.report import RunReport
-from flashfirst.router import load_routing_policy
+from flashfirst.planning.jobs import plan_jobs
+from flashfirst.planning.router import load_routing_policy
+from flashfirst.pricing.prices import load_price_table
+from flashfirst.reporting.report import RunReport
 from flashfirst.settings import BackendSettings, InferenceSettings, Settings
-from flashfirst.sources import text_or_document_parts
 from flashfirst.storage import Storage
-from flashfirst.token_rules import MediaResolution
 
 SCHEMA = {"type": "object", "properties": {"label": {"type": "string"}},
           "required": ["label"]}

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from flashfirst.caching.record import CacheRecord
+from flashfirst.gemini.token_rules import Modality, TokenCount
 from flashfirst.items import Attempt, ItemResult, ServiceTier, TaskKind, Usage
-from flashfirst.ledger import MediaDelta, summarize_costs
-from flashfirst.prices import load_price_table
+from flashfirst.pricing.prices import load_price_table
+from flashfirst.reporting.ledger import MediaDelta, summarize_costs
 from flashfirst.settings import ModelCatalogue
-from flashfirst.token_rules import Modality, TokenCount
 
 # The 2.5 generation on 2026-11-28, before its shutdown: the figures below are the 2.5
 # rows of https://ai.google.dev/gemini-api/docs/pricing (copy of 2026-10-07).

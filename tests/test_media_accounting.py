@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from google.genai import types
 
+from flashfirst.gemini.token_rules import Modality
 from flashfirst.items import MediaPolicy, WorkItem
 from flashfirst.media import prepare_media, request_media_resolution, to_parts
 from flashfirst.probe import MediaKind
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
-from flashfirst.token_rules import Modality
 
 LITE_2_5, FLASH_3 = "gemini-2.5-flash-lite", "gemini-3.8-flash"
 

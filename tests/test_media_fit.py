@@ -16,7 +16,7 @@ from flashfirst.failures import FailureKind
 from flashfirst.items import MediaPolicy, TaskKind, WorkItem
 from flashfirst.media import prepare_media
 from flashfirst.params import AnalyzeParams
-from flashfirst.run_terms import RunFailed
+from flashfirst.run.terms import RunFailed
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
 

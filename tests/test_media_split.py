@@ -12,15 +12,15 @@ import pytest
 from flashfirst.flows.analyze import analyze_with
 from google import genai
 
-from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator
-from flashfirst.estimate import RunEstimate
 from flashfirst.failures import FailureKind
+from flashfirst.inputs.context import SharedContext
 from flashfirst.items import ItemResult, MediaPolicy, TaskKind, WorkItem
 from flashfirst.media import prepare_media, to_parts
 from flashfirst.params import AnalyzeParams, RunMode
-from flashfirst.report import RunReport
-from flashfirst.run_terms import RunFailed
+from flashfirst.pricing.estimate import RunEstimate
+from flashfirst.reporting.report import RunReport
+from flashfirst.run.terms import RunFailed
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
 

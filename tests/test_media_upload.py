@@ -11,6 +11,7 @@ from google import genai
 from google.genai import types
 
 from flashfirst.emulator import EmbeddedEmulator
+from flashfirst.gemini.token_rules import Modality
 from flashfirst.items import MediaPolicy, WorkItem
 from flashfirst.media import MediaUploadError, ffmpeg_invocations, prepare_media, to_parts
 from flashfirst.media.prepared import MediaStore, StoredFile
@@ -18,7 +19,6 @@ from flashfirst.media.upload import upload_file
 from flashfirst.probe import MediaKind
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
-from flashfirst.token_rules import Modality
 
 NOT_INLINE = MediaPolicy(inline=False)
 

@@ -20,15 +20,15 @@ import httpx
 import pytest
 from flashfirst.flows.analyze import analyze_with
 
-from flashfirst.catalogue import load_catalogue
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.emulator.config import EmulatedModel, default_models
+from flashfirst.gemini.catalogue import load_catalogue
+from flashfirst.gemini.listing import models_listing, served_models
+from flashfirst.gemini.successors import successor_notices
 from flashfirst.items import TaskKind, WorkItem
-from flashfirst.model_listing import models_listing, served_models
 from flashfirst.params import AnalyzeParams
-from flashfirst.prices import load_price_table
+from flashfirst.pricing.prices import load_price_table
 from flashfirst.settings import Settings
-from flashfirst.successors import successor_notices
 
 
 @pytest.mark.parametrize("version", ["v1", "v1beta"])

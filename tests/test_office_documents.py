@@ -17,7 +17,7 @@ from google import genai
 from google.genai import errors, types
 
 from flashfirst.emulator import EmbeddedEmulator
-from flashfirst.extensions import OFFICE_MIME_TYPES
+from flashfirst.inputs.extensions import OFFICE_MIME_TYPES
 from flashfirst.items import TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams
 from flashfirst.probe import MediaKind

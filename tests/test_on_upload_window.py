@@ -19,7 +19,7 @@ from fixtures.prefect import PrefectServer, wait_for
 from flashfirst.tasks.object_events import emit_object_finalized
 
 from flashfirst.emulator import EmbeddedEmulator
-from flashfirst.seen_objects import StoredObject
+from flashfirst.inputs.seen_objects import StoredObject
 from flashfirst.storage import Storage
 
 DEPLOYMENT = "on-upload-window/gcs-window"

@@ -16,7 +16,7 @@ from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.emulator.stats import LogEntry
 from flashfirst.items import MediaPolicy, TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams, RunMode
-from flashfirst.run_terms import RunFailed
+from flashfirst.run.terms import RunFailed
 from flashfirst.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("prefect_api")

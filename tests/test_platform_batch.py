@@ -20,13 +20,13 @@ from google.cloud import storage
 from google.genai import types
 from google.oauth2.credentials import Credentials
 
-from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.errors import BatchJobFailed
 from flashfirst.inference.platform_batch import PlatformBatches
+from flashfirst.inputs.context import SharedContext
 from flashfirst.items import WorkItem
-from flashfirst.overrides import in_process_settings
 from flashfirst.params import AnalyzeParams, RunMode
+from flashfirst.run.overrides import in_process_settings
 from flashfirst.settings import BackendSettings, InferenceSettings, Settings
 from flashfirst.storage import Storage
 

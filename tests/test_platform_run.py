@@ -13,8 +13,8 @@ import pytest
 from flashfirst.flows.analyze import analyze_with
 from google.cloud import storage
 
-from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator
+from flashfirst.inputs.context import SharedContext
 from flashfirst.items import ServiceTier
 from flashfirst.params import AnalyzeParams
 from flashfirst.settings import BackendSettings, Settings

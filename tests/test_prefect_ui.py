@@ -15,8 +15,8 @@ from fixtures.prefect import PrefectServer
 from flashfirst.flows.analyze import analyze
 
 from flashfirst.demo import demo_params
-from flashfirst.overrides import in_process_settings
-from flashfirst.report import RunReport
+from flashfirst.reporting.report import RunReport
+from flashfirst.run.overrides import in_process_settings
 from flashfirst.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("prefect_api")

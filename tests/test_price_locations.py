@@ -16,10 +16,10 @@ from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.mode import choose_modes
 from flashfirst.items import Route, ServiceTier, WorkItem
 from flashfirst.params import AnalyzeParams
-from flashfirst.price_locations import for_location
-from flashfirst.prices import load_price_table
-from flashfirst.router import RoutingPolicy
-from flashfirst.run_context import run_context
+from flashfirst.planning.router import RoutingPolicy
+from flashfirst.pricing.locations import for_location
+from flashfirst.pricing.prices import load_price_table
+from flashfirst.run.context import run_context
 from flashfirst.settings import BackendSettings, InferenceSettings, ModelTier, Settings
 
 DEC, JAN = date(2026, 12, 2), date(2027, 1, 2)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from flashfirst.errors import ConfigError, UnknownModelError
+from flashfirst.gemini.token_rules import Modality
 from flashfirst.items import ServiceTier, Usage
-from flashfirst.prices import load_price_table
-from flashfirst.token_rules import Modality
+from flashfirst.pricing.prices import load_price_table
 
 PRICES = load_price_table()
 LAST_DAY_OF_2_5 = date(2026, 11, 30)  # 2.5 Pro and Flash rows are in force until then

@@ -16,7 +16,7 @@ from flashfirst.deployments.dispatch import Announcer
 from flashfirst.deployments.pubsub_pull import NotificationPuller, Pulled
 from google.cloud import pubsub_v1
 
-from flashfirst.seen_objects import SeenObjects
+from flashfirst.inputs.seen_objects import SeenObjects
 from flashfirst.storage import Storage
 
 

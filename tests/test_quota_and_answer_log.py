@@ -20,12 +20,12 @@ from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.engine import Engine
 from flashfirst.inference.inference_context import InferenceContext
 from flashfirst.inference.ratelimit import Limiters
+from flashfirst.inputs.sources import text_or_document_parts
 from flashfirst.items import ItemResult, TaskKind, WorkItem
-from flashfirst.planning import plan_jobs
-from flashfirst.prices import load_price_table
-from flashfirst.router import load_routing_policy
+from flashfirst.planning.jobs import plan_jobs
+from flashfirst.planning.router import load_routing_policy
+from flashfirst.pricing.prices import load_price_table
 from flashfirst.settings import BackendSettings, InferenceSettings, Settings
-from flashfirst.sources import text_or_document_parts
 from flashfirst.storage import Storage
 
 PER_DAY = "GenerateRequestsPerDayPerProjectPerModel-FreeTier"
@@ -139,11 +139,11 @@ _CHILD = textwrap.dedent("""
     from flashfirst.inference.engine import Engine
     from flashfirst.inference.inference_context import InferenceContext
     from flashfirst.items import WorkItem
-    from flashfirst.planning import plan_jobs
-    from flashfirst.prices import load_price_table
-    from flashfirst.router import load_routing_policy
+    from flashfirst.planning.jobs import plan_jobs
+    from flashfirst.pricing.prices import load_price_table
+    from flashfirst.planning.router import load_routing_policy
     from flashfirst.settings import BackendSettings, Settings
-    from flashfirst.sources import text_or_document_parts
+    from flashfirst.inputs.sources import text_or_document_parts
     from flashfirst.storage import Storage
 
     settings = Settings(backend=BackendSettings(base_url=sys.argv[1]), storage_root=sys.argv[2],

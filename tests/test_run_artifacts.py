@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from flashfirst.flows.analyze import analyze_with
 
+from flashfirst.gemini.token_rules import MediaResolution
 from flashfirst.items import MediaPolicy, WorkItem
 from flashfirst.params import AnalyzeParams
 from flashfirst.settings import Settings
-from flashfirst.token_rules import MediaResolution
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from flashfirst.items import TaskKind
-from flashfirst.run_context import run_context
+from flashfirst.run.context import run_context
 from flashfirst.settings import BackendSettings, Settings
 
 

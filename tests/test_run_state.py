@@ -18,14 +18,14 @@ from fixtures.prefect import PrefectServer
 from flashfirst.flows.analyze import analyze
 from flashfirst.flows.task_runners import DaskSettings, with_configured_task_runner
 
-from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.inference.shared_budget import BudgetLease
+from flashfirst.inputs.context import SharedContext
 from flashfirst.items import TaskKind, WorkItem
-from flashfirst.overrides import in_process_settings
 from flashfirst.params import AnalyzeParams
-from flashfirst.report import RunReport
-from flashfirst.run_state import RunState
+from flashfirst.reporting.report import RunReport
+from flashfirst.run.overrides import in_process_settings
+from flashfirst.run.state import RunState
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
 

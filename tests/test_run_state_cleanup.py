@@ -19,13 +19,13 @@ from flashfirst.flows.cache_janitor import cache_janitor
 from flashfirst.flows.collect_batches import collect_batches
 from flashfirst.tasks.batches import BatchSubmitted
 
-from flashfirst.context import SharedContext
 from flashfirst.emulator import EmbeddedEmulator
+from flashfirst.inputs.context import SharedContext
 from flashfirst.items import WorkItem
-from flashfirst.overrides import in_process_settings
 from flashfirst.params import AnalyzeParams, RunMode
-from flashfirst.report import RunReport
-from flashfirst.run_state import RunState, remove_stale_run_states
+from flashfirst.reporting.report import RunReport
+from flashfirst.run.overrides import in_process_settings
+from flashfirst.run.state import RunState, remove_stale_run_states
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
 

@@ -15,7 +15,6 @@ from flashfirst.flows.analyze import analyze_with
 
 from flashfirst.client import make_client
 from flashfirst.emulator import EmbeddedEmulator
-from flashfirst.estimate import price_plan
 from flashfirst.failures import FailureKind
 from flashfirst.inference.engine import Engine
 from flashfirst.inference.inference_context import InferenceContext
@@ -23,9 +22,10 @@ from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.ratelimit import Limiters
 from flashfirst.items import Route, TaskKind, WorkItem
 from flashfirst.params import AnalyzeParams, RunMode
-from flashfirst.prices import load_price_table
-from flashfirst.router import RoutingPolicy, load_routing_policy
-from flashfirst.run_terms import RunFailed
+from flashfirst.planning.router import RoutingPolicy, load_routing_policy
+from flashfirst.pricing.estimate import price_plan
+from flashfirst.pricing.prices import load_price_table
+from flashfirst.run.terms import RunFailed
 from flashfirst.settings import ModelTier, Settings
 
 

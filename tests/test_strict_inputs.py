@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from flashfirst.discover import ManifestError, read_manifest
 from flashfirst.errors import ConfigError, FlashfirstError
+from flashfirst.inputs.discover import ManifestError, read_manifest
 from flashfirst.items import WorkItem
 from flashfirst.params import AnalyzeParams
 from flashfirst.settings import Settings, load_settings

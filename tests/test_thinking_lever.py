@@ -23,17 +23,17 @@ from google.genai import types
 
 from flashfirst.client import make_client
 from flashfirst.emulator import EmbeddedEmulator
-from flashfirst.estimate import RunEstimate
 from flashfirst.inference.engine import Engine
 from flashfirst.inference.inference_context import InferenceContext
 from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.ratelimit import Limiters
 from flashfirst.items import ItemResult, Route, TaskKind, ThinkingSent, Usage, WorkItem
 from flashfirst.params import AnalyzeParams
-from flashfirst.prices import load_price_table
-from flashfirst.report import RunReport, first_pass_by_setting
-from flashfirst.report_render import to_markdown
-from flashfirst.router import load_routing_policy
+from flashfirst.planning.router import load_routing_policy
+from flashfirst.pricing.estimate import RunEstimate
+from flashfirst.pricing.prices import load_price_table
+from flashfirst.reporting.render import to_markdown
+from flashfirst.reporting.report import RunReport, first_pass_by_setting
 from flashfirst.settings import ModelTier, Settings
 
 M = Decimal(1_000_000)

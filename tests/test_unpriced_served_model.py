@@ -26,10 +26,10 @@ from flashfirst.flows.analyze import analyze_with
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.items import TaskKind, Usage, WorkItem
 from flashfirst.params import AnalyzeParams, RunMode
-from flashfirst.prices import load_price_table
-from flashfirst.report import ProvisionalPrice, RunReport
+from flashfirst.pricing.prices import load_price_table
+from flashfirst.pricing.unpriced_seen import RunUnpriced
+from flashfirst.reporting.report import ProvisionalPrice, RunReport
 from flashfirst.settings import Settings
-from flashfirst.unpriced_seen import RunUnpriced
 
 UNPRICED = "gemini-3.9-flash"  # an id the packaged price table has no row for
 M = Decimal(1_000_000)

@@ -10,11 +10,11 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from flashfirst.catalogue import load_catalogue
 from flashfirst.errors import ConfigError
+from flashfirst.gemini.catalogue import load_catalogue
 from flashfirst.params import AnalyzeParams
-from flashfirst.prices import load_price_table
-from flashfirst.router import load_routing_policy
+from flashfirst.planning.router import load_routing_policy
+from flashfirst.pricing.prices import load_price_table
 
 DATA = Path(__file__).resolve().parents[1] / "flashfirst" / "data"
 

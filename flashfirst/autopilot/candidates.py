@@ -18,12 +18,12 @@ from datetime import date
 from pydantic import BaseModel
 
 from flashfirst.autopilot.policy import AutopilotPolicy, CandidateSpec
-from flashfirst.catalogue import Catalogue, ModelInfo
 from flashfirst.errors import ConfigError, ThinkingNotSupported
+from flashfirst.gemini.catalogue import Catalogue, ModelInfo
+from flashfirst.gemini.thinking import sent, thinking_config
 from flashfirst.items import TaskKind
-from flashfirst.prices import PriceTable
+from flashfirst.pricing.prices import PriceTable
 from flashfirst.settings import ModelCatalogue, ModelTier
-from flashfirst.thinking import sent, thinking_config
 
 
 class AutopilotPolicyError(ConfigError):

@@ -15,8 +15,8 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from flashfirst.items import ServiceTier, Usage
-from flashfirst.prices import ModelPrices, PriceTable
-from flashfirst.run_state import SharedDocument
+from flashfirst.pricing.prices import ModelPrices, PriceTable
+from flashfirst.run.state import SharedDocument
 from flashfirst.storage import Storage, join
 
 

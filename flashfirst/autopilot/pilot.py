@@ -24,16 +24,16 @@ from flashfirst.autopilot.candidates import Candidate, task_candidates
 from flashfirst.autopilot.decision import Assessed, Decision, Status, assess, decide
 from flashfirst.autopilot.evidence import EvidenceBook, Measured, price_signature
 from flashfirst.autopilot.policy import AutopilotPolicy
-from flashfirst.catalogue import Catalogue
 from flashfirst.errors import ConfigError
 from flashfirst.failures import FailureKind
+from flashfirst.gemini.catalogue import Catalogue
+from flashfirst.gemini.thinking import effort_rank, sent, thinking_config
 from flashfirst.inference.job import InferenceJob
 from flashfirst.items import ItemResult, Route, ServiceTier, Usage
-from flashfirst.prices import PriceTable
-from flashfirst.router import RoutingPolicy
+from flashfirst.planning.router import RoutingPolicy
+from flashfirst.planning.thinking_figures import ThinkingFigures, assumed_thoughts
+from flashfirst.pricing.prices import PriceTable
 from flashfirst.settings import ModelCatalogue
-from flashfirst.thinking import effort_rank, sent, thinking_config
-from flashfirst.thinking_figures import ThinkingFigures, assumed_thoughts
 
 _OUTPUT_GUESS = 200  # answer tokens per call before any is measured
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field, field_validator
 
-from flashfirst.checks import check_problem
+from flashfirst.inputs.checks import check_problem
 from flashfirst.items import TaskKind
 from flashfirst.user_input import UserInput
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from flashfirst.autopilot.decision import Assessed
 from flashfirst.autopilot.pilot import Autopilot, Group
-from flashfirst.prices import usd
+from flashfirst.pricing.prices import usd
 
 
 class CandidateLine(BaseModel):

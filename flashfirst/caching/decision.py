@@ -18,7 +18,7 @@ from decimal import Decimal
 from pydantic import BaseModel
 
 from flashfirst.items import ServiceTier
-from flashfirst.prices import MILLION, PriceTable, usd
+from flashfirst.pricing.prices import MILLION, PriceTable, usd
 
 
 class CacheDecision(BaseModel):

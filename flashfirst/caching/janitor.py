@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from flashfirst.caching.manager import parse_display_name
 from flashfirst.errors import UnknownModelError
-from flashfirst.prices import PriceTable, usd
+from flashfirst.pricing.prices import PriceTable, usd
 
 
 class SweptCache(BaseModel):

@@ -23,11 +23,11 @@ from google.genai import types
 from pydantic import BaseModel, Field
 
 from flashfirst.caching.record import CacheRecord
-from flashfirst.catalogue import Catalogue, media_rules_of
-from flashfirst.context import ContextUse
 from flashfirst.errors import StorageError
+from flashfirst.gemini.catalogue import Catalogue, media_rules_of
+from flashfirst.inputs.context import ContextUse
 from flashfirst.media.parts import parts_for_rules
-from flashfirst.run_state import RunState
+from flashfirst.run.state import RunState
 from flashfirst.storage import Storage, join
 
 DISPLAY_PREFIX = "flashfirst"

@@ -8,7 +8,7 @@ import threading
 from datetime import datetime
 
 from flashfirst.caching.manager import CacheManager, PreparedContext
-from flashfirst.context import ContextUse
+from flashfirst.inputs.context import ContextUse
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """One run's caches of its shared context: found or created per model where the
 break-even says they pay, before inference; kept for the reuse window or deleted after.
 What the run's chunks do to them meanwhile (extensions, recreations) is in the run's
-state (``flashfirst/run_state.py``), which both ends read."""
+state (``flashfirst/run/state.py``), which both ends read."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from pydantic import BaseModel, Field
 from flashfirst.caching.decision import CacheDecision, worth_keeping_s
 from flashfirst.caching.manager import CacheManager, PreparedContext
 from flashfirst.caching.record import CacheRecord
-from flashfirst.context import ContextUse
 from flashfirst.inference.job import InferenceJob
+from flashfirst.inputs.context import ContextUse
 from flashfirst.items import ServiceTier
-from flashfirst.planning import cache_decisions
-from flashfirst.run_context import RunContext
-from flashfirst.run_state import RunState
+from flashfirst.planning.jobs import cache_decisions
+from flashfirst.run.context import RunContext
+from flashfirst.run.state import RunState
 from flashfirst.settings import BackendKind
 
 

@@ -14,7 +14,7 @@ from flashfirst.inference.interactions_call import SERVED_TIER_HEADER
 from flashfirst.inference.request import ModelRequest
 from flashfirst.inference.validation import Verdict, judge
 from flashfirst.items import Attempt, Route, ServiceTier, Usage, WorkItem
-from flashfirst.priced_as import price_row_model, stand_in
+from flashfirst.pricing.priced_as import price_row_model, stand_in
 
 
 def priced_attempt(run: InferenceContext, item: WorkItem, route: Route, request: ModelRequest,

@@ -24,11 +24,11 @@ import uuid
 from pathlib import Path
 
 from flashfirst.errors import StorageError
+from flashfirst.gemini.token_rules import MediaResolution
 from flashfirst.inference.job import InferenceJob
+from flashfirst.inputs.prompts import prompt_for
 from flashfirst.items import ItemResult
-from flashfirst.prompts import prompt_for
 from flashfirst.storage import Storage, is_gcs, join
-from flashfirst.token_rules import MediaResolution
 
 _PREFIX = b'{"k":"'
 _KEY_LEN = 64  # sha256 hex

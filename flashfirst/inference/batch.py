@@ -18,7 +18,6 @@ from google.genai import types
 from pydantic import BaseModel, Field
 
 from flashfirst.client import backend_id
-from flashfirst.context import ContextUse
 from flashfirst.errors import RefusedBeforeCall
 from flashfirst.failures import Failure, FailureKind, api_failure_kind, budget_reached
 from flashfirst.inference.answered import priced_attempt
@@ -37,6 +36,7 @@ from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.life import Ask, ItemLife
 from flashfirst.inference.request import ModelRequest, ask_key, build_request, request_key
 from flashfirst.inference.validation import Verdict
+from flashfirst.inputs.context import ContextUse
 from flashfirst.items import Attempt, ItemResult, ServiceTier
 
 log = logging.getLogger(__name__)

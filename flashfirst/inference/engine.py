@@ -11,7 +11,6 @@ import contextlib
 import random
 import time
 
-from flashfirst.context import ContextProvider, ContextUse, StaticContexts
 from flashfirst.errors import FlashfirstError, QuotaExhausted, RefusedBeforeCall
 from flashfirst.failures import FailureKind, budget_reached
 from flashfirst.inference.answered import priced_attempt, response_time, served_tier
@@ -23,8 +22,9 @@ from flashfirst.inference.project_limits import spend_limit
 from flashfirst.inference.request import ModelRequest, build_request, request_key
 from flashfirst.inference.retry import CallFailure, backoff_s, classify
 from flashfirst.inference.validation import Verdict
+from flashfirst.inputs.context import ContextProvider, ContextUse, StaticContexts
 from flashfirst.items import Attempt, ItemResult, ServiceTier, Usage
-from flashfirst.stopping import CallAbandoned, RunStopped, unless_stopped, within_grace
+from flashfirst.run.stopping import CallAbandoned, RunStopped, unless_stopped, within_grace
 
 
 class _BudgetReached(FlashfirstError):

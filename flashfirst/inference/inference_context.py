@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 
 from google import genai
 
-from flashfirst.catalogue import Catalogue, load_catalogue
+from flashfirst.gemini.catalogue import Catalogue, load_catalogue
 from flashfirst.inference.answers import AnswerStore
 from flashfirst.inference.budget import Budget
 from flashfirst.inference.ratelimit import PROCESS, Limiters
-from flashfirst.prices import PriceTable
-from flashfirst.router import RoutingPolicy
+from flashfirst.planning.router import RoutingPolicy
+from flashfirst.pricing.prices import PriceTable
+from flashfirst.run.stopping import STOP, StopRequest
 from flashfirst.settings import Settings
-from flashfirst.stopping import STOP, StopRequest
 
 # Called before each request with (model, estimated tokens): a limit shared beyond this
 # process (Prefect global concurrency limits), see tasks/inference.py.

@@ -37,8 +37,8 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from flashfirst.errors import RefusedBeforeCall
+from flashfirst.gemini.token_rules import MediaRules
 from flashfirst.inference.request import ModelRequest
-from flashfirst.token_rules import MediaRules
 
 Api = Literal["generate_content", "interactions"]
 Send = Callable[[ModelRequest], Awaitable[types.GenerateContentResponse]]

@@ -6,9 +6,9 @@ from __future__ import annotations
 from google.genai import types
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from flashfirst.gemini.token_rules import MediaResolution
 from flashfirst.items import Route, WorkItem
 from flashfirst.media.split import SegmentParts
-from flashfirst.token_rules import MediaResolution
 
 
 class InferenceJob(BaseModel):

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from flashfirst.catalogue import Catalogue
 from flashfirst.failures import FailureKind
+from flashfirst.gemini.catalogue import Catalogue
+from flashfirst.gemini.thinking import Effort
 from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.validation import Verdict
 from flashfirst.items import Attempt, ItemResult, Route, Step, ThinkingSent
-from flashfirst.router import RoutingPolicy, next_step
+from flashfirst.planning.router import RoutingPolicy, next_step
 from flashfirst.settings import ModelCatalogue
-from flashfirst.thinking import Effort
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
-from flashfirst.estimate import assumed_output_tokens
 from flashfirst.inference.job import InferenceJob
 from flashfirst.items import ServiceTier
-from flashfirst.prices import PriceTable, usd
-from flashfirst.router import ServiceTierPolicy
+from flashfirst.planning.router import ServiceTierPolicy
+from flashfirst.pricing.estimate import assumed_output_tokens
+from flashfirst.pricing.prices import PriceTable, usd
 from flashfirst.settings import Settings
 
 

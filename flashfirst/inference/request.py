@@ -13,19 +13,19 @@ from pathlib import PurePosixPath
 from google.genai import types
 from pydantic import BaseModel, ConfigDict
 
-from flashfirst.catalogue import Catalogue, ModelInfo
-from flashfirst.context import ContextUse
 from flashfirst.errors import InputNotSupported, RefusedBeforeCall, ThinkingNotSupported
+from flashfirst.gemini.catalogue import Catalogue, ModelInfo
+from flashfirst.gemini.thinking import sent, thinking_config
+from flashfirst.gemini.token_rules import MediaRules
 from flashfirst.inference.answers import job_key
 from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.window import check_window
+from flashfirst.inputs.context import ContextUse
+from flashfirst.inputs.prompts import prompt_for
 from flashfirst.items import ServiceTier, ThinkingSent
 from flashfirst.media.parts import global_resolution, parts_for_rules
+from flashfirst.planning.router import RoutingPolicy
 from flashfirst.probe import MediaKind
-from flashfirst.prompts import prompt_for
-from flashfirst.router import RoutingPolicy
-from flashfirst.thinking import sent, thinking_config
-from flashfirst.token_rules import MediaRules
 
 
 class ModelRequest(BaseModel):

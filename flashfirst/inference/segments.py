@@ -16,12 +16,12 @@ import re
 from typing import Protocol
 
 from flashfirst.failures import FailureKind
+from flashfirst.gemini.token_rules import text_tokens
 from flashfirst.inference.job import InferenceJob
+from flashfirst.inputs.prompts import prompt_for
 from flashfirst.items import Attempt, ItemResult, ServiceTier, TaskKind, WorkItem
 from flashfirst.media.split import SegmentParts
 from flashfirst.probe import MediaKind
-from flashfirst.prompts import prompt_for
-from flashfirst.token_rules import text_tokens
 
 # A timestamp opening a line: [1:02:03], (02:03), 01:02:03.5 - ...
 _STAMP = re.compile(r"^(?P<lead>\s*[\[(]?)(?P<stamp>(?:\d{1,2}:)?\d{1,2}:\d{2}(?:\.\d+)?)"

@@ -1,7 +1,7 @@
 """A run's budget shared by every chunk wherever it runs, at almost no cost a call.
 
 Each chunk holds a lease: a slice of what is left of the run's budget, taken from the run
-state (``flashfirst.run_state``). Calls spend from the lease in memory; a storage round
+state (``flashfirst.run.state``). Calls spend from the lease in memory; a storage round
 trip happens only when the lease is used up (a new slice, or the stop) and when the chunk
 ends (what it spent is settled, the rest of its slice freed for the others). The whole run
 therefore stops at its limit whatever the number of processes; as with a local budget, it
@@ -14,7 +14,7 @@ import uuid
 from decimal import Decimal
 
 from flashfirst.inference.budget import Budget
-from flashfirst.run_state import RunState
+from flashfirst.run.state import RunState
 
 
 class BudgetLease(Budget):

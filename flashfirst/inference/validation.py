@@ -8,8 +8,8 @@ from typing import Any
 import jsonschema
 from google.genai import types
 
-from flashfirst.checks import run_check
 from flashfirst.failures import Failure, FailureKind
+from flashfirst.inputs.checks import run_check
 
 _BLOCKED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII",
             "IMAGE_SAFETY", "LANGUAGE", "OTHER", "MALFORMED_FUNCTION_CALL"}

@@ -9,10 +9,10 @@ by the API (400) after waiting for a rate-limit slot; refusing it here costs not
 
 from __future__ import annotations
 
-from flashfirst.catalogue import ModelInfo
-from flashfirst.context import ContextUse
 from flashfirst.errors import OverWindow
+from flashfirst.gemini.catalogue import ModelInfo
 from flashfirst.inference.job import InferenceJob
+from flashfirst.inputs.context import ContextUse
 from flashfirst.probe import MediaKind
 
 

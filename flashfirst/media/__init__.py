@@ -13,7 +13,6 @@ from pathlib import Path
 
 from google import genai
 
-from flashfirst.catalogue import load_catalogue, media_rules_of
 from flashfirst.errors import (
     FfmpegFailed,
     MediaError,
@@ -24,6 +23,9 @@ from flashfirst.errors import (
     StorageError,
 )
 from flashfirst.failures import FailureKind
+from flashfirst.gemini.catalogue import load_catalogue, media_rules_of
+from flashfirst.gemini.token_rules import MediaRules, text_tokens
+from flashfirst.inputs.prompts import prompt_for
 from flashfirst.items import FitPolicy, MediaPolicy, WorkItem
 from flashfirst.media.accounting import (
     MediaStats,
@@ -57,10 +59,8 @@ from flashfirst.media.source import probe_source
 from flashfirst.media.split_media import prepare_split
 from flashfirst.media.upload import Delivery, deliver
 from flashfirst.probe import MediaInfo, MediaKind
-from flashfirst.prompts import prompt_for
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
-from flashfirst.token_rules import MediaRules, text_tokens
 
 __all__ = [
     "POLICY_EFFECTS", "MediaStats", "MediaUploadError", "NotDelivered", "PreparedMedia",

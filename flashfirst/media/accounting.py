@@ -1,6 +1,6 @@
 """Bytes, durations, frames and tokens before and after preparation.
 
-Tokens come from ``flashfirst.token_rules`` only (the rules the estimate and the cost
+Tokens come from ``flashfirst.gemini.token_rules`` only (the rules the estimate and the cost
 stage use), for the family of the model the item is routed to, applied to what was
 probed, never to what a setting claims. "Before" is what
 Gemini would bill for the original file sent as is; "after" is what it bills for what we
@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from flashfirst.items import FitRecord
-from flashfirst.probe import MediaInfo, MediaKind
-from flashfirst.token_rules import (
+from flashfirst.gemini.token_rules import (
     GEMINI_VIDEO_FPS,
     MediaResolution,
     MediaRules,
@@ -28,6 +26,8 @@ from flashfirst.token_rules import (
     tokens_per_frame,
     video_tokens,
 )
+from flashfirst.items import FitRecord
+from flashfirst.probe import MediaInfo, MediaKind
 
 
 class MediaStats(BaseModel):

@@ -11,11 +11,11 @@ from pathlib import Path
 import av
 
 from flashfirst.errors import FfmpegFailed, NoUsableOutput, ProbeError
+from flashfirst.gemini.token_rules import GEMINI_VIDEO_FPS, frames_sampled
 from flashfirst.media import ffmpeg_cmd, parallel_decode, sampling
 from flashfirst.media.policies import Plan
 from flashfirst.probe import MediaInfo, MediaKind, probe_file
 from flashfirst.settings import MediaSettings
-from flashfirst.token_rules import GEMINI_VIDEO_FPS, frames_sampled
 
 
 @dataclass

@@ -14,17 +14,17 @@ from dataclasses import dataclass
 
 from flashfirst.errors import MediaError
 from flashfirst.failures import FailureKind
-from flashfirst.items import FitPolicy, FitRecord
-from flashfirst.media.accounting import SentMedia, tokens_sent
-from flashfirst.media.policies import ResolvedPolicy
-from flashfirst.probe import MediaInfo, MediaKind
-from flashfirst.settings import MediaSettings
-from flashfirst.token_rules import (
+from flashfirst.gemini.token_rules import (
     GEMINI_VIDEO_FPS,
     MediaResolution,
     MediaRules,
     tokens_per_frame,
 )
+from flashfirst.items import FitPolicy, FitRecord
+from flashfirst.media.accounting import SentMedia, tokens_sent
+from flashfirst.media.policies import ResolvedPolicy
+from flashfirst.probe import MediaInfo, MediaKind
+from flashfirst.settings import MediaSettings
 
 # Fit a little under the window: the prepared file's duration can differ from the
 # source's by a frame, and a fitted item must not be refused after its conversion.

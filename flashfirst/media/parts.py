@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from google.genai import types
 
 from flashfirst.errors import NotDelivered
+from flashfirst.gemini.token_rules import MediaResolution, MediaRules
 from flashfirst.media.prepared import PreparedMedia, StoredFile
-from flashfirst.token_rules import MediaResolution, MediaRules
 
 _PART_LEVEL = {
     MediaResolution.LOW: types.PartMediaResolutionLevel.MEDIA_RESOLUTION_LOW,

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from flashfirst.gemini.token_rules import GEMINI_VIDEO_FPS, MediaResolution
 from flashfirst.items import FitPolicy, MediaPolicy
 from flashfirst.probe import MediaInfo, MediaKind
 from flashfirst.settings import MediaSettings
-from flashfirst.token_rules import GEMINI_VIDEO_FPS, MediaResolution
 
 POLICY_EFFECTS: dict[str, str] = {
     "fps": "below 1 fps, frames billed fall to duration x fps (sent as videoMetadata.fps; "

@@ -18,12 +18,12 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from flashfirst.errors import StorageError
+from flashfirst.gemini.token_rules import MediaResolution, MediaRules
 from flashfirst.media.accounting import MediaStats
 from flashfirst.media.policies import AUDIO_EXT, PIPELINE_VERSION, ResolvedPolicy
 from flashfirst.probe import MediaInfo, MediaKind
 from flashfirst.settings import MediaSettings
 from flashfirst.storage import Storage, join
-from flashfirst.token_rules import MediaResolution, MediaRules
 
 _BYTES_AS_BASE64 = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
 

@@ -8,14 +8,14 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel
 
-from flashfirst.context import CONTEXT_PREFIX
 from flashfirst.errors import FlashfirstError, MediaError
 from flashfirst.failures import Failure
-from flashfirst.fit_report import fit_summary
+from flashfirst.inputs.context import CONTEXT_PREFIX
 from flashfirst.items import ItemMedia, ItemResult, MediaPolicy, WorkItem
 from flashfirst.media.policies import resolve_policy
 from flashfirst.media.prepared import PreparedMedia
-from flashfirst.router import RoutingPolicy, route
+from flashfirst.planning.router import RoutingPolicy, route
+from flashfirst.reporting.fit import fit_summary
 from flashfirst.settings import Settings
 
 

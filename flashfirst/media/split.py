@@ -18,8 +18,8 @@ from pathlib import Path
 from google.genai import types
 from pydantic import BaseModel, Field
 
+from flashfirst.gemini.token_rules import MediaResolution
 from flashfirst.media.ffmpeg_cmd import SCENE_THRESHOLD, ffmpeg_exe
-from flashfirst.token_rules import MediaResolution
 
 # Near an even cut, a boundary this far either side (a share of the segment) is taken.
 _SEARCH_SHARE = 0.1

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from flashfirst.errors import MediaError
 from flashfirst.failures import FailureKind
+from flashfirst.gemini.token_rules import TokenCount
 from flashfirst.items import FitPolicy, FitRecord, WorkItem
 from flashfirst.media.accounting import MediaStats, tokens_as_is, tokens_sent
 from flashfirst.media.fit import Window, fit_budget, planned_sent, whole_fits_as_is
@@ -21,7 +22,6 @@ from flashfirst.media.prepared import PreparedMedia
 from flashfirst.media.split import find_boundaries, longest_fitting, plan_spans
 from flashfirst.probe import MediaInfo, MediaKind
 from flashfirst.settings import MediaSettings
-from flashfirst.token_rules import TokenCount
 
 PrepareOne = Callable[[WorkItem, ResolvedPolicy], PreparedMedia]
 

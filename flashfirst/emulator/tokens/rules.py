@@ -1,6 +1,6 @@
 """The emulator's own reading of Google's token rules, by model family and media resolution.
 
-Kept apart from the product's ``flashfirst.token_rules`` on purpose: tests that compare the
+Kept apart from the product's ``flashfirst.gemini.token_rules`` on purpose: tests that compare the
 emulator's billed tokens with the product's accounting then compare two readings of
 Google's pages, not one table with itself. Sources (copies read 2026-11/12):
 

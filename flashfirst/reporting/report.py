@@ -1,0 +1,298 @@
+"""The run report: one typed object written as JSON, shown as artifacts and tables."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+
+from flashfirst.autopilot.summary import AutopilotReport
+from flashfirst.caching.decision import CacheDecision
+from flashfirst.caching.record import CacheRecord
+from flashfirst.failures import FailureKind
+from flashfirst.inference.collection import JobCollection
+from flashfirst.inputs.skipped import SkippedInput
+from flashfirst.items import Attempt, ItemResult, ServiceTier, TaskKind
+from flashfirst.media.accounting import MediaStats
+from flashfirst.pricing.prices import usd
+from flashfirst.reporting.ledger import CostSummary
+from flashfirst.reporting.stages import Stage
+
+
+class ItemLine(BaseModel):
+    id: str
+    task: TaskKind
+    models: list[str]
+    served_models: list[str] = Field(
+        default_factory=list, description="The model that answered each attempt.")
+    service_tier: ServiceTier | None
+    cost_usd: float
+    escalated: bool
+    reused: bool
+    error: str | None
+    failure_kind: FailureKind | None = None
+    cost_provisional: bool = Field(False, description="A call of this item was priced by a "
+                                   "stand-in row: the table lacks the model that served.")
+
+
+class TaskEscalation(BaseModel):
+    task: TaskKind
+    items: int
+    escalated: int
+
+    @property
+    def rate(self) -> float:
+        return self.escalated / self.items if self.items else 0.0
+
+
+class FirstPass(BaseModel):
+    """Items of one task sent first at one thinking setting, and how many of them passed
+    validation on that first call: when "least" is too little, this share shows it."""
+
+    task: TaskKind
+    setting: str
+    items: int
+    passed_first: int
+
+    @property
+    def share(self) -> float:
+        return self.passed_first / self.items if self.items else 0.0
+
+
+class MediaSummary(BaseModel):
+    items: int = 0
+    bytes_before: int = 0
+    bytes_after: int = 0
+    tokens_before: int = 0
+    tokens_after: int = 0
+    prepared_now: int = Field(0, description="Items that ran ffmpeg in this run.")
+    reused: int = Field(0, description="Items whose prepared media was already there.")
+    uploaded: int = 0
+    seconds: float = 0.0
+    fitted: list[str] = Field(default_factory=list, description="Items fitted to their "
+                              "model's window (media_policy fit): how, tokens, calls, cost.")
+    note: str = ("Gemini samples video at 1 fps and audio at 16 kHz mono itself: downsampling "
+                 "to those rates cuts bytes and upload time, not tokens. Tokens fall only "
+                 "with the reduction policies (fewer frames, low resolution, trimming, "
+                 "dropping audio or silence).")
+
+
+class CacheSummary(BaseModel):
+    decisions: list[CacheDecision] = Field(default_factory=list)
+    records: list[CacheRecord] = Field(default_factory=list)
+    calls_with_cache_hits: int = 0
+    created: int = 0
+    reused: int = 0
+    recreated: int = 0
+    api_calls: int = 0
+
+
+class ServedBy(BaseModel):
+    """Calls answered by another model than the one requested (a retired or re-routed
+    id): priced as the one that served."""
+
+    requested: str
+    served: str
+    calls: int
+    priced_as: str | None = Field(None, description="Set when the price table lacks the "
+                                  "served model: the stand-in row (``provisional_prices``).")
+
+    def line(self) -> str:
+        return f"{self.requested} → served by {self.served}: {self.calls} calls"
+
+
+class ProvisionalPrice(BaseModel):
+    """Calls served by a model the price table has no row for, priced by a stand-in row:
+    their cost is provisional until the table has the served model's row."""
+
+    served: str
+    requested: str
+    priced_as: str
+    calls: int
+    cost_usd: float
+
+    def line(self, table_version: str) -> str:
+        return (f"{self.served} served {self.calls} calls for {self.requested}; the price "
+                f"table (version {table_version}) has no row for it: priced as "
+                f"{self.priced_as}, ${self.cost_usd:,.6f} provisional")
+
+
+class StageLine(BaseModel):
+    stage: Stage
+    seconds: float
+    cost_usd: float = 0.0
+
+
+class RunReport(BaseModel):
+    run_id: str
+    backend: str
+    price_table_version: str
+    started_at: datetime
+    finished_at: datetime
+    items_total: int
+    items_ok: int
+    items_failed: int
+    items_reused: int
+    generate_calls: int
+    costs: CostSummary
+    stages: list[StageLine] = Field(default_factory=list)
+    routing_split: dict[str, int] = Field(default_factory=dict)
+    served_by: list[ServedBy] = Field(
+        default_factory=list, description="Requested ids answered by another model.")
+    provisional_prices: list[ProvisionalPrice] = Field(
+        default_factory=list, description="Calls served by a model the price table lacks, "
+        "priced by a stand-in row: when any, the costs are provisional.")
+    escalation: list[TaskEscalation] = Field(default_factory=list)
+    first_pass: list[FirstPass] = Field(
+        default_factory=list, description="Per task and first thinking setting: the share "
+        "that passed validation first time.")
+    media: MediaSummary = MediaSummary()
+    cache: CacheSummary = CacheSummary()
+    failures: dict[str, str] = Field(default_factory=dict, description="Cause per failed item.")
+    failure_kinds: dict[FailureKind, int] = Field(
+        default_factory=dict, description="Failed items by kind (budget, media_unreadable, "
+        "rejected, ...): what to do about them differs per kind.")
+    budget_usd: float | None = None
+    budget_stopped: int = Field(0, description="Items not dispatched: the budget was reached.")
+    items: list[ItemLine] = Field(default_factory=list)
+    output_uri: str | None = None
+    mode_choices: list[str] = Field(
+        default_factory=list, description="mode=auto: the tier chosen per model, and why.")
+    skipped_inputs: list[SkippedInput] = Field(
+        default_factory=list, description="Files the source holds that no task takes "
+        "(hidden, archives, spreadsheets, unknown extensions), with the reason.")
+    stopped: str | None = Field(
+        None, description="Why the run stopped before its end (Ctrl-C, SIGTERM, a Prefect "
+        "cancel); its items not sent are marked interrupted or cancelled.")
+    autopilot: AutopilotReport | None = Field(
+        None, description="The autopilot's choices, evidence and saving (--autopilot).")
+    batch_jobs_left: list[str] = Field(
+        default_factory=list, description="Batch jobs a stopped run left running (not "
+        "cancelled): a re-run or collect-batches collects their answers.")
+    batch_collection: list[JobCollection] = Field(
+        default_factory=list, description="A run a collector finished: which path (webhook "
+        "or poll) collected each batch job, and when Google deletes the job's output.")
+
+    @property
+    def wall_s(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def stop_lines(self) -> list[str]:
+        """What a stopped run kept and what is left, for the report and the command."""
+        if not self.stopped:
+            return []
+        left = sum(self.failure_kinds.get(k, 0)
+                   for k in (FailureKind.INTERRUPTED, FailureKind.CANCELLED))
+        lines = [f"Stopped: {self.stopped}. {self.items_ok} of {self.items_total} items "
+                 f"answered and kept; {left} not sent: run the same command again to send "
+                 "only those (answers already paid for are reused)."]
+        if self.batch_jobs_left:
+            lines.append(f"Batch jobs left running, not cancelled: "
+                         f"{', '.join(self.batch_jobs_left)}; a re-run or collect-batches "
+                         "collects their answers.")
+        return lines
+
+    @property
+    def costs_provisional(self) -> bool:
+        return bool(self.provisional_prices)
+
+    @property
+    def failure_share(self) -> float:
+        return self.items_failed / self.items_total if self.items_total else 0.0
+
+
+def item_lines(results: list[ItemResult]) -> list[ItemLine]:
+    return [
+        ItemLine(id=r.id, task=r.task, models=r.models,
+                 served_models=[a.billed_model for a in r.attempts],
+                 service_tier=r.attempts[-1].service_tier_served if r.attempts else None,
+                 cost_usd=0.0 if r.reused else round(r.cost_usd, 9), escalated=r.escalated,
+                 reused=r.reused, error=r.error,
+                 failure_kind=r.failure.kind if r.failure else None,
+                 cost_provisional=not r.reused and any(a.priced_as for a in _calls(r)))
+        for r in results
+    ]
+
+
+def provisional_prices(results: list[ItemResult]) -> list[ProvisionalPrice]:
+    """This run's calls priced by a stand-in row, by requested, served and stand-in model."""
+    groups: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for r in results:
+        for a in _calls(r) if not r.reused else []:
+            if a.priced_as:
+                groups[(a.model, a.billed_model, a.priced_as)].append(a.cost_usd)
+    return [ProvisionalPrice(served=srv, requested=req, priced_as=row, calls=len(costs),
+                             cost_usd=usd(sum((Decimal(str(c)) for c in costs), Decimal(0))))
+            for (req, srv, row), costs in sorted(groups.items())]
+
+
+def _calls(r: ItemResult) -> list[Attempt]:
+    """Every paid call of an item: its attempts and its calibration call."""
+    return [*r.attempts, *([r.calibration] if r.calibration else [])]
+
+
+def failure_counts(results: list[ItemResult]) -> dict[FailureKind, int]:
+    """Failed items by kind, most frequent first."""
+    return dict(Counter(r.failure.kind for r in results if r.failure).most_common())
+
+
+def routing_split(results: list[ItemResult]) -> dict[str, int]:
+    """Items by the model that first served them (the routing decision)."""
+    return dict(Counter(r.route.model for r in results if r.route is not None))
+
+
+def served_by(results: list[ItemResult]) -> list[ServedBy]:
+    pairs = Counter((a.model, a.served_model, a.priced_as) for r in results if not r.reused
+                    for a in r.attempts if a.served_model and a.served_model != a.model)
+    return [ServedBy(requested=req, served=srv, calls=n, priced_as=row)
+            for (req, srv, row), n in sorted(pairs.items(), key=lambda kv: str(kv[0]))]
+
+
+def escalation_by_task(results: list[ItemResult]) -> list[TaskEscalation]:
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in results:
+        if r.reused or not r.attempts:
+            continue
+        counts[r.task.value][0] += 1
+        counts[r.task.value][1] += int(r.escalated)
+    return [TaskEscalation(task=t, items=n, escalated=e) for t, (n, e) in sorted(counts.items())]
+
+
+def first_pass_by_setting(results: list[ItemResult]) -> list[FirstPass]:
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for r in results:
+        if r.reused or not r.attempts:
+            continue
+        first = r.attempts[0]
+        tally = counts[(r.task.value, first.thinking.label())]
+        tally[0] += 1
+        tally[1] += int(first.ok)
+    return [FirstPass(task=t, setting=s, items=n, passed_first=ok)
+            for (t, s), (n, ok) in sorted(counts.items())]
+
+
+def media_summary(stats: list[MediaStats], seconds: float) -> MediaSummary:
+    m = MediaSummary(items=len(stats), seconds=round(seconds, 3))
+    for s in stats:
+        m.bytes_before += s.bytes_before
+        m.bytes_after += s.bytes_after
+        m.tokens_before += s.tokens_before.total
+        m.tokens_after += s.tokens_after.total
+        m.reused += int(s.reused)
+        m.prepared_now += int(not s.reused)
+        m.uploaded += int(s.uploaded)
+    return m
+
+
+def cache_summary(decisions: list[CacheDecision], records: list[CacheRecord],
+                  results: list[ItemResult], api_calls: int) -> CacheSummary:
+    live = [r for r in results if not r.reused]
+    return CacheSummary(
+        decisions=decisions, records=records,
+        calls_with_cache_hits=sum(1 for r in live for a in r.attempts if a.usage.cached_tokens),
+        created=sum(1 for r in records if r.created_by_run),
+        reused=sum(1 for r in records if not r.created_by_run),
+        recreated=sum(1 for r in records if r.recreated), api_calls=api_calls,
+    )

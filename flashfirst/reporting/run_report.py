@@ -1,0 +1,142 @@
+"""A run's report assembled from what the run did, and its files written where the user
+reads them: the counting, the pricing and the budget stops live here, so the Prefect
+tasks (``tasks/costs.py``) only log and publish."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, Field
+
+from flashfirst.autopilot.summary import AutopilotReport
+from flashfirst.caching.decision import CacheDecision
+from flashfirst.caching.record import CacheRecord
+from flashfirst.failures import FailureKind
+from flashfirst.inference.collection import JobCollection
+from flashfirst.inputs.skipped import SkippedInput
+from flashfirst.items import ItemResult
+from flashfirst.media import MediaStats
+from flashfirst.planning.thinking_figures import record_run
+from flashfirst.pricing.unpriced_seen import record_unpriced
+from flashfirst.reporting.fit import fit_lines, media_delta
+from flashfirst.reporting.ledger import CostSummary, summarize_costs
+from flashfirst.reporting.render import to_markdown, to_svg
+from flashfirst.reporting.report import (
+    RunReport,
+    StageLine,
+    cache_summary,
+    escalation_by_task,
+    failure_counts,
+    first_pass_by_setting,
+    item_lines,
+    media_summary,
+    provisional_prices,
+    routing_split,
+    served_by,
+)
+from flashfirst.reporting.stages import Stage
+from flashfirst.run.context import RunContext
+from flashfirst.storage import Storage, join
+
+_SPOOL_BYTES = 8 * 2**20
+
+
+class RunFacts(BaseModel):
+    """Everything the report is made of, gathered by the flow."""
+
+    run_id: str
+    started_at: datetime
+    results: list[ItemResult] = Field(description="Every item of the run, those that "
+                                      "failed before inference included.")
+    media: dict[str, MediaStats]
+    media_seconds: float = 0.0
+    decisions: list[CacheDecision]
+    cache_records: list[CacheRecord]
+    cache_api_calls: int = 0
+    stages: list[StageLine]
+    budget_usd: float | None = None
+    output_uri: str
+    skipped_inputs: list[SkippedInput] = Field(default_factory=list)
+    mode_choices: list[str] = Field(default_factory=list)
+    batch_collection: list[JobCollection] = Field(default_factory=list)
+    autopilot: AutopilotReport | None = None
+    stopped: str | None = None
+    batch_jobs_left: list[str] = Field(default_factory=list)
+
+
+def build_run_report(facts: RunFacts, shared: RunContext) -> RunReport:
+    """Price every attempt and count the outcomes; records the run's thinking figures for
+    later estimates."""
+    prices = shared.prices
+    deltas = {i: media_delta(s) for i, s in facts.media.items()}
+    costs = summarize_costs(facts.results, facts.cache_records, deltas, prices,
+                            shared.settings.models, shared.catalogue)
+    record_run(shared.storage, shared.settings.storage_root, facts.results)
+    failures = {r.id: r.failure.message for r in facts.results if r.failure}
+    kinds = failure_counts(facts.results)
+    return RunReport(
+        run_id=facts.run_id, backend=shared.backend_label, price_table_version=prices.version,
+        started_at=facts.started_at, finished_at=datetime.now(UTC),
+        items_total=len(facts.results),
+        items_ok=sum(1 for r in facts.results if r.ok), items_failed=len(failures),
+        items_reused=sum(1 for r in facts.results if r.reused),
+        generate_calls=sum(len(r.attempts) + int(r.calibration is not None)
+                           for r in facts.results if not r.reused),
+        costs=costs, stages=priced_stages(facts.stages, costs),
+        routing_split=routing_split(facts.results), served_by=served_by(facts.results),
+        provisional_prices=provisional_prices(facts.results),
+        escalation=escalation_by_task(facts.results),
+        first_pass=first_pass_by_setting(facts.results),
+        media=media_summary(list(facts.media.values()), facts.media_seconds).model_copy(
+            update={"fitted": fit_lines(facts.results)}),
+        cache=cache_summary(facts.decisions, facts.cache_records, facts.results,
+                            facts.cache_api_calls),
+        failures=failures, failure_kinds=kinds, budget_usd=facts.budget_usd,
+        budget_stopped=kinds.get(FailureKind.BUDGET, 0),
+        items=item_lines(facts.results), output_uri=facts.output_uri,
+        skipped_inputs=facts.skipped_inputs, mode_choices=facts.mode_choices,
+        batch_collection=facts.batch_collection, autopilot=facts.autopilot,
+        stopped=facts.stopped, batch_jobs_left=facts.batch_jobs_left,
+    )
+
+
+def pricing_warnings(report: RunReport) -> list[str]:
+    """Once per run, whatever the number of calls: models served by another and priced as
+    it, and provisional prices."""
+    substituted = [f"{line.line()}, priced as {line.served}" for line in report.served_by
+                   if line.priced_as is None]  # else said below, as provisional
+    return substituted + [f"costs are provisional: {p.line(report.price_table_version)}"
+                          for p in report.provisional_prices]
+
+
+def priced_stages(stages: list[StageLine], costs: CostSummary) -> list[StageLine]:
+    """What each stage spent: caches their writes and storage, inference its calls
+    (escalations included); preparing media and planning cost nothing at Google."""
+    spent = {Stage.ENSURE_CACHES: costs.cache_write_usd + costs.cache_storage_usd,
+             Stage.INFER: costs.calls_usd}
+    return [s.model_copy(update={"cost_usd": round(spent.get(s.stage, 0.0), 9)})
+            for s in stages]
+
+
+def write_run_files(storage: Storage, storage_root: str, results: list[ItemResult],
+                    report: RunReport) -> tuple[str, str]:
+    """results.jsonl, report.json/.md/.svg in the run's output folder, each written
+    atomically; the report's markdown and the SVG's URI, for the artifacts."""
+    out = report.output_uri or ""
+    # Line by line through a spooled file, not one string: a run's results can be large.
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
+        for r in sorted(results, key=lambda r: r.id):
+            r.backend = report.backend
+            spool.write(r.model_dump_json().encode() + b"\n")
+        spool.seek(0)
+        storage.write_stream(join(out, "results.jsonl"), spool,
+                             content_type="application/x-ndjson")
+    storage.write_text(join(out, "report.json"), report.model_dump_json(indent=2),
+                       content_type="application/json")
+    markdown = to_markdown(report)
+    storage.write_text(join(out, "report.md"), markdown, content_type="text/markdown")
+    record_unpriced(storage, storage_root, report)  # `flashfirst prices` lists them
+    svg_uri = join(out, "report.svg")
+    storage.write_text(svg_uri, to_svg(report), content_type="image/svg+xml")
+    return markdown, svg_uri
