@@ -1,7 +1,8 @@
 """Two readings of Google's token rules compared: the media stage's accounting
 (``flashfirst.gemini.token_rules``) and the emulator's own tables
 (``flashfirst.emulator.tokens.rules``, which imports nothing of the product's), on a
-prepared video the emulator probes from the bytes it received. Each side is also pinned to a figure worked out by hand."""
+prepared video the emulator probes from the bytes it received. Each side is also pinned
+to a figure worked out by hand."""
 
 from __future__ import annotations
 
