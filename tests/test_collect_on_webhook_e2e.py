@@ -81,14 +81,20 @@ def serving(prefect_server: PrefectServer, emulator_process: EmulatorProcess, st
             "PREFECT_RUNNER_POLL_FREQUENCY": "1",
             "FLASHFIRST_BACKEND__BASE_URL": emulator_process.url,
             "FLASHFIRST_STORAGE_ROOT": str(store), **extra_env}
+    api, deployment = prefect_server.api_url, None
+    full_name = DEPLOYMENT if name == "collect-on-webhook" else POLL_DEPLOYMENT
+    # The worker's Prefect server is shared with other test files: one that deployed the
+    # same name from prefect.yaml leaves a deployment without a code path, which serving
+    # updates rather than replaces, and its runs then fail to load the flow.
+    left = httpx.get(f"{api}/deployments/name/{full_name}", timeout=30)
+    if left.status_code == 200:
+        forget_deployment(api, left.json()["id"])
     home.mkdir(parents=True, exist_ok=True)
     log = home / "serve.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "flashfirst.deployments.serve", name],
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=home, start_new_session=True)
-    api, deployment = prefect_server.api_url, None
-    full_name = DEPLOYMENT if name == "collect-on-webhook" else POLL_DEPLOYMENT
     try:
         deployment = wait_for(lambda: _registered(api, full_name, proc, log),
                               f"served deployment {name}")

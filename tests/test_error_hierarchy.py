@@ -49,10 +49,11 @@ def test_every_exception_class_we_define_derives_from_flashfirst_error():
 def test_one_name_for_a_failed_announcement():
     from flashfirst.deployments import dispatch
     from flashfirst.flows import poll_bucket
+    from flashfirst.tasks import polling
 
     from flashfirst.errors import AnnounceFailed
 
-    assert dispatch.AnnounceFailed is poll_bucket.AnnounceFailed is AnnounceFailed
+    assert dispatch.AnnounceFailed is polling.AnnounceFailed is AnnounceFailed
     assert not hasattr(poll_bucket, "AnnouncementsFailed")
 
 
