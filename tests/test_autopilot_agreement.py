@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from flashfirst.flows.analyze import analyze_with
 
-from flashfirst.autopilot.pilot import why_held
+from flashfirst.autopilot.groups import why_held
 from flashfirst.autopilot.policy import TaskAutopilot
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.inference.engine import InferenceJob

@@ -23,56 +23,18 @@ from flashfirst.autopilot.agreement import agrees, merged, reference_id
 from flashfirst.autopilot.candidates import Candidate, task_candidates
 from flashfirst.autopilot.decision import Assessed, Decision, Status, assess, decide
 from flashfirst.autopilot.evidence import EvidenceBook, Measured, price_signature
-from flashfirst.autopilot.policy import AutopilotPolicy
+from flashfirst.autopilot.groups import Group, group_of, why_held
+from flashfirst.autopilot.guesses import guessed_cost, static_candidate
 from flashfirst.errors import ConfigError
 from flashfirst.failures import FailureKind
 from flashfirst.gemini.catalogue import Catalogue
-from flashfirst.gemini.thinking import effort_rank, sent, thinking_config
+from flashfirst.gemini.thinking import effort_rank
 from flashfirst.inference.job import InferenceJob
-from flashfirst.items import ItemResult, Route, ServiceTier, Usage
+from flashfirst.items import ItemResult, Route
 from flashfirst.planning.router import RoutingPolicy
-from flashfirst.planning.thinking_figures import ThinkingFigures, assumed_thoughts
+from flashfirst.planning.thinking_figures import ThinkingFigures
 from flashfirst.pricing.prices import PriceTable
 from flashfirst.settings import ModelCatalogue
-
-_OUTPUT_GUESS = 200  # answer tokens per call before any is measured
-
-
-def group_of(job: InferenceJob) -> str:
-    return f"{job.item.task.value}:{job.item.kind.value}"
-
-
-def why_held(job: InferenceJob, policy: AutopilotPolicy) -> str | None:
-    """Why an item stays on the policy's route, or None when the autopilot may route it."""
-    item = job.item
-    if item.model or item.thinking:
-        return "its model or thinking is set on the item"
-    if job.route.service_tier is ServiceTier.BATCH:
-        return "batch mode: the autopilot measures online calls"
-    if (item.response_schema is None and item.check is None
-            and policy.check_for(item.task) is None and not policy.agreement_for(item.task)):
-        return ("free text without a check: nothing measures its quality, so it stays on the "
-                "policy's route (give the task a check, autopilot.tasks.<task>.check, or "
-                "judge it by agreement with its strongest candidate, "
-                "autopilot.tasks.<task>.agreement: true)")
-    return None
-
-
-class Group:
-    """A task group's candidates, evidence and items left."""
-
-    def __init__(self, key: str, floor: float, candidates: list[Candidate],
-                 static: Candidate | None, jobs: list[InferenceJob]) -> None:
-        self.key, self.floor, self.candidates, self.static = key, floor, candidates, static
-        self.waiting = list(jobs)
-        self.prompt_mean = sum(j.est_prompt_tokens for j in jobs) // max(1, len(jobs))
-        self.last_choice: str | None = None
-        self.reopened: list[str] = []
-        self.explored_usd = Decimal(0)
-        self.explore_blocked = 0
-        self.explored_keys: set[str] = set()  # candidates measured in this run
-        self.reference: Candidate | None = None  # judged by agreement with it
-        self.dropped: dict[str, str] = {}  # candidate → why the API refused it this run
 
 
 class Autopilot:
@@ -97,13 +59,13 @@ class Autopilot:
             task = members[0].item.task
             candidates = task_candidates(task, self.ap, models, catalogue, prices, day,
                                          paid_tier)
-            static = self._static(members[0], candidates)
+            static = static_candidate(members[0], candidates, policy, catalogue)
             group = Group(key, floor if floor is not None else self.ap.floor_for(task),
                           candidates, static, members)
             if self.ap.agreement_for(task):
                 group.reference = candidates[-1]
             self.groups[key] = group
-            self._note_reopened(group)
+            group.note_reopened(book, prices, day)
         self.assignments: dict[str, tuple[str, Candidate, bool]] = {}  # id → group, cand, explore
         self.spent = Decimal(0)
         self.explored = Decimal(0)
@@ -124,7 +86,7 @@ class Autopilot:
         # Exploitation first: what it sends this wave is spend the share is a part of.
         for key in sorted(decisions, key=lambda k: bool(decisions[k].to_explore)):
             group, decision = self.groups[key], decisions[key]
-            self._note_drift(group, decision)
+            group.note_drift(decision)
             cost = {a.candidate.key: Decimal(str(a.cost_per_call)) for a in decision.assessed}
             explorable = [c for c in decision.to_explore if c.key in group.explored_keys
                           or len(group.explored_keys) < self.ap.max_explored]
@@ -168,9 +130,11 @@ class Autopilot:
                 continue
             measured = self.book.get(group.key, cand.key)
             cost = measured.cost_per_call(cand.model, self.prices, self.day)
-            a = assess(cand, measured, float(cost if cost is not None
-                                             else self._guess(group, cand)),
-                       cost is not None, group.floor, self.ap.confidence, self.ap.max_samples)
+            known = cost is not None
+            if cost is None:
+                cost = self.guessed_cost(group, cand)
+            a = assess(cand, measured, float(cost), known, group.floor, self.ap.confidence,
+                       self.ap.max_samples)
             if group.reference is not None and cand.key == group.reference.key:
                 a.status = Status.REFERENCE  # agrees with itself: never measured
             out.append(a)
@@ -282,6 +246,10 @@ class Autopilot:
 
     # -- helpers ------------------------------------------------------------------------
 
+    def guessed_cost(self, group: Group, cand: Candidate) -> Decimal:
+        return guessed_cost(group, cand, self.book, self.catalogue, self.figures, self.prices,
+                            self.day)
+
     def _refused(self, r: ItemResult) -> bool:
         """A candidate the API refuses (unknown model, per-day quota used up) is dropped for
         the run and the item goes back in line, once: the candidate, not the item, is bad."""
@@ -320,74 +288,6 @@ class Autopilot:
         if job.item.check is None and check is not None:
             return job.model_copy(update={"item": job.item.model_copy(update={"check": check})})
         return job
-
-    def _static(self, job: InferenceJob, candidates: list[Candidate]) -> Candidate | None:
-        """The policy's own route for the group, as a candidate (for the saving line)."""
-        thinking = self.routing.thinking_for(job.item) or "default"
-        for c in candidates:
-            if c.model == job.route.model and c.thinking == thinking:
-                return c
-        info = self.catalogue.find(job.route.model)
-        if info is None:
-            return None
-        try:
-            record = sent(thinking, thinking_config(thinking, info), info)
-        except Exception:  # noqa: BLE001 - a policy thinking the model refuses: no reference
-            return None
-        return Candidate(model=job.route.model, thinking=thinking, tier=job.route.tier,
-                         sends="model default" if record.at_default else record.label())
-
-    def _guess(self, group: Group, cand: Candidate) -> Decimal:
-        """A call's cost before it is measured: the group's prompt size, answers as long
-        as measured on any candidate, thoughts as earlier runs measured or assumed."""
-        prompt = group.prompt_mean or self._mean_prompt(group)
-        output = self._mean_output(group)
-        info = self.catalogue.get(cand.model)
-        record = sent(cand.thinking, thinking_config(cand.thinking, info), info)
-        task = group.key.split(":")[0]
-        fig = self.figures.measured(task, cand.model, record)
-        thoughts = round(fig.mean) if fig else assumed_thoughts(record, info)
-        return self.prices.price_call(cand.model, Usage(
-            prompt_tokens=prompt, candidates_tokens=output, thoughts_tokens=thoughts),
-            ServiceTier.STANDARD, self.day)
-
-    def _mean_prompt(self, group: Group) -> int:
-        measured = [m for m in self.book.groups.get(group.key, {}).values() if m.calls]
-        calls = sum(m.calls for m in measured)
-        return sum(m.prompt_tokens for m in measured) // calls if calls else 1000
-
-    def _mean_output(self, group: Group) -> int:
-        measured = [m for m in self.book.groups.get(group.key, {}).values() if m.calls]
-        calls = sum(m.calls for m in measured)
-        return sum(m.output_tokens for m in measured) // calls if calls else _OUTPUT_GUESS
-
-    def _note_reopened(self, group: Group) -> None:
-        """Say why an earlier run's choice is looked at again: a new candidate model, a
-        price row changed since measured, the chosen one's pass rate drifted below."""
-        seen = set(self.book.models_seen.get(group.key, []))
-        if seen:
-            for model in sorted({c.model for c in group.candidates} - seen):
-                group.reopened.append(f"new candidate model {model}")
-        for cand in group.candidates:
-            m = self.book.get(group.key, cand.key)
-            if m.price_row is None:
-                continue
-            row = self.prices.for_model(cand.model, self.day)
-            if price_signature(row) != m.price_row:
-                group.reopened.append(f"price row of {cand.model} changed (in force from "
-                                      f"{row.effective_from or 'open'}): re-priced "
-                                      f"{cand.key}'s measured tokens")
-        group.last_choice = self.book.chosen.get(group.key)
-
-    def _note_drift(self, group: Group, decision: Decision) -> None:
-        """The choice of an earlier run or wave no longer shows the floor: re-opened."""
-        before = group.last_choice
-        if before is not None and not (decision.floor_met and decision.choice.key == before):
-            a = next((a for a in decision.assessed if a.candidate.key == before), None)
-            if a is not None and a.status is not Status.MEETS:
-                group.reopened.append(f"drift: {before}'s recent pass rate ({a.passes}/{a.n}, "
-                                      f"upper bound {a.upper:.3f}) no longer shows the floor")
-        group.last_choice = decision.choice.key if decision.floor_met else None
 
     def remember_choices(self) -> None:
         for key, group in self.groups.items():

@@ -9,7 +9,8 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from flashfirst.autopilot.decision import Assessed
-from flashfirst.autopilot.pilot import Autopilot, Group
+from flashfirst.autopilot.groups import Group
+from flashfirst.autopilot.pilot import Autopilot
 from flashfirst.pricing.prices import usd
 
 
@@ -140,7 +141,7 @@ def _policy_cost_per_pass(pilot: Autopilot, group: Group, paid: list) -> tuple[D
         rate = Decimal(measured.passes) / measured.n
         return cost / rate, (f"measured: {measured.passes}/{measured.n} passed, "
                              f"{measured.calls} calls priced by today's row")
-    return pilot._guess(group, static), (
+    return pilot.guessed_cost(group, static), (
         "estimated: not called by the autopilot; this run's prompt and answer tokens at "
         f"{static.model}'s price with its thoughts from earlier runs or assumed, every "
         "answer assumed to pass")
