@@ -9,7 +9,8 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
-from flashfirst.inference.batch_jobs import ENDED, BatchJobs, state_name
+from flashfirst.inference.batch_jobs import BatchJobs
+from flashfirst.inference.job_states import ENDED, from_short, short_name
 from flashfirst.inference.parked import ParkedRun, ParkedRuns, parked_key
 from flashfirst.params import AnalyzeParams
 from flashfirst.run.context import run_context
@@ -34,7 +35,7 @@ class JobStatus(BaseModel):
 
     @property
     def ended(self) -> bool:
-        return f"JOB_STATE_{self.state}" in ENDED
+        return from_short(self.state) in ENDED
 
 
 def _runs(settings: Settings) -> ParkedRuns:
@@ -74,7 +75,7 @@ def check_batch_jobs(runs: list[ParkedRun], settings: Settings) -> list[JobStatu
             job = client.batches.get(name=name)
             done, total = jobs.progress(job)
             out.append(JobStatus(run_id=run.run_id, job=name,
-                                 state=state_name(job).removeprefix("JOB_STATE_"), done=done,
+                                 state=short_name(job.state), done=done,
                                  total=total, ended_at=job.end_time))
     create_table_artifact(key="flashfirst-batch-jobs", description="Batch jobs waited for",
                           table=[s.model_dump(mode="json") for s in out])

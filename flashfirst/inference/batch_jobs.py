@@ -17,15 +17,12 @@ from pydantic import BaseModel, Field
 
 from flashfirst.inference.batch_input import BatchInput, KeyedRequest, split_input
 from flashfirst.inference.batch_ledger import SubmittedJob
+from flashfirst.inference.job_states import ENDED, JobState, short_name
 from flashfirst.inference.platform_batch import PlatformBatches, progress
 from flashfirst.settings import Settings
 
 log = logging.getLogger(__name__)
 
-JobState = types.JobState
-ENDED = frozenset({JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED,
-                   JobState.JOB_STATE_CANCELLED, JobState.JOB_STATE_EXPIRED,
-                   JobState.JOB_STATE_PARTIALLY_SUCCEEDED})
 # Called while waiting with (job name, state, requests done, requests in the job).
 Progress = Callable[[str, str, int, int], None]
 # A request's answer by its key: the SDK's inline response, or a JSONL row.
@@ -121,7 +118,7 @@ class BatchJobs:
                                                     reason=why[1])
         if batch.state != JobState.JOB_STATE_SUCCEEDED:
             return {}, BatchFailure(job_name=name, model=model,
-                                    state=state_name(batch).removeprefix("JOB_STATE_"),
+                                    state=short_name(batch.state),
                                     reason=self._reason(batch))
         answers: Answers = {}
         if batch.dest is not None and batch.dest.file_name:

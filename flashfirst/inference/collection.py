@@ -19,8 +19,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-CollectPath = Literal["webhook", "poll"]
+from flashfirst.inference.job_states import HAS_OUTPUT, from_short
 
+CollectPath = Literal["webhook", "poll"]
 
 
 @cache
@@ -34,7 +35,7 @@ def output_retention() -> timedelta:
 def output_expires_at(state: str, ended_at: datetime | None) -> datetime | None:
     """When the output of a job that ended ``state`` at ``ended_at`` is deleted; None
     when it has none (it did not succeed) or has not ended."""
-    if ended_at is None or state not in ("SUCCEEDED", "PARTIALLY_SUCCEEDED"):
+    if ended_at is None or from_short(state) not in HAS_OUTPUT:
         return None
     return ended_at + output_retention()
 

@@ -43,6 +43,7 @@ from google.genai import types
 from flashfirst.errors import ConfigError
 from flashfirst.inference.batch_input import BatchInput, KeyedRequest
 from flashfirst.inference.batch_ledger import SubmittedJob
+from flashfirst.inference.job_states import HAS_OUTPUT, short_name
 from flashfirst.inference.request import RUN_LABEL, billing_labels
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage, is_gcs, join
@@ -53,8 +54,6 @@ MAX_REQUESTS_PER_JOB = 200_000
 MAX_INPUT_BYTES = 1_000_000_000
 KEY_LABEL = "flashfirst-request"  # a label value holds 63 characters of the 64-hex key
 # States whose rows are read: a partly successful job's failed rows fail only their items.
-READABLE = frozenset({types.JobState.JOB_STATE_SUCCEEDED,
-                      types.JobState.JOB_STATE_PARTIALLY_SUCCEEDED})
 
 Answers = dict[str, dict]
 # The most a run label adds to a line: ',"flashfirst-run":"<63 characters>"'.
@@ -143,10 +142,9 @@ class PlatformBatches:
                 ) -> tuple[Answers, tuple[str, str] | None]:
         """Rows by request key (``{"response": …}`` or ``{"error": …}``), or the state and
         reason the job gave none (or fewer than its completion stats claim)."""
-        if batch.state not in READABLE:
-            state = str(getattr(batch.state, "value", batch.state))
+        if batch.state not in HAS_OUTPUT:
             reason = batch.error.message if batch.error and batch.error.message else None
-            return {}, (state.removeprefix("JOB_STATE_"), reason or "the API gave no reason")
+            return {}, (short_name(batch.state), reason or "the API gave no reason")
         folder = batch.output_info.gcs_output_directory if batch.output_info else None
         if not folder:
             return {}, ("INCOMPLETE", "the job names no output folder")
