@@ -15,12 +15,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flashfirst.flows.analyze import analyze
-from flashfirst.tasks.batches import (
-    JobStatus,
-    check_batch_jobs,
-    forget_parked_run,
-    list_parked_runs,
-)
+from flashfirst.tasks.batches import check_batch_jobs, forget_parked_run, list_parked_runs
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.states import State
@@ -30,9 +25,9 @@ from flashfirst.errors import BatchJobFailed
 from flashfirst.inference.collection import (
     CollectPath,
     JobCollection,
-    at_risk,
+    JobStatus,
     collecting,
-    output_expires_at,
+    to_finish,
 )
 from flashfirst.inference.parked import ParkedRun
 from flashfirst.run.overrides import RunOverrides, in_process_settings, settings_for_run
@@ -89,22 +84,19 @@ def _finish_ended(runs: list[ParkedRun], statuses: list[JobStatus], settings: Se
     """Run again each parked run whose jobs have all ended; the others keep waiting."""
     report = CollectReport()
     for run in runs:
-        own = [s for s in statuses if s.run_id == run.run_id]
-        jobs = [JobCollection(job=s.job, state=s.state, path=path, ended_at=s.ended_at,
-                              output_expires_at=output_expires_at(s.state, s.ended_at))
-                for s in own]
-        params = run.params
-        if not all(s.ended for s in own):
-            deleted_at = at_risk([j.output_expires_at for j in jobs],
-                                 settings.inference.batch_output_margin_s)
-            if deleted_at is None:
-                report.waiting.append(run.run_id)
-                continue
-            # Google deletes an ended job's output soon: collect it now, waiting in this
-            # run for the others, rather than lose what was paid for.
+        finishing = to_finish([s for s in statuses if s.run_id == run.run_id], path,
+                              settings.inference.batch_output_margin_s)
+        if finishing is None:
+            report.waiting.append(run.run_id)
+            continue
+        params, jobs = run.params, finishing.jobs
+        if finishing.output_deleted_at is not None:
+            # Collect it now, waiting in this run for the others, rather than lose what
+            # was paid for.
             get_run_logger().warning(
                 "run %s: Google deletes a job's output at %s; finishing it now, waiting "
-                "for its other jobs", run.run_id, f"{deleted_at:%Y-%m-%d %H:%M} UTC")
+                "for its other jobs", run.run_id,
+                f"{finishing.output_deleted_at:%Y-%m-%d %H:%M} UTC")
             params = params.model_copy(update={"collect_later": False})
         with in_process_settings(settings), collecting(jobs):
             state = analyze(params, return_state=True)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from flashfirst.inference.batch_jobs import BatchJobs
-from flashfirst.inference.job_states import ENDED, from_short, short_name
+from flashfirst.inference.collection import JobStatus
+from flashfirst.inference.job_states import short_name
 from flashfirst.inference.parked import ParkedRun, ParkedRuns, parked_key
 from flashfirst.params import AnalyzeParams
 from flashfirst.run.context import run_context
@@ -23,19 +22,6 @@ class BatchSubmitted(BaseModel):
     run_id: str
     jobs: list[str]
     message: str
-
-
-class JobStatus(BaseModel):
-    run_id: str
-    job: str
-    state: str = Field(description="The job's state without its JOB_STATE_ prefix.")
-    done: int
-    total: int
-    ended_at: datetime | None = None
-
-    @property
-    def ended(self) -> bool:
-        return from_short(self.state) in ENDED
 
 
 def _runs(settings: Settings) -> ParkedRuns:

@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from flashfirst.inference.job_states import HAS_OUTPUT, from_short
+from flashfirst.inference.job_states import ENDED, HAS_OUTPUT, from_short
 
 CollectPath = Literal["webhook", "poll"]
 
@@ -53,6 +53,21 @@ def at_risk(expiries: list[datetime | None], margin_s: float) -> datetime | None
     return None
 
 
+class JobStatus(BaseModel):
+    """A parked run's batch job as the poll found it."""
+
+    run_id: str
+    job: str
+    state: str = Field(description="The job's state without its JOB_STATE_ prefix.")
+    done: int
+    total: int
+    ended_at: datetime | None = None
+
+    @property
+    def ended(self) -> bool:
+        return from_short(self.state) in ENDED
+
+
 class JobCollection(BaseModel):
     """One batch job of a finished run, as the collector found and finished it."""
 
@@ -76,6 +91,27 @@ class JobCollection(BaseModel):
         expires = (f"; Google deletes its output at {self.output_expires_at:%Y-%m-%d %H:%M} "
                    "UTC" if self.output_expires_at else "")
         return f"{self.job} ({self.state}) collected by {self.path}{expires}"
+
+
+class Finishing(BaseModel):
+    """A parked run the collector finishes now, and how."""
+
+    jobs: list[JobCollection]
+    output_deleted_at: datetime | None = Field(
+        None, description="Set when some jobs still run but an ended one's output is deleted "
+        "soon: the run is finished now, waiting in it for the others.")
+
+
+def to_finish(own: list[JobStatus], path: CollectPath, margin_s: float) -> Finishing | None:
+    """Whether a parked run with these jobs is finished now (all ended, or an ended one's
+    output is at risk), or None: it keeps waiting for the next look."""
+    jobs = [JobCollection(job=s.job, state=s.state, path=path, ended_at=s.ended_at,
+                          output_expires_at=output_expires_at(s.state, s.ended_at))
+            for s in own]
+    if all(s.ended for s in own):
+        return Finishing(jobs=jobs)
+    deleted_at = at_risk([j.output_expires_at for j in jobs], margin_s)
+    return None if deleted_at is None else Finishing(jobs=jobs, output_deleted_at=deleted_at)
 
 
 _collecting: ContextVar[tuple[JobCollection, ...]] = ContextVar("flashfirst_collecting",
