@@ -11,13 +11,13 @@ from google import genai
 from google.genai import _common as sdk_common
 from google.genai import batches as sdk_batches
 from google.genai import types
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from flashfirst.errors import ConfigError
 
 
 class KeyedRequest(BaseModel):
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    """One batch line and the key its answer comes back under."""
 
     key: str
     request: types.InlinedRequest
@@ -25,8 +25,6 @@ class KeyedRequest(BaseModel):
 
 class BatchInput(BaseModel):
     """One job's worth: inline requests, or the bytes of one JSONL file."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     part: int
     keys: list[str]
