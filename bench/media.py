@@ -6,19 +6,18 @@ pattern with a keyframe every second, and a film-grain clip: real video decodes 
 test patterns) and 10 min of 44.1 kHz stereo audio: wall time of ``prepare_media`` vs. the
 plain ``ffmpeg`` command (median of a few interleaved runs), times faster than real time,
 which decode the stage chose, a second (reused) run, and bytes and tokens before/after for
-each policy. The last line is ``vs_ffmpeg=<ratio> x_realtime=<n> bytes_ratio=<after/before>
-vs_ffmpeg_noisy=<ratio> x_realtime_noisy=<n> vs_ffmpeg_gop1s=<ratio> x_realtime_gop1s=<n>
-cpu_vs_ffmpeg...=<ratio> long_fit_fps=<fps> long_fit_window_share=<share>
-long_split_segments=<n> long_split_window_share=<share> vs_decode_bound=<ratio>
-vs_decode_bound_noisy=... vs_decode_bound_gop1s=... vs_decode_bound_audio=...
-cpu_vs_decode=<ratio> cpu_vs_decode_noisy=<ratio>`` (wall-time ratios, then the
-same in CPU seconds: on a machine shared with other work the CPU ratios move less; then
-the sampling rate ``{"fit": "fps"}`` chose for a 5-hour clip over Gemini 3's window, and
-the share of the window its tokens take; then the segments ``{"fit": "split"}`` cut it
-into, and the largest segment's share of the window; then, per source, our wall time
-against the decode bound: ``ffmpeg -threads 1 -benchmark -i SRC -f null -`` CPU seconds
-over the cores this process may use, the least wall time of anything that decodes every
-frame; and our CPU seconds against that decode's).
+each policy. The last line is its figures, per source (no suffix: the clean clip;
+``_noisy``, ``_gop1s``, ``_audio``): ``vs_ffmpeg`` and ``cpu_vs_ffmpeg`` (wall and CPU
+against the plain command; on a machine shared with other work CPU moves less),
+``x_realtime``, ``bytes_ratio``; ``long_fit_fps`` and ``long_fit_window_share`` (the rate
+``{"fit": "fps"}`` chose for a 5-hour clip over Gemini 3's window, its share of the
+window), ``long_split_segments`` and ``long_split_window_share`` (``{"fit": "split"}``'s
+segments, the largest one's share); ``vs_decode_bound`` (our wall time against
+``ffmpeg -threads 1 -benchmark -i SRC -f null -`` CPU seconds over the cores this process
+may use: the least wall time of anything that decodes every frame, on idle cores),
+``cpu_vs_decode`` (our CPU against that decode's) and ``vs_decode_wall`` (our wall time
+against that decode run as one process per core over equal spans at once, in the same run:
+what the bound is on cores busy with other work).
 
     python bench/media.py [--video-seconds 60] [--audio-seconds 600] [--repeat 5]
                           [--long-hours 5]
@@ -42,7 +41,7 @@ from flashfirst.media import PreparedMedia, ffmpeg_invocations, prepare_media
 from flashfirst.media.ffmpeg_cmd import ffmpeg_exe
 from flashfirst.media.parallel_decode import plan_spans
 from flashfirst.media.sampling import Decode, index_video, plan_decode
-from flashfirst.probe import MediaKind
+from flashfirst.probe import MediaKind, probe_file
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
 
@@ -141,6 +140,23 @@ def decode_cpu_s(src: Path) -> float:
     return float(found[1]) + float(found[2])
 
 
+def decode_wall_s(src: Path) -> float:
+    """The decode bound as wall time under this run's load: every stream decoded and
+    discarded by one single-threaded process per core over equal spans, all at once."""
+    duration = probe_file(src).duration_s
+    n = cores()
+    cuts = [duration * j / n for j in range(n + 1)]
+    started = time.perf_counter()
+    procs = [subprocess.Popen(
+        [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "1",
+         *(["-ss", f"{cuts[j]:.3f}"] if j else []),
+         *(["-to", f"{cuts[j + 1]:.3f}"] if j < n - 1 else []),
+         "-i", str(src), "-f", "null", "-"]) for j in range(n)]
+    codes = [p.wait() for p in procs]
+    assert codes == [0] * n, f"a decode of {src} failed: {codes}"
+    return time.perf_counter() - started
+
+
 def timed(fn: Callable[[], object]) -> float:
     started = time.perf_counter()
     fn()
@@ -165,6 +181,7 @@ class Figures:
     ours_cpu_s: float
     plain_cpu_s: float
     decode_cpu_s: float
+    decode_wall_s: float
     prepared: PreparedMedia
 
     @property
@@ -184,6 +201,14 @@ class Figures:
     def vs_decode_bound(self) -> float:
         return self.ours_s / self.decode_bound_s
 
+    @property
+    def vs_decode_wall(self) -> float:
+        return self.ours_s / self.decode_wall_s
+
+    @property
+    def cpu_vs_decode(self) -> float:
+        return self.ours_cpu_s / self.decode_cpu_s
+
 
 def cpu_seconds() -> float:
     t = os.times()
@@ -194,7 +219,7 @@ def compare(src: Path, kind: MediaKind, work: Path, repeat: int,
             plain: Callable[[Path, Path], None], ext: str, label: str = "") -> Figures:
     """Ours (fresh store each run), the ffmpeg process inside it, plain ffmpeg and the
     decode alone, interleaved so a busy machine slows them alike."""
-    ours_s, inner_s, plain_s, ours_cpu, plain_cpu, decode_cpu = [], [], [], [], [], []
+    ours_s, inner_s, plain_s, ours_cpu, plain_cpu, decode_cpu, decode_wall = ([] for _ in range(7))
     prepared = None
     for i in range(repeat):
         root = work / f"store-{kind.value}{label}-{i}"
@@ -208,10 +233,11 @@ def compare(src: Path, kind: MediaKind, work: Path, repeat: int,
         plain_s.append(timed(lambda dest=dest: plain(src, dest)))
         plain_cpu.append(cpu_seconds() - cpu)
         decode_cpu.append(decode_cpu_s(src))
+        decode_wall.append(decode_wall_s(src))
     assert prepared is not None
     m = statistics.median
     return Figures(m(ours_s), m(inner_s), m(plain_s), m(ours_cpu), m(plain_cpu),
-                   m(decode_cpu), prepared)
+                   m(decode_cpu), m(decode_wall), prepared)
 
 
 def long_clip(work: Path, hours: float) -> Path:
@@ -312,7 +338,9 @@ def main() -> None:
                   f"ratio {f.cpu_ratio:.2f}")
             print(f"  decode bound: {f.decode_cpu_s:.2f} s of one-thread decode CPU on "
                   f"{cores()} cores = {f.decode_bound_s:.2f} s; ours "
-                  f"{f.vs_decode_bound:.2f}x the bound")
+                  f"{f.vs_decode_bound:.2f}x the bound; the same decode in {cores()} "
+                  f"processes at once took {f.decode_wall_s:.2f} s here, ours "
+                  f"{f.vs_decode_wall:.2f}x that; CPU {f.cpu_vs_decode:.2f}x the decode's")
             print(f"  decode: {decode.decode.value} ({decode.why}) in {spans} process(es) at "
                   f"once; output "
                   f"{f.prepared.stats.bytes_after:,} bytes, plain command {plain_bytes:,}")
@@ -331,7 +359,9 @@ def main() -> None:
               f"{args.audio_seconds / a.ours_s:.0f}x real time; "
               f"bytes ratio {a.prepared.stats.bytes_ratio:.3f}")
         print(f"  decode bound: {a.decode_cpu_s:.2f} s of decode CPU on {cores()} cores = "
-              f"{a.decode_bound_s:.2f} s; ours {a.vs_decode_bound:.2f}x the bound")
+              f"{a.decode_bound_s:.2f} s; ours {a.vs_decode_bound:.2f}x the bound; the decode "
+              f"in {cores()} processes at once took {a.decode_wall_s:.2f} s here, ours "
+              f"{a.vs_decode_wall:.2f}x that; CPU {a.cpu_vs_decode:.2f}x the decode's")
         policy_table(audio, MediaKind.AUDIO, work, AUDIO_POLICIES)
 
         long_src = long_clip(work, args.long_hours)
@@ -354,8 +384,14 @@ def main() -> None:
               f"vs_decode_bound_noisy={noisy.vs_decode_bound:.2f} "
               f"vs_decode_bound_gop1s={gop1s.vs_decode_bound:.2f} "
               f"vs_decode_bound_audio={a.vs_decode_bound:.2f} "
-              f"cpu_vs_decode={clean.ours_cpu_s / clean.decode_cpu_s:.2f} "
-              f"cpu_vs_decode_noisy={noisy.ours_cpu_s / noisy.decode_cpu_s:.2f}")
+              f"cpu_vs_decode={clean.cpu_vs_decode:.2f} "
+              f"cpu_vs_decode_noisy={noisy.cpu_vs_decode:.2f} "
+              f"cpu_vs_decode_gop1s={gop1s.cpu_vs_decode:.2f} "
+              f"cpu_vs_decode_audio={a.cpu_vs_decode:.2f} "
+              f"vs_decode_wall={clean.vs_decode_wall:.2f} "
+              f"vs_decode_wall_noisy={noisy.vs_decode_wall:.2f} "
+              f"vs_decode_wall_gop1s={gop1s.vs_decode_wall:.2f} "
+              f"vs_decode_wall_audio={a.vs_decode_wall:.2f}")
 
 
 if __name__ == "__main__":

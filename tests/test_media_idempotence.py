@@ -3,6 +3,7 @@ alters the output does the work again."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from flashfirst.items import MediaPolicy, WorkItem
@@ -95,3 +96,25 @@ def test_outputs_and_sidecar_live_under_media_keyed_by_content(
     media_root = Path(media_settings.storage_root) / "media"
     assert sorted(p.name for p in media_root.iterdir()) == [
         f"{prepared.key}.json", f"{prepared.key}.mp4"]
+
+
+def test_the_key_names_every_byte_of_a_video_indexed_while_it_is_hashed(
+        clip_720p60: Path, media_settings: Settings, media_storage: Storage,
+        tmp_path: Path) -> None:
+    # The hash and the decode plan's index share the first read of the source: the key
+    # is still the whole file's SHA-256, so bytes the index never reads (a trailing
+    # "free" box, which players skip) make another key, not a wrong reuse.
+    padded = tmp_path / "padded.mp4"
+    padded.write_bytes(clip_720p60.read_bytes() + b"\x00\x00\x00\x10free" + b"\x07" * 8)
+    first = prepare_media(WorkItem(id="clip", kind=MediaKind.VIDEO, uri=str(clip_720p60)),
+                          media_settings, media_storage, None)
+    runs = ffmpeg_invocations()
+
+    other = prepare_media(WorkItem(id="padded", kind=MediaKind.VIDEO, uri=str(padded)),
+                          media_settings, media_storage, None)
+
+    assert first.source_sha256 == hashlib.sha256(clip_720p60.read_bytes()).hexdigest()
+    assert other.source_sha256 == hashlib.sha256(padded.read_bytes()).hexdigest()
+    assert other.key != first.key and not other.stats.reused
+    assert ffmpeg_invocations() > runs
+    assert other.stats.tokens_after == first.stats.tokens_after

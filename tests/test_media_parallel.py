@@ -117,7 +117,7 @@ def corrupt_from(src: Path, dest: Path, from_s: float) -> Path:
 
 def test_a_failing_span_fails_the_item_and_stores_nothing(
         time_coded: Callable[..., Path], tmp_path: Path) -> None:
-    # The second span starts at 2.5 s (after the keyframe at 2 s); the first reads to 3.5 s.
+    # The second span starts at 2.5 s (after the keyframe at 2 s); the first reads to 2.6 s.
     src = corrupt_from(time_coded(8.0, rate=25, gop=50), tmp_path / "damaged.mp4", 3.5)
     root = tmp_path / "store"
 

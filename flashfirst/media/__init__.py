@@ -53,9 +53,9 @@ from flashfirst.media.prepared import (
     MediaStore,
     PreparedMedia,
     StoredFile,
-    sha256_file,
 )
 from flashfirst.media.source import probe_source
+from flashfirst.media.source_read import SourceRead, read_source
 from flashfirst.media.split_media import prepare_split
 from flashfirst.media.upload import Delivery, deliver
 from flashfirst.probe import MediaInfo, MediaKind
@@ -95,10 +95,12 @@ def prepare_media(item: WorkItem, settings: Settings, storage: Storage,
     window = _window(item, settings, model, context_tokens)
     try:
         with storage.local_copy(item.uri, item.generation) as src:
-            sha = sha256_file(src)
+            # A video is indexed while it is hashed: its decode plan needs the index.
+            read = read_source(src, index=item.kind is MediaKind.VIDEO
+                               and not resolved.keyframes_as_images)
 
             def prepare(part: WorkItem, part_policy: ResolvedPolicy) -> PreparedMedia:
-                return _prepare_local(part, src, sha, part_policy, settings, store, client,
+                return _prepare_local(part, src, read, part_policy, settings, store, client,
                                       window)
 
             if resolved.fit is FitPolicy.SPLIT:
@@ -111,7 +113,7 @@ def prepare_media(item: WorkItem, settings: Settings, storage: Storage,
         raise MediaError(item.id, f"{item.uri}: {exc.strerror or exc}") from exc
 
 
-def _prepare_local(item: WorkItem, src: Path, sha: str, resolved: ResolvedPolicy,
+def _prepare_local(item: WorkItem, src: Path, read: SourceRead, resolved: ResolvedPolicy,
                    settings: Settings, store: MediaStore, client: genai.Client | None,
                    window: Window) -> PreparedMedia:
     """One item (or one segment of it: a trimmed policy) from its local copy."""
@@ -120,12 +122,12 @@ def _prepare_local(item: WorkItem, src: Path, sha: str, resolved: ResolvedPolicy
         fitted = fit_to_window(_probe(item, src), item.kind, resolved, settings.media,
                                window)
         resolved, fit_note, fit = fitted.policy, fitted.note, fitted.record
-    key = MediaStore.key_for(sha, item.kind, settings.media, resolved)
+    key = MediaStore.key_for(read.sha256, item.kind, settings.media, resolved)
     with store.lock(key):
         record = store.load(key)
         reused = record is not None
         if record is None:
-            record = _prepare_fresh(item, src, sha, key, resolved, settings, store)
+            record = _prepare_fresh(item, src, read, key, resolved, settings, store)
         check_window(item.id, item.uri or "", _sent(record, resolved, window.rules),
                      resolved, settings.media, window)
         delivery = deliver(item.id, record, inline=resolved.inline, fresh=not reused,
@@ -157,8 +159,9 @@ def _probe(item: WorkItem, src: Path) -> MediaInfo:
         raise MediaError(item.id, f"{item.uri}: {exc.cause}") from exc
 
 
-def _prepare_fresh(item: WorkItem, src: Path, sha: str, key: str, policy: ResolvedPolicy,
-                   settings: Settings, store: MediaStore) -> MediaRecord:
+def _prepare_fresh(item: WorkItem, src: Path, read: SourceRead, key: str,
+                   policy: ResolvedPolicy, settings: Settings, store: MediaStore
+                   ) -> MediaRecord:
     uri = item.uri or ""
     try:
         info = probe_source(src, uri)
@@ -168,14 +171,14 @@ def _prepare_fresh(item: WorkItem, src: Path, sha: str, key: str, policy: Resolv
         raise MediaError(item.id, f"{uri}: {exc.cause}") from exc
     except ValueError as exc:
         raise MediaError(item.id, f"{uri}: {exc}") from exc
-    record = MediaRecord(key=key, source_uri=uri, source_sha256=sha, source=info, kind=kind,
-                         metadata_fps=plan.metadata_fps, pages=info.pages)
+    record = MediaRecord(key=key, source_uri=uri, source_sha256=read.sha256, source=info,
+                         kind=kind, metadata_fps=plan.metadata_fps, pages=info.pages)
     if plan.passthrough:
         record = _store_passthrough(src, info, plan, record, store)
     else:
         with tempfile.TemporaryDirectory(prefix="flashfirst-media-") as tmp:
             try:
-                converted = convert(src, info, plan, settings.media, Path(tmp))
+                converted = convert(src, info, plan, settings.media, Path(tmp), read)
             except FfmpegFailed as exc:
                 raise MediaError(item.id, f"{uri}: ffmpeg could not convert it "
                                  f"({exc.stderr_tail})") from exc

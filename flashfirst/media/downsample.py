@@ -14,6 +14,7 @@ from flashfirst.errors import FfmpegFailed, NoUsableOutput, ProbeError
 from flashfirst.gemini.token_rules import GEMINI_VIDEO_FPS, frames_sampled
 from flashfirst.media import ffmpeg_cmd, parallel_decode, sampling
 from flashfirst.media.policies import Plan
+from flashfirst.media.source_read import SourceRead, video_index
 from flashfirst.probe import MediaInfo, MediaKind, probe_file
 from flashfirst.settings import MediaSettings
 
@@ -48,13 +49,6 @@ def _probe_output(path: Path, what: str) -> MediaInfo:
         return probe_file(path)
     except ProbeError as exc:
         raise NoUsableOutput(f"the {what} ffmpeg wrote is unusable ({exc.cause})") from exc
-
-
-def _index(src: Path) -> sampling.VideoIndex | None:
-    try:
-        return sampling.index_video(src)
-    except (av.error.FFmpegError, ValueError, IndexError):
-        return None  # the probe read it, so ffmpeg may too: decode it all
 
 
 def _run_shortcut(run: Callable[[], float], dest: Path, frames: int, fps: float
@@ -102,13 +96,14 @@ def _run_spans(src: Path, dest: Path, spans: list[parallel_decode.Span],
 
 
 def downsample_video(src: Path, info: MediaInfo, plan: Plan, media: MediaSettings,
-                     workdir: Path) -> Converted:
+                     workdir: Path, read: SourceRead | None = None) -> Converted:
     """Decode only the frames the sampling needs where the stream allows it
     (``sampling.plan_decode``); a shortcut whose output is not the full decode's frame
-    count on the 1/fps grid is thrown away and the video decoded in full."""
+    count on the 1/fps grid is thrown away and the video decoded in full. ``read``: the
+    source's index when its first read took it (no second pass over the source)."""
     dest = workdir / f"prepared{plan.ext}"
     fps = plan.encode_fps or media.fps
-    index = _index(src)
+    index = read.index if read is not None and read.indexed else video_index(src)
     decode = sampling.plan_decode(index, fps, trimmed=plan.trim is not None)
 
     def run(skip: sampling.Decode) -> float:
@@ -180,12 +175,12 @@ def extract_keyframes(src: Path, info: MediaInfo, plan: Plan, media: MediaSettin
 
 
 def convert(src: Path, info: MediaInfo, plan: Plan, media: MediaSettings,
-            workdir: Path) -> Converted:
+            workdir: Path, read: SourceRead | None = None) -> Converted:
     """Dispatch on the plan; passthrough plans never reach here."""
     if plan.keyframes:
         return extract_keyframes(src, info, plan, media, workdir)
     if plan.kind is MediaKind.VIDEO:
-        return downsample_video(src, info, plan, media, workdir)
+        return downsample_video(src, info, plan, media, workdir, read)
     if plan.kind is MediaKind.AUDIO:
         return downsample_audio(src, info, plan, media, workdir)
     if plan.kind is MediaKind.IMAGE:

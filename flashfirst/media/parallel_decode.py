@@ -25,6 +25,9 @@ from flashfirst.media.sampling import VideoIndex, first_slot
 # A span shorter than this (source seconds) costs more in process start and seek than its
 # share of the decode saves.
 MIN_SPAN_S = 2.0
+# How far past its last window a span reads: a few frames at any common rate (a source
+# frame at or after the window's end is what makes the fps filter send the last slot).
+_PAST_WINDOW_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,9 @@ def plan_spans(index: VideoIndex, fps: float, frames: int, cores: int) -> list[S
     for j, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False)):
         seek = None if j == 0 else (origin + a - 0.5) / fps
         last = j == len(bounds) - 2
-        # One window past the end, so the last slot's frame is followed by another.
-        to = None if last else (origin + b + 0.5) / fps
+        # Just past the last slot's window, so its frame is followed by another (a whole
+        # window more would decode a second of frames that are thrown away).
+        to = None if last else (origin + b - 0.5) / fps + _PAST_WINDOW_S
         spans.append(Span(a, b - a, seek, to))
     return spans
 
