@@ -114,7 +114,11 @@ def shared_client(settings: Settings) -> genai.Client:
     b = settings.backend
     if not _BACKENDS[_kind(settings)].shared:
         return make_client(settings)
-    key = (backend_id(settings), b.api_version, b.timeout_s)  # no raw key held as a key
+    # Everything the client is built from; the API key only as a keyed digest (a base
+    # URL's identity leaves the key out, yet a corrected key must be the one sent).
+    secret = b.api_key.get_secret_value() if b.api_key else ""
+    key = (backend_id(settings), b.api_version, b.timeout_s, str(_pool_args(settings)),
+           _key_digest(secret))
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
@@ -204,7 +208,12 @@ def _api_key_identity(settings: Settings) -> tuple[str, str]:
     if b.project_label:
         return f"api-{b.project_label}", ""
     key = b.api_key.get_secret_value() if b.api_key else ""
-    return "api", hmac.new(_KEY_SALT, key.encode(), hashlib.sha256).hexdigest()
+    return "api", _key_digest(key)
+
+
+def _key_digest(key: str) -> str:
+    """A key's stand-in wherever one must be told apart from another without being held."""
+    return hmac.new(_KEY_SALT, key.encode(), hashlib.sha256).hexdigest()
 
 
 def backend_label(settings: Settings) -> str:

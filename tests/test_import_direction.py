@@ -189,20 +189,21 @@ def offenders_in(path: Path, forbidden: set[str]) -> set[str]:
 
 def test_installing_adds_only_the_flashfirst_package(tmp_path: Path):
     """``pip install .`` into a fresh venv: the wheel is built from this tree with the
-    running interpreter's setuptools (no network), installed without dependencies."""
+    running interpreter's setuptools (no network), installed without dependencies by the
+    running interpreter's pip."""
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                     "-q", "-w", str(wheels), str(ROOT)], check=True, capture_output=True)
     env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=True)
+    venv.create(env_dir)  # no ensurepip: this interpreter's pip installs into it below
     python = env_dir / "bin" / "python"
     site = Path(subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True, capture_output=True, text=True).stdout.strip())
     before = set(p.name for p in site.iterdir())
     (wheel,) = wheels.glob("flashfirst-*.whl")
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
-                    str(wheel)], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
+                    "--no-deps", "--no-index", str(wheel)], check=True, capture_output=True)
     added = {p.name for p in site.iterdir()} - before
     assert {n for n in added if not n.endswith(".dist-info")} == {"flashfirst"}
     # Every package of the tree is in the wheel (pyproject lists them by hand).

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from google.genai import errors
 from pydantic import SecretStr
 
+from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.items import TaskKind
 from flashfirst.run.context import run_context
 from flashfirst.settings import BackendSettings, Settings
@@ -48,3 +51,21 @@ def test_a_routing_policy_edited_between_runs_is_read_by_the_next_run(tmp_path: 
     assert run_context(settings).policy.thinking[TaskKind.CLASSIFY] == "least"
     policy.write_text("thinking: {classify: high}  # more, after all\n")
     assert run_context(settings).policy.thinking[TaskKind.CLASSIFY] == "high"
+
+
+def test_a_key_corrected_for_the_same_base_url_is_the_key_sent(
+        emulator: EmbeddedEmulator, tmp_path: Path):
+    """One client per base URL would keep sending the first key a process used (the
+    suite's tests share one emulator URL per worker, and a worker's settings can change)."""
+    emulator.control.configure(api_key="right-key")
+
+    def with_key(key: str) -> Settings:
+        return Settings(backend=BackendSettings(base_url=emulator.base_url,
+                                                api_key=SecretStr(key)),
+                        storage_root=str(tmp_path))
+
+    wrong = run_context(with_key("wrong-key")).client
+    with pytest.raises(errors.ClientError, match="API key not valid"):
+        wrong.models.generate_content(model="gemini-2.5-flash-lite", contents="hello")
+    right = run_context(with_key("right-key")).client
+    assert right.models.generate_content(model="gemini-2.5-flash-lite", contents="hello").text

@@ -10,13 +10,15 @@ from flashfirst.emulator.batches.completion import complete_due_batches
 from flashfirst.emulator.config import EmulatorConfig, Script
 from flashfirst.emulator.state import EmulatorState
 from flashfirst.emulator.stats import EmulatorStats
+from flashfirst.emulator.webhooks.hub import WebhookHub
 
 
 class EmulatorControl:
     """Thread-safe: every method takes the emulator's lock."""
 
-    def __init__(self, state: EmulatorState) -> None:
+    def __init__(self, state: EmulatorState, webhooks: WebhookHub) -> None:
         self._state = state
+        self._webhooks = webhooks
 
     @property
     def config(self) -> EmulatorConfig:
@@ -75,8 +77,10 @@ class EmulatorControl:
             return list(self._state.interactions)
 
     def reset(self) -> None:
-        """Back to the start config, with no files, caches, batches, quota use or stats."""
-        self._state.reset()
+        """Back to the start config and clock, with no files, caches, batches,
+        interactions, scripts, quota use, stats or webhooks, and names counted anew."""
+        self._state.reset()  # first: with no jobs left, none can be announced in between
+        self._webhooks.reset()
 
     def stats(self) -> EmulatorStats:
         complete_due_batches(self._state)

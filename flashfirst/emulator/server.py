@@ -234,7 +234,8 @@ def _abort(send: Send) -> bool:
 def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
     """The emulator as an ASGI app; ``app.control`` drives it."""
     state = EmulatorState(config or EmulatorConfig())
-    control = EmulatorControl(state)
+    webhooks = WebhookHub(state)
+    control = EmulatorControl(state, webhooks)
 
     async def not_found_handler(request: Request, exc: Exception) -> Response:
         return not_found(f"Method not found: {request.method} {request.url.path}").response()
@@ -242,5 +243,5 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
     app = Starlette(routes=_control_routes(control) + _api_routes(),
                     exception_handlers={404: not_found_handler, 405: not_found_handler})
     app.state.emulator = state
-    app.state.webhooks = WebhookHub(state)
+    app.state.webhooks = webhooks
     return EmulatorApp(app, state, control)

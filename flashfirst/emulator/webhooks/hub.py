@@ -116,6 +116,18 @@ class WebhookHub:
     _key: rsa.RSAPrivateKey = field(
         default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048))
     key_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    generation: int = 0  # bumped by reset: what was in flight before it is forgotten
+
+    def reset(self) -> None:
+        """Forget every webhook, pending delivery, attempt and announced job (the emulator's
+        reset): job names start over after it, so an announced name must not stay known.
+        A delivery being sent meanwhile is dropped, not retried or recorded."""
+        with self._lock:
+            self.webhooks.clear()
+            self.announced.clear()
+            self.queue.clear()
+            self.attempts.clear()
+            self.generation += 1
 
     def jwks(self) -> Json:
         """The public half of the key dynamic deliveries are signed with."""
@@ -247,20 +259,25 @@ class WebhookHub:
         now = time.monotonic()
         with self._lock:
             due = [d for d in self.queue if d.next_at <= now]
+            generation = self.generation
         for delivery in due:
-            status = self._post(delivery)
+            if self.generation != generation:  # a reset forgot the rest
+                return
+            status = self._post(delivery, generation)
             knobs = self.state.config.webhooks
             delivery.attempts += 1
             done = status is not None and 200 <= status < 300
             expired = time.monotonic() - delivery.first_at > knobs.give_up_after_s
             with self._lock:
+                if self.generation != generation:
+                    return
                 if done or not delivery.retry or expired:
                     self.queue.remove(delivery)
                 else:
                     delivery.next_at = time.monotonic() + min(
                         knobs.retry_base_s * 2 ** (delivery.attempts - 1), knobs.retry_max_s)
 
-    def _post(self, delivery: Delivery) -> int | None:
+    def _post(self, delivery: Delivery, generation: int) -> int | None:
         at = datetime.now(UTC)
         signature = Webhook(delivery.secret).sign(delivery.webhook_id, at, delivery.body) \
             if delivery.secret is not None else self._jwt(delivery, at)
@@ -277,7 +294,8 @@ class WebhookHub:
                         delivery.uri, type(exc).__name__)
             status = None
         with self._lock:
-            self.attempts.append(Attempt(delivery.webhook_id, delivery.uri, event, status))
+            if generation == self.generation:
+                self.attempts.append(Attempt(delivery.webhook_id, delivery.uri, event, status))
         return status
 
     def _jwt(self, delivery: Delivery, at: datetime) -> str:
