@@ -41,9 +41,10 @@ def test_the_report_counts_and_prices_exactly_what_results_jsonl_holds(
     report, results = run(run_settings, tmp_path, "first")
 
     ids = [r.id for r in results]
-    assert ids == sorted(ids) and len(set(ids)) == len(ids) == report.items_total == 14
+    assert ids == sorted(ids) and len(set(ids)) == len(ids) == report.items_total
+    assert set(ids) == {i.id for i in demo_params(str(tmp_path)).items} | {"video/missing"}
     assert [i.id for i in report.items] and {i.id for i in report.items} == set(ids)
-    assert report.items_ok == sum(r.ok for r in results) == 13
+    assert report.items_ok == sum(r.ok for r in results) == len(results) - 1
     assert report.failures == {r.id: r.error for r in results if r.error}
     assert report.failure_kinds == dict(Counter(r.failure.kind for r in results
                                                 if r.failure))
@@ -51,7 +52,8 @@ def test_the_report_counts_and_prices_exactly_what_results_jsonl_holds(
     assert next(r for r in results if r.id == "video/store-walkthrough").uri.endswith(
         "store-walkthrough.mp4")
     assert report.routing_split == dict(Counter(r.route.model for r in results if r.route))
-    assert report.generate_calls == sum(len(calls(r)) for r in results if not r.reused) > 13
+    sent = sum(len(calls(r)) for r in results if not r.reused)
+    assert report.generate_calls == sent >= report.items_ok
     by_line = {r.id: r for r in results}
     for line in report.items:
         assert line.cost_usd == pytest.approx(by_line[line.id].cost_usd, abs=1e-9)
@@ -69,8 +71,7 @@ def test_the_report_counts_and_prices_exactly_what_results_jsonl_holds(
                                                      for r in results) > 0
     levers = sum(lv.saving_usd for lv in report.costs.levers)
     assert report.costs.naive_usd - levers == pytest.approx(report.costs.actual_usd, abs=1e-8)
-    assert report.media.items == 5 and {m for m in (tmp_path / "first").iterdir()} >= {
-        tmp_path / "first" / "report.json", tmp_path / "first" / "results.jsonl"}
+    assert report.media.items == sum(r.media is not None for r in results) == 5
 
 
 def test_a_rerun_reports_every_answer_reused_and_pays_nothing_again(
