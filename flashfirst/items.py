@@ -337,10 +337,3 @@ def failed_before_inference(items: list[WorkItem], failures: dict[str, Failure]
     results.jsonl has a line, with its kind, for every item of the run."""
     return [ItemResult(id=i.id, task=i.task, failure=failures[i.id])
             for i in items if i.id in failures]
-
-
-def with_sources(results: list[ItemResult], items: list[WorkItem]) -> list[ItemResult]:
-    """Each result with its item's resolved URI (set here, once: a reused answer may have
-    been given to another file with the same bytes)."""
-    uris = {i.id: i.uri for i in items}
-    return [r.model_copy(update={"uri": uris.get(r.id)}) for r in results]

@@ -69,7 +69,7 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None) -> Analyzed 
     if params.estimate_only and estimate is not None:
         return estimate.model_copy(update={"skipped_inputs": found.skipped})
     cache_plan = ensure_run_caches(plan, inputs, terms)
-    inferred = infer(plan, inputs, cache_plan, params, terms)
+    inferred = infer(plan, inputs, cache_plan, params, found, terms)
     results = collect_results(inferred, inputs, found, terms)
     if (parked := park_if_waiting(inferred, params, terms)) is not None:
         return parked

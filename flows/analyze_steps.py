@@ -19,12 +19,12 @@ from flashfirst.tasks.plain_data import plain
 from flashfirst.tasks.routing import check_models, find_unanswered, plan_routes
 from flashfirst.tasks.run_state import forget_run_state
 from prefect.states import State
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from flashfirst.autopilot.summary import AutopilotReport
 from flashfirst.caching.manager import PreparedContext
 from flashfirst.caching.run_caches import CachePlan
-from flashfirst.failures import Failure
+from flashfirst.failures import Failure, FailureKind
 from flashfirst.inference.collection import collected_now
 from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.mode import ModeChoice
@@ -37,13 +37,15 @@ from flashfirst.inputs.sources import (
     media_sources,
     needs_media_stage,
 )
-from flashfirst.items import ItemResult, WorkItem, failed_before_inference, with_sources
+from flashfirst.items import ItemResult, WorkItem, failed_before_inference
 from flashfirst.media.run_media import RunMedia
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.pricing.estimate import RunEstimate
 from flashfirst.reporting.report import RunReport
-from flashfirst.reporting.run_report import RunFacts
+from flashfirst.reporting.results_stream import ResultStream, RunTally
+from flashfirst.reporting.run_report import RunFacts, cost_tally
 from flashfirst.reporting.stages import Stage
+from flashfirst.run.context import run_context
 from flashfirst.run.stopping import STOP
 from flashfirst.run.terms import RunTerms, run_failure
 
@@ -71,9 +73,13 @@ class RunPlan(BaseModel):
 
 
 class Inferred(BaseModel):
-    """The inference's outcome, and the autopilot's account when it drove the run."""
+    """The inference's outcome, the results it streamed, and the autopilot's account when
+    it drove the run."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     outcome: InferenceOutcome
+    results: ResultStream
     autopilot: AutopilotReport | None = None
 
 
@@ -143,36 +149,60 @@ def ensure_run_caches(plan: RunPlan, inputs: RunInputs, terms: RunTerms) -> Cach
 
 
 def infer(plan: RunPlan, inputs: RunInputs, cache_plan: CachePlan, params: AnalyzeParams,
-          terms: RunTerms) -> Inferred:
+          found: Discovery, terms: RunTerms) -> Inferred:
     """Send the jobs (online, Batch, or in the autopilot's waves). The plan is spent: its
-    jobs and the texts' parts are let go once sent, so memory stays per item."""
+    jobs and the texts' parts are let go once sent, and each chunk's results are streamed
+    to the run's results and report as it finishes, so memory stays per item."""
     run = InferenceRun(
         run_id=terms.run_id, settings=terms.settings, policy=terms.policy,
         context=inputs.context, plan=cache_plan.uses, cache_ttl_s=cache_plan.ttl_s,
         state_root=terms.settings.storage_root, budget_usd=terms.budget_usd,
         deadline_at=time.time() + params.deadline_s if params.deadline_s else None,
         collect_later=params.collect_later)
+    results = result_stream(inputs, found, terms)
     jobs, plan.jobs, plan.pending, inputs.texts = plan.jobs, [], [], {}
     if terms.autopilot:
         outcome, piloted = infer_with_autopilot(jobs, run, params.quality_floor)
-        return Inferred(outcome=outcome, autopilot=piloted)
-    return Inferred(outcome=run_inference(jobs, run, batch=terms.batch))
+        return Inferred(outcome=outcome, results=results, autopilot=piloted)
+    return Inferred(outcome=run_inference(jobs, run, batch=terms.batch, sink=results),
+                    results=results)
+
+
+def result_stream(inputs: RunInputs, found: Discovery, terms: RunTerms) -> ResultStream:
+    """Where the run's results go as they come: each with its source's URI (set here,
+    once: a reused answer may have been given to another file with the same bytes), its
+    media's bytes and tokens and the backend that answered; a stopped run's items not
+    sent are ``cancelled`` when the stop was a cancel in Prefect."""
+    shared = run_context(terms.settings)
+    uris = {i.id: i.uri for i in [*found.items, *inputs.context_media]}
+    cancelled: list[bool] = []  # asked once, at the first item not sent
+
+    def finish(results: list[ItemResult]) -> list[ItemResult]:
+        results = inputs.media.account_for(results)
+        for r in results:
+            r.uri, r.backend = uris.get(r.id), shared.backend_label
+            if r.failure is not None and r.failure.kind is FailureKind.INTERRUPTED:
+                if not cancelled:
+                    cancelled.append(STOP.requested and cancelled_in_prefect())
+                if cancelled[0]:
+                    as_cancelled([r])
+        return results
+
+    return ResultStream(RunTally(cost_tally(
+        {i: p.stats for i, p in inputs.media.items_only().items()}, shared)), finish)
 
 
 def collect_results(inferred: Inferred, inputs: RunInputs, found: Discovery,
-                    terms: RunTerms) -> list[ItemResult]:
-    """One result per item, those that failed before inference included; taken out of
-    the inference's and the discovery's outcomes (memory is per item)."""
+                    terms: RunTerms) -> ResultStream:
+    """One result per item, those that failed before inference included; the discovery's
+    items are let go (memory is per item)."""
     everything = [*found.items, *inputs.context_media]
-    results = with_sources(inputs.media.account_for(inferred.outcome.results)
-                           + failed_before_inference(
-                               everything, {**inputs.media.failures, **inputs.text_failures}),
-                           everything)
+    inferred.results.add(inferred.outcome.results)  # those not streamed (the autopilot's)
+    inferred.results.add(failed_before_inference(
+        everything, {**inputs.media.failures, **inputs.text_failures}))
     inferred.outcome.results, found.items, found.origins = [], [], []
     terms.clock.mark(Stage.INFER)
-    if STOP.requested and cancelled_in_prefect():
-        return as_cancelled(results)
-    return results
+    return inferred.results
 
 
 def park_if_waiting(inferred: Inferred, params: AnalyzeParams, terms: RunTerms
@@ -184,11 +214,12 @@ def park_if_waiting(inferred: Inferred, params: AnalyzeParams, terms: RunTerms
     parked = park_run(params, terms.run_id, inferred.outcome.parked_jobs, terms.settings)
     if STOP.requested:
         return None
+    inferred.results.spool.discard()
     forget_run_state(terms.run_id, terms.settings)
     return parked
 
 
-def report_run(results: list[ItemResult], inputs: RunInputs, cache_plan: CachePlan,
+def report_run(results: ResultStream, inputs: RunInputs, cache_plan: CachePlan,
                inferred: Inferred, plan: RunPlan, found: Discovery, terms: RunTerms
                ) -> RunReport:
     """Finish the caches, let the run's state go, price the run and write its results and
@@ -198,7 +229,7 @@ def report_run(results: list[ItemResult], inputs: RunInputs, cache_plan: CachePl
     forget_run_state(terms.run_id, settings)
     outcome = inferred.outcome
     report = aggregate_costs(plain(RunFacts(
-        run_id=terms.run_id, started_at=terms.started_at, results=results,
+        run_id=terms.run_id, started_at=terms.started_at, tally=results.tally,
         media={i: p.stats for i, p in inputs.media.items_only().items()},
         media_seconds=terms.clock.seconds(Stage.PREPARE_MEDIA),
         decisions=cache_plan.decisions, cache_records=records,
@@ -208,7 +239,9 @@ def report_run(results: list[ItemResult], inputs: RunInputs, cache_plan: CachePl
         batch_collection=collected_now(),  # set when a collector finishes this run
         autopilot=inferred.autopilot, stopped=STOP.reason if STOP.requested else None,
         batch_jobs_left=outcome.parked_jobs if STOP.requested else [])), settings)
-    write_results(plain(results), plain(report), settings)
+    write_results(plain(results.spool), plain(results.tally.report.media), plain(report),
+                  settings)
+    results.spool.discard()
     return report
 
 

@@ -11,9 +11,10 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 
-from flashfirst.items import ItemResult
+from flashfirst.items import ItemMedia
 from flashfirst.reporting.render import chart_markdown, items_table, media_table
 from flashfirst.reporting.report import RunReport
+from flashfirst.reporting.results_spool import ResultSpool
 from flashfirst.reporting.run_report import (
     RunFacts,
     build_run_report,
@@ -35,23 +36,25 @@ def aggregate_costs(facts: RunFacts, settings: Settings) -> RunReport:
 
 
 @task(name="write-results", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-def write_results(results: list[ItemResult], report: RunReport, settings: Settings) -> str:
-    """results.jsonl and report.json/.md/.svg in the output folder; Prefect artifacts."""
+def write_results(results: ResultSpool, media: list[tuple[str, ItemMedia]], report: RunReport,
+                  settings: Settings) -> str:
+    """results.jsonl and report.json/.md/.svg in the output folder; Prefect artifacts.
+    ``media``: each media item's bytes and tokens before and after."""
     markdown, svg_uri = write_run_files(run_context(settings).storage, settings.storage_root,
                                         results, report)
-    publish_report(report, markdown, results, svg_uri)
+    publish_report(report, markdown, media, svg_uri)
     return report.output_uri or ""
 
 
-def publish_report(report: RunReport, markdown: str, results: list[ItemResult],
+def publish_report(report: RunReport, markdown: str, media: list[tuple[str, ItemMedia]],
                    svg_uri: str) -> None:
     """The report, its tables and its chart as Prefect artifacts."""
     create_markdown_artifact(markdown=markdown, key="flashfirst-report",
                              description=f"flashfirst run {report.run_id}")
     create_table_artifact(table=items_table(report), key="flashfirst-items",
                           description="Per item: route, tier, cost, escalation, errors")
-    if media := media_table(results):
-        create_table_artifact(table=media, key="flashfirst-media",
+    if table := media_table(media):
+        create_table_artifact(table=table, key="flashfirst-media",
                               description="Per media item: bytes and tokens before and "
                               "after, and the policy applied")
     create_markdown_artifact(markdown=chart_markdown(report), key="flashfirst-cost-chart",

@@ -38,6 +38,7 @@ from flashfirst.inference.shared_budget import BudgetLease
 from flashfirst.inputs.context import ContextUse
 from flashfirst.items import ItemResult, ServiceTier
 from flashfirst.planning.router import RoutingPolicy
+from flashfirst.reporting.results_stream import ResultStream
 from flashfirst.reporting.stages import Stage
 from flashfirst.run import progress
 from flashfirst.run.context import run_context
@@ -284,14 +285,22 @@ def left_in_batch(results: list[ItemResult], jobs: list[str]) -> list[ItemResult
 
 
 def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
-                  batch: bool) -> InferenceOutcome:
-    """Dispatch the jobs (chunks online, or one batch task) and follow their progress."""
+                  batch: bool, sink: ResultStream | None = None) -> InferenceOutcome:
+    """Dispatch the jobs (chunks online, or one batch task) and follow their progress.
+    ``sink``: where each finished chunk's results go (then not kept in the outcome)."""
     progress.start(Stage.INFER, len(jobs))
     outcome = InferenceOutcome()
+    answered = 0
+
+    def keep(results: list[ItemResult]) -> None:
+        nonlocal answered
+        answered += len(results)
+        (sink.add if sink is not None else outcome.results.extend)(results)
+
     if not jobs:
         return outcome
     if STOP.requested:  # stopped before inference began
-        outcome.results = not_sent(jobs)
+        keep(not_sent(jobs))
         return outcome
     if shares_limits(run.settings):
         names = asyncio.run(ensure_shared_limits(run.settings))
@@ -300,7 +309,7 @@ def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
                                         description="Items answered")
     # mode=batch sends everything to Batch; mode=auto only the models it chose it for.
     jobs, refused = split_jobs_online(jobs, batch=batch)
-    outcome.results.extend(refused)
+    keep(refused)
     to_batch = [j for j in jobs if batch or j.route.service_tier is ServiceTier.BATCH]
     online = [j for j in jobs if not (batch or j.route.service_tier is ServiceTier.BATCH)]
     pending = [infer_batch.submit(plain(to_batch), plain(run))] if to_batch else []
@@ -314,17 +323,17 @@ def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
         done = next(as_completed(pending))
         pending.remove(done)
         if waiting and STOP.requested:  # stopped: the chunks not started are not sent
-            outcome.results.extend(not_sent([j for chunk in waiting for j in chunk]))
+            keep(not_sent([j for chunk in waiting for j in chunk]))
             waiting = []
         if waiting:
             pending.append(_submit_chunk(waiting.pop(), run))
         chunk: ChunkResult = done.result()
-        outcome.results.extend(chunk.results)
+        keep(chunk.results)
         outcome.cache_api_calls += chunk.cache_api_calls
         outcome.batch_failures.extend(chunk.batch_failures)
         outcome.parked_jobs.extend(chunk.parked_jobs)
         now = time.monotonic()
         if now - last_update >= _PROGRESS_EVERY_S or not pending:  # one API write a second
-            update_progress_artifact(artifact, progress=100.0 * len(outcome.results) / len(jobs))
+            update_progress_artifact(artifact, progress=100.0 * answered / len(jobs))
             last_update = now
     return outcome

@@ -33,7 +33,8 @@ from flashfirst.planning.router import load_routing_policy
 from flashfirst.pricing.estimate import RunEstimate
 from flashfirst.pricing.prices import load_price_table
 from flashfirst.reporting.render import to_markdown
-from flashfirst.reporting.report import RunReport, first_pass_by_setting
+from flashfirst.reporting.report import RunReport
+from flashfirst.reporting.tally import first_pass_by_setting
 from flashfirst.settings import ModelTier, Settings
 
 M = Decimal(1_000_000)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import csv
 import difflib
-import io
 import json
+from collections.abc import Iterable, Iterator
+from typing import IO
 
 from pydantic import ValidationError
 
@@ -30,34 +31,54 @@ def read_manifest_lines(uri: str, storage: Storage) -> list[tuple[int, WorkItem]
     All or nothing: every bad line is named (line, field, cause) and the run does not
     start, so a typo never silently drops or changes an item."""
     uri = canonical_uri(uri)
-    text = storage.read_text(uri)
     base = parent_uri(uri)
     problems: list[str] = []
-    rows = (_jsonl_rows if uri.lower().endswith(".jsonl") else _csv_rows)(text, problems)
     items: list[tuple[int, WorkItem]] = []
     first_line: dict[str, int] = {}
-    for n, row in rows:
-        uri_value = row.get("uri")
-        if isinstance(uri_value, str) and uri_value:
-            try:
-                row["uri"] = resolve_against(base, uri_value)
-            except ConfigError as exc:
-                problems.append(f"line {n}, field 'uri': {exc}")
-                continue
-        try:
-            item = WorkItem.model_validate(row)
-        except ValidationError as exc:
-            problems += [_problem(n, err) for err in exc.errors()]
-            continue
-        if item.id in first_line:
-            problems.append(f"line {n}, field 'id': {item.id!r} is already the id on line "
-                            f"{first_line[item.id]} (ids must be unique)")
-            continue
-        first_line[item.id] = n
-        items.append((n, item))
+    with storage.open_read(uri) as reader:
+        lines = _lines(reader)
+        rows = (_jsonl_rows if uri.lower().endswith(".jsonl") else _csv_rows)(lines, problems)
+        for n, row in rows:
+            if (item := _item(n, row, base, first_line, problems)) is not None:
+                items.append((n, item))
     if problems:
         raise ManifestError(uri, problems, [i.id for _, i in items])
     return items
+
+
+def _item(n: int, row: dict, base: str, first_line: dict[str, int], problems: list[str]
+          ) -> WorkItem | None:
+    """Line ``n``'s item, or None with its problems named."""
+    uri_value = row.get("uri")
+    if isinstance(uri_value, str) and uri_value:
+        try:
+            row["uri"] = resolve_against(base, uri_value)
+        except ConfigError as exc:
+            problems.append(f"line {n}, field 'uri': {exc}")
+            return None
+    try:
+        item = WorkItem.model_validate(row)
+    except ValidationError as exc:
+        problems += [_problem(n, err) for err in exc.errors()]
+        return None
+    if item.id in first_line:
+        problems.append(f"line {n}, field 'id': {item.id!r} is already the id on line "
+                        f"{first_line[item.id]} (ids must be unique)")
+        return None
+    first_line[item.id] = n
+    return item
+
+
+def _lines(reader: IO[bytes], size: int = 1 << 20) -> Iterator[str]:
+    """The manifest's lines (ends kept) read a chunk at a time: a manifest of a million
+    items is never one string in memory."""
+    rest = b""
+    while chunk := reader.read(size):
+        *whole, rest = (rest + chunk).split(b"\n")
+        for line in whole:
+            yield line.decode("utf-8") + "\n"
+    if rest:
+        yield rest.decode("utf-8")
 
 
 _FIELDS = set(WorkItem.model_fields)
@@ -65,9 +86,8 @@ _FIELDS = set(WorkItem.model_fields)
 _JSON_COLUMNS = {"response_schema", "media_policy", "metadata"}
 
 
-def _jsonl_rows(text: str, problems: list[str]) -> list[tuple[int, dict]]:
-    rows = []
-    for n, line in enumerate(text.splitlines(), 1):
+def _jsonl_rows(lines: Iterable[str], problems: list[str]) -> Iterator[tuple[int, dict]]:
+    for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
@@ -78,14 +98,12 @@ def _jsonl_rows(text: str, problems: list[str]) -> list[tuple[int, dict]]:
         if not isinstance(row, dict):
             problems.append(f"line {n}: not a JSON object (got {type(row).__name__})")
             continue
-        rows.append((n, row))
-    return rows
+        yield n, row
 
 
-def _csv_rows(text: str, problems: list[str]) -> list[tuple[int, dict]]:
-    rows = []
+def _csv_rows(lines: Iterable[str], problems: list[str]) -> Iterator[tuple[int, dict]]:
     try:
-        reader = csv.DictReader(io.StringIO(text))
+        reader = csv.DictReader(lines)
         header = reader.fieldnames or []
         for column in header:
             if column not in _FIELDS:
@@ -107,10 +125,9 @@ def _csv_rows(text: str, problems: list[str]) -> list[tuple[int, dict]]:
                         problems.append(f"line {n}, field {k!r}: not a JSON object")
                         continue
                 row[k] = v
-            rows.append((n, row))
+            yield n, row
     except csv.Error as exc:
         problems.append(f"line {reader.line_num}: not CSV ({exc})")
-    return rows
 
 
 def _problem(n: int, err: dict) -> str:

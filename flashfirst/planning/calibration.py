@@ -15,6 +15,7 @@ import hashlib
 import math
 import statistics
 from collections import defaultdict
+from collections.abc import Mapping
 
 from pydantic import BaseModel
 
@@ -22,7 +23,6 @@ from flashfirst.errors import ThinkingNotSupported
 from flashfirst.gemini.catalogue import Catalogue
 from flashfirst.gemini.thinking import sent, thinking_config
 from flashfirst.inference.job import InferenceJob
-from flashfirst.items import ItemResult
 from flashfirst.planning.router import RoutingPolicy
 from flashfirst.settings import InferenceSettings
 
@@ -72,14 +72,10 @@ class CalibrationGroup(BaseModel):
     high: int
 
 
-def calibration_groups(results: list[ItemResult]) -> dict[tuple[str, str], CalibrationGroup]:
-    """By (task, model that served the calibration call)."""
-    thoughts: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for r in results:
-        if r.reused or r.calibration is None:
-            continue
-        thoughts[(r.task.value, r.calibration.billed_model)].append(
-            r.calibration.usage.thoughts_tokens)
+def calibration_groups(thoughts: Mapping[tuple[str, str], list[int]]
+                       ) -> dict[tuple[str, str], CalibrationGroup]:
+    """By (task, model that served the calibration call), from each calibration call's
+    thoughts (gathered as results come: ``flashfirst.reporting.ledger.CostTally``)."""
     return {key: CalibrationGroup(task=key[0], model=key[1], n=len(v), mean=statistics.fmean(v),
                                   sd=statistics.stdev(v) if len(v) > 1 else 0.0,
                                   low=min(v), high=max(v))

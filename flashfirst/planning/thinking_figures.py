@@ -74,9 +74,13 @@ def load_figures(storage: Storage, root: str) -> ThinkingFigures:
         return ThinkingFigures()  # a damaged file costs the estimate its figures, no more
 
 
-def record_run(storage: Storage, root: str, results: list[ItemResult]) -> ThinkingFigures:
+def record_run(storage: Storage, root: str, run: ThinkingFigures) -> ThinkingFigures:
+    """A run's thoughts per call (folded as its results came) added to earlier runs'."""
     figures = load_figures(storage, root)
-    figures.add_run(results)
+    for key, f in run.figures.items():
+        kept = figures.figures.setdefault(key, Figure())
+        kept.calls += f.calls
+        kept.thoughts += f.thoughts
     storage.write_bytes(figures_uri(root), figures.model_dump_json().encode(),
                         content_type="application/json")
     return figures

@@ -22,20 +22,16 @@ def media_delta(stats: MediaStats) -> MediaDelta:
     return MediaDelta(before=stats.tokens_before, after=stats.tokens_after)
 
 
-def fit_lines(results: list[ItemResult]) -> list[str]:
-    """One line per fitted item: what was done, the tokens, the calls and their cost."""
-    lines = []
-    for r in sorted(results, key=lambda r: r.id):
-        fit = r.media.fit if r.media is not None else None
-        if fit is None:
-            continue
-        head = fit_summary(r.id, fit)
-        combine = sum(a.cost_usd for a in r.attempts if a.part == "combine")
-        calls = f"; {len(r.attempts)} calls, ${r.cost_usd:.6f}" if r.attempts else ""
-        if combine:
-            calls += f" (the combining call ${combine:.6f})"
-        lines.append(head + calls)
-    return lines
+def fit_line(r: ItemResult) -> str | None:
+    """A fitted item's line: what was done, the tokens, the calls and their cost."""
+    fit = r.media.fit if r.media is not None else None
+    if fit is None:
+        return None
+    combine = sum(a.cost_usd for a in r.attempts if a.part == "combine")
+    calls = f"; {len(r.attempts)} calls, ${r.cost_usd:.6f}" if r.attempts else ""
+    if combine:
+        calls += f" (the combining call ${combine:.6f})"
+    return fit_summary(r.id, fit) + calls
 
 
 def fit_summary(item_id: str, fit: FitRecord) -> str:

@@ -33,6 +33,8 @@ cache writes or storage.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -128,75 +130,168 @@ class MediaDelta(BaseModel):
     after: TokenCount
 
 
-def summarize_costs(results: list[ItemResult], caches: list[CacheRecord],
+def summarize_costs(results: Iterable[ItemResult], caches: list[CacheRecord],
                     media: dict[str, MediaDelta], prices: PriceTable,
                     catalogue: ModelCatalogue, models: Catalogue | None = None
                     ) -> CostSummary:
     """``models``: what serves a retired id (the baseline's Pro and the lower bound's
     cheapest model are priced as what would serve them that day)."""
-    models = models or load_catalogue()
-    steps: defaultdict[Step, Decimal] = defaultdict(Decimal)
-    per_model: dict[str, ModelCost] = {}
-    groups = calibration_groups(results)
-    think = _ThinkingTally()
-    lower = Decimal(0)
-    implicit_tokens = 0
-    pro = catalogue.pro.id
-    cheapest = catalogue.by_tier(ModelTier.FLASH_LITE).id
-    standard = ServiceTier.STANDARD
+    tally = CostTally(media, prices, catalogue, models)
     for result in results:
+        tally.add(result)
+    return tally.summary(caches)
+
+
+class _BelowDefault:
+    """Calls of one (task, model) sent below default thinking, priced with no thoughts
+    (``base``), per thought (``rate``) and as sent (``own``): a call's price is linear in
+    its thoughts, so the calibration sample's mean, known only when the run ends, prices
+    them all at once."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.base = self.rate = self.own = Decimal(0)
+
+    def add(self, price: Callable[[int | None], Decimal]) -> None:
+        base = price(0)
+        self.calls += 1
+        self.base += base
+        self.rate += price(1) - base
+        self.own += price(None)
+
+    def at(self, thoughts: int) -> Decimal:
+        return self.base + thoughts * self.rate
+
+
+class CostTally:
+    """The waterfall folded one result at a time, so a run's results need not be held:
+    everything but the thinking lever is summed as it comes; calls below default thinking
+    wait, as sums per (task, model), for the calibration sample's figures."""
+
+    def __init__(self, media: dict[str, MediaDelta], prices: PriceTable,
+                 catalogue: ModelCatalogue, models: Catalogue | None = None) -> None:
+        self.media, self.prices, self.models = media, prices, models or load_catalogue()
+        self.steps: defaultdict[Step, Decimal] = defaultdict(Decimal)
+        self.per_model: dict[str, ModelCost] = {}
+        self.samples: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
+        self.below: defaultdict[tuple[str, str], _BelowDefault] = defaultdict(_BelowDefault)
+        self.naive_below: defaultdict[tuple[str, str], _BelowDefault] = defaultdict(
+            _BelowDefault)
+        self.calibration = self.lower = Decimal(0)
+        self.implicit_tokens = 0
+        self.pro, self.cheapest = catalogue.pro.id, catalogue.by_tier(ModelTier.FLASH_LITE).id
+
+    def add(self, result: ItemResult) -> None:
         if result.reused or not result.attempts:
-            continue
-        delta = media.get(result.id)
+            return
+        prices, steps, standard = self.prices, self.steps, ServiceTier.STANDARD
+        task, delta = result.task.value, self.media.get(result.id)
         for attempt in result.attempts:
-            model, at = _row_model(attempt, prices, models), attempt.called_at
+            model, at = _row_model(attempt, prices, self.models), attempt.called_at
             original = _with_original_media(attempt.usage, delta)
-            default = think.at_default(result.task.value, attempt, groups)
-            steps[Step.ROUTED] += prices.price_call(model, _uncached(_thinking(original, default)),
-                                                  standard, at)
-            steps[Step.THINKING] += prices.price_call(model, _uncached(original), standard, at)
-            think.bounds(result.task.value, attempt, groups, prices, original, model)
+            as_sent = prices.price_call(model, _uncached(original), standard, at)
+            steps[Step.THINKING] += as_sent
+            if attempt.thinking.at_default:
+                steps[Step.ROUTED] += as_sent
+            else:
+                self.below[(task, attempt.billed_model)].add(
+                    _thoughts_priced(prices, model, original, standard, at))
             steps[Step.MEDIA] += prices.price_call(model, _uncached(attempt.usage), standard, at)
             implicit = attempt.cached_content is None and attempt.usage.cached_tokens > 0
-            implicit_tokens += attempt.usage.cached_tokens if implicit else 0
+            self.implicit_tokens += attempt.usage.cached_tokens if implicit else 0
             steps[Step.IMPLICIT] += prices.price_call(
                 model, attempt.usage if implicit else _uncached(attempt.usage), standard, at)
             steps[Step.CACHED] += prices.price_call(model, attempt.usage, standard, at)
             actual = prices.price_call(model, attempt.usage, attempt.service_tier_served, at)
             steps[Step.ACTUAL] += actual
-            _add(per_model, attempt, actual, model)
+            _add(self.per_model, attempt, actual, model)
         if (calib := result.calibration) is not None:  # paid: part of the actual cost
+            self.samples[(task, calib.billed_model)].append(calib.usage.thoughts_tokens)
             # At the standard price from the thinking step on (its Flex/Batch discount
             # belongs to the service-tier lever), at the price paid in actual.
-            calib_model = _row_model(calib, prices, models)
+            calib_model = _row_model(calib, prices, self.models)
             standard_cost = prices.price_call(calib_model, calib.usage, standard,
                                               calib.called_at)
-            think.calibration += standard_cost
+            self.calibration += standard_cost
             for step in (Step.THINKING, Step.MEDIA, Step.IMPLICIT, Step.CACHED):
                 steps[step] += standard_cost
             cost = prices.price_call(calib_model, calib.usage,
                                      calib.service_tier_served, calib.called_at)
             steps[Step.ACTUAL] += cost
-            _add(per_model, calib, cost, calib_model)
+            _add(self.per_model, calib, cost, calib_model)
         last = result.attempts[-1]
         day = last.called_at.date() if last.called_at else None
-        last_default = think.at_default(result.task.value, last, groups, count=False)
-        steps[Step.NAIVE] += prices.price_call(
-            price_row_model(pro, None, day, prices, models),
-            _uncached(_thinking(_with_original_media(last.usage, delta), last_default)),
-            standard, last.called_at)
-        lower += prices.price_call(price_row_model(cheapest, None, day, prices, models),
-                                   _as_output_of(last.usage), ServiceTier.BATCH, last.called_at)
-    # A cache is priced by the row in force the day it was created, as calls are.
-    write = sum((prices.cache_write(c.model, c.tokens, c.created_at) for c in caches
-                 if c.created_by_run), Decimal(0))
-    storage = sum((prices.cache_storage(c.model, c.tokens, c.billed_seconds(), c.created_at)
-                   for c in caches), Decimal(0))
-    steps[Step.CACHED] += write + storage
-    calls = steps[Step.ACTUAL]
-    steps[Step.ACTUAL] += write + storage
-    estimate = think.estimate(groups)
-    levers = [
+        pro = price_row_model(self.pro, None, day, prices, self.models)
+        original = _with_original_media(last.usage, delta)
+        if last.thinking.at_default:
+            steps[Step.NAIVE] += prices.price_call(pro, _uncached(original), standard,
+                                                   last.called_at)
+        else:
+            self.naive_below[(task, last.billed_model)].add(
+                _thoughts_priced(prices, pro, original, standard, last.called_at))
+        self.lower += prices.price_call(price_row_model(self.cheapest, None, day, prices,
+                                                        self.models),
+                                        _as_output_of(last.usage), ServiceTier.BATCH,
+                                        last.called_at)
+
+    def summary(self, caches: list[CacheRecord]) -> CostSummary:
+        prices, steps = self.prices, self.steps.copy()
+        groups = calibration_groups(self.samples)
+        for key, calls in self.naive_below.items():
+            group = groups.get(key)
+            steps[Step.NAIVE] += calls.at(round(group.mean)) if group else calls.own
+        estimate = self._thinking_estimate(groups, steps)
+        # A cache is priced by the row in force the day it was created, as calls are.
+        write = sum((prices.cache_write(c.model, c.tokens, c.created_at) for c in caches
+                     if c.created_by_run), Decimal(0))
+        storage = sum((prices.cache_storage(c.model, c.tokens, c.billed_seconds(),
+                                            c.created_at) for c in caches), Decimal(0))
+        steps[Step.CACHED] += write + storage
+        calls = steps[Step.ACTUAL]
+        steps[Step.ACTUAL] += write + storage
+        return CostSummary(
+            actual_usd=usd(steps[Step.ACTUAL]), naive_usd=usd(steps[Step.NAIVE]),
+            lower_bound_usd=usd(self.lower), calls_usd=usd(calls), cache_write_usd=usd(write),
+            cache_storage_usd=usd(storage), levers=_levers(steps, estimate, self.implicit_tokens),
+            per_model=sorted(self.per_model.values(), key=lambda m: -m.cost_usd),
+            thinking=estimate)
+
+    def _thinking_estimate(self, groups: dict[tuple[str, str], CalibrationGroup],
+                           steps: defaultdict[Step, Decimal]) -> ThinkingEstimate:
+        """The routed step's calls below default thinking at the sample's mean (their own
+        thoughts where no sample covers them), and the lever's bounds from the sample's
+        least and most thoughtful item."""
+        below = unmeasured = 0
+        low = high = Decimal(0)
+        for key, calls in self.below.items():
+            group = groups.get(key)
+            below += calls.calls
+            if group is None:
+                unmeasured += calls.calls
+                steps[Step.ROUTED] += calls.own
+                continue
+            steps[Step.ROUTED] += calls.at(round(group.mean))
+            low += calls.at(group.low) - calls.own
+            high += calls.at(group.high) - calls.own
+        return ThinkingEstimate(
+            sample_calls=sum(g.n for g in groups.values()), below_default_calls=below,
+            unmeasured_calls=unmeasured, calibration_usd=usd(self.calibration),
+            low_usd=usd(low - self.calibration), high_usd=usd(high - self.calibration),
+            groups=sorted(groups.values(), key=lambda g: (g.task, g.model)))
+
+
+def _thoughts_priced(prices: PriceTable, model: str, usage: Usage, tier: ServiceTier,
+                     at: datetime | None) -> Callable[[int | None], Decimal]:
+    """The call's uncached price with so many thoughts (None: those it spent)."""
+    def price(thoughts: int | None) -> Decimal:
+        sent = usage if thoughts is None else _thinking(usage, thoughts)
+        return prices.price_call(model, _uncached(sent), tier, at)
+    return price
+
+
+def _levers(steps: defaultdict[Step, Decimal], estimate: ThinkingEstimate,
+            implicit_tokens: int) -> list[Lever]:
+    return [
         Lever(name=LeverName.ROUTING, saving_usd=usd(steps[Step.NAIVE] - steps[Step.ROUTED]),
               explanation="Flash first instead of Pro for every item; escalations included"),
         _thinking_lever(steps[Step.ROUTED] - steps[Step.THINKING], estimate),
@@ -213,53 +308,6 @@ def summarize_costs(results: list[ItemResult], caches: list[CacheRecord],
         Lever(name=LeverName.SERVICE_TIER, saving_usd=usd(steps[Step.CACHED] - steps[Step.ACTUAL]),
               explanation="Flex and Batch at half price (Priority costs more)"),
     ]
-    return CostSummary(
-        actual_usd=usd(steps[Step.ACTUAL]), naive_usd=usd(steps[Step.NAIVE]),
-        lower_bound_usd=usd(lower), calls_usd=usd(calls), cache_write_usd=usd(write),
-        cache_storage_usd=usd(storage), levers=levers,
-        per_model=sorted(per_model.values(), key=lambda m: -m.cost_usd), thinking=estimate,
-    )
-
-
-class _ThinkingTally:
-    """Default-thinking thoughts per call (observed, or the sample's mean), and the
-    lever's bounds from the sample's least and most thoughtful item."""
-
-    def __init__(self) -> None:
-        self.below = self.unmeasured = 0
-        self.calibration = Decimal(0)
-        self.low = self.high = Decimal(0)
-
-    def at_default(self, task: str, attempt: Attempt,
-                   groups: dict[tuple[str, str], CalibrationGroup], count: bool = True
-                   ) -> int:
-        if attempt.thinking.at_default:
-            return attempt.usage.thoughts_tokens
-        group = groups.get((task, attempt.billed_model))
-        if count:
-            self.below += 1
-            self.unmeasured += int(group is None)
-        return round(group.mean) if group else attempt.usage.thoughts_tokens
-
-    def bounds(self, task: str, attempt: Attempt,
-               groups: dict[tuple[str, str], CalibrationGroup], prices: PriceTable,
-               usage: Usage, priced_as: str) -> None:
-        group = groups.get((task, attempt.billed_model))
-        if attempt.thinking.at_default or group is None:
-            return
-        at = attempt.called_at
-        spent = prices.price_call(priced_as, _uncached(usage), ServiceTier.STANDARD, at)
-        for attr, thoughts in (("low", group.low), ("high", group.high)):
-            would = prices.price_call(priced_as, _uncached(_thinking(usage, thoughts)),
-                                      ServiceTier.STANDARD, at)
-            setattr(self, attr, getattr(self, attr) + would - spent)
-
-    def estimate(self, groups: dict[tuple[str, str], CalibrationGroup]) -> ThinkingEstimate:
-        return ThinkingEstimate(
-            sample_calls=sum(g.n for g in groups.values()), below_default_calls=self.below,
-            unmeasured_calls=self.unmeasured, calibration_usd=usd(self.calibration),
-            low_usd=usd(self.low - self.calibration), high_usd=usd(self.high - self.calibration),
-            groups=sorted(groups.values(), key=lambda g: (g.task, g.model)))
 
 
 def _thinking_lever(saving: Decimal, e: ThinkingEstimate) -> Lever:

@@ -13,7 +13,7 @@ from rich.table import Table
 from flashfirst.autopilot.summary import AutopilotReport
 from flashfirst.failures import FailureKind
 from flashfirst.inputs.skipped import skipped_line
-from flashfirst.items import ItemResult, MediaPolicy
+from flashfirst.items import ItemMedia, MediaPolicy
 from flashfirst.reporting.ledger import Lever, ModelCost
 from flashfirst.reporting.report import RunReport
 
@@ -217,12 +217,13 @@ def describe_policy(p: MediaPolicy) -> str:
     return ", ".join(parts) or "as is"
 
 
-def media_table(results: list[ItemResult]) -> list[dict[str, object]]:
-    """Per media item: bytes and billed tokens before and after, and the policy applied."""
-    return [{"item": r.id, "bytes before": m.bytes_before, "bytes after": m.bytes_after,
+def media_table(media: list[tuple[str, ItemMedia]]) -> list[dict[str, object]]:
+    """Per media item (by id): bytes and billed tokens before and after, and the policy
+    applied."""
+    return [{"item": item_id, "bytes before": m.bytes_before, "bytes after": m.bytes_after,
              "tokens before": m.tokens_before, "tokens after": m.tokens_after,
              "policy": describe_policy(m.policy)}
-            for r in sorted(results, key=lambda r: r.id) if (m := r.media)]
+            for item_id, m in sorted(media, key=lambda e: e[0])]
 
 
 def print_report(r: RunReport, console: Console | None = None) -> None:

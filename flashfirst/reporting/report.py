@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from datetime import datetime
-from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
@@ -14,9 +12,8 @@ from flashfirst.caching.record import CacheRecord
 from flashfirst.failures import FailureKind
 from flashfirst.inference.collection import JobCollection
 from flashfirst.inputs.skipped import SkippedInput
-from flashfirst.items import Attempt, ItemResult, ServiceTier, TaskKind
+from flashfirst.items import ServiceTier, TaskKind
 from flashfirst.media.accounting import MediaStats
-from flashfirst.pricing.prices import usd
 from flashfirst.reporting.ledger import CostSummary
 from flashfirst.reporting.stages import Stage
 
@@ -203,76 +200,6 @@ class RunReport(BaseModel):
         return self.items_failed / self.items_total if self.items_total else 0.0
 
 
-def item_lines(results: list[ItemResult]) -> list[ItemLine]:
-    return [
-        ItemLine(id=r.id, task=r.task, models=r.models,
-                 served_models=[a.billed_model for a in r.attempts],
-                 service_tier=r.attempts[-1].service_tier_served if r.attempts else None,
-                 cost_usd=0.0 if r.reused else round(r.cost_usd, 9), escalated=r.escalated,
-                 reused=r.reused, error=r.error,
-                 failure_kind=r.failure.kind if r.failure else None,
-                 cost_provisional=not r.reused and any(a.priced_as for a in _calls(r)))
-        for r in results
-    ]
-
-
-def provisional_prices(results: list[ItemResult]) -> list[ProvisionalPrice]:
-    """This run's calls priced by a stand-in row, by requested, served and stand-in model."""
-    groups: dict[tuple[str, str, str], list[float]] = defaultdict(list)
-    for r in results:
-        for a in _calls(r) if not r.reused else []:
-            if a.priced_as:
-                groups[(a.model, a.billed_model, a.priced_as)].append(a.cost_usd)
-    return [ProvisionalPrice(served=srv, requested=req, priced_as=row, calls=len(costs),
-                             cost_usd=usd(sum((Decimal(str(c)) for c in costs), Decimal(0))))
-            for (req, srv, row), costs in sorted(groups.items())]
-
-
-def _calls(r: ItemResult) -> list[Attempt]:
-    """Every paid call of an item: its attempts and its calibration call."""
-    return [*r.attempts, *([r.calibration] if r.calibration else [])]
-
-
-def failure_counts(results: list[ItemResult]) -> dict[FailureKind, int]:
-    """Failed items by kind, most frequent first."""
-    return dict(Counter(r.failure.kind for r in results if r.failure).most_common())
-
-
-def routing_split(results: list[ItemResult]) -> dict[str, int]:
-    """Items by the model that first served them (the routing decision)."""
-    return dict(Counter(r.route.model for r in results if r.route is not None))
-
-
-def served_by(results: list[ItemResult]) -> list[ServedBy]:
-    pairs = Counter((a.model, a.served_model, a.priced_as) for r in results if not r.reused
-                    for a in r.attempts if a.served_model and a.served_model != a.model)
-    return [ServedBy(requested=req, served=srv, calls=n, priced_as=row)
-            for (req, srv, row), n in sorted(pairs.items(), key=lambda kv: str(kv[0]))]
-
-
-def escalation_by_task(results: list[ItemResult]) -> list[TaskEscalation]:
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for r in results:
-        if r.reused or not r.attempts:
-            continue
-        counts[r.task.value][0] += 1
-        counts[r.task.value][1] += int(r.escalated)
-    return [TaskEscalation(task=t, items=n, escalated=e) for t, (n, e) in sorted(counts.items())]
-
-
-def first_pass_by_setting(results: list[ItemResult]) -> list[FirstPass]:
-    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for r in results:
-        if r.reused or not r.attempts:
-            continue
-        first = r.attempts[0]
-        tally = counts[(r.task.value, first.thinking.label())]
-        tally[0] += 1
-        tally[1] += int(first.ok)
-    return [FirstPass(task=t, setting=s, items=n, passed_first=ok)
-            for (t, s), (n, ok) in sorted(counts.items())]
-
-
 def media_summary(stats: list[MediaStats], seconds: float) -> MediaSummary:
     m = MediaSummary(items=len(stats), seconds=round(seconds, 3))
     for s in stats:
@@ -287,11 +214,9 @@ def media_summary(stats: list[MediaStats], seconds: float) -> MediaSummary:
 
 
 def cache_summary(decisions: list[CacheDecision], records: list[CacheRecord],
-                  results: list[ItemResult], api_calls: int) -> CacheSummary:
-    live = [r for r in results if not r.reused]
+                  calls_with_cache_hits: int, api_calls: int) -> CacheSummary:
     return CacheSummary(
-        decisions=decisions, records=records,
-        calls_with_cache_hits=sum(1 for r in live for a in r.attempts if a.usage.cached_tokens),
+        decisions=decisions, records=records, calls_with_cache_hits=calls_with_cache_hits,
         created=sum(1 for r in records if r.created_by_run),
         reused=sum(1 for r in records if not r.created_by_run),
         recreated=sum(1 for r in records if r.recreated), api_calls=api_calls,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import tempfile
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from flashfirst.autopilot.summary import AutopilotReport
 from flashfirst.caching.decision import CacheDecision
@@ -15,26 +15,20 @@ from flashfirst.caching.record import CacheRecord
 from flashfirst.failures import FailureKind
 from flashfirst.inference.collection import JobCollection
 from flashfirst.inputs.skipped import SkippedInput
-from flashfirst.items import ItemResult
 from flashfirst.media import MediaStats
 from flashfirst.planning.thinking_figures import record_run
 from flashfirst.pricing.unpriced_seen import record_unpriced
-from flashfirst.reporting.fit import fit_lines, media_delta
-from flashfirst.reporting.ledger import CostSummary, summarize_costs
+from flashfirst.reporting.fit import media_delta
+from flashfirst.reporting.ledger import CostSummary, CostTally
 from flashfirst.reporting.render import to_markdown, to_svg
 from flashfirst.reporting.report import (
     RunReport,
     StageLine,
     cache_summary,
-    escalation_by_task,
-    failure_counts,
-    first_pass_by_setting,
-    item_lines,
     media_summary,
-    provisional_prices,
-    routing_split,
-    served_by,
 )
+from flashfirst.reporting.results_spool import ResultSpool
+from flashfirst.reporting.results_stream import RunTally
 from flashfirst.reporting.stages import Stage
 from flashfirst.run.context import RunContext
 from flashfirst.storage import Storage, join
@@ -47,8 +41,10 @@ class RunFacts(BaseModel):
 
     run_id: str
     started_at: datetime
-    results: list[ItemResult] = Field(description="Every item of the run, those that "
-                                      "failed before inference included.")
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    tally: RunTally = Field(description="Every item of the run, those that failed before "
+                            "inference included, folded as they came.")
     media: dict[str, MediaStats]
     media_seconds: float = 0.0
     decisions: list[CacheDecision]
@@ -66,39 +62,37 @@ class RunFacts(BaseModel):
 
 
 def build_run_report(facts: RunFacts, shared: RunContext) -> RunReport:
-    """Price every attempt and count the outcomes; records the run's thinking figures for
-    later estimates."""
-    prices = shared.prices
-    deltas = {i: media_delta(s) for i, s in facts.media.items()}
-    costs = summarize_costs(facts.results, facts.cache_records, deltas, prices,
-                            shared.settings.models, shared.catalogue)
-    record_run(shared.storage, shared.settings.storage_root, facts.results)
-    failures = {r.id: r.failure.message for r in facts.results if r.failure}
-    kinds = failure_counts(facts.results)
+    """The report from the run's tally: every attempt priced, the outcomes counted; records
+    the run's thinking figures for later estimates."""
+    t = facts.tally.report
+    costs = facts.tally.costs.summary(facts.cache_records)
+    record_run(shared.storage, shared.settings.storage_root, facts.tally.figures)
+    kinds = t.failure_kinds()
     return RunReport(
-        run_id=facts.run_id, backend=shared.backend_label, price_table_version=prices.version,
-        started_at=facts.started_at, finished_at=datetime.now(UTC),
-        items_total=len(facts.results),
-        items_ok=sum(1 for r in facts.results if r.ok), items_failed=len(failures),
-        items_reused=sum(1 for r in facts.results if r.reused),
-        generate_calls=sum(len(r.attempts) + int(r.calibration is not None)
-                           for r in facts.results if not r.reused),
-        costs=costs, stages=priced_stages(facts.stages, costs),
-        routing_split=routing_split(facts.results), served_by=served_by(facts.results),
-        provisional_prices=provisional_prices(facts.results),
-        escalation=escalation_by_task(facts.results),
-        first_pass=first_pass_by_setting(facts.results),
+        run_id=facts.run_id, backend=shared.backend_label,
+        price_table_version=shared.prices.version, started_at=facts.started_at,
+        finished_at=datetime.now(UTC), items_total=t.total, items_ok=t.ok,
+        items_failed=len(t.failures), items_reused=t.reused, generate_calls=t.generate_calls,
+        costs=costs, stages=priced_stages(facts.stages, costs), routing_split=dict(t.routing),
+        served_by=t.served_by(), provisional_prices=t.provisional_prices(),
+        escalation=t.escalations(), first_pass=t.first_pass(),
         media=media_summary(list(facts.media.values()), facts.media_seconds).model_copy(
-            update={"fitted": fit_lines(facts.results)}),
-        cache=cache_summary(facts.decisions, facts.cache_records, facts.results,
+            update={"fitted": t.fit_lines()}),
+        cache=cache_summary(facts.decisions, facts.cache_records, t.cache_hit_calls,
                             facts.cache_api_calls),
-        failures=failures, failure_kinds=kinds, budget_usd=facts.budget_usd,
-        budget_stopped=kinds.get(FailureKind.BUDGET, 0),
-        items=item_lines(facts.results), output_uri=facts.output_uri,
-        skipped_inputs=facts.skipped_inputs, mode_choices=facts.mode_choices,
-        batch_collection=facts.batch_collection, autopilot=facts.autopilot,
-        stopped=facts.stopped, batch_jobs_left=facts.batch_jobs_left,
+        failures=t.failures, failure_kinds=kinds, budget_usd=facts.budget_usd,
+        budget_stopped=kinds.get(FailureKind.BUDGET, 0), items=t.items,
+        output_uri=facts.output_uri, skipped_inputs=facts.skipped_inputs,
+        mode_choices=facts.mode_choices, batch_collection=facts.batch_collection,
+        autopilot=facts.autopilot, stopped=facts.stopped,
+        batch_jobs_left=facts.batch_jobs_left,
     )
+
+
+def cost_tally(media: dict[str, MediaStats], shared: RunContext) -> CostTally:
+    """The run's costs, folded as results come, with each media item's lever."""
+    return CostTally({i: media_delta(s) for i, s in media.items()}, shared.prices,
+                     shared.settings.models, shared.catalogue)
 
 
 def pricing_warnings(report: RunReport) -> list[str]:
@@ -119,16 +113,15 @@ def priced_stages(stages: list[StageLine], costs: CostSummary) -> list[StageLine
             for s in stages]
 
 
-def write_run_files(storage: Storage, storage_root: str, results: list[ItemResult],
+def write_run_files(storage: Storage, storage_root: str, results: ResultSpool,
                     report: RunReport) -> tuple[str, str]:
-    """results.jsonl, report.json/.md/.svg in the run's output folder, each written
-    atomically; the report's markdown and the SVG's URI, for the artifacts."""
+    """results.jsonl (by item id), report.json/.md/.svg in the run's output folder, each
+    written atomically; the report's markdown and the SVG's URI, for the artifacts."""
     out = report.output_uri or ""
-    # Line by line through a spooled file, not one string: a run's results can be large.
+    # Line by line from the run's spool through a spooled file, not one string.
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
-        for r in sorted(results, key=lambda r: r.id):
-            r.backend = report.backend
-            spool.write(r.model_dump_json().encode() + b"\n")
+        for line in results.lines_by_id():
+            spool.write(line)
         spool.seek(0)
         storage.write_stream(join(out, "results.jsonl"), spool,
                              content_type="application/x-ndjson")
