@@ -4,6 +4,7 @@ million items keeps only their ids and offsets."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -18,6 +19,9 @@ class ResultSpool:
     def __init__(self) -> None:
         fd, self.path = tempfile.mkstemp(prefix="flashfirst-results-", suffix=".jsonl")
         os.close(fd)
+        # A flow that dies before writing results.jsonl leaves no spool behind (the
+        # answers it paid for are in the run's answer log, not here).
+        atexit.register(self.discard)
         self.index: list[tuple[str, int, int]] = []  # (id, offset, length)
         self._end = 0
 
@@ -48,3 +52,4 @@ class ResultSpool:
         """The spool's file is gone once results.jsonl is written."""
         if os.path.exists(self.path):
             os.remove(self.path)
+        atexit.unregister(self.discard)
