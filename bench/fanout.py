@@ -14,7 +14,7 @@ Prints, for 1,000 text items on a model with a 600 RPM quota and 300 ms latency:
   the item count: the slope between 10,000 and 30,000 items, per 10,000 items.
 
 Run: python bench/fanout.py   (about 10 minutes on 2 cores)
-     python bench/fanout.py --only quota,high   (parts: overhead, quota, high, rss)
+     python bench/fanout.py --only quota,high   (parts: overhead, quota, high, rss, transport)
 """
 
 from __future__ import annotations
@@ -106,13 +106,20 @@ def flow_wall(url: str, n: int, rpm: int, tag: str, workdir: Path, *, high: bool
     return wall
 
 
-async def _asyncio_script(url: str, n: int, tag: str, model: str = MODEL) -> int:
-    """The plain way: the SDK, a semaphore, and a retry that honours RetryInfo."""
+async def _asyncio_script(url: str, n: int, tag: str, model: str = MODEL,
+                          httpx: bool = False) -> int:
+    """The plain way: the SDK, a semaphore, and a retry that honours RetryInfo. With
+    ``httpx``, the SDK's httpx transport even where aiohttp is installed."""
     from google import genai
     from google.genai import errors, types
 
+    client_args = {}
+    if httpx:
+        import httpx2  # the SDK's own httpx; a transport of ours makes it skip aiohttp
+
+        client_args = {"transport": httpx2.AsyncHTTPTransport()}
     client = genai.Client(api_key="bench", http_options=types.HttpOptions(
-        base_url=url, api_version="v1beta"))
+        base_url=url, api_version="v1beta", async_client_args=client_args))
     gate = asyncio.Semaphore(CONCURRENCY)
     retries = 0
 
@@ -139,9 +146,10 @@ async def _asyncio_script(url: str, n: int, tag: str, model: str = MODEL) -> int
     return retries
 
 
-def asyncio_wall(url: str, n: int, tag: str, model: str = MODEL) -> tuple[float, int]:
+def asyncio_wall(url: str, n: int, tag: str, model: str = MODEL, httpx: bool = False
+                 ) -> tuple[float, int]:
     start = time.perf_counter()
-    retries = asyncio.run(_asyncio_script(url, n, tag, model))
+    retries = asyncio.run(_asyncio_script(url, n, tag, model, httpx))
     return time.perf_counter() - start, retries
 
 
@@ -181,7 +189,7 @@ def _rss_child(n: int) -> None:
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
-PARTS = ("overhead", "quota", "high", "rss")
+PARTS = ("overhead", "quota", "high", "rss", "transport")
 
 
 def emulator_429s(url: str) -> int:
@@ -236,6 +244,25 @@ def high_part(url: str, workdir: Path) -> dict[str, str]:
             "high_429s": str(high_429)}
 
 
+def transport_part(url: str) -> dict[str, str]:
+    """The SDK's transports on their own: CPU per call of the plain script, httpx vs
+    aiohttp (what ``flashfirst[aiohttp]`` installs), zero latency, alternating twice."""
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        print("transport: aiohttp is not installed (pip install 'flashfirst[aiohttp]')")
+        return {}
+    cpu = {"httpx": 0.0, "aiohttp": 0.0}
+    for round_ in range(2):
+        for name in cpu:
+            cpu[name] += timed(asyncio_wall, url, N_ITEMS, f"t{round_}{name}",
+                               httpx=name == "httpx")[1]
+    per_call = {k: v / (2 * N_ITEMS) * 1000 for k, v in cpu.items()}
+    print(f"SDK transport, plain script, {N_ITEMS} calls twice: httpx "
+          f"{per_call['httpx']:.2f} ms CPU/call, aiohttp {per_call['aiohttp']:.2f} ms CPU/call")
+    return {"aiohttp_vs_httpx_cpu": f"{per_call['aiohttp'] / per_call['httpx']:.3f}"}
+
+
 def rss_part() -> dict[str, str]:
     rss, rss_30k = peak_rss(10_000), peak_rss(30_000)
     rss_slope = (rss_30k - rss) / 2
@@ -255,6 +282,8 @@ def main(parts: tuple[str, ...] = PARTS) -> None:
             flow_wall(fast_url, 20, 10**6, "warmup", workdir)  # Prefect's server starts here
             if "overhead" in parts:
                 figures |= overhead_part(fast_url, workdir)
+            if "transport" in parts:
+                figures |= transport_part(fast_url)
             if "quota" in parts:
                 quota, quota_url = start_emulator(RPM, LATENCY_S, workdir)
                 servers.append(quota)

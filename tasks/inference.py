@@ -7,6 +7,8 @@ calls keeps the quota full with a handful of task runs. Rate limits are per proc
 shared across runs and workers through Prefect global concurrency limits on the Prefect
 server. The budget and the cache records are the run's, whichever process a chunk runs
 in: they live in the run state (``flashfirst.run.state``), not in a process's memory.
+Every chunk's calls go out on the process's one call loop (``inference/call_loop.py``):
+the chunks in flight are one window of calls over one connection pool.
 """
 
 from __future__ import annotations
