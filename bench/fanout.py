@@ -14,6 +14,7 @@ Prints, for 1,000 text items on a model with a 600 RPM quota and 300 ms latency:
   the item count: the slope between 10,000 and 30,000 items, per 10,000 items.
 
 Run: python bench/fanout.py   (about 10 minutes on 2 cores)
+     python bench/fanout.py --only quota,high   (parts: overhead, quota, high, rss, transport)
 """
 
 from __future__ import annotations
@@ -105,13 +106,20 @@ def flow_wall(url: str, n: int, rpm: int, tag: str, workdir: Path, *, high: bool
     return wall
 
 
-async def _asyncio_script(url: str, n: int, tag: str) -> int:
-    """The plain way: the SDK, a semaphore, and a retry that honours RetryInfo."""
+async def _asyncio_script(url: str, n: int, tag: str, model: str = MODEL,
+                          httpx: bool = False) -> int:
+    """The plain way: the SDK, a semaphore, and a retry that honours RetryInfo. With
+    ``httpx``, the SDK's httpx transport even where aiohttp is installed."""
     from google import genai
     from google.genai import errors, types
 
+    client_args = {}
+    if httpx:
+        import httpx2  # the SDK's own httpx; a transport of ours makes it skip aiohttp
+
+        client_args = {"transport": httpx2.AsyncHTTPTransport()}
     client = genai.Client(api_key="bench", http_options=types.HttpOptions(
-        base_url=url, api_version="v1beta"))
+        base_url=url, api_version="v1beta", async_client_args=client_args))
     gate = asyncio.Semaphore(CONCURRENCY)
     retries = 0
 
@@ -121,7 +129,7 @@ async def _asyncio_script(url: str, n: int, tag: str) -> int:
             async with gate:
                 try:
                     await client.aio.models.generate_content(
-                        model=MODEL, contents=text + "\nSummarize the content above.")
+                        model=model, contents=text + "\nSummarize the content above.")
                     return
                 except errors.APIError as exc:
                     if exc.code not in (429, 503):
@@ -138,9 +146,10 @@ async def _asyncio_script(url: str, n: int, tag: str) -> int:
     return retries
 
 
-def asyncio_wall(url: str, n: int, tag: str) -> tuple[float, int]:
+def asyncio_wall(url: str, n: int, tag: str, model: str = MODEL, httpx: bool = False
+                 ) -> tuple[float, int]:
     start = time.perf_counter()
-    retries = asyncio.run(_asyncio_script(url, n, tag))
+    retries = asyncio.run(_asyncio_script(url, n, tag, model, httpx))
     return time.perf_counter() - start, retries
 
 
@@ -180,56 +189,126 @@ def _rss_child(n: int) -> None:
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
-def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        fast, fast_url = start_emulator(10**6, 0.0, workdir)
-        quota, quota_url = start_emulator(RPM, LATENCY_S, workdir)
-        high, high_url = start_emulator(HIGH_RPM, LATENCY_S, workdir, HIGH_MODEL)
-        try:
-            flow_wall(fast_url, 20, 10**6, "warmup", workdir)  # Prefect's server starts here
-            # Per-item overhead is the slope between 1,000 and 2,000 items (the flow's
-            # fixed start-up cost is reported apart), flow minus plain script.
-            t_flow1, c_flow1 = timed(flow_wall, fast_url, N_ITEMS, 10**6, "zero1", workdir)
-            t_flow2, c_flow2 = timed(flow_wall, fast_url, 2 * N_ITEMS, 10**6, "zero2", workdir)
-            t_script1, c_script1 = timed(asyncio_wall, fast_url, N_ITEMS, "zero1-script")
-            t_script2, c_script2 = timed(asyncio_wall, fast_url, 2 * N_ITEMS, "zero2-script")
-            overhead_ms = ((t_flow2 - t_flow1) - (t_script2 - t_script1)) / N_ITEMS * 1000
-            cpu_ms = ((c_flow2 - c_flow1) - (c_script2 - c_script1)) / N_ITEMS * 1000
-            fixed_s = t_flow1 - N_ITEMS * (t_flow2 - t_flow1) / N_ITEMS
-            print(f"zero latency: flow {t_flow1:.2f}s / {t_flow2:.2f}s for {N_ITEMS} / "
-                  f"{2 * N_ITEMS} items, asyncio {t_script1:.2f}s / {t_script2:.2f}s; "
-                  f"overhead {overhead_ms:.2f} ms/item beyond the script, fixed {fixed_s:.1f}s; "
-                  f"CPU flow {c_flow1:.2f}s / {c_flow2:.2f}s, asyncio {c_script1:.2f}s / "
-                  f"{c_script2:.2f}s: {cpu_ms:.2f} ms/item beyond the script")
-            t_flow = flow_wall(quota_url, N_ITEMS, RPM, "quota", workdir)
-            stats = json.loads(subprocess.run(
-                ["curl", "-s", f"{quota_url}/_emulator/stats"], capture_output=True,
-                text=True).stdout or "{}")
-            flow_429 = stats.get("rate_limited", 0)
-            t_script, script_retries = asyncio_wall(quota_url, N_ITEMS, "quota-script")
-            bound = quota_bound_s(N_ITEMS, RPM, LATENCY_S)
-            print(f"{RPM} RPM, {LATENCY_S * 1000:.0f} ms, {N_ITEMS} items: quota bound "
-                  f"{bound:.1f}s, flow {t_flow:.1f}s ({flow_429} 429s), asyncio script "
-                  f"{t_script:.1f}s ({script_retries} retried 429s)")
-            t_high, c_high = timed(flow_wall, high_url, HIGH_ITEMS, HIGH_RPM, "high", workdir,
-                                   high=True)
-            high_share = min(1.0, HIGH_ITEMS / t_high * 60 / HIGH_RPM)
-            print(f"{HIGH_RPM} RPM ({HIGH_MODEL}), {LATENCY_S * 1000:.0f} ms, {HIGH_ITEMS} "
-                  f"items, one process: flow {t_high:.1f}s = {HIGH_ITEMS / t_high * 60:.0f}/min, "
-                  f"{c_high:.1f}s CPU ({c_high / t_high:.2f} cores)")
-        finally:
-            fast.terminate()
-            quota.terminate()
-            high.terminate()
+PARTS = ("overhead", "quota", "high", "rss", "transport")
+
+
+def emulator_429s(url: str) -> int:
+    """The calls the emulator refused with 429 so far (its own count, not ours)."""
+    stats = json.loads(subprocess.run(["curl", "-s", f"{url}/_emulator/stats"],
+                                      capture_output=True, text=True).stdout or "{}")
+    return int(stats.get("rate_limited", 0))
+
+
+def overhead_part(url: str, workdir: Path) -> dict[str, str]:
+    """Per-item overhead is the slope between 1,000 and 2,000 items (the flow's fixed
+    start-up cost is reported apart), flow minus plain script."""
+    t_flow1, c_flow1 = timed(flow_wall, url, N_ITEMS, 10**6, "zero1", workdir)
+    t_flow2, c_flow2 = timed(flow_wall, url, 2 * N_ITEMS, 10**6, "zero2", workdir)
+    t_script1, c_script1 = timed(asyncio_wall, url, N_ITEMS, "zero1-script")
+    t_script2, c_script2 = timed(asyncio_wall, url, 2 * N_ITEMS, "zero2-script")
+    overhead_ms = ((t_flow2 - t_flow1) - (t_script2 - t_script1)) / N_ITEMS * 1000
+    cpu_ms = ((c_flow2 - c_flow1) - (c_script2 - c_script1)) / N_ITEMS * 1000
+    fixed_s = t_flow1 - N_ITEMS * (t_flow2 - t_flow1) / N_ITEMS
+    print(f"zero latency: flow {t_flow1:.2f}s / {t_flow2:.2f}s for {N_ITEMS} / "
+          f"{2 * N_ITEMS} items, asyncio {t_script1:.2f}s / {t_script2:.2f}s; "
+          f"overhead {overhead_ms:.2f} ms/item beyond the script, fixed {fixed_s:.1f}s; "
+          f"CPU flow {c_flow1:.2f}s / {c_flow2:.2f}s, asyncio {c_script1:.2f}s / "
+          f"{c_script2:.2f}s: {cpu_ms:.2f} ms/item beyond the script")
+    return {"overhead_ms_per_item": f"{overhead_ms:.2f}", "cpu_ms_per_item": f"{cpu_ms:.2f}"}
+
+
+def quota_part(url: str, workdir: Path) -> dict[str, str]:
+    t_flow = flow_wall(url, N_ITEMS, RPM, "quota", workdir)
+    flow_429 = emulator_429s(url)
+    t_script, script_retries = asyncio_wall(url, N_ITEMS, "quota-script")
+    bound = quota_bound_s(N_ITEMS, RPM, LATENCY_S)
+    print(f"{RPM} RPM, {LATENCY_S * 1000:.0f} ms, {N_ITEMS} items: quota bound "
+          f"{bound:.1f}s, flow {t_flow:.1f}s ({flow_429} 429s), asyncio script "
+          f"{t_script:.1f}s ({script_retries} retried 429s)")
+    return {"quota_share": f"{bound / t_flow:.3f}", "vs_asyncio": f"{t_flow / t_script:.3f}",
+            "quota_429s": str(flow_429)}
+
+
+def high_part(url: str, workdir: Path) -> dict[str, str]:
+    t_high, c_high = timed(flow_wall, url, HIGH_ITEMS, HIGH_RPM, "high", workdir, high=True)
+    high_share = min(1.0, HIGH_ITEMS / t_high * 60 / HIGH_RPM)
+    high_429 = emulator_429s(url)
+    # The same items from a plain script, against the same emulator: what the machine
+    # allows right now (the emulator shares its cores).
+    t_script, c_script = timed(asyncio_wall, url, HIGH_ITEMS, "high-script", HIGH_MODEL)
+    print(f"{HIGH_RPM} RPM ({HIGH_MODEL}), {LATENCY_S * 1000:.0f} ms, {HIGH_ITEMS} "
+          f"items, one process: flow {t_high:.1f}s = {HIGH_ITEMS / t_high * 60:.0f}/min, "
+          f"{c_high:.1f}s CPU ({c_high / t_high:.2f} cores), {high_429} 429s; asyncio "
+          f"script {t_script:.1f}s, {c_script:.1f}s CPU")
+    return {"high_rpm_share": f"{high_share:.3f}", "high_vs_asyncio": f"{t_high / t_script:.3f}",
+            "high_429s": str(high_429)}
+
+
+def transport_part(url: str) -> dict[str, str]:
+    """The SDK's transports on their own: CPU per call of the plain script, httpx vs
+    aiohttp (what ``flashfirst[aiohttp]`` installs), zero latency, alternating twice."""
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        print("transport: aiohttp is not installed (pip install 'flashfirst[aiohttp]')")
+        return {}
+    cpu = {"httpx": 0.0, "aiohttp": 0.0}
+    for round_ in range(2):
+        for name in cpu:
+            cpu[name] += timed(asyncio_wall, url, N_ITEMS, f"t{round_}{name}",
+                               httpx=name == "httpx")[1]
+    per_call = {k: v / (2 * N_ITEMS) * 1000 for k, v in cpu.items()}
+    print(f"SDK transport, plain script, {N_ITEMS} calls twice: httpx "
+          f"{per_call['httpx']:.2f} ms CPU/call, aiohttp {per_call['aiohttp']:.2f} ms CPU/call")
+    return {"aiohttp_vs_httpx_cpu": f"{per_call['aiohttp'] / per_call['httpx']:.3f}"}
+
+
+def rss_part() -> dict[str, str]:
     rss, rss_30k = peak_rss(10_000), peak_rss(30_000)
     rss_slope = (rss_30k - rss) / 2
     print(f"peak RSS in one flow run: {rss:.0f} MB for 10,000 items, {rss_30k:.0f} MB for "
           f"30,000 ({rss_slope:.1f} MB per 10,000 more)")
-    print(f"quota_share={bound / t_flow:.3f} vs_asyncio={t_flow / t_script:.3f} "
-          f"overhead_ms_per_item={overhead_ms:.2f} peak_rss_mb_10k={rss:.0f} "
-          f"high_rpm_share={high_share:.3f} cpu_ms_per_item={cpu_ms:.2f} "
-          f"rss_mb_per_10k_items={rss_slope:.1f}")
+    return {"peak_rss_mb_10k": f"{rss:.0f}", "rss_mb_per_10k_items": f"{rss_slope:.1f}"}
+
+
+def main(parts: tuple[str, ...] = PARTS) -> None:
+    figures: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        servers: list[subprocess.Popen] = []
+        try:
+            fast, fast_url = start_emulator(10**6, 0.0, workdir)
+            servers.append(fast)
+            flow_wall(fast_url, 20, 10**6, "warmup", workdir)  # Prefect's server starts here
+            if "overhead" in parts:
+                figures |= overhead_part(fast_url, workdir)
+            if "transport" in parts:
+                figures |= transport_part(fast_url)
+            if "quota" in parts:
+                quota, quota_url = start_emulator(RPM, LATENCY_S, workdir)
+                servers.append(quota)
+                figures |= quota_part(quota_url, workdir)
+            if "high" in parts:
+                high, high_url = start_emulator(HIGH_RPM, LATENCY_S, workdir, HIGH_MODEL)
+                servers.append(high)
+                figures |= high_part(high_url, workdir)
+        finally:
+            for server in servers:
+                server.terminate()
+    if "rss" in parts:
+        figures |= rss_part()
+    print(" ".join(f"{k}={v}" for k, v in figures.items()))
+
+
+def chosen_parts(argv: list[str]) -> tuple[str, ...]:
+    """``--only quota,high`` runs those parts; the default is every part."""
+    if "--only" not in argv:
+        return PARTS
+    parts = tuple(argv[argv.index("--only") + 1].split(","))
+    if unknown := set(parts) - set(PARTS):
+        raise SystemExit(f"--only: unknown part(s) {', '.join(sorted(unknown))}; "
+                         f"the parts are {', '.join(PARTS)}")
+    return parts
 
 
 if __name__ == "__main__":
@@ -238,4 +317,4 @@ if __name__ == "__main__":
     if "--rss" in sys.argv:
         _rss_child(int(sys.argv[sys.argv.index("--rss") + 1]))
     else:
-        main()
+        main(chosen_parts(sys.argv))

@@ -7,12 +7,17 @@ calls keeps the quota full with a handful of task runs. Rate limits are per proc
 shared across runs and workers through Prefect global concurrency limits on the Prefect
 server. The budget and the cache records are the run's, whichever process a chunk runs
 in: they live in the run state (``flashfirst.run.state``), not in a process's memory.
+Every chunk's calls go out on the process's one call loop (``inference/call_loop.py``):
+the chunks in flight are one window of calls over one connection pool.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from flashfirst.tasks.plain_data import plain
 from prefect import get_run_logger, task
@@ -46,6 +51,8 @@ from flashfirst.run.state import RunState
 from flashfirst.run.stopping import STOP
 from flashfirst.settings import Settings
 from flashfirst.storage import Storage
+
+T = TypeVar("T")
 
 
 class InferenceRun(BaseModel):
@@ -101,6 +108,13 @@ def inference_context(run: InferenceRun, budget: Budget,
       task_run_name="infer {first_id}…")
 async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str = ""
                       ) -> ChunkResult:
+    return await on_call_loop(send_chunk(jobs, run, get_run_logger()))
+
+
+async def send_chunk(jobs: list[InferenceJob], run: InferenceRun,
+                     logger: logging.Logger | logging.LoggerAdapter) -> ChunkResult:
+    """A chunk's calls, on the process's one call loop beside the other chunks' (the
+    logger is the chunk task's: its lines stay in the task run)."""
     settings = run.settings
     shared = run_context(settings)
     manager = CacheManager(shared.client, shared.storage, run.state_root, shared.backend,
@@ -111,7 +125,6 @@ async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str
     answers = shared.answers(run.state_root)  # a retried chunk finds what was paid for
     budget = chunk_budget(run, shared.storage)
     engine = Engine(inference_context(run, budget, answers), contexts)
-    logger = get_run_logger()
 
     async def one(job: InferenceJob) -> ItemResult:
         try:
@@ -129,10 +142,16 @@ async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str
         results = await asyncio.gather(*(one(j) for j in jobs))
     finally:
         budget.settle()
-    answers.sync()
+    answers.sync()  # on the thread that wrote them: the call loop's
     if not_run := sum(1 for r in results if stopped(r)):
         logger.info("%d items not sent: %s", not_run, stop_reason())
     return ChunkResult(results=list(results), cache_api_calls=manager.api_calls)
+
+
+async def on_call_loop(coro: Coroutine[Any, Any, T]) -> T:
+    from flashfirst.inference.call_loop import CALLS  # named here, not pickled with a task
+
+    return await CALLS.run(coro)
 
 
 # Task bodies ask through these functions, never name STOP: a task a Dask worker runs is

@@ -17,11 +17,11 @@ dimension, shared by every model: a call waits while the spend of the window plu
 estimates of the calls in flight would pass it. A per-day quota that is used up stops the
 model's dispatch until the day's reset (midnight Pacific) with :class:`QuotaExhausted`.
 
-Thread-safe, because Prefect runs chunks of the fan-out in worker threads each with its
-own event loop; one limiter per model is shared by all of them in a process. Waiters form
-one FIFO queue; a grant resolves the waiter's future on its own loop, and a timer on the
-head waiter's loop fires when the window next frees (no polling). Across processes and
-flow runs the limit is shared through Prefect global concurrency limits
+Thread-safe: the fan-out's calls share one loop (``call_loop``), but other callers (a
+test, a tool) may wait from loops of their own; one limiter per model serves them all.
+Waiters form one FIFO queue; a grant resolves the waiter's future on its own loop, and a
+timer on the head waiter's loop fires when the window next frees (no polling). Across
+processes and flow runs the limit is shared through Prefect global concurrency limits
 (``tasks/inference.py``).
 """
 
@@ -49,7 +49,6 @@ _PROBE_STEP = 0.05
 # not a lower quota.
 _FULL = 0.9
 _MAX_LAG_S = 2.0
-_SAFETY_WAKE_S = 5.0  # a waiter re-checks this often even if no timer reached it
 
 
 @dataclass(slots=True)
@@ -121,8 +120,10 @@ class ModelLimiter:
             self._waiters.append(waiter)
         self._pump()  # a free slot resolves ``fut`` right here (same loop)
         try:
+            # Woken by a grant (a release or the window's timer), not by polling; a
+            # window's wait re-checks once, should a timer die with a closed loop.
             while not fut.done():
-                await asyncio.wait((fut,), timeout=_SAFETY_WAKE_S)
+                await asyncio.wait((fut,), timeout=self._window)
                 if not fut.done():
                     self._pump()
             ticket = fut.result()
@@ -143,8 +144,8 @@ class ModelLimiter:
             fut.cancel()  # a grant on its way finds it cancelled and gives the slot back
         elif fut.done() and not fut.cancelled() and fut.exception() is None:
             self.release(fut.result(), refused=True)  # granted but never used
-        else:
-            self._pump()
+            return
+        self._pump()  # the timer it dropped is armed again for the next waiter
 
     def release(self, ticket: Ticket, actual_tokens: int | None = None,
                 refused: bool = False) -> None:

@@ -1,0 +1,55 @@
+"""The fan-out's chunks run in task-runner threads, each with its own event loop; their
+calls all go out on the process's one call loop, so they share one connection pool and
+one window of calls, and a chunk that is cancelled stops its calls there too."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from flashfirst.inference.call_loop import CallLoop
+
+
+def test_chunks_on_their_own_threads_send_on_one_loop() -> None:
+    calls = CallLoop(name="test-calls")
+    seen: list[tuple[asyncio.AbstractEventLoop, asyncio.AbstractEventLoop]] = []
+
+    async def where() -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
+    async def chunk() -> None:
+        seen.append((asyncio.get_running_loop(), await calls.run(where())))
+
+    threads = [threading.Thread(target=asyncio.run, args=(chunk(),)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+
+    assert len(seen) == 3
+    call_loops = {call_loop for _, call_loop in seen}
+    assert len(call_loops) == 1  # one loop for every chunk's calls
+    assert not call_loops & {own for own, _ in seen}  # and not any chunk's own
+
+
+def test_a_cancelled_chunk_cancels_its_calls_on_the_call_loop() -> None:
+    calls = CallLoop(name="test-calls")
+    started, cancelled = threading.Event(), threading.Event()
+
+    async def call_that_never_answers() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async def chunk() -> None:
+        await asyncio.wait_for(calls.run(call_that_never_answers()), timeout=0.5)
+
+    with pytest.raises(TimeoutError):
+        asyncio.run(chunk())
+    assert started.is_set()
+    assert cancelled.wait(timeout=10)
