@@ -19,6 +19,22 @@ from flashfirst.failures import TRANSIENT_CODES, FailureKind, api_failure_kind
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)s\s*$")
 
 
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """A connection lost on the way, whichever transport the SDK sends through: httpx, or
+    aiohttp where ``flashfirst[aiohttp]`` installed it (the SDK then uses it for async
+    calls, and its connection errors are aiohttp's own)."""
+    errors: tuple[type[BaseException], ...] = (httpx2.TransportError, httpx.TransportError,
+                                               asyncio.TimeoutError)
+    try:
+        import aiohttp
+    except ImportError:
+        return errors
+    return (*errors, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError)
+
+
+_TRANSPORT_ERRORS = _transport_errors()
+
+
 class CallFailure(BaseModel):
     """What went wrong with one HTTP call, in terms the retry loop can act on."""
 
@@ -60,7 +76,7 @@ def classify(exc: BaseException, *, named_cache: bool = False) -> CallFailure:
             failure.transient = False
             failure.message += f" (per-day quota {failure.quota}: not retried before its reset)"
         return failure
-    if isinstance(exc, httpx2.TransportError | httpx.TransportError | asyncio.TimeoutError):
+    if isinstance(exc, _TRANSPORT_ERRORS):
         return CallFailure(transient=True, kind=FailureKind.TRANSIENT,
                            message=f"{type(exc).__name__}: {exc}".strip(": "))
     return CallFailure(transient=False, message=f"{type(exc).__name__}: {exc}")
