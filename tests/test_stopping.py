@@ -144,8 +144,8 @@ def test_a_command_line_run_cancelled_in_the_prefect_ui_stops_and_marks_items_ca
                 "start_time": {"after_": datetime.fromtimestamp(started, UTC).isoformat()}}},
             timeout=30).json() if r["parameters"].get("params", {}).get("output") == str(output)]
         paid_at_cancel = billed(emulator)
-        httpx.post(f"{prefect_server.api_url}/flow_runs/{flow_run['id']}/set_state",
-                   json={"state": {"type": "CANCELLING"}}, timeout=30).raise_for_status()
+        server_post(f"{prefect_server.api_url}/flow_runs/{flow_run['id']}/set_state",
+                    {"state": {"type": "CANCELLING"}}).raise_for_status()
         _, err = run.communicate(timeout=60)  # nobody signals it: the run sees the cancel
     finally:
         if run.poll() is None:
@@ -218,9 +218,8 @@ def test_a_deployed_run_cancelled_in_prefect_ends_cancelled_with_its_partial_res
         "entrypoint": "flashfirst.deployments.entrypoints.analyze"}).json()
     store, output = tmp_path / "store", tmp_path / "out"
     manifest = write_manifest(tmp_path / "items.jsonl")
-    created = httpx.post(f"{api}/deployments/{deployment['id']}/create_flow_run", json={
-        "parameters": {"params": {"source": str(manifest), "output": str(output)}}},
-        timeout=30)
+    created = server_post(f"{api}/deployments/{deployment['id']}/create_flow_run", {
+        "parameters": {"params": {"source": str(manifest), "output": str(output)}}})
     assert created.status_code == 201, created.text
     run_id = created.json()["id"]
 
@@ -232,8 +231,8 @@ def test_a_deployed_run_cancelled_in_prefect_ends_cancelled_with_its_partial_res
     try:
         wait_for(lambda: answers_stored(store) >= 10, "answers were stored", worker)
         paid_at_cancel = billed(emulator)
-        cancel = httpx.post(f"{api}/flow_runs/{run_id}/set_state", json={
-            "state": {"type": "CANCELLING", "message": "cancelled by the test"}}, timeout=30)
+        cancel = server_post(f"{api}/flow_runs/{run_id}/set_state", {
+            "state": {"type": "CANCELLING", "message": "cancelled by the test"}})
         assert cancel.status_code in (200, 201), cancel.text
         log, _ = worker.communicate(timeout=90)  # the worker is free: --run-once ends
     finally:
