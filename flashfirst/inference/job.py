@@ -4,7 +4,7 @@ can name it without importing the engine that drives them."""
 from __future__ import annotations
 
 from google.genai import types
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, Field, PrivateAttr
 
 from flashfirst.gemini.token_rules import MediaResolution
 from flashfirst.items import Route, WorkItem
@@ -13,8 +13,6 @@ from flashfirst.media.split import SegmentParts
 
 class InferenceJob(BaseModel):
     """An item ready to send: its route, its own parts, and its content identity."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     item: WorkItem
     route: Route

@@ -11,7 +11,7 @@ import re
 from pathlib import PurePosixPath
 
 from google.genai import types
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from flashfirst.errors import InputNotSupported, RefusedBeforeCall, ThinkingNotSupported
 from flashfirst.gemini.catalogue import Catalogue, ModelInfo
@@ -31,8 +31,6 @@ from flashfirst.probe import MediaKind
 class ModelRequest(BaseModel):
     """What goes to ``generate_content`` (or into a batch line), and what the attempt
     records about it."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     model: str
     contents: list[types.Content]
