@@ -33,20 +33,12 @@ class ResultSpool:
                 self.index.append((r.id, self._end, len(line)))
                 self._end += len(line)
 
-    def __len__(self) -> int:
-        return len(self.index)
-
     def lines_by_id(self) -> Iterator[bytes]:
         """Every line, sorted by item id (as results.jsonl has always been)."""
         with open(self.path, "rb") as spool:
             for _, offset, length in sorted(self.index, key=lambda e: e[0]):
                 spool.seek(offset)
                 yield spool.read(length)
-
-    def __iter__(self) -> Iterator[ItemResult]:
-        with open(self.path, "rb") as spool:
-            for line in spool:
-                yield ItemResult.model_validate_json(line)
 
     def discard(self) -> None:
         """The spool's file is gone once results.jsonl is written."""

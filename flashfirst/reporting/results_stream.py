@@ -27,6 +27,7 @@ class RunTally:
             self.costs.add(r)
         self.figures.add_run(results)
 
+
 class ResultStream:
     """The sink chunks hand their results to (``tasks/inference.py``)."""
 
@@ -40,6 +41,3 @@ class ResultStream:
         finished = self._finish(list(results))
         self.spool.write(finished)
         self.tally.add(finished)
-
-    def __len__(self) -> int:
-        return len(self.spool)
