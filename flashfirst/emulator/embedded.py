@@ -44,6 +44,11 @@ class EmbeddedEmulator:
     def stats(self) -> EmulatorStats:
         return self.control.stats()
 
+    @property
+    def idle(self) -> bool:
+        """Serving, with no request being answered (a reset now loses nobody's answer)."""
+        return self._server is not None and not self._server.server_state.tasks
+
     def start(self, timeout_s: float = 10.0) -> str:
         """Start serving; returns the base URL (``http://127.0.0.1:PORT``)."""
         if self._server is not None:
