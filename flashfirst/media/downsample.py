@@ -12,7 +12,7 @@ import av
 
 from flashfirst.errors import FfmpegFailed, NoUsableOutput, ProbeError
 from flashfirst.gemini.token_rules import GEMINI_VIDEO_FPS, frames_sampled
-from flashfirst.media import ffmpeg_cmd, parallel_decode, sampling
+from flashfirst.media import ffmpeg_cmd, parallel_audio, parallel_decode, sampling
 from flashfirst.media.policies import Plan
 from flashfirst.media.source_read import SourceRead, video_index
 from flashfirst.probe import MediaInfo, MediaKind, probe_file
@@ -134,11 +134,23 @@ def downsample_video(src: Path, info: MediaInfo, plan: Plan, media: MediaSetting
 
 def downsample_audio(src: Path, info: MediaInfo, plan: Plan, media: MediaSettings,
                      workdir: Path) -> Converted:
+    """Long audio is decoded in spans at once (``parallel_audio``) unless silences are
+    removed (a silence may straddle a cut); spans whose samples are not one decode's are
+    thrown away and the audio prepared by one process."""
     dest = workdir / f"prepared{plan.ext}"
     graph = ffmpeg_cmd.audio_graph(src, dest, rate=media.audio_sample_rate,
                                    remove_silence=plan.remove_silence, trim=plan.trim)
-    seconds = ffmpeg_cmd.run_graph(graph, workers=media.workers, timeout_s=_timeout(info))
+    spans = [] if plan.remove_silence or dest.suffix != ".flac" else \
+        parallel_audio.plan_audio_spans(plan.trim, info.duration_s, media.workers)
     what = "audio (is it silent throughout?)" if plan.remove_silence else "audio"
+    seconds = 0.0
+    if len(spans) > 1:
+        seconds, problem = parallel_audio.decode_in_spans(
+            src, dest, spans, rate=media.audio_sample_rate, workers=media.workers,
+            timeout_s=_timeout(info))
+        if problem is None:
+            return Converted(dest, _probe_output(dest, what), ffmpeg_seconds=seconds)
+    seconds += ffmpeg_cmd.run_graph(graph, workers=media.workers, timeout_s=_timeout(info))
     return Converted(dest, _probe_output(dest, what), ffmpeg_seconds=seconds)
 
 

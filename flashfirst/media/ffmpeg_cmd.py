@@ -11,6 +11,8 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
@@ -33,6 +35,10 @@ AUDIO_BITRATE_IN_VIDEO = "32k"
 # The AAC encoder's fast coder: 16 kHz mono speech at 32 kbps sounds the same, and the
 # default (twoloop) spent about half the audio track's CPU, beside the video's decode.
 _AAC_IN_VIDEO = {"acodec": "aac", "aac_coder": "fast", "b:a": AUDIO_BITRATE_IN_VIDEO}
+# FLAC blocks of 4,096 samples (the format's usual size at 16 kHz): left alone, ffmpeg
+# hands the encoder each decoded frame as a block (419 samples from MP3), which made the
+# file 2.7x larger and the encode slower.
+_FLAC_BLOCKS = {"frame_size": 4096}
 
 
 @cache
@@ -54,6 +60,7 @@ class FfmpegCounters:
 _counters = FfmpegCounters()
 _counter_lock = threading.Lock()
 _slots_lock = threading.Lock()
+_group_lock = threading.Lock()
 _slots: dict[int, threading.BoundedSemaphore] = {}
 
 
@@ -79,31 +86,67 @@ def _slots_for(workers: int) -> threading.BoundedSemaphore:
         return _slots.setdefault(workers, threading.BoundedSemaphore(workers))
 
 
+def compile_args(graph: ffmpeg.nodes.OutputStream) -> list[str]:
+    """The command line for ``graph``: quiet but for errors, never waiting on stdin."""
+    return graph.global_args("-nostdin", "-hide_banner", "-loglevel", "error") \
+        .overwrite_output().compile(cmd=ffmpeg_exe())
+
+
+@contextmanager
+def _counted(count: int) -> Iterator[None]:
+    with _counter_lock:
+        _counters.runs += count
+        _counters.in_flight += count
+        _counters.peak_in_flight = max(_counters.peak_in_flight, _counters.in_flight)
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        elapsed = time.perf_counter() - started
+        with _counter_lock:
+            _counters.in_flight -= count
+            _counters.seconds += elapsed
+
+
+@contextmanager
+def running_together(slotted: int, light: int, *, workers: int) -> Iterator[None]:
+    """For processes that feed one another and so must run at once: ``slotted`` of the
+    ``workers`` slots, taken by one group at a time (two groups holding one slot each
+    would wait on each other forever), and ``light`` processes beside them that take
+    little CPU and no slot; all counted."""
+    slots = _slots_for(workers)
+    with _group_lock:
+        for _ in range(slotted):
+            slots.acquire()
+    try:
+        with _counted(slotted + light):
+            yield
+    finally:
+        for _ in range(slotted):
+            slots.release()
+
+
 def run_graph(graph: ffmpeg.nodes.OutputStream, *, workers: int, timeout_s: float) -> float:
     """Run one ffmpeg process for ``graph``; return its wall time in seconds.
 
     At most ``workers`` run at once in this process (one semaphore per worker count)."""
-    args = graph.global_args("-nostdin", "-hide_banner", "-loglevel", "error") \
-        .overwrite_output().compile(cmd=ffmpeg_exe())
-    with _slots_for(workers):
-        with _counter_lock:
-            _counters.runs += 1
-            _counters.in_flight += 1
-            _counters.peak_in_flight = max(_counters.peak_in_flight, _counters.in_flight)
+    args = compile_args(graph)
+    with _slots_for(workers), _counted(1):
         started = time.perf_counter()
         try:
             proc = subprocess.run(args, capture_output=True, timeout=timeout_s, check=False)
         except subprocess.TimeoutExpired as exc:
             raise FfmpegFailed(-1, f"timed out after {timeout_s:.0f} s") from exc
-        finally:
-            elapsed = time.perf_counter() - started
-            with _counter_lock:
-                _counters.in_flight -= 1
-                _counters.seconds += elapsed
+        elapsed = time.perf_counter() - started
     if proc.returncode != 0:
-        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise FfmpegFailed(proc.returncode, " | ".join(lines[-3:]) or "no error output")
+        raise FfmpegFailed(proc.returncode, error_tail(proc.stderr))
     return elapsed
+
+
+def error_tail(stderr: bytes) -> str:
+    """ffmpeg's last error lines, on one line."""
+    lines = stderr.decode("utf-8", "replace").strip().splitlines()
+    return " | ".join(lines[-3:]) or "no error output"
 
 
 def _cap_long_side(stream: ffmpeg.nodes.FilterableStream, long_side: int
@@ -199,7 +242,29 @@ def _audio_out(stream: ffmpeg.nodes.FilterableStream, dest: Path, rate: int
                              **{"b:a": "32k"})
     # From mp3/aac (float samples) FLAC would otherwise be written 24-bit: twice the size.
     return ffmpeg.output(stream, str(dest), vn=None, acodec="flac", ar=rate, ac=1,
-                         sample_fmt="s16")
+                         sample_fmt="s16", **_FLAC_BLOCKS)
+
+
+def pcm_span_graph(src: Path, *, rate: int, seek_s: float | None, to_s: float | None
+                   ) -> ffmpeg.nodes.OutputStream:
+    """One span of an audio decode in spans (``parallel_audio``): one thread decodes from
+    ``seek_s`` to ``to_s`` and writes it mono at ``rate`` as raw 16-bit PCM to stdout,
+    resampled by the same output options as ``_audio_out`` (a resampler set up in the
+    filter graph instead puts the samples a fraction of a sample apart)."""
+    opts: dict[str, float | str | int] = {"threads": 1}
+    if seek_s is not None:
+        opts["ss"] = f"{seek_s:.6f}"
+    if to_s is not None:
+        opts["to"] = f"{to_s:.6f}"
+    audio = ffmpeg.input(str(src), **opts)["a:0"]
+    return ffmpeg.output(audio, "pipe:", vn=None, f="s16le", acodec="pcm_s16le", ar=rate,
+                         ac=1).global_args("-filter_threads", "1")
+
+
+def flac_from_pcm_graph(dest: Path, *, rate: int) -> ffmpeg.nodes.OutputStream:
+    """Raw 16-bit mono PCM on stdin to FLAC, as ``_audio_out`` writes it."""
+    pcm = ffmpeg.input("pipe:", f="s16le", ar=rate, ac=1)
+    return ffmpeg.output(pcm, str(dest), acodec="flac", **_FLAC_BLOCKS)
 
 
 def audio_graph(src: Path, dest: Path, *, rate: int, remove_silence: bool,
