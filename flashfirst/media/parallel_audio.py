@@ -31,8 +31,9 @@ from flashfirst.errors import FfmpegFailed
 from flashfirst.media import ffmpeg_cmd
 
 # Shorter audio is prepared by one process: below this the spans' extra process starts
-# and pre-roll cost more than the halved decode saves (``python bench/media.py``).
-MIN_SOURCE_S = 60.0
+# and pre-roll cost more than the halved decode saves (60 s: no faster; 120 s: 1.4x
+# faster, on a loaded 2-core machine).
+MIN_SOURCE_S = 90.0
 PREROLL_S = 1
 _PAST_END_S = 0.1
 _SAMPLE_BYTES = 2
