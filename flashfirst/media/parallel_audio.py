@@ -23,6 +23,7 @@ import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -145,14 +146,16 @@ def decode_in_spans(src: Path, dest: Path, spans: list[AudioSpan], *, rate: int,
 
     started = time.perf_counter()
     timer = threading.Timer(timeout_s, kill_all)
-    with ffmpeg_cmd.running_together(len(spans), 1, workers=workers):
+    plans = [_decoder(src, span, rate) for span in spans]
+    with ffmpeg_cmd.running_together(len(spans), 1, workers=workers), ExitStack() as files:
         try:
             encoder = subprocess.Popen(
                 ffmpeg_cmd.compile_args(ffmpeg_cmd.flac_from_pcm_graph(dest, rate=rate)),
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=enc_err.open("wb"))
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                stderr=files.enter_context(enc_err.open("wb")))
             procs.append(encoder)
-            plans = [_decoder(src, span, rate) for span in spans]
-            decoders = [subprocess.Popen(d.args, stdout=subprocess.PIPE, stderr=err.open("wb"))
+            decoders = [subprocess.Popen(d.args, stdout=subprocess.PIPE,
+                                         stderr=files.enter_context(err.open("wb")))
                         for d, err in zip(plans, errs, strict=True)]
             procs.extend(decoders)
             timer.start()
