@@ -31,9 +31,6 @@ from flashfirst.errors import FlashfirstError
 
 def _run_flow(params, as_json: bool, emulator: bool,  # noqa: ANN001
               allow_retired: bool = False) -> None:
-    from flashfirst.deployments.local_server import own_prefect_server
-    from flashfirst.flows.analyze import analyze
-
     from flashfirst.pricing.estimate import RunEstimate
     from flashfirst.reporting.render import print_report
     from flashfirst.run.overrides import RunOverrides
@@ -44,6 +41,9 @@ def _run_flow(params, as_json: bool, emulator: bool,  # noqa: ANN001
         # Ctrl-C or SIGTERM from here on stops the run well; a second one exits at once.
         with stop_on_signals(_announce_stop):
             require_settings(emulator)  # bad setting or no backend: exit 2 before Prefect
+            from flashfirst.deployments.local_server import own_prefect_server
+            from flashfirst.flows.analyze import analyze
+
             with own_prefect_server(), progress_bar(not as_json):
                 state = analyze(params=params, overrides=RunOverrides(
                     emulator=emulator, allow_retired=allow_retired or None),
@@ -195,9 +195,9 @@ def estimate(source: Source, task: Task = None, prompt: Prompt = None,
 @app.command()
 def janitor(as_json: JsonOpt = False) -> None:
     """Delete our caches past their reuse window and report their storage cost."""
+    require_settings(emulator=False)
     from flashfirst.flows.cache_janitor import cache_janitor
 
-    require_settings(emulator=False)
     report = cache_janitor()
     if as_json:
         out.print_json(report.model_dump_json())
@@ -208,12 +208,12 @@ def janitor(as_json: JsonOpt = False) -> None:
 @app.command()
 def serve(emulator: EmulatorOpt = False) -> None:
     """Serve every flow locally with its schedules and triggers, plus the GCS bridge."""
-    from flashfirst.deployments.serve import serve_all
-
     if emulator:  # the served flow runs read the environment, as deployed runs do
         os.environ["FLASHFIRST_BACKEND__KIND"] = "emulator"
         os.environ["FLASHFIRST_BACKEND__EMULATOR__ALLOW_IN_DEPLOYMENTS"] = "true"
-    require_settings(emulator)
+    require_settings(emulator)  # no backend: exit 2 before Prefect and the flows load
+    from flashfirst.deployments.serve import serve_all
+
     serve_all()
 
 

@@ -22,12 +22,14 @@ _DRAIN_S = 5.0
 @contextlib.contextmanager
 def own_prefect_server() -> Iterator[None]:
     """Inside, Prefect talks to a temporary server of ours (or the configured one)."""
-    from prefect.server.api.server import SubprocessASGIServer
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     if PREFECT_API_URL.value():
         yield
         return
+    # Only here: importing Prefect's server (its ORM, routes, migrations) costs a command
+    # seconds of CPU, which a configured server does not need.
+    from prefect.server.api.server import SubprocessASGIServer
 
     class _OwnSession(SubprocessASGIServer):
         def _run_uvicorn_command(self) -> subprocess.Popen[Any]:

@@ -22,6 +22,26 @@ def flashfirst(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Complet
                           cwd=cwd, timeout=600)
 
 
+LOADING = """\
+import atexit, json, sys
+from flashfirst.deployments.cli import main
+report = sys.argv.pop(1)
+atexit.register(lambda: open(report, "w").write(json.dumps(sorted(sys.modules))))
+sys.argv[0] = "flashfirst"
+main()
+"""
+
+
+def flashfirst_loading(*args: str, env: dict[str, str], cwd: Path
+                       ) -> tuple[subprocess.CompletedProcess, set[str]]:
+    """The command as its console script runs it, and the modules it loaded: loading
+    Prefect (or its server) is most of the seconds a command takes before its work."""
+    report = cwd / "loaded.json"
+    done = subprocess.run([sys.executable, "-c", LOADING, str(report), *args],
+                          capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+    return done, set(json.loads(report.read_text()))
+
+
 @pytest.fixture
 def env(prefect_server: PrefectServer, tmp_path: Path) -> dict[str, str]:
     """The session's Prefect server (no ephemeral start per command), a fresh store."""
@@ -89,16 +109,20 @@ def test_without_a_backend_run_and_serve_stop_before_any_work_and_say_what_to_se
     inbox.mkdir()
     (inbox / "note.txt").write_text("The parcel arrived two days late.")
     for command in (["run", str(inbox)], ["estimate", str(inbox)], ["serve"]):
-        out = flashfirst(*command, env=env, cwd=tmp_path)
+        out, loaded = flashfirst_loading(*command, env=env, cwd=tmp_path)
         assert out.returncode == 2, (command, out.stdout, out.stderr)
         for way in ("GEMINI_API_KEY", "VERTEX_PROJECT", "BASE_URL", "KIND=emulator"):
             assert way in out.stderr, (command, way, out.stderr)
+        assert "prefect" not in loaded, command  # said at once, before Prefect loads
     assert not (tmp_path / "store").exists(), "something ran without a backend"
 
-    asked = flashfirst("run", str(inbox), "--emulator", "--json", env=env, cwd=tmp_path)
+    asked, loaded = flashfirst_loading("run", str(inbox), "--emulator", "--json", env=env,
+                                       cwd=tmp_path)
     assert asked.returncode == 0, asked.stderr
     report = json.loads(asked.stdout)
     assert report["items_ok"] == 1 and "emulator" in report["backend"]
+    # A Prefect server is configured (PREFECT_API_URL): its own server is not loaded.
+    assert "prefect.server.api.server" not in loaded
 def assert_no_noise(stderr: str) -> None:
     """What the issue saw before the report: Prefect's drain progress, its traceback of our
     own errors, the ephemeral server's telemetry racing the run on SQLite."""
