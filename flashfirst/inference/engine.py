@@ -149,7 +149,8 @@ class Engine:
                     continue
                 if failure.code == 429 or flex_shed:
                     limiter.on_throttled(failure.retry_after_s, failure.quota,
-                                         learn=failure.code == 429)
+                                         learn=failure.code == 429,
+                                         quota_value=failure.quota_value)
                 delay = backoff_s(tries - 1, failure, cfg.backoff_base_s, cfg.backoff_max_s,
                                   self._rng)
                 if flex_shed and (tries >= cfg.max_attempts or not self._flex_still_fits(delay)):

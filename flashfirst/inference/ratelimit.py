@@ -5,12 +5,14 @@ The windows slide as the server's do (the emulator counts each call for 60 s fro
 arrival, ``flashfirst/emulator/quotas.py``): the first window's whole quota goes out at
 once, and each slot is handed to the next waiter exactly when the call that held it leaves
 the window, so a run at the bound finishes within a latency of it. We stamp a call when
-we send it; the server stamps it a little later. When a 429 at a full window shows the
-server's window is behind ours, that lag is learned from its ``RetryInfo`` and added to
-our stamps. When a 429 comes while the window is far from full, the real quota is lower
-than configured (a shared project, a lower tier): the requests the server accepted become
-the ceiling, and it is probed upwards again only after several quiet windows (a 429 on
-a probe steps back).
+we send it; the server stamps it a little later. A 429 that names a limit below our
+ceiling (``QuotaFailure``'s ``quotaValue``) is a lower quota (a lower tier): that limit
+becomes the ceiling. A 429 while the window, counted by the server's stamps (the calls in
+flight and those our clock let go a moment ago included), is full is our stamps running
+ahead of the server's: that lag is learned from its ``RetryInfo`` and added to our stamps.
+A 429 while the window is far from full (a shared project), or one no bounded lag explains,
+lowers the ceiling to what the window holds; a learned ceiling is probed upwards again
+only after several quiet windows (a 429 on a probe steps back).
 
 Google's spend-based limit (a rolling 10 minutes, per project, by tier) is a third
 dimension, shared by every model: a call waits while the spend of the window plus the
@@ -48,7 +50,7 @@ _PROBE_STEP = 0.05
 # A 429 with the window at least this full is our clock running ahead of the server's,
 # not a lower quota.
 _FULL = 0.9
-_MAX_LAG_S = 2.0
+_MAX_LAG_S = 2.0  # and at most a quarter of the window (tests shorten it)
 
 
 @dataclass(slots=True)
@@ -99,6 +101,9 @@ class ModelLimiter:
         self._waiters: deque[_Waiter] = deque()
         self._timer: tuple[asyncio.AbstractEventLoop, float] | None = None
         self._lag = 0.0  # how far the server's stamps trail ours
+        self._max_lag = min(_MAX_LAG_S, window_s / 4)
+        # calls our clock let go within the last ``_max_lag``: the server may count them still
+        self._recent: deque[_Entry] = deque()
         self._avg_cost = 0.0
         self.request_ceiling = float(spec.rpm)
         self.token_ceiling = float(spec.tpm)
@@ -197,37 +202,62 @@ class ModelLimiter:
                 self.token_ceiling = min(float(self.spec.tpm),
                                          self.token_ceiling * (1 + _PROBE_STEP))
 
+    @property
+    def lag_s(self) -> float:
+        """How much later than our stamps the server's window frees, as learned."""
+        return self._lag
+
     def on_throttled(self, retry_after_s: float | None, quota: str | None = None,
-                     learn: bool = True) -> None:
+                     learn: bool = True, quota_value: int | None = None) -> None:
         """A 429 (or a shed Flex call): pause for the server's delay and, for a 429, learn
-        either our lag behind the server's window or the real (lower) quota."""
+        the quota it names when lower, else our lag behind a full window, else the real
+        (lower) quota from what the window holds."""
         with self._lock:
             now = self._clock()
             self.stats.throttled += 1
             self._expire(now)
             if learn:
-                tokens = bool(quota and "token" in quota.lower())
-                answered = [e for e in self._entries if e.answered]
-                used = (sum(e.tokens for e in answered) if tokens else float(len(answered)))
-                ceiling = self.token_ceiling if tokens else self.request_ceiling
-                configured = self.spec.tpm if tokens else self.spec.rpm
-                # At the configured quota with a full window, the quota is as said and our
-                # stamps run ahead; below it we are probing a learned ceiling: step back.
-                if (ceiling >= configured and used >= _FULL * ceiling
-                        and retry_after_s is not None and answered):
-                    # The window is full: the server frees it later than our stamps say.
-                    lag = now + retry_after_s - (self._entries[0].sent + self._window)
-                    self._lag = min(_MAX_LAG_S, max(self._lag, lag))
-                else:
-                    self._last_throttle = now
-                    if tokens:
-                        self.token_ceiling = max(1.0, min(self.token_ceiling, self._token_sum))
-                    else:
-                        self.request_ceiling = max(1.0, min(self.request_ceiling,
-                                                            float(len(self._entries))))
+                self._learn(now, retry_after_s, bool(quota and "token" in quota.lower()),
+                            quota_value)
             if retry_after_s:
                 self._paused_until = max(self._paused_until, now + retry_after_s)
         self._pump()
+
+    def _learn(self, now: float, retry_after_s: float | None, tokens: bool,
+               quota_value: int | None) -> None:
+        ceiling = self.token_ceiling if tokens else self.request_ceiling
+        if quota_value is not None and quota_value < ceiling:
+            held = float(quota_value)  # the server said so
+        elif self._lag_explains(now, retry_after_s, tokens, ceiling, quota_value is not None):
+            return
+        else:
+            held = (self._token_sum + sum(e.tokens for e in self._recent) if tokens
+                    else float(len(self._entries) + len(self._recent)))
+        self._last_throttle = now
+        if tokens:
+            self.token_ceiling = max(1.0, min(ceiling, held))
+        else:
+            self.request_ceiling = max(1.0, min(ceiling, held))
+
+    def _lag_explains(self, now: float, retry_after_s: float | None, tokens: bool,
+                      ceiling: float, named: bool) -> bool:
+        """Learn the lag when the server's window, counted by its stamps (ours plus the
+        calls our clock let go a moment ago), is full and a lag within bounds explains the
+        429. Below the configured quota with none named, we were probing: step back."""
+        configured = self.spec.tpm if tokens else self.spec.rpm
+        if retry_after_s is None or (ceiling < configured and not named):
+            return False
+        held = [*self._recent, *self._entries]
+        used = sum(e.tokens for e in held) if tokens else float(len(held))
+        if used < _FULL * ceiling:
+            return False
+        # The call the server frees next: the one the refused call's slot was counted from.
+        oldest = held[max(0, len(held) - int(self.request_ceiling))]
+        lag = now + retry_after_s - (oldest.sent + self._window)
+        if lag > self._max_lag:
+            return False
+        self._lag = max(self._lag, lag)
+        return True
 
     def stop_for_the_day(self, quota: str) -> QuotaExhausted:
         """A per-day quota is used up: refuse this model's calls until the reset."""
@@ -322,9 +352,13 @@ class ModelLimiter:
 
     def _expire(self, now: float) -> None:
         horizon = now - self._window - self._lag
-        entries = self._entries
+        entries, recent = self._entries, self._recent
         while entries and entries[0].sent <= horizon:
-            self._token_sum -= entries.popleft().tokens
+            entry = entries.popleft()
+            self._token_sum -= entry.tokens
+            recent.append(entry)
+        while recent and recent[0].sent <= horizon - self._max_lag:
+            recent.popleft()
 
 
 def _deliver(waiter: _Waiter, ticket: Ticket | None, error: BaseException | None,
