@@ -108,6 +108,7 @@ class ModelLimiter:
         self.request_ceiling = float(spec.rpm)
         self.token_ceiling = float(spec.tpm)
         self._last_throttle = float("-inf")
+        self._learned_at = float("-inf")  # a 429 for a call sent before this is old news
         self._paused_until = 0.0
         self._stopped: QuotaExhausted | None = None
         self.stats = LimiterStats()
@@ -208,27 +209,33 @@ class ModelLimiter:
         return self._lag
 
     def on_throttled(self, retry_after_s: float | None, quota: str | None = None,
-                     learn: bool = True, quota_value: int | None = None) -> None:
+                     learn: bool = True, quota_value: int | None = None,
+                     sent_at: float | None = None) -> None:
         """A 429 (or a shed Flex call): pause for the server's delay and, for a 429, learn
         the quota it names when lower, else our lag behind a full window, else the real
-        (lower) quota from what the window holds."""
+        (lower) quota from what the window holds. ``sent_at``: the refused call's stamp
+        (``Ticket.sent_at``); the 429s of calls sent before the last lesson teach nothing
+        new (a window's turn refuses a burst of them at once)."""
         with self._lock:
             now = self._clock()
             self.stats.throttled += 1
             self._expire(now)
-            if learn:
+            sent = now if sent_at is None else sent_at
+            if learn and sent >= self._learned_at:
+                self._learned_at = now
                 self._learn(now, retry_after_s, bool(quota and "token" in quota.lower()),
-                            quota_value)
+                            quota_value, sent)
             if retry_after_s:
                 self._paused_until = max(self._paused_until, now + retry_after_s)
         self._pump()
 
     def _learn(self, now: float, retry_after_s: float | None, tokens: bool,
-               quota_value: int | None) -> None:
+               quota_value: int | None, sent: float) -> None:
         ceiling = self.token_ceiling if tokens else self.request_ceiling
         if quota_value is not None and quota_value < ceiling:
             held = float(quota_value)  # the server said so
-        elif self._lag_explains(now, retry_after_s, tokens, ceiling, quota_value is not None):
+        elif self._lag_explains(now, retry_after_s, tokens, ceiling, quota_value is not None,
+                                sent):
             return
         else:
             held = (self._token_sum + sum(e.tokens for e in self._recent) if tokens
@@ -240,10 +247,12 @@ class ModelLimiter:
             self.request_ceiling = max(1.0, min(ceiling, held))
 
     def _lag_explains(self, now: float, retry_after_s: float | None, tokens: bool,
-                      ceiling: float, named: bool) -> bool:
+                      ceiling: float, named: bool, sent: float) -> bool:
         """Learn the lag when the server's window, counted by its stamps (ours plus the
         calls our clock let go a moment ago), is full and a lag within bounds explains the
-        429. Below the configured quota with none named, we were probing: step back."""
+        429: the refused call, sent at ``sent``, would have fitted from ``now`` plus the
+        server's delay. Below the configured quota with none named, we were probing: step
+        back."""
         configured = self.spec.tpm if tokens else self.spec.rpm
         if retry_after_s is None or (ceiling < configured and not named):
             return False
@@ -251,9 +260,7 @@ class ModelLimiter:
         used = sum(e.tokens for e in held) if tokens else float(len(held))
         if used < _FULL * ceiling:
             return False
-        # The call the server frees next: the one the refused call's slot was counted from.
-        oldest = held[max(0, len(held) - int(self.request_ceiling))]
-        lag = now + retry_after_s - (oldest.sent + self._window)
+        lag = self._lag + now + retry_after_s - sent
         if lag > self._max_lag:
             return False
         self._lag = max(self._lag, lag)
