@@ -50,7 +50,7 @@ _PROBE_STEP = 0.05
 # A 429 with the window at least this full is our clock running ahead of the server's,
 # not a lower quota.
 _FULL = 0.9
-_MAX_LAG_S = 2.0  # and at most a quarter of the window (tests shorten it)
+_MAX_LAG_S = 2.0  # and at most half the window (tests shorten it)
 
 
 @dataclass(slots=True)
@@ -101,7 +101,7 @@ class ModelLimiter:
         self._waiters: deque[_Waiter] = deque()
         self._timer: tuple[asyncio.AbstractEventLoop, float] | None = None
         self._lag = 0.0  # how far the server's stamps trail ours
-        self._max_lag = min(_MAX_LAG_S, window_s / 4)
+        self._max_lag = min(_MAX_LAG_S, window_s / 2)
         # calls our clock let go within the last ``_max_lag``: the server may count them still
         self._recent: deque[_Entry] = deque()
         self._avg_cost = 0.0
@@ -251,8 +251,8 @@ class ModelLimiter:
         """Learn the lag when the server's window, counted by its stamps (ours plus the
         calls our clock let go a moment ago), is full and a lag within bounds explains the
         429: the refused call, sent at ``sent``, would have fitted from ``now`` plus the
-        server's delay. Below the configured quota with none named, we were probing: step
-        back."""
+        server's delay (a longer lag is learned up to its bound, and the ceiling is looked
+        at too). Below the configured quota with none named, we were probing: step back."""
         configured = self.spec.tpm if tokens else self.spec.rpm
         if retry_after_s is None or (ceiling < configured and not named):
             return False
@@ -261,10 +261,8 @@ class ModelLimiter:
         if used < _FULL * ceiling:
             return False
         lag = self._lag + now + retry_after_s - sent
-        if lag > self._max_lag:
-            return False
-        self._lag = max(self._lag, lag)
-        return True
+        self._lag = max(self._lag, min(lag, self._max_lag))
+        return lag <= self._max_lag  # beyond it, a lag is no longer the likely cause
 
     def stop_for_the_day(self, quota: str) -> QuotaExhausted:
         """A per-day quota is used up: refuse this model's calls until the reset."""
