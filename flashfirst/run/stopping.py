@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import os
 import signal
 import threading
-import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
@@ -47,10 +45,6 @@ class StopRequest:
         self._event = threading.Event()
         self._lock = threading.Lock()
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = set()
-        # one future per loop that every call on it watches (no task or waiter per call)
-        self._stopped: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
-                                                 asyncio.Future[None]] = \
-            weakref.WeakKeyDictionary()
         self.kind: FailureKind | None = None
         self.reason = ""
         self.signal: int | None = None  # the signal that asked, if one did
@@ -67,7 +61,6 @@ class StopRequest:
             self.kind, self.reason, self.signal = kind, reason, signum
             self._event.set()
             waiters, self._waiters = list(self._waiters), set()
-            waiters += list(self._stopped.items())
         for loop, future in waiters:
             with contextlib.suppress(RuntimeError):  # that loop closed: nobody waits
                 loop.call_soon_threadsafe(_resolve, future)
@@ -78,17 +71,6 @@ class StopRequest:
         with self._lock:
             self._event.clear()
             self.kind, self.reason, self.signal = None, "", None
-            self._stopped = weakref.WeakKeyDictionary()
-
-    def stopped(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
-        """The future on ``loop`` that a stop resolves, shared by every call there."""
-        with self._lock:
-            future = self._stopped.get(loop)
-            if future is None:
-                future = self._stopped[loop] = loop.create_future()
-                if self._event.is_set():
-                    future.set_result(None)
-            return future
 
     def sleep(self, seconds: float) -> bool:
         """Sleep up to ``seconds``, less if a stop comes; True when stopped."""
@@ -139,48 +121,23 @@ async def within_grace(stop: StopRequest, awaitable: Awaitable[T], grace_s: floa
 
 async def _until_stop(stop: StopRequest, awaitable: Awaitable[T], grace_s: float,
                       error: Callable[[], Exception]) -> T:
-    """``awaitable`` runs in the caller's task; the loop's one stop future cancels that task
-    (after ``grace_s``), so a call costs a callback, not a task and a waiter of its own."""
-    loop, task = asyncio.get_running_loop(), asyncio.current_task()
-    assert task is not None
-    stopped = stop.stopped(loop)
-    if stopped.done() and grace_s <= 0:
-        if inspect.iscoroutine(awaitable):
-            awaitable.close()
-        raise error()
-    live, fired = True, False
-    timer: asyncio.TimerHandle | None = None
-
-    def cancel() -> None:
-        nonlocal fired
-        if live:
-            fired = True
-            task.cancel()
-
-    def on_stop(_: object) -> None:
-        nonlocal timer
-        if not live:  # a callback already scheduled still runs after it is removed
-            return
-        if grace_s > 0:
-            timer = loop.call_later(grace_s, cancel)
-        else:
-            cancel()
-
-    if stopped.done():
-        on_stop(stopped)
-    else:
-        stopped.add_done_callback(on_stop)
+    task = asyncio.ensure_future(awaitable)
+    stopper = asyncio.ensure_future(stop.wait())
     try:
-        return await awaitable  # cancelled, a slot granted meanwhile goes back to the limiter
-    except asyncio.CancelledError:
-        if fired and task.uncancel() == 0:  # our cancel, not the caller's
-            raise error() from None
+        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if task not in done and grace_s > 0:
+            await asyncio.wait({task}, timeout=grace_s)
+    except BaseException:
+        task.cancel()
         raise
     finally:
-        live = False
-        stopped.remove_done_callback(on_stop)
-        if timer is not None:
-            timer.cancel()
+        stopper.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task  # a slot granted meanwhile is given back by the limiter
+    raise error()
 
 
 # -- signals --------------------------------------------------------------------------
