@@ -34,9 +34,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from flashfirst.errors import QuotaExhausted
+from flashfirst.inference.grants import Entry, LimiterStats, Ticket, Waiter, deliver
 from flashfirst.inference.project_limits import (
     SPEND_WINDOW_S,
     SpendWindow,
@@ -53,39 +53,6 @@ _FULL = 0.9
 _MAX_LAG_S = 2.0  # and at most half the window (tests shorten it)
 
 
-@dataclass(slots=True)
-class _Entry:
-    sent: float
-    tokens: float
-    answered: bool = False
-
-
-@dataclass(slots=True)
-class Ticket:
-    entry: _Entry
-    spend: list[float] | None = None  # [time, usd] in the spend window
-
-    @property
-    def sent_at(self) -> float:
-        return self.entry.sent
-
-
-@dataclass
-class LimiterStats:
-    calls: int = 0
-    throttled: int = 0
-    waited_s: float = 0.0
-
-
-@dataclass
-class _Waiter:
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Ticket]
-    tokens: int
-    cost: float
-    queued: bool = True
-
-
 class ModelLimiter:
     def __init__(self, spec: ModelSpec, window_s: float = WINDOW_S,
                  clock: Callable[[], float] = time.monotonic,
@@ -95,15 +62,15 @@ class ModelLimiter:
         self._clock = clock
         self._spend = spend or SpendWindow(None)
         self._lock = threading.Lock()
-        self._entries: deque[_Entry] = deque()
+        self._entries: deque[Entry] = deque()
         self._token_sum = 0.0
         self._inflight = 0
-        self._waiters: deque[_Waiter] = deque()
+        self._waiters: deque[Waiter] = deque()
         self._timer: tuple[asyncio.AbstractEventLoop, float] | None = None
         self._lag = 0.0  # how far the server's stamps trail ours
         self._max_lag = min(_MAX_LAG_S, window_s / 2)
         # calls our clock let go within the last ``_max_lag``: the server may count them still
-        self._recent: deque[_Entry] = deque()
+        self._recent: deque[Entry] = deque()
         self._avg_cost = 0.0
         self.request_ceiling = float(spec.rpm)
         self.token_ceiling = float(spec.tpm)
@@ -120,7 +87,7 @@ class ModelLimiter:
         start = self._clock()
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Ticket] = loop.create_future()
-        waiter = _Waiter(loop, fut, tokens, cost_usd)
+        waiter = Waiter(loop, fut, tokens, cost_usd)
         with self._lock:
             self._check_stopped()
             self._waiters.append(waiter)
@@ -139,7 +106,7 @@ class ModelLimiter:
         self.stats.waited_s += self._clock() - start
         return ticket
 
-    def _abandon(self, waiter: _Waiter) -> None:
+    def _abandon(self, waiter: Waiter) -> None:
         with self._lock:
             if waiter.queued:
                 self._waiters.remove(waiter)
@@ -154,9 +121,11 @@ class ModelLimiter:
         self._pump()  # the timer it dropped is armed again for the next waiter
 
     def release(self, ticket: Ticket, actual_tokens: int | None = None,
-                refused: bool = False) -> None:
+                refused: bool = False, busy_for_s: float | None = None) -> None:
         """Free the concurrency slot. A refused call (429, or never sent) used no quota:
-        take it out of the windows; an answered one corrects the estimates."""
+        take it out of the windows; an answered one corrects the estimates. A 429's slot
+        stays taken for the ``busy_for_s`` the server said its window is full (else a
+        window's turn sends a refused burst again at once)."""
         entry = ticket.entry
         with self._lock:
             self._inflight -= 1
@@ -166,6 +135,9 @@ class ModelLimiter:
                     self._token_sum -= entry.tokens
                 except ValueError:
                     pass  # already out of the window
+                else:
+                    if busy_for_s:
+                        self._hold(entry, busy_for_s)
             else:
                 entry.answered = True
                 if actual_tokens is not None:
@@ -176,6 +148,15 @@ class ModelLimiter:
                 self._spend.total -= ticket.spend[1]
                 ticket.spend[1] = 0.0
         self._pump()
+
+    def _hold(self, entry: Entry, busy_for_s: float) -> None:
+        """Keep ``entry`` in the window until ``busy_for_s`` from now (kept in order)."""
+        entry.sent = self._clock() + busy_for_s - self._window - self._lag
+        at = len(self._entries)
+        while at and self._entries[at - 1].sent > entry.sent:
+            at -= 1
+        self._entries.insert(at, entry)
+        self._token_sum += entry.tokens
 
     def record_cost(self, ticket: Ticket, cost_usd: float) -> None:
         """The call's real price replaces its estimate in the spend window."""
@@ -273,7 +254,7 @@ class ModelLimiter:
             for w in waiters:
                 w.queued = False
         for w in waiters:
-            _deliver(w, None, exhausted, self)
+            deliver(w, None, exhausted, self)
         return exhausted
 
     def _check_stopped(self) -> None:
@@ -287,7 +268,7 @@ class ModelLimiter:
     def _pump(self) -> None:
         """Grant slots to waiters in order while every window has room; else arm a timer
         for the moment the head waiter fits."""
-        grants: list[tuple[_Waiter, Ticket]] = []
+        grants: list[tuple[Waiter, Ticket]] = []
         arm: tuple[asyncio.AbstractEventLoop, float] | None = None
         with self._lock:
             now = self._clock()
@@ -314,14 +295,14 @@ class ModelLimiter:
                     break
                 self._waiters.popleft()
                 head.queued = False
-                entry = _Entry(now, float(head.tokens))
+                entry = Entry(now, float(head.tokens))
                 self._entries.append(entry)
                 self._token_sum += head.tokens
                 self._inflight += 1
                 self.stats.calls += 1
                 grants.append((head, Ticket(entry, spend)))
         for waiter, ticket in grants:
-            _deliver(waiter, ticket, None, self)
+            deliver(waiter, ticket, None, self)
         if arm is not None:
             loop, at = arm
             try:
@@ -339,7 +320,7 @@ class ModelLimiter:
                 self._timer = None
         self._pump()
 
-    def _free_at(self, waiter: _Waiter, now: float) -> float | None:
+    def _free_at(self, waiter: Waiter, now: float) -> float | None:
         """When the head waiter fits the request and token windows (None: now)."""
         if now < self._paused_until:
             return self._paused_until
@@ -364,33 +345,6 @@ class ModelLimiter:
             recent.append(entry)
         while recent and recent[0].sent <= horizon - self._max_lag:
             recent.popleft()
-
-
-def _deliver(waiter: _Waiter, ticket: Ticket | None, error: BaseException | None,
-             limiter: ModelLimiter) -> None:
-    """Resolve a waiter on its own loop; a grant nobody takes is given back."""
-    def resolve() -> None:
-        fut = waiter.future
-        if fut.done():
-            if ticket is not None:
-                limiter.release(ticket, refused=True)
-        elif error is not None:
-            fut.set_exception(error)
-        else:
-            fut.set_result(ticket)
-
-    try:
-        here = asyncio.get_running_loop()
-    except RuntimeError:
-        here = None
-    if here is waiter.loop:
-        resolve()  # no wake-up through the loop's self-pipe for our own thread
-        return
-    try:
-        waiter.loop.call_soon_threadsafe(resolve)
-    except RuntimeError:  # the loop is closed: nobody will take the grant
-        if ticket is not None:
-            limiter.release(ticket, refused=True)
 
 
 class Limiters:
