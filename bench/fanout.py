@@ -192,11 +192,21 @@ def _rss_child(n: int) -> None:
 PARTS = ("overhead", "quota", "high", "rss", "transport")
 
 
+def emulator_stats(url: str) -> dict:
+    return json.loads(subprocess.run(["curl", "-s", f"{url}/_emulator/stats"],
+                                     capture_output=True, text=True).stdout or "{}")
+
+
 def emulator_429s(url: str) -> int:
     """The calls the emulator refused with 429 so far (its own count, not ours)."""
-    stats = json.loads(subprocess.run(["curl", "-s", f"{url}/_emulator/stats"],
-                                      capture_output=True, text=True).stdout or "{}")
-    return int(stats.get("rate_limited", 0))
+    return int(emulator_stats(url).get("rate_limited", 0))
+
+
+def answered_span(url: str) -> tuple[float, float]:
+    """The first and last answered generate call, on the emulator's clock (epoch s)."""
+    times = [e["time"] for e in emulator_stats(url).get("request_log", [])
+             if e["endpoint"] == "generateContent" and e["status"] == 200]
+    return min(times), max(times)
 
 
 def overhead_part(url: str, workdir: Path) -> dict[str, str]:
@@ -218,15 +228,23 @@ def overhead_part(url: str, workdir: Path) -> dict[str, str]:
 
 
 def quota_part(url: str, workdir: Path) -> dict[str, str]:
+    started = time.time()
     t_flow = flow_wall(url, N_ITEMS, RPM, "quota", workdir)
     flow_429 = emulator_429s(url)
+    # The limiter's share apart from the flow's fixed work before the first call and
+    # after the last: the quota's windows over the span the calls were answered in.
+    first, last = answered_span(url)
+    windows_s = (N_ITEMS - 1) // RPM * 60.0
     t_script, script_retries = asyncio_wall(url, N_ITEMS, "quota-script")
     bound = quota_bound_s(N_ITEMS, RPM, LATENCY_S)
     print(f"{RPM} RPM, {LATENCY_S * 1000:.0f} ms, {N_ITEMS} items: quota bound "
-          f"{bound:.1f}s, flow {t_flow:.1f}s ({flow_429} 429s), asyncio script "
+          f"{bound:.1f}s, flow {t_flow:.1f}s ({flow_429} 429s; calls answered over "
+          f"{last - first:.1f}s, the first {first - started:.1f}s after the flow's start, "
+          f"the last {started + t_flow - last:.1f}s before its end), asyncio script "
           f"{t_script:.1f}s ({script_retries} retried 429s)")
     return {"quota_share": f"{bound / t_flow:.3f}", "vs_asyncio": f"{t_flow / t_script:.3f}",
-            "quota_429s": str(flow_429)}
+            "quota_429s": str(flow_429),
+            "calls_quota_share": f"{windows_s / (last - first):.3f}"}
 
 
 def high_part(url: str, workdir: Path) -> dict[str, str]:

@@ -106,9 +106,8 @@ def inference_context(run: InferenceRun, budget: Budget,
 
 @task(name="infer-chunk", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5,
       task_run_name="infer {first_id}…")
-async def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str = ""
-                      ) -> ChunkResult:
-    return await on_call_loop(send_chunk(jobs, run, get_run_logger()))
+def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str = "") -> ChunkResult:
+    return on_call_loop(send_chunk(jobs, run, get_run_logger()))
 
 
 async def send_chunk(jobs: list[InferenceJob], run: InferenceRun,
@@ -148,10 +147,10 @@ async def send_chunk(jobs: list[InferenceJob], run: InferenceRun,
     return ChunkResult(results=list(results), cache_api_calls=manager.api_calls)
 
 
-async def on_call_loop(coro: Coroutine[Any, Any, T]) -> T:
+def on_call_loop(coro: Coroutine[Any, Any, T]) -> T:
     from flashfirst.inference.call_loop import CALLS  # named here, not pickled with a task
 
-    return await CALLS.run(coro)
+    return CALLS.call(coro)
 
 
 # Task bodies ask through these functions, never name STOP: a task a Dask worker runs is

@@ -53,3 +53,19 @@ def test_a_cancelled_chunk_cancels_its_calls_on_the_call_loop() -> None:
         asyncio.run(chunk())
     assert started.is_set()
     assert cancelled.wait(timeout=10)
+
+
+def test_a_sync_chunk_waits_for_its_calls_on_the_one_loop() -> None:
+    # A sync task run gets no loop (nor a new Prefect client) of its own; its calls still
+    # go out on the shared loop, and one that fails raises in the chunk.
+    calls = CallLoop(name="test-calls")
+
+    async def where() -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
+    async def fails() -> None:
+        raise ValueError("item 7: bad schema")
+
+    assert calls.call(where()) is calls.loop()
+    with pytest.raises(ValueError, match="item 7"):
+        calls.call(fails())

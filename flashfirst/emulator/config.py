@@ -256,6 +256,10 @@ class EmulatorConfig(BaseModel):
         "first matching rule applies; none: answers are invented as before.")
     quota_window_s: float = Field(
         60.0, gt=0, description="RPM/TPM window; the API's is a minute, tests may shorten it.")
+    quota_stamp_lag_s: float = Field(
+        0.0, ge=0, description="Count each call in the RPM/TPM window this much after it "
+        "arrives, so the window frees that much later than a client's own stamps say (a "
+        "busy front end, a quota counter updated late): tests of a client learning its lag.")
     max_request_bytes: int = Field(20 * 1024 * 1024, gt=0,
                                    description="Inline request size limit (20 MB).")
     request_log_limit: int = Field(10_000, ge=0, description="Keep this many log entries.")

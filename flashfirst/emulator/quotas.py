@@ -33,8 +33,10 @@ class QuotaWindows:
         self._priority: defaultdict[str, deque[float]] = defaultdict(deque)
         self._days: Counter[tuple[str, date]] = Counter()
 
-    def admit(self, model: EmulatedModel, tokens: int, now: float) -> None:
-        """Count the call or raise the 429 the API would answer."""
+    def admit(self, model: EmulatedModel, tokens: int, now: float,
+              stamp_lag_s: float = 0.0) -> None:
+        """Count the call or raise the 429 the API would answer; ``stamp_lag_s``: counted
+        from that much after ``now`` (``EmulatorConfig.quota_stamp_lag_s``)."""
         day, left_s = quota_day(now)
         if self._days[(model.id, day)] >= model.rpd:
             raise quota_exceeded(model.id, "requests_per_day", model.rpd, left_s)
@@ -48,7 +50,7 @@ class QuotaWindows:
         if used + tokens > model.tpm:
             raise quota_exceeded(model.id, "input_tokens", model.tpm,
                                  self._token_delay(window, used, tokens, model.tpm, now))
-        window.append((now, tokens))
+        window.append((now + stamp_lag_s, tokens))
         self._days[(model.id, day)] += 1
 
     def _token_delay(self, window: deque[tuple[float, int]], used: int, tokens: int, tpm: int,

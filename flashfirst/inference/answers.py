@@ -107,6 +107,11 @@ class AnswerStore:
             store.refresh()
         return store
 
+    @property
+    def blocking(self) -> bool:
+        """Reads and writes go over the network (a bucket): not on an event loop's thread."""
+        return not self._local
+
     # -- reading -------------------------------------------------------------------------
 
     def has(self, key: str) -> bool:

@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 import random
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from flashfirst.errors import FlashfirstError, QuotaExhausted, RefusedBeforeCall
 from flashfirst.failures import FailureKind, budget_reached
@@ -25,6 +27,8 @@ from flashfirst.inference.validation import Verdict
 from flashfirst.inputs.context import ContextProvider, ContextUse, StaticContexts
 from flashfirst.items import Attempt, ItemResult, ServiceTier, Usage
 from flashfirst.run.stopping import CallAbandoned, RunStopped, unless_stopped, within_grace
+
+T = TypeVar("T")
 
 
 class _BudgetReached(FlashfirstError):
@@ -53,6 +57,11 @@ _NOT_ANSWERED = (RefusedBeforeCall, QuotaExhausted, _BudgetReached, RunStopped, 
                  _CallGaveUp)
 
 
+async def _off_loop(blocking: bool, fn: Callable[..., T], *args: object) -> T:
+    """A bucket's read or write in a thread: the call loop carries every chunk's calls."""
+    return await asyncio.to_thread(fn, *args) if blocking else fn(*args)
+
+
 class Engine:
     """Items one at a time (many at once under asyncio), each walked through its life."""
 
@@ -67,7 +76,9 @@ class Engine:
         first_ctx = await self.contexts.use(job.route.model)
         key = request_key(job, job.route.model, run.policy, run.catalogue,
                           first_ctx.content_hash if first_ctx else None)
-        if run.answers is not None and (done := run.answers.get(key)) is not None:
+        answers = run.answers
+        if answers is not None and (done := await _off_loop(answers.blocking, answers.get,
+                                                            key)) is not None:
             return done.model_copy(update={"reused": True, "route": job.route})
         life = ItemLife(job, run.policy, run.catalogue, run.settings.models)
         while life.ask is not None:  # the route, then the ladder: at most two extra calls
@@ -80,8 +91,8 @@ class Engine:
         if calibration is not None:  # a failure here fails nothing
             with contextlib.suppress(*_NOT_ANSWERED):
                 life.calibrated((await self._attempt(job, calibration))[0])
-        if life.result.ok and run.answers is not None:
-            run.answers.put(key, life.result)
+        if life.result.ok and answers is not None:
+            await _off_loop(answers.blocking, answers.put, key, life.result)
         return life.result
 
     def _why(self, missing: Exception) -> tuple[FailureKind, str]:
@@ -138,18 +149,23 @@ class Engine:
                 limiter.release(ticket)  # sent: it counts in the window
                 raise
             except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
+                sent_at = ticket.sent_at  # before release: a 429's slot is held from now
                 failure = classify(exc, named_cache=bool(ctx and ctx.cached))
                 flex_shed = failure.shed and tier is ServiceTier.FLEX
                 if failure.per_day:  # before the slot is freed: nobody else is sent
                     limiter.stop_for_the_day(failure.quota or "per-day quota")
-                limiter.release(ticket, refused=failure.code == 429 or flex_shed)
+                limiter.release(ticket, refused=failure.code == 429 or flex_shed,
+                                busy_for_s=failure.retry_after_s if failure.code == 429
+                                else None)
                 if failure.kind is FailureKind.CACHE_GONE and not recreated and ctx:
                     ctx, recreated = await self.contexts.recreate(route.model, ctx.cache_name), True
                     request = self._request(job, ask, ctx, tier)
                     continue
                 if failure.code == 429 or flex_shed:
                     limiter.on_throttled(failure.retry_after_s, failure.quota,
-                                         learn=failure.code == 429)
+                                         learn=failure.code == 429,
+                                         quota_value=failure.quota_value,
+                                         sent_at=sent_at)
                 delay = backoff_s(tries - 1, failure, cfg.backoff_base_s, cfg.backoff_max_s,
                                   self._rng)
                 if flex_shed and (tries >= cfg.max_attempts or not self._flex_still_fits(delay)):

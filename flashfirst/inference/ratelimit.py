@@ -5,12 +5,14 @@ The windows slide as the server's do (the emulator counts each call for 60 s fro
 arrival, ``flashfirst/emulator/quotas.py``): the first window's whole quota goes out at
 once, and each slot is handed to the next waiter exactly when the call that held it leaves
 the window, so a run at the bound finishes within a latency of it. We stamp a call when
-we send it; the server stamps it a little later. When a 429 at a full window shows the
-server's window is behind ours, that lag is learned from its ``RetryInfo`` and added to
-our stamps. When a 429 comes while the window is far from full, the real quota is lower
-than configured (a shared project, a lower tier): the requests the server accepted become
-the ceiling, and it is probed upwards again only after several quiet windows (a 429 on
-a probe steps back).
+we send it; the server stamps it a little later. A 429 that names a limit below our
+ceiling (``QuotaFailure``'s ``quotaValue``) is a lower quota (a lower tier): that limit
+becomes the ceiling. A 429 while the window, counted by the server's stamps (the calls in
+flight and those our clock let go a moment ago included), is full is our stamps running
+ahead of the server's: that lag is learned from its ``RetryInfo`` and added to our stamps.
+A 429 while the window is far from full (a shared project), or one no bounded lag explains,
+lowers the ceiling to what the window holds; a learned ceiling is probed upwards again
+only after several quiet windows (a 429 on a probe steps back).
 
 Google's spend-based limit (a rolling 10 minutes, per project, by tier) is a third
 dimension, shared by every model: a call waits while the spend of the window plus the
@@ -32,9 +34,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from flashfirst.errors import QuotaExhausted
+from flashfirst.inference.grants import Entry, LimiterStats, Ticket, Waiter, deliver
 from flashfirst.inference.project_limits import (
     SPEND_WINDOW_S,
     SpendWindow,
@@ -48,40 +50,7 @@ _PROBE_STEP = 0.05
 # A 429 with the window at least this full is our clock running ahead of the server's,
 # not a lower quota.
 _FULL = 0.9
-_MAX_LAG_S = 2.0
-
-
-@dataclass(slots=True)
-class _Entry:
-    sent: float
-    tokens: float
-    answered: bool = False
-
-
-@dataclass(slots=True)
-class Ticket:
-    entry: _Entry
-    spend: list[float] | None = None  # [time, usd] in the spend window
-
-    @property
-    def sent_at(self) -> float:
-        return self.entry.sent
-
-
-@dataclass
-class LimiterStats:
-    calls: int = 0
-    throttled: int = 0
-    waited_s: float = 0.0
-
-
-@dataclass
-class _Waiter:
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Ticket]
-    tokens: int
-    cost: float
-    queued: bool = True
+_MAX_LAG_S = 2.0  # and at most half the window (tests shorten it)
 
 
 class ModelLimiter:
@@ -93,16 +62,20 @@ class ModelLimiter:
         self._clock = clock
         self._spend = spend or SpendWindow(None)
         self._lock = threading.Lock()
-        self._entries: deque[_Entry] = deque()
+        self._entries: deque[Entry] = deque()
         self._token_sum = 0.0
         self._inflight = 0
-        self._waiters: deque[_Waiter] = deque()
+        self._waiters: deque[Waiter] = deque()
         self._timer: tuple[asyncio.AbstractEventLoop, float] | None = None
         self._lag = 0.0  # how far the server's stamps trail ours
+        self._max_lag = min(_MAX_LAG_S, window_s / 2)
+        # calls our clock let go within the last ``_max_lag``: the server may count them still
+        self._recent: deque[Entry] = deque()
         self._avg_cost = 0.0
         self.request_ceiling = float(spec.rpm)
         self.token_ceiling = float(spec.tpm)
         self._last_throttle = float("-inf")
+        self._learned_at = float("-inf")  # a 429 for a call sent before this is old news
         self._paused_until = 0.0
         self._stopped: QuotaExhausted | None = None
         self.stats = LimiterStats()
@@ -114,7 +87,7 @@ class ModelLimiter:
         start = self._clock()
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Ticket] = loop.create_future()
-        waiter = _Waiter(loop, fut, tokens, cost_usd)
+        waiter = Waiter(loop, fut, tokens, cost_usd)
         with self._lock:
             self._check_stopped()
             self._waiters.append(waiter)
@@ -133,7 +106,7 @@ class ModelLimiter:
         self.stats.waited_s += self._clock() - start
         return ticket
 
-    def _abandon(self, waiter: _Waiter) -> None:
+    def _abandon(self, waiter: Waiter) -> None:
         with self._lock:
             if waiter.queued:
                 self._waiters.remove(waiter)
@@ -148,9 +121,11 @@ class ModelLimiter:
         self._pump()  # the timer it dropped is armed again for the next waiter
 
     def release(self, ticket: Ticket, actual_tokens: int | None = None,
-                refused: bool = False) -> None:
+                refused: bool = False, busy_for_s: float | None = None) -> None:
         """Free the concurrency slot. A refused call (429, or never sent) used no quota:
-        take it out of the windows; an answered one corrects the estimates."""
+        take it out of the windows; an answered one corrects the estimates. A 429's slot
+        stays taken for the ``busy_for_s`` the server said its window is full (else a
+        window's turn sends a refused burst again at once)."""
         entry = ticket.entry
         with self._lock:
             self._inflight -= 1
@@ -160,6 +135,9 @@ class ModelLimiter:
                     self._token_sum -= entry.tokens
                 except ValueError:
                     pass  # already out of the window
+                else:
+                    if busy_for_s:
+                        self._hold(entry, busy_for_s)
             else:
                 entry.answered = True
                 if actual_tokens is not None:
@@ -170,6 +148,15 @@ class ModelLimiter:
                 self._spend.total -= ticket.spend[1]
                 ticket.spend[1] = 0.0
         self._pump()
+
+    def _hold(self, entry: Entry, busy_for_s: float) -> None:
+        """Keep ``entry`` in the window until ``busy_for_s`` from now (kept in order)."""
+        entry.sent = self._clock() + busy_for_s - self._window - self._lag
+        at = len(self._entries)
+        while at and self._entries[at - 1].sent > entry.sent:
+            at -= 1
+        self._entries.insert(at, entry)
+        self._token_sum += entry.tokens
 
     def record_cost(self, ticket: Ticket, cost_usd: float) -> None:
         """The call's real price replaces its estimate in the spend window."""
@@ -197,37 +184,66 @@ class ModelLimiter:
                 self.token_ceiling = min(float(self.spec.tpm),
                                          self.token_ceiling * (1 + _PROBE_STEP))
 
+    @property
+    def lag_s(self) -> float:
+        """How much later than our stamps the server's window frees, as learned."""
+        return self._lag
+
     def on_throttled(self, retry_after_s: float | None, quota: str | None = None,
-                     learn: bool = True) -> None:
+                     learn: bool = True, quota_value: int | None = None,
+                     sent_at: float | None = None) -> None:
         """A 429 (or a shed Flex call): pause for the server's delay and, for a 429, learn
-        either our lag behind the server's window or the real (lower) quota."""
+        the quota it names when lower, else our lag behind a full window, else the real
+        (lower) quota from what the window holds. ``sent_at``: the refused call's stamp
+        (``Ticket.sent_at``); the 429s of calls sent before the last lesson teach nothing
+        new (a window's turn refuses a burst of them at once)."""
         with self._lock:
             now = self._clock()
             self.stats.throttled += 1
             self._expire(now)
-            if learn:
-                tokens = bool(quota and "token" in quota.lower())
-                answered = [e for e in self._entries if e.answered]
-                used = (sum(e.tokens for e in answered) if tokens else float(len(answered)))
-                ceiling = self.token_ceiling if tokens else self.request_ceiling
-                configured = self.spec.tpm if tokens else self.spec.rpm
-                # At the configured quota with a full window, the quota is as said and our
-                # stamps run ahead; below it we are probing a learned ceiling: step back.
-                if (ceiling >= configured and used >= _FULL * ceiling
-                        and retry_after_s is not None and answered):
-                    # The window is full: the server frees it later than our stamps say.
-                    lag = now + retry_after_s - (self._entries[0].sent + self._window)
-                    self._lag = min(_MAX_LAG_S, max(self._lag, lag))
-                else:
-                    self._last_throttle = now
-                    if tokens:
-                        self.token_ceiling = max(1.0, min(self.token_ceiling, self._token_sum))
-                    else:
-                        self.request_ceiling = max(1.0, min(self.request_ceiling,
-                                                            float(len(self._entries))))
+            sent = now if sent_at is None else sent_at
+            if learn and sent >= self._learned_at:
+                self._learned_at = now
+                self._learn(now, retry_after_s, bool(quota and "token" in quota.lower()),
+                            quota_value, sent)
             if retry_after_s:
                 self._paused_until = max(self._paused_until, now + retry_after_s)
         self._pump()
+
+    def _learn(self, now: float, retry_after_s: float | None, tokens: bool,
+               quota_value: int | None, sent: float) -> None:
+        ceiling = self.token_ceiling if tokens else self.request_ceiling
+        if quota_value is not None and quota_value < ceiling:
+            held = float(quota_value)  # the server said so
+        elif self._lag_explains(now, retry_after_s, tokens, ceiling, quota_value is not None,
+                                sent):
+            return
+        else:
+            held = (self._token_sum + sum(e.tokens for e in self._recent) if tokens
+                    else float(len(self._entries) + len(self._recent)))
+        self._last_throttle = now
+        if tokens:
+            self.token_ceiling = max(1.0, min(ceiling, held))
+        else:
+            self.request_ceiling = max(1.0, min(ceiling, held))
+
+    def _lag_explains(self, now: float, retry_after_s: float | None, tokens: bool,
+                      ceiling: float, named: bool, sent: float) -> bool:
+        """Learn the lag when the server's window, counted by its stamps (ours plus the
+        calls our clock let go a moment ago), is full and a lag within bounds explains the
+        429: the refused call, sent at ``sent``, would have fitted from ``now`` plus the
+        server's delay (a longer lag is learned up to its bound, and the ceiling is looked
+        at too). Below the configured quota with none named, we were probing: step back."""
+        configured = self.spec.tpm if tokens else self.spec.rpm
+        if retry_after_s is None or (ceiling < configured and not named):
+            return False
+        held = [*self._recent, *self._entries]
+        used = sum(e.tokens for e in held) if tokens else float(len(held))
+        if used < _FULL * ceiling:
+            return False
+        lag = self._lag + now + retry_after_s - sent
+        self._lag = max(self._lag, min(lag, self._max_lag))
+        return lag <= self._max_lag  # beyond it, a lag is no longer the likely cause
 
     def stop_for_the_day(self, quota: str) -> QuotaExhausted:
         """A per-day quota is used up: refuse this model's calls until the reset."""
@@ -238,7 +254,7 @@ class ModelLimiter:
             for w in waiters:
                 w.queued = False
         for w in waiters:
-            _deliver(w, None, exhausted, self)
+            deliver(w, None, exhausted, self)
         return exhausted
 
     def _check_stopped(self) -> None:
@@ -252,7 +268,7 @@ class ModelLimiter:
     def _pump(self) -> None:
         """Grant slots to waiters in order while every window has room; else arm a timer
         for the moment the head waiter fits."""
-        grants: list[tuple[_Waiter, Ticket]] = []
+        grants: list[tuple[Waiter, Ticket]] = []
         arm: tuple[asyncio.AbstractEventLoop, float] | None = None
         with self._lock:
             now = self._clock()
@@ -279,14 +295,14 @@ class ModelLimiter:
                     break
                 self._waiters.popleft()
                 head.queued = False
-                entry = _Entry(now, float(head.tokens))
+                entry = Entry(now, float(head.tokens))
                 self._entries.append(entry)
                 self._token_sum += head.tokens
                 self._inflight += 1
                 self.stats.calls += 1
                 grants.append((head, Ticket(entry, spend)))
         for waiter, ticket in grants:
-            _deliver(waiter, ticket, None, self)
+            deliver(waiter, ticket, None, self)
         if arm is not None:
             loop, at = arm
             try:
@@ -304,7 +320,7 @@ class ModelLimiter:
                 self._timer = None
         self._pump()
 
-    def _free_at(self, waiter: _Waiter, now: float) -> float | None:
+    def _free_at(self, waiter: Waiter, now: float) -> float | None:
         """When the head waiter fits the request and token windows (None: now)."""
         if now < self._paused_until:
             return self._paused_until
@@ -322,36 +338,13 @@ class ModelLimiter:
 
     def _expire(self, now: float) -> None:
         horizon = now - self._window - self._lag
-        entries = self._entries
+        entries, recent = self._entries, self._recent
         while entries and entries[0].sent <= horizon:
-            self._token_sum -= entries.popleft().tokens
-
-
-def _deliver(waiter: _Waiter, ticket: Ticket | None, error: BaseException | None,
-             limiter: ModelLimiter) -> None:
-    """Resolve a waiter on its own loop; a grant nobody takes is given back."""
-    def resolve() -> None:
-        fut = waiter.future
-        if fut.done():
-            if ticket is not None:
-                limiter.release(ticket, refused=True)
-        elif error is not None:
-            fut.set_exception(error)
-        else:
-            fut.set_result(ticket)
-
-    try:
-        here = asyncio.get_running_loop()
-    except RuntimeError:
-        here = None
-    if here is waiter.loop:
-        resolve()  # no wake-up through the loop's self-pipe for our own thread
-        return
-    try:
-        waiter.loop.call_soon_threadsafe(resolve)
-    except RuntimeError:  # the loop is closed: nobody will take the grant
-        if ticket is not None:
-            limiter.release(ticket, refused=True)
+            entry = entries.popleft()
+            self._token_sum -= entry.tokens
+            recent.append(entry)
+        while recent and recent[0].sent <= horizon - self._max_lag:
+            recent.popleft()
 
 
 class Limiters:

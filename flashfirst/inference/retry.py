@@ -45,6 +45,7 @@ class CallFailure(BaseModel):
     message: str
     retry_after_s: float | None = None
     quota: str | None = None
+    quota_value: int | None = None  # the limit the 429 names (QuotaFailure's quotaValue)
 
     @property
     def per_day(self) -> bool:
@@ -69,6 +70,7 @@ def classify(exc: BaseException, *, named_cache: bool = False) -> CallFailure:
             transient=code in TRANSIENT_CODES, code=code, status=exc.status,
             message=str(exc.message or exc.status or code),
             retry_after_s=_retry_delay(details), quota=_quota(details),
+            quota_value=_quota_value(details),
         )
         failure.kind = api_failure_kind(code, exc.status, per_day=failure.per_day,
                                         named_cache=named_cache)
@@ -114,3 +116,19 @@ def _quota(details: list[dict]) -> str | None:
                    for v in d.get("violations", []) if isinstance(v, dict)]
             return ", ".join(str(i) for i in ids if i) or None
     return None
+
+
+def _quota_value(details: list[dict]) -> int | None:
+    """The per-minute limit the 429 names (``quotaValue``), of the dimension the limiter
+    learns it for: tokens when a token quota is among the violations (``_quota`` names
+    them all), else requests. Google sends it with some 429s and not with others."""
+    found: dict[bool, int] = {}
+    for d in details:
+        if not str(d.get("@type", "")).endswith("QuotaFailure"):
+            continue
+        for v in (v for v in d.get("violations", []) if isinstance(v, dict)):
+            name = str(v.get("quotaId") or v.get("quotaMetric") or "").lower()
+            value = str(v.get("quotaValue", ""))
+            if value.isdigit() and "perday" not in name:
+                found.setdefault("token" in name, int(value))
+    return found.get(True, found.get(False))

@@ -125,7 +125,8 @@ def serve(state: EmulatorState, request: Request, endpoint: str, model: Emulated
     the Response to return; API errors are raised."""
     call = prepare(state, model, body)
     with state.lock:
-        state.quotas.admit(model, call.prompt_total, state.now())
+        state.quotas.admit(model, call.prompt_total, state.now(),
+                           state.config.quota_stamp_lag_s)
     faults = _draw_faults(state, raw)
     if faults["drop"]:
         return _drop(state, request, endpoint, model.id, tier)
