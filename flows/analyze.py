@@ -70,7 +70,7 @@ def _analyze(params: AnalyzeParams, overrides: RunOverrides | None) -> Analyzed 
         return estimate.model_copy(update={"skipped_inputs": found.skipped})
     cache_plan = ensure_run_caches(plan, inputs, terms)
     inferred = infer(plan, inputs, cache_plan, params, found, terms)
-    results = collect_results(inferred, inputs, found, terms)
+    results = collect_results(inferred, terms)
     if (parked := park_if_waiting(inferred, params, terms)) is not None:
         return parked
     report = report_run(results, inputs, cache_plan, inferred, plan, found, terms)

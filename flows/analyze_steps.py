@@ -80,6 +80,9 @@ class Inferred(BaseModel):
 
     outcome: InferenceOutcome
     results: ResultStream
+    failed_before: list[ItemResult] = Field(
+        default_factory=list, description="Items that never reached a model (their media "
+        "or source unreadable): decided before the discovery's items are let go.")
     autopilot: AutopilotReport | None = None
 
 
@@ -160,12 +163,17 @@ def infer(plan: RunPlan, inputs: RunInputs, cache_plan: CachePlan, params: Analy
         deadline_at=time.time() + params.deadline_s if params.deadline_s else None,
         collect_later=params.collect_later)
     results = result_stream(inputs, found, terms)
+    failed = failed_before_inference([*found.items, *inputs.context_media],
+                                     {**inputs.media.failures, **inputs.text_failures})
     jobs, plan.jobs, plan.pending, inputs.texts = plan.jobs, [], [], {}
+    found.items, found.origins = [], []  # the jobs carry their items from here
     if terms.autopilot:
         outcome, piloted = infer_with_autopilot(jobs, run, params.quality_floor)
-        return Inferred(outcome=outcome, results=results, autopilot=piloted)
+        return Inferred(outcome=outcome, results=results, failed_before=failed,
+                        autopilot=piloted)
+    # run_inference empties the list: each chunk's jobs go once it is answered.
     return Inferred(outcome=run_inference(jobs, run, batch=terms.batch, sink=results),
-                    results=results)
+                    results=results, failed_before=failed)
 
 
 def result_stream(inputs: RunInputs, found: Discovery, terms: RunTerms) -> ResultStream:
@@ -192,15 +200,11 @@ def result_stream(inputs: RunInputs, found: Discovery, terms: RunTerms) -> Resul
         {i: p.stats for i, p in inputs.media.items_only().items()}, shared)), finish)
 
 
-def collect_results(inferred: Inferred, inputs: RunInputs, found: Discovery,
-                    terms: RunTerms) -> ResultStream:
-    """One result per item, those that failed before inference included; the discovery's
-    items are let go (memory is per item)."""
-    everything = [*found.items, *inputs.context_media]
+def collect_results(inferred: Inferred, terms: RunTerms) -> ResultStream:
+    """One result per item, those that failed before inference included."""
     inferred.results.add(inferred.outcome.results)  # those not streamed (the autopilot's)
-    inferred.results.add(failed_before_inference(
-        everything, {**inputs.media.failures, **inputs.text_failures}))
-    inferred.outcome.results, found.items, found.origins = [], [], []
+    inferred.results.add(inferred.failed_before)
+    inferred.outcome.results, inferred.failed_before = [], []
     terms.clock.mark(Stage.INFER)
     return inferred.results
 

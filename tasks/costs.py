@@ -51,8 +51,12 @@ def publish_report(report: RunReport, markdown: str, media: list[tuple[str, Item
     """The report, its tables and its chart as Prefect artifacts."""
     create_markdown_artifact(markdown=markdown, key="flashfirst-report",
                              description=f"flashfirst run {report.run_id}")
-    create_table_artifact(table=items_table(report), key="flashfirst-items",
-                          description="Per item: route, tier, cost, escalation, errors")
+    rows = items_table(report)
+    shown = ("" if len(rows) == len(report.items) else f" ({len(rows):,} of "
+             f"{len(report.items):,}: the failed, then the most expensive; every item is in "
+             f"report.json and results.jsonl at {report.output_uri})")
+    create_table_artifact(table=rows, key="flashfirst-items",
+                          description=f"Per item: route, tier, cost, escalation, errors{shown}")
     if table := media_table(media):
         create_table_artifact(table=table, key="flashfirst-media",
                               description="Per media item: bytes and tokens before and "

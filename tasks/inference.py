@@ -305,8 +305,13 @@ def left_in_batch(results: list[ItemResult], jobs: list[str]) -> list[ItemResult
 def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
                   batch: bool, sink: ResultStream | None = None) -> InferenceOutcome:
     """Dispatch the jobs (chunks online, or one batch task) and follow their progress.
+    ``jobs`` is taken: the list is emptied, and each chunk's jobs are let go once its
+    task ends, so a run holds the jobs of the chunks in flight, not all of them.
     ``sink``: where each finished chunk's results go (then not kept in the outcome)."""
-    progress.start(Stage.INFER, len(jobs))
+    jobs, taken = list(jobs), jobs
+    taken.clear()
+    total = len(jobs)
+    progress.start(Stage.INFER, total)
     outcome = InferenceOutcome()
     answered = 0
 
@@ -334,6 +339,7 @@ def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
     # A sliding window of chunk tasks, not all at once: each submitted task run
     # holds Prefect state and memory, and the rate limiter is the real bound anyway.
     waiting = chunked(online, run.settings.inference.chunk_size)[::-1]
+    del jobs, online  # the chunks hold them now, each let go as its task ends
     window = run.settings.inference.chunks_in_flight
     pending += [_submit_chunk(waiting.pop(), run) for _ in range(min(window, len(waiting)))]
     last_update = float("-inf")
@@ -352,6 +358,6 @@ def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
         outcome.parked_jobs.extend(chunk.parked_jobs)
         now = time.monotonic()
         if now - last_update >= _PROGRESS_EVERY_S or not pending:  # one API write a second
-            update_progress_artifact(artifact, progress=100.0 * answered / len(jobs))
+            update_progress_artifact(artifact, progress=100.0 * answered / total)
             last_update = now
     return outcome

@@ -75,6 +75,22 @@ def test_the_report_counts_and_prices_exactly_what_results_jsonl_holds(
     assert report.media.items == sum(r.media is not None for r in results) == 5
 
 
+def test_the_items_table_of_a_big_run_shows_the_failed_then_the_most_expensive(
+        run_settings: Settings, emulator: EmbeddedEmulator, tmp_path: Path):
+    from flashfirst.reporting.render import items_table
+
+    report, results = run(run_settings, tmp_path, "first")
+
+    assert [row["item"] for row in items_table(report)] == [i.id for i in report.items]
+    rows = items_table(report, limit=3)
+    assert [r.id for r in results if not r.ok] == ["video/missing"]
+    by_cost = sorted((i for i in report.items if i.id != "video/missing"),
+                     key=lambda i: (-i.cost_usd, i.id))
+    assert by_cost[0].cost_usd > 0
+    assert [row["item"] for row in rows] == ["video/missing", by_cost[0].id, by_cost[1].id]
+    assert rows[0]["failure"] == str(next(r for r in results if not r.ok).failure.kind)
+
+
 def test_a_rerun_reports_every_answer_reused_and_pays_nothing_again(
         run_settings: Settings, emulator: EmbeddedEmulator, tmp_path: Path):
     first, _ = run(run_settings, tmp_path, "first")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import heapq
 from collections import Counter
 from html import escape
 
@@ -185,13 +186,23 @@ def _text_bars(r: RunReport, width: int = 40) -> list[str]:
             for name, v, note in rows]
 
 
-def items_table(r: RunReport) -> list[dict[str, object]]:
+ITEMS_TABLE_ROWS = 1000
+"""The items table artifact's rows at most: Prefect stores an artifact as one JSON value
+and its UI renders every row, so a run of a million items shows the lines a user looks
+for (failed first, then the most expensive) and report.json/results.jsonl hold them all."""
+
+
+def items_table(r: RunReport, limit: int = ITEMS_TABLE_ROWS) -> list[dict[str, object]]:
+    """One row per item in the report's order; over ``limit`` items, the failed and the
+    most expensive ``limit`` of them."""
+    lines = r.items if len(r.items) <= limit else heapq.nsmallest(
+        limit, r.items, key=lambda i: (i.failure_kind is None, -i.cost_usd, i.id))
     return [{"item": i.id, "task": i.task, "models": " → ".join(i.models),
              "tier": i.service_tier or "", "usd": round(i.cost_usd, 6),
              "escalated": i.escalated, "reused": i.reused,
              "provisional": i.cost_provisional,
              "failure": str(i.failure_kind or ""), "error": i.error or ""}
-            for i in r.items]
+            for i in lines]
 
 
 def chart_markdown(r: RunReport) -> str:
