@@ -22,7 +22,7 @@ def test_a_floor_outside_0_1_is_refused_before_anything_runs(env, tmp_path: Path
 
 
 def test_run_with_autopilot_and_the_demo_show_the_lever_line(
-        env, tmp_path: Path, emulator: EmbeddedEmulator) -> None:  # noqa: F811
+        env, tmp_path: Path, emulator: EmbeddedEmulator, demo_inputs) -> None:  # noqa: F811
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "tickets.jsonl").write_text("".join(
@@ -33,6 +33,7 @@ def test_run_with_autopilot_and_the_demo_show_the_lever_line(
                      cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "autopilot: saved $" in run.stdout and "classify:text →" in run.stdout
+    demo_inputs(env["FLASHFIRST_STORAGE_ROOT"])
     demo = flashfirst("demo", "--autopilot", env=env, cwd=tmp_path)
     assert demo.returncode == 0, demo.stderr
     assert "autopilot: saved $" in demo.stdout and "saved $-" not in demo.stdout

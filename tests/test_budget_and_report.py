@@ -70,13 +70,14 @@ def test_an_estimate_counts_tokens_and_prices_the_plan_without_paid_calls(
 
 
 def test_the_demo_estimate_is_within_a_factor_of_two_of_what_it_costs(
-        run_settings: Settings, emulator: EmbeddedEmulator, tmp_path: Path):
+        run_settings: Settings, emulator: EmbeddedEmulator, tmp_path: Path, demo_inputs):
     # Input is counted by the API; answers and thinking are assumed (flashfirst/pricing/estimate.py)
     # and the emulator draws its own (prose of 16-112 words whatever the task, thinking
     # growing with the prompt): neither is a figure of Google's. Within 2x either way keeps
     # a budget check useful. Measured (bench/cost.py, estimate_vs_actual): 1.42.
     from flashfirst.demo import demo_params
 
+    demo_inputs(tmp_path)
     params = demo_params(str(tmp_path))
     estimate = analyze_with(params.model_copy(update={"estimate_only": True}), run_settings)
     assert emulator.stats.calls_to("generateContent") == 0

@@ -86,7 +86,8 @@ def test_a_bad_setting_stops_before_anything_runs(env, tmp_path):
     assert "FLASHFIRST_MEDIA__FPS" in out.stderr
 
 
-def test_demo_twice_shows_the_reuse(env, tmp_path):
+def test_demo_twice_shows_the_reuse(env, tmp_path, demo_inputs):
+    demo_inputs(env["FLASHFIRST_STORAGE_ROOT"])
     first = flashfirst("demo", "--json", env=env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert_no_noise(first.stderr)

@@ -5,6 +5,7 @@ description."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import get_type_hints
 
@@ -59,7 +60,8 @@ def open_artifacts_tab(page: Page, ui_url: str, flow_run_id: str) -> dict[str, s
 
 def test_the_runs_artifacts_show_the_report_the_tables_and_the_chart(
         browser: Browser, prefect_server: PrefectServer, run_settings: Settings,
-        tmp_path: Path):
+        tmp_path: Path, demo_inputs: Callable[[str], None]):
+    demo_inputs(run_settings.storage_root)
     with in_process_settings(run_settings):
         state = analyze(demo_params(run_settings.storage_root), return_state=True)
     report: RunReport = state.result()

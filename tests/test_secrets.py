@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def test_no_deployed_flow_offers_a_secret_field_in_its_run_form(flow):
 def test_a_recognisable_key_and_token_appear_nowhere_a_run_writes(
         prefect_api: PrefectServer, emulator: EmbeddedEmulator, gcs_bucket: str,
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
-        capsys: pytest.CaptureFixture[str]):
+        capsys: pytest.CaptureFixture[str], demo_inputs: Callable[[Path], None]):
     key, token = f"sk-canary-{uuid.uuid4().hex}", f"tok-canary-{uuid.uuid4().hex}"
     for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY"):
         monkeypatch.delenv(name, raising=False)
@@ -71,6 +72,7 @@ def test_a_recognisable_key_and_token_appear_nowhere_a_run_writes(
     started = datetime.now(UTC)
     written: list[str] = []
 
+    demo_inputs(store)
     params = demo_params(str(store))  # the demo's workload, plus an item that fails
     params = params.model_copy(update={"items": [
         *params.items, WorkItem(id="missing", uri=str(tmp_path / "no-such-file.mp4"))]})
