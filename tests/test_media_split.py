@@ -36,6 +36,17 @@ def handbook(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return dest
 
 
+@pytest.fixture
+def run_settings(run_settings: Settings) -> Settings:
+    """The usual run settings, on a project whose token quota these calls of up to a
+    million tokens never wait on: at the default 1M a minute each such call held the next
+    for a minute (the same limiter across this file's tests), which no test here is about."""
+    models = run_settings.models
+    roomy = {name: getattr(models, name).model_copy(update={"tpm": 50_000_000})
+             for name in type(models).model_fields}
+    return run_settings.model_copy(update={"models": models.model_copy(update=roomy)})
+
+
 def run(params: AnalyzeParams, settings: Settings) -> RunReport:
     try:
         report = analyze_with(params, settings)
