@@ -58,6 +58,7 @@ def shape(report: dict) -> dict:
 
 def test_run_on_the_agent_platform_online_and_in_batch_like_the_developer_api(
         env: dict[str, str], inbox: Path, emulator: EmbeddedEmulator, tmp_path: Path):
+    emulator.control.configure(batch={"pending_s": 0, "running_s": 0})  # jobs end at once
     online = flashfirst("run", str(inbox), "--backend", "agent-platform", "--json",
                         "--output", str(tmp_path / "online"), env=env, cwd=tmp_path)
     assert online.returncode == 0, online.stderr[-3000:]
