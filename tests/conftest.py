@@ -21,7 +21,11 @@ pytest_plugins = [
 # and slow tests of otherwise quick files: each goes to whichever worker is free, first.
 SPREAD = frozenset({
     "tests/test_cli.py",
+    "tests/test_autopilot_cli.py",
+    "tests/test_platform_cli.py",
     "tests/test_faults.py",
+    "tests/test_faults_restarts.py",
+    "tests/test_run_state.py",
     "tests/test_unpriced_served_model.py",
     "tests/test_media_split.py",
     "tests/test_import_direction.py::test_installing_adds_only_the_flashfirst_package",

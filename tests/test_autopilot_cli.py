@@ -21,8 +21,8 @@ def test_a_floor_outside_0_1_is_refused_before_anything_runs(env, tmp_path: Path
     assert not (tmp_path / "store").exists(), "something ran with a bad floor"
 
 
-def test_run_with_autopilot_and_the_demo_show_the_lever_line(
-        env, tmp_path: Path, emulator: EmbeddedEmulator, demo_inputs) -> None:  # noqa: F811
+def test_a_run_with_autopilot_shows_the_lever_line(
+        env, tmp_path: Path, emulator: EmbeddedEmulator) -> None:  # noqa: F811
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "tickets.jsonl").write_text("".join(
@@ -33,6 +33,12 @@ def test_run_with_autopilot_and_the_demo_show_the_lever_line(
                      cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "autopilot: saved $" in run.stdout and "classify:text →" in run.stdout
+
+
+# Its own test (each command takes minutes on a loaded machine: two in one test came
+# near pytest's 300 s timeout), so the two may also run on different workers.
+def test_the_demo_with_autopilot_shows_the_lever_line(
+        env, tmp_path: Path, demo_inputs) -> None:  # noqa: F811
     demo_inputs(env["FLASHFIRST_STORAGE_ROOT"])
     demo = flashfirst("demo", "--autopilot", env=env, cwd=tmp_path)
     assert demo.returncode == 0, demo.stderr
