@@ -143,20 +143,18 @@ class Engine:
                 raise
             started = time.monotonic()
             tries += 1
+            limiter.sending(ticket)
             try:
                 response = await within_grace(run.stop, self._send(request), cfg.stop_grace_s)
             except CallAbandoned:
                 limiter.release(ticket)  # sent: it counts in the window
                 raise
             except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
-                sent_at = ticket.sent_at  # before release: a 429's slot is held from now
                 failure = classify(exc, named_cache=bool(ctx and ctx.cached))
                 flex_shed = failure.shed and tier is ServiceTier.FLEX
                 if failure.per_day:  # before the slot is freed: nobody else is sent
                     limiter.stop_for_the_day(failure.quota or "per-day quota")
-                limiter.release(ticket, refused=failure.code == 429 or flex_shed,
-                                busy_for_s=failure.retry_after_s if failure.code == 429
-                                else None)
+                limiter.release(ticket, refused=failure.code == 429 or flex_shed)
                 if failure.kind is FailureKind.CACHE_GONE and not recreated and ctx:
                     ctx, recreated = await self.contexts.recreate(route.model, ctx.cache_name), True
                     request = self._request(job, ask, ctx, tier)
@@ -165,7 +163,7 @@ class Engine:
                     limiter.on_throttled(failure.retry_after_s, failure.quota,
                                          learn=failure.code == 429,
                                          quota_value=failure.quota_value,
-                                         sent_at=sent_at)
+                                         sent_at=ticket.sent_at)
                 delay = backoff_s(tries - 1, failure, cfg.backoff_base_s, cfg.backoff_max_s,
                                   self._rng)
                 if flex_shed and (tries >= cfg.max_attempts or not self._flex_still_fits(delay)):

@@ -10,14 +10,15 @@ from typing import Protocol
 
 class _Limiter(Protocol):
     def release(self, ticket: Ticket, actual_tokens: int | None = None,
-                refused: bool = False, busy_for_s: float | None = None) -> None: ...
+                refused: bool = False) -> None: ...
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # found in the window by identity, not by value
 class Entry:
-    sent: float
+    sent: float  # its stamp: the grant, then when the server can have counted it
     tokens: float
-    answered: bool = False
+    handed: float | None = None  # when the call was handed to the SDK to send
+    answered: float | None = None
 
 
 @dataclass(slots=True)

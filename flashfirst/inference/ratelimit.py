@@ -5,7 +5,8 @@ The windows slide as the server's do (the emulator counts each call for 60 s fro
 arrival, ``flashfirst/emulator/quotas.py``): the first window's whole quota goes out at
 once, and each slot is handed to the next waiter exactly when the call that held it leaves
 the window, so a run at the bound finishes within a latency of it. We stamp a call when
-we send it; the server stamps it a little later. A 429 that names a limit below our
+we grant it, the server when it arrives (seconds later in a burst): an answered call is
+re-stamped at the latest moment it can have arrived. A 429 that names a limit below our
 ceiling (``QuotaFailure``'s ``quotaValue``) is a lower quota (a lower tier): that limit
 becomes the ceiling. A 429 while the window, counted by the server's stamps (the calls in
 flight and those our clock let go a moment ago included), is full is our stamps running
@@ -30,6 +31,7 @@ processes and flow runs the limit is shared through Prefect global concurrency l
 from __future__ import annotations
 
 import asyncio
+import bisect
 import threading
 import time
 from collections import deque
@@ -72,6 +74,7 @@ class ModelLimiter:
         # calls our clock let go within the last ``_max_lag``: the server may count them still
         self._recent: deque[Entry] = deque()
         self._avg_cost = 0.0
+        self._quickest = float("inf")  # the quickest hand-over to answer seen
         self.request_ceiling = float(spec.rpm)
         self.token_ceiling = float(spec.tpm)
         self._last_throttle = float("-inf")
@@ -121,11 +124,10 @@ class ModelLimiter:
         self._pump()  # the timer it dropped is armed again for the next waiter
 
     def release(self, ticket: Ticket, actual_tokens: int | None = None,
-                refused: bool = False, busy_for_s: float | None = None) -> None:
+                refused: bool = False) -> None:
         """Free the concurrency slot. A refused call (429, or never sent) used no quota:
-        take it out of the windows; an answered one corrects the estimates. A 429's slot
-        stays taken for the ``busy_for_s`` the server said its window is full (else a
-        window's turn sends a refused burst again at once)."""
+        take it out of the windows; an answered one corrects the estimates and is counted
+        from when the server can have counted it (``_stamp_at_arrival``)."""
         entry = ticket.entry
         with self._lock:
             self._inflight -= 1
@@ -135,28 +137,54 @@ class ModelLimiter:
                     self._token_sum -= entry.tokens
                 except ValueError:
                     pass  # already out of the window
-                else:
-                    if busy_for_s:
-                        self._hold(entry, busy_for_s)
             else:
-                entry.answered = True
                 if actual_tokens is not None:
                     self._token_sum += actual_tokens - entry.tokens
                     entry.tokens = float(actual_tokens)
+                self._stamp_at_arrival(entry)
         if refused and ticket.spend is not None:
             with self._spend.lock:
                 self._spend.total -= ticket.spend[1]
                 ticket.spend[1] = 0.0
         self._pump()
 
-    def _hold(self, entry: Entry, busy_for_s: float) -> None:
-        """Keep ``entry`` in the window until ``busy_for_s`` from now (kept in order)."""
-        entry.sent = self._clock() + busy_for_s - self._window - self._lag
-        at = len(self._entries)
-        while at and self._entries[at - 1].sent > entry.sent:
-            at -= 1
-        self._entries.insert(at, entry)
-        self._token_sum += entry.tokens
+    def sending(self, ticket: Ticket) -> None:
+        """The granted call is handed to the SDK now (after the budget's and the stop's
+        checks, after our loop got round to it: seconds after the grant in a burst)."""
+        ticket.entry.handed = self._clock()
+
+    def _stamp_at_arrival(self, entry: Entry) -> None:
+        """The server counts a call when it arrives: after we hand it to the SDK, before
+        our answer by the server's own time. Count it from the answer less the quickest
+        round trip seen (a call that quick queued nowhere on the way), at most a sixth of
+        the window after it was handed over (a long answer is slow to write, not late to
+        arrive), kept in order: our window then frees no sooner than the server's. A new
+        quickest (the first calls of a run queue behind its start) re-stamps them all."""
+        if entry.handed is None:
+            return  # granted, never handed over: its grant stands
+        entry.answered = self._clock()
+        trip = entry.answered - entry.handed
+        if trip < self._quickest:
+            self._quickest = trip
+            for e in self._entries:
+                e.sent = self._arrival(e)
+            self._entries = deque(sorted(self._entries, key=_stamp))
+            return
+        stamp = self._arrival(entry)
+        if stamp <= entry.sent:
+            return
+        try:
+            self._entries.remove(entry)
+        except ValueError:
+            return  # out of the window already
+        entry.sent = stamp
+        self._entries.insert(bisect.bisect_right(self._entries, stamp, key=_stamp), entry)
+
+    def _arrival(self, entry: Entry) -> float:
+        if entry.handed is None or entry.answered is None:
+            return entry.sent
+        late = min(entry.answered - entry.handed - self._quickest, self._window / 6)
+        return max(entry.sent, entry.handed + late)
 
     def record_cost(self, ticket: Ticket, cost_usd: float) -> None:
         """The call's real price replaces its estimate in the spend window."""
@@ -345,6 +373,10 @@ class ModelLimiter:
             recent.append(entry)
         while recent and recent[0].sent <= horizon - self._max_lag:
             recent.popleft()
+
+
+def _stamp(entry: Entry) -> float:
+    return entry.sent
 
 
 class Limiters:
