@@ -4,6 +4,7 @@ holds, item by item, model by model, and a re-run must reuse what was paid for."
 
 from __future__ import annotations
 
+import pickle
 from collections import Counter
 from pathlib import Path
 
@@ -27,6 +28,10 @@ def run(settings: Settings, tmp_path: Path, out: str) -> tuple[RunReport, list[I
     params = params.model_copy(update={"items": [*params.items, missing],
                                        "output": str(tmp_path / out)})
     report = analyze_with(params, settings)
+    # report.json is written a line at a time: still the report, byte for byte.
+    assert (tmp_path / out / "report.json").read_text() == report.model_dump_json(indent=2)
+    assert RunReport.model_validate_json(report.model_dump_json()) == report
+    assert pickle.loads(pickle.dumps(report)) == report  # Dask hands reports back pickled
     text = (tmp_path / out / "results.jsonl").read_text()
     return report, [ItemResult.model_validate_json(line) for line in text.splitlines()]
 
