@@ -118,8 +118,9 @@ def plan_run(items: list[WorkItem], inputs: RunInputs, params: AnalyzeParams,
     """Route every item, drop those already answered, and (mode=auto) choose each model's
     mode."""
     settings = terms.settings
-    jobs = plan_routes(plain(items),
-                       sources=plain({**inputs.texts, **media_sources(inputs.media.prepared)}),
+    sources = {**inputs.texts, **media_sources(inputs.media.prepared)}
+    inputs.texts = {}  # plan_routes hands each item's parts to its job
+    jobs = plan_routes(plain(items), sources=plain(sources),
                        resolutions=media_resolutions(inputs.media.prepared),
                        policy=terms.policy, settings=settings,
                        context_tokens=inputs.context_tokens, deadline_s=params.deadline_s,
@@ -165,7 +166,7 @@ def infer(plan: RunPlan, inputs: RunInputs, cache_plan: CachePlan, params: Analy
     results = result_stream(inputs, found, terms)
     failed = failed_before_inference([*found.items, *inputs.context_media],
                                      {**inputs.media.failures, **inputs.text_failures})
-    jobs, plan.jobs, plan.pending, inputs.texts = plan.jobs, [], [], {}
+    jobs, plan.jobs, plan.pending = plan.jobs, [], []
     found.items, found.origins = [], []  # the jobs carry their items from here
     if terms.autopilot:
         outcome, piloted = infer_with_autopilot(jobs, run, params.quality_floor)

@@ -112,8 +112,8 @@ def test_a_big_report_keeps_every_line_and_writes_report_json_as_its_json(tmp_pa
     from datetime import UTC, datetime
 
     from flashfirst.reporting.item_lines import ItemLine
-    from flashfirst.reporting.run_report import write_run_files
     from flashfirst.reporting.results_spool import ResultSpool
+    from flashfirst.reporting.run_report import write_run_files
     from flashfirst.storage import Storage
 
     lines = [ItemLine(id=f"note-{n}", task="summarize", models=["gemini-3.8-flash"],
