@@ -167,7 +167,7 @@ def infer(plan: RunPlan, inputs: RunInputs, cache_plan: CachePlan, params: Analy
     failed = failed_before_inference([*found.items, *inputs.context_media],
                                      {**inputs.media.failures, **inputs.text_failures})
     jobs, plan.jobs, plan.pending = plan.jobs, [], []
-    found.items, found.origins = [], []  # the jobs carry their items from here
+    found.items = []  # the jobs carry their items from here
     if terms.autopilot:
         outcome, piloted = infer_with_autopilot(jobs, run, params.quality_floor)
         return Inferred(outcome=outcome, results=results, failed_before=failed,
@@ -183,7 +183,7 @@ def result_stream(inputs: RunInputs, found: Discovery, terms: RunTerms) -> Resul
     media's bytes and tokens and the backend that answered; a stopped run's items not
     sent are ``cancelled`` when the stop was a cancel in Prefect."""
     shared = run_context(terms.settings)
-    uris = {i.id: i.uri for i in [*found.items, *inputs.context_media]}
+    uris = {i.id: i.uri for i in [*found.items, *inputs.context_media] if i.uri}  # not texts
     cancelled: list[bool] = []  # asked once, at the first item not sent
 
     def finish(results: list[ItemResult]) -> list[ItemResult]:
