@@ -118,8 +118,9 @@ def plan_run(items: list[WorkItem], inputs: RunInputs, params: AnalyzeParams,
     """Route every item, drop those already answered, and (mode=auto) choose each model's
     mode."""
     settings = terms.settings
-    jobs = plan_routes(plain(items),
-                       sources=plain({**inputs.texts, **media_sources(inputs.media.prepared)}),
+    sources = {**inputs.texts, **media_sources(inputs.media.prepared)}
+    inputs.texts = {}  # plan_routes hands each item's parts to its job
+    jobs = plan_routes(plain(items), sources=plain(sources),
                        resolutions=media_resolutions(inputs.media.prepared),
                        policy=terms.policy, settings=settings,
                        context_tokens=inputs.context_tokens, deadline_s=params.deadline_s,
@@ -165,8 +166,8 @@ def infer(plan: RunPlan, inputs: RunInputs, cache_plan: CachePlan, params: Analy
     results = result_stream(inputs, found, terms)
     failed = failed_before_inference([*found.items, *inputs.context_media],
                                      {**inputs.media.failures, **inputs.text_failures})
-    jobs, plan.jobs, plan.pending, inputs.texts = plan.jobs, [], [], {}
-    found.items, found.origins = [], []  # the jobs carry their items from here
+    jobs, plan.jobs, plan.pending = plan.jobs, [], []
+    found.items = []  # the jobs carry their items from here
     if terms.autopilot:
         outcome, piloted = infer_with_autopilot(jobs, run, params.quality_floor)
         return Inferred(outcome=outcome, results=results, failed_before=failed,
@@ -182,7 +183,7 @@ def result_stream(inputs: RunInputs, found: Discovery, terms: RunTerms) -> Resul
     media's bytes and tokens and the backend that answered; a stopped run's items not
     sent are ``cancelled`` when the stop was a cancel in Prefect."""
     shared = run_context(terms.settings)
-    uris = {i.id: i.uri for i in [*found.items, *inputs.context_media]}
+    uris = {i.id: i.uri for i in [*found.items, *inputs.context_media] if i.uri}  # not texts
     cancelled: list[bool] = []  # asked once, at the first item not sent
 
     def finish(results: list[ItemResult]) -> list[ItemResult]:

@@ -4,6 +4,7 @@ holds, item by item, model by model, and a re-run must reuse what was paid for."
 
 from __future__ import annotations
 
+import pickle
 from collections import Counter
 from pathlib import Path
 
@@ -27,6 +28,10 @@ def run(settings: Settings, tmp_path: Path, out: str) -> tuple[RunReport, list[I
     params = params.model_copy(update={"items": [*params.items, missing],
                                        "output": str(tmp_path / out)})
     report = analyze_with(params, settings)
+    # report.json is written a line at a time: still the report, byte for byte.
+    assert (tmp_path / out / "report.json").read_text() == report.model_dump_json(indent=2)
+    assert RunReport.model_validate_json(report.model_dump_json()) == report
+    assert pickle.loads(pickle.dumps(report)) == report  # Dask hands reports back pickled
     text = (tmp_path / out / "results.jsonl").read_text()
     return report, [ItemResult.model_validate_json(line) for line in text.splitlines()]
 
@@ -101,3 +106,33 @@ def test_a_rerun_reports_every_answer_reused_and_pays_nothing_again(
     assert again.items_reused == sum(r.reused for r in results) == first.items_ok - 1
     assert new == again.generate_calls == sum(len(calls(r)) for r in results if not r.reused)
     assert again.items_total == first.items_total == len(results)
+
+
+def test_a_big_report_keeps_every_line_and_writes_report_json_as_its_json(tmp_path: Path):
+    from datetime import UTC, datetime
+
+    from flashfirst.reporting.item_lines import ItemLine
+    from flashfirst.reporting.results_spool import ResultSpool
+    from flashfirst.reporting.run_report import write_run_files
+    from flashfirst.storage import Storage
+
+    lines = [ItemLine(id=f"note-{n}", task="summarize", models=["gemini-3.8-flash"],
+                      service_tier=None, cost_usd=n / 1e6, escalated=n % 5 == 0,
+                      reused=False, error=f'bad "line" {n}\nsecond' if n % 7 == 0 else None)
+             for n in range(2_500)]  # more than one compressed block
+    costs = dict.fromkeys(("actual_usd", "naive_usd", "lower_bound_usd", "calls_usd",
+                           "cache_write_usd", "cache_storage_usd"), 0.0)
+    now = datetime.now(UTC)
+    report = RunReport(run_id="big", backend="emulator", price_table_version="t",
+                       started_at=now, finished_at=now, items_total=len(lines), items_ok=0,
+                       items_failed=0, items_reused=0, generate_calls=0,
+                       costs={**costs, "levers": [], "per_model": []}, items=lines,
+                       output_uri=str(tmp_path / "out"))
+    assert list(report.items) == lines and report.items[1_700] == lines[1_700]
+    assert report.items[-1] == lines[-1] and len(report.items) == 2_500
+    spool = ResultSpool()
+    write_run_files(Storage(), str(tmp_path / "store"), spool, report)
+    spool.discard()
+    text = (tmp_path / "out" / "report.json").read_text()
+    assert text == report.model_dump_json(indent=2)
+    assert list(RunReport.model_validate_json(text).items) == lines

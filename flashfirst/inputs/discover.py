@@ -52,7 +52,8 @@ class Discovery(BaseModel):
     items: list[WorkItem] = Field(default_factory=list)
     origins: list[str] = Field(
         default_factory=list, description="Per item, where it came from (a file's URI, a "
-        "manifest line, the run's parameters): what a clash of ids names.")
+        "manifest line, the run's parameters): what a clash of ids names; empty once "
+        "the run's ids are checked (``run_inputs``).")
     skipped: list[SkippedInput] = Field(default_factory=list)
 
 
@@ -80,6 +81,7 @@ def run_inputs(params: AnalyzeParams, storage: Storage, *, storage_root: str | N
     both = Discovery(items=given.items + found.items, origins=given.origins + found.origins,
                      skipped=found.skipped)
     refuse_clashing_ids(both)
+    both.origins = []  # only a clash names them: a run need not carry a string per item
     return both
 
 

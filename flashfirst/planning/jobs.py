@@ -29,10 +29,12 @@ def plan_jobs(items: list[WorkItem], sources: dict[str, SourceParts],
               resolutions: dict[str, MediaResolution | None], policy: RoutingPolicy,
               settings: Settings, *, context_tokens: int, deadline_s: float | None,
               batch: bool) -> list[InferenceJob]:
-    """Route every item that has its parts; the route's reason is kept on the job."""
+    """Route every item that has its parts; the route's reason is kept on the job.
+    ``sources`` is taken: each item's parts go to its job, and its entry goes, so a run
+    never holds both (``flows/analyze_steps.py: plan_run``)."""
     jobs = []
     for item in items:
-        source = sources.get(item.id)
+        source = sources.pop(item.id, None)
         if source is None:
             continue  # failed before inference; the failure is already recorded
         est = source.tokens + text_tokens(prompt_for(item)) + context_tokens

@@ -170,7 +170,7 @@ def _priced(m: ModelCost) -> str:
 
 def _failed(r: RunReport) -> list[tuple[str, str, str]]:
     """(kind, item, cause) of every failed item, grouped by kind."""
-    kinds = {i.id: i.failure_kind for i in r.items}
+    kinds = {i.id: i.failure_kind for i in r.items if i.id in r.failures}
     return sorted((str(kinds.get(i) or FailureKind.UNCLASSIFIED), i, cause)
                   for i, cause in r.failures.items())
 

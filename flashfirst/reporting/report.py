@@ -12,26 +12,11 @@ from flashfirst.caching.record import CacheRecord
 from flashfirst.failures import FailureKind
 from flashfirst.inference.collection import JobCollection
 from flashfirst.inputs.skipped import SkippedInput
-from flashfirst.items import ServiceTier, TaskKind
+from flashfirst.items import TaskKind
 from flashfirst.media.accounting import MediaStats
+from flashfirst.reporting.item_lines import ItemLines
 from flashfirst.reporting.ledger import CostSummary
 from flashfirst.reporting.stages import Stage
-
-
-class ItemLine(BaseModel):
-    id: str
-    task: TaskKind
-    models: list[str]
-    served_models: list[str] = Field(
-        default_factory=list, description="The model that answered each attempt.")
-    service_tier: ServiceTier | None
-    cost_usd: float
-    escalated: bool
-    reused: bool
-    error: str | None
-    failure_kind: FailureKind | None = None
-    cost_provisional: bool = Field(False, description="A call of this item was priced by a "
-                                   "stand-in row: the table lacks the model that served.")
 
 
 class TaskEscalation(BaseModel):
@@ -153,7 +138,8 @@ class RunReport(BaseModel):
         "rejected, ...): what to do about them differs per kind.")
     budget_usd: float | None = None
     budget_stopped: int = Field(0, description="Items not dispatched: the budget was reached.")
-    items: list[ItemLine] = Field(default_factory=list)
+    items: ItemLines = Field(default_factory=ItemLines, description="One line per item, "
+                             "in the order they were answered (compressed in memory).")
     output_uri: str | None = None
     mode_choices: list[str] = Field(
         default_factory=list, description="mode=auto: the tier chosen per model, and why.")

@@ -5,6 +5,7 @@ tasks (``tasks/costs.py``) only log and publish."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +20,7 @@ from flashfirst.media import MediaStats
 from flashfirst.planning.thinking_figures import record_run
 from flashfirst.pricing.unpriced_seen import record_unpriced
 from flashfirst.reporting.fit import media_delta
+from flashfirst.reporting.item_lines import ItemLine, ItemLines
 from flashfirst.reporting.ledger import CostSummary, CostTally
 from flashfirst.reporting.render import to_markdown, to_svg
 from flashfirst.reporting.report import (
@@ -113,6 +115,24 @@ def priced_stages(stages: list[StageLine], costs: CostSummary) -> list[StageLine
             for s in stages]
 
 
+_NO_ITEMS = '\n  "items": []'
+
+
+def report_json(report: RunReport) -> Iterator[bytes]:
+    """``report.model_dump_json(indent=2)``, byte for byte, with its item lines written
+    one at a time from their compressed blocks (never all as objects at once)."""
+    head, tail = report.model_copy(update={"items": ItemLines()}).model_dump_json(
+        indent=2).split(_NO_ITEMS)
+    if not report.items:
+        yield (head + _NO_ITEMS + tail).encode()
+        return
+    yield (head + '\n  "items": [').encode()
+    for n, raw in enumerate(report.items.json_lines()):
+        line = ItemLine.model_validate_json(raw).model_dump_json(indent=2)
+        yield ("," if n else "").encode() + b"\n    " + line.replace("\n", "\n    ").encode()
+    yield ("\n  ]" + tail).encode()
+
+
 def write_run_files(storage: Storage, storage_root: str, results: ResultSpool,
                     report: RunReport) -> tuple[str, str]:
     """results.jsonl (by item id), report.json/.md/.svg in the run's output folder, each
@@ -125,8 +145,11 @@ def write_run_files(storage: Storage, storage_root: str, results: ResultSpool,
         spool.seek(0)
         storage.write_stream(join(out, "results.jsonl"), spool,
                              content_type="application/x-ndjson")
-    storage.write_text(join(out, "report.json"), report.model_dump_json(indent=2),
-                       content_type="application/json")
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
+        for chunk in report_json(report):
+            spool.write(chunk)
+        spool.seek(0)
+        storage.write_stream(join(out, "report.json"), spool, content_type="application/json")
     markdown = to_markdown(report)
     storage.write_text(join(out, "report.md"), markdown, content_type="text/markdown")
     record_unpriced(storage, storage_root, report)  # `flashfirst prices` lists them

@@ -12,9 +12,9 @@ from flashfirst.failures import FailureKind
 from flashfirst.items import Attempt, ItemMedia, ItemResult
 from flashfirst.pricing.prices import usd
 from flashfirst.reporting.fit import fit_line
+from flashfirst.reporting.item_lines import ItemLine, ItemLines
 from flashfirst.reporting.report import (
     FirstPass,
-    ItemLine,
     ProvisionalPrice,
     ServedBy,
     TaskEscalation,
@@ -35,7 +35,7 @@ class ReportTally:
         self.first: defaultdict[tuple[str, str], list[int]] = defaultdict(_two_counts)
         self.fitted: list[tuple[str, str]] = []
         self.media: list[tuple[str, ItemMedia]] = []
-        self.items: list[ItemLine] = []
+        self.items = ItemLines()
 
     def add(self, r: ItemResult) -> None:
         self.total += 1
