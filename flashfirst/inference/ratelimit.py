@@ -31,13 +31,13 @@ processes and flow runs the limit is shared through Prefect global concurrency l
 from __future__ import annotations
 
 import asyncio
-import bisect
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 
 from flashfirst.errors import QuotaExhausted
+from flashfirst.inference.arrivals import ArrivalStamps
 from flashfirst.inference.grants import Entry, LimiterStats, Ticket, Waiter, deliver
 from flashfirst.inference.project_limits import (
     SPEND_WINDOW_S,
@@ -74,7 +74,7 @@ class ModelLimiter:
         # calls our clock let go within the last ``_max_lag``: the server may count them still
         self._recent: deque[Entry] = deque()
         self._avg_cost = 0.0
-        self._quickest = float("inf")  # the quickest hand-over to answer seen
+        self._arrivals = ArrivalStamps(window_s)
         self.request_ceiling = float(spec.rpm)
         self.token_ceiling = float(spec.tpm)
         self._last_throttle = float("-inf")
@@ -127,7 +127,7 @@ class ModelLimiter:
                 refused: bool = False) -> None:
         """Free the concurrency slot. A refused call (429, or never sent) used no quota:
         take it out of the windows; an answered one corrects the estimates and is counted
-        from when the server can have counted it (``_stamp_at_arrival``)."""
+        from when the server can have counted it (``arrivals``)."""
         entry = ticket.entry
         with self._lock:
             self._inflight -= 1
@@ -141,7 +141,7 @@ class ModelLimiter:
                 if actual_tokens is not None:
                     self._token_sum += actual_tokens - entry.tokens
                     entry.tokens = float(actual_tokens)
-                self._stamp_at_arrival(entry)
+                self._entries = self._arrivals.answered(self._entries, entry, self._clock())
         if refused and ticket.spend is not None:
             with self._spend.lock:
                 self._spend.total -= ticket.spend[1]
@@ -152,39 +152,6 @@ class ModelLimiter:
         """The granted call is handed to the SDK now (after the budget's and the stop's
         checks, after our loop got round to it: seconds after the grant in a burst)."""
         ticket.entry.handed = self._clock()
-
-    def _stamp_at_arrival(self, entry: Entry) -> None:
-        """The server counts a call when it arrives: after we hand it to the SDK, before
-        our answer by the server's own time. Count it from the answer less the quickest
-        round trip seen (a call that quick queued nowhere on the way), at most a sixth of
-        the window after it was handed over (a long answer is slow to write, not late to
-        arrive), kept in order: our window then frees no sooner than the server's. A new
-        quickest (the first calls of a run queue behind its start) re-stamps them all."""
-        if entry.handed is None:
-            return  # granted, never handed over: its grant stands
-        entry.answered = self._clock()
-        trip = entry.answered - entry.handed
-        if trip < self._quickest:
-            self._quickest = trip
-            for e in self._entries:
-                e.sent = self._arrival(e)
-            self._entries = deque(sorted(self._entries, key=_stamp))
-            return
-        stamp = self._arrival(entry)
-        if stamp <= entry.sent:
-            return
-        try:
-            self._entries.remove(entry)
-        except ValueError:
-            return  # out of the window already
-        entry.sent = stamp
-        self._entries.insert(bisect.bisect_right(self._entries, stamp, key=_stamp), entry)
-
-    def _arrival(self, entry: Entry) -> float:
-        if entry.handed is None or entry.answered is None:
-            return entry.sent
-        late = min(entry.answered - entry.handed - self._quickest, self._window / 6)
-        return max(entry.sent, entry.handed + late)
 
     def record_cost(self, ticket: Ticket, cost_usd: float) -> None:
         """The call's real price replaces its estimate in the spend window."""
@@ -373,10 +340,6 @@ class ModelLimiter:
             recent.append(entry)
         while recent and recent[0].sent <= horizon - self._max_lag:
             recent.popleft()
-
-
-def _stamp(entry: Entry) -> float:
-    return entry.sent
 
 
 class Limiters:
