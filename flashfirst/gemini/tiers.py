@@ -42,6 +42,8 @@ class ModelSpec(UserInput):
     context_window: int = Field(1_048_576, gt=0, description="Input tokens the model takes.")
 
 
+_TIERS = tuple(ModelTier)
+
 # Models served today (README "Models": price, capability, GA or preview of each).
 _DEFAULT_MODELS: dict[str, dict[str, object]] = {
     "flash_lite": {"id": "gemini-2.5-flash-lite", "rpm": 4000, "tpm": 4_000_000},
@@ -71,8 +73,8 @@ class ModelCatalogue(UserInput):
         return getattr(self, tier.value)
 
     def tier_of(self, model_id: str) -> ModelTier:
-        for tier in ModelTier:
-            if self.by_tier(tier).id == model_id:
+        for tier in _TIERS:  # a tuple: iterating the enum costs more, once per call sent
+            if getattr(self, tier.value).id == model_id:
                 return tier
         raise UnknownModelError(model_id, "the model catalogue (FLASHFIRST_MODELS__*)")
 

@@ -10,12 +10,13 @@ leaves this module as ``float`` USD in reports.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from flashfirst.errors import ConfigError, UnknownModelError
 from flashfirst.gemini.token_rules import Modality
@@ -225,7 +226,10 @@ class PriceTable(UserInput):
                 if r.read_date is None or (day - r.read_date).days > days]
 
 
-class _Rates(BaseModel):
+@dataclass(slots=True)
+class _Rates:
+    """Per-1M rates, built per priced call: a plain record, not a validated model."""
+
     input: Decimal
     output: Decimal
     cached_input: Decimal
