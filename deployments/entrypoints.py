@@ -10,7 +10,8 @@ from flashfirst.flows.analyze import analyze as _analyze
 from flashfirst.flows.task_runners import with_configured_task_runner
 
 # Deployed runs retry once: a crashed worker or a lost connection resumes where it stopped
-# (prepared media, caches and answers are all found again). In-process calls (the CLI,
-# tests) don't, so a budget refusal or a bad setting is reported at once.
+# (prepared media, caches and answers are all found again). A run refused for a setting,
+# its input or its budget is not retried (flows/refusals.py). In-process calls (the CLI,
+# tests) don't retry.
 analyze = with_configured_task_runner(_analyze).with_options(retries=1, retry_delay_seconds=30)
 """The deployments' analyze entrypoint (``deployments/entrypoints.py:analyze``)."""

@@ -18,6 +18,7 @@ from flashfirst.flows.analyze_steps import (
     prepare_inputs,
     report_run,
 )
+from flashfirst.flows.refusals import refusals_not_retried
 from flashfirst.flows.stopping import stop_on_signals_and_cancel
 from flashfirst.tasks.batches import BatchSubmitted
 from flashfirst.tasks.discovery import discover_items
@@ -46,7 +47,8 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None) -> Ana
     """Analyze items with Gemini as cheaply as the work allows, and report the cost.
 
     Ctrl-C, SIGTERM or a Prefect cancel stop it: no new call is sent, the results and
-    report cover what was answered, and the run ends Cancelled (its report as data).
+    report cover what was answered, and the run ends Cancelled (its report as data). A
+    run refused for its settings or input fails at once, without the deployment's retry.
 
     Args:
         params: What to analyze (items, a manifest, a folder or gs:// prefix) and how
@@ -55,7 +57,7 @@ def analyze(params: AnalyzeParams, overrides: RunOverrides | None = None) -> Ana
             included, comes from the worker's environment (FLASHFIRST_* variables,
             GEMINI_API_KEY).
     """
-    with stop_on_signals_and_cancel():
+    with stop_on_signals_and_cancel(), refusals_not_retried():
         return _analyze(params, overrides)
 
 

@@ -150,8 +150,11 @@ def test_a_deployed_run_refuses_the_embedded_emulator_it_was_not_allowed(
         env=cli_env(prefect_server, tmp_path / "worker", FLASHFIRST_BACKEND__KIND="emulator",
                     FLASHFIRST_STORAGE_ROOT=str(tmp_path / "store")))
 
-    state = httpx.get(f"{prefect_server.api_url}/flow_runs/{run.json()['id']}",
-                      timeout=30).json()["state"]
+    ended = httpx.get(f"{prefect_server.api_url}/flow_runs/{run.json()['id']}",
+                      timeout=30).json()
+    state = ended["state"]
     assert state["type"] == "FAILED", worker.stdout + worker.stderr
     assert "ALLOW_IN_DEPLOYMENTS" in state["message"] + worker.stdout + worker.stderr
+    # Refused once: a setting does not change in the deployment's retry delay.
+    assert ended["run_count"] == 1, worker.stdout + worker.stderr
     assert not output.exists() and not (tmp_path / "store").exists()
