@@ -79,7 +79,8 @@ def read_results(output: Path) -> dict[str, dict]:
 ], ids=["ctrl-c", "sigterm"])
 def test_a_signal_stops_the_spending_keeps_what_was_paid_and_a_rerun_pays_the_rest(
         signum: int, exit_code: int, session_server: bool, emulator: EmbeddedEmulator,
-        prefect_server: PrefectServer, prefect_home_template: Path, tmp_path: Path) -> None:
+        prefect_server: PrefectServer, prefect_home_template: Path | None,
+        tmp_path: Path) -> None:
     emulator.control.configure(latency_scale=1.0)  # ~0.5-1 s a call: N calls take ~10 s
     store, output = tmp_path / "store", tmp_path / "out"
     # The temporary server's database migrated already (half its start): its signal is
