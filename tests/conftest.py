@@ -10,6 +10,7 @@ pytest_plugins = [
     "fixtures.emulator",
     "fixtures.media",
     "fixtures.gcs",
+    "fixtures.prefect_home",
     "fixtures.prefect",
     "fixtures.pubsub",
     "fixtures.browser",

@@ -73,6 +73,7 @@ def test_a_burst_of_uploads_starts_one_run_that_analyzes_them_all(
             storage.write_text(uri, f"Note {i}: the parcel was late.")
             emit_object_finalized(StoredObject(bucket=gcs_bucket, name=f"incoming/note{i}.txt",
                                                generation=storage.stat(uri).generation))
+        announced = time.monotonic()
 
         def completed() -> list[dict[str, Any]]:
             runs = runs_of(api, deployment["id"])
@@ -81,7 +82,9 @@ def test_a_burst_of_uploads_starts_one_run_that_analyzes_them_all(
             return [r for r in runs if r["state_type"] == "COMPLETED"]
 
         [run] = wait_for(completed, "completed window run", 180)
-        time.sleep(WINDOW_S + 2)  # long enough for a second run to have been started
+        # Long enough after the burst for a second run to have been started: two windows
+        # and 2 s (what a run that ended right after its window used to be given).
+        time.sleep(max(0.0, announced + 2 * WINDOW_S + 2 - time.monotonic()))
         assert len(runs_of(api, deployment["id"])) == 1
         assert run["parameters"]["window_s"] == WINDOW_S
         # One run analyzed all six: 6 items < 100 with no deadline, so auto chose Flex.

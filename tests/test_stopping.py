@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fixtures.prefect import PrefectServer
+from fixtures.prefect_home import migrated_home
 from flashfirst.flows.analyze import analyze_with
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -39,7 +40,7 @@ def write_manifest(path: Path, n: int = N) -> Path:
 
 def run_env(storage_root: Path, base_url: str, api_url: str | None) -> dict[str, str]:
     """This test's emulator and store only; no PREFECT_API_URL: Prefect's temporary
-    server, as a new user runs it."""
+    server, as a user runs it (on a home whose database the caller may have migrated)."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("FLASHFIRST_", "PREFECT_", "GEMINI_", "GOOGLE_API"))}
     env |= {"FLASHFIRST_STORAGE_ROOT": str(storage_root),
@@ -78,9 +79,13 @@ def read_results(output: Path) -> dict[str, dict]:
 ], ids=["ctrl-c", "sigterm"])
 def test_a_signal_stops_the_spending_keeps_what_was_paid_and_a_rerun_pays_the_rest(
         signum: int, exit_code: int, session_server: bool, emulator: EmbeddedEmulator,
-        prefect_server: PrefectServer, tmp_path: Path) -> None:
+        prefect_server: PrefectServer, prefect_home_template: Path | None,
+        tmp_path: Path) -> None:
     emulator.control.configure(latency_scale=1.0)  # ~0.5-1 s a call: N calls take ~10 s
     store, output = tmp_path / "store", tmp_path / "out"
+    # The temporary server's database migrated already (half its start): its signal is
+    # what this test is about, and tests/test_cli.py's fresh clone starts one from nothing.
+    migrated_home(tmp_path / "prefect-home", prefect_home_template)
     manifest = write_manifest(tmp_path / "items.jsonl")
     env = run_env(store, emulator.base_url, prefect_server.api_url if session_server else None)
     command = [str(Path(sys.executable).with_name("flashfirst")), "run", str(manifest),
@@ -116,6 +121,7 @@ def test_a_signal_stops_the_spending_keeps_what_was_paid_and_a_rerun_pays_the_re
     assert report["stopped"] and report["failure_kinds"] == {"interrupted": len(not_sent)}
 
     paid = billed(emulator)
+    emulator.control.configure(latency_scale=0)  # the re-run is about what it pays, not when
     again = subprocess.run(command, env=run_env(store, emulator.base_url,
                                                 prefect_server.api_url),
                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
