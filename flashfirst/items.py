@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -329,10 +330,12 @@ class ItemResult(BaseModel):
         return [a.model for a in self.attempts]
 
 
-def failed_before_inference(items: list[WorkItem], failures: dict[str, Failure]
+def failed_before_inference(items: Iterable[WorkItem], failures: dict[str, Failure]
                             ) -> list[ItemResult]:
     """Results for the items that never reached a model (media or source unreadable), so
     results.jsonl has a line, with its kind, for every item of the run."""
+    if not failures:
+        return []  # the items need not be read (they may be packed)
     return [ItemResult(id=i.id, task=i.task, failure=failures[i.id])
             for i in items if i.id in failures]
 
