@@ -56,7 +56,7 @@ class CalibrationSample:
         self.policy, self.models, self.settings = policy, models, settings
         self._keep = max(settings.calibration_min, settings.calibration_max)
         self._sizes: dict[tuple[str, str], int] = defaultdict(int)
-        self._lowest: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
+        self._lowest: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
 
     def consider(self, job: InferenceJob, position: int) -> None:
         serving = self.models.find(self.models.served_id(job.route.model))
@@ -71,12 +71,13 @@ class CalibrationSample:
             return
         group = (job.item.task.value, job.route.model)
         self._sizes[group] += 1
-        entry = (hashlib.sha256(job.item.id.encode()).hexdigest(), position)
+        # Kept negated: the heap's top is the highest of the lowest hashes kept.
+        entry = (-int(hashlib.sha256(job.item.id.encode()).hexdigest(), 16), position)
         lowest = self._lowest[group]
         if len(lowest) < self._keep:
-            heapq.heappush(lowest, (_Reversed(entry[0]), entry[1]))
-        elif entry[0] < lowest[0][0].key:
-            heapq.heapreplace(lowest, (_Reversed(entry[0]), entry[1]))
+            heapq.heappush(lowest, entry)
+        elif entry > lowest[0]:
+            heapq.heapreplace(lowest, entry)
 
     def chosen(self) -> list[int]:
         """The positions of the jobs to calibrate."""
@@ -85,21 +86,8 @@ class CalibrationSample:
             n = sample_size(size, self.settings)
             if n > size // 2:
                 continue
-            ranked = sorted((h.key, position) for h, position in self._lowest[group])
-            out += [position for _, position in ranked[:n]]
+            out += [position for _, position in sorted(self._lowest[group], reverse=True)[:n]]
         return sorted(out)
-
-
-class _Reversed:
-    """A hash ordered backwards: the heap's top is the highest of the lowest kept."""
-
-    __slots__ = ("key",)
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-
-    def __lt__(self, other: _Reversed) -> bool:
-        return self.key > other.key
 
 
 class CalibrationGroup(BaseModel):
