@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Literal
 
 import jsonschema
@@ -117,12 +120,8 @@ class WorkItem(UserInput):
     @field_validator("response_schema")
     @classmethod
     def _schema_is_a_json_schema(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        if v is not None:
-            try:
-                jsonschema.validators.validator_for(v).check_schema(v)
-            except jsonschema.SchemaError as exc:
-                where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
-                raise ValueError(f"not a valid JSON Schema at {where}: {exc.message}") from None
+        if v is not None and (problem := _schema_problem(json.dumps(v, sort_keys=True))):
+            raise ValueError(problem)
         return v
 
     @field_validator("check")
@@ -331,9 +330,25 @@ class ItemResult(BaseModel):
         return [a.model for a in self.attempts]
 
 
-def failed_before_inference(items: list[WorkItem], failures: dict[str, Failure]
+def failed_before_inference(items: Iterable[WorkItem], failures: dict[str, Failure]
                             ) -> list[ItemResult]:
     """Results for the items that never reached a model (media or source unreadable), so
     results.jsonl has a line, with its kind, for every item of the run."""
+    if not failures:
+        return []  # the items need not be read (they may be packed)
     return [ItemResult(id=i.id, task=i.task, failure=failures[i.id])
             for i in items if i.id in failures]
+
+
+@lru_cache(maxsize=256)
+def _schema_problem(schema_json: str) -> str | None:
+    """Why a response schema is not a JSON Schema, checked once per schema: the items of a
+    run mostly share one, and a packed item is validated again each time it is read
+    (``flashfirst/packed.py``); the check costs ~4 ms."""
+    schema = json.loads(schema_json)
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+        return f"not a valid JSON Schema at {where}: {exc.message}"
+    return None

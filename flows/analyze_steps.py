@@ -4,19 +4,20 @@ hands its result to the next step; the decisions are in the tasks and the core."
 from __future__ import annotations
 
 import time
+from itertools import chain
 
 from flashfirst.flows.stopping import as_cancelled, cancelled_in_prefect, stopped_state
 from flashfirst.tasks.autopilot import check_autopilot, infer_with_autopilot
 from flashfirst.tasks.batches import BatchSubmitted, forget_parked_run, park_run
 from flashfirst.tasks.caching import ensure_caches, finish_caches
 from flashfirst.tasks.costs import aggregate_costs, write_results
-from flashfirst.tasks.discovery import prepare_shared_context, read_text_sources
+from flashfirst.tasks.discovery import prepare_shared_context
 from flashfirst.tasks.estimate import estimate_run
 from flashfirst.tasks.inference import InferenceOutcome, InferenceRun, run_inference
 from flashfirst.tasks.media import prepare_run_media
 from flashfirst.tasks.modes import choose_run_modes
 from flashfirst.tasks.plain_data import plain
-from flashfirst.tasks.routing import check_models, find_unanswered, plan_routes
+from flashfirst.tasks.routing import check_models, plan_routes
 from flashfirst.tasks.run_state import forget_run_state
 from prefect.states import State
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,15 +31,15 @@ from flashfirst.inference.job import InferenceJob
 from flashfirst.inference.mode import ModeChoice
 from flashfirst.inputs.discover import Discovery
 from flashfirst.inputs.sources import (
-    SourceParts,
     context_media_items,
     context_parts,
     media_resolutions,
     media_sources,
     needs_media_stage,
 )
-from flashfirst.items import ItemResult, WorkItem, failed_before_inference
+from flashfirst.items import ItemResult, ServiceTier, WorkItem, failed_before_inference
 from flashfirst.media.run_media import RunMedia
+from flashfirst.packed import Packed
 from flashfirst.params import AnalyzeParams, RunMode
 from flashfirst.pricing.estimate import RunEstimate
 from flashfirst.reporting.report import RunReport
@@ -51,13 +52,12 @@ from flashfirst.run.terms import RunTerms, run_failure
 
 
 class RunInputs(BaseModel):
-    """What the items and the shared context became before routing."""
+    """What the media items and the shared context became before routing (the texts are
+    read a block at a time as they are routed: ``plan_routes``)."""
 
     media: RunMedia
     context: PreparedContext | None
     context_media: list[WorkItem]
-    texts: dict[str, SourceParts]
-    text_failures: dict[str, Failure]
 
     @property
     def context_tokens(self) -> int:
@@ -65,10 +65,12 @@ class RunInputs(BaseModel):
 
 
 class RunPlan(BaseModel):
-    """Every item's job, those still unanswered, and the mode chosen per model."""
+    """Every item's job, those still unanswered (both packed: ``flashfirst/packed.py``),
+    the items whose text could not be read, and the mode chosen per model."""
 
-    jobs: list[InferenceJob]
-    pending: list[InferenceJob]
+    jobs: Packed[InferenceJob]
+    pending: Packed[InferenceJob]
+    failures: dict[str, Failure] = Field(default_factory=dict)
     modes: list[ModeChoice] = Field(default_factory=list)
 
 
@@ -86,18 +88,18 @@ class Inferred(BaseModel):
     autopilot: AutopilotReport | None = None
 
 
-def check_run(items: list[WorkItem], terms: RunTerms) -> None:
+def check_run(items: Packed[WorkItem], terms: RunTerms) -> None:
     """Refuse retired models, and a bad autopilot policy, before anything is paid."""
     check_models(plain(items), terms.settings)
     if terms.autopilot:
         check_autopilot(plain(items), terms.policy, terms.settings)
 
 
-def prepare_inputs(items: list[WorkItem], params: AnalyzeParams, terms: RunTerms
+def prepare_inputs(items: Packed[WorkItem], params: AnalyzeParams, terms: RunTerms
                    ) -> RunInputs:
     """The shared context first (every item must fit its model's window beside it, and
     one that cannot is refused or fitted before its media is uploaded), then the items'
-    media and texts."""
+    media."""
     settings = terms.settings
     context_media = context_media_items(params.context)
     media = prepare_run_media([], context_media, settings, params.media_policy)
@@ -106,32 +108,25 @@ def prepare_inputs(items: list[WorkItem], params: AnalyzeParams, terms: RunTerms
     tokens = context.tokens if context else 0
     media = media.plus(prepare_run_media([i for i in items if needs_media_stage(i)], [],
                                          settings, params.media_policy, tokens))
-    texts, text_failures = read_text_sources(
-        plain([i for i in items if not needs_media_stage(i)]), settings)
     terms.clock.mark(Stage.PREPARE_MEDIA)
-    return RunInputs(media=media, context=context, context_media=context_media, texts=texts,
-                     text_failures=text_failures)
+    return RunInputs(media=media, context=context, context_media=context_media)
 
 
-def plan_run(items: list[WorkItem], inputs: RunInputs, params: AnalyzeParams,
+def plan_run(items: Packed[WorkItem], inputs: RunInputs, params: AnalyzeParams,
              terms: RunTerms) -> RunPlan:
-    """Route every item, drop those already answered, and (mode=auto) choose each model's
-    mode."""
+    """Read the texts and route every item, drop those already answered, and (mode=auto)
+    choose each model's mode."""
     settings = terms.settings
-    sources = {**inputs.texts, **media_sources(inputs.media.prepared)}
-    inputs.texts = {}  # plan_routes hands each item's parts to its job
-    jobs = plan_routes(plain(items), sources=plain(sources),
-                       resolutions=media_resolutions(inputs.media.prepared),
-                       policy=terms.policy, settings=settings,
-                       context_tokens=inputs.context_tokens, deadline_s=params.deadline_s,
-                       batch=terms.batch)
-    pending = find_unanswered(plain(jobs), inputs.context, settings)
-    modes: list[ModeChoice] = []
+    planned = plan_routes(plain(items), media=plain(media_sources(inputs.media.prepared)),
+                          resolutions=media_resolutions(inputs.media.prepared),
+                          context=inputs.context, policy=terms.policy, settings=settings,
+                          deadline_s=params.deadline_s, batch=terms.batch)
+    jobs, modes = planned.jobs, []
     if params.mode is RunMode.AUTO:
-        jobs, modes = choose_run_modes(plain(jobs), plain(pending), settings, terms.policy,
-                                       params.deadline_s, inputs.context_tokens)
+        jobs, modes = choose_run_modes(plain(jobs), plain(planned.pending), settings,
+                                       terms.policy, params.deadline_s, inputs.context_tokens)
     terms.clock.mark(Stage.PLAN_ROUTES)
-    return RunPlan(jobs=jobs, pending=pending, modes=modes)
+    return RunPlan(jobs=jobs, pending=planned.pending, failures=planned.failures, modes=modes)
 
 
 def estimate_if_asked(plan: RunPlan, inputs: RunInputs, params: AnalyzeParams,
@@ -164,17 +159,19 @@ def infer(plan: RunPlan, inputs: RunInputs, cache_plan: CachePlan, params: Analy
         deadline_at=time.time() + params.deadline_s if params.deadline_s else None,
         collect_later=params.collect_later)
     results = result_stream(inputs, found, terms)
-    failed = failed_before_inference([*found.items, *inputs.context_media],
-                                     {**inputs.media.failures, **inputs.text_failures})
-    jobs, plan.jobs, plan.pending = plan.jobs, [], []
-    found.items = []  # the jobs carry their items from here
-    if terms.autopilot:
-        outcome, piloted = infer_with_autopilot(jobs, run, params.quality_floor)
+    failed = failed_before_inference(chain(found.items, inputs.context_media),
+                                     {**inputs.media.failures, **plan.failures})
+    jobs = plan.jobs
+    plan.jobs, plan.pending = Packed(InferenceJob), Packed(InferenceJob)
+    found.items = Packed(WorkItem)  # the jobs carry their items from here
+    if terms.autopilot:  # the autopilot's waves are drawn from the jobs as objects
+        outcome, piloted = infer_with_autopilot(list(jobs), run, params.quality_floor)
         return Inferred(outcome=outcome, results=results, failed_before=failed,
                         autopilot=piloted)
-    # run_inference empties the list: each chunk's jobs go once it is answered.
-    return Inferred(outcome=run_inference(jobs, run, batch=terms.batch, sink=results),
-                    results=results, failed_before=failed)
+    # Each chunk's jobs are objects from when it is sent until it is answered.
+    outcome = run_inference(jobs, run, batch=terms.batch, sink=results,
+                            any_batch_tier=any(m.tier is ServiceTier.BATCH for m in plan.modes))
+    return Inferred(outcome=outcome, results=results, failed_before=failed)
 
 
 def result_stream(inputs: RunInputs, found: Discovery, terms: RunTerms) -> ResultStream:
@@ -183,7 +180,7 @@ def result_stream(inputs: RunInputs, found: Discovery, terms: RunTerms) -> Resul
     media's bytes and tokens and the backend that answered; a stopped run's items not
     sent are ``cancelled`` when the stop was a cancel in Prefect."""
     shared = run_context(terms.settings)
-    uris = {i.id: i.uri for i in [*found.items, *inputs.context_media] if i.uri}  # not texts
+    uris = {i.id: i.uri for i in chain(found.items, inputs.context_media) if i.uri}  # not texts
     cancelled: list[bool] = []  # asked once, at the first item not sent
 
     def finish(results: list[ItemResult]) -> list[ItemResult]:

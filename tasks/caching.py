@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -15,7 +17,7 @@ from flashfirst.settings import Settings
 
 
 @task(name="ensure-caches", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-def ensure_caches(context: PreparedContext | None, pending: list[InferenceJob],
+def ensure_caches(context: PreparedContext | None, pending: Sequence[InferenceJob],
                   settings: Settings, run_id: str) -> CachePlan:
     """A cache per model where the break-even over ``pending`` says it pays."""
     plan = plan_caches(context, pending, run_context(settings), run_id)

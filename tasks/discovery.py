@@ -1,4 +1,4 @@
-"""Discovering items and reading the non-media sources and the shared context."""
+"""Discovering items and reading the shared context."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ from prefect.cache_policies import NO_CACHE
 
 from flashfirst.caching.manager import PreparedContext
 from flashfirst.errors import ConfigError
-from flashfirst.failures import Failure
 from flashfirst.inputs.discover import Discovery, office_reader, run_inputs
 from flashfirst.inputs.skipped import skipped_line
-from flashfirst.inputs.sources import SourceParts, prepare_context, read_texts
-from flashfirst.items import WorkItem
+from flashfirst.inputs.sources import prepare_context
 from flashfirst.params import AnalyzeParams
 from flashfirst.run.context import run_context
 from flashfirst.settings import Settings
@@ -42,14 +40,6 @@ def discover_items(params: AnalyzeParams, settings: Settings) -> Discovery:
     if line := skipped_line(found.skipped):
         get_run_logger().warning("%s: %s", params.source, line)
     return found
-
-
-@task(name="read-text-sources", cache_policy=NO_CACHE)
-def read_text_sources(items: list[WorkItem], settings: Settings
-                      ) -> tuple[dict[str, SourceParts], dict[str, Failure]]:
-    """Parts of text and document items; per-item failures come back, not raised."""
-    shared = run_context(settings)
-    return read_texts(items, shared.storage, shared.client, settings)
 
 
 @task(name="prepare-shared-context", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)

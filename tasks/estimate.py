@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -15,7 +17,7 @@ from flashfirst.settings import Settings
 
 
 @task(name="estimate-run", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-def estimate_run(jobs: list[InferenceJob], context: PreparedContext | None,
+def estimate_run(jobs: Sequence[InferenceJob], context: PreparedContext | None,
                  settings: Settings, budget_usd: float | None,
                  fitted: list[str] | None = None) -> RunEstimate:
     """The pending jobs' estimate; raises ``BudgetExceeded`` above the budget."""

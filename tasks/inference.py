@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator, Sequence
+from itertools import islice
 from typing import Any, TypeVar
 
 from flashfirst.tasks.plain_data import plain
@@ -42,6 +43,7 @@ from flashfirst.inference.segments import run_split, split_jobs_online
 from flashfirst.inference.shared_budget import BudgetLease
 from flashfirst.inputs.context import ContextUse
 from flashfirst.items import ItemResult, ServiceTier
+from flashfirst.packed import Packed
 from flashfirst.planning.router import RoutingPolicy
 from flashfirst.reporting.results_stream import ResultStream
 from flashfirst.reporting.stages import Stage
@@ -216,10 +218,6 @@ def _shared_gate(settings: Settings):  # noqa: ANN202
     return gate
 
 
-def chunked(jobs: list[InferenceJob], size: int) -> list[list[InferenceJob]]:
-    return [jobs[i:i + size] for i in range(0, len(jobs), size)]
-
-
 class InferenceOutcome(BaseModel):
     results: list[ItemResult] = Field(default_factory=list)
     cache_api_calls: int = 0
@@ -302,14 +300,16 @@ def left_in_batch(results: list[ItemResult], jobs: list[str]) -> list[ItemResult
             else r.fail(stopped.kind, message) for r in results]
 
 
-def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
-                  batch: bool, sink: ResultStream | None = None) -> InferenceOutcome:
+def run_inference(jobs: Sequence[InferenceJob], run: InferenceRun, *, batch: bool,
+                  sink: ResultStream | None = None, any_batch_tier: bool = True
+                  ) -> InferenceOutcome:
     """Dispatch the jobs (chunks online, or one batch task) and follow their progress.
-    ``jobs`` is taken: the list is emptied, and each chunk's jobs are let go once its
-    task ends, so a run holds the jobs of the chunks in flight, not all of them.
-    ``sink``: where each finished chunk's results go (then not kept in the outcome)."""
-    jobs, taken = list(jobs), jobs
-    taken.clear()
+    ``jobs`` may be packed (``flashfirst/packed.py``): each chunk's jobs become objects
+    when the chunk is submitted and go once its task ends, so a run holds the jobs of the
+    chunks in flight, not all of them. ``any_batch_tier``: whether a job may be routed
+    to Batch (mode=auto chose it for a model); when not, and not ``batch``, the jobs are
+    not read twice. ``sink``: where each finished chunk's results go (then not kept in
+    the outcome)."""
     total = len(jobs)
     progress.start(Stage.INFER, total)
     outcome = InferenceOutcome()
@@ -323,7 +323,8 @@ def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
     if not jobs:
         return outcome
     if STOP.requested:  # stopped before inference began
-        keep(not_sent(jobs))
+        for block in _blocks(jobs):
+            keep(not_sent(block))
         return outcome
     if shares_limits(run.settings):
         names = asyncio.run(ensure_shared_limits(run.settings))
@@ -331,33 +332,60 @@ def run_inference(jobs: list[InferenceJob], run: InferenceRun, *,
     artifact = create_progress_artifact(progress=0.0, key="flashfirst-progress",
                                         description="Items answered")
     # mode=batch sends everything to Batch; mode=auto only the models it chose it for.
-    jobs, refused = split_jobs_online(jobs, batch=batch)
-    keep(refused)
-    to_batch = [j for j in jobs if batch or j.route.service_tier is ServiceTier.BATCH]
-    online = [j for j in jobs if not (batch or j.route.service_tier is ServiceTier.BATCH)]
+    to_batch = []
+    if batch or any_batch_tier:
+        for block in _blocks(jobs):
+            kept, refused = split_jobs_online(block, batch=batch)
+            keep(refused)
+            to_batch += [j for j in kept if batch or j.route.service_tier is ServiceTier.BATCH]
     pending = [infer_batch.submit(plain(to_batch), plain(run))] if to_batch else []
+    del to_batch
     # A sliding window of chunk tasks, not all at once: each submitted task run
     # holds Prefect state and memory, and the rate limiter is the real bound anyway.
-    waiting = chunked(online, run.settings.inference.chunk_size)[::-1]
-    del jobs, online  # the chunks hold them now, each let go as its task ends
+    waiting = iter(()) if batch else _online_chunks(jobs, run.settings.inference.chunk_size)
     window = run.settings.inference.chunks_in_flight
-    pending += [_submit_chunk(waiting.pop(), run) for _ in range(min(window, len(waiting)))]
+    pending += [_submit_chunk(chunk, run) for chunk in islice(waiting, window)]
     last_update = float("-inf")
     while pending:
         done = next(as_completed(pending))
         pending.remove(done)
-        if waiting and STOP.requested:  # stopped: the chunks not started are not sent
-            keep(not_sent([j for chunk in waiting for j in chunk]))
-            waiting = []
-        if waiting:
-            pending.append(_submit_chunk(waiting.pop(), run))
-        chunk: ChunkResult = done.result()
-        keep(chunk.results)
-        outcome.cache_api_calls += chunk.cache_api_calls
-        outcome.batch_failures.extend(chunk.batch_failures)
-        outcome.parked_jobs.extend(chunk.parked_jobs)
+        if STOP.requested:  # stopped: the chunks not started are not sent
+            for chunk in waiting:
+                keep(not_sent(chunk))
+        if (chunk := next(waiting, None)) is not None:
+            pending.append(_submit_chunk(chunk, run))
+        del chunk
+        result: ChunkResult = done.result()
+        keep(result.results)
+        outcome.cache_api_calls += result.cache_api_calls
+        outcome.batch_failures.extend(result.batch_failures)
+        outcome.parked_jobs.extend(result.parked_jobs)
         now = time.monotonic()
         if now - last_update >= _PROGRESS_EVERY_S or not pending:  # one API write a second
             update_progress_artifact(artifact, progress=100.0 * answered / total)
             last_update = now
     return outcome
+
+
+def _blocks(jobs: Sequence[InferenceJob]) -> Iterator[list[InferenceJob]]:
+    """A packed sequence's blocks as they are read; a list is one block."""
+    if isinstance(jobs, Packed):
+        yield from jobs.blocks()
+    else:
+        yield list(jobs)
+
+
+def _online_chunks(jobs: Sequence[InferenceJob], size: int) -> Iterator[list[InferenceJob]]:
+    """The online jobs' chunks, made as they are asked for (a split item meant for Batch
+    goes at the standard tier: ``split_jobs_online``)."""
+    chunk: list[InferenceJob] = []
+    for block in _blocks(jobs):
+        for job in split_jobs_online(block, batch=False)[0]:
+            if job.route.service_tier is ServiceTier.BATCH:
+                continue  # in the batch task
+            chunk.append(job)
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk

@@ -10,6 +10,7 @@ day to spare."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from decimal import Decimal
 
 from pydantic import BaseModel
@@ -37,26 +38,27 @@ class ModeChoice(BaseModel):
                 f"${self.standard_usd:.4f}")
 
 
-def choose_modes(jobs: list[InferenceJob], prices: PriceTable, settings: Settings,
+def choose_modes(jobs: Iterable[InferenceJob], prices: PriceTable, settings: Settings,
                  policy: ServiceTierPolicy, deadline_s: float | None,
                  context_tokens: int = 0) -> dict[str, ModeChoice]:
     """One choice per model the jobs are routed to (costs at assumed output sizes)."""
-    by_model: dict[str, list[InferenceJob]] = defaultdict(list)
-    for job in jobs:
-        by_model[job.route.model].append(job)
-    return {model: _choose(model, group, prices, settings, policy, deadline_s, context_tokens)
-            for model, group in by_model.items()}
+    # Sums and counts as the jobs go by: ``jobs`` may be packed, never all objects at once.
+    standard: dict[str, Decimal] = defaultdict(Decimal)
+    counts: dict[str, int] = defaultdict(int)
+    for j in jobs:
+        standard[j.route.model] += prices.price_tokens(
+            j.route.model, input_tokens=j.est_prompt_tokens + context_tokens,
+            output_tokens=assumed_output_tokens(j))
+        counts[j.route.model] += 1
+    return {model: _choose(model, standard[model], n, prices, settings, policy, deadline_s)
+            for model, n in counts.items()}
 
 
-def _choose(model: str, jobs: list[InferenceJob], prices: PriceTable, settings: Settings,
-            policy: ServiceTierPolicy, deadline_s: float | None,
-            context_tokens: int) -> ModeChoice:
-    standard = sum((prices.price_tokens(
-        model, input_tokens=j.est_prompt_tokens + context_tokens,
-        output_tokens=assumed_output_tokens(j)) for j in jobs), Decimal(0))
+def _choose(model: str, standard: Decimal, n: int, prices: PriceTable, settings: Settings,
+            policy: ServiceTierPolicy, deadline_s: float | None) -> ModeChoice:
     costs = {tier: standard * prices.multiplier(tier)
              for tier in (ServiceTier.BATCH, ServiceTier.FLEX, ServiceTier.STANDARD)}
-    n, cfg = len(jobs), settings.inference
+    cfg = settings.inference
     flex_latency = policy.flex_min_deadline_s
     # Flex still goes through the model's RPM: the last request starts after n / RPM min.
     flex_s = flex_latency + 60 * n / settings.models.spec(model).rpm

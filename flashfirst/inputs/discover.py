@@ -28,6 +28,7 @@ from flashfirst.inputs.skipped import (
     why_skipped,
 )
 from flashfirst.items import TaskKind, WorkItem
+from flashfirst.packed import Packed
 from flashfirst.params import AnalyzeParams
 from flashfirst.planning.router import RoutingPolicy, route
 from flashfirst.probe import MediaKind
@@ -49,7 +50,8 @@ TASK_BY_KIND: dict[MediaKind, TaskKind] = {
 class Discovery(BaseModel):
     """What a run will work on, where each item came from, and what it will not touch."""
 
-    items: list[WorkItem] = Field(default_factory=list)
+    items: Packed[WorkItem] = Field(default_factory=lambda: Packed(WorkItem), description=(
+        "Packed (``flashfirst/packed.py``): a few dozen bytes an item, not an object."))
     origins: list[str] = Field(
         default_factory=list, description="Per item, where it came from (a file's URI, a "
         "manifest line, the run's parameters): what a clash of ids names; empty once "
@@ -72,15 +74,18 @@ def run_inputs(params: AnalyzeParams, storage: Storage, *, storage_root: str | N
     """The run's items (those given, then its source's), refused before anything starts if
     two share an id or one takes the shared context's reserved prefix. Files under
     ``storage_root`` (earlier runs' results, answers, media) are never inputs."""
-    given = Discovery(items=list(params.items),
-                      origins=[f"items[{n}] of the run's parameters"
-                               for n in range(len(params.items))])
     found = (discover(params.source, storage, task=params.task, prompt=params.prompt,
                       storage_root=storage_root, office=office)
              if params.source else Discovery())
-    both = Discovery(items=given.items + found.items, origins=given.origins + found.origins,
-                     skipped=found.skipped)
-    refuse_clashing_ids(both)
+    if not params.items:
+        both = found
+    else:
+        items = Packed(WorkItem, params.items)
+        items.extend(found.items)
+        both = Discovery(items=items, skipped=found.skipped,
+                         origins=[f"items[{n}] of the run's parameters"
+                                  for n in range(len(params.items))] + found.origins)
+        refuse_clashing_ids(both)
     both.origins = []  # only a clash names them: a run need not carry a string per item
     return both
 
@@ -93,9 +98,8 @@ def discover(source: str, storage: Storage, *, task: TaskKind | None = None,
     if not is_gcs(uri) and not os.path.exists(uri):
         raise ConfigError(f"{source}: no such file or folder ({uri})")
     if uri.lower().endswith(MANIFEST_SUFFIXES) and not os.path.isdir(uri):
-        lines = read_manifest_lines(uri, storage)
-        found = Discovery(items=[item for _, item in lines],
-                          origins=[f"{uri} line {n}" for n, _ in lines])
+        items, numbers = read_manifest_lines(uri, storage)
+        found = Discovery(items=items, origins=[f"{uri} line {n}" for n in numbers])
     elif is_gcs(uri) or os.path.isdir(uri):
         found = _folder(uri, storage, task, prompt, storage_root, office)
         if not found.items:

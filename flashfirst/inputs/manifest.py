@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from flashfirst.errors import ConfigError, ManifestError
 from flashfirst.items import MediaPolicy, WorkItem
+from flashfirst.packed import Packed
 from flashfirst.storage import Storage
 from flashfirst.storage.uris import canonical_uri, parent_uri, resolve_against
 
@@ -21,29 +22,33 @@ MANIFEST_SUFFIXES = (".jsonl", ".csv")
 
 def read_manifest(uri: str, storage: Storage) -> list[WorkItem]:
     """The manifest's items, in line order (see :func:`read_manifest_lines`)."""
-    return [item for _, item in read_manifest_lines(uri, storage)]
+    return list(read_manifest_lines(uri, storage)[0])
 
 
-def read_manifest_lines(uri: str, storage: Storage) -> list[tuple[int, WorkItem]]:
-    """JSONL: one WorkItem object a line. CSV: a header with WorkItem field names.
-    Relative URIs are relative to the folder the manifest is in (however it was named).
+def read_manifest_lines(uri: str, storage: Storage) -> tuple[Packed[WorkItem], list[int]]:
+    """The items, packed as they are read (a million-line manifest is never a million
+    objects), and each one's line number. JSONL: one WorkItem object a line. CSV: a
+    header with WorkItem field names. Relative URIs are relative to the folder the
+    manifest is in (however it was named).
 
     All or nothing: every bad line is named (line, field, cause) and the run does not
     start, so a typo never silently drops or changes an item."""
     uri = canonical_uri(uri)
     base = parent_uri(uri)
     problems: list[str] = []
-    items: list[tuple[int, WorkItem]] = []
+    items = Packed(WorkItem)
+    numbers: list[int] = []
     first_line: dict[str, int] = {}
     with storage.open_read(uri) as reader:
         lines = _lines(reader)
         rows = (_jsonl_rows if uri.lower().endswith(".jsonl") else _csv_rows)(lines, problems)
         for n, row in rows:
             if (item := _item(n, row, base, first_line, problems)) is not None:
-                items.append((n, item))
+                items.append(item)
+                numbers.append(n)
     if problems:
-        raise ManifestError(uri, problems, [i.id for _, i in items])
-    return items
+        raise ManifestError(uri, problems, list(first_line))
+    return items, numbers
 
 
 def _item(n: int, row: dict, base: str, first_line: dict[str, int], problems: list[str]

@@ -12,6 +12,7 @@ of a small group costs more than the lever can show, so its lever reads "not mea
 from __future__ import annotations
 
 import hashlib
+import heapq
 import math
 import statistics
 from collections import defaultdict
@@ -36,28 +37,57 @@ def sample_size(group: int, settings: InferenceSettings) -> int:
 
 def mark_calibration(jobs: list[InferenceJob], policy: RoutingPolicy, models: Catalogue,
                      settings: InferenceSettings) -> None:
-    """Set ``calibrate`` on the sample (jobs whose thinking is their model's default, or
-    what it does by default anyway, or that it would refuse, are never in it: nothing to
-    measure)."""
-    groups: dict[tuple[str, str], list[InferenceJob]] = defaultdict(list)
-    for job in jobs:
-        serving = models.find(models.served_id(job.route.model))
+    """Set ``calibrate`` on the sample (see :class:`CalibrationSample`)."""
+    sample = CalibrationSample(policy, models, settings)
+    for n, job in enumerate(jobs):
+        sample.consider(job, n)
+    for n in sample.chosen():
+        jobs[n].calibrate = True
+
+
+class CalibrationSample:
+    """The sample chosen as jobs go by, without holding them: per group its size and the
+    positions of the jobs whose id hashes lowest (the sample is at most that many). Jobs
+    whose thinking is their model's default, or what it does by default anyway, or that
+    it would refuse, are never in it: nothing to measure."""
+
+    def __init__(self, policy: RoutingPolicy, models: Catalogue,
+                 settings: InferenceSettings) -> None:
+        self.policy, self.models, self.settings = policy, models, settings
+        self._keep = max(settings.calibration_min, settings.calibration_max)
+        self._sizes: dict[tuple[str, str], int] = defaultdict(int)
+        self._lowest: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+
+    def consider(self, job: InferenceJob, position: int) -> None:
+        serving = self.models.find(self.models.served_id(job.route.model))
         if serving is None:
-            continue
-        asked = policy.thinking_for(job.item)
+            return
+        asked = self.policy.thinking_for(job.item)
         try:
             below = not sent(asked, thinking_config(asked, serving), serving).at_default
         except ThinkingNotSupported:
-            continue
-        if below:
-            groups[(job.item.task.value, job.route.model)].append(job)
-    for group in groups.values():
-        ranked = sorted(group, key=lambda j: hashlib.sha256(j.item.id.encode()).hexdigest())
-        n = sample_size(len(group), settings)
-        if n > len(group) // 2:
-            continue
-        for job in ranked[:n]:
-            job.calibrate = True
+            return
+        if not below:
+            return
+        group = (job.item.task.value, job.route.model)
+        self._sizes[group] += 1
+        # Kept negated: the heap's top is the highest of the lowest hashes kept.
+        entry = (-int(hashlib.sha256(job.item.id.encode()).hexdigest(), 16), position)
+        lowest = self._lowest[group]
+        if len(lowest) < self._keep:
+            heapq.heappush(lowest, entry)
+        elif entry > lowest[0]:
+            heapq.heapreplace(lowest, entry)
+
+    def chosen(self) -> list[int]:
+        """The positions of the jobs to calibrate."""
+        out = []
+        for group, size in self._sizes.items():
+            n = sample_size(size, self.settings)
+            if n > size // 2:
+                continue
+            out += [position for _, position in sorted(self._lowest[group], reverse=True)[:n]]
+        return sorted(out)
 
 
 class CalibrationGroup(BaseModel):

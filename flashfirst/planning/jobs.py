@@ -31,23 +31,29 @@ def plan_jobs(items: list[WorkItem], sources: dict[str, SourceParts],
               batch: bool) -> list[InferenceJob]:
     """Route every item that has its parts; the route's reason is kept on the job.
     ``sources`` is taken: each item's parts go to its job, and its entry goes, so a run
-    never holds both (``flows/analyze_steps.py: plan_run``)."""
+    never holds both (``flashfirst/planning/packed_plan.py`` does this a block at a time)."""
     jobs = []
     for item in items:
         source = sources.pop(item.id, None)
         if source is None:
             continue  # failed before inference; the failure is already recorded
-        est = source.tokens + text_tokens(prompt_for(item)) + context_tokens
-        chosen = route(item, policy, settings.models, prompt_tokens=est,
-                       deadline_s=deadline_s, batch=batch)
-        jobs.append(InferenceJob(item=item, route=chosen, parts=source.parts,
-                                 identity=source.identity,
-                                 est_prompt_tokens=est - context_tokens,
-                                 media_resolution=resolutions.get(item.id),
-                                 segments=source.segments))
+        jobs.append(job_for(item, source, resolutions.get(item.id), policy, settings,
+                            context_tokens=context_tokens, deadline_s=deadline_s, batch=batch))
     mark_calibration(jobs, policy, load_catalogue(settings.model_catalogue_path),
                      settings.inference)
     return jobs
+
+
+def job_for(item: WorkItem, source: SourceParts, resolution: MediaResolution | None,
+            policy: RoutingPolicy, settings: Settings, *, context_tokens: int,
+            deadline_s: float | None, batch: bool) -> InferenceJob:
+    """One item's route and request parts."""
+    est = source.tokens + text_tokens(prompt_for(item)) + context_tokens
+    chosen = route(item, policy, settings.models, prompt_tokens=est, deadline_s=deadline_s,
+                   batch=batch)
+    return InferenceJob(item=item, route=chosen, parts=source.parts, identity=source.identity,
+                        est_prompt_tokens=est - context_tokens, media_resolution=resolution,
+                        segments=source.segments)
 
 
 def unanswered(jobs: list[InferenceJob], answers: AnswerStore,
