@@ -6,7 +6,9 @@ other), so writers never interleave and never wait for each other. Each line goe
 one ``os.write`` on an ``O_APPEND`` descriptor before its result is reported: a killed
 process loses nothing it reported and leaves at most a torn last line, which readers skip.
 ``sync()`` fsyncs the calling thread's log (a chunk calls it before returning). An index
-in memory maps each key to its line, so a lookup is a dict hit and one ``pread``;
+in memory maps each key to its line, so a lookup is a dict hit and one ``pread``; it holds
+a key as its 32 bytes and a line's place as one int (about 150 bytes an answer, not 280:
+a million answers are a run's largest index);
 ``refresh()`` picks up what other processes appended since. Answers stored one file each
 (``answers/ab/<key>.json``, the earlier format) are still read. ``gs://`` roots keep one
 object per answer (GCS has no append).
@@ -70,6 +72,29 @@ def job_key(job: InferenceJob, context_hash: str | None, *, thinking: dict | Non
                       else resolution.value)
 
 
+_LENGTH_BITS, _OFFSET_BITS = 32, 48
+
+
+def _place(log: int, offset: int, length: int) -> int:
+    """A line's log, offset and length as one int (one object an answer, not four)."""
+    return (((log << _OFFSET_BITS) | offset) << _LENGTH_BITS) | length
+
+
+def _unpack(place: int) -> tuple[int, int, int]:
+    length = place & ((1 << _LENGTH_BITS) - 1)
+    rest = place >> _LENGTH_BITS
+    return rest >> _OFFSET_BITS, rest & ((1 << _OFFSET_BITS) - 1), length
+
+
+def _digest(key: str | bytes) -> bytes | None:
+    """The key's 32 bytes; None for what is not a key (a stray file, a torn line)."""
+    try:
+        digest = bytes.fromhex(key.decode("ascii") if isinstance(key, bytes) else key)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return digest if len(digest) == _KEY_LEN // 2 else None
+
+
 class AnswerStore:
     """Per backend (``client.backend_id``): an emulator's answer is never found by a run
     against Google, nor one project's by another's."""
@@ -79,11 +104,14 @@ class AnswerStore:
         self._root = join(root, "answers", backend)
         self._local = not is_gcs(root)
         self._lock = threading.Lock()
-        # key -> (file, offset, length); length -1: the whole file (one-file format)
-        self._index: dict[str, tuple[str, int, int]] = {}
+        # digest -> the line's place, packed by _place (its log's number in _logs)
+        self._index: dict[bytes, int] = {}
+        self._logs: list[str] = []
+        self._log_no: dict[str, int] = {}
+        self._legacy: dict[bytes, str] = {}  # digest -> its file (the one-file format)
         self._read_upto: dict[str, int] = {}  # log file -> bytes indexed so far
         self._fds: dict[str, int] = {}
-        self._tls = threading.local()  # this thread's (fd, path, pid) log writer
+        self._tls = threading.local()  # this thread's log: (fd, path, pid, number)
         self._own: set[str] = set()  # logs written here: indexed as written
         self._open_fds: list[int] = []
         if self._local:
@@ -116,7 +144,8 @@ class AnswerStore:
 
     def has(self, key: str) -> bool:
         if self._local:
-            return key in self._index  # one dict read: atomic, no lock needed
+            digest = _digest(key)  # one dict read each: atomic, no lock needed
+            return digest is not None and (digest in self._index or digest in self._legacy)
         return self._storage.exists(self._uri(key))
 
     def get(self, key: str) -> ItemResult | None:
@@ -125,14 +154,15 @@ class AnswerStore:
                 return ItemResult.model_validate_json(self._storage.read_bytes(self._uri(key)))
             except (StorageError, ValueError):
                 return None  # missing or unreadable: call again rather than fail the item
-        where = self._index.get(key)
-        if where is None:
-            return None
-        path, offset, length = where
+        digest = _digest(key)
+        place = None if digest is None else self._index.get(digest)
         try:
-            if length < 0:
-                return ItemResult.model_validate_json(Path(path).read_bytes())
-            line = os.pread(self._fd(path), length, offset)
+            if place is None:
+                legacy = None if digest is None else self._legacy.get(digest)
+                return None if legacy is None \
+                    else ItemResult.model_validate_json(Path(legacy).read_bytes())
+            log, offset, length = _unpack(place)
+            line = os.pread(self._fd(self._logs[log]), length, offset)
             return ItemResult.model_validate_json(line[_LINE_HEAD:].rstrip(b"\n")[:-1])
         except (OSError, ValueError):
             return None
@@ -155,14 +185,16 @@ class AnswerStore:
             with open(path, "rb") as f:
                 f.seek(done)
                 data = f.read(size - done)
-            found: dict[str, tuple[str, int, int]] = {}
+            found: dict[bytes, int] = {}
+            log = self._log_number(path)
             pos = 0
             while (end := data.find(b"\n", pos)) >= 0:
                 line = data[pos:end + 1]
                 if (line.startswith(_PREFIX) and line[_LINE_HEAD - len(_MID):_LINE_HEAD] == _MID
                         and line.endswith(b"}\n")):
-                    key = line[len(_PREFIX):len(_PREFIX) + _KEY_LEN].decode("ascii", "replace")
-                    found[key] = (path, done + pos, len(line))
+                    digest = _digest(line[len(_PREFIX):len(_PREFIX) + _KEY_LEN])
+                    if digest is not None:
+                        found[digest] = _place(log, done + pos, len(line))
                 pos = end + 1
             with self._lock:
                 self._index.update(found)
@@ -175,8 +207,17 @@ class AnswerStore:
             return
         for shard in shards:
             for e in os.scandir(shard.path):
-                if e.name.endswith(".json") and not e.name.startswith("."):
-                    self._index[e.name[:-5]] = (e.path, 0, -1)
+                digest = _digest(e.name[:-5]) if e.name.endswith(".json") else None
+                if digest is not None:
+                    self._legacy[digest] = e.path
+
+    def _log_number(self, path: str) -> int:
+        with self._lock:
+            number = self._log_no.get(path)
+            if number is None:
+                number = self._log_no[path] = len(self._logs)
+                self._logs.append(path)
+            return number
 
     def _fd(self, path: str) -> int:
         with self._lock:
@@ -211,12 +252,12 @@ class AnswerStore:
             raise ValueError(f"answer key must be {_KEY_LEN} hex characters: {key!r}")
         line = b"".join((_PREFIX, key.encode("ascii"), _MID,
                          result.model_dump_json().encode(), b"}\n"))
-        fd, path = self._writer()
+        fd, path, log = self._writer()
         offset = os.lseek(fd, 0, os.SEEK_END)  # only this thread appends to this log
         written = os.write(fd, line)  # one write: the line is whole or (killed) torn
         if written != len(line):
             raise StorageError(f"{path}: short write of answer {key}")
-        self._index[key] = (path, offset, len(line))
+        self._index[bytes.fromhex(key)] = _place(log, offset, len(line))
 
     def sync(self) -> None:
         """Make what this thread wrote survive a machine crash too, not only a killed
@@ -225,7 +266,8 @@ class AnswerStore:
         if writer is not None and writer[2] == os.getpid():
             os.fsync(writer[0])
 
-    def _writer(self) -> tuple[int, str]:
+    def _writer(self) -> tuple[int, str, int]:
+        """This thread's log: its descriptor, path and number."""
         writer = getattr(self._tls, "writer", None)
         if writer is None or writer[2] != os.getpid():  # a forked child opens its own
             logs = Path(self._root, "log")
@@ -240,5 +282,5 @@ class AnswerStore:
             with self._lock:
                 self._own.add(path)
                 self._open_fds.append(fd)
-            writer = self._tls.writer = (fd, path, os.getpid())
-        return writer[0], writer[1]
+            writer = self._tls.writer = (fd, path, os.getpid(), self._log_number(path))
+        return writer[0], writer[1], writer[3]
