@@ -165,6 +165,13 @@ class PriceTable(UserInput):
         )
         return cost / MILLION
 
+    def per_output_token(self, model: str, usage: Usage, tier: ServiceTier, at: When = None
+                         ) -> Decimal:
+        """USD of one more output (or thought) token on this call: what ``price_call``
+        adds for it."""
+        row = self.for_model(model, at)
+        return self.rates(row, tier, long=_is_long(row, usage.prompt_tokens)).output / MILLION
+
     def price_tokens(
         self, model: str, *, input_tokens: int, output_tokens: int, audio_tokens: int = 0,
         cached_tokens: int = 0, tier: ServiceTier = ServiceTier.STANDARD, at: When = None,

@@ -33,8 +33,7 @@ cache writes or storage.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from datetime import datetime
+from collections.abc import Iterable
 from decimal import Decimal
 from enum import StrEnum
 
@@ -152,12 +151,12 @@ class _BelowDefault:
         self.calls = 0
         self.base = self.rate = self.own = Decimal(0)
 
-    def add(self, price: Callable[[int | None], Decimal]) -> None:
-        base = price(0)
+    def add(self, own: Decimal, per_thought: Decimal, thoughts: int) -> None:
+        """One call: its price as sent, the price of one thought, the thoughts it spent."""
         self.calls += 1
-        self.base += base
-        self.rate += price(1) - base
-        self.own += price(None)
+        self.base += own - thoughts * per_thought
+        self.rate += per_thought
+        self.own += own
 
     def at(self, thoughts: int) -> Decimal:
         return self.base + thoughts * self.rate
@@ -187,22 +186,32 @@ class CostTally:
         prices, steps, standard = self.prices, self.steps, ServiceTier.STANDARD
         task, delta = result.task.value, self.media.get(result.id)
         for attempt in result.attempts:
-            model, at = _row_model(attempt, prices, self.models), attempt.called_at
-            original = _with_original_media(attempt.usage, delta)
-            as_sent = prices.price_call(model, _uncached(original), standard, at)
+            model, at, usage = _row_model(attempt, prices, self.models), attempt.called_at, \
+                attempt.usage
+            # Each usage is copied once and each distinct price computed once: this runs
+            # for every call of a run.
+            uncached = _uncached(usage)
+            sent = uncached if delta is None \
+                else _uncached(_with_original_media(usage, delta))
+            as_sent = prices.price_call(model, sent, standard, at)
             steps[Step.THINKING] += as_sent
             if attempt.thinking.at_default:
                 steps[Step.ROUTED] += as_sent
             else:
                 self.below[(task, attempt.billed_model)].add(
-                    _thoughts_priced(prices, model, original, standard, at))
-            steps[Step.MEDIA] += prices.price_call(model, _uncached(attempt.usage), standard, at)
-            implicit = attempt.cached_content is None and attempt.usage.cached_tokens > 0
-            self.implicit_tokens += attempt.usage.cached_tokens if implicit else 0
-            steps[Step.IMPLICIT] += prices.price_call(
-                model, attempt.usage if implicit else _uncached(attempt.usage), standard, at)
-            steps[Step.CACHED] += prices.price_call(model, attempt.usage, standard, at)
-            actual = prices.price_call(model, attempt.usage, attempt.service_tier_served, at)
+                    as_sent, prices.per_output_token(model, sent, standard, at),
+                    usage.thoughts_tokens)
+            media = as_sent if delta is None \
+                else prices.price_call(model, uncached, standard, at)
+            steps[Step.MEDIA] += media
+            implicit = attempt.cached_content is None and usage.cached_tokens > 0
+            self.implicit_tokens += usage.cached_tokens if implicit else 0
+            cached = prices.price_call(model, usage, standard, at) \
+                if usage.cached_tokens or usage.cached_by_modality else media
+            steps[Step.IMPLICIT] += cached if implicit else media
+            steps[Step.CACHED] += cached
+            actual = cached if attempt.service_tier_served is standard \
+                else prices.price_call(model, usage, attempt.service_tier_served, at)
             steps[Step.ACTUAL] += actual
             _add(self.per_model, attempt, actual, model)
         if (calib := result.calibration) is not None:  # paid: part of the actual cost
@@ -222,13 +231,14 @@ class CostTally:
         last = result.attempts[-1]
         day = last.called_at.date() if last.called_at else None
         pro = price_row_model(self.pro, None, day, prices, self.models)
-        original = _with_original_media(last.usage, delta)
+        sent = _uncached(_with_original_media(last.usage, delta))
+        naive = prices.price_call(pro, sent, standard, last.called_at)
         if last.thinking.at_default:
-            steps[Step.NAIVE] += prices.price_call(pro, _uncached(original), standard,
-                                                   last.called_at)
+            steps[Step.NAIVE] += naive
         else:
             self.naive_below[(task, last.billed_model)].add(
-                _thoughts_priced(prices, pro, original, standard, last.called_at))
+                naive, prices.per_output_token(pro, sent, standard, last.called_at),
+                sent.thoughts_tokens)
         self.lower += prices.price_call(price_row_model(self.cheapest, None, day, prices,
                                                         self.models),
                                         _as_output_of(last.usage), ServiceTier.BATCH,
@@ -280,15 +290,6 @@ class CostTally:
             groups=sorted(groups.values(), key=lambda g: (g.task, g.model)))
 
 
-def _thoughts_priced(prices: PriceTable, model: str, usage: Usage, tier: ServiceTier,
-                     at: datetime | None) -> Callable[[int | None], Decimal]:
-    """The call's uncached price with so many thoughts (None: those it spent)."""
-    def price(thoughts: int | None) -> Decimal:
-        sent = usage if thoughts is None else _thinking(usage, thoughts)
-        return prices.price_call(model, _uncached(sent), tier, at)
-    return price
-
-
 def _levers(steps: defaultdict[Step, Decimal], estimate: ThinkingEstimate,
             implicit_tokens: int) -> list[Lever]:
     return [
@@ -327,10 +328,6 @@ def _thinking_lever(saving: Decimal, e: ThinkingEstimate) -> Lever:
                  f"{e.sample_calls} calibration calls ({spread}); range "
                  f"${e.low_usd:,.6f} to ${e.high_usd:,.6f}; net of the sample's own "
                  f"${e.calibration_usd:,.6f}{partial}")
-
-
-def _thinking(usage: Usage, thoughts: int) -> Usage:
-    return usage.model_copy(update={"thoughts_tokens": thoughts})
 
 
 def _row_model(attempt: Attempt, prices: PriceTable, models: Catalogue) -> str:
