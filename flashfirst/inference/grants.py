@@ -24,7 +24,8 @@ class Entry:
 @dataclass(slots=True)
 class Ticket:
     entry: Entry
-    spend: list[float] | None = None  # [time, usd] in the spend window
+    spend: list[float] | None = None  # its bucket in the spend window (SpendWindow.charge)
+    spend_usd: float = 0.0  # its share of the bucket
 
     @property
     def sent_at(self) -> float:

@@ -12,6 +12,10 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 SPEND_WINDOW_S = 600.0
+# Calls within this long of a bucket's first share it: a window holds at most 600 entries
+# however high the rate (one each at 4,000 RPM would be 40,000), and the spend frees at
+# most this much later than per call would.
+SPEND_BUCKET_S = 1.0
 QuotaTier = Literal["free", "tier1", "tier2", "tier3"]
 # Spend-based rate limits on a rolling 10-minute window, per project: Tier 1 $10, Tier 2
 # $50, Tier 3 $200; the free tier is not billed. https://ai.google.dev/gemini-api/docs/
@@ -27,6 +31,7 @@ class SpendWindow:
 
     limit_usd: float | None
     window_s: float = SPEND_WINDOW_S
+    # [latest call's time, usd, first call's time] a bucket: it expires with its latest
     entries: deque[list[float]] = field(default_factory=deque)
     total: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -36,12 +41,30 @@ class SpendWindow:
         while self.entries and self.entries[0][0] <= horizon:
             self.total -= self.entries.popleft()[1]
 
+    def charge(self, now: float, cost: float) -> list[float]:
+        """Count ``cost`` from ``now``; return its bucket (for ``adjust``). Caller holds
+        the lock."""
+        last = self.entries[-1] if self.entries else None
+        if last is None or now - last[2] >= SPEND_BUCKET_S:
+            last = [now, 0.0, now]
+            self.entries.append(last)
+        last[0] = max(last[0], now)
+        last[1] += cost
+        self.total += cost
+        return last
+
+    def adjust(self, bucket: list[float], delta: float) -> None:
+        """A call's estimate corrected (its price known, or refused: no spend)."""
+        with self.lock:
+            bucket[1] += delta
+            self.total += delta
+
     def free_at(self, cost: float) -> float | None:
         """When ``cost`` more fits (None: now); caller holds the lock and has expired."""
         if self.limit_usd is None or not self.entries or self.total + cost <= self.limit_usd:
             return None
         excess = self.total + cost - self.limit_usd
-        for sent, usd in self.entries:
+        for sent, usd, _ in self.entries:
             excess -= usd
             if excess <= 0:
                 return sent + self.window_s

@@ -143,9 +143,8 @@ class ModelLimiter:
                     entry.tokens = float(actual_tokens)
                 self._entries = self._arrivals.answered(self._entries, entry, self._clock())
         if refused and ticket.spend is not None:
-            with self._spend.lock:
-                self._spend.total -= ticket.spend[1]
-                ticket.spend[1] = 0.0
+            self._spend.adjust(ticket.spend, -ticket.spend_usd)
+            ticket.spend_usd = 0.0
         self._pump()
 
     def sending(self, ticket: Ticket) -> None:
@@ -157,9 +156,8 @@ class ModelLimiter:
         """The call's real price replaces its estimate in the spend window."""
         if ticket.spend is None:
             return
-        with self._spend.lock:
-            self._spend.total += cost_usd - ticket.spend[1]
-            ticket.spend[1] = cost_usd
+        self._spend.adjust(ticket.spend, cost_usd - ticket.spend_usd)
+        ticket.spend_usd = cost_usd
         # the spend estimate of the next calls: a running mean of real prices
         self._avg_cost = cost_usd if not self._avg_cost else (
             self._avg_cost + (cost_usd - self._avg_cost) * 0.1)
@@ -272,16 +270,14 @@ class ModelLimiter:
                 head = self._waiters[0]
                 if self._inflight >= self.spec.concurrency:
                     break  # a release pumps again
-                free_at, spend = self._free_at(head, now), None
+                free_at, spend, cost = self._free_at(head, now), None, 0.0
                 if free_at is None:
                     with self._spend.lock:
                         self._spend.expire(now)
                         cost = max(head.cost, self._avg_cost)
                         spend_at = self._spend.free_at(cost)
                         if spend_at is None and self._spend.limit_usd is not None:
-                            spend = [now, cost]
-                            self._spend.entries.append(spend)
-                            self._spend.total += cost
+                            spend = self._spend.charge(now, cost)
                     free_at = spend_at
                 if free_at is not None:
                     timer = self._timer
@@ -295,7 +291,7 @@ class ModelLimiter:
                 self._token_sum += head.tokens
                 self._inflight += 1
                 self.stats.calls += 1
-                grants.append((head, Ticket(entry, spend)))
+                grants.append((head, Ticket(entry, spend, cost if spend is not None else 0.0)))
         for waiter, ticket in grants:
             deliver(waiter, ticket, None, self)
         if arm is not None:
