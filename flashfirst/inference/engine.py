@@ -128,8 +128,9 @@ class Engine:
         est = job.est_prompt_tokens + (ctx.tokens if ctx else 0)
         tries = 0  # per tier: moving from Flex to Standard starts a fresh count
         while True:
-            ticket = await unless_stopped(run.stop, limiter.acquire(
-                est, self._input_cost(route.model, est, tier) if spend is not None else 0.0))
+            ticket = await limiter.acquire(
+                est, self._input_cost(route.model, est, tier) if spend is not None else 0.0,
+                stop=run.stop)
             if run.budget.reached:  # checked at the last moment before paying
                 limiter.release(ticket, refused=True)
                 raise _BudgetReached

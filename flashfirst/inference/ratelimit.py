@@ -44,6 +44,7 @@ from flashfirst.inference.project_limits import (
     SpendWindow,
     next_pacific_midnight,
 )
+from flashfirst.run.stopping import RunStopped, StopRequest
 from flashfirst.settings import ModelSpec
 
 WINDOW_S = 60.0
@@ -85,8 +86,11 @@ class ModelLimiter:
 
     # -- the waiting side -------------------------------------------------------------
 
-    async def acquire(self, tokens: int, cost_usd: float = 0.0) -> Ticket:
-        """Wait for a slot in every window; ``cost_usd`` is the call's spend estimate."""
+    async def acquire(self, tokens: int, cost_usd: float = 0.0, stop: StopRequest | None = None
+                      ) -> Ticket:
+        """Wait for a slot in every window; ``cost_usd`` is the call's spend estimate. A
+        free slot is granted without yielding to the loop, so a burst's first calls go out
+        while the rest are still being built; a stop while waiting raises ``RunStopped``."""
         start = self._clock()
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Ticket] = loop.create_future()
@@ -96,10 +100,14 @@ class ModelLimiter:
             self._waiters.append(waiter)
         self._pump()  # a free slot resolves ``fut`` right here (same loop)
         try:
-            # Woken by a grant (a release or the window's timer), not by polling; a
-            # window's wait re-checks once, should a timer die with a closed loop.
+            # Woken by a grant (a release or the window's timer) or a stop, not by
+            # polling; a window's wait re-checks once, should a timer die with a closed loop.
+            wakes = (fut,) if stop is None or fut.done() else (fut, stop.future())
             while not fut.done():
-                await asyncio.wait((fut,), timeout=self._window)
+                if stop is not None and stop.requested:
+                    raise RunStopped(stop.reason)
+                await asyncio.wait(wakes, timeout=self._window,
+                                   return_when=asyncio.FIRST_COMPLETED)
                 if not fut.done():
                     self._pump()
             ticket = fut.result()

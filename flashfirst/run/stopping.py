@@ -19,6 +19,7 @@ import contextlib
 import os
 import signal
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
@@ -45,6 +46,9 @@ class StopRequest:
         self._event = threading.Event()
         self._lock = threading.Lock()
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = set()
+        self._shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
+                                                asyncio.Future[None]] = (
+            weakref.WeakKeyDictionary())
         self.kind: FailureKind | None = None
         self.reason = ""
         self.signal: int | None = None  # the signal that asked, if one did
@@ -61,6 +65,7 @@ class StopRequest:
             self.kind, self.reason, self.signal = kind, reason, signum
             self._event.set()
             waiters, self._waiters = list(self._waiters), set()
+            waiters += self._shared.items()
         for loop, future in waiters:
             with contextlib.suppress(RuntimeError):  # that loop closed: nobody waits
                 loop.call_soon_threadsafe(_resolve, future)
@@ -75,6 +80,19 @@ class StopRequest:
     def sleep(self, seconds: float) -> bool:
         """Sleep up to ``seconds``, less if a stop comes; True when stopped."""
         return self._event.wait(seconds)
+
+    def future(self) -> asyncio.Future[None]:
+        """The running loop's one stop future, done once a stop is requested: for waits
+        that happen often (a slot in the limiter), which must not cancel it (wait on it
+        with ``asyncio.wait``)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            future = self._shared.get(loop)
+            if future is None or (future.done() and not self._event.is_set()):  # reset
+                future = self._shared[loop] = loop.create_future()
+                if self._event.is_set():
+                    future.set_result(None)
+            return future
 
     async def wait(self) -> None:
         """Return when a stop is requested."""
