@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from flashfirst.tasks.retry_conditions import unless_config_error
 from google.genai import types
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flashfirst.caching.manager import PreparedContext
-from flashfirst.errors import ConfigError
 from flashfirst.inputs.discover import Discovery, office_reader, run_inputs
 from flashfirst.inputs.skipped import skipped_line
 from flashfirst.inputs.sources import prepare_context
@@ -18,19 +16,8 @@ from flashfirst.run.context import run_context
 from flashfirst.settings import Settings
 
 
-def _retry_storage_only(task: Any, task_run: Any, state: Any) -> bool:
-    """A storage hiccup may pass; bad input (a clash of ids, a bad manifest line) will not."""
-    try:
-        state.result()
-    except ConfigError:
-        return False
-    except Exception:
-        return True
-    return False
-
-
 @task(name="discover-items", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
-      retry_condition_fn=_retry_storage_only)
+      retry_condition_fn=unless_config_error)  # a storage hiccup may pass, bad input not
 def discover_items(params: AnalyzeParams, settings: Settings) -> Discovery:
     """The run's items, ids unique; files no task takes are named as skipped."""
     shared = run_context(settings)

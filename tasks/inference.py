@@ -21,6 +21,7 @@ from itertools import islice
 from typing import Any, TypeVar
 
 from flashfirst.tasks.plain_data import plain
+from flashfirst.tasks.retry_conditions import unless_config_error
 from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
@@ -107,7 +108,7 @@ def inference_context(run: InferenceRun, budget: Budget,
 
 
 @task(name="infer-chunk", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5,
-      task_run_name="infer {first_id}…")
+      retry_condition_fn=unless_config_error, task_run_name="infer {first_id}…")
 def infer_chunk(jobs: list[InferenceJob], run: InferenceRun, first_id: str = "") -> ChunkResult:
     return on_call_loop(send_chunk(jobs, run, get_run_logger()))
 
@@ -226,7 +227,8 @@ class InferenceOutcome(BaseModel):
 
 
 # Retrying is safe: the job names are in the ledger, so a retry waits for the same jobs.
-@task(name="infer-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=30)
+@task(name="infer-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=30,
+      retry_condition_fn=unless_config_error)
 def infer_batch(jobs: list[InferenceJob], run: InferenceRun) -> ChunkResult:
     shared = run_context(run.settings)
     budget = chunk_budget(run, shared.storage)

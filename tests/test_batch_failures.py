@@ -25,7 +25,8 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 @pytest.mark.parametrize("outcome", ["FAILED", "EXPIRED", "CANCELLED"])
 def test_a_job_that_ends_without_answers_fails_the_run_with_its_name_and_reason(
         outcome: str, run_settings: Settings, emulator: EmbeddedEmulator, tmp_path: Path):
-    emulator.control.configure(batch={"pending_s": 0, "running_s": 5, "outcome": outcome,
+    # Running for 1 s: the run polls it (every 0.1 s) while it runs, then sees it end.
+    emulator.control.configure(batch={"pending_s": 0, "running_s": 1, "outcome": outcome,
                                       "outcome_message": "quota of enqueued tokens exceeded"})
     items = [WorkItem(id=f"n{i}", text=f"Note {i}") for i in range(3)]
     output = tmp_path / "out"

@@ -19,6 +19,10 @@ from google import genai
 from google.cloud import storage
 from google.genai import types
 from google.oauth2.credentials import Credentials
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+from prefect.client.schemas.objects import TaskRun
+from prefect.client.schemas.sorting import TaskRunSort
 
 from flashfirst.emulator import EmbeddedEmulator
 from flashfirst.errors import BatchJobFailed
@@ -44,6 +48,14 @@ def platform_settings(base_url: str, root: str, **inference: object) -> Settings
 
 def notes(n: int) -> list[WorkItem]:
     return [WorkItem(id=f"n{i}", text=f"Note {i}: the parcel was late.") for i in range(n)]
+
+
+def task_runs_named(name: str) -> list[TaskRun]:
+    """This worker's Prefect server's task runs of that name, the latest first."""
+    with get_client(sync_client=True) as client:
+        return client.read_task_runs(
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_=name)),
+            sort=TaskRunSort.EXPECTED_START_TIME_DESC, limit=5)
 
 
 def blobs(bucket: str, prefix: str) -> list[storage.Blob]:
@@ -118,6 +130,8 @@ def test_a_local_storage_root_is_refused_naming_the_setting(
         analyze_with(AnalyzeParams(items=notes(2), mode=RunMode.BATCH,
                                    output=str(tmp_path / "out")), settings)
     assert emulator.stats.batches_created == 0
+    # A setting that is wrong stays wrong: the run fails at once, not after a retry 30 s on.
+    assert [t.run_count for t in task_runs_named("infer-batch")][:1] == [1]
 
 
 SUBMITTER = """

@@ -134,7 +134,10 @@ def test_a_signal_stops_the_spending_keeps_what_was_paid_and_a_rerun_pays_the_re
 
 def test_a_command_line_run_cancelled_in_the_prefect_ui_stops_and_marks_items_cancelled(
         emulator: EmbeddedEmulator, prefect_server: PrefectServer, tmp_path: Path) -> None:
-    emulator.control.configure(latency_scale=1.0)
+    # About 1 s a call, which the bound below counts on (at latency_scale 1 alone a call
+    # takes 0.35-0.65 s since the emulator's answers no longer wait 40 ms on Nagle).
+    emulator.control.configure(latency_scale=1.0, models={"gemini-2.5-flash-lite": {
+        "time_to_first_token_s": 1.0}})
     store, output = tmp_path / "store", tmp_path / "out"
     command = [str(Path(sys.executable).with_name("flashfirst")), "run",
                str(write_manifest(tmp_path / "items.jsonl")), "--output", str(output)]
