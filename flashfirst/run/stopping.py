@@ -45,7 +45,6 @@ class StopRequest:
     def __init__(self) -> None:
         self._event = threading.Event()
         self._lock = threading.Lock()
-        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = set()
         self._shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
                                                 asyncio.Future[None]] = (
             weakref.WeakKeyDictionary())
@@ -64,8 +63,7 @@ class StopRequest:
                 return False
             self.kind, self.reason, self.signal = kind, reason, signum
             self._event.set()
-            waiters, self._waiters = list(self._waiters), set()
-            waiters += self._shared.items()
+            waiters = list(self._shared.items())
         for loop, future in waiters:
             with contextlib.suppress(RuntimeError):  # that loop closed: nobody waits
                 loop.call_soon_threadsafe(_resolve, future)
@@ -82,9 +80,9 @@ class StopRequest:
         return self._event.wait(seconds)
 
     def future(self) -> asyncio.Future[None]:
-        """The running loop's one stop future, done once a stop is requested: for waits
-        that happen often (a slot in the limiter), which must not cancel it (wait on it
-        with ``asyncio.wait``)."""
+        """The running loop's one stop future, done once a stop is requested, shared by
+        every wait on the loop (one future, not one a call), so it must never be
+        cancelled: wait on it with ``asyncio.wait`` or a done callback."""
         loop = asyncio.get_running_loop()
         with self._lock:
             future = self._shared.get(loop)
@@ -96,17 +94,7 @@ class StopRequest:
 
     async def wait(self) -> None:
         """Return when a stop is requested."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        with self._lock:
-            if self._event.is_set():
-                return
-            self._waiters.add((loop, future))
-        try:
-            await future
-        finally:
-            with self._lock:
-                self._waiters.discard((loop, future))
+        await asyncio.wait((self.future(),))
 
     def failure(self) -> Failure:
         """Why an item was not sent."""
@@ -139,23 +127,39 @@ async def within_grace(stop: StopRequest, awaitable: Awaitable[T], grace_s: floa
 
 async def _until_stop(stop: StopRequest, awaitable: Awaitable[T], grace_s: float,
                       error: Callable[[], Exception]) -> T:
+    """One task and a callback on the loop's stop future (every call sent goes through
+    here, so it stays light): a stop cancels the task, after ``grace_s`` if given."""
+    loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(awaitable)
-    stopper = asyncio.ensure_future(stop.wait())
+    stopped = stop.future()
+    by_stop = False
+    timer: asyncio.TimerHandle | None = None
+
+    def end() -> None:
+        nonlocal by_stop
+        if not task.done():
+            by_stop = True
+            task.cancel()  # a slot granted meanwhile is given back by the limiter
+
+    def on_stop(_: asyncio.Future[None]) -> None:
+        nonlocal timer
+        if grace_s > 0:
+            timer = loop.call_later(grace_s, end)
+        else:
+            end()
+
+    stopped.add_done_callback(on_stop)
     try:
-        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if task not in done and grace_s > 0:
-            await asyncio.wait({task}, timeout=grace_s)
-    except BaseException:
-        task.cancel()
+        return await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if by_stop and (current is None or not current.cancelling()):
+            raise error() from None
         raise
     finally:
-        stopper.cancel()
-    if task.done():
-        return task.result()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task  # a slot granted meanwhile is given back by the limiter
-    raise error()
+        stopped.remove_done_callback(on_stop)
+        if timer is not None:
+            timer.cancel()
 
 
 # -- signals --------------------------------------------------------------------------
