@@ -15,8 +15,8 @@ from flashfirst.items import ItemResult
 
 
 class ResultSpool:
-    """Appended to as chunks finish; picklable (a path, the ids and their places), so the task that
-    writes results.jsonl may run in another process on the same machine."""
+    """Appended to as chunks finish; picklable (a path, the ids and their places), so the
+    task that writes results.jsonl may run in another process on the same machine."""
 
     def __init__(self) -> None:
         fd, self.path = tempfile.mkstemp(prefix="flashfirst-results-", suffix=".jsonl")

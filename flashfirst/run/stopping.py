@@ -139,7 +139,7 @@ async def _until_stop(stop: StopRequest, awaitable: Awaitable[T], grace_s: float
         nonlocal by_stop
         if not task.done():
             by_stop = True
-            task.cancel()  # a slot granted meanwhile is given back by the limiter
+            task.cancel()  # what it held (a gate's slot) is given back by its own cleanup
 
     def on_stop(_: asyncio.Future[None]) -> None:
         nonlocal timer
